@@ -1,0 +1,100 @@
+/* The kernel table each instruction-set path fills in, and the arguments the
+ * OpenMP drivers in adam.c hand to a kernel for one contiguous range. Internal. */
+#ifndef ZO_KERNELS_H
+#define ZO_KERNELS_H
+
+#include <stddef.h>
+
+#include "zo/dtype.h"
+
+/* Per-step constants, computed once in double and rounded to float, so every path
+ * and every thread uses the very same values. */
+typedef struct zo_adam_coeffs {
+    float grad_scale;
+    float beta1, one_minus_beta1;
+    float beta2, one_minus_beta2;
+    float eps;
+    float step_size;    /* lr / (1 - beta1^step), or lr without bias correction    */
+    float inv_sqrt_bc2; /* 1 / sqrt(1 - beta2^step), or 1 without bias correction  */
+    float l2;           /* Adam: weight_decay, added as l2 * w to the gradient; else 0 */
+    float decay;        /* AdamW: -lr * weight_decay, applied as w += decay * w; else 0 */
+} zo_adam_coeffs;
+
+typedef struct zo_adam_kernel_args {
+    zo_adam_coeffs coeffs;
+    float *master;
+    void *exp_avg;
+    void *exp_avg_sq;
+    const void *grad;
+    void *weights_out;
+} zo_adam_kernel_args;
+
+/* Updates elements [begin, end) of the arrays in args. */
+typedef void (*zo_adam_range_fn)(const zo_adam_kernel_args *args, size_t begin, size_t end);
+
+/* Sum of squares of data[begin, end) in the canonical order (ZO_SUMSQ_LANES lanes
+ * indexed by position from begin, combined by zo_sumsq_combine_lanes). */
+typedef double (*zo_sumsq_range_fn)(const void *data, size_t begin, size_t end);
+
+/* dst[i] = convert(src[i] * scale) for i in [begin, end). */
+typedef void (*zo_cast_range_fn)(void *dst, const void *src, float scale, size_t begin,
+                                 size_t end);
+
+/* Index of each variant in the tables below. */
+enum { ZO_GRAD_KINDS = 3 };                /* by zo_dtype                   */
+enum { ZO_MOMENT_F32 = 0, ZO_MOMENT_BF16 = 1, ZO_MOMENT_KINDS = 2 };
+enum { ZO_OUT_NONE = 0, ZO_OUT_KINDS = 4 }; /* none, then 1 + zo_dtype      */
+
+typedef struct zo_adam_kernels {
+    /* The Adam step, specialized for each (grad, moments, weights out) combination. */
+    zo_adam_range_fn update[ZO_GRAD_KINDS][ZO_MOMENT_KINDS][ZO_OUT_KINDS];
+    /* The same loads and stores as `update` with trivial arithmetic: the memory
+     * traffic alone, the yardstick the benchmark holds the step against. */
+    zo_adam_range_fn traffic_only[ZO_GRAD_KINDS][ZO_MOMENT_KINDS][ZO_OUT_KINDS];
+    zo_sumsq_range_fn sum_squares[ZO_GRAD_KINDS];
+    zo_cast_range_fn cast[ZO_GRAD_KINDS][ZO_GRAD_KINDS]; /* [src dtype][dst dtype] */
+} zo_adam_kernels;
+
+extern const zo_adam_kernels zo_kernels_scalar;
+#if defined(ZO_HAVE_X86_KERNELS)
+extern const zo_adam_kernels zo_kernels_avx2;
+extern const zo_adam_kernels zo_kernels_avx512;
+extern const zo_adam_kernels zo_kernels_avx512_bf16;
+#endif
+
+/* The sum of squares keeps this many double accumulators, lane j taking the elements
+ * at offsets j, j + 16, j + 32, ... from the start of a range: one AVX-512 vector of
+ * floats, two of doubles. Every path follows it, so all give the same bits. */
+#define ZO_SUMSQ_LANES 16
+
+static inline double zo_sumsq_combine_lanes(double lanes[ZO_SUMSQ_LANES])
+{
+    for (int width = ZO_SUMSQ_LANES / 2; width >= 1; width /= 2)
+        for (int j = 0; j < width; j++)
+            lanes[j] += lanes[j + width];
+    return lanes[0];
+}
+
+/* Every (grad, moments, out) combination, as X(grad_dtype, moments, out) with
+ * tokens the kernel files paste into names and constants. */
+#define ZO_ADAM_VARIANTS_FOR(X, G, M)                                                    \
+    X(G, M, NONE) X(G, M, F32) X(G, M, F16) X(G, M, BF16)
+#define ZO_ADAM_VARIANTS_FOR_GRAD(X, G) ZO_ADAM_VARIANTS_FOR(X, G, F32) ZO_ADAM_VARIANTS_FOR(X, G, BF16)
+#define ZO_ADAM_VARIANTS(X)                                                              \
+    ZO_ADAM_VARIANTS_FOR_GRAD(X, F32) ZO_ADAM_VARIANTS_FOR_GRAD(X, F16)                   \
+    ZO_ADAM_VARIANTS_FOR_GRAD(X, BF16)
+
+/* A dtype token of the macros above as a value; NONE means "no output". */
+#define ZO_KIND_NONE (-1)
+#define ZO_KIND_F32 ZO_DTYPE_F32
+#define ZO_KIND_F16 ZO_DTYPE_F16
+#define ZO_KIND_BF16 ZO_DTYPE_BF16
+#define ZO_MOMENT_INDEX_F32 ZO_MOMENT_F32
+#define ZO_MOMENT_INDEX_BF16 ZO_MOMENT_BF16
+#define ZO_OUT_INDEX(O) (ZO_KIND_##O + 1)
+
+#define ZO_CAST_VARIANTS(X)                                                              \
+    X(F32, F32) X(F32, F16) X(F32, BF16) X(F16, F32) X(F16, F16) X(F16, BF16)            \
+    X(BF16, F32) X(BF16, F16) X(BF16, BF16)
+
+#endif

@@ -1,0 +1,122 @@
+/* The AVX2 + F16C path: eight lanes; fp16 through F16C, bf16 through integer
+ * round-to-nearest-even. Compiled with -mavx2 -mf16c; run only after cpuid says so. */
+#include <immintrin.h>
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "convert_scalar.h"
+#include "kernels.h"
+
+typedef __m256 zo_vec;
+#define ZO_LANES 8
+#define ZO_KERNEL_PREFIX(name) avx2_##name
+
+static inline zo_vec zo_v_set1(float f) { return _mm256_set1_ps(f); }
+static inline zo_vec zo_v_add(zo_vec a, zo_vec b) { return _mm256_add_ps(a, b); }
+static inline zo_vec zo_v_sub(zo_vec a, zo_vec b) { return _mm256_sub_ps(a, b); }
+static inline zo_vec zo_v_mul(zo_vec a, zo_vec b) { return _mm256_mul_ps(a, b); }
+static inline zo_vec zo_v_div(zo_vec a, zo_vec b) { return _mm256_div_ps(a, b); }
+static inline zo_vec zo_v_sqrt(zo_vec a) { return _mm256_sqrt_ps(a); }
+
+/* Eight floats to eight bf16, half to even; NaN is quieted like the scalar path. */
+static inline __m128i zo_round_to_bf16(__m256 x)
+{
+    __m256i bits = _mm256_castps_si256(x);
+    __m256i lowest_kept = _mm256_and_si256(_mm256_srli_epi32(bits, 16), _mm256_set1_epi32(1));
+    __m256i rounded = _mm256_add_epi32(bits, _mm256_add_epi32(_mm256_set1_epi32(0x7fff), lowest_kept));
+    __m256i quiet_nan = _mm256_or_si256(bits, _mm256_set1_epi32(0x00400000));
+    __m256i is_nan = _mm256_castps_si256(_mm256_cmp_ps(x, x, _CMP_UNORD_Q));
+    __m256i high = _mm256_srli_epi32(_mm256_blendv_epi8(rounded, quiet_nan, is_nan), 16);
+    /* pack 32 -> 16 bits (within 128-bit halves), then bring the halves together */
+    __m256i packed = _mm256_packus_epi32(high, high);
+    return _mm256_castsi256_si128(_mm256_permute4x64_epi64(packed, 0x08));
+}
+
+static inline __m256 zo_widen_bf16x8(__m128i h)
+{
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+}
+
+static inline zo_vec zo_v_load(const void *base, int kind, size_t i, size_t count)
+{
+    if (count < ZO_LANES) { /* a range's tail: stage it through a zeroed buffer */
+        uint16_t staged16[ZO_LANES] = {0};
+        float staged32[ZO_LANES] = {0};
+        if (kind == ZO_DTYPE_F32) {
+            memcpy(staged32, (const float *)base + i, count * sizeof(float));
+            return _mm256_loadu_ps(staged32);
+        }
+        memcpy(staged16, (const uint16_t *)base + i, count * sizeof(uint16_t));
+        __m128i h = _mm_loadu_si128((const __m128i *)staged16);
+        return kind == ZO_DTYPE_F16 ? _mm256_cvtph_ps(h) : zo_widen_bf16x8(h);
+    }
+    switch (kind) {
+    case ZO_DTYPE_F16:
+        return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((const uint16_t *)base + i)));
+    case ZO_DTYPE_BF16:
+        return zo_widen_bf16x8(_mm_loadu_si128((const __m128i *)((const uint16_t *)base + i)));
+    default: return _mm256_loadu_ps((const float *)base + i);
+    }
+}
+
+static inline void zo_v_store(void *base, int kind, size_t i, size_t count, zo_vec x)
+{
+    if (kind == ZO_DTYPE_F32) {
+        if (count == ZO_LANES) {
+            _mm256_storeu_ps((float *)base + i, x);
+        } else {
+            float staged[ZO_LANES];
+            _mm256_storeu_ps(staged, x);
+            memcpy((float *)base + i, staged, count * sizeof(float));
+        }
+        return;
+    }
+    __m128i h = kind == ZO_DTYPE_F16 ? _mm256_cvtps_ph(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
+                                     : zo_round_to_bf16(x);
+    if (count == ZO_LANES) {
+        _mm_storeu_si128((__m128i *)((uint16_t *)base + i), h);
+    } else {
+        uint16_t staged[ZO_LANES];
+        _mm_storeu_si128((__m128i *)staged, h);
+        memcpy((uint16_t *)base + i, staged, count * sizeof(uint16_t));
+    }
+}
+
+#include "kernel_body.h"
+
+/* Squares of eight floats, widened to double, added into two four-lane accumulators. */
+static inline void zo_accumulate_squares(__m256d *low, __m256d *high, __m256 x)
+{
+    __m256d lo = _mm256_cvtps_pd(_mm256_castps256_ps128(x));
+    __m256d hi = _mm256_cvtps_pd(_mm256_extractf128_ps(x, 1));
+    *low = _mm256_add_pd(*low, _mm256_mul_pd(lo, lo));
+    *high = _mm256_add_pd(*high, _mm256_mul_pd(hi, hi));
+}
+
+static inline double avx2_sum_squares(const void *data, int kind, size_t begin, size_t end)
+{
+    /* acc[k] holds lanes 4k..4k+3 of the canonical sixteen */
+    __m256d acc[4] = {_mm256_setzero_pd(), _mm256_setzero_pd(), _mm256_setzero_pd(),
+                      _mm256_setzero_pd()};
+    for (size_t i = begin; i < end; i += 2 * ZO_LANES) {
+        size_t left = end - i;
+        size_t first = left < ZO_LANES ? left : ZO_LANES;
+        zo_accumulate_squares(&acc[0], &acc[1], zo_v_load(data, kind, i, first));
+        if (left > ZO_LANES) {
+            size_t second = left - ZO_LANES < ZO_LANES ? left - ZO_LANES : ZO_LANES;
+            zo_accumulate_squares(&acc[2], &acc[3], zo_v_load(data, kind, i + ZO_LANES, second));
+        }
+    }
+    double lanes[ZO_SUMSQ_LANES];
+    for (int k = 0; k < 4; k++)
+        _mm256_storeu_pd(lanes + 4 * k, acc[k]);
+    return zo_sumsq_combine_lanes(lanes);
+}
+
+static double avx2_sum_squares_f32(const void *d, size_t b, size_t e) { return avx2_sum_squares(d, ZO_DTYPE_F32, b, e); }
+static double avx2_sum_squares_f16(const void *d, size_t b, size_t e) { return avx2_sum_squares(d, ZO_DTYPE_F16, b, e); }
+static double avx2_sum_squares_bf16(const void *d, size_t b, size_t e) { return avx2_sum_squares(d, ZO_DTYPE_BF16, b, e); }
+
+const zo_adam_kernels zo_kernels_avx2 =
+    ZO_KERNEL_TABLE(avx2_sum_squares_f32, avx2_sum_squares_f16, avx2_sum_squares_bf16);

@@ -1,0 +1,104 @@
+/* The AVX-512 path: sixteen lanes with masked tails. Built twice: with integer
+ * round-to-nearest-even for bf16 (AVX-512 F/BW/VL), and with ZO_NATIVE_BF16 for CPUs
+ * with AVX512-BF16, whose vcvtneps2bf16 rounds the same way but flushes subnormal
+ * inputs to zero (see README.md, "cpu_adam"). */
+#include <immintrin.h>
+#include <stdint.h>
+
+#include "kernels.h"
+
+typedef __m512 zo_vec;
+#define ZO_LANES 16
+#ifdef ZO_NATIVE_BF16
+#define ZO_KERNEL_PREFIX(name) avx512_bf16_##name
+#else
+#define ZO_KERNEL_PREFIX(name) avx512_##name
+#endif
+
+static inline zo_vec zo_v_set1(float f) { return _mm512_set1_ps(f); }
+static inline zo_vec zo_v_add(zo_vec a, zo_vec b) { return _mm512_add_ps(a, b); }
+static inline zo_vec zo_v_sub(zo_vec a, zo_vec b) { return _mm512_sub_ps(a, b); }
+static inline zo_vec zo_v_mul(zo_vec a, zo_vec b) { return _mm512_mul_ps(a, b); }
+static inline zo_vec zo_v_div(zo_vec a, zo_vec b) { return _mm512_div_ps(a, b); }
+static inline zo_vec zo_v_sqrt(zo_vec a) { return _mm512_sqrt_ps(a); }
+
+static inline __mmask16 zo_lane_mask(size_t count)
+{
+    return count >= ZO_LANES ? (__mmask16)0xffff : (__mmask16)((1u << count) - 1u);
+}
+
+static inline __m256i zo_round_to_bf16(__m512 x)
+{
+#ifdef ZO_NATIVE_BF16
+    return (__m256i)_mm512_cvtneps_pbh(x);
+#else
+    __m512i bits = _mm512_castps_si512(x);
+    __m512i lowest_kept = _mm512_and_si512(_mm512_srli_epi32(bits, 16), _mm512_set1_epi32(1));
+    __m512i rounded = _mm512_add_epi32(bits, _mm512_add_epi32(_mm512_set1_epi32(0x7fff), lowest_kept));
+    __mmask16 is_nan = _mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q);
+    __m512i quiet_nan = _mm512_or_si512(bits, _mm512_set1_epi32(0x00400000));
+    __m512i chosen = _mm512_mask_blend_epi32(is_nan, rounded, quiet_nan);
+    return _mm512_cvtepi32_epi16(_mm512_srli_epi32(chosen, 16));
+#endif
+}
+
+static inline zo_vec zo_v_load(const void *base, int kind, size_t i, size_t count)
+{
+    __mmask16 mask = zo_lane_mask(count);
+    switch (kind) {
+    case ZO_DTYPE_F16:
+        return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(mask, (const uint16_t *)base + i));
+    case ZO_DTYPE_BF16: {
+        __m256i h = _mm256_maskz_loadu_epi16(mask, (const uint16_t *)base + i);
+        return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+    }
+    default: return _mm512_maskz_loadu_ps(mask, (const float *)base + i);
+    }
+}
+
+static inline void zo_v_store(void *base, int kind, size_t i, size_t count, zo_vec x)
+{
+    __mmask16 mask = zo_lane_mask(count);
+    switch (kind) {
+    case ZO_DTYPE_F16:
+        _mm256_mask_storeu_epi16((uint16_t *)base + i, mask,
+                                 _mm512_cvtps_ph(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+        break;
+    case ZO_DTYPE_BF16: _mm256_mask_storeu_epi16((uint16_t *)base + i, mask, zo_round_to_bf16(x)); break;
+    default: _mm512_mask_storeu_ps((float *)base + i, mask, x); break;
+    }
+}
+
+#include "kernel_body.h"
+
+static inline double avx512_sum_squares(const void *data, int kind, size_t begin, size_t end)
+{
+    /* low holds the canonical lanes 0..7, high 8..15; masked-off lanes load zero */
+    __m512d low = _mm512_setzero_pd(), high = _mm512_setzero_pd();
+    for (size_t i = begin; i < end; i += ZO_LANES) {
+        __m512 x = zo_v_load(data, kind, i, end - i);
+        __m512d lo = _mm512_cvtps_pd(_mm512_castps512_ps256(x));
+        __m512d hi = _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(x), 1)));
+        low = _mm512_add_pd(low, _mm512_mul_pd(lo, lo));
+        high = _mm512_add_pd(high, _mm512_mul_pd(hi, hi));
+    }
+    double lanes[ZO_SUMSQ_LANES];
+    _mm512_storeu_pd(lanes, low);
+    _mm512_storeu_pd(lanes + 8, high);
+    return zo_sumsq_combine_lanes(lanes);
+}
+
+#define ZO_SUMSQ(kind_name, kind) \
+    static double ZO_KERNEL_PREFIX(sum_squares_##kind_name)(const void *d, size_t b, size_t e) \
+    { return avx512_sum_squares(d, kind, b, e); }
+ZO_SUMSQ(f32, ZO_DTYPE_F32)
+ZO_SUMSQ(f16, ZO_DTYPE_F16)
+ZO_SUMSQ(bf16, ZO_DTYPE_BF16)
+
+#ifdef ZO_NATIVE_BF16
+const zo_adam_kernels zo_kernels_avx512_bf16 =
+#else
+const zo_adam_kernels zo_kernels_avx512 =
+#endif
+    ZO_KERNEL_TABLE(ZO_KERNEL_PREFIX(sum_squares_f32), ZO_KERNEL_PREFIX(sum_squares_f16),
+                    ZO_KERNEL_PREFIX(sum_squares_bf16));

@@ -1,0 +1,67 @@
+/* The portable path: the kernel vocabulary on plain floats, one lane at a time. It is
+ * the reference every SIMD path must match bit for bit. */
+#include <math.h>
+#include <stdint.h>
+
+#include "convert_scalar.h"
+#include "kernels.h"
+
+typedef float zo_vec;
+#define ZO_LANES 1
+#define ZO_KERNEL_PREFIX(name) scalar_##name
+
+static inline zo_vec zo_v_set1(float f) { return f; }
+static inline zo_vec zo_v_add(zo_vec a, zo_vec b) { return a + b; }
+static inline zo_vec zo_v_sub(zo_vec a, zo_vec b) { return a - b; }
+static inline zo_vec zo_v_mul(zo_vec a, zo_vec b) { return a * b; }
+static inline zo_vec zo_v_div(zo_vec a, zo_vec b) { return a / b; }
+static inline zo_vec zo_v_sqrt(zo_vec a) { return sqrtf(a); }
+
+static inline float zo_load_element(const void *base, int kind, size_t i)
+{
+    switch (kind) {
+    case ZO_DTYPE_F16: return zo_widen_f16(((const uint16_t *)base)[i]);
+    case ZO_DTYPE_BF16: return zo_widen_bf16(((const uint16_t *)base)[i]);
+    default: return ((const float *)base)[i];
+    }
+}
+
+static inline void zo_store_element(void *base, int kind, size_t i, float value)
+{
+    switch (kind) {
+    case ZO_DTYPE_F16: ((uint16_t *)base)[i] = zo_round_f32_to_f16(value); break;
+    case ZO_DTYPE_BF16: ((uint16_t *)base)[i] = zo_round_f32_to_bf16(value); break;
+    default: ((float *)base)[i] = value; break;
+    }
+}
+
+static inline zo_vec zo_v_load(const void *base, int kind, size_t i, size_t count)
+{
+    (void)count; /* always 1 */
+    return zo_load_element(base, kind, i);
+}
+
+static inline void zo_v_store(void *base, int kind, size_t i, size_t count, zo_vec x)
+{
+    (void)count;
+    zo_store_element(base, kind, i, x);
+}
+
+#include "kernel_body.h"
+
+static inline double scalar_sum_squares(const void *data, int kind, size_t begin, size_t end)
+{
+    double lanes[ZO_SUMSQ_LANES] = {0};
+    for (size_t i = begin; i < end; i++) {
+        double x = zo_load_element(data, kind, i);
+        lanes[(i - begin) % ZO_SUMSQ_LANES] += x * x; /* exact: a float squared fits a double */
+    }
+    return zo_sumsq_combine_lanes(lanes);
+}
+
+static double scalar_sum_squares_f32(const void *d, size_t b, size_t e) { return scalar_sum_squares(d, ZO_DTYPE_F32, b, e); }
+static double scalar_sum_squares_f16(const void *d, size_t b, size_t e) { return scalar_sum_squares(d, ZO_DTYPE_F16, b, e); }
+static double scalar_sum_squares_bf16(const void *d, size_t b, size_t e) { return scalar_sum_squares(d, ZO_DTYPE_BF16, b, e); }
+
+const zo_adam_kernels zo_kernels_scalar =
+    ZO_KERNEL_TABLE(scalar_sum_squares_f32, scalar_sum_squares_f16, scalar_sum_squares_bf16);

@@ -1,0 +1,137 @@
+/* cpu_adam: the host optimizer. One pass over fp32 master weights and Adam moments
+ * per step, reading fp32/fp16/bf16 gradients scaled on the fly and optionally writing
+ * the updated weights as fp16/bf16 for the GPU; plus a one-pass gradient-stats kernel
+ * (sum of squares and finite check) and a bulk dtype conversion.
+ *
+ * All kernels are OpenMP-parallel over static chunks, vectorized with the widest
+ * instruction set the CPU offers, and give bit-identical results for any thread
+ * count and any instruction set (see README.md, "cpu_adam" for the one exception). */
+#ifndef ZO_ADAM_H
+#define ZO_ADAM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "zo/dtype.h"
+#include "zo/status.h"
+
+#include "zo/api.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Instruction-set paths of the kernels. */
+typedef enum zo_cpu_isa {
+    ZO_CPU_ISA_AUTO = 0,    /* the best the CPU has, or the ZO_CPU_ISA environment variable */
+    ZO_CPU_ISA_SCALAR = 1,  /* portable C, the reference every other path is tested against */
+    ZO_CPU_ISA_AVX2 = 2,    /* AVX2 + F16C                                                 */
+    ZO_CPU_ISA_AVX512 = 3,  /* AVX-512 F/BW/VL                                             */
+    ZO_CPU_ISA_AVX512_BF16 = 4 /* AVX-512 with native bf16 conversion (AVX512-BF16)        */
+} zo_cpu_isa;
+
+/* "auto", "scalar", "avx2", "avx512", "avx512bf16"; "invalid" otherwise. These are
+ * also the values the ZO_CPU_ISA environment variable accepts. */
+ZO_API const char *zo_cpu_isa_name(zo_cpu_isa isa);
+
+/* The best path this CPU (and its operating system) supports. */
+ZO_API zo_cpu_isa zo_cpu_best_isa(void);
+
+/* Whether this CPU can run `isa` (ZO_CPU_ISA_AUTO and SCALAR: always). */
+ZO_API bool zo_cpu_supports(zo_cpu_isa isa);
+
+/* How a kernel context runs: which instruction set, how many threads. */
+typedef struct zo_adam_settings {
+    zo_cpu_isa isa;  /* ZO_CPU_ISA_AUTO: ZO_CPU_ISA from the environment, else the best */
+    int num_threads; /* 0: OpenMP's default (OMP_NUM_THREADS or the core count)        */
+} zo_adam_settings;
+
+/* Fills `settings` with the defaults (auto ISA, OpenMP's thread count). */
+ZO_API void zo_adam_default_settings(zo_adam_settings *settings);
+
+/* A kernel context: the chosen instruction set and thread count. Cheap to create;
+ * one may be shared by threads that call it one at a time. */
+typedef struct zo_adam zo_adam;
+
+/* Creates a context in *out (owned by the caller, free with zo_adam_destroy).
+ * settings may be NULL for the defaults.
+ * Errors: ZO_ERR_INVALID_ARGUMENT (out NULL, num_threads < 0, unknown isa, or a
+ * ZO_CPU_ISA environment value that names no path), ZO_ERR_NOT_SUPPORTED (the CPU
+ * lacks the requested path), ZO_ERR_OUT_OF_MEMORY. */
+ZO_API zo_status zo_adam_create(zo_adam **out, const zo_adam_settings *settings);
+
+/* Destroys *ctx and sets it to NULL; NULL or *ctx == NULL is a no-op. */
+ZO_API void zo_adam_destroy(zo_adam **ctx);
+
+/* The path the context runs (never ZO_CPU_ISA_AUTO) and its thread count. */
+ZO_API zo_cpu_isa zo_adam_isa(const zo_adam *ctx);
+ZO_API int zo_adam_num_threads(const zo_adam *ctx);
+
+/* Optimizer hyper-parameters, with DeepSpeed's and PyTorch's meaning. */
+typedef struct zo_adam_hparams {
+    float lr;           /* >= 0                                                      */
+    float beta1, beta2; /* in [0, 1)                                                 */
+    float eps;          /* > 0, added to sqrt(v_hat)                                 */
+    float weight_decay; /* >= 0                                                      */
+    bool adamw;         /* true: decoupled decay (AdamW); false: L2 term in the grad */
+    bool bias_correction; /* divide the moments by (1 - beta^step)                   */
+} zo_adam_hparams;
+
+/* lr 1e-3, betas (0.9, 0.999), eps 1e-8, weight_decay 0, adamw, bias correction on. */
+ZO_API void zo_adam_default_hparams(zo_adam_hparams *hparams);
+
+/* The arrays one step reads and writes. master, exp_avg and exp_avg_sq are updated in
+ * place; none of the arrays may overlap another. Pointers need only the alignment of
+ * their element type. All may be NULL when n == 0. */
+typedef struct zo_adam_buffers {
+    size_t n;              /* elements in every array                                   */
+    float *master;         /* fp32 master weights                                       */
+    void *exp_avg;         /* first moment m, of moments_dtype                          */
+    void *exp_avg_sq;      /* second moment v, of moments_dtype                         */
+    zo_dtype moments_dtype; /* ZO_DTYPE_F32, or ZO_DTYPE_BF16 to halve their memory     */
+    const void *grad;      /* the gradient, of grad_dtype (any zo_dtype)                */
+    zo_dtype grad_dtype;
+    float grad_scale;      /* every gradient is multiplied by this first: 1/loss_scale
+                              times the clipping coefficient; finite and > 0            */
+    void *weights_out;     /* NULL, or where the updated weights are written as
+                              weights_out_dtype (the buffer that goes to the GPU)       */
+    zo_dtype weights_out_dtype;
+} zo_adam_buffers;
+
+/* One Adam/AdamW step number `step` (1 for the first step) over b->n elements:
+ *   g = grad * grad_scale  (+ weight_decay * w when !adamw)
+ *   m = beta1 m + (1 - beta1) g;  v = beta2 v + (1 - beta2) g^2
+ *   w -= lr * weight_decay * w    (when adamw)
+ *   w -= lr / bc1 * m / (sqrt(v) / sqrt(bc2) + eps),  bc_i = 1 - beta_i^step
+ * The bias corrections are computed in double from `step`, so a resumed run gives the
+ * same bits as an uninterrupted one. The kernel does not look for non-finite
+ * gradients: call zo_adam_grad_stats first (a NaN would otherwise reach the state).
+ * Errors: ZO_ERR_INVALID_ARGUMENT naming the bad field; nothing is written then. */
+ZO_API zo_status zo_adam_step(zo_adam *ctx, const zo_adam_hparams *hparams, uint64_t step,
+                       const zo_adam_buffers *buffers);
+
+/* What zo_adam_grad_stats measures. */
+typedef struct zo_grad_stats {
+    double sum_squares; /* sum of grad^2 in double, unscaled; inf/NaN if !all_finite */
+    bool all_finite;    /* false if any element is inf or NaN                        */
+} zo_grad_stats;
+
+/* One pass over n gradients of `dtype`: sum of squares and finite check. The sum is
+ * accumulated in double over fixed blocks combined in a fixed order, so it does not
+ * drift with n and has the same bits for any thread count and path.
+ * Errors: ZO_ERR_INVALID_ARGUMENT (NULL with n > 0, bad dtype, out NULL). */
+ZO_API zo_status zo_adam_grad_stats(zo_adam *ctx, const void *grad, zo_dtype dtype, size_t n,
+                             zo_grad_stats *out);
+
+/* dst[i] = (dst_dtype)(src[i] * scale) for n elements, rounding to nearest even;
+ * dst may equal src when both dtypes are the same (in-place scaling), and must not
+ * overlap it otherwise. Errors: ZO_ERR_INVALID_ARGUMENT. */
+ZO_API zo_status zo_adam_cast(zo_adam *ctx, void *dst, zo_dtype dst_dtype, const void *src,
+                       zo_dtype src_dtype, size_t n, float scale);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

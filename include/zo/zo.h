@@ -1,0 +1,11 @@
+/* zo: a ZeRO-style optimizer offload engine. Include this for the whole public API. */
+#ifndef ZO_ZO_H
+#define ZO_ZO_H
+
+#include "zo/adam.h"
+#include "zo/cuda.h"
+#include "zo/dtype.h"
+#include "zo/status.h"
+#include "zo/version.h"
+
+#endif
