@@ -1,0 +1,51 @@
+/* The benchmark plan: its defaults and the checks every value goes through, whether
+ * it came from the command line or a config file. */
+#include "plan.h"
+
+/* Far beyond any machine this runs on; stops a typo from asking for a million. */
+enum { BENCH_MAX_THREADS = 4096 };
+
+void bench_plan_default(bench_plan *plan)
+{
+    *plan = (bench_plan){.repeats = 5, .threads = 0};
+    static const size_t default_sizes_m[] = {1, 4, 16, 64, 256};
+    for (size_t k = 0; k < sizeof default_sizes_m / sizeof default_sizes_m[0]; k++)
+        plan->sizes[plan->size_count++] = default_sizes_m[k] << 20;
+    plan->modes[plan->mode_count++] = BENCH_MODE_FP32;
+    plan->modes[plan->mode_count++] = BENCH_MODE_MIXED;
+}
+
+const char *bench_plan_add_size(bench_plan *plan, size_t params)
+{
+    if (params == 0)
+        return "a size must be at least 1 parameter";
+    if (plan->size_count == BENCH_MAX_SIZES)
+        return "too many sizes (at most 32)";
+    plan->sizes[plan->size_count++] = params;
+    return NULL;
+}
+
+const char *bench_plan_add_mode(bench_plan *plan, bench_mode mode)
+{
+    for (size_t k = 0; k < plan->mode_count; k++)
+        if (plan->modes[k] == mode)
+            return "this mode is listed twice";
+    plan->modes[plan->mode_count++] = mode;
+    return NULL;
+}
+
+const char *bench_plan_set_repeats(bench_plan *plan, long long repeats)
+{
+    if (repeats < 1 || repeats > 1000000)
+        return "repeats must be between 1 and 1000000";
+    plan->repeats = (int)repeats;
+    return NULL;
+}
+
+const char *bench_plan_set_threads(bench_plan *plan, long long threads)
+{
+    if (threads < 0 || threads > BENCH_MAX_THREADS)
+        return "threads must be between 0 (OpenMP's default) and 4096";
+    plan->threads = (int)threads;
+    return NULL;
+}
