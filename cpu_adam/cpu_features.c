@@ -36,7 +36,7 @@ bool zo_cpu_supports(zo_cpu_isa isa)
     case ZO_CPU_ISA_AVX2: return avx2;
     case ZO_CPU_ISA_AVX512: return avx512;
     case ZO_CPU_ISA_AVX512_BF16:
-        if (!avx512 || !__get_cpuid_count(7, 1, &eax, &ebx, &ecx, &edx))
+        if (!avx512 || !(ebx & bit_AVX512DQ) || !__get_cpuid_count(7, 1, &eax, &ebx, &ecx, &edx))
             return false;
         return eax & (1u << 5); /* CPUID.(7,1):EAX.AVX512_BF16 */
     default: return false;

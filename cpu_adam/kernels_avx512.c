@@ -1,7 +1,8 @@
 /* The AVX-512 path: sixteen lanes with masked tails. Built twice: with integer
  * round-to-nearest-even for bf16 (AVX-512 F/BW/VL), and with ZO_NATIVE_BF16 for CPUs
- * with AVX512-BF16, whose vcvtneps2bf16 rounds the same way but flushes subnormal
- * inputs to zero (see README.md, "cpu_adam"). */
+ * with AVX512-BF16, whose vcvtneps2bf16 rounds the same way in one instruction but
+ * flushes subnormal inputs to zero: those rare vectors take the integer route, so
+ * both builds give the scalar path's bits. */
 #include <immintrin.h>
 #include <stdint.h>
 
@@ -27,11 +28,9 @@ static inline __mmask16 zo_lane_mask(size_t count)
     return count >= ZO_LANES ? (__mmask16)0xffff : (__mmask16)((1u << count) - 1u);
 }
 
-static inline __m256i zo_round_to_bf16(__m512 x)
+/* Sixteen floats to bf16 with integer arithmetic, half to even, NaN quieted. */
+static inline __m256i zo_round_to_bf16_exact(__m512 x)
 {
-#ifdef ZO_NATIVE_BF16
-    return (__m256i)_mm512_cvtneps_pbh(x);
-#else
     __m512i bits = _mm512_castps_si512(x);
     __m512i lowest_kept = _mm512_and_si512(_mm512_srli_epi32(bits, 16), _mm512_set1_epi32(1));
     __m512i rounded = _mm512_add_epi32(bits, _mm512_add_epi32(_mm512_set1_epi32(0x7fff), lowest_kept));
@@ -39,6 +38,17 @@ static inline __m256i zo_round_to_bf16(__m512 x)
     __m512i quiet_nan = _mm512_or_si512(bits, _mm512_set1_epi32(0x00400000));
     __m512i chosen = _mm512_mask_blend_epi32(is_nan, rounded, quiet_nan);
     return _mm512_cvtepi32_epi16(_mm512_srli_epi32(chosen, 16));
+}
+
+static inline __m256i zo_round_to_bf16(__m512 x)
+{
+#ifdef ZO_NATIVE_BF16
+    /* fpclass 0x20: subnormal, which vcvtneps2bf16 would flush to zero */
+    if (__builtin_expect(_mm512_fpclass_ps_mask(x, 0x20) != 0, 0))
+        return zo_round_to_bf16_exact(x);
+    return (__m256i)_mm512_cvtneps_pbh(x);
+#else
+    return zo_round_to_bf16_exact(x);
 #endif
 }
 

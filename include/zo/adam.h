@@ -5,7 +5,7 @@
  *
  * All kernels are OpenMP-parallel over static chunks, vectorized with the widest
  * instruction set the CPU offers, and give bit-identical results for any thread
- * count and any instruction set (see README.md, "cpu_adam" for the one exception). */
+ * count and any instruction set. */
 #ifndef ZO_ADAM_H
 #define ZO_ADAM_H
 
@@ -28,7 +28,7 @@ typedef enum zo_cpu_isa {
     ZO_CPU_ISA_SCALAR = 1,  /* portable C, the reference every other path is tested against */
     ZO_CPU_ISA_AVX2 = 2,    /* AVX2 + F16C                                                 */
     ZO_CPU_ISA_AVX512 = 3,  /* AVX-512 F/BW/VL                                             */
-    ZO_CPU_ISA_AVX512_BF16 = 4 /* AVX-512 with native bf16 conversion (AVX512-BF16)        */
+    ZO_CPU_ISA_AVX512_BF16 = 4 /* AVX-512 (plus DQ) with native bf16 rounding (AVX512-BF16) */
 } zo_cpu_isa;
 
 /* "auto", "scalar", "avx2", "avx512", "avx512bf16"; "invalid" otherwise. These are

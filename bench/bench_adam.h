@@ -1,0 +1,48 @@
+/* The Adam benchmark at one size: for each mode, the fused cpu_adam step timed
+ * interleaved with its memory-traffic-only twin, a STREAM triad of the same working
+ * set, and (mixed mode) the unfused three-pass way DeepSpeed does it. */
+#ifndef ZO_BENCH_ADAM_H
+#define ZO_BENCH_ADAM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "bench_mode.h"
+#include "plan.h"
+#include "zo/adam.h"
+
+/* What one row times, each once per repeat. */
+typedef enum bench_kernel {
+    BENCH_KERNEL_STEP,       /* zo_adam_step, fused unscale + Adam + weights out    */
+    BENCH_KERNEL_TRAFFIC,    /* zo_adam_traffic_only: the same bytes, trivial math  */
+    BENCH_KERNEL_TRIAD,      /* the STREAM triad on a 16-byte-per-parameter set     */
+    BENCH_KERNEL_THREE_PASS, /* unscale pass + fp32 Adam + fp16 copy (mixed only)   */
+    BENCH_KERNEL_COUNT
+} bench_kernel;
+
+/* "step", "traffic", "triad", "three_pass": the keys of the JSON report. */
+const char *bench_kernel_name(bench_kernel kernel);
+
+typedef struct bench_adam_row {
+    size_t params;
+    bench_mode mode;
+    zo_cpu_isa isa;
+    int threads;
+    int repeats;
+    bool measured[BENCH_KERNEL_COUNT];
+    size_t bytes[BENCH_KERNEL_COUNT];   /* moved by one call (triad: STREAM's count) */
+    double median_seconds[BENCH_KERNEL_COUNT];
+    double *samples; /* owned: seconds of repeat r of kernel k at [k * repeats + r] */
+} bench_adam_row;
+
+/* Measures every mode of `plan` at `params` parameters with the threads of `ctx`,
+ * filling rows[0 .. plan->mode_count) (release each with bench_adam_row_release).
+ * Each mode's buffers are freed before the next mode's are allocated. 0 on success;
+ * -1 after printing why not (allocation, memory check, a zo error), rows released. */
+int bench_adam_measure_size(zo_adam *ctx, const bench_plan *plan, size_t params,
+                            bench_adam_row *rows);
+
+/* Frees the row's samples; safe twice. */
+void bench_adam_row_release(bench_adam_row *row);
+
+#endif

@@ -1,0 +1,161 @@
+/* Reads a suite config with jansson and checks every key: an unknown key or a wrong
+ * type is an error naming its path, never silently ignored (a typo would otherwise
+ * run the defaults). */
+#include "config.h"
+
+#include <jansson.h>
+#include <string.h>
+
+#include "bench_fail.h"
+#include "param_count.h"
+
+static const char *bench_json_type_name(const json_t *value)
+{
+    switch (json_typeof(value)) {
+    case JSON_OBJECT: return "an object";
+    case JSON_ARRAY: return "an array";
+    case JSON_STRING: return "a string";
+    case JSON_INTEGER: return "an integer";
+    case JSON_REAL: return "a real number";
+    case JSON_TRUE:
+    case JSON_FALSE: return "a boolean";
+    case JSON_NULL: return "null";
+    }
+    return "an unknown type";
+}
+
+static int bench_config_type_error(const char *path, const char *key, const char *expected,
+                                   const json_t *value)
+{
+    return bench_fail("%s: %s must be %s, not %s", path, key, expected,
+                      bench_json_type_name(value));
+}
+
+static int bench_config_load_sizes(const char *path, const json_t *sizes, bench_plan *plan)
+{
+    if (!json_is_array(sizes))
+        return bench_config_type_error(path, "adam.sizes", "an array", sizes);
+    if (json_array_size(sizes) == 0)
+        return bench_fail("%s: adam.sizes is empty", path);
+    plan->size_count = 0;
+    size_t index;
+    const json_t *size;
+    json_array_foreach(sizes, index, size) {
+        size_t params = 0;
+        if (json_is_string(size)) {
+            if (!bench_parse_param_count(json_string_value(size), &params))
+                return bench_fail("%s: adam.sizes[%zu] is \"%s\", not a count like 1M "
+                                  "(suffixes K = 2^10, M = 2^20, G = 2^30)",
+                                  path, index, json_string_value(size));
+        } else if (json_is_integer(size) && json_integer_value(size) > 0) {
+            params = (size_t)json_integer_value(size);
+        } else {
+            return bench_fail("%s: adam.sizes[%zu] must be a positive integer or a string "
+                              "like \"16M\", not %s",
+                              path, index, bench_json_type_name(size));
+        }
+        const char *problem = bench_plan_add_size(plan, params);
+        if (problem)
+            return bench_fail("%s: adam.sizes[%zu]: %s", path, index, problem);
+    }
+    return 0;
+}
+
+static int bench_config_load_modes(const char *path, const json_t *modes, bench_plan *plan)
+{
+    if (!json_is_array(modes))
+        return bench_config_type_error(path, "adam.modes", "an array", modes);
+    if (json_array_size(modes) == 0)
+        return bench_fail("%s: adam.modes is empty", path);
+    plan->mode_count = 0;
+    size_t index;
+    const json_t *name;
+    json_array_foreach(modes, index, name) {
+        bench_mode mode;
+        if (!json_is_string(name))
+            return bench_fail("%s: adam.modes[%zu] must be a string, not %s", path, index,
+                              bench_json_type_name(name));
+        if (!bench_mode_from_name(json_string_value(name), &mode))
+            return bench_fail("%s: adam.modes[%zu] is \"%s\", not a mode (%s)", path, index,
+                              json_string_value(name), bench_mode_names());
+        const char *problem = bench_plan_add_mode(plan, mode);
+        if (problem)
+            return bench_fail("%s: adam.modes[%zu] \"%s\": %s", path, index,
+                              json_string_value(name), problem);
+    }
+    return 0;
+}
+
+static int bench_config_load_integer(const char *path, const char *key, const json_t *value,
+                                     bench_plan *plan,
+                                     const char *(*set)(bench_plan *, long long))
+{
+    if (!json_is_integer(value))
+        return bench_config_type_error(path, key, "an integer", value);
+    const char *problem = set(plan, json_integer_value(value));
+    if (problem)
+        return bench_fail("%s: %s is %lld: %s", path, key, (long long)json_integer_value(value),
+                          problem);
+    return 0;
+}
+
+static int bench_config_load_adam(const char *path, const json_t *adam, bench_plan *plan)
+{
+    if (!json_is_object(adam))
+        return bench_config_type_error(path, "adam", "an object", adam);
+    const char *key;
+    const json_t *value;
+    json_object_foreach((json_t *)adam, key, value) {
+        int status;
+        if (strcmp(key, "sizes") == 0)
+            status = bench_config_load_sizes(path, value, plan);
+        else if (strcmp(key, "modes") == 0)
+            status = bench_config_load_modes(path, value, plan);
+        else if (strcmp(key, "repeats") == 0)
+            status = bench_config_load_integer(path, "adam.repeats", value, plan,
+                                               bench_plan_set_repeats);
+        else if (strcmp(key, "threads") == 0)
+            status = bench_config_load_integer(path, "adam.threads", value, plan,
+                                               bench_plan_set_threads);
+        else
+            status = bench_fail("%s: unknown key adam.%s (known: sizes, modes, repeats, threads)",
+                                path, key);
+        if (status < 0)
+            return -1;
+    }
+    return 0;
+}
+
+int bench_config_load(const char *path, bench_plan *plan)
+{
+    json_error_t error;
+    /* a key given twice is almost always a mistake: which one would win? */
+    json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &error);
+    if (!root) {
+        if (error.line < 0)
+            return bench_fail("%s: %s", path, error.text);
+        return bench_fail("%s:%d:%d: %s", path, error.line, error.column, error.text);
+    }
+    int result = -1;
+    bench_plan_default(plan);
+    if (!json_is_object(root)) {
+        bench_config_type_error(path, "the top level", "an object", root);
+        goto done;
+    }
+    const char *key;
+    json_t *value;
+    json_object_foreach(root, key, value)
+        if (strcmp(key, "adam") != 0) {
+            bench_fail("%s: unknown key %s at the top level (known: adam)", path, key);
+            goto done;
+        }
+    const json_t *adam = json_object_get(root, "adam");
+    if (!adam) {
+        bench_fail("%s: missing key adam", path);
+        goto done;
+    }
+    result = bench_config_load_adam(path, adam, plan);
+done:
+    json_decref(root);
+    return result;
+}

@@ -1,0 +1,26 @@
+/* The report of a run: a table on stdout as the rows come in, and the same figures
+ * as JSON at the end. All rates use GB = 1e9 bytes. */
+#ifndef ZO_BENCH_REPORT_H
+#define ZO_BENCH_REPORT_H
+
+#include <stddef.h>
+
+#include "bench_adam.h"
+#include "call_overhead.h"
+#include "machine.h"
+
+void report_print_machine(const bench_machine *machine);
+
+/* The Adam table's title, legend and column headers; then one line per row. */
+void report_print_adam_header(int repeats);
+void report_print_adam_row(const bench_adam_row *row);
+
+void report_print_call_overhead(const bench_call_overhead *overhead);
+
+/* Writes {"machine": ..., "adam": [rows], "call_overhead": ...} to `path`, indented
+ * by 2. overhead may be NULL (not measured). 0 on success; -1 after printing why not. */
+int report_write_json(const char *path, const bench_machine *machine,
+                      const bench_adam_row *rows, size_t row_count,
+                      const bench_call_overhead *overhead);
+
+#endif
