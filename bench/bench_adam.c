@@ -26,8 +26,7 @@ typedef struct bench_adam_arrays {
 
 const char *bench_kernel_name(bench_kernel kernel)
 {
-    static const char *const names[BENCH_KERNEL_COUNT] = {"step", "traffic", "triad",
-                                                          "three_pass"};
+    static const char *const names[BENCH_KERNEL_COUNT] = {"step", "traffic", "triad", "three_pass"};
     return names[kernel];
 }
 
@@ -84,8 +83,7 @@ fail:
  * drive them into subnormals (slow on x86) within a dozen calls, so odd calls
  * multiply by loss_scale instead: the same work, values that stay put. */
 static zo_status bench_three_pass(zo_adam *ctx, const zo_adam_hparams *hparams, uint64_t step,
-                                  const bench_adam_arrays *arrays, size_t params,
-                                  uint64_t call)
+                                  const bench_adam_arrays *arrays, size_t params, uint64_t call)
 {
     float unscale = call % 2 ? bench_loss_scale : 1.0f / bench_loss_scale;
     zo_status status = zo_adam_cast(ctx, arrays->grad_f32, ZO_DTYPE_F32, arrays->grad_f32,
@@ -110,12 +108,12 @@ static zo_status bench_three_pass(zo_adam *ctx, const zo_adam_hparams *hparams, 
 /* Bytes per parameter of the three passes: 8 + 28 + 6. */
 static size_t bench_three_pass_bytes_per_param(void)
 {
-    return 2 * sizeof(float) + bench_mode_bytes_moved_per_param(BENCH_MODE_FP32) +
-           sizeof(float) + zo_dtype_size(ZO_DTYPE_F16);
+    return 2 * sizeof(float) + bench_mode_bytes_moved_per_param(BENCH_MODE_FP32) + sizeof(float) +
+           zo_dtype_size(ZO_DTYPE_F16);
 }
 
-static int bench_measure_mode(zo_adam *ctx, const bench_plan *plan, size_t params,
-                              bench_mode mode, const bench_triad *triad, bench_adam_row *row)
+static int bench_measure_mode(zo_adam *ctx, const bench_plan *plan, size_t params, bench_mode mode,
+                              const bench_triad *triad, bench_adam_row *row)
 {
     const bench_mode_info *info = bench_mode_info_of(mode);
     int threads = zo_adam_num_threads(ctx);
@@ -123,8 +121,11 @@ static int bench_measure_mode(zo_adam *ctx, const bench_plan *plan, size_t param
     bool three_pass = mode == BENCH_MODE_MIXED;
     bench_adam_arrays arrays = {0};
 
-    *row = (bench_adam_row){.params = params, .mode = mode, .isa = zo_adam_isa(ctx),
-                            .threads = threads, .repeats = repeats};
+    *row = (bench_adam_row){.params = params,
+                            .mode = mode,
+                            .isa = zo_adam_isa(ctx),
+                            .threads = threads,
+                            .repeats = repeats};
     row->samples = calloc((size_t)BENCH_KERNEL_COUNT * (size_t)repeats, sizeof(double));
     if (!row->samples) {
         bench_fail("cannot allocate the timing samples");
@@ -139,7 +140,8 @@ static int bench_measure_mode(zo_adam *ctx, const bench_plan *plan, size_t param
     row->measured[BENCH_KERNEL_THREE_PASS] = three_pass;
     row->bytes[BENCH_KERNEL_STEP] = row->bytes[BENCH_KERNEL_TRAFFIC] = step_bytes;
     row->bytes[BENCH_KERNEL_TRIAD] = bench_triad_bytes(triad);
-    row->bytes[BENCH_KERNEL_THREE_PASS] = three_pass ? params * bench_three_pass_bytes_per_param() : 0;
+    row->bytes[BENCH_KERNEL_THREE_PASS] =
+        three_pass ? params * bench_three_pass_bytes_per_param() : 0;
 
     /* AdamW with a typical decay, so the step does all the arithmetic a run does */
     zo_adam_hparams hparams;
@@ -162,7 +164,8 @@ static int bench_measure_mode(zo_adam *ctx, const bench_plan *plan, size_t param
     BENCH_CHECK_ZO(zo_adam_traffic_only(ctx, &fused));
     bench_triad_run(triad);
     if (three_pass)
-        BENCH_CHECK_ZO(bench_three_pass(ctx, &hparams, step++, &arrays, params, three_pass_calls++));
+        BENCH_CHECK_ZO(
+            bench_three_pass(ctx, &hparams, step++, &arrays, params, three_pass_calls++));
 
     for (int r = 0; r < repeats; r++) {
         double *samples = row->samples;
@@ -180,14 +183,15 @@ static int bench_measure_mode(zo_adam *ctx, const bench_plan *plan, size_t param
 
         if (three_pass) {
             start = now_seconds();
-            BENCH_CHECK_ZO(bench_three_pass(ctx, &hparams, step++, &arrays, params, three_pass_calls++));
+            BENCH_CHECK_ZO(
+                bench_three_pass(ctx, &hparams, step++, &arrays, params, three_pass_calls++));
             samples[BENCH_KERNEL_THREE_PASS * repeats + r] = now_seconds() - start;
         }
     }
     for (int k = 0; k < BENCH_KERNEL_COUNT; k++)
         if (row->measured[k])
-            row->median_seconds[k] = bench_median(row->samples + (size_t)k * (size_t)repeats,
-                                                  (size_t)repeats);
+            row->median_seconds[k] =
+                bench_median(row->samples + (size_t)k * (size_t)repeats, (size_t)repeats);
     bench_arrays_free(&arrays);
     return 0;
 fail:
@@ -196,37 +200,37 @@ fail:
     return -1;
 }
 
-/* Refuses a size whose buffers would not fit in available memory: past that the
- * kernel would either swap (timings of the disk) or kill the process without a word. */
-static int bench_check_memory(const bench_plan *plan, size_t params, size_t triad_bytes)
+int bench_adam_check_memory(const bench_plan *plan, size_t params)
 {
-    size_t largest_mode_bytes = 0;
+    /* in double: a count near SIZE_MAX must be refused, not wrap around */
+    double largest_mode_bytes = 0.0;
     for (size_t k = 0; k < plan->mode_count; k++) {
         size_t per_param = bench_mode_footprint_per_param(plan->modes[k]) +
                            (plan->modes[k] == BENCH_MODE_MIXED ? sizeof(float) : 0);
-        if (per_param * params > largest_mode_bytes)
-            largest_mode_bytes = per_param * params;
+        if ((double)per_param * (double)params > largest_mode_bytes)
+            largest_mode_bytes = (double)per_param * (double)params;
     }
-    size_t needed = largest_mode_bytes + triad_bytes;
-    size_t available = bench_available_memory_bytes();
-    if (available != 0 && needed > available)
+    double triad_bytes = (double)bench_mode_footprint_per_param(BENCH_MODE_MIXED) * (double)params;
+    double needed = largest_mode_bytes + triad_bytes;
+    double available = (double)bench_available_memory_bytes();
+    if (available > 0.0 && needed > available)
         return bench_fail("%zu parameters need %.2f GB (Adam buffers %.2f GB + triad %.2f GB) "
-                          "but only %.2f GB of memory are available; choose smaller --sizes",
-                          params, 1e-9 * (double)needed, 1e-9 * (double)largest_mode_bytes,
-                          1e-9 * (double)triad_bytes, 1e-9 * (double)available);
+                          "but only %.2f GB of memory are available; choose smaller sizes",
+                          params, 1e-9 * needed, 1e-9 * largest_mode_bytes, 1e-9 * triad_bytes,
+                          1e-9 * available);
     return 0;
 }
 
 int bench_adam_measure_size(zo_adam *ctx, const bench_plan *plan, size_t params,
                             bench_adam_row *rows)
 {
+    if (bench_adam_check_memory(plan, params) < 0)
+        return -1;
     /* One triad per size, on the mixed step's working set, shared by all modes */
-    size_t triad_elems = params * bench_mode_footprint_per_param(BENCH_MODE_MIXED) /
-                         (3 * sizeof(double));
+    size_t triad_elems =
+        params * bench_mode_footprint_per_param(BENCH_MODE_MIXED) / (3 * sizeof(double));
     size_t done = 0;
     bench_triad triad = {0};
-    if (bench_check_memory(plan, params, 3 * sizeof(double) * triad_elems) < 0)
-        return -1;
     if (bench_triad_create(&triad, triad_elems, zo_adam_num_threads(ctx)) < 0)
         return -1;
     for (; done < plan->mode_count; done++)

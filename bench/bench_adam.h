@@ -30,10 +30,15 @@ typedef struct bench_adam_row {
     int threads;
     int repeats;
     bool measured[BENCH_KERNEL_COUNT];
-    size_t bytes[BENCH_KERNEL_COUNT];   /* moved by one call (triad: STREAM's count) */
+    size_t bytes[BENCH_KERNEL_COUNT]; /* moved by one call (triad: STREAM's count) */
     double median_seconds[BENCH_KERNEL_COUNT];
     double *samples; /* owned: seconds of repeat r of kernel k at [k * repeats + r] */
 } bench_adam_row;
+
+/* Refuses (-1, after printing why) a size whose buffers would not fit in the memory
+ * available now: past that the run would swap, timing the disk, or be killed
+ * without a word. 0 if it fits or the available memory cannot be read. */
+int bench_adam_check_memory(const bench_plan *plan, size_t params);
 
 /* Measures every mode of `plan` at `params` parameters with the threads of `ctx`,
  * filling rows[0 .. plan->mode_count) (release each with bench_adam_row_release).

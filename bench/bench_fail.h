@@ -25,14 +25,14 @@ static inline int bench_fail(const char *format, ...)
 
 /* Runs a zo call; on failure prints the call, the status and zo_last_error(), and
  * jumps to the enclosing function's `fail:` label. */
-#define BENCH_CHECK_ZO(call)                                                           \
-    do {                                                                               \
-        zo_status bench_status_ = (call);                                              \
-        if (bench_status_ != ZO_OK) {                                                  \
-            bench_fail("%s failed: %s: %s", #call, zo_status_name(bench_status_),      \
-                       zo_last_error());                                               \
-            goto fail;                                                                 \
-        }                                                                              \
+#define BENCH_CHECK_ZO(call)                                                                       \
+    do {                                                                                           \
+        zo_status bench_status_ = (call);                                                          \
+        if (bench_status_ != ZO_OK) {                                                              \
+            bench_fail("%s failed: %s: %s", #call, zo_status_name(bench_status_),                  \
+                       zo_last_error());                                                           \
+            goto fail;                                                                             \
+        }                                                                                          \
     } while (0)
 
 #endif

@@ -7,8 +7,7 @@ static const bench_mode_info bench_modes[BENCH_MODE_COUNT] = {
     [BENCH_MODE_FP32] = {"fp32", ZO_DTYPE_F32, ZO_DTYPE_F32, false, ZO_DTYPE_F32},
     [BENCH_MODE_MIXED] = {"mixed", ZO_DTYPE_F16, ZO_DTYPE_F32, true, ZO_DTYPE_F16},
     [BENCH_MODE_BF16] = {"bf16", ZO_DTYPE_BF16, ZO_DTYPE_F32, true, ZO_DTYPE_BF16},
-    [BENCH_MODE_BF16_MOMENTS] = {"bf16-moments", ZO_DTYPE_BF16, ZO_DTYPE_BF16, true,
-                                 ZO_DTYPE_BF16},
+    [BENCH_MODE_BF16_MOMENTS] = {"bf16-moments", ZO_DTYPE_BF16, ZO_DTYPE_BF16, true, ZO_DTYPE_BF16},
 };
 
 const bench_mode_info *bench_mode_info_of(bench_mode mode) { return &bench_modes[mode]; }

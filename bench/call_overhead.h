@@ -9,11 +9,11 @@
 #include "zo/adam.h"
 
 typedef struct bench_call_overhead {
-    size_t params;               /* threads * 16384: the smallest size that uses all threads */
+    size_t params; /* threads * 16384: the smallest size that uses all threads */
     int threads;
-    int warm_calls;              /* back to back */
+    int warm_calls; /* back to back */
     double warm_median_seconds;
-    int idle_calls;              /* each after a sleep of idle_seconds */
+    int idle_calls; /* each after a sleep of idle_seconds */
     double idle_seconds;
     double after_idle_median_seconds;
 } bench_call_overhead;

@@ -38,9 +38,8 @@ static int bench_config_load_sizes(const char *path, const json_t *sizes, bench_
     if (json_array_size(sizes) == 0)
         return bench_fail("%s: adam.sizes is empty", path);
     plan->size_count = 0;
-    size_t index;
-    const json_t *size;
-    json_array_foreach(sizes, index, size) {
+    for (size_t index = 0; index < json_array_size(sizes); index++) {
+        const json_t *size = json_array_get(sizes, index);
         size_t params = 0;
         if (json_is_string(size)) {
             if (!bench_parse_param_count(json_string_value(size), &params))
@@ -68,9 +67,8 @@ static int bench_config_load_modes(const char *path, const json_t *modes, bench_
     if (json_array_size(modes) == 0)
         return bench_fail("%s: adam.modes is empty", path);
     plan->mode_count = 0;
-    size_t index;
-    const json_t *name;
-    json_array_foreach(modes, index, name) {
+    for (size_t index = 0; index < json_array_size(modes); index++) {
+        const json_t *name = json_array_get(modes, index);
         bench_mode mode;
         if (!json_is_string(name))
             return bench_fail("%s: adam.modes[%zu] must be a string, not %s", path, index,
@@ -87,8 +85,7 @@ static int bench_config_load_modes(const char *path, const json_t *modes, bench_
 }
 
 static int bench_config_load_integer(const char *path, const char *key, const json_t *value,
-                                     bench_plan *plan,
-                                     const char *(*set)(bench_plan *, long long))
+                                     bench_plan *plan, const char *(*set)(bench_plan *, long long))
 {
     if (!json_is_integer(value))
         return bench_config_type_error(path, key, "an integer", value);
@@ -103,9 +100,10 @@ static int bench_config_load_adam(const char *path, const json_t *adam, bench_pl
 {
     if (!json_is_object(adam))
         return bench_config_type_error(path, "adam", "an object", adam);
-    const char *key;
-    const json_t *value;
-    json_object_foreach((json_t *)adam, key, value) {
+    for (void *entry = json_object_iter((json_t *)adam); entry;
+         entry = json_object_iter_next((json_t *)adam, entry)) {
+        const char *key = json_object_iter_key(entry);
+        const json_t *value = json_object_iter_value(entry);
         int status;
         if (strcmp(key, "sizes") == 0)
             status = bench_config_load_sizes(path, value, plan);
@@ -142,11 +140,10 @@ int bench_config_load(const char *path, bench_plan *plan)
         bench_config_type_error(path, "the top level", "an object", root);
         goto done;
     }
-    const char *key;
-    json_t *value;
-    json_object_foreach(root, key, value)
-        if (strcmp(key, "adam") != 0) {
-            bench_fail("%s: unknown key %s at the top level (known: adam)", path, key);
+    for (void *entry = json_object_iter(root); entry; entry = json_object_iter_next(root, entry))
+        if (strcmp(json_object_iter_key(entry), "adam") != 0) {
+            bench_fail("%s: unknown key %s at the top level (known: adam)", path,
+                       json_object_iter_key(entry));
             goto done;
         }
     const json_t *adam = json_object_get(root, "adam");

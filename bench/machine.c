@@ -1,7 +1,8 @@
-/* Describes the machine from the kernel context and /proc/cpuinfo. */
+/* Describes the machine from the kernel context, /proc/cpuinfo and the environment. */
 #include "machine.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Copies the value of the first "model name" line; false if there is none. */
@@ -33,4 +34,7 @@ void bench_machine_describe(const zo_adam *ctx, bench_machine *machine)
     machine->isa = zo_adam_isa(ctx);
     machine->threads = zo_adam_num_threads(ctx);
     machine->has_cpu_model = bench_read_cpu_model(machine->cpu_model, sizeof machine->cpu_model);
+    machine->omp_proc_bind = getenv("OMP_PROC_BIND");
+    machine->omp_wait_policy = getenv("OMP_WAIT_POLICY");
+    machine->gomp_spincount = getenv("GOMP_SPINCOUNT");
 }

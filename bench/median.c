@@ -20,8 +20,8 @@ double bench_median(const double *samples, size_t count)
         return NAN;
     memcpy(sorted, samples, count * sizeof *sorted);
     qsort(sorted, count, sizeof *sorted, bench_compare_doubles);
-    double median = count % 2 ? sorted[count / 2]
-                              : 0.5 * (sorted[count / 2 - 1] + sorted[count / 2]);
+    double median =
+        count % 2 ? sorted[count / 2] : 0.5 * (sorted[count / 2 - 1] + sorted[count / 2]);
     free(sorted);
     return median;
 }

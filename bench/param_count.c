@@ -8,9 +8,12 @@
 static size_t bench_suffix_multiplier(char suffix)
 {
     switch (suffix) {
-    case 'k': case 'K': return (size_t)1 << 10;
-    case 'm': case 'M': return (size_t)1 << 20;
-    case 'g': case 'G': return (size_t)1 << 30;
+    case 'k':
+    case 'K': return (size_t)1 << 10;
+    case 'm':
+    case 'M': return (size_t)1 << 20;
+    case 'g':
+    case 'G': return (size_t)1 << 30;
     default: return 0;
     }
 }

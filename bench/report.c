@@ -16,13 +16,16 @@ typedef struct bench_row_figures {
     double traffic_gb_per_s;
     double step_over_traffic; /* traffic time / step time: share of the memory limit */
     double triad_gb_per_s;
-    double step_over_triad;   /* step GB/s / triad GB/s */
+    double step_over_triad; /* step GB/s / triad GB/s */
     double three_pass_seconds;
     double three_pass_gb_per_s;
-    double fused_speedup;     /* three-pass time / step time */
+    double fused_speedup; /* three-pass time / step time */
 } bench_row_figures;
 
-static double bench_gb_per_s(size_t bytes, double seconds) { return 1e-9 * (double)bytes / seconds; }
+static double bench_gb_per_s(size_t bytes, double seconds)
+{
+    return 1e-9 * (double)bytes / seconds;
+}
 
 static bench_row_figures bench_figures_of(const bench_adam_row *row)
 {
@@ -31,37 +34,47 @@ static bench_row_figures bench_figures_of(const bench_adam_row *row)
     f.step_seconds = median[BENCH_KERNEL_STEP];
     f.params_per_second = (double)row->params / f.step_seconds;
     f.step_gb_per_s = bench_gb_per_s(row->bytes[BENCH_KERNEL_STEP], f.step_seconds);
-    f.traffic_gb_per_s = bench_gb_per_s(row->bytes[BENCH_KERNEL_TRAFFIC], median[BENCH_KERNEL_TRAFFIC]);
+    f.traffic_gb_per_s =
+        bench_gb_per_s(row->bytes[BENCH_KERNEL_TRAFFIC], median[BENCH_KERNEL_TRAFFIC]);
     f.step_over_traffic = median[BENCH_KERNEL_TRAFFIC] / f.step_seconds;
     f.triad_gb_per_s = bench_gb_per_s(row->bytes[BENCH_KERNEL_TRIAD], median[BENCH_KERNEL_TRIAD]);
     f.step_over_triad = f.step_gb_per_s / f.triad_gb_per_s;
     if (row->measured[BENCH_KERNEL_THREE_PASS]) {
         f.three_pass_seconds = median[BENCH_KERNEL_THREE_PASS];
-        f.three_pass_gb_per_s = bench_gb_per_s(row->bytes[BENCH_KERNEL_THREE_PASS], f.three_pass_seconds);
+        f.three_pass_gb_per_s =
+            bench_gb_per_s(row->bytes[BENCH_KERNEL_THREE_PASS], f.three_pass_seconds);
         f.fused_speedup = f.three_pass_seconds / f.step_seconds;
     }
     return f;
 }
 
+static const char *bench_or_unset(const char *value) { return value ? value : "unset"; }
+
 void report_print_machine(const bench_machine *machine)
 {
-    printf("zo-bench: %s, kernels %s, %d threads\n",
+    printf("zo-bench: %s, kernels %s, %d threads\n"
+           "OMP_PROC_BIND %s, OMP_WAIT_POLICY %s, GOMP_SPINCOUNT %s\n",
            machine->has_cpu_model ? machine->cpu_model : "unknown CPU",
-           zo_cpu_isa_name(machine->isa), machine->threads);
+           zo_cpu_isa_name(machine->isa), machine->threads, bench_or_unset(machine->omp_proc_bind),
+           bench_or_unset(machine->omp_wait_policy), bench_or_unset(machine->gomp_spincount));
 }
 
 void report_print_adam_header(int repeats)
 {
-    printf("\nAdam step, median of %d repeats (GB = 1e9 bytes)\n"
-           "  traffic:      zo_adam_traffic_only, the step's loads and stores with no math\n"
-           "  step/traffic: traffic time / step time, the share of its memory limit the step reaches\n"
-           "  triad:        STREAM a = b + s*c over 16 bytes/param of doubles, 24 bytes/element counted\n"
-           "  3-pass:       unscale fp32 grads + fp32 Adam + fp16 copy (42 bytes/param), mixed only;\n"
-           "                speedup = 3-pass time / step time\n\n",
-           repeats);
-    printf("%8s  %-12s  %-10s  %7s  %12s  %9s  %9s  %12s  %12s  %10s  %10s  %12s  %7s\n",
-           "params", "mode", "isa", "threads", "step [us]", "Mparam/s", "step GB/s",
-           "traffic GB/s", "step/traffic", "triad GB/s", "step/triad", "3-pass [us]", "speedup");
+    static const char *const legend[] = {
+        "  traffic:      zo_adam_traffic_only, the step's loads and stores with no math",
+        "  step/traffic: traffic time / step time: the share of its memory limit the step reaches",
+        "  triad:        STREAM a = b + s*c on 16 bytes/param of doubles, 24 bytes/element",
+        "                counted (32 move with the write-allocate read, so step/triad can pass 1)",
+        "  3-pass:       unscale fp32 grads + fp32 Adam + fp16 copy (42 bytes/param), mixed only;",
+        "                speedup = 3-pass time / step time",
+    };
+    printf("\nAdam step, median of %d repeats (GB = 1e9 bytes)\n", repeats);
+    for (size_t k = 0; k < sizeof legend / sizeof legend[0]; k++)
+        puts(legend[k]);
+    printf("\n%8s  %-12s  %-10s  %7s  %12s  %9s  %9s  %12s  %12s  %10s  %10s  %12s  %7s\n",
+           "params", "mode", "isa", "threads", "step [us]", "Mparam/s", "step GB/s", "traffic GB/s",
+           "step/traffic", "triad GB/s", "step/triad", "3-pass [us]", "speedup");
     fflush(stdout);
 }
 
@@ -70,10 +83,10 @@ void report_print_adam_row(const bench_adam_row *row)
     bench_row_figures f = bench_figures_of(row);
     char params[32];
     bench_format_param_count(row->params, params, sizeof params);
-    printf("%8s  %-12s  %-10s  %7d  %12.1f  %9.1f  %9.2f  %12.2f  %12.3f  %10.2f  %10.3f",
-           params, bench_mode_info_of(row->mode)->name, zo_cpu_isa_name(row->isa), row->threads,
-           1e6 * f.step_seconds, 1e-6 * f.params_per_second, f.step_gb_per_s,
-           f.traffic_gb_per_s, f.step_over_traffic, f.triad_gb_per_s, f.step_over_triad);
+    printf("%8s  %-12s  %-10s  %7d  %12.1f  %9.1f  %9.2f  %12.2f  %12.3f  %10.2f  %10.3f", params,
+           bench_mode_info_of(row->mode)->name, zo_cpu_isa_name(row->isa), row->threads,
+           1e6 * f.step_seconds, 1e-6 * f.params_per_second, f.step_gb_per_s, f.traffic_gb_per_s,
+           f.step_over_traffic, f.triad_gb_per_s, f.step_over_triad);
     if (row->measured[BENCH_KERNEL_THREE_PASS])
         printf("  %12.1f  %7.2f\n", 1e6 * f.three_pass_seconds, f.fused_speedup);
     else
@@ -88,9 +101,8 @@ void report_print_call_overhead(const bench_call_overhead *overhead)
     printf("\nCall overhead: mixed step of %s parameters, %d threads\n", params, overhead->threads);
     printf("  back to back:     %10.1f us  (median of %d calls)\n",
            1e6 * overhead->warm_median_seconds, overhead->warm_calls);
-    printf("  after %2.0f ms idle: %10.1f us  (median of %d calls)\n",
-           1e3 * overhead->idle_seconds, 1e6 * overhead->after_idle_median_seconds,
-           overhead->idle_calls);
+    printf("  after %2.0f ms idle: %10.1f us  (median of %d calls)\n", 1e3 * overhead->idle_seconds,
+           1e6 * overhead->after_idle_median_seconds, overhead->idle_calls);
     fflush(stdout);
 }
 
@@ -100,16 +112,44 @@ static bool bench_json_set(json_t *object, const char *key, json_t *value)
     return value && json_object_set_new(object, key, value) == 0;
 }
 
+/* JSON null for an unset variable */
+static json_t *bench_json_string_or_null(const char *value)
+{
+    return value ? json_string(value) : json_null();
+}
+
 static json_t *bench_json_machine(const bench_machine *machine)
 {
-    json_t *object = json_pack("{s:s, s:i}", "isa", zo_cpu_isa_name(machine->isa), "threads",
-                               machine->threads);
-    if (object && machine->has_cpu_model &&
-        !bench_json_set(object, "cpu_model", json_string(machine->cpu_model))) {
+    json_t *object =
+        json_pack("{s:s, s:i}", "isa", zo_cpu_isa_name(machine->isa), "threads", machine->threads);
+    bool ok = object != NULL;
+    if (ok && machine->has_cpu_model)
+        ok = bench_json_set(object, "cpu_model", json_string(machine->cpu_model));
+    ok = ok &&
+         bench_json_set(object, "omp_proc_bind",
+                        bench_json_string_or_null(machine->omp_proc_bind)) &&
+         bench_json_set(object, "omp_wait_policy",
+                        bench_json_string_or_null(machine->omp_wait_policy)) &&
+         bench_json_set(object, "gomp_spincount",
+                        bench_json_string_or_null(machine->gomp_spincount));
+    if (!ok) {
         json_decref(object);
         return NULL;
     }
     return object;
+}
+
+static json_t *bench_json_seconds(const double *samples, int count)
+{
+    json_t *seconds = json_array();
+    for (int r = 0; seconds && r < count; r++) {
+        json_t *value = json_real(samples[r]);
+        if (!value || json_array_append_new(seconds, value) != 0) {
+            json_decref(seconds);
+            seconds = NULL;
+        }
+    }
+    return seconds;
 }
 
 static json_t *bench_json_samples(const bench_adam_row *row)
@@ -118,12 +158,7 @@ static json_t *bench_json_samples(const bench_adam_row *row)
     for (int k = 0; samples && k < BENCH_KERNEL_COUNT; k++) {
         if (!row->measured[k])
             continue;
-        json_t *seconds = json_array();
-        for (int r = 0; seconds && r < row->repeats; r++)
-            if (json_array_append_new(seconds, json_real(row->samples[k * row->repeats + r])) != 0) {
-                json_decref(seconds);
-                seconds = NULL;
-            }
+        json_t *seconds = bench_json_seconds(row->samples + k * row->repeats, row->repeats);
         if (!bench_json_set(samples, bench_kernel_name((bench_kernel)k), seconds)) {
             json_decref(samples);
             samples = NULL;
@@ -135,42 +170,57 @@ static json_t *bench_json_samples(const bench_adam_row *row)
 static json_t *bench_json_row(const bench_adam_row *row)
 {
     bench_row_figures f = bench_figures_of(row);
-    json_t *object = json_pack(
-        "{s:I, s:s, s:s, s:i, s:i, s:I, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f}",
-        "params", (json_int_t)row->params, "mode", bench_mode_info_of(row->mode)->name, "isa",
-        zo_cpu_isa_name(row->isa), "threads", row->threads, "repeats", row->repeats,
-        "bytes_per_step", (json_int_t)row->bytes[BENCH_KERNEL_STEP], "step_seconds",
-        f.step_seconds, "params_per_second", f.params_per_second, "step_gb_per_s",
-        f.step_gb_per_s, "traffic_seconds", row->median_seconds[BENCH_KERNEL_TRAFFIC],
-        "traffic_gb_per_s", f.traffic_gb_per_s, "step_over_traffic", f.step_over_traffic,
-        "triad_gb_per_s", f.triad_gb_per_s, "step_over_triad", f.step_over_triad);
-    bool ok = object != NULL;
+    const double *median = row->median_seconds;
+    json_t *o = json_object();
+    bool ok = o && bench_json_set(o, "params", json_integer((json_int_t)row->params)) &&
+              bench_json_set(o, "mode", json_string(bench_mode_info_of(row->mode)->name)) &&
+              bench_json_set(o, "isa", json_string(zo_cpu_isa_name(row->isa))) &&
+              bench_json_set(o, "threads", json_integer(row->threads)) &&
+              bench_json_set(o, "repeats", json_integer(row->repeats)) &&
+              bench_json_set(o, "bytes_per_step",
+                             json_integer((json_int_t)row->bytes[BENCH_KERNEL_STEP])) &&
+              bench_json_set(o, "step_seconds", json_real(f.step_seconds)) &&
+              bench_json_set(o, "params_per_second", json_real(f.params_per_second)) &&
+              bench_json_set(o, "step_gb_per_s", json_real(f.step_gb_per_s)) &&
+              bench_json_set(o, "traffic_seconds", json_real(median[BENCH_KERNEL_TRAFFIC])) &&
+              bench_json_set(o, "traffic_gb_per_s", json_real(f.traffic_gb_per_s)) &&
+              bench_json_set(o, "step_over_traffic", json_real(f.step_over_traffic)) &&
+              bench_json_set(o, "triad_seconds", json_real(median[BENCH_KERNEL_TRIAD])) &&
+              bench_json_set(o, "triad_gb_per_s", json_real(f.triad_gb_per_s)) &&
+              bench_json_set(o, "step_over_triad", json_real(f.step_over_triad));
     if (ok && row->measured[BENCH_KERNEL_THREE_PASS])
-        ok = bench_json_set(object, "three_pass_seconds", json_real(f.three_pass_seconds)) &&
-             bench_json_set(object, "three_pass_gb_per_s", json_real(f.three_pass_gb_per_s)) &&
-             bench_json_set(object, "fused_speedup", json_real(f.fused_speedup));
-    if (ok)
-        ok = bench_json_set(object, "samples_seconds", bench_json_samples(row));
+        ok = bench_json_set(o, "three_pass_seconds", json_real(f.three_pass_seconds)) &&
+             bench_json_set(o, "three_pass_gb_per_s", json_real(f.three_pass_gb_per_s)) &&
+             bench_json_set(o, "fused_speedup", json_real(f.fused_speedup));
+    ok = ok && bench_json_set(o, "samples_seconds", bench_json_samples(row));
     if (!ok) {
-        json_decref(object);
+        json_decref(o);
         return NULL;
     }
-    return object;
+    return o;
 }
 
 static json_t *bench_json_call_overhead(const bench_call_overhead *overhead)
 {
-    return json_pack("{s:I, s:s, s:i, s:i, s:f, s:i, s:f, s:f}", "params",
-                     (json_int_t)overhead->params, "mode", "mixed", "threads", overhead->threads,
-                     "warm_calls", overhead->warm_calls, "warm_median_us",
-                     1e6 * overhead->warm_median_seconds, "after_idle_calls",
-                     overhead->idle_calls, "idle_ms", 1e3 * overhead->idle_seconds,
-                     "after_idle_median_us", 1e6 * overhead->after_idle_median_seconds);
+    json_t *o = json_object();
+    bool ok = o && bench_json_set(o, "params", json_integer((json_int_t)overhead->params)) &&
+              bench_json_set(o, "mode", json_string("mixed")) &&
+              bench_json_set(o, "threads", json_integer(overhead->threads)) &&
+              bench_json_set(o, "warm_calls", json_integer(overhead->warm_calls)) &&
+              bench_json_set(o, "warm_median_us", json_real(1e6 * overhead->warm_median_seconds)) &&
+              bench_json_set(o, "idle_ms", json_real(1e3 * overhead->idle_seconds)) &&
+              bench_json_set(o, "after_idle_calls", json_integer(overhead->idle_calls)) &&
+              bench_json_set(o, "after_idle_median_us",
+                             json_real(1e6 * overhead->after_idle_median_seconds));
+    if (!ok) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
 }
 
-int report_write_json(const char *path, const bench_machine *machine,
-                      const bench_adam_row *rows, size_t row_count,
-                      const bench_call_overhead *overhead)
+int report_write_json(const char *path, const bench_machine *machine, const bench_adam_row *rows,
+                      size_t row_count, const bench_call_overhead *overhead)
 {
     json_t *root = json_object();
     json_t *adam = json_array();

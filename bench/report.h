@@ -19,8 +19,7 @@ void report_print_call_overhead(const bench_call_overhead *overhead);
 
 /* Writes {"machine": ..., "adam": [rows], "call_overhead": ...} to `path`, indented
  * by 2. overhead may be NULL (not measured). 0 on success; -1 after printing why not. */
-int report_write_json(const char *path, const bench_machine *machine,
-                      const bench_adam_row *rows, size_t row_count,
-                      const bench_call_overhead *overhead);
+int report_write_json(const char *path, const bench_machine *machine, const bench_adam_row *rows,
+                      size_t row_count, const bench_call_overhead *overhead);
 
 #endif

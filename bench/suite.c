@@ -15,6 +15,10 @@ int bench_suite_run(const bench_plan *plan, const char *json_path)
     int result = -1;
     size_t row_count = 0;
     zo_adam *ctx = NULL;
+    /* before any work: a size that cannot fit should not fail an hour into the run */
+    for (size_t s = 0; s < plan->size_count; s++)
+        if (bench_adam_check_memory(plan, plan->sizes[s]) < 0)
+            return -1;
     bench_adam_row *rows = calloc(plan->size_count * plan->mode_count, sizeof *rows);
     if (!rows)
         return bench_fail("cannot allocate the report's rows");
