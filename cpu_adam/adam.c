@@ -11,6 +11,7 @@
 #include "../engine/error.h"
 #include "adam_internal.h"
 #include "kernels.h"
+#include "thread_pinning.h"
 
 /* Chunk boundaries are multiples of this many elements: whole AVX-512 vectors, and
  * whole 64-byte cache lines of every array, even the 16-bit ones, so no two threads
@@ -161,8 +162,10 @@ static void zo_run_chunked(const zo_adam *ctx, zo_adam_range_fn kernel,
         kernel(args, 0, n);
         return;
     }
+    int master_cpu = zo_current_cpu();
 #pragma omp parallel num_threads(threads)
     {
+        zo_pin_team_worker(master_cpu);
         size_t begin, end;
         if (zo_this_thread_chunk(n, &begin, &end))
             kernel(args, begin, end);
@@ -313,11 +316,16 @@ zo_status zo_adam_grad_stats(zo_adam *ctx, const void *grad, zo_dtype dtype, siz
     double slice_sums[ZO_STATS_MAX_SLICES];
     zo_sumsq_range_fn kernel = ctx->kernels->sum_squares[dtype];
     int threads = zo_threads_for(ctx, n);
+    int master_cpu = zo_current_cpu();
 
-#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1)
-    for (size_t s = 0; s < slices; s++) {
-        size_t end = (s + 1) * slice < n ? (s + 1) * slice : n;
-        slice_sums[s] = kernel(grad, s * slice, end);
+#pragma omp parallel num_threads(threads) if (threads > 1)
+    {
+        zo_pin_team_worker(master_cpu);
+#pragma omp for schedule(static)
+        for (size_t s = 0; s < slices; s++) {
+            size_t end = (s + 1) * slice < n ? (s + 1) * slice : n;
+            slice_sums[s] = kernel(grad, s * slice, end);
+        }
     }
     double sum = 0.0;
     for (size_t s = 0; s < slices; s++)
@@ -349,8 +357,10 @@ zo_status zo_adam_cast(zo_adam *ctx, void *dst, zo_dtype dst_dtype, const void *
         return ZO_OK;
     zo_cast_range_fn kernel = ctx->kernels->cast[src_dtype][dst_dtype];
     int threads = zo_threads_for(ctx, n);
+    int master_cpu = zo_current_cpu();
 #pragma omp parallel num_threads(threads) if (threads > 1)
     {
+        zo_pin_team_worker(master_cpu);
         size_t begin, end;
         if (zo_this_thread_chunk(n, &begin, &end))
             kernel(dst, src, scale, begin, end);
