@@ -10,6 +10,7 @@
  *                                          base[i] of dtype `kind`, widened to fp32
  *   zo_v_store(base, kind, i, count, x)    the first `count` lanes of x to base[i],
  *                                          rounded to nearest even
+ *   zo_sum_squares(data, kind, begin, end) the canonical sum of squares (kernels.h)
  *   ZO_KERNEL_PREFIX(name)                 pastes the path's prefix onto names */
 #ifndef ZO_KERNEL_BODY_H
 #define ZO_KERNEL_BODY_H
@@ -93,19 +94,28 @@ ZO_ADAM_VARIANTS(ZO_DEFINE_TRAFFIC)
     }
 ZO_CAST_VARIANTS(ZO_DEFINE_CAST)
 
-/* The table of this path; sum_squares comes from the including file, which knows
- * how its vectors widen to double. */
+#define ZO_DEFINE_SUM_SQUARES(D)                                                         \
+    static double ZO_KERNEL_PREFIX(sum_squares_##D)(const void *data, size_t begin, size_t end) \
+    {                                                                                    \
+        return zo_sum_squares(data, ZO_KIND_##D, begin, end);                            \
+    }
+ZO_DEFINE_SUM_SQUARES(F32)
+ZO_DEFINE_SUM_SQUARES(F16)
+ZO_DEFINE_SUM_SQUARES(BF16)
+
+/* The table of this path. */
 #define ZO_UPDATE_ENTRY(G, M, O)                                                         \
     [ZO_KIND_##G][ZO_MOMENT_INDEX_##M][ZO_OUT_INDEX(O)] = ZO_KERNEL_PREFIX(zo_adam_block_##G##_##M##_##O),
 #define ZO_TRAFFIC_ENTRY(G, M, O)                                                        \
     [ZO_KIND_##G][ZO_MOMENT_INDEX_##M][ZO_OUT_INDEX(O)] = ZO_KERNEL_PREFIX(zo_traffic_block_##G##_##M##_##O),
 #define ZO_CAST_ENTRY(S, D) [ZO_KIND_##S][ZO_KIND_##D] = ZO_KERNEL_PREFIX(cast_##S##_##D),
-#define ZO_KERNEL_TABLE(sum_f32, sum_f16, sum_bf16)                                      \
+#define ZO_KERNEL_TABLE                                                                  \
     {                                                                                    \
         .update = {ZO_ADAM_VARIANTS(ZO_UPDATE_ENTRY)},                                   \
         .traffic_only = {ZO_ADAM_VARIANTS(ZO_TRAFFIC_ENTRY)},                            \
-        .sum_squares = {[ZO_DTYPE_F32] = sum_f32, [ZO_DTYPE_F16] = sum_f16,              \
-                        [ZO_DTYPE_BF16] = sum_bf16},                                     \
+        .sum_squares = {[ZO_DTYPE_F32] = ZO_KERNEL_PREFIX(sum_squares_F32),              \
+                        [ZO_DTYPE_F16] = ZO_KERNEL_PREFIX(sum_squares_F16),              \
+                        [ZO_DTYPE_BF16] = ZO_KERNEL_PREFIX(sum_squares_BF16)},           \
         .cast = {ZO_CAST_VARIANTS(ZO_CAST_ENTRY)},                                       \
     }
 

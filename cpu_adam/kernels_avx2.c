@@ -83,8 +83,6 @@ static inline void zo_v_store(void *base, int kind, size_t i, size_t count, zo_v
     }
 }
 
-#include "kernel_body.h"
-
 /* Squares of eight floats, widened to double, added into two four-lane accumulators. */
 static inline void zo_accumulate_squares(__m256d *low, __m256d *high, __m256 x)
 {
@@ -94,7 +92,7 @@ static inline void zo_accumulate_squares(__m256d *low, __m256d *high, __m256 x)
     *high = _mm256_add_pd(*high, _mm256_mul_pd(hi, hi));
 }
 
-static inline double avx2_sum_squares(const void *data, int kind, size_t begin, size_t end)
+static inline double zo_sum_squares(const void *data, int kind, size_t begin, size_t end)
 {
     /* acc[k] holds lanes 4k..4k+3 of the canonical sixteen */
     __m256d acc[4] = {_mm256_setzero_pd(), _mm256_setzero_pd(), _mm256_setzero_pd(),
@@ -114,9 +112,6 @@ static inline double avx2_sum_squares(const void *data, int kind, size_t begin, 
     return zo_sumsq_combine_lanes(lanes);
 }
 
-static double avx2_sum_squares_f32(const void *d, size_t b, size_t e) { return avx2_sum_squares(d, ZO_DTYPE_F32, b, e); }
-static double avx2_sum_squares_f16(const void *d, size_t b, size_t e) { return avx2_sum_squares(d, ZO_DTYPE_F16, b, e); }
-static double avx2_sum_squares_bf16(const void *d, size_t b, size_t e) { return avx2_sum_squares(d, ZO_DTYPE_BF16, b, e); }
+#include "kernel_body.h"
 
-const zo_adam_kernels zo_kernels_avx2 =
-    ZO_KERNEL_TABLE(avx2_sum_squares_f32, avx2_sum_squares_f16, avx2_sum_squares_bf16);
+const zo_adam_kernels zo_kernels_avx2 = ZO_KERNEL_TABLE;

@@ -79,9 +79,7 @@ static inline void zo_v_store(void *base, int kind, size_t i, size_t count, zo_v
     }
 }
 
-#include "kernel_body.h"
-
-static inline double avx512_sum_squares(const void *data, int kind, size_t begin, size_t end)
+static inline double zo_sum_squares(const void *data, int kind, size_t begin, size_t end)
 {
     /* low holds the canonical lanes 0..7, high 8..15; masked-off lanes load zero */
     __m512d low = _mm512_setzero_pd(), high = _mm512_setzero_pd();
@@ -98,17 +96,10 @@ static inline double avx512_sum_squares(const void *data, int kind, size_t begin
     return zo_sumsq_combine_lanes(lanes);
 }
 
-#define ZO_SUMSQ(kind_name, kind) \
-    static double ZO_KERNEL_PREFIX(sum_squares_##kind_name)(const void *d, size_t b, size_t e) \
-    { return avx512_sum_squares(d, kind, b, e); }
-ZO_SUMSQ(f32, ZO_DTYPE_F32)
-ZO_SUMSQ(f16, ZO_DTYPE_F16)
-ZO_SUMSQ(bf16, ZO_DTYPE_BF16)
+#include "kernel_body.h"
 
 #ifdef ZO_NATIVE_BF16
-const zo_adam_kernels zo_kernels_avx512_bf16 =
+const zo_adam_kernels zo_kernels_avx512_bf16 = ZO_KERNEL_TABLE;
 #else
-const zo_adam_kernels zo_kernels_avx512 =
+const zo_adam_kernels zo_kernels_avx512 = ZO_KERNEL_TABLE;
 #endif
-    ZO_KERNEL_TABLE(ZO_KERNEL_PREFIX(sum_squares_f32), ZO_KERNEL_PREFIX(sum_squares_f16),
-                    ZO_KERNEL_PREFIX(sum_squares_bf16));

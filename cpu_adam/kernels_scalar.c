@@ -47,9 +47,7 @@ static inline void zo_v_store(void *base, int kind, size_t i, size_t count, zo_v
     zo_store_element(base, kind, i, x);
 }
 
-#include "kernel_body.h"
-
-static inline double scalar_sum_squares(const void *data, int kind, size_t begin, size_t end)
+static inline double zo_sum_squares(const void *data, int kind, size_t begin, size_t end)
 {
     double lanes[ZO_SUMSQ_LANES] = {0};
     for (size_t i = begin; i < end; i++) {
@@ -59,9 +57,6 @@ static inline double scalar_sum_squares(const void *data, int kind, size_t begin
     return zo_sumsq_combine_lanes(lanes);
 }
 
-static double scalar_sum_squares_f32(const void *d, size_t b, size_t e) { return scalar_sum_squares(d, ZO_DTYPE_F32, b, e); }
-static double scalar_sum_squares_f16(const void *d, size_t b, size_t e) { return scalar_sum_squares(d, ZO_DTYPE_F16, b, e); }
-static double scalar_sum_squares_bf16(const void *d, size_t b, size_t e) { return scalar_sum_squares(d, ZO_DTYPE_BF16, b, e); }
+#include "kernel_body.h"
 
-const zo_adam_kernels zo_kernels_scalar =
-    ZO_KERNEL_TABLE(scalar_sum_squares_f32, scalar_sum_squares_f16, scalar_sum_squares_bf16);
+const zo_adam_kernels zo_kernels_scalar = ZO_KERNEL_TABLE;

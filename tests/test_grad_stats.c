@@ -82,6 +82,17 @@ Test(grad_stats, does_not_drift_over_64_million_elements)
     zo_adam_destroy(&ctx);
 }
 
+/* Puts `poison` at grad[at], expects the stats to notice, and puts the value back. */
+static void expect_poison_found(zo_adam *ctx, void *grad, zo_dtype dtype, size_t n, size_t at, float poison)
+{
+    float saved = zo_test_load(grad, dtype, at);
+    zo_test_store(grad, dtype, at, poison);
+    zo_grad_stats s = stats_of(ctx, grad, dtype, n);
+    cr_assert(eq(int, s.all_finite, 0), "%s %s: %g at %zu of %zu missed", zo_cpu_isa_name(zo_adam_isa(ctx)),
+              zo_dtype_name(dtype), (double)poison, at, n);
+    zo_test_store(grad, dtype, at, saved);
+}
+
 ParameterizedTestParameters(grad_stats, finds_inf_and_nan_anywhere)
 {
     static zo_cpu_isa isas[] = ZO_TEST_ISAS;
@@ -99,24 +110,11 @@ ParameterizedTest(zo_cpu_isa *isa, grad_stats, finds_inf_and_nan_anywhere)
         void *shortbuf = random_grads(SHORT, dtypes[d], 3, 5);
         void *longbuf = random_grads(LONG, dtypes[d], 0, 6);
         for (size_t p = 0; p < 3; p++) {
-            for (size_t at = 0; at < SHORT; at++) {
-                float saved = zo_test_load(shortbuf, dtypes[d], at);
-                zo_test_store(shortbuf, dtypes[d], at, poisons[p]);
-                zo_grad_stats s = stats_of(ctx, shortbuf, dtypes[d], SHORT);
-                cr_assert(eq(int, s.all_finite, 0), "%s %s: %g at %zu of %d missed", zo_cpu_isa_name(*isa),
-                          zo_dtype_name(dtypes[d]), (double)poisons[p], at, SHORT);
-                zo_test_store(shortbuf, dtypes[d], at, saved);
-            }
+            for (size_t at = 0; at < SHORT; at++)
+                expect_poison_found(ctx, shortbuf, dtypes[d], SHORT, at, poisons[p]);
             const size_t long_positions[] = {0, 8191, 8192, LONG / 2, LONG - 1};
-            for (size_t k = 0; k < 5; k++) {
-                size_t at = long_positions[k];
-                float saved = zo_test_load(longbuf, dtypes[d], at);
-                zo_test_store(longbuf, dtypes[d], at, poisons[p]);
-                zo_grad_stats s = stats_of(ctx, longbuf, dtypes[d], LONG);
-                cr_assert(eq(int, s.all_finite, 0), "%s %s: %g at %zu of %d missed", zo_cpu_isa_name(*isa),
-                          zo_dtype_name(dtypes[d]), (double)poisons[p], at, LONG);
-                zo_test_store(longbuf, dtypes[d], at, saved);
-            }
+            for (size_t k = 0; k < 5; k++)
+                expect_poison_found(ctx, longbuf, dtypes[d], LONG, long_positions[k], poisons[p]);
         }
         cr_assert(stats_of(ctx, shortbuf, dtypes[d], SHORT).all_finite, "restored buffer is finite");
         zo_test_free(shortbuf, 3, zo_dtype_size(dtypes[d]));
