@@ -1,28 +1,21 @@
 /* The Adam benchmark: buffers per mode, one warm-up call of each kernel, then the
  * kernels interleaved in one loop so that a slow spell of the machine (a neighbour,
- * frequency scaling) hits every kernel alike and their ratios stay meaningful. */
+ * frequency scaling) hits every kernel alike and their ratios stay meaningful; the
+ * same holds between kernel paths, whose steps take turns in that loop. */
 #include "bench_adam.h"
 
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "adam_internal.h"
 #include "bench_fail.h"
 #include "buffers.h"
 #include "median.h"
+#include "mode_arrays.h"
 #include "stream_triad.h"
+#include "three_pass.h"
 #include "timer.h"
-
-/* Gradients arrive from the GPU multiplied by the loss scale; both the fused step
- * and the three-pass baseline undo it. */
-static const float bench_loss_scale = 1024.0f;
-
-/* The arrays of one mode. grad_f32 exists for the three-pass baseline only. */
-typedef struct bench_adam_arrays {
-    float *master;
-    void *exp_avg, *exp_avg_sq, *grad, *weights_out;
-    float *grad_f32;
-} bench_adam_arrays;
 
 const char *bench_kernel_name(bench_kernel kernel)
 {
@@ -30,173 +23,117 @@ const char *bench_kernel_name(bench_kernel kernel)
     return names[kernel];
 }
 
-static void bench_arrays_free(bench_adam_arrays *arrays)
+/* Sets up the row of `ctx`'s step: what each kernel moves, room for the samples.
+ * 0, or -1 after printing why not (the row is then safe to release). */
+static int bench_row_init(bench_adam_row *row, const zo_adam *ctx, zo_cpu_isa shared_isa,
+                          const bench_plan *plan, size_t params, bench_mode mode,
+                          const bench_triad *triad)
 {
-    free(arrays->master);
-    free(arrays->exp_avg);
-    free(arrays->exp_avg_sq);
-    free(arrays->grad);
-    free(arrays->weights_out);
-    free(arrays->grad_f32);
-    *arrays = (bench_adam_arrays){0};
-}
-
-/* Allocates and first-touches the arrays. Gradients are small and positive, v starts
- * non-negative: the traffic kernel adds the gradient to master, m and v on every
- * call, and this keeps all of them finite (and v >= 0 for Adam's sqrt) for
- * thousands of calls. */
-static int bench_arrays_create(bench_adam_arrays *arrays, size_t params,
-                               const bench_mode_info *info, bool with_grad_f32, int threads)
-{
-    size_t moment_bytes = params * zo_dtype_size(info->moments_dtype);
-    *arrays = (bench_adam_arrays){0};
-    if (!(arrays->master = bench_alloc(params * sizeof(float), "master weights")) ||
-        !(arrays->exp_avg = bench_alloc(moment_bytes, "exp_avg")) ||
-        !(arrays->exp_avg_sq = bench_alloc(moment_bytes, "exp_avg_sq")) ||
-        !(arrays->grad = bench_alloc(params * zo_dtype_size(info->grad_dtype), "gradients")))
-        goto fail;
-    if (info->has_weights_out &&
-        !(arrays->weights_out =
-              bench_alloc(params * zo_dtype_size(info->weights_out_dtype), "weights out")))
-        goto fail;
-    if (with_grad_f32 &&
-        !(arrays->grad_f32 = bench_alloc(params * sizeof(float), "fp32 gradients")))
-        goto fail;
-
-    bench_fill(arrays->master, ZO_DTYPE_F32, params, -0.01f, 0.01f, threads);
-    bench_fill(arrays->exp_avg, info->moments_dtype, params, 0.0f, 0.0f, threads);
-    bench_fill(arrays->exp_avg_sq, info->moments_dtype, params, 0.0f, 1e-6f, threads);
-    bench_fill(arrays->grad, info->grad_dtype, params, 0.5e-3f, 1.5e-3f, threads);
-    if (arrays->weights_out)
-        bench_fill(arrays->weights_out, info->weights_out_dtype, params, 0.0f, 0.0f, threads);
-    if (arrays->grad_f32)
-        bench_fill(arrays->grad_f32, ZO_DTYPE_F32, params, 0.5e-3f, 1.5e-3f, threads);
-    return 0;
-fail:
-    bench_arrays_free(arrays);
-    return -1;
-}
-
-/* DeepSpeed's unfused mixed-precision step: (1) unscale the fp32 gradients in place,
- * (2) an fp32 Adam step, (3) convert the fp32 master to the fp16 copy for the GPU.
- * Pass 1 rescales the same gradients on every call; always by 1/loss_scale would
- * drive them into subnormals (slow on x86) within a dozen calls, so odd calls
- * multiply by loss_scale instead: the same work, values that stay put. */
-static zo_status bench_three_pass(zo_adam *ctx, const zo_adam_hparams *hparams, uint64_t step,
-                                  const bench_adam_arrays *arrays, size_t params, uint64_t call)
-{
-    float unscale = call % 2 ? bench_loss_scale : 1.0f / bench_loss_scale;
-    zo_status status = zo_adam_cast(ctx, arrays->grad_f32, ZO_DTYPE_F32, arrays->grad_f32,
-                                    ZO_DTYPE_F32, params, unscale);
-    if (status != ZO_OK)
-        return status;
-    zo_adam_buffers fp32_step = {.n = params,
-                                 .master = arrays->master,
-                                 .exp_avg = arrays->exp_avg,
-                                 .exp_avg_sq = arrays->exp_avg_sq,
-                                 .moments_dtype = ZO_DTYPE_F32,
-                                 .grad = arrays->grad_f32,
-                                 .grad_dtype = ZO_DTYPE_F32,
-                                 .grad_scale = 1.0f};
-    status = zo_adam_step(ctx, hparams, step, &fp32_step);
-    if (status != ZO_OK)
-        return status;
-    return zo_adam_cast(ctx, arrays->weights_out, ZO_DTYPE_F16, arrays->master, ZO_DTYPE_F32,
-                        params, 1.0f);
-}
-
-/* Bytes per parameter of the three passes: 8 + 28 + 6. */
-static size_t bench_three_pass_bytes_per_param(void)
-{
-    return 2 * sizeof(float) + bench_mode_bytes_moved_per_param(BENCH_MODE_FP32) + sizeof(float) +
-           zo_dtype_size(ZO_DTYPE_F16);
-}
-
-static int bench_measure_mode(zo_adam *ctx, const bench_plan *plan, size_t params, bench_mode mode,
-                              const bench_triad *triad, bench_adam_row *row)
-{
-    const bench_mode_info *info = bench_mode_info_of(mode);
-    int threads = zo_adam_num_threads(ctx);
-    int repeats = plan->repeats;
     bool three_pass = mode == BENCH_MODE_MIXED;
-    bench_adam_arrays arrays = {0};
-
+    size_t step_bytes = params * bench_mode_bytes_moved_per_param(mode);
     *row = (bench_adam_row){.params = params,
                             .mode = mode,
                             .isa = zo_adam_isa(ctx),
-                            .threads = threads,
-                            .repeats = repeats};
-    row->samples = calloc((size_t)BENCH_KERNEL_COUNT * (size_t)repeats, sizeof(double));
-    if (!row->samples) {
-        bench_fail("cannot allocate the timing samples");
-        goto fail;
-    }
-    if (bench_arrays_create(&arrays, params, info, three_pass, threads) < 0)
-        goto fail;
+                            .shared_isa = shared_isa,
+                            .threads = zo_adam_num_threads(ctx),
+                            .repeats = plan->repeats,
+                            .measured = {[BENCH_KERNEL_STEP] = true,
+                                         [BENCH_KERNEL_TRAFFIC] = true,
+                                         [BENCH_KERNEL_TRIAD] = true,
+                                         [BENCH_KERNEL_THREE_PASS] = three_pass},
+                            .bytes = {[BENCH_KERNEL_STEP] = step_bytes,
+                                      [BENCH_KERNEL_TRAFFIC] = step_bytes,
+                                      [BENCH_KERNEL_TRIAD] = bench_triad_bytes(triad)}};
+    if (three_pass)
+        row->bytes[BENCH_KERNEL_THREE_PASS] = params * bench_three_pass_bytes_per_param();
+    row->samples = calloc((size_t)BENCH_KERNEL_COUNT * (size_t)plan->repeats, sizeof(double));
+    return row->samples ? 0 : bench_fail("cannot allocate the timing samples");
+}
 
-    size_t step_bytes = params * bench_mode_bytes_moved_per_param(mode);
-    row->measured[BENCH_KERNEL_STEP] = row->measured[BENCH_KERNEL_TRAFFIC] = true;
-    row->measured[BENCH_KERNEL_TRIAD] = true;
-    row->measured[BENCH_KERNEL_THREE_PASS] = three_pass;
-    row->bytes[BENCH_KERNEL_STEP] = row->bytes[BENCH_KERNEL_TRAFFIC] = step_bytes;
-    row->bytes[BENCH_KERNEL_TRIAD] = bench_triad_bytes(triad);
-    row->bytes[BENCH_KERNEL_THREE_PASS] =
-        three_pass ? params * bench_three_pass_bytes_per_param() : 0;
+/* Gives every row the first row's samples of the kernels they share, then medians. */
+static void bench_rows_finish(bench_adam_row *rows, size_t row_count)
+{
+    size_t repeats = (size_t)rows[0].repeats;
+    for (size_t i = 0; i < row_count; i++)
+        for (int k = 0; k < BENCH_KERNEL_COUNT; k++) {
+            double *samples = rows[i].samples + (size_t)k * repeats;
+            if (!rows[i].measured[k])
+                continue;
+            if (i > 0 && k != BENCH_KERNEL_STEP)
+                memcpy(samples, rows[0].samples + (size_t)k * repeats, repeats * sizeof *samples);
+            rows[i].median_seconds[k] = bench_median(samples, repeats);
+        }
+}
+
+/* One mode: per repeat, the step of each context in turn, then traffic, triad and
+ * (mixed) three-pass on contexts[0]. rows[i] is context i's. */
+static int bench_measure_mode(zo_adam *const *contexts, size_t context_count,
+                              const bench_plan *plan, size_t params, bench_mode mode,
+                              const bench_triad *triad, bench_adam_row *rows)
+{
+    const bench_mode_info *info = bench_mode_info_of(mode);
+    zo_adam *shared = contexts[0];
+    int repeats = plan->repeats;
+    bool three_pass = mode == BENCH_MODE_MIXED;
+    bench_mode_arrays arrays = {0};
+    size_t rows_started = 0;
+
+    for (; rows_started < context_count; rows_started++)
+        if (bench_row_init(&rows[rows_started], contexts[rows_started], zo_adam_isa(shared), plan,
+                           params, mode, triad) < 0) {
+            rows_started++; /* its samples may be half set up: release it too */
+            goto fail;
+        }
+    if (bench_mode_arrays_create(&arrays, params, info, three_pass, zo_adam_num_threads(shared)) <
+        0)
+        goto fail;
 
     /* AdamW with a typical decay, so the step does all the arithmetic a run does */
     zo_adam_hparams hparams;
     zo_adam_default_hparams(&hparams);
     hparams.weight_decay = 0.01f;
-    zo_adam_buffers fused = {.n = params,
-                             .master = arrays.master,
-                             .exp_avg = arrays.exp_avg,
-                             .exp_avg_sq = arrays.exp_avg_sq,
-                             .moments_dtype = info->moments_dtype,
-                             .grad = arrays.grad,
-                             .grad_dtype = info->grad_dtype,
-                             .grad_scale = 1.0f / bench_loss_scale,
-                             .weights_out = arrays.weights_out,
-                             .weights_out_dtype = info->weights_out_dtype};
+    zo_adam_buffers fused = bench_mode_arrays_fused(&arrays, params, info);
     uint64_t step = 1, three_pass_calls = 0;
 
     /* warm-up: wakes the thread team and settles caches and TLBs for each kernel */
-    BENCH_CHECK_ZO(zo_adam_step(ctx, &hparams, step++, &fused));
-    BENCH_CHECK_ZO(zo_adam_traffic_only(ctx, &fused));
+    for (size_t i = 0; i < context_count; i++)
+        BENCH_CHECK_ZO(zo_adam_step(contexts[i], &hparams, step++, &fused));
+    BENCH_CHECK_ZO(zo_adam_traffic_only(shared, &fused));
     bench_triad_run(triad);
     if (three_pass)
         BENCH_CHECK_ZO(
-            bench_three_pass(ctx, &hparams, step++, &arrays, params, three_pass_calls++));
+            bench_three_pass(shared, &hparams, step++, &arrays, params, three_pass_calls++));
 
     for (int r = 0; r < repeats; r++) {
-        double *samples = row->samples;
-        double start = now_seconds();
-        BENCH_CHECK_ZO(zo_adam_step(ctx, &hparams, step++, &fused));
-        samples[BENCH_KERNEL_STEP * repeats + r] = now_seconds() - start;
+        double *shared_samples = rows[0].samples;
+        for (size_t i = 0; i < context_count; i++) {
+            double start = now_seconds();
+            BENCH_CHECK_ZO(zo_adam_step(contexts[i], &hparams, step++, &fused));
+            rows[i].samples[BENCH_KERNEL_STEP * repeats + r] = now_seconds() - start;
+        }
 
-        start = now_seconds();
-        BENCH_CHECK_ZO(zo_adam_traffic_only(ctx, &fused));
-        samples[BENCH_KERNEL_TRAFFIC * repeats + r] = now_seconds() - start;
+        double start = now_seconds();
+        BENCH_CHECK_ZO(zo_adam_traffic_only(shared, &fused));
+        shared_samples[BENCH_KERNEL_TRAFFIC * repeats + r] = now_seconds() - start;
 
         start = now_seconds();
         bench_triad_run(triad);
-        samples[BENCH_KERNEL_TRIAD * repeats + r] = now_seconds() - start;
+        shared_samples[BENCH_KERNEL_TRIAD * repeats + r] = now_seconds() - start;
 
         if (three_pass) {
             start = now_seconds();
             BENCH_CHECK_ZO(
-                bench_three_pass(ctx, &hparams, step++, &arrays, params, three_pass_calls++));
-            samples[BENCH_KERNEL_THREE_PASS * repeats + r] = now_seconds() - start;
+                bench_three_pass(shared, &hparams, step++, &arrays, params, three_pass_calls++));
+            shared_samples[BENCH_KERNEL_THREE_PASS * repeats + r] = now_seconds() - start;
         }
     }
-    for (int k = 0; k < BENCH_KERNEL_COUNT; k++)
-        if (row->measured[k])
-            row->median_seconds[k] =
-                bench_median(row->samples + (size_t)k * (size_t)repeats, (size_t)repeats);
-    bench_arrays_free(&arrays);
+    bench_rows_finish(rows, context_count);
+    bench_mode_arrays_free(&arrays);
     return 0;
 fail:
-    bench_arrays_free(&arrays);
-    bench_adam_row_release(row);
+    bench_mode_arrays_free(&arrays);
+    while (rows_started > 0)
+        bench_adam_row_release(&rows[--rows_started]);
     return -1;
 }
 
@@ -221,26 +158,27 @@ int bench_adam_check_memory(const bench_plan *plan, size_t params)
     return 0;
 }
 
-int bench_adam_measure_size(zo_adam *ctx, const bench_plan *plan, size_t params,
-                            bench_adam_row *rows)
+int bench_adam_measure_size(zo_adam *const *contexts, size_t context_count, const bench_plan *plan,
+                            size_t params, bench_adam_row *rows)
 {
     if (bench_adam_check_memory(plan, params) < 0)
         return -1;
     /* One triad per size, on the mixed step's working set, shared by all modes */
     size_t triad_elems =
         params * bench_mode_footprint_per_param(BENCH_MODE_MIXED) / (3 * sizeof(double));
-    size_t done = 0;
+    size_t modes_done = 0;
     bench_triad triad = {0};
-    if (bench_triad_create(&triad, triad_elems, zo_adam_num_threads(ctx)) < 0)
+    if (bench_triad_create(&triad, triad_elems, zo_adam_num_threads(contexts[0])) < 0)
         return -1;
-    for (; done < plan->mode_count; done++)
-        if (bench_measure_mode(ctx, plan, params, plan->modes[done], &triad, &rows[done]) < 0)
+    for (; modes_done < plan->mode_count; modes_done++)
+        if (bench_measure_mode(contexts, context_count, plan, params, plan->modes[modes_done],
+                               &triad, &rows[modes_done * context_count]) < 0)
             goto fail;
     bench_triad_destroy(&triad);
     return 0;
 fail:
-    while (done > 0)
-        bench_adam_row_release(&rows[--done]);
+    for (size_t k = 0; k < modes_done * context_count; k++)
+        bench_adam_row_release(&rows[k]);
     bench_triad_destroy(&triad);
     return -1;
 }

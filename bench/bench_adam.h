@@ -1,6 +1,7 @@
-/* The Adam benchmark at one size: for each mode, the fused cpu_adam step timed
- * interleaved with its memory-traffic-only twin, a STREAM triad of the same working
- * set, and (mixed mode) the unfused three-pass way DeepSpeed does it. */
+/* The Adam benchmark at one size: for each mode, the fused cpu_adam step of every
+ * kernel path compared, timed interleaved with its memory-traffic-only twin, a STREAM
+ * triad of the same working set, and (mixed mode) the unfused three-pass way
+ * DeepSpeed does it. */
 #ifndef ZO_BENCH_ADAM_H
 #define ZO_BENCH_ADAM_H
 
@@ -29,6 +30,7 @@ typedef struct bench_adam_row {
     zo_cpu_isa isa;
     int threads;
     int repeats;
+    zo_cpu_isa shared_isa; /* the path that ran traffic and three-pass for this row */
     bool measured[BENCH_KERNEL_COUNT];
     size_t bytes[BENCH_KERNEL_COUNT]; /* moved by one call (triad: STREAM's count) */
     double median_seconds[BENCH_KERNEL_COUNT];
@@ -40,12 +42,17 @@ typedef struct bench_adam_row {
  * without a word. 0 if it fits or the available memory cannot be read. */
 int bench_adam_check_memory(const bench_plan *plan, size_t params);
 
-/* Measures every mode of `plan` at `params` parameters with the threads of `ctx`,
- * filling rows[0 .. plan->mode_count) (release each with bench_adam_row_release).
- * Each mode's buffers are freed before the next mode's are allocated. 0 on success;
- * -1 after printing why not (allocation, memory check, a zo error), rows released. */
-int bench_adam_measure_size(zo_adam *ctx, const bench_plan *plan, size_t params,
-                            bench_adam_row *rows);
+/* Measures every mode of `plan` at `params` parameters. contexts[0 .. context_count)
+ * are the kernel paths to compare, all with the same thread count (borrowed, not
+ * destroyed); each times its own step, in the same repeat loop and on the same
+ * buffers, while the traffic, triad and three-pass kernels run once per repeat on
+ * contexts[0]. Fills rows[m * context_count + i] for mode m and context i, each with
+ * the shared kernels' samples copied in so it reads on its own (release each with
+ * bench_adam_row_release). Each mode's buffers are freed before the next mode's are
+ * allocated. 0 on success; -1 after printing why not (allocation, memory check, a zo
+ * error), rows released. */
+int bench_adam_measure_size(zo_adam *const *contexts, size_t context_count, const bench_plan *plan,
+                            size_t params, bench_adam_row *rows);
 
 /* Frees the row's samples; safe twice. */
 void bench_adam_row_release(bench_adam_row *row);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "bench_fail.h"
+#include "bench_isa.h"
 #include "param_count.h"
 
 static const char *bench_json_type_name(const json_t *value)
@@ -84,6 +85,30 @@ static int bench_config_load_modes(const char *path, const json_t *modes, bench_
     return 0;
 }
 
+static int bench_config_load_isas(const char *path, const json_t *isas, bench_plan *plan)
+{
+    if (!json_is_array(isas))
+        return bench_config_type_error(path, "adam.isas", "an array", isas);
+    if (json_array_size(isas) == 0)
+        return bench_fail("%s: adam.isas is empty", path);
+    plan->isa_count = 0;
+    for (size_t index = 0; index < json_array_size(isas); index++) {
+        const json_t *name = json_array_get(isas, index);
+        zo_cpu_isa isa;
+        if (!json_is_string(name))
+            return bench_fail("%s: adam.isas[%zu] must be a string, not %s", path, index,
+                              bench_json_type_name(name));
+        if (!bench_isa_from_name(json_string_value(name), &isa))
+            return bench_fail("%s: adam.isas[%zu] is \"%s\", not a kernel path (%s)", path, index,
+                              json_string_value(name), bench_isa_names());
+        const char *problem = bench_plan_add_isa(plan, isa);
+        if (problem)
+            return bench_fail("%s: adam.isas[%zu] \"%s\": %s", path, index, json_string_value(name),
+                              problem);
+    }
+    return 0;
+}
+
 static int bench_config_load_integer(const char *path, const char *key, const json_t *value,
                                      bench_plan *plan, const char *(*set)(bench_plan *, long long))
 {
@@ -109,6 +134,8 @@ static int bench_config_load_adam(const char *path, const json_t *adam, bench_pl
             status = bench_config_load_sizes(path, value, plan);
         else if (strcmp(key, "modes") == 0)
             status = bench_config_load_modes(path, value, plan);
+        else if (strcmp(key, "isas") == 0)
+            status = bench_config_load_isas(path, value, plan);
         else if (strcmp(key, "repeats") == 0)
             status = bench_config_load_integer(path, "adam.repeats", value, plan,
                                                bench_plan_set_repeats);
@@ -116,7 +143,8 @@ static int bench_config_load_adam(const char *path, const json_t *adam, bench_pl
             status = bench_config_load_integer(path, "adam.threads", value, plan,
                                                bench_plan_set_threads);
         else
-            status = bench_fail("%s: unknown key adam.%s (known: sizes, modes, repeats, threads)",
+            status = bench_fail("%s: unknown key adam.%s (known: sizes, modes, isas, repeats, "
+                                "threads)",
                                 path, key);
         if (status < 0)
             return -1;

@@ -1,6 +1,6 @@
 /* The JSON config of a zo-bench suite (see bench/configs/default.json):
  *   {"adam": {"sizes": ["1M", "16M"], "modes": ["fp32", "mixed"],
- *             "repeats": 5, "threads": 0}}
+ *             "isas": ["auto"], "repeats": 5, "threads": 0}}
  * "adam" is required; each of its keys is optional and defaults as on the command
  * line. Sizes are strings with K/M/G suffixes or plain integers. */
 #ifndef ZO_BENCH_CONFIG_H

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "bench_fail.h"
+#include "bench_isa.h"
 #include "config.h"
 #include "param_count.h"
 #include "plan.h"
@@ -27,6 +28,10 @@ static void bench_print_help(FILE *out)
           "                  G = 2^30 (default 1M,4M,16M,64M,256M)\n"
           "  --modes LIST    comma-separated, of fp32, mixed, bf16, bf16-moments\n"
           "                  (default fp32,mixed)\n"
+          "  --isas LIST     comma-separated kernel paths, of auto, scalar, avx2, avx512,\n"
+          "                  avx512bf16 (default auto); each gets its own rows, its step timed\n"
+          "                  in the same repeat loop as the others; traffic, 3-pass and the\n"
+          "                  call overhead run on the first listed path\n"
           "  --repeats N     timed runs of each kernel; the median is reported (default 5)\n"
           "  --threads N     threads, 0 for OpenMP's default (default 0)\n"
           "  --json OUT      also write the figures to OUT as JSON\n"
@@ -38,11 +43,11 @@ static void bench_print_help(FILE *out)
           "\n"
           "The config file (see bench/configs/default.json):\n"
           "  {\"adam\": {\"sizes\": [\"1M\", \"16M\"], \"modes\": [\"fp32\", \"mixed\"],\n"
-          "            \"repeats\": 5, \"threads\": 0}}\n"
+          "            \"isas\": [\"auto\"], \"repeats\": 5, \"threads\": 0}}\n"
           "\n"
           "Each size needs about 36 bytes per parameter of memory (mixed mode's buffers plus\n"
-          "the triad's). ZO_CPU_ISA=scalar|avx2|avx512|avx512bf16 picks the kernel path;\n"
-          "OMP_NUM_THREADS and OMP_PROC_BIND apply as usual.\n"
+          "the triad's). ZO_CPU_ISA=scalar|avx2|avx512|avx512bf16 picks the path that auto\n"
+          "runs; OMP_NUM_THREADS and OMP_PROC_BIND apply as usual.\n"
           "Exit status: 0 done, 1 a measurement failed, 2 bad command line or config.\n",
           out);
 }
@@ -117,6 +122,15 @@ static int bench_add_mode_item(const char *option, const char *item, bench_plan 
     return problem ? bench_fail("%s: %s: %s", option, item, problem) : 0;
 }
 
+static int bench_add_isa_item(const char *option, const char *item, bench_plan *plan)
+{
+    zo_cpu_isa isa;
+    if (!bench_isa_from_name(item, &isa))
+        return bench_fail("%s: \"%s\" is not a kernel path (%s)", option, item, bench_isa_names());
+    const char *problem = bench_plan_add_isa(plan, isa);
+    return problem ? bench_fail("%s: %s: %s", option, item, problem) : 0;
+}
+
 /* Reads the options of `zo-bench adam` from argv[first] on. */
 static int bench_parse_adam_options(int argc, char **argv, int first, bench_plan *plan,
                                     const char **json_path)
@@ -132,6 +146,10 @@ static int bench_parse_adam_options(int argc, char **argv, int first, bench_plan
         } else if ((found = bench_option(argc, argv, &i, "--modes", &value)) != 0) {
             plan->mode_count = 0;
             if (found < 0 || bench_for_each_item("--modes", value, plan, bench_add_mode_item) < 0)
+                return -1;
+        } else if ((found = bench_option(argc, argv, &i, "--isas", &value)) != 0) {
+            plan->isa_count = 0;
+            if (found < 0 || bench_for_each_item("--isas", value, plan, bench_add_isa_item) < 0)
                 return -1;
         } else if ((found = bench_option(argc, argv, &i, "--repeats", &value)) != 0) {
             if (found < 0 || bench_parse_integer("--repeats", value, &number) < 0)

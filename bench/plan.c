@@ -2,6 +2,8 @@
  * it came from the command line or a config file. */
 #include "plan.h"
 
+#include <stdio.h>
+
 /* Far beyond any machine this runs on; stops a typo from asking for a million. */
 enum { BENCH_MAX_THREADS = 4096 };
 
@@ -13,6 +15,7 @@ void bench_plan_default(bench_plan *plan)
         plan->sizes[plan->size_count++] = default_sizes_m[k] << 20;
     plan->modes[plan->mode_count++] = BENCH_MODE_FP32;
     plan->modes[plan->mode_count++] = BENCH_MODE_MIXED;
+    plan->isas[plan->isa_count++] = ZO_CPU_ISA_AUTO;
 }
 
 const char *bench_plan_add_size(bench_plan *plan, size_t params)
@@ -31,6 +34,23 @@ const char *bench_plan_add_mode(bench_plan *plan, bench_mode mode)
         if (plan->modes[k] == mode)
             return "this mode is listed twice";
     plan->modes[plan->mode_count++] = mode;
+    return NULL;
+}
+
+const char *bench_plan_add_isa(bench_plan *plan, zo_cpu_isa isa)
+{
+    /* static: the message names the path, and plans are built by one thread */
+    static char unsupported[128];
+    for (size_t k = 0; k < plan->isa_count; k++)
+        if (plan->isas[k] == isa)
+            return "this kernel path is listed twice";
+    if (!zo_cpu_supports(isa)) {
+        snprintf(unsupported, sizeof unsupported,
+                 "this CPU cannot run the %s kernels (the best it has is %s)", zo_cpu_isa_name(isa),
+                 zo_cpu_isa_name(zo_cpu_best_isa()));
+        return unsupported;
+    }
+    plan->isas[plan->isa_count++] = isa;
     return NULL;
 }
 

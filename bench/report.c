@@ -59,7 +59,7 @@ void report_print_machine(const bench_machine *machine)
            bench_or_unset(machine->omp_wait_policy), bench_or_unset(machine->gomp_spincount));
 }
 
-void report_print_adam_header(int repeats)
+void report_print_adam_header(int repeats, size_t isa_count, zo_cpu_isa shared_isa)
 {
     static const char *const legend[] = {
         "  traffic:      zo_adam_traffic_only, the step's loads and stores with no math",
@@ -72,6 +72,11 @@ void report_print_adam_header(int repeats)
     printf("\nAdam step, median of %d repeats (GB = 1e9 bytes)\n", repeats);
     for (size_t k = 0; k < sizeof legend / sizeof legend[0]; k++)
         puts(legend[k]);
+    if (isa_count > 1)
+        printf("  isa:          one row per kernel path, their steps timed in turn in each repeat\n"
+               "                on the same buffers; traffic and 3-pass run on the first listed\n"
+               "                path (%s), so step/traffic across paths is their speed ratio\n",
+               zo_cpu_isa_name(shared_isa));
     printf("\n%8s  %-12s  %-10s  %7s  %12s  %9s  %9s  %12s  %12s  %10s  %10s  %12s  %7s\n",
            "params", "mode", "isa", "threads", "step [us]", "Mparam/s", "step GB/s", "traffic GB/s",
            "step/traffic", "triad GB/s", "step/triad", "3-pass [us]", "speedup");
@@ -188,6 +193,9 @@ static json_t *bench_json_row(const bench_adam_row *row)
               bench_json_set(o, "triad_seconds", json_real(median[BENCH_KERNEL_TRIAD])) &&
               bench_json_set(o, "triad_gb_per_s", json_real(f.triad_gb_per_s)) &&
               bench_json_set(o, "step_over_triad", json_real(f.step_over_triad));
+    /* only where the step ran on another path than the kernels it is compared with */
+    if (ok && row->shared_isa != row->isa)
+        ok = bench_json_set(o, "shared_kernels_isa", json_string(zo_cpu_isa_name(row->shared_isa)));
     if (ok && row->measured[BENCH_KERNEL_THREE_PASS])
         ok = bench_json_set(o, "three_pass_seconds", json_real(f.three_pass_seconds)) &&
              bench_json_set(o, "three_pass_gb_per_s", json_real(f.three_pass_gb_per_s)) &&

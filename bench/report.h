@@ -11,14 +11,18 @@
 
 void report_print_machine(const bench_machine *machine);
 
-/* The Adam table's title, legend and column headers; then one line per row. */
-void report_print_adam_header(int repeats);
+/* The Adam table's title, legend and column headers; then one line per row. With
+ * more than one kernel path the legend says that traffic and three-pass ran on the
+ * first, `shared_isa`; with one, the table is as it always was. */
+void report_print_adam_header(int repeats, size_t isa_count, zo_cpu_isa shared_isa);
 void report_print_adam_row(const bench_adam_row *row);
 
 void report_print_call_overhead(const bench_call_overhead *overhead);
 
 /* Writes {"machine": ..., "adam": [rows], "call_overhead": ...} to `path`, indented
- * by 2. overhead may be NULL (not measured). 0 on success; -1 after printing why not. */
+ * by 2. A row whose step ran on another path than its traffic and three-pass kernels
+ * says which in "shared_kernels_isa"; rows of a one-path run never have that key. overhead may be
+ * NULL (not measured). 0 on success; -1 after printing why not. */
 int report_write_json(const char *path, const bench_machine *machine, const bench_adam_row *rows,
                       size_t row_count, const bench_call_overhead *overhead);
 

@@ -1,5 +1,6 @@
-/* Drives a run: one kernel context for everything, sizes one at a time so only one
- * size's buffers are ever allocated, rows printed as soon as they are measured. */
+/* Drives a run: one kernel context per path compared (the first also runs the shared
+ * kernels and the call overhead), sizes one at a time so only one size's buffers are
+ * ever allocated, rows printed as soon as they are measured. */
 #include "suite.h"
 
 #include <stdlib.h>
@@ -10,37 +11,59 @@
 #include "machine.h"
 #include "report.h"
 
+/* Creates contexts[k] for plan->isas[k]. Two that resolve to the same path ("auto"
+ * next to the path it picks) are refused: their rows would be the same kernel twice
+ * under one name. 0, or -1 after printing why not (the caller destroys what exists). */
+static int bench_contexts_create(const bench_plan *plan, zo_adam **contexts)
+{
+    for (size_t k = 0; k < plan->isa_count; k++) {
+        zo_adam_settings settings;
+        zo_adam_default_settings(&settings);
+        settings.isa = plan->isas[k];
+        settings.num_threads = plan->threads;
+        BENCH_CHECK_ZO(zo_adam_create(&contexts[k], &settings));
+        for (size_t earlier = 0; earlier < k; earlier++)
+            if (zo_adam_isa(contexts[earlier]) == zo_adam_isa(contexts[k]))
+                return bench_fail("kernel paths %s and %s both run %s; list each path once",
+                                  zo_cpu_isa_name(plan->isas[earlier]),
+                                  zo_cpu_isa_name(plan->isas[k]),
+                                  zo_cpu_isa_name(zo_adam_isa(contexts[k])));
+    }
+    return 0;
+fail:
+    return -1;
+}
+
 int bench_suite_run(const bench_plan *plan, const char *json_path)
 {
     int result = -1;
     size_t row_count = 0;
-    zo_adam *ctx = NULL;
+    zo_adam *contexts[BENCH_MAX_ISAS] = {0};
+    size_t rows_per_size = plan->mode_count * plan->isa_count;
     /* before any work: a size that cannot fit should not fail an hour into the run */
     for (size_t s = 0; s < plan->size_count; s++)
         if (bench_adam_check_memory(plan, plan->sizes[s]) < 0)
             return -1;
-    bench_adam_row *rows = calloc(plan->size_count * plan->mode_count, sizeof *rows);
+    bench_adam_row *rows = calloc(plan->size_count * rows_per_size, sizeof *rows);
     if (!rows)
         return bench_fail("cannot allocate the report's rows");
-
-    zo_adam_settings settings;
-    zo_adam_default_settings(&settings);
-    settings.num_threads = plan->threads;
-    BENCH_CHECK_ZO(zo_adam_create(&ctx, &settings));
+    if (bench_contexts_create(plan, contexts) < 0)
+        goto fail;
 
     bench_machine machine;
-    bench_machine_describe(ctx, &machine);
+    bench_machine_describe(contexts[0], &machine);
     report_print_machine(&machine);
-    report_print_adam_header(plan->repeats);
+    report_print_adam_header(plan->repeats, plan->isa_count, zo_adam_isa(contexts[0]));
     for (size_t s = 0; s < plan->size_count; s++) {
-        if (bench_adam_measure_size(ctx, plan, plan->sizes[s], &rows[row_count]) < 0)
+        if (bench_adam_measure_size(contexts, plan->isa_count, plan, plan->sizes[s],
+                                    &rows[row_count]) < 0)
             goto fail;
-        for (size_t m = 0; m < plan->mode_count; m++)
+        for (size_t k = 0; k < rows_per_size; k++)
             report_print_adam_row(&rows[row_count++]);
     }
 
     bench_call_overhead overhead;
-    if (bench_measure_call_overhead(ctx, &overhead) < 0)
+    if (bench_measure_call_overhead(contexts[0], &overhead) < 0)
         goto fail;
     report_print_call_overhead(&overhead);
 
@@ -51,6 +74,7 @@ fail:
     for (size_t k = 0; k < row_count; k++)
         bench_adam_row_release(&rows[k]);
     free(rows);
-    zo_adam_destroy(&ctx);
+    for (size_t k = 0; k < plan->isa_count; k++)
+        zo_adam_destroy(&contexts[k]);
     return result;
 }

@@ -337,6 +337,34 @@ zo_status zo_adam_grad_stats(zo_adam *ctx, const void *grad, zo_dtype dtype, siz
     return ZO_OK;
 }
 
+/* Runs an elementwise (dst, src) kernel over [0, n) in one parallel region. */
+static void zo_run_elementwise(const zo_adam *ctx, zo_cast_range_fn kernel, void *dst, const void *src,
+                               float scale, size_t n)
+{
+    int threads = zo_threads_for(ctx, n);
+    int master_cpu = zo_current_cpu();
+#pragma omp parallel num_threads(threads) if (threads > 1)
+    {
+        zo_pin_team_worker(master_cpu);
+        size_t begin, end;
+        if (zo_this_thread_chunk(n, &begin, &end))
+            kernel(dst, src, scale, begin, end);
+    }
+}
+
+zo_status zo_adam_accumulate(zo_adam *ctx, float *acc, const void *grad, zo_dtype grad_dtype, size_t n)
+{
+    if (!ctx || ((!acc || !grad) && n > 0))
+        return zo_fail(ZO_ERR_INVALID_ARGUMENT, "zo_adam_accumulate: %s is NULL",
+                       !ctx ? "ctx" : !acc ? "acc" : "grad");
+    if (!zo_dtype_is_valid(grad_dtype))
+        return zo_fail(ZO_ERR_INVALID_ARGUMENT, "zo_adam_accumulate: grad_dtype %d is not a zo_dtype",
+                       (int)grad_dtype);
+    if (n > 0)
+        zo_run_elementwise(ctx, ctx->kernels->accumulate[grad_dtype], acc, grad, 1.0f, n);
+    return ZO_OK;
+}
+
 zo_status zo_adam_cast(zo_adam *ctx, void *dst, zo_dtype dst_dtype, const void *src,
                        zo_dtype src_dtype, size_t n, float scale)
 {
@@ -355,15 +383,6 @@ zo_status zo_adam_cast(zo_adam *ctx, void *dst, zo_dtype dst_dtype, const void *
                        (double)scale);
     if (n == 0)
         return ZO_OK;
-    zo_cast_range_fn kernel = ctx->kernels->cast[src_dtype][dst_dtype];
-    int threads = zo_threads_for(ctx, n);
-    int master_cpu = zo_current_cpu();
-#pragma omp parallel num_threads(threads) if (threads > 1)
-    {
-        zo_pin_team_worker(master_cpu);
-        size_t begin, end;
-        if (zo_this_thread_chunk(n, &begin, &end))
-            kernel(dst, src, scale, begin, end);
-    }
+    zo_run_elementwise(ctx, ctx->kernels->cast[src_dtype][dst_dtype], dst, src, scale, n);
     return ZO_OK;
 }

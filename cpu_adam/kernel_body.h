@@ -94,6 +94,26 @@ ZO_ADAM_VARIANTS(ZO_DEFINE_TRAFFIC)
     }
 ZO_CAST_VARIANTS(ZO_DEFINE_CAST)
 
+/* acc[i] += grad[i] in fp32: gradient accumulation over micro-steps. */
+#define ZO_DEFINE_ACCUMULATE(G)                                                          \
+    static void ZO_KERNEL_PREFIX(accumulate_##G)(void *acc, const void *grad, float scale, \
+                                                 size_t begin, size_t end)               \
+    {                                                                                    \
+        (void)scale;                                                                     \
+        size_t i = begin;                                                                \
+        for (; i + ZO_LANES <= end; i += ZO_LANES)                                       \
+            zo_v_store(acc, ZO_DTYPE_F32, i, ZO_LANES,                                   \
+                       zo_v_add(zo_v_load(acc, ZO_DTYPE_F32, i, ZO_LANES),                \
+                                zo_v_load(grad, ZO_KIND_##G, i, ZO_LANES)));              \
+        if (i < end)                                                                     \
+            zo_v_store(acc, ZO_DTYPE_F32, i, end - i,                                    \
+                       zo_v_add(zo_v_load(acc, ZO_DTYPE_F32, i, end - i),                 \
+                                zo_v_load(grad, ZO_KIND_##G, i, end - i)));               \
+    }
+ZO_DEFINE_ACCUMULATE(F32)
+ZO_DEFINE_ACCUMULATE(F16)
+ZO_DEFINE_ACCUMULATE(BF16)
+
 #define ZO_DEFINE_SUM_SQUARES(D)                                                         \
     static double ZO_KERNEL_PREFIX(sum_squares_##D)(const void *data, size_t begin, size_t end) \
     {                                                                                    \
@@ -117,6 +137,9 @@ ZO_DEFINE_SUM_SQUARES(BF16)
                         [ZO_DTYPE_F16] = ZO_KERNEL_PREFIX(sum_squares_F16),              \
                         [ZO_DTYPE_BF16] = ZO_KERNEL_PREFIX(sum_squares_BF16)},           \
         .cast = {ZO_CAST_VARIANTS(ZO_CAST_ENTRY)},                                       \
+        .accumulate = {[ZO_DTYPE_F32] = ZO_KERNEL_PREFIX(accumulate_F32),                \
+                       [ZO_DTYPE_F16] = ZO_KERNEL_PREFIX(accumulate_F16),                \
+                       [ZO_DTYPE_BF16] = ZO_KERNEL_PREFIX(accumulate_BF16)},             \
     }
 
 #endif

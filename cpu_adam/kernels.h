@@ -53,6 +53,7 @@ typedef struct zo_adam_kernels {
     zo_adam_range_fn traffic_only[ZO_GRAD_KINDS][ZO_MOMENT_KINDS][ZO_OUT_KINDS];
     zo_sumsq_range_fn sum_squares[ZO_GRAD_KINDS];
     zo_cast_range_fn cast[ZO_GRAD_KINDS][ZO_GRAD_KINDS]; /* [src dtype][dst dtype] */
+    zo_cast_range_fn accumulate[ZO_GRAD_KINDS];          /* fp32 dst += src, by src dtype */
 } zo_adam_kernels;
 
 extern const zo_adam_kernels zo_kernels_scalar;

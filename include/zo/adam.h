@@ -130,6 +130,11 @@ ZO_API zo_status zo_adam_grad_stats(zo_adam *ctx, const void *grad, zo_dtype dty
 ZO_API zo_status zo_adam_cast(zo_adam *ctx, void *dst, zo_dtype dst_dtype, const void *src,
                        zo_dtype src_dtype, size_t n, float scale);
 
+/* acc[i] += grad[i] in fp32 for n elements (gradient accumulation over micro-steps);
+ * acc must not overlap grad. Errors: ZO_ERR_INVALID_ARGUMENT. */
+ZO_API zo_status zo_adam_accumulate(zo_adam *ctx, float *acc, const void *grad, zo_dtype grad_dtype,
+                                    size_t n);
+
 #ifdef __cplusplus
 }
 #endif
