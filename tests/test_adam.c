@@ -478,3 +478,37 @@ Test(adam, bad_arguments_are_named_and_change_nothing)
     arrays_destroy(&a);
     zo_adam_destroy(&ctx);
 }
+
+ParameterizedTestParameters(adam, accumulate_adds_in_fp32_on_every_path)
+{
+    static zo_cpu_isa isas[] = ZO_TEST_ISAS;
+    return cr_make_param_array(zo_cpu_isa, isas, ZO_TEST_ISA_COUNT);
+}
+
+/* acc += grad must be exactly the float sum, element by element, for every dtype. */
+ParameterizedTest(zo_cpu_isa *isa, adam, accumulate_adds_in_fp32_on_every_path)
+{
+    enum { N = 100003 };
+    static const zo_dtype dtypes[] = {ZO_DTYPE_F32, ZO_DTYPE_F16, ZO_DTYPE_BF16};
+    zo_adam *ctx = zo_test_context(*isa, 3);
+    for (size_t d = 0; d < 3; d++) {
+        float *acc = zo_test_alloc(N, sizeof(float), 1), *expected = zo_test_alloc(N, sizeof(float), 0);
+        void *grad = zo_test_alloc(N, zo_dtype_size(dtypes[d]), 3);
+        zo_test_rng rng = {77};
+        for (int round = 0; round < 3; round++) {
+            for (size_t i = 0; i < N; i++) {
+                zo_test_store(grad, dtypes[d], i, zo_test_uniform(&rng, -3.0f, 3.0f));
+                expected[i] += zo_test_load(grad, dtypes[d], i);
+            }
+            cr_assert(eq(int, zo_adam_accumulate(ctx, acc, grad, dtypes[d], N), ZO_OK), "%s", zo_last_error());
+        }
+        cr_expect(memcmp(acc, expected, N * sizeof(float)) == 0, "%s %s: sums differ",
+                  zo_cpu_isa_name(*isa), zo_dtype_name(dtypes[d]));
+        zo_test_free(acc, 1, sizeof(float));
+        zo_test_free(expected, 0, sizeof(float));
+        zo_test_free(grad, 3, zo_dtype_size(dtypes[d]));
+    }
+    cr_expect(eq(int, zo_adam_accumulate(ctx, NULL, NULL, ZO_DTYPE_F16, 0), ZO_OK));
+    cr_expect(eq(int, zo_adam_accumulate(ctx, NULL, NULL, ZO_DTYPE_F16, 5), ZO_ERR_INVALID_ARGUMENT));
+    zo_adam_destroy(&ctx);
+}
