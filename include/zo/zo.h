@@ -3,6 +3,8 @@
 #define ZO_ZO_H
 
 #include "zo/adam.h"
+#include "zo/config.h"
+#include "zo/engine.h"
 #include "zo/cuda.h"
 #include "zo/dtype.h"
 #include "zo/status.h"

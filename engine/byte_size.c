@@ -1,0 +1,40 @@
+/* zo_parse_byte_size: a whole number and an optional IEC or SI unit. */
+#include "byte_size.h"
+
+#include <string.h>
+
+bool zo_parse_byte_size(const char *text, uint64_t *bytes)
+{
+    static const struct {
+        const char *unit;
+        uint64_t multiplier;
+    } units[] = {{"", 1},
+                 {"B", 1},
+                 {"KiB", 1ull << 10},
+                 {"MiB", 1ull << 20},
+                 {"GiB", 1ull << 30},
+                 {"TiB", 1ull << 40},
+                 {"KB", 1000ull},
+                 {"MB", 1000ull * 1000},
+                 {"GB", 1000ull * 1000 * 1000},
+                 {"TB", 1000ull * 1000 * 1000 * 1000}};
+    uint64_t count = 0;
+    const char *p = text;
+    if (*p < '0' || *p > '9')
+        return false;
+    for (; *p >= '0' && *p <= '9'; p++) {
+        unsigned digit = (unsigned)(*p - '0');
+        if (count > (UINT64_MAX - digit) / 10)
+            return false;
+        count = count * 10 + digit;
+    }
+    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
+        if (strcmp(p, units[i].unit) != 0)
+            continue;
+        if (count > UINT64_MAX / units[i].multiplier)
+            return false;
+        *bytes = count * units[i].multiplier;
+        return true;
+    }
+    return false;
+}

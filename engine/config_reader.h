@@ -1,0 +1,124 @@
+/* Walking a JSON config against tables of the keys it may hold: typed values with
+ * ranges, "auto", the DeepSpeed keys zo ignores, and errors that name the key's JSON
+ * path. The tables themselves are in config_keys.c. Internal. */
+#ifndef ZO_CONFIG_READER_H
+#define ZO_CONFIG_READER_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "zo/config.h"
+
+/* Room for the path of any key zo knows ("zero_optimization.offload_optimizer.
+ * pin_memory"); only known names are ever joined into one. */
+enum { ZO_CONFIG_PATH_BYTES = 256 };
+
+/* A parsed config: what zo_config_settings and zo_config_ignored_key hand out. */
+struct zo_config {
+    zo_settings settings;
+    char **ignored; /* JSON paths, each its own allocation, in file order */
+    size_t ignored_count;
+    size_t ignored_capacity;
+};
+
+typedef enum zo_optimizer_type {
+    ZO_OPTIMIZER_UNSET = 0,
+    ZO_OPTIMIZER_ADAM = 1,
+    ZO_OPTIMIZER_ADAMW = 2
+} zo_optimizer_type;
+
+/* The config being built, plus what the walk saw that the checks across keys
+ * (config_checks.c) need: some keys only mean something next to others. */
+typedef struct zo_config_reader {
+    zo_config *config;
+    bool optimizer_seen;
+    zo_optimizer_type optimizer_type;
+    bool adam_w_mode; /* optimizer.params.adam_w_mode: true unless given false */
+    bool total_num_steps_given;
+    bool offload_optimizer_seen;
+    bool cpu_offload_seen;
+    bool bf16_seen; /* "bf16" or its old name "bfloat16" */
+} zo_config_reader;
+
+/* Reads a key whose value needs more than a type and a range. `path` is the key's
+ * JSON path; the value is never "auto" (the walker has skipped those). */
+typedef zo_status (*zo_config_read_fn)(zo_config_reader *reader, json_t *value, const char *path);
+
+typedef enum zo_config_key_kind {
+    ZO_KEY_BOOL,    /* bool at `offset` in zo_settings                                  */
+    ZO_KEY_U64,     /* uint64_t at `offset`: a whole number in `range`                  */
+    ZO_KEY_INT,     /* int at `offset`: a whole number in `range`                       */
+    ZO_KEY_DOUBLE,  /* double at `offset`: a number in `range`                          */
+    ZO_KEY_FLOAT,   /* float at `offset`: a number in `range`, also after rounding      */
+    ZO_KEY_SECTION, /* an object walked with `section`                                  */
+    ZO_KEY_CUSTOM,  /* handed to `read`                                                  */
+    ZO_KEY_IGNORED  /* a DeepSpeed key zo has no use for: recorded, value not looked at */
+} zo_config_key_kind;
+
+/* [min, max], either end open; max INFINITY for no upper bound. */
+typedef struct zo_config_range {
+    double min, max;
+    bool min_open, max_open;
+} zo_config_range;
+
+typedef struct zo_config_table zo_config_table;
+
+typedef struct zo_config_key {
+    const char *name; /* ZO_KEY_IGNORED only: a name ending in '*' matches any suffix */
+    zo_config_key_kind kind;
+    size_t offset;
+    zo_config_range range;
+    const zo_config_table *section;
+    zo_config_read_fn read;
+} zo_config_key;
+
+/* The keys one JSON object may hold. */
+struct zo_config_table {
+    const zo_config_key *keys;
+    size_t count;
+    const char *unknown_note; /* NULL, or said after an unknown key ("not a WarmupLR
+                                 parameter") when the object's keys depend on context */
+};
+
+/* Walks `object` (at JSON path `path`, "" for the top level) key by key in file
+ * order: known keys are read into the config, "auto" leaves the default, ignored keys
+ * are recorded, and anything else is an error with a "did you mean" when a known
+ * name is close. */
+zo_status zo_config_walk(zo_config_reader *reader, json_t *object, const char *path,
+                         const zo_config_table *table);
+
+/* `value` must be an object; walks it with `table`. */
+zo_status zo_config_read_section(zo_config_reader *reader, json_t *value, const char *path,
+                                 const zo_config_table *table);
+
+/* Whether `value` is the string "auto": DeepSpeed's and Hugging Face's "use the
+ * default" (the Trainer fills these in; zo takes the default). */
+bool zo_config_is_auto(const json_t *value);
+
+/* "parent.key", or "key" at the top level, into out[ZO_CONFIG_PATH_BYTES]. */
+void zo_config_join_path(char *out, const char *parent, const char *key);
+
+/* Typed values; each error names `path`. */
+zo_status zo_config_read_bool(json_t *value, const char *path, bool *out);
+zo_status zo_config_read_string(json_t *value, const char *path, const char **out);
+/* A JSON integer, or a real that is a whole number (5e8). */
+zo_status zo_config_read_whole(json_t *value, const char *path, long long *out);
+zo_status zo_config_read_u64(json_t *value, const char *path, zo_config_range range, uint64_t *out);
+zo_status zo_config_read_int(json_t *value, const char *path, zo_config_range range, int *out);
+zo_status zo_config_read_double(json_t *value, const char *path, zo_config_range range,
+                                double *out);
+/* A double in range that stays in range rounded to float (what the kernels take). */
+zo_status zo_config_read_float(json_t *value, const char *path, zo_config_range range, float *out);
+/* One of `count` strings, matched exactly; *index is its position. */
+zo_status zo_config_read_choice(json_t *value, const char *path, const char *const *choices,
+                                size_t count, size_t *index);
+
+/* Appends "parent.key" to the config's ignored keys. */
+zo_status zo_config_record_ignored(zo_config_reader *reader, const char *parent, const char *key);
+
+/* A short account of a JSON value for error messages: `string "abc"`, `boolean true`,
+ * `number 2.5`, `object`, `array`, `null`. */
+void zo_config_describe(const json_t *value, char *out, size_t size);
+
+#endif

@@ -1,0 +1,61 @@
+/* Config readers for zo's own section, "zo": names that map to enums, the trace path
+ * and the pinned-memory cap. */
+#include <math.h>
+#include <string.h>
+
+#include "byte_size.h"
+#include "config_handlers.h"
+#include "error.h"
+
+zo_status zo_config_read_device(zo_config_reader *reader, json_t *value, const char *path)
+{
+    static const char *const names[] = {"auto", "host", "cuda"};
+    static const zo_device_kind kinds[] = {ZO_DEVICE_AUTO, ZO_DEVICE_HOST, ZO_DEVICE_CUDA};
+    size_t index = 0;
+    zo_status status = zo_config_read_choice(value, path, names, 3, &index);
+    if (status == ZO_OK)
+        reader->config->settings.device = kinds[index];
+    return status;
+}
+
+zo_status zo_config_read_trace(zo_config_reader *reader, json_t *value, const char *path)
+{
+    const char *file = NULL;
+    zo_status status = zo_config_read_string(value, path, &file);
+    if (status != ZO_OK)
+        return status;
+    char *target = reader->config->settings.trace_file;
+    size_t room = sizeof reader->config->settings.trace_file;
+    if (strlen(file) >= room)
+        return zo_fail(ZO_ERR_CONFIG, "%s is %zu bytes long, must be under %zu", path, strlen(file),
+                       room);
+    memcpy(target, file, strlen(file) + 1);
+    return ZO_OK;
+}
+
+zo_status zo_config_read_moments_dtype(zo_config_reader *reader, json_t *value, const char *path)
+{
+    static const char *const names[] = {"f32", "bf16"};
+    static const zo_dtype dtypes[] = {ZO_DTYPE_F32, ZO_DTYPE_BF16};
+    size_t index = 0;
+    zo_status status = zo_config_read_choice(value, path, names, 2, &index);
+    if (status == ZO_OK)
+        reader->config->settings.moments_dtype = dtypes[index];
+    return status;
+}
+
+/* A byte count, or a string with a unit: "8GiB" reads better than 8589934592. */
+zo_status zo_config_read_max_pinned_bytes(zo_config_reader *reader, json_t *value, const char *path)
+{
+    uint64_t *target = &reader->config->settings.max_pinned_bytes;
+    if (!json_is_string(value)) {
+        const zo_config_range non_negative = {.min = 0, .max = INFINITY};
+        return zo_config_read_u64(value, path, non_negative, target);
+    }
+    if (!zo_parse_byte_size(json_string_value(value), target))
+        return zo_fail(ZO_ERR_CONFIG,
+                       "%s is \"%.40s\", must be a byte count: an integer, or a string like "
+                       "\"8GiB\" (units B, KiB, MiB, GiB, TiB, KB, MB, GB, TB)",
+                       path, json_string_value(value));
+    return ZO_OK;
+}

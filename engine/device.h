@@ -1,0 +1,69 @@
+/* The engine's view of a device: memory, streams, events and async copies, as a table
+ * of operations plus a context (like ggml's backend interface). The host backend
+ * (device_host.c) plays the GPU with worker threads; the CUDA backend maps each
+ * operation onto the CUDA runtime. The engine never includes a backend's headers.
+ * Internal. */
+#ifndef ZO_DEVICE_H
+#define ZO_DEVICE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "zo/status.h"
+
+typedef struct zo_device_stream zo_device_stream; /* defined by each backend */
+typedef struct zo_device_event zo_device_event;   /* defined by each backend */
+
+/* Work a stream runs on the host in its turn (cudaLaunchHostFunc on CUDA). A failure
+ * it returns becomes the stream's error, reported by the next synchronize. */
+typedef zo_status (*zo_host_fn)(void *arg);
+
+typedef struct zo_device_ops {
+    const char *name; /* "host", "cuda" */
+
+    /* Device memory (where the GPU's weights and gradients live) and page-locked host
+     * memory (the staging buffers of the copies). Both zero-filled. Errors:
+     * ZO_ERR_OUT_OF_MEMORY, ZO_ERR_DEVICE. Freeing NULL is a no-op. */
+    zo_status (*alloc_device)(void *ctx, size_t bytes, void **out);
+    void (*free_device)(void *ctx, void *ptr);
+    zo_status (*alloc_pinned)(void *ctx, size_t bytes, void **out);
+    void (*free_pinned)(void *ctx, void *ptr);
+
+    /* A stream runs its operations one after another, in order, asynchronously to
+     * the caller. `name` is for traces. Destroy waits for queued work first. */
+    zo_status (*stream_create)(void *ctx, const char *name, zo_device_stream **out);
+    void (*stream_destroy)(void *ctx, zo_device_stream *stream);
+
+    /* Enqueues a copy of `bytes` between any two of device and pinned memory. */
+    zo_status (*copy_async)(void *ctx, void *dst, const void *src, size_t bytes,
+                            zo_device_stream *stream);
+    /* Enqueues fn(arg). */
+    zo_status (*launch_host)(void *ctx, zo_device_stream *stream, zo_host_fn fn, void *arg);
+    /* Waits until all work queued on the stream so far has run; returns (and clears)
+     * the first error of that work. */
+    zo_status (*stream_synchronize)(void *ctx, zo_device_stream *stream);
+
+    /* Events, with CUDA's meaning: record captures the work queued on a stream so
+     * far and completes when it has run; a stream told to wait for an event runs
+     * nothing queued after the wait until the event completes; an event never
+     * recorded is complete; recording again replaces what it captured. */
+    zo_status (*event_create)(void *ctx, zo_device_event **out);
+    void (*event_destroy)(void *ctx, zo_device_event *event);
+    zo_status (*event_record)(void *ctx, zo_device_event *event, zo_device_stream *stream);
+    zo_status (*stream_wait_event)(void *ctx, zo_device_stream *stream, zo_device_event *event);
+    zo_status (*event_synchronize)(void *ctx, zo_device_event *event);
+    zo_status (*event_query)(void *ctx, zo_device_event *event, bool *complete);
+
+    /* Frees the backend's context; every stream, event and buffer is gone by then. */
+    void (*destroy)(void *ctx);
+} zo_device_ops;
+
+typedef struct zo_device {
+    const zo_device_ops *ops;
+    void *ctx;
+} zo_device;
+
+/* The host backend. */
+zo_status zo_device_host_create(zo_device *out);
+
+#endif

@@ -1,0 +1,277 @@
+/* The engine's life cycle: settings checks, layout, the device and its streams, the
+ * host state; and the accessors of the public API. The pipeline is engine_step.c. */
+#include "zo/engine.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "engine_internal.h"
+#include "error.h"
+#include "memory_plan.h"
+
+double zo_now_seconds(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double)now.tv_sec + 1e-9 * (double)now.tv_nsec;
+}
+
+/* Settings this version cannot honour yet: refused by name, never ignored. */
+static zo_status zo_check_supported(const zo_settings *s)
+{
+    if (s->device == ZO_DEVICE_CUDA)
+        return zo_fail(ZO_ERR_NOT_SUPPORTED,
+                       "zo.device \"cuda\": the CUDA backend is not implemented yet; use \"host\" "
+                       "or \"auto\"");
+    if (s->delayed_param_update)
+        return zo_fail(ZO_ERR_NOT_SUPPORTED, "zo.delayed_param_update is not implemented yet");
+    if (s->trace_file[0])
+        return zo_fail(ZO_ERR_NOT_SUPPORTED, "zo.trace is not implemented yet");
+    return ZO_OK;
+}
+
+/* DeepSpeed's batch arithmetic for one rank: train = micro * accumulation; what is
+ * missing follows from the rest, what is given must agree. */
+zo_status zo_resolve_accumulation(const zo_settings *s, uint64_t ranks, uint64_t *accumulation)
+{
+    uint64_t train = s->train_batch_size, micro = s->train_micro_batch_size_per_gpu,
+             steps = s->gradient_accumulation_steps;
+    if (train && micro && steps && train != micro * steps * ranks)
+        return zo_fail(ZO_ERR_CONFIG,
+                       "train_batch_size %llu != train_micro_batch_size_per_gpu %llu * "
+                       "gradient_accumulation_steps %llu * %llu rank(s)",
+                       (unsigned long long)train, (unsigned long long)micro,
+                       (unsigned long long)steps, (unsigned long long)ranks);
+    if (train && micro && !steps) {
+        if (train % (micro * ranks) != 0)
+            return zo_fail(ZO_ERR_CONFIG,
+                           "train_batch_size %llu is not a multiple of "
+                           "train_micro_batch_size_per_gpu %llu * %llu rank(s)",
+                           (unsigned long long)train, (unsigned long long)micro,
+                           (unsigned long long)ranks);
+        steps = train / (micro * ranks);
+    }
+    if (train && steps && !micro && train % (steps * ranks) != 0)
+        return zo_fail(ZO_ERR_CONFIG,
+                       "train_batch_size %llu is not a multiple of gradient_accumulation_steps "
+                       "%llu * %llu rank(s)",
+                       (unsigned long long)train, (unsigned long long)steps, (unsigned long long)ranks);
+    *accumulation = steps ? steps : 1;
+    return ZO_OK;
+}
+
+static zo_dtype zo_device_dtype_for(const zo_settings *s)
+{
+    return s->fp16_enabled ? ZO_DTYPE_F16 : s->bf16_enabled ? ZO_DTYPE_BF16 : ZO_DTYPE_F32;
+}
+
+static void *zo_host_zeroed(size_t bytes)
+{
+    void *ptr = aligned_alloc(64, (bytes + 63) / 64 * 64);
+    if (ptr)
+        memset(ptr, 0, bytes);
+    return ptr;
+}
+
+/* The device buffers, the staging buffers and the host state. */
+static zo_status zo_engine_allocate(zo_engine *e)
+{
+    const zo_device_ops *ops = e->device.ops;
+    size_t elems = e->layout.total_elems;
+    size_t moment_bytes = elems * zo_dtype_size(e->settings.moments_dtype);
+    zo_status status;
+    if ((status = ops->alloc_device(e->device.ctx, elems * e->dtype_bytes, &e->device_weights)) ||
+        (status = ops->alloc_device(e->device.ctx, elems * e->dtype_bytes, &e->device_grads)) ||
+        (status = ops->alloc_pinned(e->device.ctx, elems * e->dtype_bytes, &e->pinned_grads)) ||
+        (status = ops->alloc_pinned(e->device.ctx, elems * e->dtype_bytes, &e->pinned_weights)))
+        return status;
+    e->master = zo_host_zeroed(elems * sizeof(float));
+    e->exp_avg = zo_host_zeroed(moment_bytes);
+    e->exp_avg_sq = zo_host_zeroed(moment_bytes);
+    if (e->accumulation_steps > 1)
+        e->accumulated = zo_host_zeroed(elems * sizeof(float));
+    size_t buckets = e->layout.bucket_count, params = e->layout.param_count;
+    e->param_ready = calloc(params, sizeof *e->param_ready);
+    e->bucket_pending = calloc(buckets, sizeof *e->bucket_pending);
+    e->bucket_stats = calloc(buckets, sizeof *e->bucket_stats);
+    e->bucket_generation = calloc(buckets, sizeof *e->bucket_generation);
+    e->h2d_done = calloc(buckets, sizeof *e->h2d_done);
+    e->jobs = calloc(buckets, sizeof *e->jobs);
+    if (!e->jobs || !e->master || !e->exp_avg || !e->exp_avg_sq || (e->accumulation_steps > 1 && !e->accumulated) ||
+        !e->param_ready || !e->bucket_pending || !e->bucket_stats || !e->bucket_generation || !e->h2d_done)
+        return zo_fail(ZO_ERR_OUT_OF_MEMORY, "zo_engine_create: out of host memory for %zu parameters",
+                       elems);
+    for (size_t b = 0; b < buckets; b++) {
+        e->jobs[b] = (zo_bucket_job){.engine = e, .bucket = b};
+        /* a bucket of alignment padding only never lands: its zeros are always finite */
+        e->bucket_stats[b] = (zo_bucket_stats){0.0, true};
+        if ((status = ops->event_create(e->device.ctx, &e->h2d_done[b])))
+            return status;
+    }
+    memcpy(e->bucket_pending, e->layout.bucket_param_count, buckets * sizeof *e->bucket_pending);
+    return ZO_OK;
+}
+
+/* Refuses before allocating anything when the plan does not fit this machine. */
+static zo_status zo_engine_check_plan(const zo_engine *e)
+{
+    zo_memory_plan plan;
+    zo_plan_for_layout(&e->settings, e->layout.total_elems, e->accumulation_steps, 1, &plan);
+    if (!plan.fits)
+        return zo_fail(ZO_ERR_OUT_OF_MEMORY, "zo_engine_create: %s", plan.verdict);
+    return ZO_OK;
+}
+
+static zo_status zo_engine_start_device(zo_engine *e)
+{
+    zo_status status;
+    if ((status = zo_device_host_create(&e->device)) || (status = zo_device_host_create(&e->worker_device)))
+        return status;
+    if ((status = e->device.ops->stream_create(e->device.ctx, "d2h", &e->d2h_stream)) ||
+        (status = e->device.ops->stream_create(e->device.ctx, "h2d", &e->h2d_stream)) ||
+        (status = e->worker_device.ops->stream_create(e->worker_device.ctx, "host update", &e->worker)))
+        return status;
+    zo_adam_settings adam = {.isa = ZO_CPU_ISA_AUTO, .num_threads = e->settings.threads};
+    return zo_adam_create(&e->adam, &adam);
+}
+
+zo_status zo_engine_create(const zo_config *config, const zo_param_desc *params, size_t param_count,
+                           zo_engine **out)
+{
+    if (!out || !config)
+        return zo_fail(ZO_ERR_INVALID_ARGUMENT, "zo_engine_create: %s is NULL", !out ? "out" : "config");
+    *out = NULL;
+    const zo_settings *settings = zo_config_settings(config);
+    zo_status status = zo_check_supported(settings);
+    uint64_t accumulation = 1;
+    if (status == ZO_OK)
+        status = zo_resolve_accumulation(settings, 1, &accumulation);
+    if (status != ZO_OK)
+        return status;
+
+    zo_engine *e = calloc(1, sizeof *e);
+    if (!e)
+        return zo_fail(ZO_ERR_OUT_OF_MEMORY, "zo_engine_create: out of memory");
+    e->settings = *settings;
+    e->dtype = zo_device_dtype_for(settings);
+    e->dtype_bytes = zo_dtype_size(e->dtype);
+    e->accumulation_steps = accumulation;
+    zo_loss_scaler_init(&e->scaler, settings);
+    pthread_mutex_init(&e->lock, NULL);
+    pthread_cond_init(&e->bucket_published, NULL);
+
+    if ((status = zo_partition_build(params, param_count, settings->reduce_bucket_size, &e->layout)) ||
+        (status = zo_engine_check_plan(e)) || (status = zo_engine_start_device(e)) ||
+        (status = zo_engine_allocate(e))) {
+        zo_engine_destroy(&e);
+        return status;
+    }
+    *out = e;
+    return ZO_OK;
+}
+
+void zo_engine_destroy(zo_engine **engine)
+{
+    if (!engine || !*engine)
+        return;
+    zo_engine *e = *engine;
+    const zo_device_ops *ops = e->device.ops;
+    /* Streams drain their queues before they go, so no update is cut short; in the
+     * order work flows: copies down feed the worker, whose updates feed copies up. */
+    if (e->d2h_stream)
+        ops->stream_destroy(e->device.ctx, e->d2h_stream);
+    if (e->worker)
+        e->worker_device.ops->stream_destroy(e->worker_device.ctx, e->worker);
+    if (e->h2d_stream)
+        ops->stream_destroy(e->device.ctx, e->h2d_stream);
+    for (size_t b = 0; e->h2d_done && b < e->layout.bucket_count; b++)
+        if (e->h2d_done[b])
+            ops->event_destroy(e->device.ctx, e->h2d_done[b]);
+    if (ops) {
+        ops->free_device(e->device.ctx, e->device_weights);
+        ops->free_device(e->device.ctx, e->device_grads);
+        ops->free_pinned(e->device.ctx, e->pinned_grads);
+        ops->free_pinned(e->device.ctx, e->pinned_weights);
+        ops->destroy(e->device.ctx);
+    }
+    if (e->worker_device.ops)
+        e->worker_device.ops->destroy(e->worker_device.ctx);
+    zo_adam_destroy(&e->adam);
+    free(e->master), free(e->exp_avg), free(e->exp_avg_sq), free(e->accumulated);
+    free(e->param_ready), free(e->bucket_pending), free(e->bucket_stats);
+    free(e->bucket_generation), free(e->h2d_done), free(e->jobs);
+    zo_partition_free(&e->layout);
+    pthread_mutex_destroy(&e->lock);
+    pthread_cond_destroy(&e->bucket_published);
+    free(e);
+    *engine = NULL;
+}
+
+zo_dtype zo_engine_dtype(const zo_engine *e) { return e ? e->dtype : ZO_DTYPE_F32; }
+size_t zo_engine_param_count(const zo_engine *e) { return e ? e->layout.param_count : 0; }
+size_t zo_engine_bucket_count(const zo_engine *e) { return e ? e->layout.bucket_count : 0; }
+const char *zo_engine_device_name(const zo_engine *e) { return e ? e->device.ops->name : ""; }
+float zo_engine_loss_scale(const zo_engine *e) { return e ? (float)e->scaler.scale : 0.0f; }
+
+void *zo_engine_weights(zo_engine *e, size_t param)
+{
+    if (!e || param >= e->layout.param_count)
+        return NULL;
+    return (char *)e->device_weights + e->layout.param_offset[param] * e->dtype_bytes;
+}
+
+void *zo_engine_grads(zo_engine *e, size_t param)
+{
+    if (!e || param >= e->layout.param_count)
+        return NULL;
+    return (char *)e->device_grads + e->layout.param_offset[param] * e->dtype_bytes;
+}
+
+zo_status zo_engine_synchronize(zo_engine *e)
+{
+    if (!e)
+        return zo_fail(ZO_ERR_INVALID_ARGUMENT, "zo_engine_synchronize: engine is NULL");
+    zo_status status = e->worker_device.ops->stream_synchronize(e->worker_device.ctx, e->worker);
+    zo_status d2h = e->device.ops->stream_synchronize(e->device.ctx, e->d2h_stream);
+    zo_status h2d = e->device.ops->stream_synchronize(e->device.ctx, e->h2d_stream);
+    return status ? status : d2h ? d2h : h2d;
+}
+
+static zo_status zo_check_param(const zo_engine *e, size_t param, const void *values, const char *call)
+{
+    if (!e || !values)
+        return zo_fail(ZO_ERR_INVALID_ARGUMENT, "%s: %s is NULL", call, !e ? "engine" : "values");
+    if (param >= e->layout.param_count)
+        return zo_fail(ZO_ERR_INVALID_ARGUMENT, "%s: parameter %zu does not exist (%zu registered)", call,
+                       param, e->layout.param_count);
+    return ZO_OK;
+}
+
+zo_status zo_engine_set_master(zo_engine *e, size_t param, const float *values)
+{
+    zo_status status = zo_check_param(e, param, values, "zo_engine_set_master");
+    if (status == ZO_OK)
+        status = zo_engine_synchronize(e);
+    if (status != ZO_OK)
+        return status;
+    size_t offset = e->layout.param_offset[param], elems = e->layout.param_elems[param];
+    memcpy(e->master + offset, values, elems * sizeof(float));
+    void *staged = (char *)e->pinned_weights + offset * e->dtype_bytes;
+    if ((status = zo_adam_cast(e->adam, staged, e->dtype, values, ZO_DTYPE_F32, elems, 1.0f)) ||
+        (status = e->device.ops->copy_async(e->device.ctx, zo_engine_weights(e, param), staged,
+                                            elems * e->dtype_bytes, e->h2d_stream)))
+        return status;
+    return e->device.ops->stream_synchronize(e->device.ctx, e->h2d_stream);
+}
+
+zo_status zo_engine_get_master(zo_engine *e, size_t param, float *values)
+{
+    zo_status status = zo_check_param(e, param, values, "zo_engine_get_master");
+    if (status == ZO_OK)
+        status = e->worker_device.ops->stream_synchronize(e->worker_device.ctx, e->worker);
+    if (status != ZO_OK)
+        return status;
+    memcpy(values, e->master + e->layout.param_offset[param], e->layout.param_elems[param] * sizeof(float));
+    return ZO_OK;
+}

@@ -1,0 +1,102 @@
+/* The engine's state, shared by engine.c (life cycle, accessors) and engine_step.c
+ * (the pipeline). Internal. */
+#ifndef ZO_ENGINE_INTERNAL_H
+#define ZO_ENGINE_INTERNAL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "device.h"
+#include "loss_scaler.h"
+#include "partition.h"
+#include "zo/adam.h"
+#include "zo/engine.h"
+
+/* One bucket's gradient stats of the current micro-step, written by the worker. */
+typedef struct zo_bucket_stats {
+    double sum_squares;
+    bool all_finite;
+} zo_bucket_stats;
+
+/* What a queued job needs: the engine and its bucket (one per bucket, made at create
+ * time so the hot path allocates nothing). */
+typedef struct zo_bucket_job {
+    struct zo_engine *engine;
+    size_t bucket;
+} zo_bucket_job;
+
+/* The update every bucket job of one generation applies: written by zo_engine_step
+ * before it queues the jobs, read by the worker. */
+typedef struct zo_update_plan {
+    zo_adam_hparams hparams;
+    uint64_t step;
+    float grad_scale;
+    uint64_t generation;
+} zo_update_plan;
+
+/* What the pipeline tells an observer as it runs (the trace writer, and tests that
+ * need to hold the worker at a known point). Called on the thread doing the work. */
+typedef enum zo_pipeline_event {
+    ZO_EVENT_BUCKET_STATS,   /* the worker measured (and accumulated) a landed bucket */
+    ZO_EVENT_BUCKET_UPDATED  /* the worker updated a bucket and queued its copy up   */
+} zo_pipeline_event;
+
+typedef void (*zo_pipeline_observer)(void *user, zo_pipeline_event event, size_t bucket,
+                                     double begin_seconds, double end_seconds);
+
+struct zo_engine {
+    zo_settings settings;
+    zo_partition layout;
+    zo_dtype dtype;              /* of device weights and gradients */
+    size_t dtype_bytes;
+    uint64_t accumulation_steps; /* micro-steps per optimizer step   */
+
+    /* The device, its copy streams, and a private host device whose one stream is the
+     * engine's worker thread (stats, accumulation, Adam), on any backend. */
+    zo_device device;
+    zo_device worker_device;
+    zo_device_stream *d2h_stream, *h2d_stream, *worker;
+    zo_device_event **h2d_done; /* per bucket: its weights of the last update are on the device */
+
+    void *device_weights, *device_grads; /* flat, on the device                    */
+    void *pinned_grads, *pinned_weights; /* flat staging buffers, page-locked host  */
+    float *master;                       /* flat fp32 master weights, host          */
+    void *exp_avg, *exp_avg_sq;          /* flat moments, settings.moments_dtype    */
+    float *accumulated;                  /* flat fp32 gradient sum (accumulation > 1) */
+    zo_adam *adam;
+
+    /* this micro-step's readiness */
+    bool *param_ready;
+    size_t *bucket_pending;     /* parameters of the bucket not ready yet */
+    zo_bucket_stats *bucket_stats;
+
+    zo_bucket_job *jobs;
+    zo_update_plan plan;
+
+    zo_pipeline_observer observer; /* NULL: nobody listens */
+    void *observer_user;
+
+    zo_loss_scaler scaler;
+    uint64_t micro_steps, steps;
+
+    /* The update handshake: the worker publishes, per bucket, the generation of the
+     * last update whose H2D copy it has queued; a forward waiting for a bucket first
+     * waits for the current generation to be published, then for the copy's event. */
+    pthread_mutex_t lock;
+    pthread_cond_t bucket_published;
+    uint64_t generation;         /* updates decided so far                       */
+    uint64_t *bucket_generation; /* per bucket, the update whose copy is queued  */
+    double stats_seconds;        /* worker time on stats this micro-step         */
+    double update_seconds;       /* worker time of the last whole update         */
+    double update_started;       /* when the running update began (worker clock) */
+};
+
+/* Seconds on a monotonic clock. */
+double zo_now_seconds(void);
+
+/* Waits until bucket b's weights of the current generation are published and their
+ * copy is queued (or there is nothing to wait for). */
+void zo_engine_wait_published(zo_engine *engine, size_t bucket);
+
+#endif

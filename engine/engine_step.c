@@ -1,0 +1,284 @@
+/* The pipeline of one micro-step: gradients copied down bucket by bucket as they are
+ * ready, stats on the worker as they land, the step decided in zo_engine_step, and the
+ * update run bucket by bucket on the worker, each bucket's weights copied up at once. */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "engine_internal.h"
+#include "error.h"
+#include "lr_schedule.h"
+
+static size_t zo_bucket_elems(const zo_engine *e, size_t bucket)
+{
+    return zo_bucket_end(&e->layout, bucket) - zo_bucket_begin(&e->layout, bucket);
+}
+
+static void *zo_at(void *base, size_t elem, size_t elem_bytes) { return (char *)base + elem * elem_bytes; }
+
+static bool zo_accumulation_boundary(const zo_engine *e)
+{
+    return (e->micro_steps + 1) % e->accumulation_steps == 0;
+}
+
+void zo_engine_wait_published(zo_engine *e, size_t bucket)
+{
+    pthread_mutex_lock(&e->lock);
+    while (e->bucket_generation[bucket] < e->generation)
+        pthread_cond_wait(&e->bucket_published, &e->lock);
+    pthread_mutex_unlock(&e->lock);
+}
+
+static void zo_publish(zo_engine *e, size_t bucket, uint64_t generation)
+{
+    pthread_mutex_lock(&e->lock);
+    e->bucket_generation[bucket] = generation;
+    pthread_cond_broadcast(&e->bucket_published);
+    pthread_mutex_unlock(&e->lock);
+}
+
+/* Worker: bucket b's gradient has landed in the pinned buffer. Accumulate it (over
+ * micro-steps) and, at an accumulation boundary, measure it. */
+static zo_status zo_bucket_landed(void *arg)
+{
+    const zo_bucket_job *job = arg;
+    zo_engine *e = job->engine;
+    size_t begin = zo_bucket_begin(&e->layout, job->bucket), elems = zo_bucket_elems(e, job->bucket);
+    const void *grad = zo_at(e->pinned_grads, begin, e->dtype_bytes);
+    double started = zo_now_seconds();
+    zo_status status = ZO_OK;
+    zo_grad_stats stats = {0};
+    if (e->accumulation_steps > 1) {
+        float *sum = e->accumulated + begin;
+        bool first = e->micro_steps % e->accumulation_steps == 0;
+        status = first ? zo_adam_cast(e->adam, sum, ZO_DTYPE_F32, grad, e->dtype, elems, 1.0f)
+                       : zo_adam_accumulate(e->adam, sum, grad, e->dtype, elems);
+        if (status == ZO_OK && zo_accumulation_boundary(e))
+            status = zo_adam_grad_stats(e->adam, sum, ZO_DTYPE_F32, elems, &stats);
+    } else {
+        status = zo_adam_grad_stats(e->adam, grad, e->dtype, elems, &stats);
+    }
+    e->bucket_stats[job->bucket] = (zo_bucket_stats){stats.sum_squares, stats.all_finite};
+    double finished = zo_now_seconds();
+    e->stats_seconds += finished - started;
+    if (e->observer)
+        e->observer(e->observer_user, ZO_EVENT_BUCKET_STATS, job->bucket, started, finished);
+    return status;
+}
+
+/* d2h stream, after bucket b's copy: hand the bucket to the worker. */
+static zo_status zo_bucket_copied_down(void *arg)
+{
+    zo_bucket_job *job = arg;
+    zo_engine *e = job->engine;
+    return e->worker_device.ops->launch_host(e->worker_device.ctx, e->worker, zo_bucket_landed, job);
+}
+
+/* Bucket b has every gradient: copy it down, then let the worker see it. */
+static zo_status zo_start_bucket_copy(zo_engine *e, size_t bucket)
+{
+    const zo_device_ops *ops = e->device.ops;
+    size_t begin = zo_bucket_begin(&e->layout, bucket);
+    /* the pinned slice must not be overwritten while the last update still reads it */
+    zo_engine_wait_published(e, bucket);
+    zo_status status = ops->copy_async(e->device.ctx, zo_at(e->pinned_grads, begin, e->dtype_bytes),
+                                       zo_at(e->device_grads, begin, e->dtype_bytes),
+                                       zo_bucket_elems(e, bucket) * e->dtype_bytes, e->d2h_stream);
+    if (status == ZO_OK)
+        status = ops->launch_host(e->device.ctx, e->d2h_stream, zo_bucket_copied_down, &e->jobs[bucket]);
+    return status;
+}
+
+zo_status zo_engine_grad_ready(zo_engine *e, size_t param, void *stream)
+{
+    if (!e)
+        return zo_fail(ZO_ERR_INVALID_ARGUMENT, "zo_engine_grad_ready: engine is NULL");
+    if (param >= e->layout.param_count)
+        return zo_fail(ZO_ERR_INVALID_ARGUMENT,
+                       "zo_engine_grad_ready: parameter %zu does not exist (%zu registered)", param,
+                       e->layout.param_count);
+    if (stream)
+        return zo_fail(ZO_ERR_INVALID_ARGUMENT,
+                       "zo_engine_grad_ready: the %s backend takes no stream (pass NULL once the "
+                       "gradient is written)",
+                       e->device.ops->name);
+    if (e->param_ready[param])
+        return zo_fail(ZO_ERR_INVALID_ARGUMENT,
+                       "zo_engine_grad_ready: parameter %zu (%s) is already ready in micro-step %llu",
+                       param, e->layout.param_names[param], (unsigned long long)e->micro_steps + 1);
+    e->param_ready[param] = true;
+    for (size_t b = zo_param_first_bucket(&e->layout, param); b <= zo_param_last_bucket(&e->layout, param);
+         b++)
+        if (--e->bucket_pending[b] == 0) {
+            zo_status status = zo_start_bucket_copy(e, b);
+            if (status != ZO_OK)
+                return status;
+        }
+    return ZO_OK;
+}
+
+zo_status zo_engine_wait_params(zo_engine *e, size_t param, void *stream)
+{
+    if (!e)
+        return zo_fail(ZO_ERR_INVALID_ARGUMENT, "zo_engine_wait_params: engine is NULL");
+    if (param >= e->layout.param_count)
+        return zo_fail(ZO_ERR_INVALID_ARGUMENT,
+                       "zo_engine_wait_params: parameter %zu does not exist (%zu registered)", param,
+                       e->layout.param_count);
+    if (stream)
+        return zo_fail(ZO_ERR_INVALID_ARGUMENT, "zo_engine_wait_params: the %s backend takes no stream",
+                       e->device.ops->name);
+    for (size_t b = zo_param_first_bucket(&e->layout, param); b <= zo_param_last_bucket(&e->layout, param);
+         b++) {
+        zo_engine_wait_published(e, b);
+        zo_status status = e->device.ops->event_synchronize(e->device.ctx, e->h2d_done[b]);
+        if (status != ZO_OK)
+            return status;
+    }
+    return ZO_OK;
+}
+
+/* Worker: update bucket b with the current plan and send its weights up. */
+static zo_status zo_update_bucket(void *arg)
+{
+    const zo_bucket_job *job = arg;
+    zo_engine *e = job->engine;
+    const zo_update_plan *plan = &e->plan;
+    const zo_device_ops *ops = e->device.ops;
+    size_t b = job->bucket, begin = zo_bucket_begin(&e->layout, b), elems = zo_bucket_elems(e, b);
+    size_t moment_bytes = zo_dtype_size(e->settings.moments_dtype);
+    double started = zo_now_seconds();
+    if (b == 0)
+        e->update_started = started;
+
+    /* the staging slice is free once its previous copy up has run */
+    zo_status status = ops->event_synchronize(e->device.ctx, e->h2d_done[b]);
+    zo_adam_buffers buffers = {
+        .n = elems,
+        .master = e->master + begin,
+        .exp_avg = zo_at(e->exp_avg, begin, moment_bytes),
+        .exp_avg_sq = zo_at(e->exp_avg_sq, begin, moment_bytes),
+        .moments_dtype = e->settings.moments_dtype,
+        .grad = e->accumulated ? (const void *)(e->accumulated + begin) : zo_at(e->pinned_grads, begin, e->dtype_bytes),
+        .grad_dtype = e->accumulated ? ZO_DTYPE_F32 : e->dtype,
+        .grad_scale = plan->grad_scale,
+        .weights_out = zo_at(e->pinned_weights, begin, e->dtype_bytes),
+        .weights_out_dtype = e->dtype,
+    };
+    if (status == ZO_OK)
+        status = zo_adam_step(e->adam, &plan->hparams, plan->step, &buffers);
+    if (status == ZO_OK)
+        status = ops->copy_async(e->device.ctx, zo_at(e->device_weights, begin, e->dtype_bytes),
+                                 buffers.weights_out, elems * e->dtype_bytes, e->h2d_stream);
+    if (status == ZO_OK)
+        status = ops->event_record(e->device.ctx, e->h2d_done[b], e->h2d_stream);
+    /* publish even on failure: a forward waiting for this bucket must not hang */
+    zo_publish(e, b, plan->generation);
+    double finished = zo_now_seconds();
+    if (b + 1 == e->layout.bucket_count)
+        e->update_seconds = finished - e->update_started;
+    if (e->observer)
+        e->observer(e->observer_user, ZO_EVENT_BUCKET_UPDATED, b, started, finished);
+    return status;
+}
+
+/* Names up to five parameters whose grad_ready is missing. */
+static zo_status zo_report_missing(const zo_engine *e)
+{
+    char names[512] = "";
+    size_t missing = 0;
+    for (size_t i = 0; i < e->layout.param_count; i++)
+        if (!e->param_ready[i] && missing++ < 5) {
+            size_t used = strlen(names);
+            snprintf(names + used, sizeof names - used, "%s%s", used ? ", " : "", e->layout.param_names[i]);
+        }
+    return zo_fail(ZO_ERR_INVALID_ARGUMENT,
+                   "zo_engine_step: %zu parameter(s) have no grad_ready in micro-step %llu: %s%s", missing,
+                   (unsigned long long)e->micro_steps + 1, names, missing > 5 ? ", ..." : "");
+}
+
+/* Waits for the micro-step's copies and stats; errors of either stream come back. */
+static zo_status zo_wait_for_gradients(zo_engine *e)
+{
+    zo_status status = e->device.ops->stream_synchronize(e->device.ctx, e->d2h_stream);
+    zo_status worker = e->worker_device.ops->stream_synchronize(e->worker_device.ctx, e->worker);
+    return status ? status : worker;
+}
+
+static void zo_start_next_micro_step(zo_engine *e)
+{
+    memset(e->param_ready, 0, e->layout.param_count * sizeof *e->param_ready);
+    memcpy(e->bucket_pending, e->layout.bucket_param_count, e->layout.bucket_count * sizeof *e->bucket_pending);
+    e->micro_steps++;
+    e->stats_seconds = 0.0;
+}
+
+/* Queues the update of every bucket, first layers first. */
+static zo_status zo_queue_update(zo_engine *e, double lr, float grad_scale)
+{
+    e->plan = (zo_update_plan){.hparams = e->settings.adam, .step = e->steps, .grad_scale = grad_scale};
+    e->plan.hparams.lr = (float)lr;
+    pthread_mutex_lock(&e->lock);
+    e->plan.generation = ++e->generation;
+    pthread_mutex_unlock(&e->lock);
+    for (size_t b = 0; b < e->layout.bucket_count; b++) {
+        zo_status status = e->worker_device.ops->launch_host(e->worker_device.ctx, e->worker, zo_update_bucket,
+                                                             &e->jobs[b]);
+        if (status != ZO_OK) { /* unblock the waiters of the buckets never queued */
+            for (size_t rest = b; rest < e->layout.bucket_count; rest++)
+                zo_publish(e, rest, e->plan.generation);
+            return status;
+        }
+    }
+    return ZO_OK;
+}
+
+zo_status zo_engine_step(zo_engine *e, zo_step_info *info)
+{
+    if (!e)
+        return zo_fail(ZO_ERR_INVALID_ARGUMENT, "zo_engine_step: engine is NULL");
+    for (size_t i = 0; i < e->layout.param_count; i++)
+        if (!e->param_ready[i])
+            return zo_report_missing(e);
+    double started = zo_now_seconds();
+    zo_status status = zo_wait_for_gradients(e);
+    zo_step_info result = {.wait_seconds = zo_now_seconds() - started,
+                           .stats_seconds = e->stats_seconds,
+                           .update_seconds = e->update_seconds,
+                           .boundary = zo_accumulation_boundary(e),
+                           .clip_coefficient = 1.0};
+    zo_start_next_micro_step(e);
+    if (status != ZO_OK)
+        return status;
+
+    if (result.boundary) {
+        bool finite = true;
+        double sum_squares = 0.0;
+        for (size_t b = 0; b < e->layout.bucket_count; b++) { /* in bucket order: reproducible */
+            finite = finite && e->bucket_stats[b].all_finite;
+            sum_squares += e->bucket_stats[b].sum_squares;
+        }
+        double scale = e->scaler.scale * (double)e->accumulation_steps; /* DeepSpeed averages micro-steps */
+        result.overflow = !finite;
+        result.grad_norm = finite ? sqrt(sum_squares) / scale : INFINITY;
+        if (!finite) {
+            result.skipped = true;
+            status = zo_loss_scaler_update(&e->scaler, true);
+        } else {
+            double clip = e->settings.gradient_clipping;
+            if (clip > 0.0 && clip / (result.grad_norm + 1e-6) < 1.0) /* DeepSpeed's clip_coef */
+                result.clip_coefficient = clip / (result.grad_norm + 1e-6);
+            e->steps++;
+            result.lr = zo_lr_at_step(&e->settings.scheduler, e->settings.adam.lr, e->steps);
+            status = zo_queue_update(e, result.lr, (float)(result.clip_coefficient / scale));
+            if (status == ZO_OK)
+                status = zo_loss_scaler_update(&e->scaler, false);
+        }
+    }
+    result.micro_step = e->micro_steps;
+    result.step = e->steps;
+    result.loss_scale = (float)e->scaler.scale;
+    if (info)
+        *info = result;
+    return status;
+}

@@ -1,0 +1,85 @@
+/* The memory plan: what an engine will allocate, checked against the machine before
+ * anything is allocated, so a model that does not fit is refused with the reason
+ * instead of failing halfway or driving the host into swap. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "engine_internal.h"
+#include "error.h"
+#include "memory_plan.h"
+
+uint64_t zo_host_available_bytes(void)
+{
+    FILE *meminfo = fopen("/proc/meminfo", "r");
+    if (!meminfo)
+        return 0;
+    char line[256];
+    unsigned long long kib = 0;
+    while (fgets(line, sizeof line, meminfo))
+        if (sscanf(line, "MemAvailable: %llu kB", &kib) == 1)
+            break;
+    fclose(meminfo);
+    return (uint64_t)kib * 1024u;
+}
+
+static double zo_gib(uint64_t bytes) { return (double)bytes / (double)(1ull << 30); }
+
+void zo_plan_for_layout(const zo_settings *s, uint64_t elems, uint64_t accumulation, unsigned ranks,
+                        zo_memory_plan *plan)
+{
+    uint64_t dtype_bytes = s->fp16_enabled || s->bf16_enabled ? 2 : 4;
+    uint64_t moment_bytes = zo_dtype_size(s->moments_dtype);
+    /* each rank holds its 1/ranks shard of the optimizer state (ZeRO stage >= 1) */
+    uint64_t shard = s->stage >= 1 ? (elems + ranks - 1) / ranks : elems;
+    *plan = (zo_memory_plan){
+        .param_elems = elems,
+        .device_bytes = 2 * elems * dtype_bytes,
+        .pinned_bytes = 2 * elems * dtype_bytes,
+        .host_bytes = shard * (4 + 2 * moment_bytes) + (accumulation > 1 ? elems * 4 : 0),
+        .host_available_bytes = zo_host_available_bytes(),
+        .pinned_limit_bytes = s->max_pinned_bytes,
+        .device_is_host = s->device != ZO_DEVICE_CUDA,
+    };
+    uint64_t host_total = plan->host_bytes + plan->pinned_bytes + (plan->device_is_host ? plan->device_bytes : 0);
+    if (plan->pinned_limit_bytes && plan->pinned_bytes > plan->pinned_limit_bytes) {
+        snprintf(plan->verdict, sizeof plan->verdict,
+                 "pinned staging needs %.2f GiB but zo.max_pinned_bytes allows %.2f GiB: raise "
+                 "zo.max_pinned_bytes, or use more ranks (zero_optimization.stage >= 1 shards)",
+                 zo_gib(plan->pinned_bytes), zo_gib(plan->pinned_limit_bytes));
+        return;
+    }
+    if (plan->host_available_bytes && host_total > plan->host_available_bytes) {
+        uint64_t saving = s->moments_dtype == ZO_DTYPE_F32 ? shard * 4 : 0;
+        snprintf(plan->verdict, sizeof plan->verdict,
+                 "host memory needed %.2f GiB (master weights and moments %.2f, staging %.2f%s) but "
+                 "only %.2f GiB is available; zo.moments_dtype \"bf16\" would save %.2f GiB, more "
+                 "ranks with zero_optimization.stage >= 1 divide the optimizer state",
+                 zo_gib(host_total), zo_gib(plan->host_bytes), zo_gib(plan->pinned_bytes),
+                 plan->device_is_host ? ", host-backend device buffers" : "", zo_gib(plan->host_available_bytes),
+                 zo_gib(saving));
+        return;
+    }
+    plan->fits = true;
+    snprintf(plan->verdict, sizeof plan->verdict, "fits: %.2f GiB of %.2f GiB host memory available",
+             zo_gib(host_total), zo_gib(plan->host_available_bytes));
+}
+
+zo_status zo_engine_plan(const zo_config *config, const zo_param_desc *params, size_t param_count,
+                         unsigned ranks, zo_memory_plan *out)
+{
+    if (!config || !out || ranks == 0)
+        return zo_fail(ZO_ERR_INVALID_ARGUMENT, "zo_engine_plan: %s",
+                       !config ? "config is NULL" : !out ? "out is NULL" : "ranks is 0");
+    const zo_settings *settings = zo_config_settings(config);
+    uint64_t accumulation = 1;
+    zo_partition layout;
+    zo_status status = zo_resolve_accumulation(settings, ranks, &accumulation);
+    if (status == ZO_OK)
+        status = zo_partition_build(params, param_count, settings->reduce_bucket_size, &layout);
+    if (status != ZO_OK)
+        return status;
+    zo_plan_for_layout(settings, layout.total_elems, accumulation, ranks, out);
+    zo_partition_free(&layout);
+    return ZO_OK;
+}

@@ -1,0 +1,81 @@
+/* Laying parameters out in the flat space and counting who overlaps which bucket. */
+#include "partition.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+
+static char *zo_strdup(const char *s)
+{
+    size_t bytes = strlen(s) + 1;
+    char *copy = malloc(bytes);
+    if (copy)
+        memcpy(copy, s, bytes);
+    return copy;
+}
+
+void zo_partition_free(zo_partition *p)
+{
+    if (!p)
+        return;
+    for (size_t i = 0; p->param_names && i < p->param_count; i++)
+        free(p->param_names[i]);
+    free(p->param_names);
+    free(p->param_offset);
+    free(p->param_elems);
+    free(p->bucket_param_count);
+    *p = (zo_partition){0};
+}
+
+zo_status zo_partition_build(const zo_param_desc *params, size_t param_count, uint64_t bucket_elems,
+                             zo_partition *out)
+{
+    *out = (zo_partition){0};
+    if (!params || param_count == 0)
+        return zo_fail(ZO_ERR_INVALID_ARGUMENT, "zo_engine_create: no parameters given");
+    if (bucket_elems == 0)
+        return zo_fail(ZO_ERR_INVALID_ARGUMENT, "zo_engine_create: reduce_bucket_size is 0");
+    zo_partition p = {.param_count = param_count, .bucket_elems = (size_t)bucket_elems};
+    p.param_offset = calloc(param_count, sizeof *p.param_offset);
+    p.param_elems = calloc(param_count, sizeof *p.param_elems);
+    p.param_names = calloc(param_count, sizeof *p.param_names);
+    if (!p.param_offset || !p.param_elems || !p.param_names)
+        goto out_of_memory;
+
+    size_t offset = 0;
+    for (size_t i = 0; i < param_count; i++) {
+        if (!params[i].name || params[i].elems == 0) {
+            zo_partition_free(&p);
+            return zo_fail(ZO_ERR_INVALID_ARGUMENT, "zo_engine_create: parameter %zu (%s) has %s", i,
+                           params[i].name ? params[i].name : "no name",
+                           params[i].name ? "0 elements" : "a NULL name");
+        }
+        if (params[i].elems > SIZE_MAX / 8 - offset) {
+            zo_partition_free(&p);
+            return zo_fail(ZO_ERR_INVALID_ARGUMENT,
+                           "zo_engine_create: parameter %zu (%s) makes the model too large", i,
+                           params[i].name);
+        }
+        if (!(p.param_names[i] = zo_strdup(params[i].name)))
+            goto out_of_memory;
+        p.param_offset[i] = offset;
+        p.param_elems[i] = params[i].elems;
+        size_t end = offset + params[i].elems;
+        offset = (end + ZO_PARAM_ALIGN_ELEMS - 1) / ZO_PARAM_ALIGN_ELEMS * ZO_PARAM_ALIGN_ELEMS;
+    }
+    p.total_elems = offset;
+    p.bucket_count = (p.total_elems + p.bucket_elems - 1) / p.bucket_elems;
+    if (!(p.bucket_param_count = calloc(p.bucket_count, sizeof *p.bucket_param_count)))
+        goto out_of_memory;
+    for (size_t i = 0; i < param_count; i++)
+        for (size_t b = zo_param_first_bucket(&p, i); b <= zo_param_last_bucket(&p, i); b++)
+            p.bucket_param_count[b]++;
+    *out = p;
+    return ZO_OK;
+
+out_of_memory:
+    zo_partition_free(&p);
+    return zo_fail(ZO_ERR_OUT_OF_MEMORY, "zo_engine_create: out of memory for the layout of %zu parameters",
+                   param_count);
+}

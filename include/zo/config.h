@@ -1,0 +1,128 @@
+/* The stage config: a DeepSpeed-style JSON file (a user's ds_config.json works as it
+ * is) parsed into zo_settings. Every key is documented in README.md, "Configuration". */
+#ifndef ZO_CONFIG_H
+#define ZO_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "zo/adam.h"
+#include "zo/api.h"
+#include "zo/dtype.h"
+#include "zo/status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Where the engine keeps its "device" memory and runs its streams. */
+typedef enum zo_device_kind {
+    ZO_DEVICE_AUTO = 0, /* CUDA if a GPU is usable, else the host backend (with a notice) */
+    ZO_DEVICE_HOST = 1, /* the host backend: worker threads play the GPU                */
+    ZO_DEVICE_CUDA = 2  /* a CUDA GPU; an error where there is none                     */
+} zo_device_kind;
+
+/* DeepSpeed's learning-rate schedulers. */
+typedef enum zo_scheduler_kind {
+    ZO_SCHEDULER_NONE = 0,          /* constant optimizer.params.lr                 */
+    ZO_SCHEDULER_WARMUP_LR = 1,     /* warm up, then hold warmup_max_lr             */
+    ZO_SCHEDULER_WARMUP_DECAY_LR = 2,  /* warm up, then linear decay to 0 at total_num_steps */
+    ZO_SCHEDULER_WARMUP_COSINE_LR = 3  /* warm up as a ratio, then cosine decay          */
+} zo_scheduler_kind;
+
+typedef enum zo_warmup_type { ZO_WARMUP_LOG = 0, ZO_WARMUP_LINEAR = 1 } zo_warmup_type;
+
+typedef struct zo_scheduler_settings {
+    zo_scheduler_kind kind;
+    double warmup_min_lr;     /* WarmupLR, WarmupDecayLR: 0                          */
+    double warmup_max_lr;     /* WarmupLR, WarmupDecayLR: 0.001                      */
+    uint64_t warmup_num_steps; /* 1000                                               */
+    zo_warmup_type warmup_type; /* "log" (default) or "linear"                        */
+    uint64_t total_num_steps; /* WarmupDecayLR, WarmupCosineLR: required             */
+    double warmup_min_ratio;  /* WarmupCosineLR: 0                                   */
+    double cos_min_ratio;     /* WarmupCosineLR: 0.0001                              */
+} zo_scheduler_settings;
+
+/* Everything a config says, with DeepSpeed's defaults for what it leaves out. */
+typedef struct zo_settings {
+    /* batch: 0 means "not given"; the engine resolves and checks the three against
+     * the rank count as DeepSpeed does (train = micro * accumulation * ranks) */
+    uint64_t train_batch_size;
+    uint64_t train_micro_batch_size_per_gpu;
+    uint64_t gradient_accumulation_steps;
+    double gradient_clipping; /* global-norm clip; 0 = off. Default 1.0, the Hugging Face
+                                 Trainer's; DeepSpeed alone defaults to 0 */
+
+    /* fp16 with loss scaling (fp16.*) */
+    bool fp16_enabled;
+    double loss_scale;            /* 0 = dynamic (default)                 */
+    int initial_scale_power;      /* dynamic start 2^16                    */
+    uint64_t loss_scale_window;   /* grow x2 after this many good steps: 1000 */
+    int hysteresis;               /* overflows tolerated before lowering: 2 */
+    bool consecutive_hysteresis;  /* refill hysteresis on a good step: false */
+    double min_loss_scale;        /* 1                                     */
+    /* bf16 (bf16.enabled): no loss scaling */
+    bool bf16_enabled;
+
+    /* optimizer: type Adam (AdamW unless adam_w_mode is false) or AdamW */
+    zo_adam_hparams adam;
+    zo_scheduler_settings scheduler;
+
+    /* zero_optimization */
+    int stage;                    /* 0, 1 or 2; 3 is refused as not supported yet  */
+    bool offload_optimizer;       /* offload_optimizer.device "cpu" (or cpu_offload) */
+    bool pin_memory;              /* offload_optimizer.pin_memory: true (DeepSpeed:
+                                     false); overlap needs page-locked buffers      */
+    bool overlap_comm;
+    bool contiguous_gradients;
+    bool reduce_scatter;
+    uint64_t reduce_bucket_size;  /* elements per bucket: 5e8                      */
+    uint64_t allgather_bucket_size; /* 5e8                                         */
+
+    /* zo's own section, "zo" */
+    zo_device_kind device;        /* "auto" (default), "host", "cuda"              */
+    int threads;                  /* host update threads; 0 = all cores            */
+    bool delayed_param_update;    /* DeepSpeed's DPU: step t's update overlaps t+1 */
+    char trace_file[1024];        /* "" = no trace; else a Chrome/Perfetto JSON    */
+    zo_dtype moments_dtype;       /* "f32" (default) or "bf16"                      */
+    uint64_t max_pinned_bytes;    /* cap on pinned host memory; 0 = no cap          */
+} zo_settings;
+
+/* Fills `settings` with the defaults a config of "{}" would give. */
+ZO_API void zo_default_settings(zo_settings *settings);
+
+/* A parsed config: its settings and the DeepSpeed keys it held that zo ignores. */
+typedef struct zo_config zo_config;
+
+/* Parses a JSON config into *out (owned by the caller, free with zo_config_destroy).
+ * Keys zo knows are checked for type and range; "auto" as a value means the default;
+ * DeepSpeed keys zo has no use for are accepted and listed by zo_config_ignored_key;
+ * duplicate keys are refused. On failure *out is NULL and zo_last_error() names the
+ * problem: the JSON path of the key ("fp16.loss_scale_window"), with "did you mean"
+ * for a near miss of a known key, or the line and column of a syntax error, or the
+ * file that could not be read. Errors: ZO_ERR_CONFIG, ZO_ERR_IO (file),
+ * ZO_ERR_NOT_SUPPORTED (zero stage 3, NVMe offload, amsgrad, an optimizer or scheduler
+ * zo does not have), ZO_ERR_INVALID_ARGUMENT (NULL), ZO_ERR_OUT_OF_MEMORY. */
+ZO_API zo_status zo_config_from_file(const char *path, zo_config **out);
+ZO_API zo_status zo_config_from_string(const char *json, zo_config **out);
+
+/* Destroys *config and sets it to NULL; NULL is a no-op. */
+ZO_API void zo_config_destroy(zo_config **config);
+
+/* The parsed settings; valid as long as the config. NULL for a NULL config. */
+ZO_API const zo_settings *zo_config_settings(const zo_config *config);
+
+/* The DeepSpeed keys of the config that zo accepts but has no use for
+ * ("steps_per_print", "zero_optimization.stage3_max_live_parameters", ...), by JSON
+ * path, in file order; an ignored section counts once, by its own path. The engine
+ * reports them once; nothing is ignored silently. The count is 0 and the key NULL for
+ * a NULL config or an index past the end; strings live as long as the config. */
+ZO_API size_t zo_config_ignored_count(const zo_config *config);
+ZO_API const char *zo_config_ignored_key(const zo_config *config, size_t index);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

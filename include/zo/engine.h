@@ -1,0 +1,131 @@
+/* The offload engine: a training loop hands it its parameters once, writes gradients
+ * where it says, tells it when each is ready, and calls step. fp32 master weights and
+ * Adam moments stay in host memory; the device holds fp16/bf16 (or fp32) weights and
+ * gradients; copies run on their own streams, overlapped with the loop's work. */
+#ifndef ZO_ENGINE_H
+#define ZO_ENGINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "zo/api.h"
+#include "zo/config.h"
+#include "zo/dtype.h"
+#include "zo/status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* One parameter tensor, registered once at create time. */
+typedef struct zo_param_desc {
+    const char *name; /* for messages and traces; copied */
+    size_t elems;     /* > 0                             */
+} zo_param_desc;
+
+typedef struct zo_engine zo_engine;
+
+/* The memory an engine will need, worked out before anything is allocated. */
+typedef struct zo_memory_plan {
+    uint64_t param_elems;          /* the flat space, alignment padding included          */
+    uint64_t device_bytes;         /* device weights + gradients                          */
+    uint64_t pinned_bytes;         /* page-locked staging: gradients down, weights up     */
+    uint64_t host_bytes;           /* pageable: master weights, moments, accumulation     */
+    uint64_t host_available_bytes; /* MemAvailable of this machine                        */
+    uint64_t pinned_limit_bytes;   /* zo.max_pinned_bytes, 0 if none                      */
+    bool device_is_host;           /* the host backend: "device" memory is host memory    */
+    bool fits;                     /* everything fits what is available and allowed       */
+    char verdict[768];             /* why not, and which keys would make it fit           */
+} zo_memory_plan;
+
+/* Works out the plan for these parameters and settings on `ranks` data-parallel ranks
+ * (1 for one process) without allocating, and checks it against this machine.
+ * zo_engine_create runs it first and refuses with the verdict when !fits.
+ * Errors: ZO_ERR_INVALID_ARGUMENT, ZO_ERR_CONFIG (what zo_engine_create would say). */
+ZO_API zo_status zo_engine_plan(const zo_config *config, const zo_param_desc *params, size_t param_count,
+                                unsigned ranks, zo_memory_plan *out);
+
+/* Lays the parameters out in one flat, aligned device weight buffer and one device
+ * gradient buffer, cuts the flat space into buckets of reduce_bucket_size elements,
+ * and allocates the host state (master weights, moments). Master weights start at 0:
+ * set them with zo_engine_set_master. The config is not kept (copy what you need).
+ * Errors: ZO_ERR_INVALID_ARGUMENT (bad params), ZO_ERR_CONFIG (a setting the engine
+ * cannot use, e.g. inconsistent batch sizes), ZO_ERR_NOT_SUPPORTED (a setting not
+ * implemented yet, named), ZO_ERR_OUT_OF_MEMORY, ZO_ERR_DEVICE. */
+ZO_API zo_status zo_engine_create(const zo_config *config, const zo_param_desc *params,
+                                  size_t param_count, zo_engine **out);
+
+/* Waits for the engine's queued work, frees everything, sets *engine to NULL. */
+ZO_API void zo_engine_destroy(zo_engine **engine);
+
+/* The element type of device weights and gradients: f16 with fp16.enabled, bf16
+ * with bf16.enabled, else f32. */
+ZO_API zo_dtype zo_engine_dtype(const zo_engine *engine);
+ZO_API size_t zo_engine_param_count(const zo_engine *engine);
+ZO_API size_t zo_engine_bucket_count(const zo_engine *engine);
+/* The name of the backend in use: "host" or "cuda". */
+ZO_API const char *zo_engine_device_name(const zo_engine *engine);
+
+/* Where parameter `param`'s device weights are (read by the forward) and where the
+ * backward must write its gradient, in zo_engine_dtype(). NULL for a bad index.
+ * Owned by the engine. */
+ZO_API void *zo_engine_weights(zo_engine *engine, size_t param);
+ZO_API void *zo_engine_grads(zo_engine *engine, size_t param);
+
+/* Copies fp32 values into parameter `param`'s master weights and its device weights
+ * (rounded). Synchronous; call before training or between steps. */
+ZO_API zo_status zo_engine_set_master(zo_engine *engine, size_t param, const float *values);
+/* Copies parameter `param`'s fp32 master weights out (waits for a running update). */
+ZO_API zo_status zo_engine_get_master(zo_engine *engine, size_t param, float *values);
+
+/* Forward: returns once parameter `param`'s updated weights are on the device (host
+ * backend, stream NULL), or makes `stream` (a cudaStream_t on CUDA) wait for them.
+ * Only the bucket(s) holding `param` are waited for. */
+ZO_API zo_status zo_engine_wait_params(zo_engine *engine, size_t param, void *stream);
+
+/* Backward: parameter `param`'s gradient is written (host backend, stream NULL), or
+ * will be once `stream`'s queued work has run. When every parameter of a bucket is
+ * ready, its copy to the host starts. Any order is fine; each parameter once per
+ * micro-step. Errors: ZO_ERR_INVALID_ARGUMENT (bad index, or ready twice). */
+ZO_API zo_status zo_engine_grad_ready(zo_engine *engine, size_t param, void *stream);
+
+/* What a step did. */
+typedef struct zo_step_info {
+    uint64_t micro_step;      /* micro-steps so far, this one included                 */
+    uint64_t step;            /* optimizer steps taken so far (skipped ones excluded)  */
+    bool boundary;            /* this micro-step ended an accumulation: a step was decided */
+    bool skipped;             /* the step was skipped (non-finite gradient)             */
+    bool overflow;            /* some gradient was inf or NaN                           */
+    float loss_scale;         /* the scale to multiply the next loss by                 */
+    double grad_norm;         /* global L2 norm of the unscaled gradient, before clipping */
+    double clip_coefficient;  /* what the gradient was multiplied by (<= 1)             */
+    double lr;                /* the learning rate of this step                         */
+    double wait_seconds;      /* in zo_engine_step, waiting for the last gradients      */
+    double stats_seconds;     /* host time of the gradient stats (and accumulation)     */
+    double update_seconds;    /* host time of the previous step's update (it runs while
+                                 the loop goes on, so its length is known a step later) */
+} zo_step_info;
+
+/* Ends a micro-step (call it after every backward, as with DeepSpeed): waits for this
+ * micro-step's gradients to land on the host, and at the end of an accumulation
+ * decides the step: skip it (non-finite gradient; the loss scale drops) or clip and
+ * start the Adam update, bucket by bucket in forward order, each bucket's weights
+ * going back to the device as soon as it is updated. Returns before the update ends;
+ * zo_engine_wait_params orders the next forward after it. info may be NULL.
+ * Errors: ZO_ERR_INVALID_ARGUMENT naming parameters whose grad_ready is missing
+ * (nothing changes: report them and call step again), ZO_ERR_NON_FINITE when the
+ * loss scale is already at fp16.min_loss_scale and still overflows, ZO_ERR_DEVICE. */
+ZO_API zo_status zo_engine_step(zo_engine *engine, zo_step_info *info);
+
+/* The current loss scale (1 without fp16). */
+ZO_API float zo_engine_loss_scale(const zo_engine *engine);
+
+/* Waits until every queued copy and update has finished. */
+ZO_API zo_status zo_engine_synchronize(zo_engine *engine);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,336 @@
+/* The offload engine on the host backend: trained for many steps against cpu_adam run
+ * directly and against a double-precision Adam; overflow skipping and loss scaling;
+ * clipping; gradient accumulation; and the misuse errors of the pipeline API. */
+#include <criterion/criterion.h>
+#include <criterion/new/assert.h>
+#include <math.h>
+#include <stdio.h>
+
+#include "test_support.h"
+
+/* A three-parameter model whose sizes make parameters straddle 512-element buckets. */
+static const zo_param_desc model[] = {{"embedding", 1000}, {"bias", 37}, {"head", 2500}};
+enum { PARAMS = 3, MODEL_ELEMS = 1000 + 37 + 2500 };
+
+static size_t model_offset(size_t param)
+{
+    size_t offset = 0;
+    for (size_t i = 0; i < param; i++)
+        offset += model[i].elems;
+    return offset;
+}
+
+static zo_engine *engine_from(const char *json)
+{
+    zo_config *config = NULL;
+    cr_assert(eq(int, zo_config_from_string(json, &config), ZO_OK), "config: %s", zo_last_error());
+    zo_engine *engine = NULL;
+    zo_status status = zo_engine_create(config, model, PARAMS, &engine);
+    zo_config_destroy(&config);
+    cr_assert(eq(int, status, ZO_OK), "zo_engine_create: %s", zo_last_error());
+    return engine;
+}
+
+/* Initial weights: the same for the engine and the references. */
+static void initial_weights(float *w)
+{
+    zo_test_rng rng = {2024};
+    for (size_t i = 0; i < MODEL_ELEMS; i++)
+        w[i] = zo_test_uniform(&rng, -1.0f, 1.0f);
+}
+
+static void set_all_master(zo_engine *e, const float *w)
+{
+    for (size_t p = 0; p < PARAMS; p++)
+        cr_assert(eq(int, zo_engine_set_master(e, p, w + model_offset(p)), ZO_OK), "%s", zo_last_error());
+}
+
+static void get_all_master(zo_engine *e, float *w)
+{
+    for (size_t p = 0; p < PARAMS; p++)
+        cr_assert(eq(int, zo_engine_get_master(e, p, w + model_offset(p)), ZO_OK), "%s", zo_last_error());
+}
+
+static void mark_all_ready(zo_engine *e)
+{
+    for (size_t p = PARAMS; p-- > 0;) /* backward order: last layer first */
+        cr_assert(eq(int, zo_engine_grad_ready(e, p, NULL), ZO_OK), "%s", zo_last_error());
+}
+
+/* The gradient of 0.5 * |w - target|^2 plus noise, times scale, written in the
+ * engine's dtype where the engine says; the values as stored go to `stored`. */
+static void write_grads(zo_engine *e, const float *w, uint64_t seed, float scale, float *stored)
+{
+    zo_test_rng rng = {seed};
+    zo_dtype dtype = zo_engine_dtype(e);
+    for (size_t p = 0; p < PARAMS; p++) {
+        void *grads = zo_engine_grads(e, p);
+        size_t base = model_offset(p);
+        for (size_t i = 0; i < model[p].elems; i++) {
+            float target = 0.5f * sinf((float)(base + i));
+            float g = (w[base + i] - target + zo_test_uniform(&rng, -0.1f, 0.1f)) * scale;
+            zo_test_store(grads, dtype, i, g);
+            stored[base + i] = zo_test_load(grads, dtype, i);
+        }
+    }
+}
+
+/* The "backward": gradients written, then each declared ready. */
+static void backward(zo_engine *e, const float *w, uint64_t seed, float scale, float *stored)
+{
+    write_grads(e, w, seed, scale, stored);
+    mark_all_ready(e);
+}
+
+static void forward_wait_all(zo_engine *e)
+{
+    for (size_t p = 0; p < PARAMS; p++)
+        cr_assert(eq(int, zo_engine_wait_params(e, p, NULL), ZO_OK), "%s", zo_last_error());
+}
+
+/* 60 fp16 steps through the engine equal, to the bit, cpu_adam run directly on the whole
+ * flat model with the same (rounded) gradients and grad_scale: the engine's buckets,
+ * threads and copies change nothing. Against a double-precision Adam the weights stay
+ * within 1e-4 relative: fp16 gradients are exact inputs to both, and fp32 rounding of
+ * 60 steps adds at most 60 * 2^-23 ~ 7e-6 (seen: ~1e-6 of the update size). */
+Test(engine, sixty_fp16_steps_match_cpu_adam_bit_for_bit)
+{
+    zo_engine *e = engine_from("{\"fp16\": {\"enabled\": true, \"initial_scale_power\": 10},"
+                               " \"gradient_clipping\": 0,"
+                               " \"optimizer\": {\"type\": \"AdamW\", \"params\": {\"lr\": 0.001, \"weight_decay\": 0.01}},"
+                               " \"zero_optimization\": {\"stage\": 2, \"reduce_bucket_size\": 512},"
+                               " \"zo\": {\"device\": \"host\", \"threads\": 2}}");
+    cr_assert(eq(int, zo_engine_dtype(e), ZO_DTYPE_F16));
+    cr_assert(ge(sz, zo_engine_bucket_count(e), 7), "parameters must straddle buckets");
+    static float w[MODEL_ELEMS], ref_w[MODEL_ELEMS], ref_m[MODEL_ELEMS], ref_v[MODEL_ELEMS], grads[MODEL_ELEMS],
+        got[MODEL_ELEMS];
+    initial_weights(w);
+    memcpy(ref_w, w, sizeof w);
+    set_all_master(e, w);
+    zo_adam *direct = zo_test_context(ZO_CPU_ISA_AUTO, 1);
+    zo_adam_hparams hp;
+    zo_adam_default_hparams(&hp);
+    hp.weight_decay = 0.01f;
+
+    for (uint64_t step = 1; step <= 60; step++) {
+        float scale = zo_engine_loss_scale(e);
+        cr_assert(eq(flt, scale, 1024.0f), "no overflow, window 1000: the scale stays");
+        forward_wait_all(e);
+        backward(e, ref_w, step, scale, grads);
+        zo_step_info info;
+        cr_assert(eq(int, zo_engine_step(e, &info), ZO_OK), "%s", zo_last_error());
+        cr_assert(info.boundary && !info.skipped && info.step == step);
+        cr_assert(eq(dbl, info.clip_coefficient, 1.0));
+        zo_adam_buffers b = {.n = MODEL_ELEMS, .master = ref_w, .exp_avg = ref_m, .exp_avg_sq = ref_v,
+                             .moments_dtype = ZO_DTYPE_F32, .grad = grads, .grad_dtype = ZO_DTYPE_F32,
+                             .grad_scale = 1.0f / scale};
+        cr_assert(eq(int, zo_adam_step(direct, &hp, step, &b), ZO_OK));
+    }
+    get_all_master(e, got);
+    cr_expect(memcmp(got, ref_w, sizeof got) == 0, "master weights differ from cpu_adam's");
+    forward_wait_all(e);
+    for (size_t p = 0; p < PARAMS; p++) { /* device weights are the rounded masters */
+        const uint16_t *device = zo_engine_weights(e, p);
+        for (size_t i = 0; i < model[p].elems; i++)
+            cr_assert(eq(u16, device[i], zo_f32_to_f16(ref_w[model_offset(p) + i])), "%s[%zu]", model[p].name, i);
+    }
+    zo_adam_destroy(&direct);
+    zo_engine_destroy(&e);
+    cr_expect(eq(ptr, e, NULL));
+}
+
+/* An inf in one gradient skips exactly that step: master weights unchanged, step count
+ * and scheduler not advanced, the scale halved (hysteresis 1); then training goes on. */
+Test(engine, an_overflow_skips_that_step_and_lowers_the_scale)
+{
+    zo_engine *e = engine_from("{\"fp16\": {\"enabled\": true, \"initial_scale_power\": 12, \"hysteresis\": 1},"
+                               " \"zero_optimization\": {\"reduce_bucket_size\": 700}}");
+    static float w[MODEL_ELEMS], before[MODEL_ELEMS], after[MODEL_ELEMS], grads[MODEL_ELEMS];
+    initial_weights(w);
+    set_all_master(e, w);
+    zo_step_info info;
+    for (uint64_t step = 1; step <= 3; step++) {
+        backward(e, w, step, zo_engine_loss_scale(e), grads);
+        cr_assert(eq(int, zo_engine_step(e, &info), ZO_OK));
+    }
+    get_all_master(e, before);
+    for (size_t p = 0; p < PARAMS; p++) {
+        uint16_t *g = zo_engine_grads(e, p);
+        for (size_t i = 0; i < model[p].elems; i++)
+            g[i] = zo_f32_to_f16(0.01f);
+    }
+    ((uint16_t *)zo_engine_grads(e, 2))[1234] = 0x7c00; /* +inf */
+    for (size_t p = 0; p < PARAMS; p++)
+        cr_assert(eq(int, zo_engine_grad_ready(e, p, NULL), ZO_OK));
+    cr_assert(eq(int, zo_engine_step(e, &info), ZO_OK), "%s", zo_last_error());
+    cr_expect(info.skipped && info.overflow);
+    cr_expect(eq(u64, info.step, 3), "a skipped step is not counted");
+    cr_expect(eq(flt, info.loss_scale, 2048.0f), "4096 halves to 2048");
+    get_all_master(e, after);
+    cr_expect(memcmp(before, after, sizeof before) == 0, "a skipped step must not touch the weights");
+
+    backward(e, w, 99, zo_engine_loss_scale(e), grads);
+    cr_assert(eq(int, zo_engine_step(e, &info), ZO_OK));
+    cr_expect(info.skipped == false && info.step == 4, "training goes on");
+    zo_engine_destroy(&e);
+}
+
+Test(engine, the_scale_grows_after_a_window_of_good_steps_and_hysteresis_delays_the_drop)
+{
+    zo_engine *e = engine_from("{\"fp16\": {\"enabled\": true, \"initial_scale_power\": 8,"
+                               " \"loss_scale_window\": 3, \"hysteresis\": 2}}");
+    static float w[MODEL_ELEMS], grads[MODEL_ELEMS];
+    initial_weights(w);
+    set_all_master(e, w);
+    zo_step_info info;
+    float expected[] = {256, 256, 512, 512, 512, 1024};
+    for (size_t s = 0; s < 6; s++) {
+        backward(e, w, s, zo_engine_loss_scale(e), grads);
+        cr_assert(eq(int, zo_engine_step(e, &info), ZO_OK));
+        cr_expect(eq(flt, info.loss_scale, expected[s]), "after good step %zu", s + 1);
+    }
+    /* two overflows: the first is absorbed by hysteresis 2, the second halves */
+    for (int k = 0; k < 2; k++) {
+        write_grads(e, w, 50, zo_engine_loss_scale(e), grads);
+        ((uint16_t *)zo_engine_grads(e, 0))[0] = 0x7e00; /* NaN */
+        mark_all_ready(e);
+        cr_assert(eq(int, zo_engine_step(e, &info), ZO_OK));
+        cr_expect(info.skipped);
+    }
+    cr_expect(eq(flt, info.loss_scale, 512.0f));
+    zo_engine_destroy(&e);
+}
+
+/* Clipping: with a large gradient the engine multiplies by DeepSpeed's
+ * clip / (norm + 1e-6); the same step by cpu_adam with that factor gives the same bits. */
+Test(engine, clipping_folds_the_global_norm_into_grad_scale)
+{
+    zo_engine *e = engine_from("{\"gradient_clipping\": 0.5, \"zo\": {\"threads\": 1}}");
+    cr_assert(eq(int, zo_engine_dtype(e), ZO_DTYPE_F32));
+    static float w[MODEL_ELEMS], ref_w[MODEL_ELEMS], ref_m[MODEL_ELEMS], ref_v[MODEL_ELEMS], grads[MODEL_ELEMS],
+        got[MODEL_ELEMS];
+    initial_weights(w);
+    memcpy(ref_w, w, sizeof w);
+    set_all_master(e, w);
+    backward(e, w, 1, 1.0f, grads);
+    zo_step_info info;
+    cr_assert(eq(int, zo_engine_step(e, &info), ZO_OK), "%s", zo_last_error());
+    double sum = 0;
+    for (size_t i = 0; i < MODEL_ELEMS; i++)
+        sum += (double)grads[i] * grads[i];
+    double norm = sqrt(sum), coefficient = 0.5 / (norm + 1e-6);
+    cr_expect(ieee_ulp_eq(dbl, info.grad_norm, norm, 64), "norm %.17g vs %.17g", info.grad_norm, norm);
+    cr_expect(ieee_ulp_eq(dbl, info.clip_coefficient, coefficient, 64));
+    cr_expect(lt(dbl, info.clip_coefficient, 1.0));
+
+    zo_adam *direct = zo_test_context(ZO_CPU_ISA_AUTO, 1);
+    zo_adam_hparams hp;
+    zo_adam_default_hparams(&hp);
+    zo_adam_buffers b = {.n = MODEL_ELEMS, .master = ref_w, .exp_avg = ref_m, .exp_avg_sq = ref_v,
+                         .moments_dtype = ZO_DTYPE_F32, .grad = grads, .grad_dtype = ZO_DTYPE_F32,
+                         .grad_scale = (float)info.clip_coefficient};
+    cr_assert(eq(int, zo_adam_step(direct, &hp, 1, &b), ZO_OK));
+    get_all_master(e, got);
+    cr_expect(memcmp(got, ref_w, sizeof got) == 0, "clipped update differs from cpu_adam's");
+    zo_adam_destroy(&direct);
+    zo_engine_destroy(&e);
+}
+
+/* Four accumulated micro-steps equal one step on their mean gradient, to the bit:
+ * the engine sums in fp32 in micro-step order and scales by 1/4 (a power of two, so
+ * exact), the reference is fed that very mean. */
+Test(engine, accumulating_micro_steps_equals_one_step_on_the_mean)
+{
+    zo_engine *acc = engine_from("{\"train_batch_size\": 32, \"train_micro_batch_size_per_gpu\": 8,"
+                                 " \"gradient_clipping\": 0, \"zero_optimization\": {\"reduce_bucket_size\": 300}}");
+    zo_engine *one = engine_from("{\"gradient_clipping\": 0, \"zero_optimization\": {\"reduce_bucket_size\": 300}}");
+    static float w[MODEL_ELEMS], grads[MODEL_ELEMS], sum[MODEL_ELEMS], got_acc[MODEL_ELEMS], got_one[MODEL_ELEMS];
+    initial_weights(w);
+    set_all_master(acc, w);
+    set_all_master(one, w);
+    zo_step_info info;
+    memset(sum, 0, sizeof sum);
+    for (int micro = 0; micro < 4; micro++) {
+        backward(acc, w, 10 + (uint64_t)micro, 1.0f, grads);
+        for (size_t i = 0; i < MODEL_ELEMS; i++)
+            sum[i] += grads[i];
+        cr_assert(eq(int, zo_engine_step(acc, &info), ZO_OK), "%s", zo_last_error());
+        cr_expect(eq(int, info.boundary, micro == 3), "micro-step %d", micro);
+    }
+    cr_expect(eq(u64, info.step, 1));
+    for (size_t p = 0; p < PARAMS; p++) {
+        float *g = zo_engine_grads(one, p);
+        for (size_t i = 0; i < model[p].elems; i++)
+            g[i] = sum[model_offset(p) + i] * 0.25f;
+    }
+    mark_all_ready(one);
+    cr_assert(eq(int, zo_engine_step(one, &info), ZO_OK));
+    get_all_master(acc, got_acc);
+    get_all_master(one, got_one);
+    cr_expect(memcmp(got_acc, got_one, sizeof got_acc) == 0, "accumulated step differs");
+    zo_engine_destroy(&acc);
+    zo_engine_destroy(&one);
+}
+
+Test(engine, misuse_of_grad_ready_and_step_gets_a_clear_error)
+{
+    zo_engine *e = engine_from("{}");
+    cr_expect(eq(int, zo_engine_grad_ready(e, 3, NULL), ZO_ERR_INVALID_ARGUMENT));
+    cr_expect(strstr(zo_last_error(), "parameter 3 does not exist") != NULL, "%s", zo_last_error());
+    cr_assert(eq(int, zo_engine_grad_ready(e, 1, NULL), ZO_OK));
+    cr_expect(eq(int, zo_engine_grad_ready(e, 1, NULL), ZO_ERR_INVALID_ARGUMENT));
+    cr_expect(strstr(zo_last_error(), "bias") != NULL && strstr(zo_last_error(), "already ready") != NULL,
+              "%s", zo_last_error());
+    zo_step_info info;
+    cr_expect(eq(int, zo_engine_step(e, &info), ZO_ERR_INVALID_ARGUMENT));
+    cr_expect(strstr(zo_last_error(), "embedding, head") != NULL, "%s", zo_last_error());
+    /* nothing changed: finish the micro-step and step */
+    cr_assert(eq(int, zo_engine_grad_ready(e, 2, NULL), ZO_OK));
+    cr_assert(eq(int, zo_engine_grad_ready(e, 0, NULL), ZO_OK));
+    cr_expect(eq(int, zo_engine_step(e, &info), ZO_OK), "%s", zo_last_error());
+    cr_expect(eq(u64, info.step, 1));
+    int not_a_stream;
+    cr_expect(eq(int, zo_engine_wait_params(e, 0, &not_a_stream), ZO_ERR_INVALID_ARGUMENT));
+    cr_expect(eq(int, zo_engine_wait_params(e, 9, NULL), ZO_ERR_INVALID_ARGUMENT));
+    cr_expect(eq(ptr, zo_engine_grads(e, 3), NULL));
+    cr_expect(eq(int, zo_engine_set_master(e, 0, NULL), ZO_ERR_INVALID_ARGUMENT));
+    zo_engine_destroy(&e);
+    zo_engine_destroy(&e);
+    zo_engine_destroy(NULL);
+}
+
+typedef struct create_case {
+    const char *json;
+    zo_status status;
+    const char *message;
+} create_case;
+
+Test(engine, settings_it_cannot_honour_are_refused_by_name)
+{
+    static const create_case cases[] = {
+        {"{\"train_batch_size\": 30, \"train_micro_batch_size_per_gpu\": 8}", ZO_ERR_CONFIG, "not a multiple"},
+        {"{\"train_batch_size\": 32, \"train_micro_batch_size_per_gpu\": 8, \"gradient_accumulation_steps\": 2}",
+         ZO_ERR_CONFIG, "train_batch_size 32 != "},
+        {"{\"zo\": {\"device\": \"cuda\"}}", ZO_ERR_NOT_SUPPORTED, "CUDA backend"},
+        {"{\"zo\": {\"delayed_param_update\": true}}", ZO_ERR_NOT_SUPPORTED, "delayed_param_update"},
+        {"{\"zo\": {\"trace\": \"/tmp/t.json\"}}", ZO_ERR_NOT_SUPPORTED, "trace"},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        zo_config *config = NULL;
+        cr_assert(eq(int, zo_config_from_string(cases[k].json, &config), ZO_OK), "%s: %s", cases[k].json,
+                  zo_last_error());
+        zo_engine *e = NULL;
+        cr_expect(eq(int, zo_engine_create(config, model, PARAMS, &e), cases[k].status), "%s", cases[k].json);
+        cr_expect(strstr(zo_last_error(), cases[k].message) != NULL, "%s: \"%s\"", cases[k].json, zo_last_error());
+        cr_expect(eq(ptr, e, NULL));
+        zo_config_destroy(&config);
+    }
+    zo_config *config = NULL;
+    cr_assert(eq(int, zo_config_from_string("{}", &config), ZO_OK));
+    zo_engine *e = NULL;
+    zo_param_desc bad[] = {{"ok", 10}, {"empty", 0}};
+    cr_expect(eq(int, zo_engine_create(config, bad, 2, &e), ZO_ERR_INVALID_ARGUMENT));
+    cr_expect(strstr(zo_last_error(), "empty") != NULL, "%s", zo_last_error());
+    cr_expect(eq(int, zo_engine_create(config, model, 0, &e), ZO_ERR_INVALID_ARGUMENT));
+    zo_config_destroy(&config);
+}
