@@ -26,8 +26,6 @@ static zo_status zo_check_supported(const zo_settings *s)
                        "or \"auto\"");
     if (s->delayed_param_update)
         return zo_fail(ZO_ERR_NOT_SUPPORTED, "zo.delayed_param_update is not implemented yet");
-    if (s->trace_file[0])
-        return zo_fail(ZO_ERR_NOT_SUPPORTED, "zo.trace is not implemented yet");
     return ZO_OK;
 }
 
@@ -98,7 +96,9 @@ static zo_status zo_engine_allocate(zo_engine *e)
     e->bucket_generation = calloc(buckets, sizeof *e->bucket_generation);
     e->h2d_done = calloc(buckets, sizeof *e->h2d_done);
     e->jobs = calloc(buckets, sizeof *e->jobs);
-    if (!e->jobs || !e->master || !e->exp_avg || !e->exp_avg_sq || (e->accumulation_steps > 1 && !e->accumulated) ||
+    e->copy_down_began = calloc(buckets, sizeof *e->copy_down_began);
+    e->copy_up_began = calloc(buckets, sizeof *e->copy_up_began);
+    if (!e->jobs || !e->copy_down_began || !e->copy_up_began || !e->master || !e->exp_avg || !e->exp_avg_sq || (e->accumulation_steps > 1 && !e->accumulated) ||
         !e->param_ready || !e->bucket_pending || !e->bucket_stats || !e->bucket_generation || !e->h2d_done)
         return zo_fail(ZO_ERR_OUT_OF_MEMORY, "zo_engine_create: out of host memory for %zu parameters",
                        elems);
@@ -161,7 +161,8 @@ zo_status zo_engine_create(const zo_config *config, const zo_param_desc *params,
     pthread_mutex_init(&e->lock, NULL);
     pthread_cond_init(&e->bucket_published, NULL);
 
-    if ((status = zo_partition_build(params, param_count, settings->reduce_bucket_size, &e->layout)) ||
+    if ((settings->trace_file[0] && (status = zo_trace_open(settings->trace_file, &e->trace))) ||
+        (status = zo_partition_build(params, param_count, settings->reduce_bucket_size, &e->layout)) ||
         (status = zo_engine_check_plan(e)) || (status = zo_engine_start_device(e)) ||
         (status = zo_engine_allocate(e))) {
         zo_engine_destroy(&e);
@@ -197,10 +198,12 @@ void zo_engine_destroy(zo_engine **engine)
     }
     if (e->worker_device.ops)
         e->worker_device.ops->destroy(e->worker_device.ctx);
+    zo_trace_close(&e->trace); /* after the streams: every span is in */
     zo_adam_destroy(&e->adam);
     free(e->master), free(e->exp_avg), free(e->exp_avg_sq), free(e->accumulated);
     free(e->param_ready), free(e->bucket_pending), free(e->bucket_stats);
     free(e->bucket_generation), free(e->h2d_done), free(e->jobs);
+    free(e->copy_down_began), free(e->copy_up_began);
     zo_partition_free(&e->layout);
     pthread_mutex_destroy(&e->lock);
     pthread_cond_destroy(&e->bucket_published);
@@ -236,6 +239,16 @@ zo_status zo_engine_synchronize(zo_engine *e)
     zo_status d2h = e->device.ops->stream_synchronize(e->device.ctx, e->d2h_stream);
     zo_status h2d = e->device.ops->stream_synchronize(e->device.ctx, e->h2d_stream);
     return status ? status : d2h ? d2h : h2d;
+}
+
+zo_status zo_engine_write_trace(zo_engine *e)
+{
+    if (!e)
+        return zo_fail(ZO_ERR_INVALID_ARGUMENT, "zo_engine_write_trace: engine is NULL");
+    if (!e->trace)
+        return zo_fail(ZO_ERR_INVALID_ARGUMENT, "zo_engine_write_trace: zo.trace is not set");
+    zo_status status = zo_engine_synchronize(e);
+    return status ? status : zo_trace_write(e->trace);
 }
 
 static zo_status zo_check_param(const zo_engine *e, size_t param, const void *values, const char *call)

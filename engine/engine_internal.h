@@ -10,6 +10,7 @@
 #include "device.h"
 #include "loss_scaler.h"
 #include "partition.h"
+#include "trace.h"
 #include "zo/adam.h"
 #include "zo/engine.h"
 
@@ -74,6 +75,9 @@ struct zo_engine {
     zo_bucket_job *jobs;
     zo_update_plan plan;
 
+    zo_trace *trace;               /* NULL unless zo.trace is set                    */
+    double *copy_down_began;       /* per bucket, for the trace                      */
+    double *copy_up_began;
     zo_pipeline_observer observer; /* NULL: nobody listens */
     void *observer_user;
 

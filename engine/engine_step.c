@@ -61,9 +61,34 @@ static zo_status zo_bucket_landed(void *arg)
     e->bucket_stats[job->bucket] = (zo_bucket_stats){stats.sum_squares, stats.all_finite};
     double finished = zo_now_seconds();
     e->stats_seconds += finished - started;
+    if (e->trace)
+        zo_trace_span(e->trace, ZO_TRACK_STATS, "grad stats", job->bucket, started, finished);
     if (e->observer)
         e->observer(e->observer_user, ZO_EVENT_BUCKET_STATS, job->bucket, started, finished);
     return status;
+}
+
+/* Trace marks run on the copy streams around each copy (only when tracing). */
+static zo_status zo_mark_copy_down_begin(void *arg)
+{
+    const zo_bucket_job *job = arg;
+    job->engine->copy_down_began[job->bucket] = zo_now_seconds();
+    return ZO_OK;
+}
+
+static zo_status zo_mark_copy_up_begin(void *arg)
+{
+    const zo_bucket_job *job = arg;
+    job->engine->copy_up_began[job->bucket] = zo_now_seconds();
+    return ZO_OK;
+}
+
+static zo_status zo_mark_copy_up_end(void *arg)
+{
+    const zo_bucket_job *job = arg;
+    zo_engine *e = job->engine;
+    zo_trace_span(e->trace, ZO_TRACK_H2D, "weights up", job->bucket, e->copy_up_began[job->bucket], zo_now_seconds());
+    return ZO_OK;
 }
 
 /* d2h stream, after bucket b's copy: hand the bucket to the worker. */
@@ -71,6 +96,9 @@ static zo_status zo_bucket_copied_down(void *arg)
 {
     zo_bucket_job *job = arg;
     zo_engine *e = job->engine;
+    if (e->trace)
+        zo_trace_span(e->trace, ZO_TRACK_D2H, "gradients down", job->bucket, e->copy_down_began[job->bucket],
+                      zo_now_seconds());
     return e->worker_device.ops->launch_host(e->worker_device.ctx, e->worker, zo_bucket_landed, job);
 }
 
@@ -81,7 +109,11 @@ static zo_status zo_start_bucket_copy(zo_engine *e, size_t bucket)
     size_t begin = zo_bucket_begin(&e->layout, bucket);
     /* the pinned slice must not be overwritten while the last update still reads it */
     zo_engine_wait_published(e, bucket);
-    zo_status status = ops->copy_async(e->device.ctx, zo_at(e->pinned_grads, begin, e->dtype_bytes),
+    zo_status status = ZO_OK;
+    if (e->trace)
+        status = ops->launch_host(e->device.ctx, e->d2h_stream, zo_mark_copy_down_begin, &e->jobs[bucket]);
+    if (status == ZO_OK)
+        status = ops->copy_async(e->device.ctx, zo_at(e->pinned_grads, begin, e->dtype_bytes),
                                        zo_at(e->device_grads, begin, e->dtype_bytes),
                                        zo_bucket_elems(e, bucket) * e->dtype_bytes, e->d2h_stream);
     if (status == ZO_OK)
@@ -128,6 +160,7 @@ zo_status zo_engine_wait_params(zo_engine *e, size_t param, void *stream)
     if (stream)
         return zo_fail(ZO_ERR_INVALID_ARGUMENT, "zo_engine_wait_params: the %s backend takes no stream",
                        e->device.ops->name);
+    double started = zo_now_seconds();
     for (size_t b = zo_param_first_bucket(&e->layout, param); b <= zo_param_last_bucket(&e->layout, param);
          b++) {
         zo_engine_wait_published(e, b);
@@ -135,6 +168,9 @@ zo_status zo_engine_wait_params(zo_engine *e, size_t param, void *stream)
         if (status != ZO_OK)
             return status;
     }
+    if (e->trace)
+        zo_trace_span(e->trace, ZO_TRACK_LOOP, "wait params", zo_param_first_bucket(&e->layout, param), started,
+                      zo_now_seconds());
     return ZO_OK;
 }
 
@@ -167,9 +203,13 @@ static zo_status zo_update_bucket(void *arg)
     };
     if (status == ZO_OK)
         status = zo_adam_step(e->adam, &plan->hparams, plan->step, &buffers);
+    if (status == ZO_OK && e->trace)
+        status = ops->launch_host(e->device.ctx, e->h2d_stream, zo_mark_copy_up_begin, &e->jobs[b]);
     if (status == ZO_OK)
         status = ops->copy_async(e->device.ctx, zo_at(e->device_weights, begin, e->dtype_bytes),
                                  buffers.weights_out, elems * e->dtype_bytes, e->h2d_stream);
+    if (status == ZO_OK && e->trace)
+        status = ops->launch_host(e->device.ctx, e->h2d_stream, zo_mark_copy_up_end, &e->jobs[b]);
     if (status == ZO_OK)
         status = ops->event_record(e->device.ctx, e->h2d_done[b], e->h2d_stream);
     /* publish even on failure: a forward waiting for this bucket must not hang */
@@ -177,6 +217,8 @@ static zo_status zo_update_bucket(void *arg)
     double finished = zo_now_seconds();
     if (b + 1 == e->layout.bucket_count)
         e->update_seconds = finished - e->update_started;
+    if (e->trace)
+        zo_trace_span(e->trace, ZO_TRACK_UPDATE, "Adam update", b, started, finished);
     if (e->observer)
         e->observer(e->observer_user, ZO_EVENT_BUCKET_UPDATED, b, started, finished);
     return status;
@@ -242,6 +284,8 @@ zo_status zo_engine_step(zo_engine *e, zo_step_info *info)
             return zo_report_missing(e);
     double started = zo_now_seconds();
     zo_status status = zo_wait_for_gradients(e);
+    if (e->trace)
+        zo_trace_span(e->trace, ZO_TRACK_LOOP, "step: wait for gradients", (size_t)-1, started, zo_now_seconds());
     zo_step_info result = {.wait_seconds = zo_now_seconds() - started,
                            .stats_seconds = e->stats_seconds,
                            .update_seconds = e->update_seconds,

@@ -4,7 +4,10 @@
 #include <criterion/criterion.h>
 #include <criterion/new/assert.h>
 #include <math.h>
+#include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
 
 #include "test_support.h"
 
@@ -313,7 +316,8 @@ Test(engine, settings_it_cannot_honour_are_refused_by_name)
          ZO_ERR_CONFIG, "train_batch_size 32 != "},
         {"{\"zo\": {\"device\": \"cuda\"}}", ZO_ERR_NOT_SUPPORTED, "CUDA backend"},
         {"{\"zo\": {\"delayed_param_update\": true}}", ZO_ERR_NOT_SUPPORTED, "delayed_param_update"},
-        {"{\"zo\": {\"trace\": \"/tmp/t.json\"}}", ZO_ERR_NOT_SUPPORTED, "trace"},
+        {"{\"zo\": {\"trace\": \"/nonexistent-dir/t.json\"}}", ZO_ERR_IO, "/nonexistent-dir/t.json"},
+        {"{\"zo\": {\"max_pinned_bytes\": 1024}}", ZO_ERR_OUT_OF_MEMORY, "zo.max_pinned_bytes"},
     };
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
         zo_config *config = NULL;
@@ -333,4 +337,76 @@ Test(engine, settings_it_cannot_honour_are_refused_by_name)
     cr_expect(strstr(zo_last_error(), "empty") != NULL, "%s", zo_last_error());
     cr_expect(eq(int, zo_engine_create(config, model, 0, &e), ZO_ERR_INVALID_ARGUMENT));
     zo_config_destroy(&config);
+}
+
+/* The plan is computed without allocating: a model far beyond this machine is
+ * refused with the keys that would help, and a small one fits. */
+Test(engine, the_memory_plan_refuses_what_does_not_fit_before_allocating)
+{
+    zo_config *config = NULL;
+    cr_assert(eq(int, zo_config_from_string("{\"fp16\": {\"enabled\": true}}", &config), ZO_OK));
+    zo_param_desc huge[] = {{"a trillion", (size_t)1 << 40}};
+    zo_memory_plan plan;
+    cr_assert(eq(int, zo_engine_plan(config, huge, 1, 1, &plan), ZO_OK), "%s", zo_last_error());
+    cr_expect(eq(int, plan.fits, 0));
+    cr_expect(eq(u64, plan.device_bytes, (uint64_t)4 << 40), "fp16 weights + grads: 4 bytes/param");
+    cr_expect(eq(u64, plan.host_bytes, (uint64_t)12 << 40), "master + two fp32 moments: 12 bytes/param");
+    cr_expect(strstr(plan.verdict, "moments_dtype") != NULL, "%s", plan.verdict);
+    zo_engine *e = NULL;
+    cr_expect(eq(int, zo_engine_create(config, huge, 1, &e), ZO_ERR_OUT_OF_MEMORY));
+    cr_expect(strstr(zo_last_error(), "GiB") != NULL, "%s", zo_last_error());
+    cr_assert(eq(int, zo_engine_plan(config, model, PARAMS, 2, &plan), ZO_OK));
+    cr_expect(plan.fits, "%s", plan.verdict);
+    zo_config_destroy(&config);
+}
+
+static size_t count_spans(json_t *events, int tid)
+{
+    size_t count = 0, index;
+    json_t *event;
+    json_array_foreach(events, index, event) {
+        const char *phase = json_string_value(json_object_get(event, "ph"));
+        if (phase && strcmp(phase, "X") == 0 && json_integer_value(json_object_get(event, "tid")) == tid)
+            count++;
+    }
+    return count;
+}
+
+/* With zo.trace the engine writes a Chrome trace: a span per bucket and phase on one
+ * track per stream and worker role. */
+Test(engine, the_trace_has_a_span_per_bucket_and_phase)
+{
+    char path[] = "/tmp/zo-trace-XXXXXX";
+    int fd = mkstemp(path);
+    cr_assert(fd >= 0);
+    close(fd);
+    char json[512];
+    snprintf(json, sizeof json, "{\"fp16\": {\"enabled\": true, \"initial_scale_power\": 10}, \"zero_optimization\": {\"reduce_bucket_size\": 1000},"
+             " \"zo\": {\"trace\": \"%s\"}}", path);
+    zo_engine *e = engine_from(json);
+    size_t buckets = zo_engine_bucket_count(e);
+    static float w[MODEL_ELEMS], grads[MODEL_ELEMS];
+    initial_weights(w);
+    set_all_master(e, w);
+    for (uint64_t step = 1; step <= 3; step++) {
+        forward_wait_all(e);
+        backward(e, w, step, zo_engine_loss_scale(e), grads);
+        cr_assert(eq(int, zo_engine_step(e, NULL), ZO_OK), "%s", zo_last_error());
+    }
+    cr_assert(eq(int, zo_engine_write_trace(e), ZO_OK), "%s", zo_last_error());
+    zo_engine_destroy(&e);
+
+    json_error_t error;
+    json_t *root = json_load_file(path, 0, &error);
+    cr_assert(root != NULL, "%s: %s", path, error.text);
+    json_t *events = json_object_get(root, "traceEvents");
+    bool is_array = json_is_array(events);
+    cr_assert(is_array, "traceEvents is an array");
+    cr_expect(eq(sz, count_spans(events, 2), 3 * buckets), "gradients down: one per bucket and step");
+    cr_expect(eq(sz, count_spans(events, 3), 3 * buckets), "stats: one per bucket and step");
+    cr_expect(eq(sz, count_spans(events, 4), 3 * buckets), "updates: one per bucket and step");
+    cr_expect(eq(sz, count_spans(events, 5), 3 * buckets), "weights up: one per bucket and step");
+    cr_expect(ge(sz, count_spans(events, 1), 3 * PARAMS), "the loop's waits");
+    json_decref(root);
+    unlink(path);
 }

@@ -121,6 +121,11 @@ ZO_API zo_status zo_engine_step(zo_engine *engine, zo_step_info *info);
 /* The current loss scale (1 without fp16). */
 ZO_API float zo_engine_loss_scale(const zo_engine *engine);
 
+/* With zo.trace set, waits for queued work and writes the trace so far (it is also
+ * written at destroy, where an error cannot be reported). Errors: ZO_ERR_IO,
+ * ZO_ERR_INVALID_ARGUMENT (no trace configured). */
+ZO_API zo_status zo_engine_write_trace(zo_engine *engine);
+
 /* Waits until every queued copy and update has finished. */
 ZO_API zo_status zo_engine_synchronize(zo_engine *engine);
 
