@@ -32,12 +32,14 @@ static void open_device(void)
     cr_assert(eq(str, (char *)device.ops->name, "host"));
 }
 
-static void close_device(void)
+/* Each test ends with it: an assertion in .fini does not fail a test (Criterion 2.4). */
+static void expect_nothing_left(void)
 {
     zo_status audit = zo_device_host_audit(&device);
     cr_expect(eq(int, audit, ZO_OK), "the test left something behind: %s", zo_last_error());
-    device.ops->destroy(device.ctx);
 }
+
+static void close_device(void) { device.ops->destroy(device.ctx); }
 
 TestSuite(host_device, .init = open_device, .fini = close_device, .timeout = 120);
 
@@ -190,6 +192,7 @@ Test(host_device, runs_ten_thousand_host_functions_in_the_order_queued)
     for (size_t i = 0; i < MANY_OPS; i++)
         cr_assert(eq(sz, seen[i], i), "operation %zu ran as number %zu", seen[i], i);
     device.ops->stream_destroy(device.ctx, stream);
+    expect_nothing_left();
 }
 
 Test(host_device, enqueue_returns_while_a_host_function_is_still_running)
@@ -206,6 +209,7 @@ Test(host_device, enqueue_returns_while_a_host_function_is_still_running)
     synchronize(stream);
     cr_expect(atomic_load(&finished));
     device.ops->stream_destroy(device.ctx, stream);
+    expect_nothing_left();
 }
 
 typedef struct copy_check {
@@ -249,6 +253,7 @@ Test(host_device, a_host_function_after_a_copy_sees_the_copied_bytes)
     device.ops->free_device(device.ctx, on_device);
     device.ops->free_pinned(device.ctx, pinned);
     device.ops->free_pinned(device.ctx, back);
+    expect_nothing_left();
 }
 
 Test(host_device, destroy_runs_the_queued_work_first)
@@ -272,6 +277,7 @@ Test(host_device, destroy_runs_the_queued_work_first)
     cr_expect(eq(sz, log->count, QUEUED), "destroy dropped queued work");
     device.ops->stream_destroy(device.ctx, opener);
     free(log);
+    expect_nothing_left();
 }
 
 /* ---- errors ---------------------------------------------------------------------- */
@@ -310,6 +316,7 @@ Test(host_device, synchronize_returns_the_first_error_with_its_message_then_is_c
     synchronize(stream);
     cr_expect(atomic_load(&ran_after));
     device.ops->stream_destroy(device.ctx, stream);
+    expect_nothing_left();
 }
 
 static zo_status succeed_with_a_stale_message(void *arg)
@@ -336,6 +343,7 @@ Test(host_device, a_failure_without_a_message_is_reported_with_the_stream_name)
               "message: %s", message);
     cr_expect(not(contains(message, "stale")), "an older message was reported: %s", message);
     device.ops->stream_destroy(device.ctx, stream);
+    expect_nothing_left();
 }
 
 typedef struct self_sync {
@@ -371,6 +379,7 @@ Test(host_device, a_host_function_waiting_for_its_own_stream_gets_an_error_not_a
 
     device.ops->event_destroy(device.ctx, self.event);
     device.ops->stream_destroy(device.ctx, self.stream);
+    expect_nothing_left();
 }
 
 /* ---- events ---------------------------------------------------------------------- */
@@ -394,6 +403,7 @@ Test(host_device, an_event_is_incomplete_while_its_work_is_pending_and_complete_
     synchronize(stream);
     device.ops->event_destroy(device.ctx, event);
     device.ops->stream_destroy(device.ctx, stream);
+    expect_nothing_left();
 }
 
 Test(host_device, a_never_recorded_event_is_complete_and_waiting_for_it_waits_for_nothing)
@@ -409,6 +419,7 @@ Test(host_device, a_never_recorded_event_is_complete_and_waiting_for_it_waits_fo
     cr_expect(atomic_load(&ran));
     device.ops->stream_destroy(device.ctx, stream);
     device.ops->event_destroy(device.ctx, event);
+    expect_nothing_left();
 }
 
 Test(host_device, event_synchronize_blocks_until_the_recorded_work_has_run)
@@ -428,6 +439,7 @@ Test(host_device, event_synchronize_blocks_until_the_recorded_work_has_run)
     device.ops->event_destroy(device.ctx, event);
     device.ops->stream_destroy(device.ctx, slow);
     device.ops->stream_destroy(device.ctx, opener);
+    expect_nothing_left();
 }
 
 Test(host_device, recording_again_replaces_what_the_event_captured)
@@ -449,6 +461,7 @@ Test(host_device, recording_again_replaces_what_the_event_captured)
     device.ops->event_destroy(device.ctx, event);
     device.ops->stream_destroy(device.ctx, blocked);
     device.ops->stream_destroy(device.ctx, idle);
+    expect_nothing_left();
 }
 
 typedef struct dependent_copy {
@@ -488,6 +501,7 @@ Test(host_device, a_wait_keeps_what_the_event_captured_when_it_was_queued)
     device.ops->stream_destroy(device.ctx, producer);
     device.ops->stream_destroy(device.ctx, consumer);
     device.ops->stream_destroy(device.ctx, idle);
+    expect_nothing_left();
 }
 
 /* ---- ordering across streams ------------------------------------------------------ */
@@ -519,6 +533,7 @@ Test(host_device, a_copy_waits_for_a_copy_on_a_slow_stream_it_depends_on)
     device.ops->free_pinned(device.ctx, source);
     device.ops->free_device(device.ctx, on_device);
     device.ops->free_pinned(device.ctx, landed);
+    expect_nothing_left();
 }
 
 Test(host_device, a_chain_of_three_streams_runs_in_dependency_order)
@@ -549,6 +564,7 @@ Test(host_device, a_chain_of_three_streams_runs_in_dependency_order)
     device.ops->stream_destroy(device.ctx, first);
     device.ops->stream_destroy(device.ctx, second);
     device.ops->stream_destroy(device.ctx, third);
+    expect_nothing_left();
 }
 
 Test(host_device, two_streams_waiting_on_each_other_alternate_strictly)
@@ -576,6 +592,7 @@ Test(host_device, two_streams_waiting_on_each_other_alternate_strictly)
     device.ops->stream_destroy(device.ctx, left);
     device.ops->stream_destroy(device.ctx, right);
     free(log);
+    expect_nothing_left();
 }
 
 typedef struct hand_off {
@@ -600,6 +617,7 @@ Test(host_device, a_host_function_may_queue_work_on_another_stream)
     cr_expect(atomic_load(&done));
     device.ops->stream_destroy(device.ctx, copies);
     device.ops->stream_destroy(device.ctx, worker);
+    expect_nothing_left();
 }
 
 Test(host_device, events_and_pending_waits_outlive_the_stream_they_refer_to)
@@ -624,6 +642,7 @@ Test(host_device, events_and_pending_waits_outlive_the_stream_they_refer_to)
     device.ops->event_destroy(device.ctx, event);
     device.ops->stream_destroy(device.ctx, waiter);
     device.ops->stream_destroy(device.ctx, opener);
+    expect_nothing_left();
 }
 
 /* ---- memory ----------------------------------------------------------------------- */
@@ -647,6 +666,7 @@ Test(host_device, buffers_are_zero_filled_and_64_byte_aligned)
     }
     device.ops->free_device(device.ctx, NULL);
     device.ops->free_pinned(device.ctx, NULL);
+    expect_nothing_left();
 }
 
 Test(host_device, an_absurd_allocation_fails_cleanly_and_names_its_size)
@@ -659,6 +679,7 @@ Test(host_device, an_absurd_allocation_fails_cleanly_and_names_its_size)
     cr_expect(eq(int, device.ops->alloc_pinned(device.ctx, SIZE_MAX / 2, &buffer), ZO_ERR_OUT_OF_MEMORY));
     cr_expect(eq(ptr, buffer, NULL));
     cr_expect(eq(int, device.ops->alloc_device(device.ctx, SIZE_MAX, &buffer), ZO_ERR_OUT_OF_MEMORY));
+    expect_nothing_left();
 }
 
 Test(host_device, a_copy_out_of_bounds_overlapping_or_from_null_is_refused)
@@ -685,6 +706,7 @@ Test(host_device, a_copy_out_of_bounds_overlapping_or_from_null_is_refused)
     ops->stream_destroy(device.ctx, stream);
     ops->free_device(device.ctx, small);
     ops->free_pinned(device.ctx, other);
+    expect_nothing_left();
 }
 
 Test(host_device, null_arguments_are_refused)
@@ -706,6 +728,7 @@ Test(host_device, null_arguments_are_refused)
     ops->event_destroy(device.ctx, NULL);
     ops->event_destroy(device.ctx, event);
     ops->stream_destroy(device.ctx, stream);
+    expect_nothing_left();
 }
 
 /* The audit, on devices of the test's own so the fixture's stays clean. */
