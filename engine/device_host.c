@@ -20,7 +20,8 @@ static zo_status zo_alloc_device(void *ctx, size_t bytes, void **out)
 {
     if (!out)
         return zo_fail(ZO_ERR_INVALID_ARGUMENT, "host device: alloc_device: out is NULL");
-    return zo_host_memory_alloc(&((zo_host_device *)ctx)->memory, bytes, ZO_HOST_BUFFER_DEVICE, out);
+    return zo_host_memory_alloc(&((zo_host_device *)ctx)->memory, bytes, ZO_HOST_BUFFER_DEVICE,
+                                out);
 }
 
 static void zo_free_device(void *ctx, void *ptr)
@@ -32,7 +33,8 @@ static zo_status zo_alloc_pinned(void *ctx, size_t bytes, void **out)
 {
     if (!out)
         return zo_fail(ZO_ERR_INVALID_ARGUMENT, "host device: alloc_pinned: out is NULL");
-    return zo_host_memory_alloc(&((zo_host_device *)ctx)->memory, bytes, ZO_HOST_BUFFER_PINNED, out);
+    return zo_host_memory_alloc(&((zo_host_device *)ctx)->memory, bytes, ZO_HOST_BUFFER_PINNED,
+                                out);
 }
 
 static void zo_free_pinned(void *ctx, void *ptr)
@@ -65,8 +67,9 @@ static zo_status zo_copy_async(void *ctx, void *dst, const void *src, size_t byt
         return zo_fail(ZO_ERR_INVALID_ARGUMENT, "host device: copy_async: stream is NULL");
     if (bytes > 0) {
         if (!dst || !src)
-            return zo_fail(ZO_ERR_INVALID_ARGUMENT, "host device: copy_async of %zu bytes: %s is NULL",
-                           bytes, dst ? "src" : "dst");
+            return zo_fail(ZO_ERR_INVALID_ARGUMENT,
+                           "host device: copy_async of %zu bytes: %s is NULL", bytes,
+                           dst ? "src" : "dst");
         /* memcpy of overlapping ranges is undefined, and so is cudaMemcpyAsync's */
         uintptr_t d = (uintptr_t)dst, s = (uintptr_t)src;
         if ((d <= s && s - d < bytes) || (s <= d && d - s < bytes))

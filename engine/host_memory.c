@@ -21,9 +21,10 @@ zo_status zo_host_memory_init(zo_host_memory *memory)
     if (pthread_mutex_init(&memory->lock, NULL) != 0)
         return zo_fail(ZO_ERR_DEVICE, "host device: cannot create the lock of its memory registry");
     long pages = sysconf(_SC_PHYS_PAGES), page_bytes = sysconf(_SC_PAGESIZE);
-    memory->capacity_bytes = pages > 0 && page_bytes > 0 && (size_t)pages <= SIZE_MAX / (size_t)page_bytes
-                                 ? (size_t)pages * (size_t)page_bytes
-                                 : SIZE_MAX;
+    memory->capacity_bytes =
+        pages > 0 && page_bytes > 0 && (size_t)pages <= SIZE_MAX / (size_t)page_bytes
+            ? (size_t)pages * (size_t)page_bytes
+            : SIZE_MAX;
     return ZO_OK;
 }
 
@@ -68,7 +69,8 @@ zo_status zo_host_memory_alloc(zo_host_memory *memory, size_t bytes, zo_host_buf
     if (!block)
         return zo_fail(ZO_ERR_OUT_OF_MEMORY, "host device: cannot allocate %zu bytes of %s memory",
                        bytes, zo_kind_name(kind));
-    uintptr_t address = ((uintptr_t)block + ZO_HOST_ALIGNMENT - 1) & ~(uintptr_t)(ZO_HOST_ALIGNMENT - 1);
+    uintptr_t address =
+        ((uintptr_t)block + ZO_HOST_ALIGNMENT - 1) & ~(uintptr_t)(ZO_HOST_ALIGNMENT - 1);
     zo_host_buffer buffer = {.data = (char *)address, .block = block, .bytes = bytes, .kind = kind};
 
     pthread_mutex_lock(&memory->lock);

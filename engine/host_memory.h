@@ -13,7 +13,10 @@
 
 /* The two kinds the device interface hands out; freeing one with the other's free
  * function is an error on CUDA too, so the registry tells them apart. */
-typedef enum zo_host_buffer_kind { ZO_HOST_BUFFER_DEVICE, ZO_HOST_BUFFER_PINNED } zo_host_buffer_kind;
+typedef enum zo_host_buffer_kind {
+    ZO_HOST_BUFFER_DEVICE,
+    ZO_HOST_BUFFER_PINNED
+} zo_host_buffer_kind;
 
 typedef struct zo_host_buffer {
     char *data;   /* what the caller got: 64-byte aligned */

@@ -131,8 +131,8 @@ zo_status zo_host_stream_create(const char *name, zo_device_stream **out)
     name = name ? name : "";
     zo_device_stream *stream = calloc(1, sizeof *stream);
     if (!stream)
-        return zo_fail(ZO_ERR_OUT_OF_MEMORY, "host device: cannot create stream \"%s\": out of memory",
-                       name);
+        return zo_fail(ZO_ERR_OUT_OF_MEMORY,
+                       "host device: cannot create stream \"%s\": out of memory", name);
     snprintf(stream->name, sizeof stream->name, "%s", name);
     atomic_init(&stream->references, 1);
     if (pthread_mutex_init(&stream->lock, NULL) != 0)
@@ -225,8 +225,10 @@ static zo_host_op *zo_new_op(zo_device_stream *stream, zo_host_op_kind kind)
 {
     zo_host_op *op = calloc(1, sizeof *op);
     if (!op)
-        zo_fail(ZO_ERR_OUT_OF_MEMORY, "host device: cannot queue an operation on stream \"%s\": "
-                                      "out of memory", stream->name);
+        zo_fail(ZO_ERR_OUT_OF_MEMORY,
+                "host device: cannot queue an operation on stream \"%s\": "
+                "out of memory",
+                stream->name);
     else
         op->kind = kind;
     return op;
@@ -282,9 +284,10 @@ zo_status zo_host_stream_enqueued(zo_device_stream *stream, uint64_t *count)
     *count = stream->enqueued;
     pthread_mutex_unlock(&stream->lock);
     if (stopping)
-        return zo_fail(ZO_ERR_INVALID_ARGUMENT,
-                       "host device: stream \"%s\" is being destroyed; no event can be recorded on it",
-                       stream->name);
+        return zo_fail(
+            ZO_ERR_INVALID_ARGUMENT,
+            "host device: stream \"%s\" is being destroyed; no event can be recorded on it",
+            stream->name);
     return ZO_OK;
 }
 

@@ -98,7 +98,10 @@ typedef struct gate {
     bool open;
 } gate;
 
-#define GATE_CLOSED {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false}
+#define GATE_CLOSED                                                                                \
+    {                                                                                              \
+        PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false                                 \
+    }
 
 static zo_status wait_at_gate(void *arg)
 {
@@ -366,7 +369,8 @@ Test(host_device, a_host_function_waiting_for_its_own_stream_gets_an_error_not_a
     gate g = GATE_CLOSED;
     self_sync self = {new_stream("self"), new_event()};
     launch(self.stream, synchronize_own_stream, &self);
-    cr_expect(eq(int, device.ops->stream_synchronize(device.ctx, self.stream), ZO_ERR_INVALID_ARGUMENT));
+    cr_expect(
+        eq(int, device.ops->stream_synchronize(device.ctx, self.stream), ZO_ERR_INVALID_ARGUMENT));
     cr_expect(contains(zo_last_error(), "wait for itself"), "message: %s", zo_last_error());
 
     /* an event recorded behind the function on the same stream can never complete first */
@@ -374,7 +378,8 @@ Test(host_device, a_host_function_waiting_for_its_own_stream_gets_an_error_not_a
     launch(self.stream, wait_for_later_event, &self);
     record(self.event, self.stream);
     open_gate(&g);
-    cr_expect(eq(int, device.ops->stream_synchronize(device.ctx, self.stream), ZO_ERR_INVALID_ARGUMENT));
+    cr_expect(
+        eq(int, device.ops->stream_synchronize(device.ctx, self.stream), ZO_ERR_INVALID_ARGUMENT));
     cr_expect(contains(zo_last_error(), "never finish"), "message: %s", zo_last_error());
 
     device.ops->event_destroy(device.ctx, self.event);
@@ -525,7 +530,8 @@ Test(host_device, a_copy_waits_for_a_copy_on_a_slow_stream_it_depends_on)
     wait_event(d2h, uploaded);
     CHECK(device.ops->copy_async(device.ctx, landed, on_device, BYTES, d2h));
     synchronize(d2h); /* d2h only: its wait alone must order it after h2d */
-    cr_expect(eq(int, memcmp(landed, source, BYTES), 0), "the second copy did not wait for the first");
+    cr_expect(eq(int, memcmp(landed, source, BYTES), 0),
+              "the second copy did not wait for the first");
 
     device.ops->event_destroy(device.ctx, uploaded);
     device.ops->stream_destroy(device.ctx, h2d);
@@ -672,13 +678,16 @@ Test(host_device, buffers_are_zero_filled_and_64_byte_aligned)
 Test(host_device, an_absurd_allocation_fails_cleanly_and_names_its_size)
 {
     void *buffer = &buffer;
-    cr_expect(eq(int, device.ops->alloc_device(device.ctx, SIZE_MAX / 2, &buffer), ZO_ERR_OUT_OF_MEMORY));
+    cr_expect(
+        eq(int, device.ops->alloc_device(device.ctx, SIZE_MAX / 2, &buffer), ZO_ERR_OUT_OF_MEMORY));
     cr_expect(eq(ptr, buffer, NULL));
     cr_expect(contains(zo_last_error(), "9223372036854775807"), "message: %s", zo_last_error());
     buffer = &buffer;
-    cr_expect(eq(int, device.ops->alloc_pinned(device.ctx, SIZE_MAX / 2, &buffer), ZO_ERR_OUT_OF_MEMORY));
+    cr_expect(
+        eq(int, device.ops->alloc_pinned(device.ctx, SIZE_MAX / 2, &buffer), ZO_ERR_OUT_OF_MEMORY));
     cr_expect(eq(ptr, buffer, NULL));
-    cr_expect(eq(int, device.ops->alloc_device(device.ctx, SIZE_MAX, &buffer), ZO_ERR_OUT_OF_MEMORY));
+    cr_expect(
+        eq(int, device.ops->alloc_device(device.ctx, SIZE_MAX, &buffer), ZO_ERR_OUT_OF_MEMORY));
     expect_nothing_left();
 }
 
@@ -690,12 +699,16 @@ Test(host_device, a_copy_out_of_bounds_overlapping_or_from_null_is_refused)
     zo_device_stream *stream = new_stream("checked");
     const zo_device_ops *ops = device.ops;
 
-    cr_expect(eq(int, ops->copy_async(device.ctx, small, other, 101, stream), ZO_ERR_INVALID_ARGUMENT));
+    cr_expect(
+        eq(int, ops->copy_async(device.ctx, small, other, 101, stream), ZO_ERR_INVALID_ARGUMENT));
     cr_expect(contains(zo_last_error(), "past its end"), "message: %s", zo_last_error());
-    cr_expect(eq(int, ops->copy_async(device.ctx, other, small + 50, 51, stream), ZO_ERR_INVALID_ARGUMENT));
-    cr_expect(eq(int, ops->copy_async(device.ctx, other + 10, other, 20, stream), ZO_ERR_INVALID_ARGUMENT));
+    cr_expect(eq(int, ops->copy_async(device.ctx, other, small + 50, 51, stream),
+                 ZO_ERR_INVALID_ARGUMENT));
+    cr_expect(eq(int, ops->copy_async(device.ctx, other + 10, other, 20, stream),
+                 ZO_ERR_INVALID_ARGUMENT));
     cr_expect(contains(zo_last_error(), "overlap"), "message: %s", zo_last_error());
-    cr_expect(eq(int, ops->copy_async(device.ctx, NULL, other, 1, stream), ZO_ERR_INVALID_ARGUMENT));
+    cr_expect(
+        eq(int, ops->copy_async(device.ctx, NULL, other, 1, stream), ZO_ERR_INVALID_ARGUMENT));
     cr_expect(eq(int, ops->copy_async(device.ctx, small, other, 1, NULL), ZO_ERR_INVALID_ARGUMENT));
     /* exactly to the end, and nothing at all, are fine */
     CHECK(ops->copy_async(device.ctx, other + 100, small, 100, stream));
@@ -745,7 +758,8 @@ Test(host_device_audit, catches_double_frees_foreign_pointers_and_the_wrong_free
     int foreign;
     own.ops->free_device(own.ctx, &foreign);
     cr_expect(eq(int, zo_device_host_audit(&own), ZO_ERR_INTERNAL));
-    cr_expect(contains(zo_last_error(), "0 device buffers") && contains(zo_last_error(), "3 frees refused"),
+    cr_expect(contains(zo_last_error(), "0 device buffers") &&
+                  contains(zo_last_error(), "3 frees refused"),
               "message: %s", zo_last_error());
     own.ops->destroy(own.ctx);
 }
