@@ -15,7 +15,10 @@ typedef struct zo_device_stream zo_device_stream; /* defined by each backend */
 typedef struct zo_device_event zo_device_event;   /* defined by each backend */
 
 /* Work a stream runs on the host in its turn (cudaLaunchHostFunc on CUDA). A failure
- * it returns becomes the stream's error, reported by the next synchronize. */
+ * it returns (with its zo_fail message) becomes the stream's error, reported by the next
+ * synchronize. On the host backend it runs on the stream's own thread and may queue work
+ * on any stream; it must not synchronize or destroy its own stream (synchronize answers
+ * ZO_ERR_INVALID_ARGUMENT). CUDA forbids CUDA calls inside it altogether. */
 typedef zo_status (*zo_host_fn)(void *arg);
 
 typedef struct zo_device_ops {
@@ -30,11 +33,16 @@ typedef struct zo_device_ops {
     void (*free_pinned)(void *ctx, void *ptr);
 
     /* A stream runs its operations one after another, in order, asynchronously to
-     * the caller. `name` is for traces. Destroy waits for queued work first. */
+     * the caller; queueing never waits for the work. `name` is for traces (and, on the
+     * host backend, the worker thread's name). Destroy waits for queued work first; an
+     * error nobody synchronized for is dropped. */
     zo_status (*stream_create)(void *ctx, const char *name, zo_device_stream **out);
     void (*stream_destroy)(void *ctx, zo_device_stream *stream);
 
-    /* Enqueues a copy of `bytes` between any two of device and pinned memory. */
+    /* Enqueues a copy of `bytes` between any two of device and pinned memory. The
+     * buffers must stay allocated until the copy has run. The host backend refuses
+     * (ZO_ERR_INVALID_ARGUMENT) overlapping ranges and a copy running past the end of
+     * one of its buffers. */
     zo_status (*copy_async)(void *ctx, void *dst, const void *src, size_t bytes,
                             zo_device_stream *stream);
     /* Enqueues fn(arg). */
@@ -45,8 +53,10 @@ typedef struct zo_device_ops {
 
     /* Events, with CUDA's meaning: record captures the work queued on a stream so
      * far and completes when it has run; a stream told to wait for an event runs
-     * nothing queued after the wait until the event completes; an event never
-     * recorded is complete; recording again replaces what it captured. */
+     * nothing queued after the wait until the event completes (what the event
+     * captured when the wait was queued: recording it again later does not move the
+     * wait); an event never recorded is complete; recording again replaces what it
+     * captured. Query never blocks. An event may outlive the stream it was recorded on. */
     zo_status (*event_create)(void *ctx, zo_device_event **out);
     void (*event_destroy)(void *ctx, zo_device_event *event);
     zo_status (*event_record)(void *ctx, zo_device_event *event, zo_device_stream *stream);
@@ -54,7 +64,9 @@ typedef struct zo_device_ops {
     zo_status (*event_synchronize)(void *ctx, zo_device_event *event);
     zo_status (*event_query)(void *ctx, zo_device_event *event, bool *complete);
 
-    /* Frees the backend's context; every stream, event and buffer is gone by then. */
+    /* Frees the backend's context; every stream, event and buffer is gone by then
+     * (the host backend frees buffers still live; zo_device_host_audit in
+     * device_host.h tells what was left). */
     void (*destroy)(void *ctx);
 } zo_device_ops;
 
@@ -63,7 +75,8 @@ typedef struct zo_device {
     void *ctx;
 } zo_device;
 
-/* The host backend. */
+/* The host backend (device_host.c): buffers are ordinary memory, each stream a worker
+ * thread. Errors: ZO_ERR_INVALID_ARGUMENT, ZO_ERR_OUT_OF_MEMORY, ZO_ERR_DEVICE. */
 zo_status zo_device_host_create(zo_device *out);
 
 #endif

@@ -823,13 +823,17 @@ Test(host_device_threads, a_thread_that_cannot_start_is_a_clean_error)
     zo_device_stream *stream = (zo_device_stream *)&stream;
     zo_status status = own.ops->stream_create(own.ctx, "starved", &stream);
     setrlimit(RLIMIT_AS, &saved);
+    if (status == ZO_OK) {
+        /* glibc reuses the stack of a thread that has exited: nothing failed to test */
+        own.ops->stream_destroy(own.ctx, stream);
+        own.ops->destroy(own.ctx);
+        cr_skip_test("the thread started within the limit (a cached stack): nothing to test");
+    }
 
     cr_expect(eq(int, status, ZO_ERR_DEVICE), "%s", zo_last_error());
     cr_expect(eq(ptr, stream, NULL));
     cr_expect(contains(zo_last_error(), "\"starved\""), "message: %s", zo_last_error());
     cr_expect(eq(int, zo_device_host_audit(&own), ZO_OK), "a failed create left something: %s",
               zo_last_error());
-    if (status == ZO_OK)
-        own.ops->stream_destroy(own.ctx, stream);
     own.ops->destroy(own.ctx);
 }
