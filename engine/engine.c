@@ -24,8 +24,6 @@ static zo_status zo_check_supported(const zo_settings *s)
         return zo_fail(ZO_ERR_NOT_SUPPORTED,
                        "zo.device \"cuda\": the CUDA backend is not implemented yet; use \"host\" "
                        "or \"auto\"");
-    if (s->delayed_param_update)
-        return zo_fail(ZO_ERR_NOT_SUPPORTED, "zo.delayed_param_update is not implemented yet");
     return ZO_OK;
 }
 
@@ -87,7 +85,11 @@ static zo_status zo_engine_allocate(zo_engine *e)
     e->master = zo_host_zeroed(elems * sizeof(float));
     e->exp_avg = zo_host_zeroed(moment_bytes);
     e->exp_avg_sq = zo_host_zeroed(moment_bytes);
-    if (e->accumulation_steps > 1)
+    /* The update reads this fp32 copy instead of the staging buffer when the next
+     * micro-step's gradients may land while it runs: with accumulation, and with the
+     * delayed update, whose update overlaps the next backward. */
+    bool own_gradient_copy = e->accumulation_steps > 1 || e->settings.delayed_param_update;
+    if (own_gradient_copy)
         e->accumulated = zo_host_zeroed(elems * sizeof(float));
     size_t buckets = e->layout.bucket_count, params = e->layout.param_count;
     e->param_ready = calloc(params, sizeof *e->param_ready);

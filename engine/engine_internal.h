@@ -90,6 +90,11 @@ struct zo_engine {
     pthread_mutex_t lock;
     pthread_cond_t bucket_published;
     uint64_t generation;         /* updates decided so far                       */
+    uint64_t wanted_generation;  /* the update a forward waits for: the last one,
+                                    or with delayed_param_update the one before  */
+    uint64_t unsent_generation;  /* delayed_param_update: updated on the host, not
+                                    yet sent up (0: none)                        */
+    uint64_t sending_generation; /* the generation the queued send-up jobs publish */
     uint64_t *bucket_generation; /* per bucket, the update whose copy is queued  */
     double stats_seconds;        /* worker time on stats this micro-step         */
     double update_seconds;       /* worker time of the last whole update         */
@@ -99,7 +104,7 @@ struct zo_engine {
 /* Seconds on a monotonic clock. */
 double zo_now_seconds(void);
 
-/* Waits until bucket b's weights of the current generation are published and their
+/* Waits until bucket b's weights of the wanted generation are published and their
  * copy is queued (or there is nothing to wait for). */
 void zo_engine_wait_published(zo_engine *engine, size_t bucket);
 

@@ -24,7 +24,7 @@ static bool zo_accumulation_boundary(const zo_engine *e)
 void zo_engine_wait_published(zo_engine *e, size_t bucket)
 {
     pthread_mutex_lock(&e->lock);
-    while (e->bucket_generation[bucket] < e->generation)
+    while (e->bucket_generation[bucket] < e->wanted_generation)
         pthread_cond_wait(&e->bucket_published, &e->lock);
     pthread_mutex_unlock(&e->lock);
 }
@@ -48,7 +48,7 @@ static zo_status zo_bucket_landed(void *arg)
     double started = zo_now_seconds();
     zo_status status = ZO_OK;
     zo_grad_stats stats = {0};
-    if (e->accumulation_steps > 1) {
+    if (e->accumulated) {
         float *sum = e->accumulated + begin;
         bool first = e->micro_steps % e->accumulation_steps == 0;
         status = first ? zo_adam_cast(e->adam, sum, ZO_DTYPE_F32, grad, e->dtype, elems, 1.0f)
@@ -107,8 +107,10 @@ static zo_status zo_start_bucket_copy(zo_engine *e, size_t bucket)
 {
     const zo_device_ops *ops = e->device.ops;
     size_t begin = zo_bucket_begin(&e->layout, bucket);
-    /* the pinned slice must not be overwritten while the last update still reads it */
-    zo_engine_wait_published(e, bucket);
+    /* the staging slice must not be overwritten while the last update still reads it
+     * (with an own gradient copy the update never reads it) */
+    if (!e->accumulated)
+        zo_engine_wait_published(e, bucket);
     zo_status status = ZO_OK;
     if (e->trace)
         status = ops->launch_host(e->device.ctx, e->d2h_stream, zo_mark_copy_down_begin, &e->jobs[bucket]);
@@ -174,13 +176,42 @@ zo_status zo_engine_wait_params(zo_engine *e, size_t param, void *stream)
     return ZO_OK;
 }
 
-/* Worker: update bucket b with the current plan and send its weights up. */
+/* Queues bucket b's staged weights up, records its event and publishes it as
+ * `generation`. Runs on the worker. */
+static zo_status zo_send_bucket_up(zo_engine *e, size_t b, uint64_t generation)
+{
+    const zo_device_ops *ops = e->device.ops;
+    size_t begin = zo_bucket_begin(&e->layout, b);
+    zo_status status = ZO_OK;
+    if (e->trace)
+        status = ops->launch_host(e->device.ctx, e->h2d_stream, zo_mark_copy_up_begin, &e->jobs[b]);
+    if (status == ZO_OK)
+        status = ops->copy_async(e->device.ctx, zo_at(e->device_weights, begin, e->dtype_bytes),
+                                 zo_at(e->pinned_weights, begin, e->dtype_bytes),
+                                 zo_bucket_elems(e, b) * e->dtype_bytes, e->h2d_stream);
+    if (status == ZO_OK && e->trace)
+        status = ops->launch_host(e->device.ctx, e->h2d_stream, zo_mark_copy_up_end, &e->jobs[b]);
+    if (status == ZO_OK)
+        status = ops->event_record(e->device.ctx, e->h2d_done[b], e->h2d_stream);
+    /* publish even on failure: a forward waiting for this bucket must not hang */
+    zo_publish(e, b, generation);
+    return status;
+}
+
+/* Worker, delayed update: send up a bucket updated during the last micro-step. */
+static zo_status zo_send_delayed_bucket_up(void *arg)
+{
+    const zo_bucket_job *job = arg;
+    return zo_send_bucket_up(job->engine, job->bucket, job->engine->sending_generation);
+}
+
+/* Worker: update bucket b with the current plan into the staging buffer, and send it
+ * up at once (the delayed update sends it at the next micro-step instead). */
 static zo_status zo_update_bucket(void *arg)
 {
     const zo_bucket_job *job = arg;
     zo_engine *e = job->engine;
     const zo_update_plan *plan = &e->plan;
-    const zo_device_ops *ops = e->device.ops;
     size_t b = job->bucket, begin = zo_bucket_begin(&e->layout, b), elems = zo_bucket_elems(e, b);
     size_t moment_bytes = zo_dtype_size(e->settings.moments_dtype);
     double started = zo_now_seconds();
@@ -188,7 +219,7 @@ static zo_status zo_update_bucket(void *arg)
         e->update_started = started;
 
     /* the staging slice is free once its previous copy up has run */
-    zo_status status = ops->event_synchronize(e->device.ctx, e->h2d_done[b]);
+    zo_status status = e->device.ops->event_synchronize(e->device.ctx, e->h2d_done[b]);
     zo_adam_buffers buffers = {
         .n = elems,
         .master = e->master + begin,
@@ -203,17 +234,10 @@ static zo_status zo_update_bucket(void *arg)
     };
     if (status == ZO_OK)
         status = zo_adam_step(e->adam, &plan->hparams, plan->step, &buffers);
-    if (status == ZO_OK && e->trace)
-        status = ops->launch_host(e->device.ctx, e->h2d_stream, zo_mark_copy_up_begin, &e->jobs[b]);
-    if (status == ZO_OK)
-        status = ops->copy_async(e->device.ctx, zo_at(e->device_weights, begin, e->dtype_bytes),
-                                 buffers.weights_out, elems * e->dtype_bytes, e->h2d_stream);
-    if (status == ZO_OK && e->trace)
-        status = ops->launch_host(e->device.ctx, e->h2d_stream, zo_mark_copy_up_end, &e->jobs[b]);
-    if (status == ZO_OK)
-        status = ops->event_record(e->device.ctx, e->h2d_done[b], e->h2d_stream);
-    /* publish even on failure: a forward waiting for this bucket must not hang */
-    zo_publish(e, b, plan->generation);
+    if (!e->settings.delayed_param_update) {
+        zo_status sent = zo_send_bucket_up(e, b, plan->generation);
+        status = status ? status : sent;
+    }
     double finished = zo_now_seconds();
     if (b + 1 == e->layout.bucket_count)
         e->update_seconds = finished - e->update_started;
@@ -222,6 +246,41 @@ static zo_status zo_update_bucket(void *arg)
     if (e->observer)
         e->observer(e->observer_user, ZO_EVENT_BUCKET_UPDATED, b, started, finished);
     return status;
+}
+
+/* Queues `job` for every bucket on the worker; on a failure the buckets left out are
+ * published as `generation` so no forward waits for them forever. */
+static zo_status zo_queue_bucket_jobs(zo_engine *e, zo_host_fn job, uint64_t generation)
+{
+    for (size_t b = 0; b < e->layout.bucket_count; b++) {
+        zo_status status = e->worker_device.ops->launch_host(e->worker_device.ctx, e->worker, job, &e->jobs[b]);
+        if (status != ZO_OK) {
+            for (size_t rest = b; rest < e->layout.bucket_count; rest++)
+                zo_publish(e, rest, generation);
+            return status;
+        }
+    }
+    return ZO_OK;
+}
+
+/* Makes forwards wait for `generation` from now on. */
+static void zo_want_generation(zo_engine *e, uint64_t generation)
+{
+    pthread_mutex_lock(&e->lock);
+    e->wanted_generation = generation;
+    pthread_mutex_unlock(&e->lock);
+}
+
+/* Delayed update: the last update's weights go up now, after the backward that still
+ * used the previous ones. */
+static zo_status zo_send_delayed_update(zo_engine *e)
+{
+    if (!e->unsent_generation)
+        return ZO_OK;
+    e->sending_generation = e->unsent_generation;
+    e->unsent_generation = 0;
+    zo_want_generation(e, e->sending_generation);
+    return zo_queue_bucket_jobs(e, zo_send_delayed_bucket_up, e->sending_generation);
 }
 
 /* Names up to five parameters whose grad_ready is missing. */
@@ -260,19 +319,12 @@ static zo_status zo_queue_update(zo_engine *e, double lr, float grad_scale)
 {
     e->plan = (zo_update_plan){.hparams = e->settings.adam, .step = e->steps, .grad_scale = grad_scale};
     e->plan.hparams.lr = (float)lr;
-    pthread_mutex_lock(&e->lock);
     e->plan.generation = ++e->generation;
-    pthread_mutex_unlock(&e->lock);
-    for (size_t b = 0; b < e->layout.bucket_count; b++) {
-        zo_status status = e->worker_device.ops->launch_host(e->worker_device.ctx, e->worker, zo_update_bucket,
-                                                             &e->jobs[b]);
-        if (status != ZO_OK) { /* unblock the waiters of the buckets never queued */
-            for (size_t rest = b; rest < e->layout.bucket_count; rest++)
-                zo_publish(e, rest, e->plan.generation);
-            return status;
-        }
-    }
-    return ZO_OK;
+    if (e->settings.delayed_param_update)
+        e->unsent_generation = e->plan.generation;
+    else
+        zo_want_generation(e, e->plan.generation);
+    return zo_queue_bucket_jobs(e, zo_update_bucket, e->plan.generation);
 }
 
 zo_status zo_engine_step(zo_engine *e, zo_step_info *info)
@@ -292,6 +344,8 @@ zo_status zo_engine_step(zo_engine *e, zo_step_info *info)
                            .boundary = zo_accumulation_boundary(e),
                            .clip_coefficient = 1.0};
     zo_start_next_micro_step(e);
+    if (status == ZO_OK)
+        status = zo_send_delayed_update(e);
     if (status != ZO_OK)
         return status;
 

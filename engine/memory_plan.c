@@ -36,7 +36,8 @@ void zo_plan_for_layout(const zo_settings *s, uint64_t elems, uint64_t accumulat
         .param_elems = elems,
         .device_bytes = 2 * elems * dtype_bytes,
         .pinned_bytes = 2 * elems * dtype_bytes,
-        .host_bytes = shard * (4 + 2 * moment_bytes) + (accumulation > 1 ? elems * 4 : 0),
+        .host_bytes = shard * (4 + 2 * moment_bytes) +
+                      (accumulation > 1 || s->delayed_param_update ? elems * 4 : 0),
         .host_available_bytes = zo_host_available_bytes(),
         .pinned_limit_bytes = s->max_pinned_bytes,
         .device_is_host = s->device != ZO_DEVICE_CUDA,
