@@ -4,7 +4,6 @@
 
 #include <stdint.h>
 #include <stdlib.h>
-#include <time.h>
 
 #include "bench_fail.h"
 #include "buffers.h"
@@ -16,14 +15,6 @@
 enum { BENCH_ELEMS_PER_THREAD = 16384 };
 enum { BENCH_WARM_CALLS = 2000, BENCH_IDLE_CALLS = 30 };
 static const double bench_idle_seconds = 0.020;
-
-static void bench_sleep(double seconds)
-{
-    struct timespec pause = {.tv_sec = (time_t)seconds,
-                             .tv_nsec = (long)((seconds - (double)(time_t)seconds) * 1e9)};
-    while (nanosleep(&pause, &pause) != 0)
-        ; /* interrupted by a signal: sleep the rest */
-}
 
 int bench_measure_call_overhead(zo_adam *ctx, bench_call_overhead *out)
 {
@@ -67,7 +58,7 @@ int bench_measure_call_overhead(zo_adam *ctx, bench_call_overhead *out)
         warm[k] = now_seconds() - start;
     }
     for (int k = 0; k < BENCH_IDLE_CALLS; k++) {
-        bench_sleep(bench_idle_seconds);
+        sleep_seconds(bench_idle_seconds);
         double start = now_seconds();
         BENCH_CHECK_ZO(zo_adam_step(ctx, &hparams, step++, &buffers));
         after_idle[k] = now_seconds() - start;

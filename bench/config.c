@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include <jansson.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "bench_fail.h"
@@ -32,6 +33,25 @@ static int bench_config_type_error(const char *path, const char *key, const char
                       bench_json_type_name(value));
 }
 
+/* A parameter count: a string like "16M" or a positive integer. `key` names it in
+ * messages ("adam.sizes[2]"). */
+static int bench_config_load_count(const char *path, const char *key, const json_t *value,
+                                   size_t *params)
+{
+    if (json_is_string(value)) {
+        if (!bench_parse_param_count(json_string_value(value), params))
+            return bench_fail("%s: %s is \"%s\", not a count like 1M (suffixes K = 2^10, "
+                              "M = 2^20, G = 2^30)",
+                              path, key, json_string_value(value));
+    } else if (json_is_integer(value) && json_integer_value(value) > 0) {
+        *params = (size_t)json_integer_value(value);
+    } else {
+        return bench_fail("%s: %s must be a positive integer or a string like \"16M\", not %s",
+                          path, key, bench_json_type_name(value));
+    }
+    return 0;
+}
+
 static int bench_config_load_sizes(const char *path, const json_t *sizes, bench_plan *plan)
 {
     if (!json_is_array(sizes))
@@ -40,20 +60,11 @@ static int bench_config_load_sizes(const char *path, const json_t *sizes, bench_
         return bench_fail("%s: adam.sizes is empty", path);
     plan->size_count = 0;
     for (size_t index = 0; index < json_array_size(sizes); index++) {
-        const json_t *size = json_array_get(sizes, index);
+        char key[48];
         size_t params = 0;
-        if (json_is_string(size)) {
-            if (!bench_parse_param_count(json_string_value(size), &params))
-                return bench_fail("%s: adam.sizes[%zu] is \"%s\", not a count like 1M "
-                                  "(suffixes K = 2^10, M = 2^20, G = 2^30)",
-                                  path, index, json_string_value(size));
-        } else if (json_is_integer(size) && json_integer_value(size) > 0) {
-            params = (size_t)json_integer_value(size);
-        } else {
-            return bench_fail("%s: adam.sizes[%zu] must be a positive integer or a string "
-                              "like \"16M\", not %s",
-                              path, index, bench_json_type_name(size));
-        }
+        snprintf(key, sizeof key, "adam.sizes[%zu]", index);
+        if (bench_config_load_count(path, key, json_array_get(sizes, index), &params) < 0)
+            return -1;
         const char *problem = bench_plan_add_size(plan, params);
         if (problem)
             return bench_fail("%s: adam.sizes[%zu]: %s", path, index, problem);
@@ -152,6 +163,58 @@ static int bench_config_load_adam(const char *path, const json_t *adam, bench_pl
     return 0;
 }
 
+/* A value checked by one of the engine options' setters. */
+static int bench_config_engine_problem(const char *path, const char *key, const char *problem)
+{
+    return problem ? bench_fail("%s: engine.%s: %s", path, key, problem) : 0;
+}
+
+static int bench_config_load_engine_key(const char *path, const char *key, const json_t *value,
+                                        bench_engine_options *engine)
+{
+    char full_key[64];
+    snprintf(full_key, sizeof full_key, "engine.%s", key);
+    if (strcmp(key, "params") == 0) {
+        size_t params = 0;
+        if (bench_config_load_count(path, full_key, value, &params) < 0)
+            return -1;
+        return bench_config_engine_problem(path, key, bench_engine_set_params(engine, params));
+    }
+    if (strcmp(key, "compute_us_per_layer") == 0) {
+        if (!json_is_number(value))
+            return bench_config_type_error(path, full_key, "a number", value);
+        return bench_config_engine_problem(
+            path, key, bench_engine_set_compute_us(engine, json_number_value(value)));
+    }
+    if (strcmp(key, "layers") == 0 || strcmp(key, "steps") == 0) {
+        if (!json_is_integer(value))
+            return bench_config_type_error(path, full_key, "an integer", value);
+        long long number = json_integer_value(value);
+        const char *problem = strcmp(key, "layers") == 0 ? bench_engine_set_layers(engine, number)
+                                                         : bench_engine_set_steps(engine, number);
+        return bench_config_engine_problem(path, key, problem);
+    }
+    return bench_fail("%s: unknown key engine.%s (known: params, layers, compute_us_per_layer, "
+                      "steps)",
+                      path, key);
+}
+
+static int bench_config_load_engine(const char *path, const json_t *engine, bench_plan *plan)
+{
+    if (!json_is_object(engine))
+        return bench_config_type_error(path, "engine", "an object", engine);
+    for (void *entry = json_object_iter((json_t *)engine); entry;
+         entry = json_object_iter_next((json_t *)engine, entry))
+        if (bench_config_load_engine_key(path, json_object_iter_key(entry),
+                                         json_object_iter_value(entry), &plan->engine) < 0)
+            return -1;
+    const char *problem = bench_engine_options_check(&plan->engine);
+    if (problem)
+        return bench_fail("%s: engine: %s", path, problem);
+    plan->run_engine = true;
+    return 0;
+}
+
 int bench_config_load(const char *path, bench_plan *plan)
 {
     json_error_t error;
@@ -169,17 +232,24 @@ int bench_config_load(const char *path, bench_plan *plan)
         goto done;
     }
     for (void *entry = json_object_iter(root); entry; entry = json_object_iter_next(root, entry))
-        if (strcmp(json_object_iter_key(entry), "adam") != 0) {
-            bench_fail("%s: unknown key %s at the top level (known: adam)", path,
+        if (strcmp(json_object_iter_key(entry), "adam") != 0 &&
+            strcmp(json_object_iter_key(entry), "engine") != 0) {
+            bench_fail("%s: unknown key %s at the top level (known: adam, engine)", path,
                        json_object_iter_key(entry));
             goto done;
         }
+    /* "adam" is what marks a file as a suite config (tests/test_config.c tells them
+     * from engine configs by it), so it stays required */
     const json_t *adam = json_object_get(root, "adam");
     if (!adam) {
         bench_fail("%s: missing key adam", path);
         goto done;
     }
-    result = bench_config_load_adam(path, adam, plan);
+    const json_t *engine = json_object_get(root, "engine");
+    if (bench_config_load_adam(path, adam, plan) < 0 ||
+        (engine && bench_config_load_engine(path, engine, plan) < 0))
+        goto done;
+    result = 0;
 done:
     json_decref(root);
     return result;

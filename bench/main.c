@@ -1,6 +1,6 @@
-/* zo-bench: measures the cpu_adam kernels against the memory system. This file only
- * reads the command line (or a config file) into a plan and hands it to the suite. */
-#include <errno.h>
+/* zo-bench: measures the cpu_adam kernels against the memory system, and the engine's
+ * pipeline against its phases alone. This file only reads the command line (or a
+ * config file) and hands it to the subcommand or the suite. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,18 +8,20 @@
 #include "bench_fail.h"
 #include "bench_isa.h"
 #include "config.h"
-#include "param_count.h"
+#include "engine_command.h"
+#include "memory_plan_command.h"
+#include "options.h"
 #include "plan.h"
 #include "suite.h"
-
-/* Exit statuses: a failed measurement is not a usage error, and scripts can tell. */
-enum { BENCH_EXIT_OK = 0, BENCH_EXIT_FAILED = 1, BENCH_EXIT_USAGE = 2 };
 
 static void bench_print_help(FILE *out)
 {
     fputs("usage:\n"
           "  zo-bench                              the Adam benchmark with its defaults\n"
           "  zo-bench adam [OPTIONS]               the Adam benchmark\n"
+          "  zo-bench plan --params N --config FILE [OPTIONS]\n"
+          "                                        the engine's memory plan; allocates nothing\n"
+          "  zo-bench engine [OPTIONS]             the engine's pipeline against its phases alone\n"
           "  zo-bench --config FILE [--json OUT]   the suite a JSON config describes\n"
           "  zo-bench --help\n"
           "\n"
@@ -41,46 +43,51 @@ static void bench_print_help(FILE *out)
           "  fp32 moments, bf16 weights out (28); bf16-moments = bf16 grads, moments and\n"
           "  weights out (20).\n"
           "\n"
+          "plan options (zo_engine_plan on a model of N parameters; nothing is allocated):\n"
+          "  --params N      total parameters, K/M/G suffixes as above (required)\n"
+          "  --config FILE   a stage config: a DeepSpeed ds_config.json, plus \"zo\" (required)\n"
+          "  --layers L      split the parameters into L equal layers (default 1)\n"
+          "  --ranks R       data-parallel ranks sharing the optimizer state (default 1)\n"
+          "  --json OUT      also write the plan to OUT as JSON\n"
+          "  It prints device, pinned and pageable host bytes per rank, the host memory\n"
+          "  available, the pinned limit and the engine's verdict: FITS or DOES NOT FIT (exit\n"
+          "  status 0 either way).\n"
+          "\n"
+          "engine options (the whole pipeline on the host backend; sleeps stand in for the\n"
+          "GPU's compute, which costs the host no CPU):\n"
+          "  --params N      total parameters, K/M/G suffixes (default 64M)\n"
+          "  --layers L      layers, one parameter each (default 16)\n"
+          "  --config FILE   the stage config (default: built in, the same as\n"
+          "                  bench/configs/engine.json: fp16, ZeRO stage 2, buckets of 8M\n"
+          "                  elements, the host backend); update threads from zo.threads\n"
+          "  --compute-us-per-layer T\n"
+          "                  forward + backward microseconds per layer (1/3 forward, 2/3\n"
+          "                  backward); default: the host update alone's time spread over the\n"
+          "                  layers, so the compute matches the update\n"
+          "  --steps S       timed steps, after 2 warm-up steps (default 10)\n"
+          "  --repeats R     timed runs of each phase alone; the median is reported (default 5)\n"
+          "  --trace FILE    set zo.trace to FILE in the config (a Chrome/Perfetto trace)\n"
+          "  --json OUT      also write the figures to OUT as JSON\n"
+          "  It times each phase alone (compute; the gradient and weight copies, one thread\n"
+          "  each way; the host update: grad stats + Adam), then the pipelined step, and\n"
+          "  reports step / max(phases) (overlap efficiency: 1.0 is perfect overlap, the goal\n"
+          "  is <= 1.15), step / sum(phases), and the medians of zo_step_info. It needs about\n"
+          "  36 bytes of memory per parameter (the engine's 20 with fp16, plus the phases').\n"
+          "\n"
           "The config file (see bench/configs/default.json):\n"
           "  {\"adam\": {\"sizes\": [\"1M\", \"16M\"], \"modes\": [\"fp32\", \"mixed\"],\n"
-          "            \"isas\": [\"auto\"], \"repeats\": 5, \"threads\": 0}}\n"
+          "            \"isas\": [\"auto\"], \"repeats\": 5, \"threads\": 0},\n"
+          "   \"engine\": {\"params\": \"64M\", \"layers\": 16, \"compute_us_per_layer\": 4000,\n"
+          "              \"steps\": 10}}\n"
+          "\"adam\" is required; \"engine\" (every key optional) adds the engine benchmark with\n"
+          "the built-in stage config.\n"
           "\n"
           "Each size needs about 36 bytes per parameter of memory (mixed mode's buffers plus\n"
           "the triad's). ZO_CPU_ISA=scalar|avx2|avx512|avx512bf16 picks the path that auto\n"
           "runs; OMP_NUM_THREADS and OMP_PROC_BIND apply as usual.\n"
-          "Exit status: 0 done, 1 a measurement failed, 2 bad command line or config.\n",
+          "Exit status: 0 done, 1 a measurement failed, 2 bad command line or config (or a\n"
+          "setting the engine refuses).\n",
           out);
-}
-
-/* If argv[*index] is option `name`, as "--name VALUE" or "--name=VALUE", points
- * *value at VALUE (advancing *index past it) and returns 1; 0 if it is another
- * argument; -1 after printing an error if the value is missing. */
-static int bench_option(int argc, char **argv, int *index, const char *name, const char **value)
-{
-    const char *arg = argv[*index];
-    size_t length = strlen(name);
-    if (strncmp(arg, name, length) != 0)
-        return 0;
-    if (arg[length] == '=') {
-        *value = arg + length + 1;
-        return 1;
-    }
-    if (arg[length] != '\0')
-        return 0;
-    if (*index + 1 >= argc)
-        return bench_fail("%s needs a value (see zo-bench --help)", name);
-    *value = argv[++*index];
-    return 1;
-}
-
-static int bench_parse_integer(const char *option, const char *text, long long *value)
-{
-    char *end;
-    errno = 0;
-    *value = strtoll(text, &end, 10);
-    if (errno || end == text || *end)
-        return bench_fail("%s: \"%s\" is not an integer", option, text);
-    return 0;
 }
 
 /* Calls add(item) for each comma-separated item of list; -1 at the first refusal. */
@@ -105,10 +112,8 @@ static int bench_for_each_item(const char *option, const char *list, bench_plan 
 static int bench_add_size_item(const char *option, const char *item, bench_plan *plan)
 {
     size_t params;
-    if (!bench_parse_param_count(item, &params))
-        return bench_fail("%s: \"%s\" is not a parameter count like 16M (K = 2^10, M = 2^20, "
-                          "G = 2^30)",
-                          option, item);
+    if (bench_parse_count(option, item, &params) < 0)
+        return -1;
     const char *problem = bench_plan_add_size(plan, params);
     return problem ? bench_fail("%s: %s: %s", option, item, problem) : 0;
 }
@@ -204,6 +209,10 @@ int main(int argc, char **argv)
             bench_print_help(stdout);
             return BENCH_EXIT_OK;
         }
+    if (argc > 1 && strcmp(argv[1], "plan") == 0)
+        return bench_memory_plan_command(argc, argv, 2);
+    if (argc > 1 && strcmp(argv[1], "engine") == 0)
+        return bench_engine_command(argc, argv, 2);
     bench_plan plan;
     const char *json_path = NULL;
     bench_plan_default(&plan);

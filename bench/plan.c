@@ -16,6 +16,7 @@ void bench_plan_default(bench_plan *plan)
     plan->modes[plan->mode_count++] = BENCH_MODE_FP32;
     plan->modes[plan->mode_count++] = BENCH_MODE_MIXED;
     plan->isas[plan->isa_count++] = ZO_CPU_ISA_AUTO;
+    bench_engine_options_default(&plan->engine);
 }
 
 const char *bench_plan_add_size(bench_plan *plan, size_t params)

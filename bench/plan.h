@@ -1,13 +1,15 @@
 /* What one zo-bench run measures: the sizes, modes and kernel paths of the Adam
- * benchmark, how many repeats, how many threads. Filled from the command line or a
- * config file. */
+ * benchmark, how many repeats, how many threads, and whether the engine benchmark
+ * follows. Filled from the command line or a config file. */
 #ifndef ZO_BENCH_PLAN_H
 #define ZO_BENCH_PLAN_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "bench_isa.h"
 #include "bench_mode.h"
+#include "engine_options.h"
 
 enum { BENCH_MAX_SIZES = 32 };
 
@@ -19,12 +21,15 @@ typedef struct bench_plan {
     zo_cpu_isa isas[BENCH_MAX_ISAS]; /* each at most once; the first also runs the traffic,
                                         triad and three-pass kernels and the call overhead */
     size_t isa_count;
-    int repeats; /* timed runs of each kernel; the report gives their median */
-    int threads; /* 0: OpenMP's default */
+    int repeats;     /* timed runs of each kernel; the report gives their median */
+    int threads;     /* 0: OpenMP's default */
+    bool run_engine; /* a suite config's "engine" section asks for the engine benchmark */
+    bench_engine_options engine;
 } bench_plan;
 
 /* The defaults, also in bench/configs/default.json: sizes 1M 4M 16M 64M 256M, modes
- * fp32 and mixed, the auto kernel path, 5 repeats, OpenMP's thread count. */
+ * fp32 and mixed, the auto kernel path, 5 repeats, OpenMP's thread count; no engine
+ * benchmark (its options at their defaults, for a config that turns it on). */
 void bench_plan_default(bench_plan *plan);
 
 /* Each returns NULL on success or a message saying what is wrong with the value;

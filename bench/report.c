@@ -6,6 +6,7 @@
 #include <stdio.h>
 
 #include "bench_fail.h"
+#include "engine_report.h"
 #include "param_count.h"
 
 /* What a row's medians mean in rates and ratios. */
@@ -123,7 +124,7 @@ static json_t *bench_json_string_or_null(const char *value)
     return value ? json_string(value) : json_null();
 }
 
-static json_t *bench_json_machine(const bench_machine *machine)
+json_t *report_machine_json(const bench_machine *machine)
 {
     json_t *object =
         json_pack("{s:s, s:i}", "isa", zo_cpu_isa_name(machine->isa), "threads", machine->threads);
@@ -228,11 +229,12 @@ static json_t *bench_json_call_overhead(const bench_call_overhead *overhead)
 }
 
 int report_write_json(const char *path, const bench_machine *machine, const bench_adam_row *rows,
-                      size_t row_count, const bench_call_overhead *overhead)
+                      size_t row_count, const bench_call_overhead *overhead,
+                      const bench_engine_result *engine)
 {
     json_t *root = json_object();
     json_t *adam = json_array();
-    bool ok = root && adam && bench_json_set(root, "machine", bench_json_machine(machine));
+    bool ok = root && adam && bench_json_set(root, "machine", report_machine_json(machine));
     for (size_t k = 0; ok && k < row_count; k++) {
         json_t *row = bench_json_row(&rows[k]);
         ok = row && json_array_append_new(adam, row) == 0;
@@ -240,6 +242,8 @@ int report_write_json(const char *path, const bench_machine *machine, const benc
     ok = ok && json_object_set(root, "adam", adam) == 0;
     if (ok && overhead)
         ok = bench_json_set(root, "call_overhead", bench_json_call_overhead(overhead));
+    if (ok && engine)
+        ok = bench_json_set(root, "engine", report_engine_json(engine));
     int result = -1;
     if (!ok)
         bench_fail("cannot build the JSON report (out of memory, or a non-finite timing)");

@@ -3,9 +3,11 @@
 #ifndef ZO_BENCH_REPORT_H
 #define ZO_BENCH_REPORT_H
 
+#include <jansson.h>
 #include <stddef.h>
 
 #include "bench_adam.h"
+#include "bench_engine.h"
 #include "call_overhead.h"
 #include "machine.h"
 
@@ -19,11 +21,16 @@ void report_print_adam_row(const bench_adam_row *row);
 
 void report_print_call_overhead(const bench_call_overhead *overhead);
 
-/* Writes {"machine": ..., "adam": [rows], "call_overhead": ...} to `path`, indented
- * by 2. A row whose step ran on another path than its traffic and three-pass kernels
- * says which in "shared_kernels_isa"; rows of a one-path run never have that key. overhead may be
- * NULL (not measured). 0 on success; -1 after printing why not. */
+/* The machine as a new JSON object, or NULL when it cannot be built. */
+json_t *report_machine_json(const bench_machine *machine);
+
+/* Writes {"machine": ..., "adam": [rows], "call_overhead": ..., "engine": ...} to
+ * `path`, indented by 2. A row whose step ran on another path than its traffic and
+ * three-pass kernels says which in "shared_kernels_isa"; rows of a one-path run never
+ * have that key. overhead and engine may be NULL (not measured). 0 on success; -1
+ * after printing why not. */
 int report_write_json(const char *path, const bench_machine *machine, const bench_adam_row *rows,
-                      size_t row_count, const bench_call_overhead *overhead);
+                      size_t row_count, const bench_call_overhead *overhead,
+                      const bench_engine_result *engine);
 
 #endif

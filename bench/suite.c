@@ -1,14 +1,19 @@
 /* Drives a run: one kernel context per path compared (the first also runs the shared
  * kernels and the call overhead), sizes one at a time so only one size's buffers are
- * ever allocated, rows printed as soon as they are measured. */
+ * ever allocated, rows printed as soon as they are measured; then, if the config asks,
+ * the engine benchmark, once the Adam buffers are freed. */
 #include "suite.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
 
 #include "bench_adam.h"
+#include "bench_engine.h"
 #include "bench_fail.h"
 #include "call_overhead.h"
+#include "engine_report.h"
 #include "machine.h"
+#include "options.h"
 #include "report.h"
 
 /* Creates contexts[k] for plan->isas[k]. Two that resolve to the same path ("auto"
@@ -39,6 +44,8 @@ int bench_suite_run(const bench_plan *plan, const char *json_path)
     int result = -1;
     size_t row_count = 0;
     zo_adam *contexts[BENCH_MAX_ISAS] = {0};
+    bench_engine_result engine;
+    bool engine_measured = false;
     size_t rows_per_size = plan->mode_count * plan->isa_count;
     /* before any work: a size that cannot fit should not fail an hour into the run */
     for (size_t s = 0; s < plan->size_count; s++)
@@ -67,10 +74,20 @@ int bench_suite_run(const bench_plan *plan, const char *json_path)
         goto fail;
     report_print_call_overhead(&overhead);
 
-    if (json_path && report_write_json(json_path, &machine, rows, row_count, &overhead) < 0)
+    if (plan->run_engine) {
+        if (bench_engine_run(&plan->engine, &engine) != BENCH_DONE)
+            goto fail;
+        engine_measured = true;
+        report_print_engine(&engine);
+    }
+
+    if (json_path && report_write_json(json_path, &machine, rows, row_count, &overhead,
+                                       engine_measured ? &engine : NULL) < 0)
         goto fail;
     result = 0;
 fail:
+    if (engine_measured)
+        bench_engine_result_release(&engine);
     for (size_t k = 0; k < row_count; k++)
         bench_adam_row_release(&rows[k]);
     free(rows);

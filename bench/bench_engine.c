@@ -1,0 +1,249 @@
+/* The engine benchmark's order of work: config and model, the memory check, the
+ * engine (created first, so a refused setting fails before minutes of measuring), one
+ * probe step, the phases alone, then the pipelined steps. */
+#include "bench_engine.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
+
+#include "bench_fail.h"
+#include "byte_units.h"
+#include "engine_config.h"
+#include "engine_loop.h"
+#include "median.h"
+#include "options.h"
+#include "synthetic_model.h"
+#include "zo/zo.h"
+
+/* The backward of a layer costs about twice its forward (two matrix products, the
+ * gradients of the input and of the weights, against one). */
+static const double bench_forward_share = 1.0 / 3.0;
+
+/* Refuses a model whose engine, plus the largest phase's own buffers, would not fit
+ * the memory available now: past that the run would swap and time the disk. */
+static int bench_engine_check_memory(const zo_config *config, const bench_model *model,
+                                     const bench_engine_options *options)
+{
+    zo_memory_plan plan;
+    zo_status status = zo_engine_plan(config, model->params, model->layers, 1, &plan);
+    if (status != ZO_OK)
+        return bench_fail("zo_engine_plan: %s: %s", zo_status_name(status), zo_last_error());
+    if (!plan.fits)
+        return bench_fail("%zu parameters do not fit: %s", options->params, plan.verdict);
+    const zo_settings *settings = zo_config_settings(config);
+    zo_dtype dtype = settings->fp16_enabled   ? ZO_DTYPE_F16
+                     : settings->bf16_enabled ? ZO_DTYPE_BF16
+                                              : ZO_DTYPE_F32;
+    uint64_t engine_bytes =
+        plan.host_bytes + plan.pinned_bytes + (plan.device_is_host ? plan.device_bytes : 0);
+    uint64_t phase_bytes = bench_phases_bytes(settings, dtype, options->params);
+    if (plan.host_available_bytes && engine_bytes + phase_bytes > plan.host_available_bytes) {
+        char engine_text[32], phase_text[32], available_text[32];
+        bench_format_bytes(engine_bytes, engine_text, sizeof engine_text);
+        bench_format_bytes(phase_bytes, phase_text, sizeof phase_text);
+        bench_format_bytes(plan.host_available_bytes, available_text, sizeof available_text);
+        return bench_fail("%zu parameters need %s for the engine and %s more for the phases "
+                          "measured alone, but %s is available; choose fewer --params",
+                          options->params, engine_text, phase_text, available_text);
+    }
+    return 0;
+}
+
+/* Says why zo_engine_create refused, and whether the input (2) or the run (1) is at
+ * fault. */
+static int bench_engine_create_failed(zo_status status, const bench_engine_options *options)
+{
+    if (status == ZO_ERR_NOT_SUPPORTED && options->trace_path)
+        bench_fail("--trace %s: zo_engine_create refused the config: %s: %s\n"
+                   "zo-bench: this build of the engine cannot write traces yet; run without "
+                   "--trace",
+                   options->trace_path, zo_status_name(status), zo_last_error());
+    else
+        bench_fail("zo_engine_create(%s): %s: %s", bench_engine_config_name(options->config_path),
+                   zo_status_name(status), zo_last_error());
+    return status == ZO_ERR_DEVICE || status == ZO_ERR_INTERNAL ? BENCH_FAILED : BENCH_REFUSED;
+}
+
+/* One step without compute: touches every buffer of the pipeline once, and checks that
+ * each zo_engine_step is an optimizer step (the timed loop has no accumulation). */
+static int bench_engine_probe_step(zo_engine *engine, size_t layers)
+{
+    bench_loop_sample probe;
+    if (bench_loop_step(engine, layers, 0.0, 0.0, &probe) < 0)
+        return BENCH_FAILED;
+    if (!probe.info.boundary) {
+        bench_fail("the config accumulates gradients over several micro-steps; the engine "
+                   "benchmark times one optimizer step per iteration: set "
+                   "gradient_accumulation_steps to 1 (and train_batch_size to match)");
+        return BENCH_REFUSED;
+    }
+    zo_status status = zo_engine_synchronize(engine);
+    if (status != ZO_OK) {
+        bench_fail("zo_engine_synchronize: %s: %s", zo_status_name(status), zo_last_error());
+        return BENCH_FAILED;
+    }
+    return BENCH_DONE;
+}
+
+/* The phases alone; picks the compute per layer first when it was not given. */
+static int bench_engine_measure_phases(zo_adam *adam, const zo_settings *settings,
+                                       bench_engine_result *r)
+{
+    bench_engine_options *o = &r->options;
+    if (bench_measure_update_alone(adam, settings, r->dtype, o->params, o->repeats, &r->update) < 0)
+        return -1;
+    if (o->compute_us_per_layer == 0.0) {
+        /* the balanced case: the GPU's work per step as long as the host's */
+        o->compute_us_per_layer = 1e6 * r->update.total / (double)o->layers;
+        r->compute_matched_to_update = true;
+    }
+    double layer_seconds = 1e-6 * o->compute_us_per_layer;
+    if (bench_measure_compute_alone(o->layers, bench_forward_share * layer_seconds,
+                                    (1.0 - bench_forward_share) * layer_seconds, o->repeats,
+                                    &r->compute) < 0)
+        return -1;
+    return bench_measure_copies_alone(r->copy_bytes, o->repeats, &r->copies);
+}
+
+/* Warm-up steps, then the timed ones, then the medians. */
+static int bench_engine_measure_pipeline(zo_engine *engine, bench_engine_result *r)
+{
+    const bench_engine_options *o = &r->options;
+    size_t steps = (size_t)o->steps;
+    double layer_seconds = 1e-6 * o->compute_us_per_layer;
+    double forward = bench_forward_share * layer_seconds, backward = layer_seconds - forward;
+    bench_loop_sample sample;
+    for (int k = 0; k < o->warmup_steps; k++)
+        if (bench_loop_step(engine, o->layers, forward, backward, &sample) < 0)
+            return -1;
+
+    r->step_samples = calloc(steps, sizeof *r->step_samples);
+    double *series = calloc(5 * steps, sizeof *series); /* the other per-step figures */
+    if (!r->step_samples || !series) {
+        free(series);
+        return bench_fail("cannot allocate the timing samples");
+    }
+    double *wait_params = series, *grad_ready = series + steps, *info_wait = series + 2 * steps,
+           *info_stats = series + 3 * steps, *info_update = series + 4 * steps;
+    int result = -1;
+    for (size_t k = 0; k < steps; k++) {
+        if (bench_loop_step(engine, o->layers, forward, backward, &sample) < 0)
+            goto done;
+        r->step_samples[k] = sample.step_seconds;
+        wait_params[k] = sample.wait_params_seconds;
+        grad_ready[k] = sample.grad_ready_seconds;
+        info_wait[k] = sample.info.wait_seconds;
+        info_stats[k] = sample.info.stats_seconds;
+        info_update[k] = sample.info.update_seconds;
+        r->skipped_steps += sample.info.skipped;
+        r->loss_scale = sample.info.loss_scale;
+    }
+    zo_status status = zo_engine_synchronize(engine);
+    if (status != ZO_OK) {
+        bench_fail("zo_engine_synchronize: %s: %s", zo_status_name(status), zo_last_error());
+        goto done;
+    }
+    r->step_seconds = bench_median(r->step_samples, steps);
+    r->wait_params_seconds = bench_median(wait_params, steps);
+    r->grad_ready_seconds = bench_median(grad_ready, steps);
+    r->info_wait_seconds = bench_median(info_wait, steps);
+    r->info_stats_seconds = bench_median(info_stats, steps);
+    r->info_update_seconds = bench_median(info_update, steps);
+    result = 0;
+done:
+    free(series);
+    return result;
+}
+
+/* Linux lets a sleep overrun by the thread's timer slack, 50 us by default: more than
+ * a tenth of a small layer's forward. The sleeps stand for compute of a known length,
+ * so ask for the least slack (threads started later inherit it; they never sleep with
+ * a timeout, so nothing else changes). */
+static void bench_engine_tighten_sleeps(void)
+{
+#ifdef __linux__
+    prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
+#endif
+}
+
+int bench_engine_run(const bench_engine_options *options, bench_engine_result *r)
+{
+    *r = (bench_engine_result){.options = *options};
+    const char *problem = bench_engine_options_check(options);
+    if (problem) {
+        bench_fail("engine: %s (--params %zu, --layers %zu)", problem, options->params,
+                   options->layers);
+        return BENCH_REFUSED;
+    }
+    bench_engine_tighten_sleeps();
+    int outcome = BENCH_REFUSED;
+    zo_config *config = NULL;
+    zo_engine *engine = NULL;
+    zo_adam *adam = NULL;
+    bench_model model = {0};
+    if (bench_engine_config_create(options->config_path, options->trace_path, &config) < 0)
+        goto done;
+    const zo_settings *settings = zo_config_settings(config);
+    if (bench_model_create(&model, options->params, options->layers) < 0 ||
+        bench_engine_check_memory(config, &model, options) < 0)
+        goto done;
+    zo_status status = zo_engine_create(config, model.params, model.layers, &engine);
+    if (status != ZO_OK) {
+        outcome = bench_engine_create_failed(status, options);
+        goto done;
+    }
+    snprintf(r->device_name, sizeof r->device_name, "%s", zo_engine_device_name(engine));
+    if (strcmp(r->device_name, "host") != 0) {
+        /* a GPU's streams would need the loop to pass its cudaStream_t */
+        bench_fail("the engine chose the %s backend; the engine benchmark drives the host "
+                   "backend only: set zo.device to \"host\"",
+                   r->device_name);
+        goto done;
+    }
+    outcome = BENCH_FAILED;
+    r->dtype = zo_engine_dtype(engine);
+    r->bucket_count = zo_engine_bucket_count(engine);
+    r->copy_bytes = options->params * zo_dtype_size(r->dtype);
+    /* the update alone runs on as many threads as the engine's worker */
+    zo_adam_settings adam_settings = {.isa = ZO_CPU_ISA_AUTO, .num_threads = settings->threads};
+    status = zo_adam_create(&adam, &adam_settings);
+    if (status != ZO_OK) {
+        bench_fail("zo_adam_create: %s: %s", zo_status_name(status), zo_last_error());
+        goto done;
+    }
+    bench_machine_describe(adam, &r->machine);
+
+    if (bench_loop_prepare(engine, &model, zo_adam_num_threads(adam)) < 0)
+        goto done;
+    if ((outcome = bench_engine_probe_step(engine, model.layers)) != BENCH_DONE)
+        goto done;
+    outcome = BENCH_FAILED;
+    if (bench_engine_measure_phases(adam, settings, r) < 0 ||
+        bench_engine_measure_pipeline(engine, r) < 0)
+        goto done;
+    /* written at destroy too, but only here can a failure to write be reported */
+    if (options->trace_path && (status = zo_engine_write_trace(engine)) != ZO_OK) {
+        bench_fail("zo_engine_write_trace(%s): %s: %s", options->trace_path, zo_status_name(status),
+                   zo_last_error());
+        goto done;
+    }
+    outcome = BENCH_DONE;
+done:
+    zo_engine_destroy(&engine);
+    zo_adam_destroy(&adam);
+    bench_model_free(&model);
+    zo_config_destroy(&config);
+    if (outcome != BENCH_DONE)
+        bench_engine_result_release(r);
+    return outcome;
+}
+
+void bench_engine_result_release(bench_engine_result *result)
+{
+    free(result->step_samples);
+    result->step_samples = NULL;
+}

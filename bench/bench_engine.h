@@ -1,0 +1,50 @@
+/* The engine benchmark: the whole offload pipeline on the host backend under a
+ * synthetic training loop, against each of its phases measured alone in the same
+ * process. How close the pipelined step comes to the longest phase is the overlap
+ * the engine achieves. */
+#ifndef ZO_BENCH_ENGINE_H
+#define ZO_BENCH_ENGINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "engine_options.h"
+#include "engine_phases.h"
+#include "machine.h"
+#include "zo/dtype.h"
+
+typedef struct bench_engine_result {
+    bench_engine_options options;   /* as run, compute_us_per_layer resolved */
+    bool compute_matched_to_update; /* compute_us_per_layer was chosen by the benchmark */
+    bench_machine machine;          /* the update's kernel path and threads */
+    zo_dtype dtype;                 /* of device weights and gradients */
+    size_t bucket_count;
+    char device_name[16];
+    size_t copy_bytes; /* per step and direction */
+
+    /* the phases alone: medians of options.repeats */
+    bench_compute_times compute;
+    bench_copy_times copies;
+    bench_update_times update;
+
+    /* the pipelined loop: medians of options.steps timed steps */
+    double step_seconds;
+    double wait_params_seconds; /* the loop, inside zo_engine_wait_params per step */
+    double grad_ready_seconds;  /* the loop, inside zo_engine_grad_ready per step */
+    double info_wait_seconds;   /* zo_step_info.wait_seconds */
+    double info_stats_seconds;  /* zo_step_info.stats_seconds */
+    double info_update_seconds; /* zo_step_info.update_seconds */
+    size_t skipped_steps;       /* of the timed ones (none is expected) */
+    float loss_scale;           /* after the last step */
+    double *step_samples;       /* owned: each timed step's seconds, in order */
+} bench_engine_result;
+
+/* Runs the benchmark. Returns BENCH_DONE, BENCH_REFUSED (after printing why: a bad
+ * config, a setting the engine refuses such as zo.trace in a build without traces,
+ * a model that does not fit) or BENCH_FAILED (a measurement failed). On BENCH_DONE
+ * release the result with bench_engine_result_release. */
+int bench_engine_run(const bench_engine_options *options, bench_engine_result *result);
+
+void bench_engine_result_release(bench_engine_result *result);
+
+#endif

@@ -1,0 +1,10 @@
+/* `zo-bench engine`: the engine benchmark from the command line. */
+#ifndef ZO_BENCH_ENGINE_COMMAND_H
+#define ZO_BENCH_ENGINE_COMMAND_H
+
+/* Reads the options from argv[first] on, runs the benchmark, prints the report (and
+ * writes the JSON one if asked). Returns the exit status: 0 done, 1 a measurement
+ * failed, 2 a bad command line or config, or a setting the engine refuses. */
+int bench_engine_command(int argc, char **argv, int first);
+
+#endif

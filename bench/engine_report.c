@@ -1,0 +1,176 @@
+/* What the engine benchmark's timings mean: the phases' sum and maximum, the overlap
+ * ratios, and the bound the pipeline's dependencies set without a delayed update. */
+#include "engine_report.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "bench_fail.h"
+#include "byte_units.h"
+#include "engine_config.h"
+#include "param_count.h"
+#include "report.h"
+
+/* step / max(phases) at or below this is the overlap the engine aims for */
+static const double bench_overlap_goal = 1.15;
+
+typedef struct bench_engine_figures {
+    double phase_sum, phase_max;
+    const char *longest_phase;
+    double step_over_max; /* overlap efficiency: 1.0 is perfect overlap */
+    double step_over_sum; /* 1.0 is no overlap at all                   */
+    /* The update of step t needs all of step t's gradients (the overflow check and the
+     * global norm come first), and the backward of step t+1 needs every updated weight
+     * through the forward: without a delayed update the update can hide only behind
+     * the forward, so no schedule beats max(forward, Adam step) + backward. */
+    double dependency_bound;
+    double step_over_bound;
+} bench_engine_figures;
+
+static bench_engine_figures bench_engine_figures_of(const bench_engine_result *r)
+{
+    bench_engine_figures f = {0};
+    const struct {
+        const char *name;
+        double seconds;
+    } phases[] = {{"compute", r->compute.total},
+                  {"copies", r->copies.both},
+                  {"host update", r->update.total}};
+    for (size_t k = 0; k < sizeof phases / sizeof phases[0]; k++) {
+        f.phase_sum += phases[k].seconds;
+        if (phases[k].seconds > f.phase_max) {
+            f.phase_max = phases[k].seconds;
+            f.longest_phase = phases[k].name;
+        }
+    }
+    f.step_over_max = r->step_seconds / f.phase_max;
+    f.step_over_sum = r->step_seconds / f.phase_sum;
+    double overlappable = r->compute.forward > r->update.adam ? r->compute.forward : r->update.adam;
+    f.dependency_bound = overlappable + r->compute.backward;
+    f.step_over_bound = r->step_seconds / f.dependency_bound;
+    return f;
+}
+
+static const char *bench_dtype_label(zo_dtype dtype)
+{
+    return dtype == ZO_DTYPE_F16 ? "fp16" : dtype == ZO_DTYPE_BF16 ? "bf16" : "fp32";
+}
+
+void report_print_engine(const bench_engine_result *r)
+{
+    const bench_engine_options *o = &r->options;
+    bench_engine_figures f = bench_engine_figures_of(r);
+    char params[32], copy_bytes[32];
+    bench_format_param_count(o->params, params, sizeof params);
+    bench_format_bytes(r->copy_bytes, copy_bytes, sizeof copy_bytes);
+    printf("\nEngine pipeline: %s parameters in %zu layers, %s backend, %s weights and "
+           "gradients, %zu buckets\n",
+           params, o->layers, r->device_name, bench_dtype_label(r->dtype), r->bucket_count);
+    printf("  config: %s%s%s; host update: %s kernels, %d threads\n",
+           bench_engine_config_name(o->config_path),
+           o->trace_path ? ", trace (of every step, probe and warm-up included) written to " : "",
+           o->trace_path ? o->trace_path : "", zo_cpu_isa_name(r->machine.isa), r->machine.threads);
+    printf("  compute per layer: %.1f us (sleeps: forward 1/3, backward 2/3)%s\n",
+           o->compute_us_per_layer,
+           r->compute_matched_to_update ? ", chosen so the compute matches the host update" : "");
+    printf("  phases alone: median of %d repeats; pipelined step: median of %d steps after %d "
+           "warm-up\n\n",
+           o->repeats, o->steps, o->warmup_steps);
+
+    printf("  %-34s %10s\n", "", "[ms]");
+    printf("  %-34s %10.2f   forward %.2f, backward %.2f\n", "compute alone (sleeps)",
+           1e3 * r->compute.total, 1e3 * r->compute.forward, 1e3 * r->compute.backward);
+    printf("  %-34s %10.2f   gradients down %.2f, weights up %.2f (%s each way)\n",
+           "copies alone (1 thread each way)", 1e3 * r->copies.both, 1e3 * r->copies.gradients_down,
+           1e3 * r->copies.weights_up, copy_bytes);
+    printf("  %-34s %10.2f   grad stats %.2f, Adam step %.2f\n", "host update alone",
+           1e3 * r->update.total, 1e3 * r->update.stats, 1e3 * r->update.adam);
+    printf("  %-34s %10.2f\n", "sum of phases", 1e3 * f.phase_sum);
+    printf("  %-34s %10.2f   (%s)\n", "max of phases", 1e3 * f.phase_max, f.longest_phase);
+    printf("  %-34s %10.2f\n\n", "pipelined step", 1e3 * r->step_seconds);
+
+    printf("  overlap efficiency, step / max     %10.3f   goal <= %.2f: %s\n", f.step_over_max,
+           bench_overlap_goal, f.step_over_max <= bench_overlap_goal ? "reached" : "NOT reached");
+    printf("  step / sum                         %10.3f   (1.0 = no overlap)\n", f.step_over_sum);
+    printf("  bound without a delayed update:    %10.2f   ms = max(forward, Adam step) + "
+           "backward;\n"
+           "  step / bound                       %10.3f\n",
+           1e3 * f.dependency_bound, f.step_over_bound);
+    if (r->bucket_count == 1)
+        printf("  one bucket: its update cannot overlap the forward at all (the bound above\n"
+               "  assumes it can, bucket by bucket); lower reduce_bucket_size or add parameters\n");
+    printf("  zo_step_info medians [ms]: wait %.2f, stats %.2f, update %.2f\n",
+           1e3 * r->info_wait_seconds, 1e3 * r->info_stats_seconds, 1e3 * r->info_update_seconds);
+    printf("  loop blocked per step [ms]: in wait_params %.2f, in grad_ready %.2f (medians)\n",
+           1e3 * r->wait_params_seconds, 1e3 * r->grad_ready_seconds);
+    printf("  skipped steps %zu of %d; loss scale %g\n", r->skipped_steps, o->steps,
+           (double)r->loss_scale);
+    fflush(stdout);
+}
+
+static json_t *bench_json_reals(const double *values, size_t count)
+{
+    json_t *array = json_array();
+    for (size_t k = 0; array && k < count; k++)
+        if (json_array_append_new(array, json_real(values[k])) != 0) {
+            json_decref(array);
+            array = NULL;
+        }
+    return array;
+}
+
+json_t *report_engine_json(const bench_engine_result *r)
+{
+    const bench_engine_options *o = &r->options;
+    bench_engine_figures f = bench_engine_figures_of(r);
+    json_t *phases = json_pack(
+        "{s:f, s:f, s:f, s:f, s:f, s:f, s:I, s:f, s:f, s:f}", "compute", r->compute.total,
+        "forward", r->compute.forward, "backward", r->compute.backward, "copies", r->copies.both,
+        "gradients_down", r->copies.gradients_down, "weights_up", r->copies.weights_up,
+        "copy_bytes_each_way", (json_int_t)r->copy_bytes, "host_update", r->update.total,
+        "grad_stats", r->update.stats, "adam_step", r->update.adam);
+    json_t *step_info = json_pack("{s:f, s:f, s:f}", "wait", r->info_wait_seconds, "stats",
+                                  r->info_stats_seconds, "update", r->info_update_seconds);
+    json_t *loop = json_pack("{s:f, s:f}", "wait_params", r->wait_params_seconds, "grad_ready",
+                             r->grad_ready_seconds);
+    json_t *samples = bench_json_reals(r->step_samples, (size_t)o->steps);
+    if (!phases || !step_info || !loop || !samples) {
+        json_decref(phases), json_decref(step_info), json_decref(loop), json_decref(samples);
+        return NULL;
+    }
+    /* "o" hands each sub-object's reference to the new one, even on failure */
+    return json_pack(
+        "{s:I, s:I, s:s, s:s, s:I, s:s, s:s?, s:s, s:i, s:f, s:b, s:i, s:i, s:i, s:o, s:f, s:f, "
+        "s:s, s:f, s:f, s:f, s:f, s:f, s:o, s:o, s:I, s:f, s:o}",
+        "params", (json_int_t)o->params, "layers", (json_int_t)o->layers, "dtype",
+        zo_dtype_name(r->dtype), "device", r->device_name, "buckets", (json_int_t)r->bucket_count,
+        "config", bench_engine_config_name(o->config_path), "trace", o->trace_path, "isa",
+        zo_cpu_isa_name(r->machine.isa), "update_threads", r->machine.threads,
+        "compute_us_per_layer", o->compute_us_per_layer, "compute_matched_to_update",
+        r->compute_matched_to_update, "steps", o->steps, "warmup_steps", o->warmup_steps, "repeats",
+        o->repeats, "phases_seconds", phases, "phase_sum_seconds", f.phase_sum, "phase_max_seconds",
+        f.phase_max, "longest_phase", f.longest_phase, "step_seconds", r->step_seconds,
+        "step_over_max", f.step_over_max, "step_over_sum", f.step_over_sum,
+        "bound_without_delayed_update_seconds", f.dependency_bound, "step_over_bound",
+        f.step_over_bound, "step_info_median_seconds", step_info, "loop_blocked_median_seconds",
+        loop, "skipped_steps", (json_int_t)r->skipped_steps, "loss_scale", (double)r->loss_scale,
+        "step_samples_seconds", samples);
+}
+
+int report_write_engine_json(const char *path, const bench_engine_result *result)
+{
+    json_t *root = json_object();
+    /* json_object_set_new refuses a NULL value (a part that could not be built) */
+    bool ok = root &&
+              json_object_set_new(root, "machine", report_machine_json(&result->machine)) == 0 &&
+              json_object_set_new(root, "engine", report_engine_json(result)) == 0;
+    int status = -1;
+    if (!ok)
+        bench_fail("cannot build the JSON report (out of memory, or a non-finite timing)");
+    else if (json_dump_file(root, path, JSON_INDENT(2)) != 0)
+        bench_fail("cannot write the JSON report to %s", path);
+    else
+        status = 0;
+    json_decref(root);
+    return status;
+}
