@@ -85,12 +85,14 @@ static zo_status zo_engine_allocate(zo_engine *e)
     e->master = zo_host_zeroed(elems * sizeof(float));
     e->exp_avg = zo_host_zeroed(moment_bytes);
     e->exp_avg_sq = zo_host_zeroed(moment_bytes);
-    /* The update reads this fp32 copy instead of the staging buffer when the next
-     * micro-step's gradients may land while it runs: with accumulation, and with the
-     * delayed update, whose update overlaps the next backward. */
-    bool own_gradient_copy = e->accumulation_steps > 1 || e->settings.delayed_param_update;
-    if (own_gradient_copy)
+    /* With accumulation the update reads the fp32 sum; without it, the delayed update
+     * (which overlaps the next backward) alternates between two landing buffers. */
+    if (e->accumulation_steps > 1)
         e->accumulated = zo_host_zeroed(elems * sizeof(float));
+    else if (e->settings.delayed_param_update &&
+             (status = ops->alloc_pinned(e->device.ctx, elems * e->dtype_bytes, &e->pinned_grads_spare)))
+        return status;
+    e->grads_landing = e->pinned_grads;
     size_t buckets = e->layout.bucket_count, params = e->layout.param_count;
     e->param_ready = calloc(params, sizeof *e->param_ready);
     e->bucket_pending = calloc(buckets, sizeof *e->bucket_pending);
@@ -100,7 +102,8 @@ static zo_status zo_engine_allocate(zo_engine *e)
     e->jobs = calloc(buckets, sizeof *e->jobs);
     e->copy_down_began = calloc(buckets, sizeof *e->copy_down_began);
     e->copy_up_began = calloc(buckets, sizeof *e->copy_up_began);
-    if (!e->jobs || !e->copy_down_began || !e->copy_up_began || !e->master || !e->exp_avg || !e->exp_avg_sq || (e->accumulation_steps > 1 && !e->accumulated) ||
+    if (!e->jobs || !e->copy_down_began || !e->copy_up_began || !e->master || !e->exp_avg || !e->exp_avg_sq ||
+        (e->accumulation_steps > 1 && !e->accumulated) ||
         !e->param_ready || !e->bucket_pending || !e->bucket_stats || !e->bucket_generation || !e->h2d_done)
         return zo_fail(ZO_ERR_OUT_OF_MEMORY, "zo_engine_create: out of host memory for %zu parameters",
                        elems);
@@ -195,6 +198,7 @@ void zo_engine_destroy(zo_engine **engine)
         ops->free_device(e->device.ctx, e->device_weights);
         ops->free_device(e->device.ctx, e->device_grads);
         ops->free_pinned(e->device.ctx, e->pinned_grads);
+        ops->free_pinned(e->device.ctx, e->pinned_grads_spare);
         ops->free_pinned(e->device.ctx, e->pinned_weights);
         ops->destroy(e->device.ctx);
     }

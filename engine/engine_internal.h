@@ -32,6 +32,8 @@ typedef struct zo_bucket_job {
 typedef struct zo_update_plan {
     zo_adam_hparams hparams;
     uint64_t step;
+    const void *grad; /* the flat gradient the update reads, of grad_dtype */
+    zo_dtype grad_dtype;
     float grad_scale;
     uint64_t generation;
 } zo_update_plan;
@@ -62,6 +64,10 @@ struct zo_engine {
 
     void *device_weights, *device_grads; /* flat, on the device                    */
     void *pinned_grads, *pinned_weights; /* flat staging buffers, page-locked host  */
+    void *pinned_grads_spare;            /* delayed update: a second landing buffer,
+                                            so the next backward's gradients never
+                                            overwrite those the update still reads */
+    void *grads_landing;                 /* where this micro-step's gradients land  */
     float *master;                       /* flat fp32 master weights, host          */
     void *exp_avg, *exp_avg_sq;          /* flat moments, settings.moments_dtype    */
     float *accumulated;                  /* flat fp32 gradient sum (accumulation > 1) */

@@ -44,7 +44,7 @@ static zo_status zo_bucket_landed(void *arg)
     const zo_bucket_job *job = arg;
     zo_engine *e = job->engine;
     size_t begin = zo_bucket_begin(&e->layout, job->bucket), elems = zo_bucket_elems(e, job->bucket);
-    const void *grad = zo_at(e->pinned_grads, begin, e->dtype_bytes);
+    const void *grad = zo_at(e->grads_landing, begin, e->dtype_bytes);
     double started = zo_now_seconds();
     zo_status status = ZO_OK;
     zo_grad_stats stats = {0};
@@ -107,15 +107,15 @@ static zo_status zo_start_bucket_copy(zo_engine *e, size_t bucket)
 {
     const zo_device_ops *ops = e->device.ops;
     size_t begin = zo_bucket_begin(&e->layout, bucket);
-    /* the staging slice must not be overwritten while the last update still reads it
-     * (with an own gradient copy the update never reads it) */
-    if (!e->accumulated)
+    /* the landing slice must not be overwritten while the last update still reads it
+     * (the update reads the fp32 sum, or with a spare buffer the other one) */
+    if (!e->accumulated && !e->pinned_grads_spare)
         zo_engine_wait_published(e, bucket);
     zo_status status = ZO_OK;
     if (e->trace)
         status = ops->launch_host(e->device.ctx, e->d2h_stream, zo_mark_copy_down_begin, &e->jobs[bucket]);
     if (status == ZO_OK)
-        status = ops->copy_async(e->device.ctx, zo_at(e->pinned_grads, begin, e->dtype_bytes),
+        status = ops->copy_async(e->device.ctx, zo_at(e->grads_landing, begin, e->dtype_bytes),
                                        zo_at(e->device_grads, begin, e->dtype_bytes),
                                        zo_bucket_elems(e, bucket) * e->dtype_bytes, e->d2h_stream);
     if (status == ZO_OK)
@@ -226,8 +226,8 @@ static zo_status zo_update_bucket(void *arg)
         .exp_avg = zo_at(e->exp_avg, begin, moment_bytes),
         .exp_avg_sq = zo_at(e->exp_avg_sq, begin, moment_bytes),
         .moments_dtype = e->settings.moments_dtype,
-        .grad = e->accumulated ? (const void *)(e->accumulated + begin) : zo_at(e->pinned_grads, begin, e->dtype_bytes),
-        .grad_dtype = e->accumulated ? ZO_DTYPE_F32 : e->dtype,
+        .grad = zo_at((void *)plan->grad, begin, zo_dtype_size(plan->grad_dtype)),
+        .grad_dtype = plan->grad_dtype,
         .grad_scale = plan->grad_scale,
         .weights_out = zo_at(e->pinned_weights, begin, e->dtype_bytes),
         .weights_out_dtype = e->dtype,
@@ -312,12 +312,18 @@ static void zo_start_next_micro_step(zo_engine *e)
     memcpy(e->bucket_pending, e->layout.bucket_param_count, e->layout.bucket_count * sizeof *e->bucket_pending);
     e->micro_steps++;
     e->stats_seconds = 0.0;
+    if (e->pinned_grads_spare) /* the delayed update reads the buffer just filled */
+        e->grads_landing = e->grads_landing == e->pinned_grads ? e->pinned_grads_spare : e->pinned_grads;
 }
 
 /* Queues the update of every bucket, first layers first. */
-static zo_status zo_queue_update(zo_engine *e, double lr, float grad_scale)
+static zo_status zo_queue_update(zo_engine *e, double lr, float grad_scale, const void *grad)
 {
-    e->plan = (zo_update_plan){.hparams = e->settings.adam, .step = e->steps, .grad_scale = grad_scale};
+    e->plan = (zo_update_plan){.hparams = e->settings.adam,
+                               .step = e->steps,
+                               .grad = e->accumulated ? (const void *)e->accumulated : grad,
+                               .grad_dtype = e->accumulated ? ZO_DTYPE_F32 : e->dtype,
+                               .grad_scale = grad_scale};
     e->plan.hparams.lr = (float)lr;
     e->plan.generation = ++e->generation;
     if (e->settings.delayed_param_update)
@@ -343,6 +349,7 @@ zo_status zo_engine_step(zo_engine *e, zo_step_info *info)
                            .update_seconds = e->update_seconds,
                            .boundary = zo_accumulation_boundary(e),
                            .clip_coefficient = 1.0};
+    const void *landed = e->grads_landing; /* before the next micro-step swaps it */
     zo_start_next_micro_step(e);
     if (status == ZO_OK)
         status = zo_send_delayed_update(e);
@@ -368,7 +375,7 @@ zo_status zo_engine_step(zo_engine *e, zo_step_info *info)
                 result.clip_coefficient = clip / (result.grad_norm + 1e-6);
             e->steps++;
             result.lr = zo_lr_at_step(&e->settings.scheduler, e->settings.adam.lr, e->steps);
-            status = zo_queue_update(e, result.lr, (float)(result.clip_coefficient / scale));
+            status = zo_queue_update(e, result.lr, (float)(result.clip_coefficient / scale), landed);
             if (status == ZO_OK)
                 status = zo_loss_scaler_update(&e->scaler, false);
         }

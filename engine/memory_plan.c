@@ -35,9 +35,10 @@ void zo_plan_for_layout(const zo_settings *s, uint64_t elems, uint64_t accumulat
     *plan = (zo_memory_plan){
         .param_elems = elems,
         .device_bytes = 2 * elems * dtype_bytes,
-        .pinned_bytes = 2 * elems * dtype_bytes,
-        .host_bytes = shard * (4 + 2 * moment_bytes) +
-                      (accumulation > 1 || s->delayed_param_update ? elems * 4 : 0),
+        /* gradients down, weights up; the delayed update lands gradients in two
+         * buffers by turns unless it accumulates in fp32 anyway */
+        .pinned_bytes = (s->delayed_param_update && accumulation == 1 ? 3 : 2) * elems * dtype_bytes,
+        .host_bytes = shard * (4 + 2 * moment_bytes) + (accumulation > 1 ? elems * 4 : 0),
         .host_available_bytes = zo_host_available_bytes(),
         .pinned_limit_bytes = s->max_pinned_bytes,
         .device_is_host = s->device != ZO_DEVICE_CUDA,
@@ -53,7 +54,8 @@ void zo_plan_for_layout(const zo_settings *s, uint64_t elems, uint64_t accumulat
     if (plan->host_available_bytes && host_total > plan->host_available_bytes) {
         uint64_t saving = s->moments_dtype == ZO_DTYPE_F32 ? shard * 4 : 0;
         snprintf(plan->verdict, sizeof plan->verdict,
-                 "host memory needed %.2f GiB (master weights and moments %.2f, staging %.2f%s) but "
+                 "host memory needed %.2f GiB (master weights, moments and any fp32 gradient sum "
+                 "%.2f, staging %.2f%s) but "
                  "only %.2f GiB is available; zo.moments_dtype \"bf16\" would save %.2f GiB, more "
                  "ranks with zero_optimization.stage >= 1 divide the optimizer state",
                  zo_gib(host_total), zo_gib(plan->host_bytes), zo_gib(plan->pinned_bytes),
