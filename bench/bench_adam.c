@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "adam_internal.h"
+#include "memory_plan.h"
 #include "bench_fail.h"
 #include "buffers.h"
 #include "median.h"
@@ -149,7 +150,7 @@ int bench_adam_check_memory(const bench_plan *plan, size_t params)
     }
     double triad_bytes = (double)bench_mode_footprint_per_param(BENCH_MODE_MIXED) * (double)params;
     double needed = largest_mode_bytes + triad_bytes;
-    double available = (double)bench_available_memory_bytes();
+    double available = (double)zo_host_available_bytes();
     if (available > 0.0 && needed > available)
         return bench_fail("%zu parameters need %.2f GB (Adam buffers %.2f GB + triad %.2f GB) "
                           "but only %.2f GB of memory are available; choose smaller sizes",

@@ -53,17 +53,3 @@ void bench_fill(void *data, zo_dtype dtype, size_t n, float low, float high, int
     }
     }
 }
-
-size_t bench_available_memory_bytes(void)
-{
-    FILE *meminfo = fopen("/proc/meminfo", "r");
-    if (!meminfo)
-        return 0;
-    char line[256];
-    unsigned long long kib = 0;
-    while (fgets(line, sizeof line, meminfo))
-        if (sscanf(line, "MemAvailable: %llu kB", &kib) == 1)
-            break;
-    fclose(meminfo);
-    return (size_t)kib * 1024;
-}

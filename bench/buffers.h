@@ -16,7 +16,5 @@ void *bench_alloc(size_t bytes, const char *what);
  * the buffer's first touch. */
 void bench_fill(void *data, zo_dtype dtype, size_t n, float low, float high, int threads);
 
-/* MemAvailable from /proc/meminfo in bytes; 0 when it cannot be read. */
-size_t bench_available_memory_bytes(void);
 
 #endif
