@@ -71,7 +71,10 @@ static void zo_block_until(zo_device_stream *stream, uint64_t count)
 static zo_status zo_run_op(zo_device_stream *stream, zo_host_op *op)
 {
     switch (op->kind) {
-    case ZO_HOST_OP_COPY: memcpy(op->copy.dst, op->copy.src, op->copy.bytes); return ZO_OK;
+    case ZO_HOST_OP_COPY:
+        if (op->copy.bytes) /* an empty copy may carry NULL pointers; memcpy must not see them */
+            memcpy(op->copy.dst, op->copy.src, op->copy.bytes);
+        return ZO_OK;
     case ZO_HOST_OP_WAIT:
         zo_block_until(op->wait.stream, op->wait.count);
         zo_host_stream_release(op->wait.stream);
