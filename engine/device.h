@@ -23,6 +23,7 @@ typedef zo_status (*zo_host_fn)(void *arg);
 
 typedef struct zo_device_ops {
     const char *name; /* "host", "cuda" */
+    bool takes_external_streams; /* the loop may pass its own stream (CUDA)  */
 
     /* Device memory (where the GPU's weights and gradients live) and page-locked host
      * memory (the staging buffers of the copies). Both zero-filled. Errors:
@@ -63,6 +64,14 @@ typedef struct zo_device_ops {
     zo_status (*stream_wait_event)(void *ctx, zo_device_stream *stream, zo_device_event *event);
     zo_status (*event_synchronize)(void *ctx, zo_device_event *event);
     zo_status (*event_query)(void *ctx, zo_device_event *event, bool *complete);
+
+    /* The training loop's own stream (a cudaStream_t on CUDA), which the engine does
+     * not own: record an event capturing the work the loop queued on it so far, and
+     * make it wait for an event of the engine's streams. The host backend has no such
+     * streams (the loop's work is done when it calls in) and refuses both with
+     * ZO_ERR_INVALID_ARGUMENT. */
+    zo_status (*event_record_external)(void *ctx, zo_device_event *event, void *external_stream);
+    zo_status (*external_stream_wait_event)(void *ctx, void *external_stream, zo_device_event *event);
 
     /* Frees the backend's context; every stream, event and buffer is gone by then
      * (the host backend frees buffers still live; zo_device_host_audit in

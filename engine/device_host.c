@@ -156,6 +156,25 @@ static zo_status zo_event_query(void *ctx, zo_device_event *event, bool *complet
     return ZO_OK;
 }
 
+/* The host backend's loop runs on the caller's thread: there is no stream to name. */
+static zo_status zo_no_external_stream(const char *call)
+{
+    return zo_fail(ZO_ERR_INVALID_ARGUMENT,
+                   "%s: the host backend takes no stream (pass NULL once the work is done)", call);
+}
+
+static zo_status zo_event_record_external(void *ctx, zo_device_event *event, void *external_stream)
+{
+    (void)ctx, (void)event, (void)external_stream;
+    return zo_no_external_stream("event_record_external");
+}
+
+static zo_status zo_external_stream_wait_event(void *ctx, void *external_stream, zo_device_event *event)
+{
+    (void)ctx, (void)event, (void)external_stream;
+    return zo_no_external_stream("external_stream_wait_event");
+}
+
 static void zo_destroy(void *ctx)
 {
     zo_host_device *device = ctx;
@@ -167,6 +186,7 @@ static void zo_destroy(void *ctx)
 
 static const zo_device_ops zo_host_ops = {
     .name = "host",
+    .takes_external_streams = false,
     .alloc_device = zo_alloc_device,
     .free_device = zo_free_device,
     .alloc_pinned = zo_alloc_pinned,
@@ -182,6 +202,8 @@ static const zo_device_ops zo_host_ops = {
     .stream_wait_event = zo_stream_wait_event,
     .event_synchronize = zo_event_synchronize,
     .event_query = zo_event_query,
+    .event_record_external = zo_event_record_external,
+    .external_stream_wait_event = zo_external_stream_wait_event,
     .destroy = zo_destroy,
 };
 

@@ -2,12 +2,14 @@
  * host state; and the accessors of the public API. The pipeline is engine_step.c. */
 #include "zo/engine.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "engine_internal.h"
 #include "error.h"
+#include "device_cuda.h"
 #include "memory_plan.h"
 
 double zo_now_seconds(void)
@@ -15,16 +17,6 @@ double zo_now_seconds(void)
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
     return (double)now.tv_sec + 1e-9 * (double)now.tv_nsec;
-}
-
-/* Settings this version cannot honour yet: refused by name, never ignored. */
-static zo_status zo_check_supported(const zo_settings *s)
-{
-    if (s->device == ZO_DEVICE_CUDA)
-        return zo_fail(ZO_ERR_NOT_SUPPORTED,
-                       "zo.device \"cuda\": the CUDA backend is not implemented yet; use \"host\" "
-                       "or \"auto\"");
-    return ZO_OK;
 }
 
 /* DeepSpeed's batch arithmetic for one rank: train = micro * accumulation; what is
@@ -99,10 +91,11 @@ static zo_status zo_engine_allocate(zo_engine *e)
     e->bucket_stats = calloc(buckets, sizeof *e->bucket_stats);
     e->bucket_generation = calloc(buckets, sizeof *e->bucket_generation);
     e->h2d_done = calloc(buckets, sizeof *e->h2d_done);
+    e->grads_written = calloc(buckets, sizeof *e->grads_written);
     e->jobs = calloc(buckets, sizeof *e->jobs);
     e->copy_down_began = calloc(buckets, sizeof *e->copy_down_began);
     e->copy_up_began = calloc(buckets, sizeof *e->copy_up_began);
-    if (!e->jobs || !e->copy_down_began || !e->copy_up_began || !e->master || !e->exp_avg || !e->exp_avg_sq ||
+    if (!e->jobs || !e->grads_written || !e->copy_down_began || !e->copy_up_began || !e->master || !e->exp_avg || !e->exp_avg_sq ||
         (e->accumulation_steps > 1 && !e->accumulated) ||
         !e->param_ready || !e->bucket_pending || !e->bucket_stats || !e->bucket_generation || !e->h2d_done)
         return zo_fail(ZO_ERR_OUT_OF_MEMORY, "zo_engine_create: out of host memory for %zu parameters",
@@ -111,7 +104,8 @@ static zo_status zo_engine_allocate(zo_engine *e)
         e->jobs[b] = (zo_bucket_job){.engine = e, .bucket = b};
         /* a bucket of alignment padding only never lands: its zeros are always finite */
         e->bucket_stats[b] = (zo_bucket_stats){0.0, true};
-        if ((status = ops->event_create(e->device.ctx, &e->h2d_done[b])))
+        if ((status = ops->event_create(e->device.ctx, &e->h2d_done[b])) ||
+            (status = ops->event_create(e->device.ctx, &e->grads_written[b])))
             return status;
     }
     memcpy(e->bucket_pending, e->layout.bucket_param_count, buckets * sizeof *e->bucket_pending);
@@ -122,16 +116,34 @@ static zo_status zo_engine_allocate(zo_engine *e)
 static zo_status zo_engine_check_plan(const zo_engine *e)
 {
     zo_memory_plan plan;
-    zo_plan_for_layout(&e->settings, e->layout.total_elems, e->accumulation_steps, 1, &plan);
+    bool device_is_host = !e->device.ops->takes_external_streams;
+    size_t free_bytes = 0, total_bytes = 0;
+    if (!device_is_host && zo_device_cuda_memory(&e->device, &free_bytes, &total_bytes) != ZO_OK)
+        free_bytes = 0; /* unknown: the allocation itself will tell */
+    zo_plan_for_layout(&e->settings, e->layout.total_elems, e->accumulation_steps, 1, device_is_host,
+                       free_bytes, &plan);
     if (!plan.fits)
         return zo_fail(ZO_ERR_OUT_OF_MEMORY, "zo_engine_create: %s", plan.verdict);
     return ZO_OK;
 }
 
+/* zo.device: "cuda" must get a GPU; "auto" takes one if it can and otherwise says,
+ * in zo_engine_notice, why it fell back to the host backend. */
+static zo_status zo_engine_choose_device(zo_engine *e)
+{
+    if (e->settings.device == ZO_DEVICE_HOST)
+        return zo_device_host_create(&e->device);
+    zo_status status = zo_device_cuda_create(0, &e->device);
+    if (status == ZO_OK || e->settings.device == ZO_DEVICE_CUDA)
+        return status;
+    snprintf(e->notice, sizeof e->notice, "zo.device \"auto\": %s; using the host backend", zo_last_error());
+    return zo_device_host_create(&e->device);
+}
+
 static zo_status zo_engine_start_device(zo_engine *e)
 {
     zo_status status;
-    if ((status = zo_device_host_create(&e->device)) || (status = zo_device_host_create(&e->worker_device)))
+    if ((status = zo_engine_choose_device(e)) || (status = zo_device_host_create(&e->worker_device)))
         return status;
     if ((status = e->device.ops->stream_create(e->device.ctx, "d2h", &e->d2h_stream)) ||
         (status = e->device.ops->stream_create(e->device.ctx, "h2d", &e->h2d_stream)) ||
@@ -148,10 +160,8 @@ zo_status zo_engine_create(const zo_config *config, const zo_param_desc *params,
         return zo_fail(ZO_ERR_INVALID_ARGUMENT, "zo_engine_create: %s is NULL", !out ? "out" : "config");
     *out = NULL;
     const zo_settings *settings = zo_config_settings(config);
-    zo_status status = zo_check_supported(settings);
     uint64_t accumulation = 1;
-    if (status == ZO_OK)
-        status = zo_resolve_accumulation(settings, 1, &accumulation);
+    zo_status status = zo_resolve_accumulation(settings, 1, &accumulation);
     if (status != ZO_OK)
         return status;
 
@@ -168,7 +178,7 @@ zo_status zo_engine_create(const zo_config *config, const zo_param_desc *params,
 
     if ((settings->trace_file[0] && (status = zo_trace_open(settings->trace_file, &e->trace))) ||
         (status = zo_partition_build(params, param_count, settings->reduce_bucket_size, &e->layout)) ||
-        (status = zo_engine_check_plan(e)) || (status = zo_engine_start_device(e)) ||
+        (status = zo_engine_start_device(e)) || (status = zo_engine_check_plan(e)) ||
         (status = zo_engine_allocate(e))) {
         zo_engine_destroy(&e);
         return status;
@@ -191,9 +201,12 @@ void zo_engine_destroy(zo_engine **engine)
         e->worker_device.ops->stream_destroy(e->worker_device.ctx, e->worker);
     if (e->h2d_stream)
         ops->stream_destroy(e->device.ctx, e->h2d_stream);
-    for (size_t b = 0; e->h2d_done && b < e->layout.bucket_count; b++)
+    for (size_t b = 0; e->h2d_done && b < e->layout.bucket_count; b++) {
         if (e->h2d_done[b])
             ops->event_destroy(e->device.ctx, e->h2d_done[b]);
+        if (e->grads_written && e->grads_written[b])
+            ops->event_destroy(e->device.ctx, e->grads_written[b]);
+    }
     if (ops) {
         ops->free_device(e->device.ctx, e->device_weights);
         ops->free_device(e->device.ctx, e->device_grads);
@@ -208,7 +221,7 @@ void zo_engine_destroy(zo_engine **engine)
     zo_adam_destroy(&e->adam);
     free(e->master), free(e->exp_avg), free(e->exp_avg_sq), free(e->accumulated);
     free(e->param_ready), free(e->bucket_pending), free(e->bucket_stats);
-    free(e->bucket_generation), free(e->h2d_done), free(e->jobs);
+    free(e->bucket_generation), free(e->h2d_done), free(e->grads_written), free(e->jobs);
     free(e->copy_down_began), free(e->copy_up_began);
     zo_partition_free(&e->layout);
     pthread_mutex_destroy(&e->lock);
@@ -221,6 +234,7 @@ zo_dtype zo_engine_dtype(const zo_engine *e) { return e ? e->dtype : ZO_DTYPE_F3
 size_t zo_engine_param_count(const zo_engine *e) { return e ? e->layout.param_count : 0; }
 size_t zo_engine_bucket_count(const zo_engine *e) { return e ? e->layout.bucket_count : 0; }
 const char *zo_engine_device_name(const zo_engine *e) { return e ? e->device.ops->name : ""; }
+const char *zo_engine_notice(const zo_engine *e) { return e ? e->notice : ""; }
 float zo_engine_loss_scale(const zo_engine *e) { return e ? (float)e->scaler.scale : 0.0f; }
 
 void *zo_engine_weights(zo_engine *e, size_t param)

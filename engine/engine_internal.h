@@ -61,6 +61,8 @@ struct zo_engine {
     zo_device worker_device;
     zo_device_stream *d2h_stream, *h2d_stream, *worker;
     zo_device_event **h2d_done; /* per bucket: its weights of the last update are on the device */
+    zo_device_event **grads_written; /* per bucket: the loop's stream has written its gradients */
+    char notice[512];           /* what the engine chose for the user ("" if nothing)  */
 
     void *device_weights, *device_grads; /* flat, on the device                    */
     void *pinned_grads, *pinned_weights; /* flat staging buffers, page-locked host  */

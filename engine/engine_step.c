@@ -102,8 +102,9 @@ static zo_status zo_bucket_copied_down(void *arg)
     return e->worker_device.ops->launch_host(e->worker_device.ctx, e->worker, zo_bucket_landed, job);
 }
 
-/* Bucket b has every gradient: copy it down, then let the worker see it. */
-static zo_status zo_start_bucket_copy(zo_engine *e, size_t bucket)
+/* Bucket b has every gradient: copy it down (after the loop's stream has written it,
+ * when it gave one), then let the worker see it. */
+static zo_status zo_start_bucket_copy(zo_engine *e, size_t bucket, bool after_loop_stream)
 {
     const zo_device_ops *ops = e->device.ops;
     size_t begin = zo_bucket_begin(&e->layout, bucket);
@@ -112,7 +113,9 @@ static zo_status zo_start_bucket_copy(zo_engine *e, size_t bucket)
     if (!e->accumulated && !e->pinned_grads_spare)
         zo_engine_wait_published(e, bucket);
     zo_status status = ZO_OK;
-    if (e->trace)
+    if (after_loop_stream)
+        status = ops->stream_wait_event(e->device.ctx, e->d2h_stream, e->grads_written[bucket]);
+    if (status == ZO_OK && e->trace)
         status = ops->launch_host(e->device.ctx, e->d2h_stream, zo_mark_copy_down_begin, &e->jobs[bucket]);
     if (status == ZO_OK)
         status = ops->copy_async(e->device.ctx, zo_at(e->grads_landing, begin, e->dtype_bytes),
@@ -131,20 +134,27 @@ zo_status zo_engine_grad_ready(zo_engine *e, size_t param, void *stream)
         return zo_fail(ZO_ERR_INVALID_ARGUMENT,
                        "zo_engine_grad_ready: parameter %zu does not exist (%zu registered)", param,
                        e->layout.param_count);
-    if (stream)
-        return zo_fail(ZO_ERR_INVALID_ARGUMENT,
-                       "zo_engine_grad_ready: the %s backend takes no stream (pass NULL once the "
-                       "gradient is written)",
-                       e->device.ops->name);
     if (e->param_ready[param])
         return zo_fail(ZO_ERR_INVALID_ARGUMENT,
                        "zo_engine_grad_ready: parameter %zu (%s) is already ready in micro-step %llu",
                        param, e->layout.param_names[param], (unsigned long long)e->micro_steps + 1);
+    if (stream && !e->device.ops->takes_external_streams)
+        return zo_fail(ZO_ERR_INVALID_ARGUMENT,
+                       "zo_engine_grad_ready: the %s backend takes no stream (pass NULL once the "
+                       "gradient is written)",
+                       e->device.ops->name);
+    size_t first = zo_param_first_bucket(&e->layout, param), last = zo_param_last_bucket(&e->layout, param);
+    /* a bucket this parameter completes: its copy must follow the loop's stream */
+    for (size_t b = first; stream && b <= last; b++)
+        if (e->bucket_pending[b] == 1) {
+            zo_status status = e->device.ops->event_record_external(e->device.ctx, e->grads_written[b], stream);
+            if (status != ZO_OK)
+                return status;
+        }
     e->param_ready[param] = true;
-    for (size_t b = zo_param_first_bucket(&e->layout, param); b <= zo_param_last_bucket(&e->layout, param);
-         b++)
+    for (size_t b = first; b <= last; b++)
         if (--e->bucket_pending[b] == 0) {
-            zo_status status = zo_start_bucket_copy(e, b);
+            zo_status status = zo_start_bucket_copy(e, b, stream != NULL);
             if (status != ZO_OK)
                 return status;
         }
@@ -159,14 +169,16 @@ zo_status zo_engine_wait_params(zo_engine *e, size_t param, void *stream)
         return zo_fail(ZO_ERR_INVALID_ARGUMENT,
                        "zo_engine_wait_params: parameter %zu does not exist (%zu registered)", param,
                        e->layout.param_count);
-    if (stream)
+    if (stream && !e->device.ops->takes_external_streams)
         return zo_fail(ZO_ERR_INVALID_ARGUMENT, "zo_engine_wait_params: the %s backend takes no stream",
                        e->device.ops->name);
     double started = zo_now_seconds();
     for (size_t b = zo_param_first_bucket(&e->layout, param); b <= zo_param_last_bucket(&e->layout, param);
          b++) {
         zo_engine_wait_published(e, b);
-        zo_status status = e->device.ops->event_synchronize(e->device.ctx, e->h2d_done[b]);
+        /* the loop's stream waits on the device; without one, the caller waits here */
+        zo_status status = stream ? e->device.ops->external_stream_wait_event(e->device.ctx, stream, e->h2d_done[b])
+                                  : e->device.ops->event_synchronize(e->device.ctx, e->h2d_done[b]);
         if (status != ZO_OK)
             return status;
     }

@@ -8,6 +8,7 @@
 #include "engine_internal.h"
 #include "error.h"
 #include "memory_plan.h"
+#include "zo/cuda.h"
 
 uint64_t zo_host_available_bytes(void)
 {
@@ -26,7 +27,7 @@ uint64_t zo_host_available_bytes(void)
 static double zo_gib(uint64_t bytes) { return (double)bytes / (double)(1ull << 30); }
 
 void zo_plan_for_layout(const zo_settings *s, uint64_t elems, uint64_t accumulation, unsigned ranks,
-                        zo_memory_plan *plan)
+                        bool device_is_host, uint64_t device_free_bytes, zo_memory_plan *plan)
 {
     uint64_t dtype_bytes = s->fp16_enabled || s->bf16_enabled ? 2 : 4;
     uint64_t moment_bytes = zo_dtype_size(s->moments_dtype);
@@ -41,9 +42,18 @@ void zo_plan_for_layout(const zo_settings *s, uint64_t elems, uint64_t accumulat
         .host_bytes = shard * (4 + 2 * moment_bytes) + (accumulation > 1 ? elems * 4 : 0),
         .host_available_bytes = zo_host_available_bytes(),
         .pinned_limit_bytes = s->max_pinned_bytes,
-        .device_is_host = s->device != ZO_DEVICE_CUDA,
+        .device_is_host = device_is_host,
+        .device_free_bytes = device_free_bytes,
     };
     uint64_t host_total = plan->host_bytes + plan->pinned_bytes + (plan->device_is_host ? plan->device_bytes : 0);
+    if (!device_is_host && device_free_bytes && plan->device_bytes > device_free_bytes) {
+        snprintf(plan->verdict, sizeof plan->verdict,
+                 "device memory needed %.2f GiB (weights and gradients) but the GPU has %.2f GiB "
+                 "free: fewer parameters per GPU (more ranks), or bf16/fp16 instead of fp32 "
+                 "weights (fp16.enabled or bf16.enabled)",
+                 zo_gib(plan->device_bytes), zo_gib(device_free_bytes));
+        return;
+    }
     if (plan->pinned_limit_bytes && plan->pinned_bytes > plan->pinned_limit_bytes) {
         snprintf(plan->verdict, sizeof plan->verdict,
                  "pinned staging needs %.2f GiB but zo.max_pinned_bytes allows %.2f GiB: raise "
@@ -82,7 +92,11 @@ zo_status zo_engine_plan(const zo_config *config, const zo_param_desc *params, s
         status = zo_partition_build(params, param_count, settings->reduce_bucket_size, &layout);
     if (status != ZO_OK)
         return status;
-    zo_plan_for_layout(settings, layout.total_elems, accumulation, ranks, out);
+    /* where zo_engine_create would put the device buffers */
+    int gpus = 0;
+    bool device_is_host = settings->device == ZO_DEVICE_HOST ||
+                          (settings->device == ZO_DEVICE_AUTO && zo_cuda_device_count(&gpus) != ZO_OK);
+    zo_plan_for_layout(settings, layout.total_elems, accumulation, ranks, device_is_host, 0, out);
     zo_partition_free(&layout);
     return ZO_OK;
 }

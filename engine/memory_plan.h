@@ -2,6 +2,7 @@
 #ifndef ZO_MEMORY_PLAN_H
 #define ZO_MEMORY_PLAN_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "zo/engine.h"
@@ -9,9 +10,10 @@
 /* MemAvailable from /proc/meminfo, 0 if unknown. */
 uint64_t zo_host_available_bytes(void);
 
-/* The plan for a flat space of `elems` elements. */
+/* The plan for a flat space of `elems` elements on a device that is the host itself,
+ * or a GPU with `device_free_bytes` free (0: unknown, not checked). */
 void zo_plan_for_layout(const zo_settings *settings, uint64_t elems, uint64_t accumulation, unsigned ranks,
-                        zo_memory_plan *plan);
+                        bool device_is_host, uint64_t device_free_bytes, zo_memory_plan *plan);
 
 /* DeepSpeed's batch arithmetic (engine.c). */
 zo_status zo_resolve_accumulation(const zo_settings *settings, uint64_t ranks, uint64_t *accumulation);

@@ -23,10 +23,30 @@ static size_t model_offset(size_t param)
     return offset;
 }
 
+/* These tests play the GPU on the CPU (they write gradients through plain pointers):
+ * a config that does not name a device gets "zo": {"device": "host"}, or on a machine
+ * with a GPU "auto" would hand them device memory. */
+static zo_config *host_config_from(const char *json)
+{
+    json_error_t error;
+    json_t *root = json_loads(json, 0, &error);
+    cr_assert(root != NULL, "test config: %s", error.text);
+    json_t *zo = json_object_get(root, "zo");
+    if (!zo)
+        json_object_set_new(root, "zo", zo = json_object());
+    if (!json_object_get(zo, "device"))
+        json_object_set_new(zo, "device", json_string("host"));
+    char *text = json_dumps(root, 0);
+    json_decref(root);
+    zo_config *config = NULL;
+    cr_assert(eq(int, zo_config_from_string(text, &config), ZO_OK), "config: %s", zo_last_error());
+    free(text);
+    return config;
+}
+
 static zo_engine *engine_from(const char *json)
 {
-    zo_config *config = NULL;
-    cr_assert(eq(int, zo_config_from_string(json, &config), ZO_OK), "config: %s", zo_last_error());
+    zo_config *config = host_config_from(json);
     zo_engine *engine = NULL;
     zo_status status = zo_engine_create(config, model, PARAMS, &engine);
     zo_config_destroy(&config);
@@ -336,22 +356,18 @@ Test(engine, settings_it_cannot_honour_are_refused_by_name)
         {"{\"train_batch_size\": 30, \"train_micro_batch_size_per_gpu\": 8}", ZO_ERR_CONFIG, "not a multiple"},
         {"{\"train_batch_size\": 32, \"train_micro_batch_size_per_gpu\": 8, \"gradient_accumulation_steps\": 2}",
          ZO_ERR_CONFIG, "train_batch_size 32 != "},
-        {"{\"zo\": {\"device\": \"cuda\"}}", ZO_ERR_NOT_SUPPORTED, "CUDA backend"},
         {"{\"zo\": {\"trace\": \"/nonexistent-dir/t.json\"}}", ZO_ERR_IO, "/nonexistent-dir/t.json"},
         {"{\"zo\": {\"max_pinned_bytes\": 1024}}", ZO_ERR_OUT_OF_MEMORY, "zo.max_pinned_bytes"},
     };
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
-        zo_config *config = NULL;
-        cr_assert(eq(int, zo_config_from_string(cases[k].json, &config), ZO_OK), "%s: %s", cases[k].json,
-                  zo_last_error());
+        zo_config *config = host_config_from(cases[k].json);
         zo_engine *e = NULL;
         cr_expect(eq(int, zo_engine_create(config, model, PARAMS, &e), cases[k].status), "%s", cases[k].json);
         cr_expect(strstr(zo_last_error(), cases[k].message) != NULL, "%s: \"%s\"", cases[k].json, zo_last_error());
         cr_expect(eq(ptr, e, NULL));
         zo_config_destroy(&config);
     }
-    zo_config *config = NULL;
-    cr_assert(eq(int, zo_config_from_string("{}", &config), ZO_OK));
+    zo_config *config = host_config_from("{}");
     zo_engine *e = NULL;
     zo_param_desc bad[] = {{"ok", 10}, {"empty", 0}};
     cr_expect(eq(int, zo_engine_create(config, bad, 2, &e), ZO_ERR_INVALID_ARGUMENT));
@@ -364,8 +380,7 @@ Test(engine, settings_it_cannot_honour_are_refused_by_name)
  * refused with the keys that would help, and a small one fits. */
 Test(engine, the_memory_plan_refuses_what_does_not_fit_before_allocating)
 {
-    zo_config *config = NULL;
-    cr_assert(eq(int, zo_config_from_string("{\"fp16\": {\"enabled\": true}}", &config), ZO_OK));
+    zo_config *config = host_config_from("{\"fp16\": {\"enabled\": true}}");
     zo_param_desc huge[] = {{"a trillion", (size_t)1 << 40}};
     zo_memory_plan plan;
     cr_assert(eq(int, zo_engine_plan(config, huge, 1, 1, &plan), ZO_OK), "%s", zo_last_error());
@@ -473,5 +488,33 @@ Test(engine, delayed_param_update_lags_the_device_weights_by_one_step)
     get_all_master(e, got);
     cr_expect(memcmp(got, ref_w, sizeof got) == 0, "master weights differ from cpu_adam's");
     zo_adam_destroy(&direct);
+    zo_engine_destroy(&e);
+}
+
+/* zo.device without a GPU: "cuda" is an error that says why, "auto" falls back to the
+ * host backend and says so in zo_engine_notice, "host" has nothing to say. */
+Test(engine, device_choice_without_a_gpu_is_explained)
+{
+    int gpus = 0;
+    if (zo_cuda_device_count(&gpus) == ZO_OK)
+        cr_skip_test("%d GPU(s) here: the fallback is not exercised", gpus);
+    zo_config *config = NULL;
+    cr_assert(eq(int, zo_config_from_string("{\"zo\": {\"device\": \"cuda\"}}", &config), ZO_OK));
+    zo_engine *e = NULL;
+    zo_status status = zo_engine_create(config, model, PARAMS, &e);
+    zo_config_destroy(&config);
+    cr_expect(status == ZO_ERR_DEVICE || status == ZO_ERR_NOT_SUPPORTED, "status %s", zo_status_name(status));
+    cr_expect(strstr(zo_last_error(), "CUDA") != NULL, "%s", zo_last_error());
+    cr_expect(eq(ptr, e, NULL));
+
+    e = engine_from("{\"zo\": {\"device\": \"auto\"}}");
+    cr_expect(eq(str, (char *)zo_engine_device_name(e), "host"));
+    cr_expect(strstr(zo_engine_notice(e), "using the host backend") != NULL, "notice: %s", zo_engine_notice(e));
+    zo_engine_destroy(&e);
+    e = engine_from("{\"zo\": {\"device\": \"host\"}}");
+    cr_expect(eq(str, (char *)zo_engine_notice(e), ""));
+    int not_a_stream;
+    cr_expect(eq(int, zo_engine_grad_ready(e, 1, &not_a_stream), ZO_ERR_INVALID_ARGUMENT));
+    cr_expect(strstr(zo_last_error(), "takes no stream") != NULL, "%s", zo_last_error());
     zo_engine_destroy(&e);
 }

@@ -27,7 +27,7 @@ static void hold_after_first_bucket(void *user, zo_pipeline_event event, size_t 
 Test(engine_pipeline, the_first_layer_is_ready_before_the_last_is_updated, .timeout = 20)
 {
     zo_config *config = NULL;
-    cr_assert(eq(int, zo_config_from_string("{\"bf16\": {\"enabled\": true}, \"optimizer\": {\"type\": \"AdamW\", \"params\": {\"lr\": 0.1}}, \"zero_optimization\":"
+    cr_assert(eq(int, zo_config_from_string("{\"zo\": {\"device\": \"host\"}, \"bf16\": {\"enabled\": true}, \"optimizer\": {\"type\": \"AdamW\", \"params\": {\"lr\": 0.1}}, \"zero_optimization\":"
                                             " {\"reduce_bucket_size\": 1000}}", &config), ZO_OK), "%s", zo_last_error());
     zo_engine *e = NULL;
     cr_assert(eq(int, zo_engine_create(config, model, 3, &e), ZO_OK), "%s", zo_last_error());

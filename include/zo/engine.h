@@ -35,6 +35,7 @@ typedef struct zo_memory_plan {
     uint64_t host_available_bytes; /* MemAvailable of this machine                        */
     uint64_t pinned_limit_bytes;   /* zo.max_pinned_bytes, 0 if none                      */
     bool device_is_host;           /* the host backend: "device" memory is host memory    */
+    uint64_t device_free_bytes;    /* free GPU memory when known (at create), else 0      */
     bool fits;                     /* everything fits what is available and allowed       */
     char verdict[768];             /* why not, and which keys would make it fit           */
 } zo_memory_plan;
@@ -66,6 +67,9 @@ ZO_API size_t zo_engine_param_count(const zo_engine *engine);
 ZO_API size_t zo_engine_bucket_count(const zo_engine *engine);
 /* The name of the backend in use: "host" or "cuda". */
 ZO_API const char *zo_engine_device_name(const zo_engine *engine);
+/* What the engine decided on the user's behalf, "" if nothing: with zo.device "auto"
+ * and no usable GPU, why it runs on the host backend. Owned by the engine. */
+ZO_API const char *zo_engine_notice(const zo_engine *engine);
 
 /* Where parameter `param`'s device weights are (read by the forward) and where the
  * backward must write its gradient, in zo_engine_dtype(). NULL for a bad index.
@@ -79,15 +83,18 @@ ZO_API zo_status zo_engine_set_master(zo_engine *engine, size_t param, const flo
 /* Copies parameter `param`'s fp32 master weights out (waits for a running update). */
 ZO_API zo_status zo_engine_get_master(zo_engine *engine, size_t param, float *values);
 
-/* Forward: returns once parameter `param`'s updated weights are on the device (host
- * backend, stream NULL), or makes `stream` (a cudaStream_t on CUDA) wait for them.
- * Only the bucket(s) holding `param` are waited for. */
+/* Forward: returns once parameter `param`'s updated weights are on the device (stream
+ * NULL), or makes the loop's `stream` (a cudaStream_t on CUDA) wait for them on the
+ * device; the call itself returns once their copy is queued. Only the bucket(s)
+ * holding `param` are waited for. */
 ZO_API zo_status zo_engine_wait_params(zo_engine *engine, size_t param, void *stream);
 
-/* Backward: parameter `param`'s gradient is written (host backend, stream NULL), or
- * will be once `stream`'s queued work has run. When every parameter of a bucket is
- * ready, its copy to the host starts. Any order is fine; each parameter once per
- * micro-step. Errors: ZO_ERR_INVALID_ARGUMENT (bad index, or ready twice). */
+/* Backward: parameter `param`'s gradient is written (stream NULL: the work is done,
+ * always so on the host backend), or will be once the loop's `stream` (a cudaStream_t
+ * on CUDA) has run what is queued on it. When every parameter of a bucket is ready, its
+ * copy to the host starts, ordered after that stream on the device. Any order is fine;
+ * each parameter once per micro-step; one loop stream for all of them. Errors:
+ * ZO_ERR_INVALID_ARGUMENT (bad index, ready twice, a stream on the host backend). */
 ZO_API zo_status zo_engine_grad_ready(zo_engine *engine, size_t param, void *stream);
 
 /* What a step did. */

@@ -1,0 +1,292 @@
+/* Command line, engine set-up and run log shared by the MLP training programs. */
+#include "mlp_train.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+const char mlp_default_config_format[] =
+    "{\"gradient_clipping\": 1.0,"
+    " \"fp16\": {\"enabled\": true, \"loss_scale\": 0, \"initial_scale_power\": 16},"
+    " \"optimizer\": {\"type\": \"AdamW\","
+    "                 \"params\": {\"lr\": 1e-3, \"betas\": [0.9, 0.999], \"weight_decay\": 0.01}},"
+    " \"zero_optimization\": {\"stage\": 2, \"reduce_bucket_size\": 65536,"
+    "                         \"overlap_comm\": true, \"contiguous_gradients\": true,"
+    "                         \"offload_optimizer\": {\"device\": \"cpu\", \"pin_memory\": true}},"
+    " \"zo\": {\"device\": \"%s\"}}";
+
+static const char usage[] =
+    "usage: %s [options]\n"
+    "  --layers N            Linear layers (8)\n"
+    "  --width N             input = hidden = output size (256)\n"
+    "  --batch N             samples per micro-step (64)\n"
+    "  --steps N             optimizer steps (200)\n"
+    "  --config FILE         a DeepSpeed-style JSON config (default: built in, fp16,\n"
+    "                        dynamic loss scale, AdamW lr 1e-3, clip 1.0, ZeRO-2 offload)\n"
+    "  --checkpoint K        activation checkpointing: keep every K-th layer's input,\n"
+    "                        recompute the rest in the backward\n"
+    "  --compare-checkpoint  train twice, without and with --checkpoint K (default 2),\n"
+    "                        and require bit-identical losses\n"
+    "  --print-every N       a log line every N steps (10)\n"
+    "  --seed N              initialization and data (1)\n"
+    "  --quiet               only the summary\n"
+    "Exits 0 when the loss of the last 10 steps is below half that of the first 10\n"
+    "(with --compare-checkpoint: when the two runs' losses are identical), 2 when\n"
+    "the loss did not fall so, 3 when checkpointing changed the losses, 1 on an error.\n";
+
+/* A whole decimal number in [min, max]; prints why not. */
+static bool parse_count(const char *option, const char *text, size_t min, size_t max, size_t *out)
+{
+    char *end = NULL;
+    errno = 0;
+    unsigned long long value = text ? strtoull(text, &end, 10) : 0;
+    if (!text || end == text || *end != '\0' || errno != 0 || text[0] == '-' || value < min ||
+        value > max) {
+        fprintf(stderr, "%s wants a whole number in [%zu, %zu], got \"%s\"\n", option, min, max,
+                text ? text : "");
+        return false;
+    }
+    *out = (size_t)value;
+    return true;
+}
+
+int mlp_parse_options(int argc, char **argv, mlp_options *out)
+{
+    *out = (mlp_options){.shape = {.layers = 8, .width = 256},
+                         .batch = 64,
+                         .steps = 200,
+                         .print_every = 10,
+                         .seed = 1};
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i], *value = i + 1 < argc ? argv[i + 1] : NULL;
+        size_t seed = 0;
+        bool ok = true, takes_value = true;
+        if (!strcmp(arg, "--layers"))
+            ok = parse_count(arg, value, 1, 1 << 12, &out->shape.layers);
+        else if (!strcmp(arg, "--width"))
+            ok = parse_count(arg, value, 1, 1 << 15, &out->shape.width);
+        else if (!strcmp(arg, "--batch"))
+            ok = parse_count(arg, value, 1, 1 << 20, &out->batch);
+        else if (!strcmp(arg, "--steps"))
+            ok = parse_count(arg, value, 1, (size_t)1 << 40, &out->steps);
+        else if (!strcmp(arg, "--checkpoint"))
+            ok = parse_count(arg, value, 1, 1 << 12, &out->checkpoint_every);
+        else if (!strcmp(arg, "--print-every"))
+            ok = parse_count(arg, value, 1, (size_t)1 << 40, &out->print_every);
+        else if (!strcmp(arg, "--seed"))
+            ok = parse_count(arg, value, 0, SIZE_MAX, &seed), out->seed = seed;
+        else if (!strcmp(arg, "--config")) {
+            ok = value != NULL;
+            out->config_path = value;
+            if (!ok)
+                fprintf(stderr, "--config wants a file name\n");
+        } else {
+            takes_value = false;
+            if (!strcmp(arg, "--compare-checkpoint"))
+                out->compare_checkpoint = true;
+            else if (!strcmp(arg, "--quiet"))
+                out->quiet = true;
+            else if (!strcmp(arg, "--help") || !strcmp(arg, "-h")) {
+                printf(usage, argv[0]);
+                return 2;
+            } else {
+                fprintf(stderr, "unknown option \"%s\"\n", arg);
+                ok = false;
+            }
+        }
+        if (!ok) {
+            fprintf(stderr, usage, argv[0]);
+            return 1;
+        }
+        i += takes_value;
+    }
+    if (out->compare_checkpoint && out->checkpoint_every == 0)
+        out->checkpoint_every = 2;
+    return 0;
+}
+
+bool mlp_engine_open(const mlp_options *options, const char *device, zo_engine **out,
+                     size_t *micro_steps)
+{
+    mlp_shape shape = options->shape;
+    size_t param_count = mlp_param_count(shape);
+    zo_config *config = NULL;
+    zo_engine *engine = NULL;
+    zo_param_desc *descs = calloc(param_count, sizeof *descs);
+    char(*names)[MLP_NAME_MAX] = calloc(param_count, sizeof *names);
+    float *values = malloc(shape.width * shape.width * sizeof *values);
+    char default_config[sizeof mlp_default_config_format + 16];
+    bool opened = false;
+    *out = NULL;
+    if (!descs || !names || !values) {
+        fprintf(stderr, "mlp_engine_open: out of memory\n");
+        goto fail;
+    }
+    if (options->config_path)
+        MLP_CHECK(zo_config_from_file(options->config_path, &config));
+    else {
+        snprintf(default_config, sizeof default_config, mlp_default_config_format, device);
+        MLP_CHECK(zo_config_from_string(default_config, &config));
+    }
+    for (size_t k = 0; k < zo_config_ignored_count(config) && !options->quiet; k++)
+        printf("note: %s has no meaning for zo and is ignored\n", zo_config_ignored_key(config, k));
+
+    /* the loop's micro-batch is --batch; the accumulation is what the engine will
+     * resolve from the config (it checks the batch keys against each other) */
+    const zo_settings *settings = zo_config_settings(config);
+    uint64_t micro = settings->train_micro_batch_size_per_gpu, train = settings->train_batch_size;
+    uint64_t accumulation = settings->gradient_accumulation_steps;
+    if (!accumulation)
+        accumulation = train && micro && train % micro == 0 ? train / micro : 1;
+    if (micro && micro != options->batch) {
+        fprintf(stderr, "train_micro_batch_size_per_gpu is %llu in the config but --batch is %zu\n",
+                (unsigned long long)micro, options->batch);
+        goto fail;
+    }
+    if (train && train != options->batch * accumulation) {
+        fprintf(stderr, "train_batch_size %llu != --batch %zu * gradient_accumulation_steps %llu\n",
+                (unsigned long long)train, options->batch, (unsigned long long)accumulation);
+        goto fail;
+    }
+
+    /* register the parameters once, in forward order, then give them their initial
+     * values (fp32 master weights on the host, rounded copies on the device) */
+    mlp_param_descs(shape, descs, names);
+    MLP_CHECK(zo_engine_create(config, descs, param_count, &engine));
+    if (strcmp(zo_engine_device_name(engine), device) != 0) { /* its pointers are not ours */
+        fprintf(stderr,
+                "the engine chose the %s backend, but this program computes on the %s: set "
+                "\"zo\": {\"device\": \"%s\"} in the config\n",
+                zo_engine_device_name(engine), device, device);
+        goto fail;
+    }
+    for (size_t param = 0; param < param_count; param++) {
+        mlp_init_param(shape, param, options->seed, values);
+        MLP_CHECK(zo_engine_set_master(engine, param, values));
+    }
+    *out = engine;
+    *micro_steps = (size_t)accumulation;
+    engine = NULL;
+    opened = true;
+fail:
+    zo_engine_destroy(&engine);
+    zo_config_destroy(&config);
+    free(values);
+    free(names);
+    free(descs);
+    return opened;
+}
+
+void mlp_print_setup(const mlp_options *options, zo_engine *engine, size_t micro_steps)
+{
+    if (options->quiet)
+        return;
+    mlp_shape shape = options->shape;
+    printf("MLP %zu x Linear(%zu, %zu): %zu parameters in %zu tensors, %zu bucket(s); %s weights "
+           "on the %s backend\n",
+           shape.layers, shape.width, shape.width, mlp_total_elems(shape), mlp_param_count(shape),
+           zo_engine_bucket_count(engine), zo_dtype_name(zo_engine_dtype(engine)),
+           zo_engine_device_name(engine));
+    printf("batch %zu x %zu micro-step(s), %zu steps, ", options->batch, micro_steps,
+           options->steps);
+    if (options->checkpoint_every > 1)
+        printf("activation checkpointing every %zu layers\n", options->checkpoint_every);
+    else
+        printf("every activation kept\n");
+}
+
+bool mlp_log_init(mlp_log *log, size_t steps)
+{
+    *log = (mlp_log){.capacity = steps};
+    log->loss = calloc(steps, sizeof *log->loss);
+    log->grad_norm = calloc(steps, sizeof *log->grad_norm);
+    if (!log->loss || !log->grad_norm) {
+        mlp_log_free(log);
+        return false;
+    }
+    return true;
+}
+
+void mlp_log_free(mlp_log *log)
+{
+    free(log->loss);
+    free(log->grad_norm);
+    *log = (mlp_log){0};
+}
+
+void mlp_log_step(mlp_log *log, const mlp_options *options, double loss, float loss_scale,
+                  const zo_step_info *info)
+{
+    size_t step = log->steps;
+    if (step >= log->capacity)
+        return;
+    log->loss[step] = loss;
+    log->grad_norm[step] = info->grad_norm;
+    log->skipped += info->skipped;
+    log->steps++;
+    bool print = step % options->print_every == 0 || step + 1 == options->steps || info->skipped;
+    if (options->quiet || !print)
+        return;
+    printf("step %5zu  loss %.6f  grad norm %9.4f  loss scale %6.0f  skipped %zu%s\n", step, loss,
+           info->grad_norm, loss_scale, log->skipped,
+           info->skipped ? "  (overflow: step skipped, scale lowered)" : "");
+}
+
+/* The mean loss of `count` steps from `first`. */
+static double mean_loss(const mlp_log *log, size_t first, size_t count)
+{
+    double sum = 0.0;
+    for (size_t step = first; step < first + count; step++)
+        sum += log->loss[step];
+    return count ? sum / (double)count : NAN;
+}
+
+static size_t window(const mlp_log *log) { return log->steps < 10 ? log->steps : 10; }
+
+double mlp_log_first_loss(const mlp_log *log) { return mean_loss(log, 0, window(log)); }
+
+double mlp_log_final_loss(const mlp_log *log)
+{
+    return mean_loss(log, log->steps - window(log), window(log));
+}
+
+bool mlp_log_learned(const mlp_log *log)
+{
+    return mlp_log_final_loss(log) < 0.5 * mlp_log_first_loss(log);
+}
+
+void mlp_log_report(const mlp_log *log, const char *label)
+{
+    double first = mlp_log_first_loss(log), final = mlp_log_final_loss(log);
+    printf("%sloss %.6f -> %.6f (mean of the first and last %zu steps: %.3fx)\n", label, first,
+           final, window(log), final / first);
+    printf("%s%zu steps (%zu skipped) in %.2f s: %.2f ms/step, %.0f samples/s\n", label, log->steps,
+           log->skipped, log->seconds, 1e3 * log->seconds / (double)log->steps,
+           (double)log->samples / log->seconds);
+}
+
+bool mlp_logs_identical(const mlp_log *a, const mlp_log *b)
+{
+    if (a->steps != b->steps) {
+        printf("the runs have %zu and %zu steps\n", a->steps, b->steps);
+        return false;
+    }
+    for (size_t step = 0; step < a->steps; step++) {
+        bool same_norm = memcmp(&a->grad_norm[step], &b->grad_norm[step], sizeof(double)) == 0;
+        if (memcmp(&a->loss[step], &b->loss[step], sizeof(double)) != 0 || !same_norm) {
+            printf("step %zu differs: loss %.17g vs %.17g, grad norm %.17g vs %.17g\n", step,
+                   a->loss[step], b->loss[step], a->grad_norm[step], b->grad_norm[step]);
+            return false;
+        }
+    }
+    return true;
+}
+
+double mlp_seconds(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double)now.tv_sec + 1e-9 * (double)now.tv_nsec;
+}
