@@ -145,6 +145,11 @@ static zo_status zo_engine_start_device(zo_engine *e)
     zo_status status;
     if ((status = zo_engine_choose_device(e)) || (status = zo_device_host_create(&e->worker_device)))
         return status;
+    /* on the host backend the "device" is the host: offloaded or not is the same */
+    if (e->device.ops->takes_external_streams && !e->settings.offload_optimizer)
+        return zo_fail(ZO_ERR_NOT_SUPPORTED,
+                       "the optimizer on the GPU (zero_optimization.offload_optimizer.device "
+                       "\"none\", DeepSpeed's default) is not implemented yet: set it to \"cpu\"");
     if ((status = e->device.ops->stream_create(e->device.ctx, "d2h", &e->d2h_stream)) ||
         (status = e->device.ops->stream_create(e->device.ctx, "h2d", &e->h2d_stream)) ||
         (status = e->worker_device.ops->stream_create(e->worker_device.ctx, "host update", &e->worker)))
