@@ -1,0 +1,79 @@
+/* The engine's view of the other ranks of a ZeRO run: collectives over host memory, as
+ * a table of operations plus a context (like engine/device.h). The single-rank backend
+ * (comm_single.c) is the default; the MPI backend (comm_mpi.c) spans MPI_COMM_WORLD.
+ * The engine never includes mpi.h. Internal; not used by the engine yet (issue 5).
+ *
+ * Every operation is collective: all ranks call it, in the same order, with the same
+ * counts and dtype (a mismatch is an error MPI need not detect: it may hang). One thread
+ * at a time per communicator. Arguments are checked locally before any communication,
+ * so a bad argument fails on the rank that passed it (ZO_ERR_INVALID_ARGUMENT); if it
+ * fails on only some ranks, the others will wait for it. Communication failures are
+ * ZO_ERR_DEVICE with the backend's message ("MPI_Allreduce failed: ..."). */
+#ifndef ZO_COMM_H
+#define ZO_COMM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "zo/dtype.h"
+#include "zo/status.h"
+
+typedef struct zo_comm_ops {
+    const char *name; /* "single", "mpi" */
+
+    /* This process's rank, 0 <= rank < size, and the number of ranks. */
+    int (*rank)(void *ctx);
+    int (*size)(void *ctx);
+
+    /* values[i] becomes the sum of values[i] over all ranks, on every rank. The order
+     * of the additions is the backend's, so results may differ from a serial sum in the
+     * last bits; every rank gets the same bits. */
+    zo_status (*allreduce_sum_f64)(void *ctx, double *values, size_t count);
+    /* *flag becomes true on every rank if it was true on any (e.g. "some gradient
+     * overflowed"). */
+    zo_status (*allreduce_or)(void *ctx, bool *flag);
+
+    /* `send` holds size() blocks of recv_elems elements of `dtype`; rank r receives in
+     * `recv` the element-wise sum over all ranks of their block r. f32 is summed in f32;
+     * f16 and bf16 are widened to f32 (exactly), summed in f32 and rounded back once to
+     * nearest-even, so a bf16 sum over many ranks does not lose bits at every step.
+     * In place: send == recv, recv then holds all size() blocks and the result lands in
+     * its first recv_elems elements (MPI_IN_PLACE's convention). Otherwise the buffers
+     * must not overlap. The MPI backend refuses (ZO_ERR_NOT_SUPPORTED) recv_elems above
+     * INT_MAX, and needs a scratch of 4 * (size() + 1) * recv_elems bytes for f16/bf16
+     * (ZO_ERR_OUT_OF_MEMORY). */
+    zo_status (*reduce_scatter_sum)(void *ctx, const void *send, void *recv, size_t recv_elems,
+                                    zo_dtype dtype);
+    /* Every rank's `send_bytes` bytes, in rank order, into `recv` (size() * send_bytes
+     * bytes) on every rank. In place: send == recv + rank() * send_bytes (this rank's
+     * part already sits in its slot). Otherwise the buffers must not overlap. The MPI
+     * backend refuses (ZO_ERR_NOT_SUPPORTED) send_bytes above INT_MAX. */
+    zo_status (*allgather)(void *ctx, const void *send, void *recv, size_t send_bytes);
+
+    /* Returns once every rank has called it. */
+    zo_status (*barrier)(void *ctx);
+
+    /* Frees the context (collective for MPI: it frees the duplicated communicator). */
+    void (*destroy)(void *ctx);
+} zo_comm_ops;
+
+typedef struct zo_comm {
+    const zo_comm_ops *ops;
+    void *ctx;
+} zo_comm;
+
+/* Rank 0 of 1: every collective is a copy, or nothing at all in place.
+ * It holds no state (destroy is a no-op). Errors: ZO_ERR_INVALID_ARGUMENT (out NULL). */
+zo_status zo_comm_single_create(zo_comm *out);
+
+/* All the processes of MPI_COMM_WORLD, through a duplicate of it (so zo's messages never
+ * meet the application's) whose errors return instead of aborting. Initializes MPI
+ * (MPI_THREAD_SERIALIZED) if nobody has yet, and then finalizes it when the last
+ * communicator created that way is destroyed; an application that initialized MPI itself
+ * keeps it, and its thread level applies to zo's calls. Collective over MPI_COMM_WORLD.
+ * Errors: ZO_ERR_NOT_SUPPORTED (built without MPI; MPI already finalized; MPI gave a
+ * thread level below SERIALIZED), ZO_ERR_DEVICE (an MPI call failed),
+ * ZO_ERR_INVALID_ARGUMENT, ZO_ERR_OUT_OF_MEMORY. *out is zeroed on failure. */
+zo_status zo_comm_mpi_create(zo_comm *out);
+
+#endif

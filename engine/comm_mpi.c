@@ -1,0 +1,241 @@
+/* The MPI communicator: each collective is one MPI call on a duplicate of
+ * MPI_COMM_WORLD whose errors return, turned into ZO_ERR_DEVICE with MPI's message. */
+#include "comm.h"
+
+#include <limits.h>
+#include <mpi.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "error.h"
+
+typedef struct zo_mpi_comm {
+    MPI_Comm comm; /* our duplicate of MPI_COMM_WORLD */
+    int rank, size;
+    bool owns_mpi; /* zo initialized MPI for this communicator */
+} zo_mpi_comm;
+
+/* Communicators alive that zo initialized MPI for: the last one finalizes it. */
+static pthread_mutex_t zo_mpi_lock = PTHREAD_MUTEX_INITIALIZER;
+static int zo_mpi_owned_comms;
+
+/* Turns an MPI error code into zo_fail's message: "MPI_Allreduce failed: <MPI's text>". */
+static zo_status zo_mpi_fail(const char *call, int code)
+{
+    char text[MPI_MAX_ERROR_STRING];
+    int length = 0;
+    if (MPI_Error_string(code, text, &length) != MPI_SUCCESS)
+        snprintf(text, sizeof text, "MPI error %d", code);
+    return zo_fail(ZO_ERR_DEVICE, "%s failed: %s", call, text);
+}
+
+#define ZO_MPI_CHECK(call, name)                                                                   \
+    do {                                                                                           \
+        int zo_mpi_code_ = (call);                                                                 \
+        if (zo_mpi_code_ != MPI_SUCCESS)                                                           \
+            return zo_mpi_fail(name, zo_mpi_code_);                                                \
+    } while (0)
+
+static int zo_mpi_rank(void *ctx) { return ((zo_mpi_comm *)ctx)->rank; }
+static int zo_mpi_size(void *ctx) { return ((zo_mpi_comm *)ctx)->size; }
+
+static zo_status zo_mpi_allreduce_sum_f64(void *ctx, double *values, size_t count)
+{
+    zo_mpi_comm *mpi = ctx;
+    if (!values && count > 0)
+        return zo_fail(ZO_ERR_INVALID_ARGUMENT, "mpi comm: allreduce_sum_f64: values is NULL");
+    /* MPI counts are int: element-wise sums split into chunks without changing meaning. */
+    for (size_t done = 0; done < count;) {
+        size_t chunk = count - done < (size_t)INT_MAX ? count - done : (size_t)INT_MAX;
+        ZO_MPI_CHECK(
+            MPI_Allreduce(MPI_IN_PLACE, values + done, (int)chunk, MPI_DOUBLE, MPI_SUM, mpi->comm),
+            "MPI_Allreduce");
+        done += chunk;
+    }
+    return ZO_OK;
+}
+
+static zo_status zo_mpi_allreduce_or(void *ctx, bool *flag)
+{
+    zo_mpi_comm *mpi = ctx;
+    if (!flag)
+        return zo_fail(ZO_ERR_INVALID_ARGUMENT, "mpi comm: allreduce_or: flag is NULL");
+    int value = *flag; /* MPI_INT with MPI_LOR: MPI_C_BOOL support for LOR varies */
+    ZO_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, &value, 1, MPI_INT, MPI_LOR, mpi->comm),
+                 "MPI_Allreduce");
+    *flag = value != 0;
+    return ZO_OK;
+}
+
+/* f16/bf16: widen every block to f32, reduce-scatter in f32, round the result back once. */
+static zo_status zo_mpi_reduce_scatter_half(zo_mpi_comm *mpi, const uint16_t *send, uint16_t *recv,
+                                            size_t recv_elems, zo_dtype dtype)
+{
+    size_t send_elems = (size_t)mpi->size * recv_elems;
+    float *wide = malloc((send_elems + recv_elems) * sizeof *wide);
+    if (!wide)
+        return zo_fail(ZO_ERR_OUT_OF_MEMORY,
+                       "mpi comm: reduce_scatter_sum: no memory for a %zu-byte "
+                       "f32 scratch",
+                       (send_elems + recv_elems) * sizeof *wide);
+    float *wide_sum = wide + send_elems;
+    float (*widen)(uint16_t) = dtype == ZO_DTYPE_F16 ? zo_f16_to_f32 : zo_bf16_to_f32;
+    uint16_t (*narrow)(float) = dtype == ZO_DTYPE_F16 ? zo_f32_to_f16 : zo_f32_to_bf16;
+    for (size_t i = 0; i < send_elems; i++)
+        wide[i] = widen(send[i]);
+    int code =
+        MPI_Reduce_scatter_block(wide, wide_sum, (int)recv_elems, MPI_FLOAT, MPI_SUM, mpi->comm);
+    if (code == MPI_SUCCESS)
+        for (size_t i = 0; i < recv_elems; i++)
+            recv[i] = narrow(wide_sum[i]);
+    free(wide);
+    return code == MPI_SUCCESS ? ZO_OK : zo_mpi_fail("MPI_Reduce_scatter_block", code);
+}
+
+static zo_status zo_mpi_reduce_scatter_sum(void *ctx, const void *send, void *recv,
+                                           size_t recv_elems, zo_dtype dtype)
+{
+    zo_mpi_comm *mpi = ctx;
+    if (zo_dtype_size(dtype) == 0)
+        return zo_fail(ZO_ERR_INVALID_ARGUMENT, "mpi comm: reduce_scatter_sum: bad dtype %d",
+                       (int)dtype);
+    if ((!send || !recv) && recv_elems > 0)
+        return zo_fail(ZO_ERR_INVALID_ARGUMENT,
+                       "mpi comm: reduce_scatter_sum: send or recv is NULL");
+    if (recv_elems > (size_t)INT_MAX)
+        return zo_fail(ZO_ERR_NOT_SUPPORTED,
+                       "mpi comm: reduce_scatter_sum: %zu elements per rank, above MPI's INT_MAX",
+                       recv_elems);
+    if (dtype != ZO_DTYPE_F32)
+        return zo_mpi_reduce_scatter_half(mpi, send, recv, recv_elems, dtype);
+    ZO_MPI_CHECK(MPI_Reduce_scatter_block(send == recv ? MPI_IN_PLACE : send, recv, (int)recv_elems,
+                                          MPI_FLOAT, MPI_SUM, mpi->comm),
+                 "MPI_Reduce_scatter_block");
+    return ZO_OK;
+}
+
+static zo_status zo_mpi_allgather(void *ctx, const void *send, void *recv, size_t send_bytes)
+{
+    zo_mpi_comm *mpi = ctx;
+    if ((!send || !recv) && send_bytes > 0)
+        return zo_fail(ZO_ERR_INVALID_ARGUMENT, "mpi comm: allgather: send or recv is NULL");
+    if (send_bytes > (size_t)INT_MAX)
+        return zo_fail(ZO_ERR_NOT_SUPPORTED,
+                       "mpi comm: allgather: %zu bytes per rank, above MPI's INT_MAX", send_bytes);
+    bool in_place = send_bytes > 0 && send == (char *)recv + (size_t)mpi->rank * send_bytes;
+    ZO_MPI_CHECK(MPI_Allgather(in_place ? MPI_IN_PLACE : send, (int)send_bytes, MPI_BYTE, recv,
+                               (int)send_bytes, MPI_BYTE, mpi->comm),
+                 "MPI_Allgather");
+    return ZO_OK;
+}
+
+static zo_status zo_mpi_barrier(void *ctx)
+{
+    ZO_MPI_CHECK(MPI_Barrier(((zo_mpi_comm *)ctx)->comm), "MPI_Barrier");
+    return ZO_OK;
+}
+
+/* Drops this communicator's claim on MPI; the last claim zo holds finalizes it. */
+static void zo_mpi_release(bool owns_mpi)
+{
+    if (!owns_mpi)
+        return;
+    pthread_mutex_lock(&zo_mpi_lock);
+    if (--zo_mpi_owned_comms == 0)
+        MPI_Finalize();
+    pthread_mutex_unlock(&zo_mpi_lock);
+}
+
+static void zo_mpi_destroy(void *ctx)
+{
+    zo_mpi_comm *mpi = ctx;
+    if (!mpi)
+        return;
+    MPI_Comm_free(&mpi->comm);
+    zo_mpi_release(mpi->owns_mpi);
+    free(mpi);
+}
+
+static const zo_comm_ops zo_mpi_ops = {
+    .name = "mpi",
+    .rank = zo_mpi_rank,
+    .size = zo_mpi_size,
+    .allreduce_sum_f64 = zo_mpi_allreduce_sum_f64,
+    .allreduce_or = zo_mpi_allreduce_or,
+    .reduce_scatter_sum = zo_mpi_reduce_scatter_sum,
+    .allgather = zo_mpi_allgather,
+    .barrier = zo_mpi_barrier,
+    .destroy = zo_mpi_destroy,
+};
+
+/* Initializes MPI unless someone has; *owns_mpi says whether zo must finalize it. */
+static zo_status zo_mpi_acquire(bool *owns_mpi)
+{
+    zo_status status = ZO_OK;
+    int initialized = 0, finalized = 0;
+    *owns_mpi = false;
+    pthread_mutex_lock(&zo_mpi_lock);
+    MPI_Finalized(&finalized);
+    MPI_Initialized(&initialized);
+    if (finalized) {
+        status = zo_fail(ZO_ERR_NOT_SUPPORTED,
+                         "zo_comm_mpi_create: MPI is already finalized and cannot start again");
+    } else if (!initialized) {
+        int provided = MPI_THREAD_SINGLE;
+        int code = MPI_Init_thread(NULL, NULL, MPI_THREAD_SERIALIZED, &provided);
+        if (code != MPI_SUCCESS) {
+            status = zo_mpi_fail("MPI_Init_thread", code);
+        } else if (provided < MPI_THREAD_SERIALIZED) {
+            MPI_Finalize();
+            status = zo_fail(ZO_ERR_NOT_SUPPORTED,
+                             "zo_comm_mpi_create: MPI gives thread level %d, below "
+                             "MPI_THREAD_SERIALIZED",
+                             provided);
+        } else {
+            zo_mpi_owned_comms++;
+            *owns_mpi = true;
+        }
+    } else if (zo_mpi_owned_comms > 0) {
+        zo_mpi_owned_comms++; /* zo initialized it for an earlier communicator */
+        *owns_mpi = true;
+    }
+    pthread_mutex_unlock(&zo_mpi_lock);
+    return status;
+}
+
+zo_status zo_comm_mpi_create(zo_comm *out)
+{
+    if (!out)
+        return zo_fail(ZO_ERR_INVALID_ARGUMENT, "zo_comm_mpi_create: out is NULL");
+    *out = (zo_comm){0};
+    zo_mpi_comm *mpi = calloc(1, sizeof *mpi);
+    if (!mpi)
+        return zo_fail(ZO_ERR_OUT_OF_MEMORY, "zo_comm_mpi_create: no memory");
+    mpi->comm = MPI_COMM_NULL;
+    zo_status status = zo_mpi_acquire(&mpi->owns_mpi);
+    if (status != ZO_OK)
+        goto fail;
+
+    int code = MPI_Comm_dup(MPI_COMM_WORLD, &mpi->comm);
+    if (code != MPI_SUCCESS) {
+        status = zo_mpi_fail("MPI_Comm_dup", code);
+        goto fail;
+    }
+    if ((code = MPI_Comm_set_errhandler(mpi->comm, MPI_ERRORS_RETURN)) != MPI_SUCCESS ||
+        (code = MPI_Comm_rank(mpi->comm, &mpi->rank)) != MPI_SUCCESS ||
+        (code = MPI_Comm_size(mpi->comm, &mpi->size)) != MPI_SUCCESS) {
+        status = zo_mpi_fail("MPI_Comm_set_errhandler/rank/size", code);
+        goto fail;
+    }
+    *out = (zo_comm){.ops = &zo_mpi_ops, .ctx = mpi};
+    return ZO_OK;
+
+fail:
+    if (mpi->comm != MPI_COMM_NULL)
+        MPI_Comm_free(&mpi->comm);
+    zo_mpi_release(mpi->owns_mpi);
+    free(mpi);
+    return status;
+}
