@@ -62,6 +62,27 @@ static void *zo_host_zeroed(size_t bytes)
     return ptr;
 }
 
+/* Staging buffers: page-locked by the device (offload_optimizer.pin_memory, the
+ * default), or ordinary pageable memory, which a GPU copies from more slowly and
+ * without overlap. */
+static zo_status zo_alloc_staging(zo_engine *e, size_t bytes, void **out)
+{
+    if (e->settings.pin_memory)
+        return e->device.ops->alloc_pinned(e->device.ctx, bytes, out);
+    *out = zo_host_zeroed(bytes);
+    return *out ? ZO_OK
+                : zo_fail(ZO_ERR_OUT_OF_MEMORY, "zo_engine_create: out of memory for %zu bytes of staging",
+                          bytes);
+}
+
+static void zo_free_staging(zo_engine *e, void *ptr)
+{
+    if (e->settings.pin_memory)
+        e->device.ops->free_pinned(e->device.ctx, ptr);
+    else
+        free(ptr);
+}
+
 /* The device buffers, the staging buffers and the host state. */
 static zo_status zo_engine_allocate(zo_engine *e)
 {
@@ -71,8 +92,8 @@ static zo_status zo_engine_allocate(zo_engine *e)
     zo_status status;
     if ((status = ops->alloc_device(e->device.ctx, elems * e->dtype_bytes, &e->device_weights)) ||
         (status = ops->alloc_device(e->device.ctx, elems * e->dtype_bytes, &e->device_grads)) ||
-        (status = ops->alloc_pinned(e->device.ctx, elems * e->dtype_bytes, &e->pinned_grads)) ||
-        (status = ops->alloc_pinned(e->device.ctx, elems * e->dtype_bytes, &e->pinned_weights)))
+        (status = zo_alloc_staging(e, elems * e->dtype_bytes, &e->pinned_grads)) ||
+        (status = zo_alloc_staging(e, elems * e->dtype_bytes, &e->pinned_weights)))
         return status;
     e->master = zo_host_zeroed(elems * sizeof(float));
     e->exp_avg = zo_host_zeroed(moment_bytes);
@@ -82,7 +103,7 @@ static zo_status zo_engine_allocate(zo_engine *e)
     if (e->accumulation_steps > 1)
         e->accumulated = zo_host_zeroed(elems * sizeof(float));
     else if (e->settings.delayed_param_update &&
-             (status = ops->alloc_pinned(e->device.ctx, elems * e->dtype_bytes, &e->pinned_grads_spare)))
+             (status = zo_alloc_staging(e, elems * e->dtype_bytes, &e->pinned_grads_spare)))
         return status;
     e->grads_landing = e->pinned_grads;
     size_t buckets = e->layout.bucket_count, params = e->layout.param_count;
@@ -215,9 +236,9 @@ void zo_engine_destroy(zo_engine **engine)
     if (ops) {
         ops->free_device(e->device.ctx, e->device_weights);
         ops->free_device(e->device.ctx, e->device_grads);
-        ops->free_pinned(e->device.ctx, e->pinned_grads);
-        ops->free_pinned(e->device.ctx, e->pinned_grads_spare);
-        ops->free_pinned(e->device.ctx, e->pinned_weights);
+        zo_free_staging(e, e->pinned_grads);
+        zo_free_staging(e, e->pinned_grads_spare);
+        zo_free_staging(e, e->pinned_weights);
         ops->destroy(e->device.ctx);
     }
     if (e->worker_device.ops)

@@ -45,6 +45,10 @@ void zo_plan_for_layout(const zo_settings *s, uint64_t elems, uint64_t accumulat
         .device_is_host = device_is_host,
         .device_free_bytes = device_free_bytes,
     };
+    if (!s->pin_memory) { /* offload_optimizer.pin_memory false: the staging is pageable */
+        plan->host_bytes += plan->pinned_bytes;
+        plan->pinned_bytes = 0;
+    }
     uint64_t host_total = plan->host_bytes + plan->pinned_bytes + (plan->device_is_host ? plan->device_bytes : 0);
     if (!device_is_host && device_free_bytes && plan->device_bytes > device_free_bytes) {
         snprintf(plan->verdict, sizeof plan->verdict,

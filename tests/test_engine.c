@@ -518,3 +518,29 @@ Test(engine, device_choice_without_a_gpu_is_explained)
     cr_expect(strstr(zo_last_error(), "takes no stream") != NULL, "%s", zo_last_error());
     zo_engine_destroy(&e);
 }
+
+/* offload_optimizer.pin_memory false: the staging is ordinary memory, counted as such
+ * in the plan (so zo.max_pinned_bytes does not apply), and training works the same. */
+Test(engine, unpinned_staging_is_planned_as_pageable_and_trains)
+{
+    const char *json = "{\"fp16\": {\"enabled\": true, \"initial_scale_power\": 10},"
+                       " \"zero_optimization\": {\"offload_optimizer\": {\"device\": \"cpu\", \"pin_memory\": false}},"
+                       " \"zo\": {\"max_pinned_bytes\": 1024}}";
+    zo_config *config = host_config_from(json);
+    zo_memory_plan plan;
+    cr_assert(eq(int, zo_engine_plan(config, model, PARAMS, 1, &plan), ZO_OK), "%s", zo_last_error());
+    cr_expect(eq(u64, plan.pinned_bytes, 0));
+    cr_expect(plan.fits, "%s", plan.verdict);
+    zo_config_destroy(&config);
+    zo_engine *e = engine_from(json);
+    static float w[MODEL_ELEMS], grads[MODEL_ELEMS], got[MODEL_ELEMS];
+    initial_weights(w);
+    set_all_master(e, w);
+    backward(e, w, 1, zo_engine_loss_scale(e), grads);
+    zo_step_info info;
+    cr_assert(eq(int, zo_engine_step(e, &info), ZO_OK), "%s", zo_last_error());
+    cr_expect(eq(u64, info.step, 1));
+    get_all_master(e, got);
+    cr_expect(memcmp(got, w, sizeof got) != 0, "the step moved the weights");
+    zo_engine_destroy(&e);
+}

@@ -30,8 +30,10 @@ typedef struct zo_engine zo_engine;
 typedef struct zo_memory_plan {
     uint64_t param_elems;          /* the flat space, alignment padding included          */
     uint64_t device_bytes;         /* device weights + gradients                          */
-    uint64_t pinned_bytes;         /* page-locked staging: gradients down, weights up     */
-    uint64_t host_bytes;           /* pageable: master weights, moments, accumulation     */
+    uint64_t pinned_bytes;         /* page-locked staging: gradients down, weights up
+                                      (0 with offload_optimizer.pin_memory false)        */
+    uint64_t host_bytes;           /* pageable: master weights, moments, accumulation,
+                                      and the staging when it is not pinned             */
     uint64_t host_available_bytes; /* MemAvailable of this machine                        */
     uint64_t pinned_limit_bytes;   /* zo.max_pinned_bytes, 0 if none                      */
     bool device_is_host;           /* the host backend: "device" memory is host memory    */
