@@ -123,8 +123,6 @@ static zo_status zo_engine_allocate(zo_engine *e)
                        elems);
     for (size_t b = 0; b < buckets; b++) {
         e->jobs[b] = (zo_bucket_job){.engine = e, .bucket = b};
-        /* a bucket of alignment padding only never lands: its zeros are always finite */
-        e->bucket_stats[b] = (zo_bucket_stats){0.0, true};
         if ((status = ops->event_create(e->device.ctx, &e->h2d_done[b])) ||
             (status = ops->event_create(e->device.ctx, &e->grads_written[b])))
             return status;

@@ -36,7 +36,11 @@ zo_status zo_partition_build(const zo_param_desc *params, size_t param_count, ui
         return zo_fail(ZO_ERR_INVALID_ARGUMENT, "zo_engine_create: no parameters given");
     if (bucket_elems == 0)
         return zo_fail(ZO_ERR_INVALID_ARGUMENT, "zo_engine_create: reduce_bucket_size is 0");
-    zo_partition p = {.param_count = param_count, .bucket_elems = (size_t)bucket_elems};
+    /* whole alignment blocks: the padding between parameters (< one block) then can
+     * never fill a bucket by itself */
+    size_t rounded_bucket = (size_t)((bucket_elems + ZO_PARAM_ALIGN_ELEMS - 1) / ZO_PARAM_ALIGN_ELEMS) *
+                            ZO_PARAM_ALIGN_ELEMS;
+    zo_partition p = {.param_count = param_count, .bucket_elems = rounded_bucket};
     p.param_offset = calloc(param_count, sizeof *p.param_offset);
     p.param_elems = calloc(param_count, sizeof *p.param_elems);
     p.param_names = calloc(param_count, sizeof *p.param_names);
@@ -59,10 +63,10 @@ zo_status zo_partition_build(const zo_param_desc *params, size_t param_count, ui
         }
         if (!(p.param_names[i] = zo_strdup(params[i].name)))
             goto out_of_memory;
+        offset = (offset + ZO_PARAM_ALIGN_ELEMS - 1) / ZO_PARAM_ALIGN_ELEMS * ZO_PARAM_ALIGN_ELEMS;
         p.param_offset[i] = offset;
         p.param_elems[i] = params[i].elems;
-        size_t end = offset + params[i].elems;
-        offset = (end + ZO_PARAM_ALIGN_ELEMS - 1) / ZO_PARAM_ALIGN_ELEMS * ZO_PARAM_ALIGN_ELEMS;
+        offset += params[i].elems;
     }
     p.total_elems = offset;
     p.bucket_count = (p.total_elems + p.bucket_elems - 1) / p.bucket_elems;

@@ -2,8 +2,10 @@
  *
  * Parameters lie one after another in one flat space, each starting on a multiple of
  * ZO_PARAM_ALIGN_ELEMS elements (whole cache lines and vectors in every dtype). The
- * flat space is cut into buckets of bucket_elems elements; a parameter may straddle
- * buckets, and a bucket may hold pieces of many parameters. */
+ * flat space is cut into buckets of bucket_elems elements, rounded up to a multiple
+ * of ZO_PARAM_ALIGN_ELEMS; a parameter may straddle buckets, and a bucket may hold
+ * pieces of many parameters. The space ends where the last parameter does, so every
+ * bucket holds part of some parameter (no bucket is padding alone). */
 #ifndef ZO_PARTITION_H
 #define ZO_PARTITION_H
 
@@ -19,7 +21,7 @@ typedef struct zo_partition {
     size_t *param_offset; /* first element of each parameter in the flat space */
     size_t *param_elems;
     char **param_names;
-    size_t total_elems;   /* the flat space, padding included                   */
+    size_t total_elems;   /* the flat space: up to the last parameter's end     */
     size_t bucket_elems;
     size_t bucket_count;
     size_t *bucket_param_count; /* how many parameters overlap each bucket      */
