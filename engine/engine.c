@@ -295,14 +295,21 @@ zo_status zo_engine_write_trace(zo_engine *e)
     return status ? status : zo_trace_write(e->trace);
 }
 
-static zo_status zo_check_param(const zo_engine *e, size_t param, const void *values, const char *call)
+zo_status zo_check_param_index(const zo_engine *e, size_t param, const char *call)
 {
-    if (!e || !values)
-        return zo_fail(ZO_ERR_INVALID_ARGUMENT, "%s: %s is NULL", call, !e ? "engine" : "values");
+    if (!e)
+        return zo_fail(ZO_ERR_INVALID_ARGUMENT, "%s: engine is NULL", call);
     if (param >= e->layout.param_count)
         return zo_fail(ZO_ERR_INVALID_ARGUMENT, "%s: parameter %zu does not exist (%zu registered)", call,
                        param, e->layout.param_count);
     return ZO_OK;
+}
+
+static zo_status zo_check_param(const zo_engine *e, size_t param, const void *values, const char *call)
+{
+    if (!values)
+        return zo_fail(ZO_ERR_INVALID_ARGUMENT, "%s: values is NULL", call);
+    return zo_check_param_index(e, param, call);
 }
 
 zo_status zo_engine_set_master(zo_engine *e, size_t param, const float *values)

@@ -109,6 +109,10 @@ struct zo_engine {
     double update_started;       /* when the running update began (worker clock) */
 };
 
+/* ZO_OK when `engine` is not NULL and `param` is a registered parameter; otherwise
+ * ZO_ERR_INVALID_ARGUMENT with a message starting with `call`. */
+zo_status zo_check_param_index(const zo_engine *engine, size_t param, const char *call);
+
 /* Seconds on a monotonic clock. */
 double zo_now_seconds(void);
 

@@ -126,23 +126,26 @@ static zo_status zo_start_bucket_copy(zo_engine *e, size_t bucket, bool after_lo
     return status;
 }
 
+/* The checks grad_ready and wait_params share: a real parameter, and a stream only
+ * where the backend takes one. */
+static zo_status zo_check_loop_call(const zo_engine *e, size_t param, const void *stream, const char *call)
+{
+    zo_status status = zo_check_param_index(e, param, call);
+    if (status == ZO_OK && stream && !e->device.ops->takes_external_streams)
+        return zo_fail(ZO_ERR_INVALID_ARGUMENT, "%s: the %s backend takes no stream (pass NULL once the work is done)",
+                       call, e->device.ops->name);
+    return status;
+}
+
 zo_status zo_engine_grad_ready(zo_engine *e, size_t param, void *stream)
 {
-    if (!e)
-        return zo_fail(ZO_ERR_INVALID_ARGUMENT, "zo_engine_grad_ready: engine is NULL");
-    if (param >= e->layout.param_count)
-        return zo_fail(ZO_ERR_INVALID_ARGUMENT,
-                       "zo_engine_grad_ready: parameter %zu does not exist (%zu registered)", param,
-                       e->layout.param_count);
+    zo_status checked = zo_check_loop_call(e, param, stream, "zo_engine_grad_ready");
+    if (checked != ZO_OK)
+        return checked;
     if (e->param_ready[param])
         return zo_fail(ZO_ERR_INVALID_ARGUMENT,
                        "zo_engine_grad_ready: parameter %zu (%s) is already ready in micro-step %llu",
                        param, e->layout.param_names[param], (unsigned long long)e->micro_steps + 1);
-    if (stream && !e->device.ops->takes_external_streams)
-        return zo_fail(ZO_ERR_INVALID_ARGUMENT,
-                       "zo_engine_grad_ready: the %s backend takes no stream (pass NULL once the "
-                       "gradient is written)",
-                       e->device.ops->name);
     size_t first = zo_param_first_bucket(&e->layout, param), last = zo_param_last_bucket(&e->layout, param);
     /* a bucket this parameter completes: its copy must follow the loop's stream */
     for (size_t b = first; stream && b <= last; b++)
@@ -163,15 +166,9 @@ zo_status zo_engine_grad_ready(zo_engine *e, size_t param, void *stream)
 
 zo_status zo_engine_wait_params(zo_engine *e, size_t param, void *stream)
 {
-    if (!e)
-        return zo_fail(ZO_ERR_INVALID_ARGUMENT, "zo_engine_wait_params: engine is NULL");
-    if (param >= e->layout.param_count)
-        return zo_fail(ZO_ERR_INVALID_ARGUMENT,
-                       "zo_engine_wait_params: parameter %zu does not exist (%zu registered)", param,
-                       e->layout.param_count);
-    if (stream && !e->device.ops->takes_external_streams)
-        return zo_fail(ZO_ERR_INVALID_ARGUMENT, "zo_engine_wait_params: the %s backend takes no stream",
-                       e->device.ops->name);
+    zo_status checked = zo_check_loop_call(e, param, stream, "zo_engine_wait_params");
+    if (checked != ZO_OK)
+        return checked;
     double started = zo_now_seconds();
     for (size_t b = zo_param_first_bucket(&e->layout, param); b <= zo_param_last_bucket(&e->layout, param);
          b++) {
