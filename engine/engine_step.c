@@ -37,6 +37,16 @@ static void zo_publish(zo_engine *e, size_t bucket, uint64_t generation)
     pthread_mutex_unlock(&e->lock);
 }
 
+/* Tells the trace and the observer what the worker just did with a bucket. */
+static void zo_report_worker_span(zo_engine *e, zo_pipeline_event event, size_t bucket, double begin, double end)
+{
+    if (e->trace)
+        zo_trace_span(e->trace, event == ZO_EVENT_BUCKET_STATS ? ZO_TRACK_STATS : ZO_TRACK_UPDATE,
+                      event == ZO_EVENT_BUCKET_STATS ? "grad stats" : "Adam update", bucket, begin, end);
+    if (e->observer)
+        e->observer(e->observer_user, event, bucket, begin, end);
+}
+
 /* Worker: bucket b's gradient has landed in the pinned buffer. Accumulate it (over
  * micro-steps) and, at an accumulation boundary, measure it. */
 static zo_status zo_bucket_landed(void *arg)
@@ -61,10 +71,7 @@ static zo_status zo_bucket_landed(void *arg)
     e->bucket_stats[job->bucket] = (zo_bucket_stats){stats.sum_squares, stats.all_finite};
     double finished = zo_now_seconds();
     e->stats_seconds += finished - started;
-    if (e->trace)
-        zo_trace_span(e->trace, ZO_TRACK_STATS, "grad stats", job->bucket, started, finished);
-    if (e->observer)
-        e->observer(e->observer_user, ZO_EVENT_BUCKET_STATS, job->bucket, started, finished);
+    zo_report_worker_span(e, ZO_EVENT_BUCKET_STATS, job->bucket, started, finished);
     return status;
 }
 
@@ -250,10 +257,7 @@ static zo_status zo_update_bucket(void *arg)
     double finished = zo_now_seconds();
     if (b + 1 == e->layout.bucket_count)
         e->update_seconds = finished - e->update_started;
-    if (e->trace)
-        zo_trace_span(e->trace, ZO_TRACK_UPDATE, "Adam update", b, started, finished);
-    if (e->observer)
-        e->observer(e->observer_user, ZO_EVENT_BUCKET_UPDATED, b, started, finished);
+    zo_report_worker_span(e, ZO_EVENT_BUCKET_UPDATED, b, started, finished);
     return status;
 }
 
