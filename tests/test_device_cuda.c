@@ -16,12 +16,7 @@
 #endif
 
 #include "device_cuda.h"
-#include "error.h"
-#include "zo/zo.h"
-
-static bool contains(const char *text, const char *part) { return strstr(text, part) != NULL; }
-
-#define CHECK(call) cr_assert(eq(int, (call), ZO_OK), "%s: %s", #call, zo_last_error())
+#include "device_test_support.h"
 
 /* ---- creation: the tests that always run ------------------------------------------ */
 
@@ -82,8 +77,6 @@ Test(cuda_device_create, refuses_bad_arguments_with_or_without_a_gpu)
 
 /* ---- the device the GPU tests run on -------------------------------------------- */
 
-static zo_device device;
-
 /* Every GPU test starts with it: without one, the test skips with the reason. */
 static void open_gpu(void)
 {
@@ -98,20 +91,6 @@ static void close_gpu(void)
 }
 
 TestSuite(cuda_device, .fini = close_gpu, .timeout = 120);
-
-static zo_device_stream *new_stream(const char *name)
-{
-    zo_device_stream *stream = NULL;
-    CHECK(device.ops->stream_create(device.ctx, name, &stream));
-    return stream;
-}
-
-static zo_device_event *new_event(void)
-{
-    zo_device_event *event = NULL;
-    CHECK(device.ops->event_create(device.ctx, &event));
-    return event;
-}
 
 static void *new_buffer(size_t bytes, bool on_device)
 {
@@ -129,33 +108,6 @@ static void copy(void *dst, const void *src, size_t bytes, zo_device_stream *str
     CHECK(device.ops->copy_async(device.ctx, dst, src, bytes, stream));
 }
 
-static void launch(zo_device_stream *stream, zo_host_fn fn, void *arg)
-{
-    CHECK(device.ops->launch_host(device.ctx, stream, fn, arg));
-}
-
-static void record(zo_device_event *event, zo_device_stream *stream)
-{
-    CHECK(device.ops->event_record(device.ctx, event, stream));
-}
-
-static void wait_event(zo_device_stream *stream, zo_device_event *event)
-{
-    CHECK(device.ops->stream_wait_event(device.ctx, stream, event));
-}
-
-static void synchronize(zo_device_stream *stream)
-{
-    CHECK(device.ops->stream_synchronize(device.ctx, stream));
-}
-
-static bool query(zo_device_event *event)
-{
-    bool complete = false;
-    CHECK(device.ops->event_query(device.ctx, event, &complete));
-    return complete;
-}
-
 static bool all_bytes_are(const unsigned char *buffer, size_t bytes, unsigned char value)
 {
     for (size_t i = 0; i < bytes; i++)
@@ -168,60 +120,6 @@ static void fill_pattern(unsigned char *buffer, size_t bytes, unsigned seed)
 {
     for (size_t i = 0; i < bytes; i++)
         buffer[i] = (unsigned char)(i * 31 + seed);
-}
-
-/* ---- host functions the tests queue (none of them calls CUDA) ------------------- */
-
-/* A gate a host function blocks at until the test opens it: work queued behind it is
- * certainly still pending. Tests open it before any assert that could end them. */
-typedef struct gate {
-    pthread_mutex_t lock;
-    pthread_cond_t opened;
-    bool open;
-} gate;
-
-#define GATE_CLOSED                                                                                \
-    {                                                                                              \
-        PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false                                 \
-    }
-
-static zo_status wait_at_gate(void *arg)
-{
-    gate *g = arg;
-    pthread_mutex_lock(&g->lock);
-    while (!g->open)
-        pthread_cond_wait(&g->opened, &g->lock);
-    pthread_mutex_unlock(&g->lock);
-    return ZO_OK;
-}
-
-static void open_gate(gate *g)
-{
-    pthread_mutex_lock(&g->lock);
-    g->open = true;
-    pthread_cond_broadcast(&g->opened);
-    pthread_mutex_unlock(&g->lock);
-}
-
-static void sleep_ms(long ms)
-{
-    struct timespec duration = {ms / 1000, (ms % 1000) * 1000000L};
-    while (nanosleep(&duration, &duration) != 0) {
-    }
-}
-
-/* Sleeps the stream for 50 ms: long enough that work racing it would overtake it. */
-static zo_status nap(void *arg)
-{
-    (void)arg;
-    sleep_ms(50);
-    return ZO_OK;
-}
-
-static zo_status raise_flag(void *arg)
-{
-    atomic_store((atomic_bool *)arg, true);
-    return ZO_OK;
 }
 
 /* ---- memory ---------------------------------------------------------------------- */
@@ -295,21 +193,6 @@ Test(cuda_device, an_absurd_allocation_fails_cleanly_and_names_its_size)
 }
 
 /* ---- one stream: order ----------------------------------------------------------- */
-
-enum { MANY_OPS = 10000 };
-
-typedef struct numbered_op {
-    size_t *seen;
-    size_t *seen_count;
-    size_t number;
-} numbered_op;
-
-static zo_status note_number(void *arg)
-{
-    numbered_op *op = arg;
-    op->seen[(*op->seen_count)++] = op->number;
-    return ZO_OK;
-}
 
 Test(cuda_device, runs_ten_thousand_host_functions_in_the_order_queued)
 {

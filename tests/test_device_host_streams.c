@@ -12,21 +12,6 @@
 
 /* ---- one stream: order, asynchrony, draining ----------------------------------- */
 
-enum { MANY_OPS = 10000 };
-
-typedef struct numbered_op {
-    size_t *seen;
-    size_t *seen_count;
-    size_t number;
-} numbered_op;
-
-static zo_status note_number(void *arg)
-{
-    numbered_op *op = arg;
-    op->seen[(*op->seen_count)++] = op->number;
-    return ZO_OK;
-}
-
 Test(host_device, runs_ten_thousand_host_functions_in_the_order_queued)
 {
     static size_t seen[MANY_OPS];
