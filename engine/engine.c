@@ -139,7 +139,7 @@ static zo_status zo_engine_check_plan(const zo_engine *e)
     size_t free_bytes = 0, total_bytes = 0;
     if (!device_is_host && zo_device_cuda_memory(&e->device, &free_bytes, &total_bytes) != ZO_OK)
         free_bytes = 0; /* unknown: the allocation itself will tell */
-    zo_plan_for_layout(&e->settings, e->layout.total_elems, e->accumulation_steps, 1, device_is_host,
+    zo_plan_for_layout(&e->settings, e->layout.padded_elems, e->accumulation_steps, 1, device_is_host,
                        free_bytes, &plan);
     if (!plan.fits)
         return zo_fail(ZO_ERR_OUT_OF_MEMORY, "zo_engine_create: %s", plan.verdict);
@@ -201,7 +201,7 @@ zo_status zo_engine_create(const zo_config *config, const zo_param_desc *params,
     pthread_cond_init(&e->bucket_published, NULL);
 
     if ((settings->trace_file[0] && (status = zo_trace_open(settings->trace_file, &e->trace))) ||
-        (status = zo_partition_build(params, param_count, settings->reduce_bucket_size, &e->layout)) ||
+        (status = zo_partition_build(params, param_count, settings->reduce_bucket_size, 1, &e->layout)) ||
         (status = zo_engine_start_device(e)) || (status = zo_engine_check_plan(e)) ||
         (status = zo_engine_allocate(e))) {
         zo_engine_destroy(&e);

@@ -31,15 +31,17 @@ void zo_plan_for_layout(const zo_settings *s, uint64_t elems, uint64_t accumulat
 {
     uint64_t dtype_bytes = s->fp16_enabled || s->bf16_enabled ? 2 : 4;
     uint64_t moment_bytes = zo_dtype_size(s->moments_dtype);
-    /* each rank holds its 1/ranks shard of the optimizer state (ZeRO stage >= 1) */
+    /* each rank holds its 1/ranks shard of the optimizer state (ZeRO stage >= 1) and,
+     * from stage 2, of the fp32 gradient sum; `elems` is already padded to split evenly */
     uint64_t shard = s->stage >= 1 ? (elems + ranks - 1) / ranks : elems;
+    uint64_t gradient_sum = accumulation == 1 ? 0 : s->stage >= 2 ? shard : elems;
     *plan = (zo_memory_plan){
         .param_elems = elems,
         .device_bytes = 2 * elems * dtype_bytes,
         /* gradients down, weights up; the delayed update lands gradients in two
          * buffers by turns unless it accumulates in fp32 anyway */
         .pinned_bytes = (s->delayed_param_update && accumulation == 1 ? 3 : 2) * elems * dtype_bytes,
-        .host_bytes = shard * (4 + 2 * moment_bytes) + (accumulation > 1 ? elems * 4 : 0),
+        .host_bytes = shard * (4 + 2 * moment_bytes) + gradient_sum * 4,
         .host_available_bytes = zo_host_available_bytes(),
         .pinned_limit_bytes = s->max_pinned_bytes,
         .device_is_host = device_is_host,
@@ -93,14 +95,14 @@ zo_status zo_engine_plan(const zo_config *config, const zo_param_desc *params, s
     zo_partition layout;
     zo_status status = zo_resolve_accumulation(settings, ranks, &accumulation);
     if (status == ZO_OK)
-        status = zo_partition_build(params, param_count, settings->reduce_bucket_size, &layout);
+        status = zo_partition_build(params, param_count, settings->reduce_bucket_size, ranks, &layout);
     if (status != ZO_OK)
         return status;
     /* where zo_engine_create would put the device buffers */
     int gpus = 0;
     bool device_is_host = settings->device == ZO_DEVICE_HOST ||
                           (settings->device == ZO_DEVICE_AUTO && zo_cuda_device_count(&gpus) != ZO_OK);
-    zo_plan_for_layout(settings, layout.total_elems, accumulation, ranks, device_is_host, 0, out);
+    zo_plan_for_layout(settings, layout.padded_elems, accumulation, ranks, device_is_host, 0, out);
     zo_partition_free(&layout);
     return ZO_OK;
 }

@@ -29,18 +29,20 @@ void zo_partition_free(zo_partition *p)
 }
 
 zo_status zo_partition_build(const zo_param_desc *params, size_t param_count, uint64_t bucket_elems,
-                             zo_partition *out)
+                             size_t ranks, zo_partition *out)
 {
     *out = (zo_partition){0};
     if (!params || param_count == 0)
         return zo_fail(ZO_ERR_INVALID_ARGUMENT, "zo_engine_create: no parameters given");
     if (bucket_elems == 0)
         return zo_fail(ZO_ERR_INVALID_ARGUMENT, "zo_engine_create: reduce_bucket_size is 0");
-    /* whole alignment blocks: the padding between parameters (< one block) then can
-     * never fill a bucket by itself */
-    size_t rounded_bucket = (size_t)((bucket_elems + ZO_PARAM_ALIGN_ELEMS - 1) / ZO_PARAM_ALIGN_ELEMS) *
-                            ZO_PARAM_ALIGN_ELEMS;
-    zo_partition p = {.param_count = param_count, .bucket_elems = rounded_bucket};
+    if (ranks == 0)
+        return zo_fail(ZO_ERR_INVALID_ARGUMENT, "zo_engine_create: 0 ranks");
+    /* whole alignment blocks (per rank): the padding between parameters (< one block)
+     * then can never fill a bucket by itself, and every bucket splits evenly */
+    size_t block = ZO_PARAM_ALIGN_ELEMS * ranks;
+    size_t rounded_bucket = (size_t)((bucket_elems + block - 1) / block) * block;
+    zo_partition p = {.param_count = param_count, .bucket_elems = rounded_bucket, .ranks = ranks};
     p.param_offset = calloc(param_count, sizeof *p.param_offset);
     p.param_elems = calloc(param_count, sizeof *p.param_elems);
     p.param_names = calloc(param_count, sizeof *p.param_names);
@@ -69,7 +71,8 @@ zo_status zo_partition_build(const zo_param_desc *params, size_t param_count, ui
         offset += params[i].elems;
     }
     p.total_elems = offset;
-    p.bucket_count = (p.total_elems + p.bucket_elems - 1) / p.bucket_elems;
+    p.padded_elems = ranks == 1 ? offset : (offset + block - 1) / block * block;
+    p.bucket_count = (p.padded_elems + p.bucket_elems - 1) / p.bucket_elems;
     if (!(p.bucket_param_count = calloc(p.bucket_count, sizeof *p.bucket_param_count)))
         goto out_of_memory;
     for (size_t i = 0; i < param_count; i++)
