@@ -46,6 +46,7 @@ void zo_default_settings(zo_settings *settings)
     settings->allgather_bucket_size = 500000000;
 
     settings->device = ZO_DEVICE_AUTO;
+    settings->comm = ZO_COMM_AUTO;
     settings->threads = 0;
     settings->delayed_param_update = false;
     settings->trace_file[0] = '\0';

@@ -173,6 +173,7 @@ const zo_config_table zo_config_zero_keys = TABLE(zero_keys, NULL);
 /* zo's own section. */
 static const zo_config_key zo_keys[] = {
     CUSTOM_KEY("device", zo_config_read_device),
+    CUSTOM_KEY("comm", zo_config_read_comm),
     INT_KEY("threads", threads, AT_LEAST(0)),
     BOOL_KEY("delayed_param_update", delayed_param_update),
     CUSTOM_KEY("trace", zo_config_read_trace),

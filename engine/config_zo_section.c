@@ -18,6 +18,17 @@ zo_status zo_config_read_device(zo_config_reader *reader, json_t *value, const c
     return status;
 }
 
+zo_status zo_config_read_comm(zo_config_reader *reader, json_t *value, const char *path)
+{
+    static const char *const names[] = {"auto", "single", "mpi"};
+    static const zo_comm_kind kinds[] = {ZO_COMM_AUTO, ZO_COMM_SINGLE, ZO_COMM_MPI};
+    size_t index = 0;
+    zo_status status = zo_config_read_choice(value, path, names, 3, &index);
+    if (status == ZO_OK)
+        reader->config->settings.comm = kinds[index];
+    return status;
+}
+
 zo_status zo_config_read_trace(zo_config_reader *reader, json_t *value, const char *path)
 {
     const char *file = NULL;

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "engine_internal.h"
+#include "comm_choose.h"
 #include "error.h"
 #include "device_cuda.h"
 #include "memory_plan.h"
@@ -87,21 +88,22 @@ static void zo_free_staging(zo_engine *e, void *ptr)
 static zo_status zo_engine_allocate(zo_engine *e)
 {
     const zo_device_ops *ops = e->device.ops;
-    size_t elems = e->layout.total_elems;
-    size_t moment_bytes = elems * zo_dtype_size(e->settings.moments_dtype);
+    size_t elems = e->layout.padded_elems, shard = zo_shard_elems(&e->layout);
+    size_t moment_bytes = shard * zo_dtype_size(e->settings.moments_dtype);
     zo_status status;
     if ((status = ops->alloc_device(e->device.ctx, elems * e->dtype_bytes, &e->device_weights)) ||
         (status = ops->alloc_device(e->device.ctx, elems * e->dtype_bytes, &e->device_grads)) ||
         (status = zo_alloc_staging(e, elems * e->dtype_bytes, &e->pinned_grads)) ||
         (status = zo_alloc_staging(e, elems * e->dtype_bytes, &e->pinned_weights)))
         return status;
-    e->master = zo_host_zeroed(elems * sizeof(float));
+    e->master = zo_host_zeroed(shard * sizeof(float));
     e->exp_avg = zo_host_zeroed(moment_bytes);
     e->exp_avg_sq = zo_host_zeroed(moment_bytes);
-    /* With accumulation the update reads the fp32 sum; without it, the delayed update
-     * (which overlaps the next backward) alternates between two landing buffers. */
+    /* With accumulation the update reads the fp32 sum (a shard of it from stage 2, which
+     * reduces every micro-step); without it, the delayed update (which overlaps the next
+     * backward) alternates between two landing buffers. */
     if (e->accumulation_steps > 1)
-        e->accumulated = zo_host_zeroed(elems * sizeof(float));
+        e->accumulated = zo_host_zeroed((e->settings.stage >= 2 ? shard : elems) * sizeof(float));
     else if (e->settings.delayed_param_update &&
              (status = zo_alloc_staging(e, elems * e->dtype_bytes, &e->pinned_grads_spare)))
         return status;
@@ -139,7 +141,7 @@ static zo_status zo_engine_check_plan(const zo_engine *e)
     size_t free_bytes = 0, total_bytes = 0;
     if (!device_is_host && zo_device_cuda_memory(&e->device, &free_bytes, &total_bytes) != ZO_OK)
         free_bytes = 0; /* unknown: the allocation itself will tell */
-    zo_plan_for_layout(&e->settings, e->layout.padded_elems, e->accumulation_steps, 1, device_is_host,
+    zo_plan_for_layout(&e->settings, e->layout.padded_elems, e->accumulation_steps, (unsigned)e->ranks, device_is_host,
                        free_bytes, &plan);
     if (!plan.fits)
         return zo_fail(ZO_ERR_OUT_OF_MEMORY, "zo_engine_create: %s", plan.verdict);
@@ -155,7 +157,9 @@ static zo_status zo_engine_choose_device(zo_engine *e)
     zo_status status = zo_device_cuda_create(0, &e->device);
     if (status == ZO_OK || e->settings.device == ZO_DEVICE_CUDA)
         return status;
-    snprintf(e->notice, sizeof e->notice, "zo.device \"auto\": %s; using the host backend", zo_last_error());
+    size_t used = strlen(e->notice); /* after what zo.comm may have said */
+    snprintf(e->notice + used, sizeof e->notice - used, "%szo.device \"auto\": %s; using the host backend",
+             used ? "; " : "", zo_last_error());
     return zo_device_host_create(&e->device);
 }
 
@@ -177,6 +181,81 @@ static zo_status zo_engine_start_device(zo_engine *e)
     return zo_adam_create(&e->adam, &adam);
 }
 
+/* With several ranks each writes a trace of its own: "t.json" becomes "t.rank1.json". */
+static void zo_trace_path_for_rank(const char *path, size_t rank, size_t ranks, char *out, size_t size)
+{
+    const char *dot = strrchr(path, '.');
+    if (!dot || strchr(dot, '/'))
+        dot = path + strlen(path);
+    if (ranks == 1)
+        snprintf(out, size, "%s", path);
+    else
+        snprintf(out, size, "%.*s.rank%zu%s", (int)(dot - path), path, rank, dot);
+}
+
+/* Everything one rank sets up on its own, before the ranks compare notes. */
+static zo_status zo_engine_build(zo_engine *e, const zo_param_desc *params, size_t param_count)
+{
+    const zo_settings *settings = &e->settings;
+    zo_status status = zo_resolve_accumulation(settings, e->ranks, &e->accumulation_steps);
+    if (status != ZO_OK)
+        return status;
+    if (e->ranks > 1 && settings->stage == 0)
+        return zo_fail(ZO_ERR_NOT_SUPPORTED,
+                       "zero_optimization.stage is 0 with %zu ranks: plain data parallelism (every rank "
+                       "holding the whole optimizer state) is not implemented; use stage 1 or 2",
+                       e->ranks);
+    char trace_path[sizeof settings->trace_file + 32];
+    zo_trace_path_for_rank(settings->trace_file, e->rank, e->ranks, trace_path, sizeof trace_path);
+    if ((settings->trace_file[0] && (status = zo_trace_open(trace_path, &e->trace))) ||
+        (status = zo_partition_build(params, param_count, settings->reduce_bucket_size, e->ranks, &e->layout)) ||
+        (status = zo_engine_start_device(e)) || (status = zo_engine_check_plan(e)))
+        return status;
+    return zo_engine_allocate(e);
+}
+
+/* A 20-bit digest of what every rank must agree on for the collectives to match:
+ * small enough that sums of it and of its square over the ranks are exact doubles. */
+static double zo_engine_fingerprint(const zo_engine *e)
+{
+    uint64_t h = 1469598103934665603ull; /* FNV-1a */
+    uint64_t fields[] = {e->layout.param_count, e->layout.bucket_elems, e->layout.padded_elems,
+                         (uint64_t)e->dtype, (uint64_t)e->settings.stage, e->accumulation_steps,
+                         (uint64_t)e->settings.moments_dtype, e->settings.delayed_param_update};
+    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
+        h = (h ^ fields[i]) * 1099511628211ull;
+    for (size_t i = 0; i < e->layout.param_count; i++)
+        h = (h ^ e->layout.param_elems[i]) * 1099511628211ull;
+    return (double)((h ^ (h >> 20) ^ (h >> 40)) & 0xFFFFF);
+}
+
+/* Collective: every rank learns whether any failed, and whether all built the same
+ * layout, so that either all ranks have an engine or none has (and none hangs later in
+ * a collective the others never make). */
+static zo_status zo_engine_agree(zo_engine *e, zo_status local)
+{
+    double f = local == ZO_OK ? zo_engine_fingerprint(e) : 0.0;
+    double votes[3] = {local != ZO_OK, f, f * f};
+    const char *local_error = zo_last_error();
+    char kept[1024];
+    snprintf(kept, sizeof kept, "%s", local_error);
+    zo_status status = e->comm.ops->allreduce_sum_f64(e->comm.ctx, votes, 3);
+    if (local != ZO_OK)
+        return zo_fail(local, "%s", kept);
+    if (status != ZO_OK)
+        return status;
+    double ranks = (double)e->ranks;
+    if (votes[0] > 0)
+        return zo_fail(ZO_ERR_PEER, "zo_engine_create: %.0f of %zu ranks failed to create their engine "
+                       "(each says why); rank %zu made none either", votes[0], e->ranks, e->rank);
+    if (votes[1] != ranks * f || votes[2] != ranks * f * f)
+        return zo_fail(ZO_ERR_CONFIG, "zo_engine_create: the %zu ranks differ in their parameters or config "
+                       "(parameter count or sizes, bucket size, precision, stage, accumulation, moments dtype, "
+                       "delayed_param_update): every rank must register the same model with the same config",
+                       e->ranks);
+    return ZO_OK;
+}
+
 zo_status zo_engine_create(const zo_config *config, const zo_param_desc *params, size_t param_count,
                            zo_engine **out)
 {
@@ -184,26 +263,23 @@ zo_status zo_engine_create(const zo_config *config, const zo_param_desc *params,
         return zo_fail(ZO_ERR_INVALID_ARGUMENT, "zo_engine_create: %s is NULL", !out ? "out" : "config");
     *out = NULL;
     const zo_settings *settings = zo_config_settings(config);
-    uint64_t accumulation = 1;
-    zo_status status = zo_resolve_accumulation(settings, 1, &accumulation);
-    if (status != ZO_OK)
-        return status;
-
     zo_engine *e = calloc(1, sizeof *e);
     if (!e)
         return zo_fail(ZO_ERR_OUT_OF_MEMORY, "zo_engine_create: out of memory");
     e->settings = *settings;
     e->dtype = zo_device_dtype_for(settings);
     e->dtype_bytes = zo_dtype_size(e->dtype);
-    e->accumulation_steps = accumulation;
     zo_loss_scaler_init(&e->scaler, settings);
     pthread_mutex_init(&e->lock, NULL);
     pthread_cond_init(&e->bucket_published, NULL);
 
-    if ((settings->trace_file[0] && (status = zo_trace_open(settings->trace_file, &e->trace))) ||
-        (status = zo_partition_build(params, param_count, settings->reduce_bucket_size, 1, &e->layout)) ||
-        (status = zo_engine_start_device(e)) || (status = zo_engine_check_plan(e)) ||
-        (status = zo_engine_allocate(e))) {
+    zo_status status = zo_comm_choose(settings->comm, &e->comm, e->notice, sizeof e->notice);
+    if (status == ZO_OK) {
+        e->rank = (size_t)e->comm.ops->rank(e->comm.ctx);
+        e->ranks = (size_t)e->comm.ops->size(e->comm.ctx);
+        status = zo_engine_agree(e, zo_engine_build(e, params, param_count));
+    }
+    if (status != ZO_OK) {
         zo_engine_destroy(&e);
         return status;
     }
@@ -248,6 +324,8 @@ void zo_engine_destroy(zo_engine **engine)
     free(e->bucket_generation), free(e->h2d_done), free(e->grads_written), free(e->jobs);
     free(e->copy_down_began), free(e->copy_up_began);
     zo_partition_free(&e->layout);
+    if (e->comm.ops)
+        e->comm.ops->destroy(e->comm.ctx);
     pthread_mutex_destroy(&e->lock);
     pthread_cond_destroy(&e->bucket_published);
     free(e);
@@ -312,6 +390,25 @@ static zo_status zo_check_param(const zo_engine *e, size_t param, const void *va
     return zo_check_param_index(e, param, call);
 }
 
+/* The part of parameter `param` that lies in this rank's piece of `bucket`: flat
+ * elements [*begin, *end), empty when begin == end. */
+static void zo_param_in_piece(const zo_engine *e, size_t param, size_t bucket, size_t *begin, size_t *end)
+{
+    size_t piece = zo_piece_begin(&e->layout, bucket, e->rank);
+    size_t piece_end = piece + zo_piece_elems(&e->layout, bucket);
+    size_t first = e->layout.param_offset[param], last = first + e->layout.param_elems[param];
+    *begin = first > piece ? first : piece;
+    *end = last < piece_end ? last : piece_end;
+    if (*end < *begin)
+        *end = *begin;
+}
+
+/* Where flat element `elem` of this rank's piece of `bucket` lives in the shard. */
+static size_t zo_shard_index(const zo_engine *e, size_t bucket, size_t elem)
+{
+    return zo_shard_offset(&e->layout, bucket) + (elem - zo_piece_begin(&e->layout, bucket, e->rank));
+}
+
 zo_status zo_engine_set_master(zo_engine *e, size_t param, const float *values)
 {
     zo_status status = zo_check_param(e, param, values, "zo_engine_set_master");
@@ -320,13 +417,28 @@ zo_status zo_engine_set_master(zo_engine *e, size_t param, const float *values)
     if (status != ZO_OK)
         return status;
     size_t offset = e->layout.param_offset[param], elems = e->layout.param_elems[param];
-    memcpy(e->master + offset, values, elems * sizeof(float));
+    for (size_t b = zo_param_first_bucket(&e->layout, param); b <= zo_param_last_bucket(&e->layout, param); b++) {
+        size_t begin, end;
+        zo_param_in_piece(e, param, b, &begin, &end);
+        memcpy(e->master + zo_shard_index(e, b, begin), values + (begin - offset), (end - begin) * sizeof(float));
+    }
+    /* every rank has all the values: the device weights need no gathering */
     void *staged = (char *)e->pinned_weights + offset * e->dtype_bytes;
     if ((status = zo_adam_cast(e->adam, staged, e->dtype, values, ZO_DTYPE_F32, elems, 1.0f)) ||
         (status = e->device.ops->copy_async(e->device.ctx, zo_engine_weights(e, param), staged,
                                             elems * e->dtype_bytes, e->h2d_stream)))
         return status;
     return e->device.ops->stream_synchronize(e->device.ctx, e->h2d_stream);
+}
+
+/* Gathers every rank's piece of `bucket`'s master weights into `whole` (the bucket's
+ * elements, in flat order). Collective. */
+static zo_status zo_gather_master_bucket(zo_engine *e, size_t bucket, float *whole)
+{
+    size_t piece = zo_piece_elems(&e->layout, bucket);
+    float *mine = whole + e->rank * piece;
+    memcpy(mine, e->master + zo_shard_offset(&e->layout, bucket), piece * sizeof(float));
+    return e->comm.ops->allgather(e->comm.ctx, mine, whole, piece * sizeof(float));
 }
 
 zo_status zo_engine_get_master(zo_engine *e, size_t param, float *values)
@@ -336,6 +448,38 @@ zo_status zo_engine_get_master(zo_engine *e, size_t param, float *values)
         status = e->worker_device.ops->stream_synchronize(e->worker_device.ctx, e->worker);
     if (status != ZO_OK)
         return status;
-    memcpy(values, e->master + e->layout.param_offset[param], e->layout.param_elems[param] * sizeof(float));
-    return ZO_OK;
+    size_t offset = e->layout.param_offset[param], elems = e->layout.param_elems[param];
+    float *whole = malloc(e->layout.bucket_elems * sizeof *whole);
+    if (!whole)
+        return zo_fail(ZO_ERR_OUT_OF_MEMORY, "zo_engine_get_master: no memory to gather a bucket of %zu elements",
+                       e->layout.bucket_elems);
+    for (size_t b = zo_param_first_bucket(&e->layout, param);
+         status == ZO_OK && b <= zo_param_last_bucket(&e->layout, param); b++) {
+        status = zo_gather_master_bucket(e, b, whole);
+        size_t bucket_begin = zo_bucket_begin(&e->layout, b), bucket_end = zo_bucket_end(&e->layout, b);
+        size_t begin = offset > bucket_begin ? offset : bucket_begin;
+        size_t end = offset + elems < bucket_end ? offset + elems : bucket_end;
+        if (status == ZO_OK)
+            memcpy(values + (begin - offset), whole + (begin - bucket_begin), (end - begin) * sizeof(float));
+    }
+    free(whole);
+    return status;
+}
+
+zo_status zo_engine_refresh_device_weights(zo_engine *e)
+{
+    zo_status status = zo_engine_synchronize(e);
+    for (size_t b = 0; status == ZO_OK && b < e->layout.bucket_count; b++) {
+        size_t begin = zo_bucket_begin(&e->layout, b), piece = zo_piece_elems(&e->layout, b);
+        char *bucket = (char *)e->pinned_weights + begin * e->dtype_bytes;
+        char *mine = bucket + e->rank * piece * e->dtype_bytes;
+        if ((status = zo_adam_cast(e->adam, mine, e->dtype, e->master + zo_shard_offset(&e->layout, b), ZO_DTYPE_F32,
+                                   piece, 1.0f)) ||
+            (status = e->comm.ops->allgather(e->comm.ctx, mine, bucket, piece * e->dtype_bytes)))
+            break;
+        status = e->device.ops->copy_async(e->device.ctx, (char *)e->device_weights + begin * e->dtype_bytes, bucket,
+                                           piece * e->layout.ranks * e->dtype_bytes, e->h2d_stream);
+    }
+    zo_status synced = e->device.ops->stream_synchronize(e->device.ctx, e->h2d_stream);
+    return status ? status : synced;
 }

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "comm.h"
 #include "device.h"
 #include "loss_scaler.h"
 #include "partition.h"
@@ -60,6 +61,11 @@ struct zo_engine {
     zo_device device;
     zo_device worker_device;
     zo_device_stream *d2h_stream, *h2d_stream, *worker;
+    /* The data-parallel ranks: this one owns piece `rank` of every bucket (partition.h)
+     * and holds only those pieces of the host state. Collectives run on the worker
+     * (per bucket, in a fixed order) or on the caller's thread while the worker is idle. */
+    zo_comm comm;
+    size_t rank, ranks;
     zo_device_event **h2d_done; /* per bucket: its weights of the last update are on the device */
     zo_device_event **grads_written; /* per bucket: the loop's stream has written its gradients */
     char notice[512];           /* what the engine chose for the user ("" if nothing)  */
@@ -70,9 +76,11 @@ struct zo_engine {
                                             so the next backward's gradients never
                                             overwrite those the update still reads */
     void *grads_landing;                 /* where this micro-step's gradients land  */
-    float *master;                       /* flat fp32 master weights, host          */
-    void *exp_avg, *exp_avg_sq;          /* flat moments, settings.moments_dtype    */
-    float *accumulated;                  /* flat fp32 gradient sum (accumulation > 1) */
+    float *master;                       /* this rank's shard of the fp32 master weights */
+    void *exp_avg, *exp_avg_sq;          /* its shard of the moments, settings.moments_dtype */
+    float *accumulated;                  /* fp32 gradient sum (accumulation > 1): the
+                                            shard from stage 2, the whole flat space
+                                            before (stage 1 reduces it at the boundary) */
     zo_adam *adam;
 
     /* this micro-step's readiness */
@@ -115,6 +123,17 @@ zo_status zo_check_param_index(const zo_engine *engine, size_t param, const char
 
 /* Seconds on a monotonic clock. */
 double zo_now_seconds(void);
+
+/* Where bucket b's piece starts in `accumulated`. */
+static inline size_t zo_accumulated_offset(const zo_engine *e, size_t bucket)
+{
+    return e->settings.stage >= 2 ? zo_shard_offset(&e->layout, bucket) : zo_bucket_begin(&e->layout, bucket);
+}
+
+/* Casts this rank's pieces of the master weights into the staging buffer, gathers the
+ * other ranks' pieces, and copies the whole flat space up to the device. Collective;
+ * synchronous; the worker must be idle. */
+zo_status zo_engine_refresh_device_weights(zo_engine *engine);
 
 /* Waits until bucket b's weights of the wanted generation are published and their
  * copy is queued (or there is nothing to wait for). */

@@ -23,6 +23,14 @@ typedef enum zo_device_kind {
     ZO_DEVICE_CUDA = 2  /* a CUDA GPU; an error where there is none                     */
 } zo_device_kind;
 
+/* Which ranks the engine's ZeRO shards are spread over. */
+typedef enum zo_comm_kind {
+    ZO_COMM_AUTO = 0,   /* MPI when the process was started by an MPI launcher (mpirun,
+                           srun with PMI) or MPI is initialized, else one rank            */
+    ZO_COMM_SINGLE = 1, /* this process alone, even under mpirun                          */
+    ZO_COMM_MPI = 2     /* every process of MPI_COMM_WORLD; an error in a build without MPI */
+} zo_comm_kind;
+
 /* DeepSpeed's learning-rate schedulers. */
 typedef enum zo_scheduler_kind {
     ZO_SCHEDULER_NONE = 0,          /* constant optimizer.params.lr                 */
@@ -82,6 +90,7 @@ typedef struct zo_settings {
 
     /* zo's own section, "zo" */
     zo_device_kind device;        /* "auto" (default), "host", "cuda"              */
+    zo_comm_kind comm;            /* "auto" (default), "single", "mpi"             */
     int threads;                  /* host update threads; 0 = all cores            */
     bool delayed_param_update;    /* DeepSpeed's DPU: step t's update overlaps t+1 */
     char trace_file[1024];        /* "" = no trace; else a Chrome/Perfetto JSON    */
