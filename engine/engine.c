@@ -112,6 +112,7 @@ static zo_status zo_engine_allocate(zo_engine *e)
     e->param_ready = calloc(params, sizeof *e->param_ready);
     e->bucket_pending = calloc(buckets, sizeof *e->bucket_pending);
     e->bucket_stats = calloc(buckets, sizeof *e->bucket_stats);
+    e->bucket_landed = calloc(buckets, sizeof *e->bucket_landed);
     e->bucket_generation = calloc(buckets, sizeof *e->bucket_generation);
     e->h2d_done = calloc(buckets, sizeof *e->h2d_done);
     e->grads_written = calloc(buckets, sizeof *e->grads_written);
@@ -120,7 +121,7 @@ static zo_status zo_engine_allocate(zo_engine *e)
     e->copy_up_began = calloc(buckets, sizeof *e->copy_up_began);
     if (!e->jobs || !e->grads_written || !e->copy_down_began || !e->copy_up_began || !e->master || !e->exp_avg || !e->exp_avg_sq ||
         (e->accumulation_steps > 1 && !e->accumulated) ||
-        !e->param_ready || !e->bucket_pending || !e->bucket_stats || !e->bucket_generation || !e->h2d_done)
+        !e->param_ready || !e->bucket_pending || !e->bucket_stats || !e->bucket_landed || !e->bucket_generation || !e->h2d_done)
         return zo_fail(ZO_ERR_OUT_OF_MEMORY, "zo_engine_create: out of host memory for %zu parameters",
                        elems);
     for (size_t b = 0; b < buckets; b++) {
@@ -133,8 +134,9 @@ static zo_status zo_engine_allocate(zo_engine *e)
     return ZO_OK;
 }
 
-/* Refuses before allocating anything when the plan does not fit this machine. */
-static zo_status zo_engine_check_plan(const zo_engine *e)
+/* Refuses before allocating anything when the plan does not fit this machine; keeps
+ * the plan for zo_engine_memory. */
+static zo_status zo_engine_check_plan(zo_engine *e)
 {
     zo_memory_plan plan;
     bool device_is_host = !e->device.ops->takes_external_streams;
@@ -145,6 +147,7 @@ static zo_status zo_engine_check_plan(const zo_engine *e)
                        free_bytes, &plan);
     if (!plan.fits)
         return zo_fail(ZO_ERR_OUT_OF_MEMORY, "zo_engine_create: %s", plan.verdict);
+    e->memory = plan;
     return ZO_OK;
 }
 
@@ -320,7 +323,7 @@ void zo_engine_destroy(zo_engine **engine)
     zo_trace_close(&e->trace); /* after the streams: every span is in */
     zo_adam_destroy(&e->adam);
     free(e->master), free(e->exp_avg), free(e->exp_avg_sq), free(e->accumulated);
-    free(e->param_ready), free(e->bucket_pending), free(e->bucket_stats);
+    free(e->param_ready), free(e->bucket_pending), free(e->bucket_stats), free(e->bucket_landed);
     free(e->bucket_generation), free(e->h2d_done), free(e->grads_written), free(e->jobs);
     free(e->copy_down_began), free(e->copy_up_began);
     zo_partition_free(&e->layout);
@@ -338,6 +341,16 @@ size_t zo_engine_bucket_count(const zo_engine *e) { return e ? e->layout.bucket_
 const char *zo_engine_device_name(const zo_engine *e) { return e ? e->device.ops->name : ""; }
 const char *zo_engine_notice(const zo_engine *e) { return e ? e->notice : ""; }
 float zo_engine_loss_scale(const zo_engine *e) { return e ? (float)e->scaler.scale : 0.0f; }
+size_t zo_engine_rank(const zo_engine *e) { return e ? e->rank : 0; }
+size_t zo_engine_ranks(const zo_engine *e) { return e ? e->ranks : 0; }
+
+zo_status zo_engine_memory(const zo_engine *e, zo_memory_plan *out)
+{
+    if (!e || !out)
+        return zo_fail(ZO_ERR_INVALID_ARGUMENT, "zo_engine_memory: %s is NULL", !e ? "engine" : "out");
+    *out = e->memory;
+    return ZO_OK;
+}
 
 void *zo_engine_weights(zo_engine *e, size_t param)
 {

@@ -69,6 +69,7 @@ struct zo_engine {
     zo_device_event **h2d_done; /* per bucket: its weights of the last update are on the device */
     zo_device_event **grads_written; /* per bucket: the loop's stream has written its gradients */
     char notice[512];           /* what the engine chose for the user ("" if nothing)  */
+    zo_memory_plan memory;      /* what it allocated, per rank                         */
 
     void *device_weights, *device_grads; /* flat, on the device                    */
     void *pinned_grads, *pinned_weights; /* flat staging buffers, page-locked host  */
@@ -87,6 +88,8 @@ struct zo_engine {
     bool *param_ready;
     size_t *bucket_pending;     /* parameters of the bucket not ready yet */
     zo_bucket_stats *bucket_stats;
+    bool *bucket_landed;        /* several ranks: landed on the host, maybe not reduced */
+    size_t buckets_reduced;     /* several ranks: reduced so far, last bucket first     */
 
     zo_bucket_job *jobs;
     zo_update_plan plan;

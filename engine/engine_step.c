@@ -47,31 +47,69 @@ static void zo_report_worker_span(zo_engine *e, zo_pipeline_event event, size_t 
         e->observer(e->observer_user, event, bucket, begin, end);
 }
 
-/* Worker: bucket b's gradient has landed in the pinned buffer. Accumulate it (over
- * micro-steps) and, at an accumulation boundary, measure it. */
-static zo_status zo_bucket_landed(void *arg)
+/* Sums bucket b's gradient over the ranks, in place: afterwards this rank's piece of the
+ * sum lies at the start of `grad`. One rank: nothing to do. */
+static zo_status zo_reduce_bucket(zo_engine *e, size_t bucket, void *grad, zo_dtype dtype)
 {
-    const zo_bucket_job *job = arg;
-    zo_engine *e = job->engine;
-    size_t begin = zo_bucket_begin(&e->layout, job->bucket), elems = zo_bucket_elems(e, job->bucket);
-    const void *grad = zo_at(e->grads_landing, begin, e->dtype_bytes);
+    if (e->ranks == 1)
+        return ZO_OK;
+    return e->comm.ops->reduce_scatter_sum(e->comm.ctx, grad, grad, zo_piece_elems(&e->layout, bucket), dtype);
+}
+
+/* Worker: bucket b's gradient is on the host. Reduce it over the ranks, accumulate it
+ * (over micro-steps) and, at an accumulation boundary, measure this rank's piece. With
+ * accumulation, stage 2 reduces every micro-step and keeps only the piece's sum; stage 1
+ * sums the whole bucket locally and reduces it once, at the boundary. */
+static zo_status zo_process_bucket(zo_engine *e, size_t bucket)
+{
+    size_t begin = zo_bucket_begin(&e->layout, bucket), elems = zo_bucket_elems(e, bucket);
+    size_t piece = zo_piece_elems(&e->layout, bucket);
+    void *grad = zo_at(e->grads_landing, begin, e->dtype_bytes);
+    bool boundary = zo_accumulation_boundary(e);
     double started = zo_now_seconds();
     zo_status status = ZO_OK;
     zo_grad_stats stats = {0};
     if (e->accumulated) {
-        float *sum = e->accumulated + begin;
+        float *sum = e->accumulated + zo_accumulated_offset(e, bucket);
         bool first = e->micro_steps % e->accumulation_steps == 0;
-        status = first ? zo_adam_cast(e->adam, sum, ZO_DTYPE_F32, grad, e->dtype, elems, 1.0f)
-                       : zo_adam_accumulate(e->adam, sum, grad, e->dtype, elems);
-        if (status == ZO_OK && zo_accumulation_boundary(e))
-            status = zo_adam_grad_stats(e->adam, sum, ZO_DTYPE_F32, elems, &stats);
+        bool sharded = e->settings.stage >= 2;
+        size_t n = sharded ? piece : elems;
+        if (sharded)
+            status = zo_reduce_bucket(e, bucket, grad, e->dtype);
+        if (status == ZO_OK)
+            status = first ? zo_adam_cast(e->adam, sum, ZO_DTYPE_F32, grad, e->dtype, n, 1.0f)
+                           : zo_adam_accumulate(e->adam, sum, grad, e->dtype, n);
+        if (status == ZO_OK && boundary && !sharded)
+            status = zo_reduce_bucket(e, bucket, sum, ZO_DTYPE_F32);
+        if (status == ZO_OK && boundary)
+            status = zo_adam_grad_stats(e->adam, sum, ZO_DTYPE_F32, piece, &stats);
     } else {
-        status = zo_adam_grad_stats(e->adam, grad, e->dtype, elems, &stats);
+        status = zo_reduce_bucket(e, bucket, grad, e->dtype);
+        if (status == ZO_OK)
+            status = zo_adam_grad_stats(e->adam, grad, e->dtype, piece, &stats);
     }
-    e->bucket_stats[job->bucket] = (zo_bucket_stats){stats.sum_squares, stats.all_finite};
+    e->bucket_stats[bucket] = (zo_bucket_stats){stats.sum_squares, stats.all_finite};
     double finished = zo_now_seconds();
     e->stats_seconds += finished - started;
-    zo_report_worker_span(e, ZO_EVENT_BUCKET_STATS, job->bucket, started, finished);
+    zo_report_worker_span(e, ZO_EVENT_BUCKET_STATS, bucket, started, finished);
+    return status;
+}
+
+/* Worker: bucket b's gradient has landed in the pinned buffer. One rank processes it at
+ * once; several must make their collectives in the same order, whatever order their
+ * buckets land in, so each processes buckets last first (a backward's order) as soon as
+ * all buckets after them are in. */
+static zo_status zo_bucket_landed(void *arg)
+{
+    const zo_bucket_job *job = arg;
+    zo_engine *e = job->engine;
+    if (e->ranks == 1)
+        return zo_process_bucket(e, job->bucket);
+    e->bucket_landed[job->bucket] = true;
+    size_t buckets = e->layout.bucket_count;
+    zo_status status = ZO_OK;
+    while (status == ZO_OK && e->buckets_reduced < buckets && e->bucket_landed[buckets - 1 - e->buckets_reduced])
+        status = zo_process_bucket(e, buckets - 1 - e->buckets_reduced++);
     return status;
 }
 
@@ -228,8 +266,11 @@ static zo_status zo_update_bucket(void *arg)
     const zo_bucket_job *job = arg;
     zo_engine *e = job->engine;
     const zo_update_plan *plan = &e->plan;
-    size_t b = job->bucket, begin = zo_bucket_begin(&e->layout, b), elems = zo_bucket_elems(e, b);
-    size_t moment_bytes = zo_dtype_size(e->settings.moments_dtype);
+    size_t b = job->bucket, begin = zo_bucket_begin(&e->layout, b), piece = zo_piece_elems(&e->layout, b);
+    size_t shard = zo_shard_offset(&e->layout, b), moment_bytes = zo_dtype_size(e->settings.moments_dtype);
+    /* this rank's piece of the summed gradient: where zo_process_bucket left it */
+    size_t grad_offset = e->accumulated ? zo_accumulated_offset(e, b) : begin;
+    void *weights_out = zo_at(e->pinned_weights, zo_piece_begin(&e->layout, b, e->rank), e->dtype_bytes);
     double started = zo_now_seconds();
     if (b == 0)
         e->update_started = started;
@@ -237,19 +278,23 @@ static zo_status zo_update_bucket(void *arg)
     /* the staging slice is free once its previous copy up has run */
     zo_status status = e->device.ops->event_synchronize(e->device.ctx, e->h2d_done[b]);
     zo_adam_buffers buffers = {
-        .n = elems,
-        .master = e->master + begin,
-        .exp_avg = zo_at(e->exp_avg, begin, moment_bytes),
-        .exp_avg_sq = zo_at(e->exp_avg_sq, begin, moment_bytes),
+        .n = piece,
+        .master = e->master + shard,
+        .exp_avg = zo_at(e->exp_avg, shard, moment_bytes),
+        .exp_avg_sq = zo_at(e->exp_avg_sq, shard, moment_bytes),
         .moments_dtype = e->settings.moments_dtype,
-        .grad = zo_at((void *)plan->grad, begin, zo_dtype_size(plan->grad_dtype)),
+        .grad = zo_at((void *)plan->grad, grad_offset, zo_dtype_size(plan->grad_dtype)),
         .grad_dtype = plan->grad_dtype,
         .grad_scale = plan->grad_scale,
-        .weights_out = zo_at(e->pinned_weights, begin, e->dtype_bytes),
+        .weights_out = weights_out,
         .weights_out_dtype = e->dtype,
     };
     if (status == ZO_OK)
         status = zo_adam_step(e->adam, &plan->hparams, plan->step, &buffers);
+    /* every rank updated its piece: gather the others' into the bucket before it goes up */
+    if (status == ZO_OK && e->ranks > 1)
+        status = e->comm.ops->allgather(e->comm.ctx, weights_out, zo_at(e->pinned_weights, begin, e->dtype_bytes),
+                                        piece * e->dtype_bytes);
     if (!e->settings.delayed_param_update) {
         zo_status sent = zo_send_bucket_up(e, b, plan->generation);
         status = status ? status : sent;
@@ -323,6 +368,8 @@ static void zo_start_next_micro_step(zo_engine *e)
 {
     memset(e->param_ready, 0, e->layout.param_count * sizeof *e->param_ready);
     memcpy(e->bucket_pending, e->layout.bucket_param_count, e->layout.bucket_count * sizeof *e->bucket_pending);
+    memset(e->bucket_landed, 0, e->layout.bucket_count * sizeof *e->bucket_landed);
+    e->buckets_reduced = 0;
     e->micro_steps++;
     e->stats_seconds = 0.0;
     if (e->pinned_grads_spare) /* the delayed update reads the buffer just filled */
@@ -344,6 +391,18 @@ static zo_status zo_queue_update(zo_engine *e, double lr, float grad_scale, cons
     else
         zo_want_generation(e, e->plan.generation);
     return zo_queue_bucket_jobs(e, zo_update_bucket, e->plan.generation);
+}
+
+/* The squared norm of the whole gradient and the number of pieces holding an inf or
+ * NaN, over all ranks' pieces (a collective: every rank calls it at every boundary). */
+static zo_status zo_sum_bucket_stats(zo_engine *e, double out[2])
+{
+    out[0] = out[1] = 0.0;
+    for (size_t b = 0; b < e->layout.bucket_count; b++) { /* in bucket order: reproducible */
+        out[0] += e->bucket_stats[b].sum_squares;
+        out[1] += e->bucket_stats[b].all_finite ? 0.0 : 1.0;
+    }
+    return e->comm.ops->allreduce_sum_f64(e->comm.ctx, out, 2);
 }
 
 zo_status zo_engine_step(zo_engine *e, zo_step_info *info)
@@ -370,13 +429,14 @@ zo_status zo_engine_step(zo_engine *e, zo_step_info *info)
         return status;
 
     if (result.boundary) {
-        bool finite = true;
-        double sum_squares = 0.0;
-        for (size_t b = 0; b < e->layout.bucket_count; b++) { /* in bucket order: reproducible */
-            finite = finite && e->bucket_stats[b].all_finite;
-            sum_squares += e->bucket_stats[b].sum_squares;
-        }
-        double scale = e->scaler.scale * (double)e->accumulation_steps; /* DeepSpeed averages micro-steps */
+        double norm_and_overflow[2];
+        status = zo_sum_bucket_stats(e, norm_and_overflow);
+        if (status != ZO_OK)
+            return status;
+        bool finite = norm_and_overflow[1] == 0.0;
+        double sum_squares = norm_and_overflow[0];
+        /* DeepSpeed averages over micro-steps and ranks */
+        double scale = e->scaler.scale * (double)e->accumulation_steps * (double)e->ranks;
         result.overflow = !finite;
         result.grad_norm = finite ? sqrt(sum_squares) / scale : INFINITY;
         if (!finite) {

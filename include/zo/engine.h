@@ -69,6 +69,14 @@ ZO_API size_t zo_engine_param_count(const zo_engine *engine);
 ZO_API size_t zo_engine_bucket_count(const zo_engine *engine);
 /* The name of the backend in use: "host" or "cuda". */
 ZO_API const char *zo_engine_device_name(const zo_engine *engine);
+/* ZeRO data parallelism: this process's rank and the number of ranks the optimizer
+ * state is sharded over (zo.comm; 0 and 1 for one process). */
+ZO_API size_t zo_engine_rank(const zo_engine *engine);
+ZO_API size_t zo_engine_ranks(const zo_engine *engine);
+/* The memory plan the engine was created with: what this rank holds (host_bytes is its
+ * shard of the optimizer state). Errors: ZO_ERR_INVALID_ARGUMENT (NULL). */
+ZO_API zo_status zo_engine_memory(const zo_engine *engine, zo_memory_plan *out);
+
 /* What the engine decided on the user's behalf, "" if nothing: with zo.device "auto"
  * and no usable GPU, why it runs on the host backend. Owned by the engine. */
 ZO_API const char *zo_engine_notice(const zo_engine *engine);
@@ -82,7 +90,9 @@ ZO_API void *zo_engine_grads(zo_engine *engine, size_t param);
 /* Copies fp32 values into parameter `param`'s master weights and its device weights
  * (rounded). Synchronous; call before training or between steps. */
 ZO_API zo_status zo_engine_set_master(zo_engine *engine, size_t param, const float *values);
-/* Copies parameter `param`'s fp32 master weights out (waits for a running update). */
+/* Copies parameter `param`'s fp32 master weights out (waits for a running update).
+ * With several ranks each holds a piece: a collective, every rank asks for the same
+ * parameter (set_master is not: every rank passes the whole values). */
 ZO_API zo_status zo_engine_get_master(zo_engine *engine, size_t param, float *values);
 
 /* Forward: returns once parameter `param`'s updated weights are on the device (stream
