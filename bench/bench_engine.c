@@ -94,7 +94,8 @@ static int bench_engine_measure_phases(zo_adam *adam, const zo_settings *setting
                                        bench_engine_result *r)
 {
     bench_engine_options *o = &r->options;
-    if (bench_measure_update_alone(adam, settings, r->dtype, o->params, o->repeats, &r->update) < 0)
+    /* each rank updates its shard only */
+    if (bench_measure_update_alone(adam, settings, r->dtype, o->params / r->ranks, o->repeats, &r->update) < 0)
         return -1;
     if (o->compute_us_per_layer == 0.0) {
         /* the balanced case: the GPU's work per step as long as the host's */
@@ -207,6 +208,11 @@ int bench_engine_run(const bench_engine_options *options, bench_engine_result *r
     outcome = BENCH_FAILED;
     r->dtype = zo_engine_dtype(engine);
     r->bucket_count = zo_engine_bucket_count(engine);
+    r->rank = zo_engine_rank(engine);
+    r->ranks = zo_engine_ranks(engine);
+    zo_memory_plan memory;
+    if (zo_engine_memory(engine, &memory) == ZO_OK)
+        r->host_state_bytes = memory.host_bytes;
     r->copy_bytes = options->params * zo_dtype_size(r->dtype);
     /* the update alone runs on as many threads as the engine's worker */
     zo_adam_settings adam_settings = {.isa = ZO_CPU_ISA_AUTO, .num_threads = settings->threads};

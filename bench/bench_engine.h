@@ -21,6 +21,8 @@ typedef struct bench_engine_result {
     size_t bucket_count;
     char device_name[16];
     size_t copy_bytes; /* per step and direction */
+    size_t rank, ranks;        /* ZeRO ranks (under mpirun), this process's rank     */
+    uint64_t host_state_bytes; /* this rank's master weights, moments (its shard)   */
 
     /* the phases alone: medians of options.repeats */
     bench_compute_times compute;

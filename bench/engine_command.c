@@ -78,6 +78,12 @@ int bench_engine_command(int argc, char **argv, int first)
     int outcome = bench_engine_run(&options, &result);
     if (outcome != BENCH_DONE)
         return bench_exit_status(outcome);
+    if (result.ranks > 1)
+        report_print_engine_rank_line(&result);
+    if (result.rank != 0) { /* under mpirun: rank 0 reports the run */
+        bench_engine_result_release(&result);
+        return BENCH_EXIT_OK;
+    }
     printf("zo-bench engine: %s\n",
            result.machine.has_cpu_model ? result.machine.cpu_model : "unknown CPU");
     report_print_engine(&result);

@@ -56,6 +56,15 @@ static const char *bench_dtype_label(zo_dtype dtype)
     return dtype == ZO_DTYPE_F16 ? "fp16" : dtype == ZO_DTYPE_BF16 ? "bf16" : "fp32";
 }
 
+void report_print_engine_rank_line(const bench_engine_result *r)
+{
+    char state[32];
+    bench_format_bytes(r->host_state_bytes, state, sizeof state);
+    printf("zo-bench engine: rank %zu of %zu: step %.2f ms, host update alone %.2f ms, host state %s\n", r->rank,
+           r->ranks, 1e3 * r->step_seconds, 1e3 * r->update.total, state);
+    fflush(stdout);
+}
+
 void report_print_engine(const bench_engine_result *r)
 {
     const bench_engine_options *o = &r->options;
@@ -66,6 +75,9 @@ void report_print_engine(const bench_engine_result *r)
     printf("\nEngine pipeline: %s parameters in %zu layers, %s backend, %s weights and "
            "gradients, %zu buckets\n",
            params, o->layers, r->device_name, bench_dtype_label(r->dtype), r->bucket_count);
+    if (r->ranks > 1)
+        printf("  ZeRO over %zu ranks (this report: rank %zu); the host update and \"update alone\" cover\n"
+               "  this rank's shard\n", r->ranks, r->rank);
     printf("  config: %s%s%s; host update: %s kernels, %d threads\n",
            bench_engine_config_name(o->config_path),
            o->trace_path ? ", trace (of every step, probe and warm-up included) written to " : "",
@@ -141,7 +153,7 @@ json_t *report_engine_json(const bench_engine_result *r)
     /* "o" hands each sub-object's reference to the new one, even on failure */
     return json_pack(
         "{s:I, s:I, s:s, s:s, s:I, s:s, s:s?, s:s, s:i, s:f, s:b, s:i, s:i, s:i, s:o, s:f, s:f, "
-        "s:s, s:f, s:f, s:f, s:f, s:f, s:o, s:o, s:I, s:f, s:o}",
+        "s:s, s:f, s:f, s:f, s:f, s:f, s:o, s:o, s:I, s:f, s:o, s:I, s:I, s:I}",
         "params", (json_int_t)o->params, "layers", (json_int_t)o->layers, "dtype",
         zo_dtype_name(r->dtype), "device", r->device_name, "buckets", (json_int_t)r->bucket_count,
         "config", bench_engine_config_name(o->config_path), "trace", o->trace_path, "isa",
@@ -154,7 +166,8 @@ json_t *report_engine_json(const bench_engine_result *r)
         "bound_without_delayed_update_seconds", f.dependency_bound, "step_over_bound",
         f.step_over_bound, "step_info_median_seconds", step_info, "loop_blocked_median_seconds",
         loop, "skipped_steps", (json_int_t)r->skipped_steps, "loss_scale", (double)r->loss_scale,
-        "step_samples_seconds", samples);
+        "step_samples_seconds", samples, "ranks", (json_int_t)r->ranks, "rank", (json_int_t)r->rank,
+        "host_state_bytes", (json_int_t)r->host_state_bytes);
 }
 
 int report_write_engine_json(const char *path, const bench_engine_result *result)

@@ -7,6 +7,9 @@
 
 #include "bench_engine.h"
 
+/* One line: this rank's step time, update time and host state (every rank prints it
+ * under mpirun; rank 0 also prints the whole report). */
+void report_print_engine_rank_line(const bench_engine_result *result);
 void report_print_engine(const bench_engine_result *result);
 
 /* The figures as a new JSON object, or NULL when it cannot be built. */

@@ -10,11 +10,18 @@
 #include <stdlib.h>
 
 #include "error.h"
+#include "zo/adam.h"
 
 typedef struct zo_mpi_comm {
     MPI_Comm comm; /* our duplicate of MPI_COMM_WORLD */
     int rank, size;
     bool owns_mpi; /* zo initialized MPI for this communicator */
+    /* f16/bf16 reductions: an f32 scratch kept between calls (a fresh one per bucket
+     * would page-fault its way through tens of MiB every time) and cpu_adam's vector
+     * casts, both made on first use */
+    float *scratch;
+    size_t scratch_elems;
+    zo_adam *cast;
 } zo_mpi_comm;
 
 /* Communicators alive that zo initialized MPI for: the last one finalizes it. */
@@ -69,29 +76,43 @@ static zo_status zo_mpi_allreduce_or(void *ctx, bool *flag)
     return ZO_OK;
 }
 
+/* The f32 scratch and the cast kernels of the f16/bf16 reductions, grown as needed. */
+static zo_status zo_mpi_half_tools(zo_mpi_comm *mpi, size_t elems)
+{
+    if (!mpi->cast) {
+        zo_adam_settings settings;
+        zo_adam_default_settings(&settings);
+        zo_status status = zo_adam_create(&mpi->cast, &settings);
+        if (status != ZO_OK)
+            return status;
+    }
+    if (elems <= mpi->scratch_elems)
+        return ZO_OK;
+    free(mpi->scratch);
+    mpi->scratch = malloc(elems * sizeof *mpi->scratch);
+    mpi->scratch_elems = mpi->scratch ? elems : 0;
+    if (!mpi->scratch)
+        return zo_fail(ZO_ERR_OUT_OF_MEMORY, "mpi comm: reduce_scatter_sum: no memory for a %zu-byte f32 scratch",
+                       elems * sizeof *mpi->scratch);
+    return ZO_OK;
+}
+
 /* f16/bf16: widen every block to f32, reduce-scatter in f32, round the result back once. */
 static zo_status zo_mpi_reduce_scatter_half(zo_mpi_comm *mpi, const uint16_t *send, uint16_t *recv,
                                             size_t recv_elems, zo_dtype dtype)
 {
     size_t send_elems = (size_t)mpi->size * recv_elems;
-    float *wide = malloc((send_elems + recv_elems) * sizeof *wide);
-    if (!wide)
-        return zo_fail(ZO_ERR_OUT_OF_MEMORY,
-                       "mpi comm: reduce_scatter_sum: no memory for a %zu-byte "
-                       "f32 scratch",
-                       (send_elems + recv_elems) * sizeof *wide);
-    float *wide_sum = wide + send_elems;
-    float (*widen)(uint16_t) = dtype == ZO_DTYPE_F16 ? zo_f16_to_f32 : zo_bf16_to_f32;
-    uint16_t (*narrow)(float) = dtype == ZO_DTYPE_F16 ? zo_f32_to_f16 : zo_f32_to_bf16;
-    for (size_t i = 0; i < send_elems; i++)
-        wide[i] = widen(send[i]);
+    zo_status status = zo_mpi_half_tools(mpi, send_elems + recv_elems);
+    if (status != ZO_OK)
+        return status;
+    float *wide = mpi->scratch, *wide_sum = wide + send_elems;
+    if ((status = zo_adam_cast(mpi->cast, wide, ZO_DTYPE_F32, send, dtype, send_elems, 1.0f)) != ZO_OK)
+        return status;
     int code =
         MPI_Reduce_scatter_block(wide, wide_sum, (int)recv_elems, MPI_FLOAT, MPI_SUM, mpi->comm);
-    if (code == MPI_SUCCESS)
-        for (size_t i = 0; i < recv_elems; i++)
-            recv[i] = narrow(wide_sum[i]);
-    free(wide);
-    return code == MPI_SUCCESS ? ZO_OK : zo_mpi_fail("MPI_Reduce_scatter_block", code);
+    if (code != MPI_SUCCESS)
+        return zo_mpi_fail("MPI_Reduce_scatter_block", code);
+    return zo_adam_cast(mpi->cast, recv, dtype, wide_sum, ZO_DTYPE_F32, recv_elems, 1.0f);
 }
 
 static zo_status zo_mpi_reduce_scatter_sum(void *ctx, const void *send, void *recv,
@@ -155,6 +176,8 @@ static void zo_mpi_destroy(void *ctx)
         return;
     MPI_Comm_free(&mpi->comm);
     zo_mpi_release(mpi->owns_mpi);
+    free(mpi->scratch);
+    zo_adam_destroy(&mpi->cast);
     free(mpi);
 }
 

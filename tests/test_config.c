@@ -411,6 +411,8 @@ static const bad_config bad_configs[] = {
     /* names from a fixed set */
     {"{\"zo\": {\"device\": \"gpu\"}}", ZO_ERR_CONFIG,
      "zo.device is \"gpu\", must be one of \"auto\", \"host\", \"cuda\"", NULL},
+    {"{\"zo\": {\"comm\": \"nccl\"}}", ZO_ERR_CONFIG,
+     "zo.comm is \"nccl\", must be one of \"auto\", \"single\", \"mpi\"", NULL},
     {"{\"zo\": {\"moments_dtype\": \"fp16\"}}", ZO_ERR_CONFIG,
      "zo.moments_dtype is \"fp16\", must be one of \"f32\", \"bf16\"", NULL},
     {"{\"zero_optimization\": {\"offload_optimizer\": {\"device\": \"gpu\"}}}", ZO_ERR_CONFIG,
