@@ -7,25 +7,23 @@
 #include "config_handlers.h"
 #include "error.h"
 
+/* The names of zo.device and zo.comm, in the order of their enums' values. */
+static const char *const zo_device_names[] = {"auto", "host", "cuda"};
+static const char *const zo_comm_names[] = {"auto", "single", "mpi"};
+
 zo_status zo_config_read_device(zo_config_reader *reader, json_t *value, const char *path)
 {
-    static const char *const names[] = {"auto", "host", "cuda"};
-    static const zo_device_kind kinds[] = {ZO_DEVICE_AUTO, ZO_DEVICE_HOST, ZO_DEVICE_CUDA};
     size_t index = 0;
-    zo_status status = zo_config_read_choice(value, path, names, 3, &index);
-    if (status == ZO_OK)
-        reader->config->settings.device = kinds[index];
+    zo_status status = zo_config_read_choice(value, path, zo_device_names, 3, &index);
+    reader->config->settings.device = status == ZO_OK ? (zo_device_kind)index : reader->config->settings.device;
     return status;
 }
 
 zo_status zo_config_read_comm(zo_config_reader *reader, json_t *value, const char *path)
 {
-    static const char *const names[] = {"auto", "single", "mpi"};
-    static const zo_comm_kind kinds[] = {ZO_COMM_AUTO, ZO_COMM_SINGLE, ZO_COMM_MPI};
     size_t index = 0;
-    zo_status status = zo_config_read_choice(value, path, names, 3, &index);
-    if (status == ZO_OK)
-        reader->config->settings.comm = kinds[index];
+    zo_status status = zo_config_read_choice(value, path, zo_comm_names, 3, &index);
+    reader->config->settings.comm = status == ZO_OK ? (zo_comm_kind)index : reader->config->settings.comm;
     return status;
 }
 

@@ -9,27 +9,15 @@
 #include <stdlib.h>
 
 #include "comm_nccl.h"
+#include "mpi_check_support.h"
 #include "zo/zo.h"
 
-static int my_rank = -1;
-
-static void failf(const char *what, const char *detail)
-{
-    fprintf(stderr, "comm_nccl_check: rank %d: %s: %s\n", my_rank, what, detail);
-    MPI_Abort(MPI_COMM_WORLD, 1);
-    exit(1);
-}
-
-static void check_ok(zo_status status, const char *what)
-{
-    if (status != ZO_OK)
-        failf(what, zo_last_error());
-}
+const char check_name[] = "comm_nccl_check";
 
 static void check_cuda(cudaError_t error, const char *what)
 {
     if (error != cudaSuccess)
-        failf(what, cudaGetErrorString(error));
+        failf("%s: %s", what, cudaGetErrorString(error));
 }
 
 /* f32 reduce-scatter and all-gather, in place and not; small integers: exact sums. */
@@ -52,7 +40,7 @@ static void check_collectives(const zo_comm *comm, int rank, int size)
         for (size_t i = 0; i < BLOCK; i++) {
             size_t global = (size_t)rank * BLOCK + i;
             if ((double)result[i] != ranks_sum * (double)(global % 97))
-                failf("reduce_scatter_sum", in_place ? "wrong sum (in place)" : "wrong sum");
+                failf("reduce_scatter_sum: wrong sum%s", in_place ? " (in place)" : "");
         }
     }
     /* all-gather in place: this rank's block already in its slot */
@@ -65,15 +53,15 @@ static void check_collectives(const zo_comm *comm, int rank, int size)
     for (int r = 0; r < size; r++)
         for (size_t i = 0; i < BLOCK; i++)
             if (host[(size_t)r * BLOCK + i] != (float)(r * 10000 + (int)i))
-                failf("allgather", "a block differs");
+                failf("allgather: a block differs");
     double scalars[3] = {1.0, (double)rank, 0.5};
     check_ok(comm->ops->allreduce_sum_f64(comm->ctx, scalars, 3), "allreduce_sum_f64");
     if (scalars[0] != size || scalars[1] != (double)size * (size - 1) / 2 || scalars[2] != 0.5 * size)
-        failf("allreduce_sum_f64", "wrong sums");
+        failf("allreduce_sum_f64: wrong sums");
     bool flag = rank == size - 1;
     check_ok(comm->ops->allreduce_or(comm->ctx, &flag), "allreduce_or");
     if (!flag)
-        failf("allreduce_or", "false where the last rank said true");
+        failf("allreduce_or: false where the last rank said true");
     cudaFree(device), cudaFree(out), free(host);
 }
 

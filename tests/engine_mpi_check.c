@@ -13,29 +13,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mpi_check_support.h"
 #include "zo/zo.h"
 
-static int my_rank = -1, world = 0;
-
-/* Reports a failure and stops every rank (one rank exiting alone would leave the
- * others waiting in a collective). */
-static void failf(const char *format, ...)
-{
-    va_list args;
-    va_start(args, format);
-    fprintf(stderr, "engine_mpi_check: rank %d: ", my_rank);
-    vfprintf(stderr, format, args);
-    fputc('\n', stderr);
-    va_end(args);
-    MPI_Abort(MPI_COMM_WORLD, 1);
-    exit(1);
-}
-
-static void check_ok(zo_status status, const char *what)
-{
-    if (status != ZO_OK)
-        failf("%s: %s: %s", what, zo_status_name(status), zo_last_error());
-}
+const char check_name[] = "engine_mpi_check";
+static int world = 0;
 
 /* Sizes that straddle buckets and leave padding at every rank count. */
 static const zo_param_desc model[] = {{"embed", 3000}, {"w1", 1237}, {"b1", 17}, {"w2", 5000}, {"head", 901}};
