@@ -68,11 +68,12 @@ zo_status zo_comm_single_create(zo_comm *out);
 
 /* All the processes of MPI_COMM_WORLD, through a duplicate of it (so zo's messages never
  * meet the application's) whose errors return instead of aborting. Initializes MPI
- * (MPI_THREAD_SERIALIZED) if nobody has yet, and then finalizes it when the last
- * communicator created that way is destroyed; an application that initialized MPI itself
- * keeps it, and its thread level applies to zo's calls. Collective over MPI_COMM_WORLD.
- * Errors: ZO_ERR_NOT_SUPPORTED (built without MPI; MPI already finalized; MPI gave a
- * thread level below SERIALIZED), ZO_ERR_DEVICE (an MPI call failed),
+ * (asking for MPI_THREAD_MULTIPLE, accepting SERIALIZED) if nobody has yet, and then
+ * finalizes it when the last communicator created that way is destroyed; an
+ * application that initialized MPI itself keeps it, at a thread level of at least
+ * SERIALIZED (the engine calls MPI from its worker thread). Collective over
+ * MPI_COMM_WORLD. Errors: ZO_ERR_NOT_SUPPORTED (built without MPI; MPI already
+ * finalized; a thread level below SERIALIZED), ZO_ERR_DEVICE (an MPI call failed),
  * ZO_ERR_INVALID_ARGUMENT, ZO_ERR_OUT_OF_MEMORY. *out is zeroed on failure. */
 zo_status zo_comm_mpi_create(zo_comm *out);
 

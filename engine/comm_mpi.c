@@ -193,11 +193,25 @@ static const zo_comm_ops zo_mpi_ops = {
     .destroy = zo_mpi_destroy,
 };
 
-/* Initializes MPI unless someone has; *owns_mpi says whether zo must finalize it. */
+/* The engine's worker thread makes MPI calls while the loop's thread runs: below
+ * MPI_THREAD_SERIALIZED that is not allowed at all. */
+static zo_status zo_mpi_check_thread_level(int provided, const char *who)
+{
+    if (provided >= MPI_THREAD_SERIALIZED)
+        return ZO_OK;
+    return zo_fail(ZO_ERR_NOT_SUPPORTED,
+                   "zo_comm_mpi_create: %s MPI at thread level %s; zo's worker thread makes MPI calls, which "
+                   "needs MPI_THREAD_SERIALIZED (no other MPI call while a step runs) or MPI_THREAD_MULTIPLE",
+                   who, provided == MPI_THREAD_SINGLE ? "MPI_THREAD_SINGLE" : "MPI_THREAD_FUNNELED");
+}
+
+/* Initializes MPI unless someone has; *owns_mpi says whether zo must finalize it. zo
+ * asks for MPI_THREAD_MULTIPLE, so the loop may go on using MPI while steps run, and
+ * makes do with SERIALIZED. */
 static zo_status zo_mpi_acquire(bool *owns_mpi)
 {
     zo_status status = ZO_OK;
-    int initialized = 0, finalized = 0;
+    int initialized = 0, finalized = 0, provided = MPI_THREAD_SINGLE;
     *owns_mpi = false;
     pthread_mutex_lock(&zo_mpi_lock);
     MPI_Finalized(&finalized);
@@ -206,16 +220,11 @@ static zo_status zo_mpi_acquire(bool *owns_mpi)
         status = zo_fail(ZO_ERR_NOT_SUPPORTED,
                          "zo_comm_mpi_create: MPI is already finalized and cannot start again");
     } else if (!initialized) {
-        int provided = MPI_THREAD_SINGLE;
-        int code = MPI_Init_thread(NULL, NULL, MPI_THREAD_SERIALIZED, &provided);
+        int code = MPI_Init_thread(NULL, NULL, MPI_THREAD_MULTIPLE, &provided);
         if (code != MPI_SUCCESS) {
             status = zo_mpi_fail("MPI_Init_thread", code);
-        } else if (provided < MPI_THREAD_SERIALIZED) {
+        } else if ((status = zo_mpi_check_thread_level(provided, "MPI_Init_thread gave")) != ZO_OK) {
             MPI_Finalize();
-            status = zo_fail(ZO_ERR_NOT_SUPPORTED,
-                             "zo_comm_mpi_create: MPI gives thread level %d, below "
-                             "MPI_THREAD_SERIALIZED",
-                             provided);
         } else {
             zo_mpi_owned_comms++;
             *owns_mpi = true;
@@ -223,6 +232,8 @@ static zo_status zo_mpi_acquire(bool *owns_mpi)
     } else if (zo_mpi_owned_comms > 0) {
         zo_mpi_owned_comms++; /* zo initialized it for an earlier communicator */
         *owns_mpi = true;
+    } else if (MPI_Query_thread(&provided) == MPI_SUCCESS) {
+        status = zo_mpi_check_thread_level(provided, "the application initialized");
     }
     pthread_mutex_unlock(&zo_mpi_lock);
     return status;

@@ -143,9 +143,31 @@ static void check_allgather(const zo_comm *comm, int rank, int size)
         }
 }
 
+/* A program that started MPI at MPI_THREAD_FUNNELED allows MPI calls from its main
+ * thread only, which the engine's worker thread would break: zo must refuse. */
+static int check_funneled_is_refused(int *argc, char ***argv)
+{
+    int provided = 0;
+    MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided);
+    MPI_Comm_rank(MPI_COMM_WORLD, &my_rank);
+    zo_comm refused;
+    zo_status status = zo_comm_mpi_create(&refused);
+    if (provided == MPI_THREAD_FUNNELED &&
+        (status != ZO_ERR_NOT_SUPPORTED || !strstr(zo_last_error(), "MPI_THREAD_FUNNELED")))
+        failf("zo_comm_mpi_create under MPI_THREAD_FUNNELED: %s (%s), expected ZO_ERR_NOT_SUPPORTED",
+              zo_status_name(status), zo_last_error());
+    if (status == ZO_OK)
+        refused.ops->destroy(refused.ctx);
+    printf("comm_mpi_check: rank %d ok (MPI_THREAD_FUNNELED refused: %s)\n", my_rank, zo_last_error());
+    MPI_Finalize();
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     bool init_first = argc > 1 && strcmp(argv[1], "--init-first") == 0;
+    if (argc > 1 && strcmp(argv[1], "--init-funneled") == 0)
+        return check_funneled_is_refused(&argc, &argv);
     if (init_first) {
         int provided;
         MPI_Init_thread(&argc, &argv, MPI_THREAD_SERIALIZED, &provided);
