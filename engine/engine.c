@@ -12,6 +12,7 @@
 #include "error.h"
 #include "device_cuda.h"
 #include "memory_plan.h"
+#include "zo/cuda.h"
 
 double zo_now_seconds(void)
 {
@@ -157,7 +158,11 @@ static zo_status zo_engine_choose_device(zo_engine *e)
 {
     if (e->settings.device == ZO_DEVICE_HOST)
         return zo_device_host_create(&e->device);
-    zo_status status = zo_device_cuda_create(0, &e->device);
+    /* one rank per GPU: the node's ranks take its GPUs in turn (with CUDA_VISIBLE_DEVICES
+     * set per rank, each sees one GPU: ordinal 0) */
+    int gpus = 0;
+    int ordinal = zo_cuda_device_count(&gpus) == ZO_OK && gpus > 0 ? (int)(zo_launcher_local_rank() % (size_t)gpus) : 0;
+    zo_status status = zo_device_cuda_create(ordinal, &e->device);
     if (status == ZO_OK || e->settings.device == ZO_DEVICE_CUDA)
         return status;
     size_t used = strlen(e->notice); /* after what zo.comm may have said */
