@@ -1,10 +1,13 @@
 /* The engine subcommand: options in, report out; bench_engine.c does the work. */
 #include "engine_command.h"
 
+#include <stdbool.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "bench_engine.h"
 #include "bench_fail.h"
+#include "engine_ranks.h"
 #include "engine_report.h"
 #include "options.h"
 
@@ -14,8 +17,8 @@ static int bench_engine_option_problem(const char *option, const char *text, con
     return problem ? bench_fail("%s %s: %s", option, text, problem) : 0;
 }
 
-static int bench_parse_engine_options(int argc, char **argv, int first,
-                                      bench_engine_options *options, const char **json_path)
+static int bench_parse_engine_options(int argc, char **argv, int first, bench_engine_options *options,
+                                      const char **json_path, bench_rank_list *ranks)
 {
     for (int i = first; i < argc; i++) {
         const char *value = NULL;
@@ -56,6 +59,9 @@ static int bench_parse_engine_options(int argc, char **argv, int first,
             if (found < 0)
                 return -1;
             options->trace_path = value;
+        } else if ((found = bench_option(argc, argv, &i, "--ranks", &value)) != 0) {
+            if (found < 0 || bench_parse_rank_list(value, ranks) < 0)
+                return -1;
         } else if ((found = bench_option(argc, argv, &i, "--json", &value)) != 0) {
             if (found < 0)
                 return -1;
@@ -67,13 +73,34 @@ static int bench_parse_engine_options(int argc, char **argv, int first,
     return 0;
 }
 
+/* The options to hand each run of a --ranks sweep: all but --ranks and --json (and
+ * their values, whether written "--ranks 1,2" or "--ranks=1,2"). */
+static int bench_sweep_arguments(int argc, char **argv, int first, char **out)
+{
+    int n = 0;
+    for (int i = first; i < argc && n < 48; i++) {
+        bool ours = strncmp(argv[i], "--ranks", 7) == 0 || strncmp(argv[i], "--json", 6) == 0;
+        if (ours && strchr(argv[i], '=') == NULL)
+            i++; /* its value follows */
+        else if (!ours)
+            out[n++] = argv[i];
+    }
+    return n;
+}
+
 int bench_engine_command(int argc, char **argv, int first)
 {
     bench_engine_options options;
     const char *json_path = NULL;
+    bench_rank_list ranks = {0};
     bench_engine_options_default(&options);
-    if (bench_parse_engine_options(argc, argv, first, &options, &json_path) < 0)
+    if (bench_parse_engine_options(argc, argv, first, &options, &json_path, &ranks) < 0)
         return BENCH_EXIT_USAGE;
+    if (ranks.count) {
+        char *sweep_args[48];
+        int sweep_count = bench_sweep_arguments(argc, argv, first, sweep_args);
+        return bench_engine_rank_sweep(&ranks, sweep_args, sweep_count, json_path);
+    }
     bench_engine_result result;
     int outcome = bench_engine_run(&options, &result);
     if (outcome != BENCH_DONE)
