@@ -1,0 +1,109 @@
+/* The master weights from outside: set and get per parameter, where each rank holds
+ * only its pieces of every bucket (partition.h), and the refresh of the device weights
+ * from them (after a checkpoint load). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine_internal.h"
+#include "error.h"
+
+static zo_status zo_check_param(const zo_engine *e, size_t param, const void *values, const char *call)
+{
+    if (!values)
+        return zo_fail(ZO_ERR_INVALID_ARGUMENT, "%s: values is NULL", call);
+    return zo_check_param_index(e, param, call);
+}
+
+/* The part of parameter `param` that lies in this rank's piece of `bucket`: flat
+ * elements [*begin, *end), empty when begin == end. */
+static void zo_param_in_piece(const zo_engine *e, size_t param, size_t bucket, size_t *begin, size_t *end)
+{
+    size_t piece = zo_piece_begin(&e->layout, bucket, e->rank);
+    size_t piece_end = piece + zo_piece_elems(&e->layout, bucket);
+    size_t first = e->layout.param_offset[param], last = first + e->layout.param_elems[param];
+    *begin = first > piece ? first : piece;
+    *end = last < piece_end ? last : piece_end;
+    if (*end < *begin)
+        *end = *begin;
+}
+
+/* Where flat element `elem` of this rank's piece of `bucket` lives in the shard. */
+static size_t zo_shard_index(const zo_engine *e, size_t bucket, size_t elem)
+{
+    return zo_shard_offset(&e->layout, bucket) + (elem - zo_piece_begin(&e->layout, bucket, e->rank));
+}
+
+zo_status zo_engine_set_master(zo_engine *e, size_t param, const float *values)
+{
+    zo_status status = zo_check_param(e, param, values, "zo_engine_set_master");
+    if (status == ZO_OK)
+        status = zo_engine_synchronize(e);
+    if (status != ZO_OK)
+        return status;
+    size_t offset = e->layout.param_offset[param], elems = e->layout.param_elems[param];
+    for (size_t b = zo_param_first_bucket(&e->layout, param); b <= zo_param_last_bucket(&e->layout, param); b++) {
+        size_t begin, end;
+        zo_param_in_piece(e, param, b, &begin, &end);
+        memcpy(e->master + zo_shard_index(e, b, begin), values + (begin - offset), (end - begin) * sizeof(float));
+    }
+    /* every rank has all the values: the device weights need no gathering */
+    void *staged = (char *)e->pinned_weights + offset * e->dtype_bytes;
+    if ((status = zo_adam_cast(e->adam, staged, e->dtype, values, ZO_DTYPE_F32, elems, 1.0f)) ||
+        (status = e->device.ops->copy_async(e->device.ctx, zo_engine_weights(e, param), staged,
+                                            elems * e->dtype_bytes, e->h2d_stream)))
+        return status;
+    return e->device.ops->stream_synchronize(e->device.ctx, e->h2d_stream);
+}
+
+/* Gathers every rank's piece of `bucket`'s master weights into `whole` (the bucket's
+ * elements, in flat order). Collective. */
+static zo_status zo_gather_master_bucket(zo_engine *e, size_t bucket, float *whole)
+{
+    size_t piece = zo_piece_elems(&e->layout, bucket);
+    float *mine = whole + e->rank * piece;
+    memcpy(mine, e->master + zo_shard_offset(&e->layout, bucket), piece * sizeof(float));
+    return e->comm.ops->allgather(e->comm.ctx, mine, whole, piece * sizeof(float));
+}
+
+zo_status zo_engine_get_master(zo_engine *e, size_t param, float *values)
+{
+    zo_status status = zo_check_param(e, param, values, "zo_engine_get_master");
+    if (status == ZO_OK)
+        status = e->worker_device.ops->stream_synchronize(e->worker_device.ctx, e->worker);
+    if (status != ZO_OK)
+        return status;
+    size_t offset = e->layout.param_offset[param], elems = e->layout.param_elems[param];
+    float *whole = malloc(e->layout.bucket_elems * sizeof *whole);
+    if (!whole)
+        return zo_fail(ZO_ERR_OUT_OF_MEMORY, "zo_engine_get_master: no memory to gather a bucket of %zu elements",
+                       e->layout.bucket_elems);
+    for (size_t b = zo_param_first_bucket(&e->layout, param);
+         status == ZO_OK && b <= zo_param_last_bucket(&e->layout, param); b++) {
+        status = zo_gather_master_bucket(e, b, whole);
+        size_t bucket_begin = zo_bucket_begin(&e->layout, b), bucket_end = zo_bucket_end(&e->layout, b);
+        size_t begin = offset > bucket_begin ? offset : bucket_begin;
+        size_t end = offset + elems < bucket_end ? offset + elems : bucket_end;
+        if (status == ZO_OK)
+            memcpy(values + (begin - offset), whole + (begin - bucket_begin), (end - begin) * sizeof(float));
+    }
+    free(whole);
+    return status;
+}
+
+zo_status zo_engine_refresh_device_weights(zo_engine *e)
+{
+    zo_status status = zo_engine_synchronize(e);
+    for (size_t b = 0; status == ZO_OK && b < e->layout.bucket_count; b++) {
+        size_t begin = zo_bucket_begin(&e->layout, b), piece = zo_piece_elems(&e->layout, b);
+        char *bucket = (char *)e->pinned_weights + begin * e->dtype_bytes;
+        char *mine = bucket + e->rank * piece * e->dtype_bytes;
+        if ((status = zo_adam_cast(e->adam, mine, e->dtype, e->master + zo_shard_offset(&e->layout, b), ZO_DTYPE_F32,
+                                   piece, 1.0f)) ||
+            (status = e->comm.ops->allgather(e->comm.ctx, mine, bucket, piece * e->dtype_bytes)))
+            break;
+        status = e->device.ops->copy_async(e->device.ctx, (char *)e->device_weights + begin * e->dtype_bytes, bucket,
+                                           piece * e->layout.ranks * e->dtype_bytes, e->h2d_stream);
+    }
+    zo_status synced = e->device.ops->stream_synchronize(e->device.ctx, e->h2d_stream);
+    return status ? status : synced;
+}
