@@ -40,8 +40,8 @@ typedef struct zo_comm_ops {
      * In place: send == recv, recv then holds all size() blocks and the result lands in
      * its first recv_elems elements (MPI_IN_PLACE's convention). Otherwise the buffers
      * must not overlap. The MPI backend refuses (ZO_ERR_NOT_SUPPORTED) recv_elems above
-     * INT_MAX, and keeps a scratch of 4 * (size() + 1) * recv_elems bytes for f16/bf16 (the
-     * largest so far, until destroy; ZO_ERR_OUT_OF_MEMORY when it cannot grow). */
+     * INT_MAX, and keeps a scratch of 8 * recv_elems bytes (the largest so far, until
+     * destroy; ZO_ERR_OUT_OF_MEMORY when it cannot grow). */
     zo_status (*reduce_scatter_sum)(void *ctx, const void *send, void *recv, size_t recv_elems,
                                     zo_dtype dtype);
     /* Every rank's `send_bytes` bytes, in rank order, into `recv` (size() * send_bytes

@@ -17,9 +17,9 @@ typedef struct zo_mpi_comm {
     MPI_Comm comm; /* our duplicate of MPI_COMM_WORLD */
     int rank, size;
     bool owns_mpi; /* zo initialized MPI for this communicator */
-    /* f16/bf16 reductions: an f32 scratch kept between calls (a fresh one per bucket
-     * would page-fault its way through tens of MiB every time) and cpu_adam's vector
-     * casts, both made on first use */
+    /* reductions: an f32 scratch kept between calls (a fresh one per bucket would
+     * page-fault its way through tens of MiB every time) and cpu_adam's vector casts
+     * and sums, both made on first use */
     float *scratch;
     size_t scratch_elems;
     zo_adam *cast;
@@ -91,9 +91,8 @@ static zo_status zo_mpi_scratch(zo_mpi_comm *mpi, size_t elems)
     return ZO_OK;
 }
 
-/* cpu_adam's vector casts, made on first use. */
-static zo_status zo_mpi_cast(zo_mpi_comm *mpi, void *dst, zo_dtype dst_dtype, const void *src, zo_dtype src_dtype,
-                             size_t n)
+/* cpu_adam's vector kernels (casts, sums), made on first use. */
+static zo_status zo_mpi_kernels(zo_mpi_comm *mpi, zo_adam **out)
 {
     if (!mpi->cast) {
         zo_adam_settings settings;
@@ -102,48 +101,42 @@ static zo_status zo_mpi_cast(zo_mpi_comm *mpi, void *dst, zo_dtype dst_dtype, co
         if (status != ZO_OK)
             return status;
     }
-    return zo_adam_cast(mpi->cast, dst, dst_dtype, src, src_dtype, n, 1.0f);
-}
-
-/* f32 reduce-scatter as size() - 1 pairwise exchanges: at step k each rank sends its
- * copy of block rank + k to that rank and adds in the copy of its own block that rank
- * - k sends. MPI_Sendrecv carries the data; OpenMPI's MPI_Reduce_scatter_block took 4
- * to 10 times longer for the same 32 MiB on this project's 2-rank shared-memory runs
- * (it reduces to one root and scatters from there). Each rank adds its own block's
- * copies in the fixed order rank, rank - 1, rank - 2, ... `work` holds 2 * n floats;
- * `send` and `recv` follow comm.h's in-place convention. */
-static zo_status zo_mpi_pairwise_reduce_scatter(zo_mpi_comm *mpi, const float *send, float *recv, size_t n,
-                                                float *work)
-{
-    float *sum = work, *incoming = work + n;
-    int rank = mpi->rank, size = mpi->size;
-    memcpy(sum, send + (size_t)rank * n, n * sizeof *sum);
-    for (int step = 1; step < size; step++) {
-        int to = (rank + step) % size, from = (rank - step + size) % size;
-        ZO_MPI_CHECK(MPI_Sendrecv(send + (size_t)to * n, (int)n, MPI_FLOAT, to, 0, incoming, (int)n, MPI_FLOAT,
-                                  from, 0, mpi->comm, MPI_STATUS_IGNORE),
-                     "MPI_Sendrecv");
-        for (size_t i = 0; i < n; i++)
-            sum[i] += incoming[i];
-    }
-    /* in place, block 0 may be sent to rank 0 only once every exchange is done */
-    memcpy(recv, sum, n * sizeof *recv);
+    *out = mpi->cast;
     return ZO_OK;
 }
 
-/* f16/bf16: widen every block to f32, reduce-scatter in f32, round the result back once. */
-static zo_status zo_mpi_reduce_scatter_half(zo_mpi_comm *mpi, const uint16_t *send, uint16_t *recv,
-                                            size_t recv_elems, zo_dtype dtype)
+/* The reduce-scatter as size() - 1 pairwise exchanges: at step k each rank sends its
+ * copy of block rank + k to that rank and adds in the copy of its own block that rank
+ * - k sends, in the blocks' own type (f16/bf16 travel as 2 bytes), into an f32 sum that
+ * is rounded back once at the end. MPI_Sendrecv carries the data: OpenMPI's
+ * MPI_Reduce_scatter_block took 4 to 10 times longer for the same 32 MiB on this
+ * project's 2-rank shared-memory runs (it reduces to one root and scatters from there).
+ * Each rank adds its block's copies in the fixed order rank, rank - 1, rank - 2, ...
+ * `send` and `recv` follow comm.h's in-place convention. */
+static zo_status zo_mpi_pairwise_reduce_scatter(zo_mpi_comm *mpi, const void *send, void *recv, size_t n,
+                                                zo_dtype dtype)
 {
-    size_t send_elems = (size_t)mpi->size * recv_elems;
-    zo_status status = zo_mpi_scratch(mpi, send_elems + 3 * recv_elems);
+    size_t elem = zo_dtype_size(dtype);
+    zo_adam *kernels = NULL;
+    zo_status status = zo_mpi_kernels(mpi, &kernels);
+    if (status == ZO_OK)
+        status = zo_mpi_scratch(mpi, 2 * n); /* the f32 sum, and room for a block of any type */
     if (status != ZO_OK)
         return status;
-    float *wide = mpi->scratch, *wide_sum = wide + send_elems;
-    if ((status = zo_mpi_cast(mpi, wide, ZO_DTYPE_F32, send, dtype, send_elems)) != ZO_OK ||
-        (status = zo_mpi_pairwise_reduce_scatter(mpi, wide, wide_sum, recv_elems, wide_sum + recv_elems)) != ZO_OK)
-        return status;
-    return zo_mpi_cast(mpi, recv, dtype, wide_sum, ZO_DTYPE_F32, recv_elems);
+    float *sum = mpi->scratch, *incoming = mpi->scratch + n;
+    MPI_Datatype type = elem == 4 ? MPI_FLOAT : MPI_UINT16_T;
+    int rank = mpi->rank, size = mpi->size;
+    const char *blocks = send;
+    status = zo_adam_cast(kernels, sum, ZO_DTYPE_F32, blocks + (size_t)rank * n * elem, dtype, n, 1.0f);
+    for (int step = 1; status == ZO_OK && step < size; step++) {
+        int to = (rank + step) % size, from = (rank - step + size) % size;
+        ZO_MPI_CHECK(MPI_Sendrecv(blocks + (size_t)to * n * elem, (int)n, type, to, 0, incoming, (int)n, type, from, 0,
+                                  mpi->comm, MPI_STATUS_IGNORE),
+                     "MPI_Sendrecv");
+        status = zo_adam_accumulate(kernels, sum, incoming, dtype, n);
+    }
+    /* in place, block 0 may go to rank 0 only once every exchange is done */
+    return status ? status : zo_adam_cast(kernels, recv, dtype, sum, ZO_DTYPE_F32, n, 1.0f);
 }
 
 static zo_status zo_mpi_reduce_scatter_sum(void *ctx, const void *send, void *recv,
@@ -160,10 +153,7 @@ static zo_status zo_mpi_reduce_scatter_sum(void *ctx, const void *send, void *re
         return zo_fail(ZO_ERR_NOT_SUPPORTED,
                        "mpi comm: reduce_scatter_sum: %zu elements per rank, above MPI's INT_MAX",
                        recv_elems);
-    if (dtype != ZO_DTYPE_F32)
-        return zo_mpi_reduce_scatter_half(mpi, send, recv, recv_elems, dtype);
-    zo_status status = zo_mpi_scratch(mpi, 2 * recv_elems);
-    return status ? status : zo_mpi_pairwise_reduce_scatter(mpi, send, recv, recv_elems, mpi->scratch);
+    return zo_mpi_pairwise_reduce_scatter(mpi, send, recv, recv_elems, dtype);
 }
 
 static zo_status zo_mpi_allgather(void *ctx, const void *send, void *recv, size_t send_bytes)
