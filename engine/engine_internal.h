@@ -10,6 +10,7 @@
 #include "device.h"
 #include "loss_scaler.h"
 #include "partition.h"
+#include "topology.h"
 #include "trace.h"
 #include "zo/adam.h"
 #include "zo/engine.h"
@@ -74,6 +75,8 @@ struct zo_engine {
     void *exp_avg, *exp_avg_sq;          /* flat moments, settings.moments_dtype    */
     float *accumulated;                  /* flat fp32 gradient sum (accumulation > 1) */
     zo_adam *adam;
+    zo_topology *topology;  /* this machine; placement: where the update runs */
+    zo_placement placement;
 
     /* this micro-step's readiness */
     bool *param_ready;

@@ -1,0 +1,68 @@
+/* Where the engine's host update runs; see engine_placement.h. */
+#include "engine_placement.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "error.h"
+
+/* Local ranks whose GPU locality is looked up; beyond it, placement ignores GPUs. */
+enum { ZO_MAX_GPU_RANKS = 16 };
+
+/* On CUDA, the CPUs near each local rank's GPU (rank k uses device k, as the engine
+ * does); NULL when any is unknown, and then the placement does without. */
+static const char *const *zo_gpu_localities(const zo_engine *e, int local_ranks,
+                                            char lists[][256], const char **pointers)
+{
+    if (!e->device.ops->takes_external_streams || local_ranks > ZO_MAX_GPU_RANKS)
+        return NULL;
+    for (int k = 0; k < local_ranks; k++) {
+        if (zo_topology_gpu_cpus(e->topology, k, lists[k], sizeof lists[k]) != ZO_OK)
+            return NULL;
+        pointers[k] = lists[k];
+    }
+    return pointers;
+}
+
+/* Runs on the worker stream's thread: the update's thread 0 goes to the first CPU. */
+static zo_status zo_bind_update_thread(void *arg)
+{
+    zo_engine *e = arg;
+    if (zo_topology_bind_thread(e->topology, &e->placement, 0) != ZO_OK) {
+        size_t used = strlen(e->placement.decision);
+        snprintf(e->placement.decision + used, sizeof e->placement.decision - used,
+                 " (not pinned: %s)", zo_last_error());
+    }
+    return ZO_OK; /* a thread left unpinned is slower, never wrong */
+}
+
+zo_status zo_engine_place_update(zo_engine *e)
+{
+    zo_status status = zo_topology_load(&e->topology);
+    if (status != ZO_OK)
+        return status;
+    zo_placement_request request = {.threads = e->settings.threads,
+                                    .bind = e->settings.bind,
+                                    .bind_cpus = e->settings.bind_cpus};
+    const char *source;
+    zo_topology_local_rank(&request.local_rank, &request.local_ranks, &source);
+    char gpu_lists[ZO_MAX_GPU_RANKS][256];
+    const char *gpu_pointers[ZO_MAX_GPU_RANKS];
+    request.gpu_cpus = zo_gpu_localities(e, request.local_ranks, gpu_lists, gpu_pointers);
+    if ((status = zo_topology_place(e->topology, &request, &e->placement)) != ZO_OK) {
+        char reason[512];
+        snprintf(reason, sizeof reason, "%s", zo_last_error());
+        return zo_fail(ZO_ERR_CONFIG, "zo_engine_create: %s", reason);
+    }
+    if (e->placement.bound &&
+        ((status = e->worker_device.ops->launch_host(e->worker_device.ctx, e->worker,
+                                                     zo_bind_update_thread, e)) ||
+         (status = e->worker_device.ops->stream_synchronize(e->worker_device.ctx, e->worker))))
+        return status;
+    zo_adam_settings adam = {.isa = ZO_CPU_ISA_AUTO, .num_threads = e->placement.threads};
+    if (e->placement.bound)
+        adam.cpus = e->placement.cpus, adam.cpu_count = e->placement.cpu_count;
+    return zo_adam_create(&e->adam, &adam);
+}
+
+const char *zo_engine_placement(const zo_engine *e) { return e ? e->placement.decision : ""; }
