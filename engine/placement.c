@@ -143,8 +143,8 @@ static zo_status zo_place_auto(hwloc_topology_t hw, const zo_placement_request *
         if (share.near_gpu)
             zo_append(why, room, &used, ", near its GPU");
         if (share.sharers > 1)
-            zo_append(why, room, &used, ", share %d of %d of %d core%s", share.index + 1,
-                      share.sharers, cores, cores == 1 ? "" : "s");
+            zo_append(why, room, &used, ", %d ranks split %d core%s", share.sharers, cores,
+                      cores == 1 ? "" : "s");
         if (out->shares_cores)
             zo_append(why, room, &used, " (more ranks than cores: up to %d ranks share a core)",
                       (share.sharers + cores - 1) / cores);

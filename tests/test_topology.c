@@ -78,7 +78,8 @@ Test(topology, four_ranks_split_each_socket_in_two_contiguous_halves)
         cr_expect(eq(str, p.cpu_list, (char *)expected[rank][0]), "rank %d", rank);
         cr_expect(eq(str, p.node_list, (char *)expected[rank][1]), "rank %d", rank);
         cr_expect(eq(int, p.threads, 4));
-        expect_contains(p.decision, "share ");
+        expect_contains(p.decision, "local rank ");
+        expect_contains(p.decision, "2 ranks split 8 cores: 4 cores");
     }
 }
 
