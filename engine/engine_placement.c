@@ -6,24 +6,6 @@
 
 #include "error.h"
 
-/* Local ranks whose GPU locality is looked up; beyond it, placement ignores GPUs. */
-enum { ZO_MAX_GPU_RANKS = 16 };
-
-/* On CUDA, the CPUs near each local rank's GPU (rank k uses device k, as the engine
- * does); NULL when any is unknown, and then the placement does without. */
-static const char *const *zo_gpu_localities(const zo_engine *e, int local_ranks,
-                                            char lists[][256], const char **pointers)
-{
-    if (!e->device.ops->takes_external_streams || local_ranks > ZO_MAX_GPU_RANKS)
-        return NULL;
-    for (int k = 0; k < local_ranks; k++) {
-        if (zo_topology_gpu_cpus(e->topology, k, lists[k], sizeof lists[k]) != ZO_OK)
-            return NULL;
-        pointers[k] = lists[k];
-    }
-    return pointers;
-}
-
 /* Runs on the worker stream's thread: the update's thread 0 goes to the first CPU. */
 static zo_status zo_bind_update_thread(void *arg)
 {
@@ -46,9 +28,12 @@ zo_status zo_engine_place_update(zo_engine *e)
                                     .bind_cpus = e->settings.bind_cpus};
     const char *source;
     zo_topology_local_rank(&request.local_rank, &request.local_ranks, &source);
-    char gpu_lists[ZO_MAX_GPU_RANKS][256];
-    const char *gpu_pointers[ZO_MAX_GPU_RANKS];
-    request.gpu_cpus = zo_gpu_localities(e, request.local_ranks, gpu_lists, gpu_pointers);
+    /* on CUDA each rank goes near its GPU (rank k uses device k) when all are known */
+    char gpu_lists[ZO_TOPOLOGY_MAX_GPU_RANKS][ZO_TOPOLOGY_LIST_BYTES];
+    const char *gpu_pointers[ZO_TOPOLOGY_MAX_GPU_RANKS];
+    if (e->device.ops->takes_external_streams)
+        request.gpu_cpus =
+            zo_topology_gpu_localities(e->topology, request.local_ranks, gpu_lists, gpu_pointers);
     if ((status = zo_topology_place(e->topology, &request, &e->placement)) != ZO_OK) {
         char reason[512];
         snprintf(reason, sizeof reason, "%s", zo_last_error());

@@ -150,6 +150,20 @@ bool zo_topology_bind_memory(const zo_topology *t, const zo_placement *p, void *
     return result == 0;
 }
 
+const char *const *zo_topology_gpu_localities(const zo_topology *t, int ranks,
+                                              char lists[][ZO_TOPOLOGY_LIST_BYTES],
+                                              const char **pointers)
+{
+    if (!t || ranks < 1 || ranks > ZO_TOPOLOGY_MAX_GPU_RANKS)
+        return NULL;
+    for (int k = 0; k < ranks; k++) {
+        if (zo_topology_gpu_cpus(t, k, lists[k], ZO_TOPOLOGY_LIST_BYTES) != ZO_OK)
+            return NULL;
+        pointers[k] = lists[k];
+    }
+    return pointers;
+}
+
 /* An environment variable as a non-negative integer; false if unset or not one. */
 static bool zo_env_int(const char *name, int *value)
 {

@@ -44,6 +44,17 @@ void zo_topology_describe(const zo_topology *topology, char *out, size_t room);
  * device, or its locality is unknown). */
 zo_status zo_topology_gpu_cpus(const zo_topology *topology, int device, char *list, size_t room);
 
+/* Local ranks whose GPU locality zo_topology_gpu_localities looks up; beyond that,
+ * placement does without GPUs. */
+enum { ZO_TOPOLOGY_MAX_GPU_RANKS = 16, ZO_TOPOLOGY_LIST_BYTES = 256 };
+
+/* For local ranks 0..ranks-1, where rank k uses CUDA device k, the CPUs near each
+ * GPU into lists[k], and pointers[k] to them; returns pointers, or NULL when any is
+ * unknown (no CUDA, fewer GPUs than ranks, more than ZO_TOPOLOGY_MAX_GPU_RANKS). */
+const char *const *zo_topology_gpu_localities(const zo_topology *topology, int ranks,
+                                              char lists[][ZO_TOPOLOGY_LIST_BYTES],
+                                              const char **pointers);
+
 /* What to place. */
 typedef struct zo_placement_request {
     int local_rank;  /* this process among the ranks of this host, 0-based        */
