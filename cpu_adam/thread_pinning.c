@@ -12,13 +12,15 @@
 static _Thread_local bool decided_without_list; /* the no-list rule has run          */
 static _Thread_local int listed_cpu = -1;       /* the list entry it is pinned to    */
 static _Thread_local bool have_original;        /* original_mask holds its mask from
-                                                   before the first list pin        */
+                                                   before its first pin             */
 static _Thread_local cpu_set_t original_mask;
 
 int zo_current_cpu(void) { return sched_getcpu(); }
 
 static void zo_pin_to(int cpu)
 {
+    if (!have_original) /* before its first pin, of either kind */
+        have_original = sched_getaffinity(0, sizeof original_mask, &original_mask) == 0;
     cpu_set_t mine;
     CPU_ZERO(&mine);
     CPU_SET(cpu, &mine);
@@ -52,8 +54,6 @@ void zo_pin_team_worker(int master_cpu, const zo_team_cpus *team)
         int wanted = team->cpus[thread % team->count];
         if (listed_cpu == wanted)
             return;
-        if (!have_original)
-            have_original = sched_getaffinity(0, sizeof original_mask, &original_mask) == 0;
         zo_pin_to(wanted);
         listed_cpu = wanted;
         decided_without_list = false; /* a context without a list decides afresh */

@@ -108,7 +108,7 @@ static void step_on(const int *cpus, int cpu_count)
     zo_adam_destroy(&ctx);
 }
 
-Test(thread_pinning, with_a_cpu_list_worker_i_goes_to_entry_i_and_follows_a_new_list)
+Test(thread_pinning, with_a_cpu_list_worker_i_goes_to_entry_i_and_follows_a_change)
 {
     cpu_set_t allowed;
     sched_getaffinity(0, sizeof allowed, &allowed);
@@ -122,12 +122,31 @@ Test(thread_pinning, with_a_cpu_list_worker_i_goes_to_entry_i_and_follows_a_new_
             else if (second < 0)
                 second = cpu;
         }
+    /* first without a list: the pool's worker is made (with the caller's whole mask)
+     * and pinned by the default rule, wherever the caller happens to run */
+    step_on(NULL, 0);
+
     const int list[] = {second, first}; /* worker 1 -> entry 1 */
     step_on(list, 2);
-    cr_assert(eq(int, pinned_worker_cpu(), first));
+    cr_assert(eq(int, pinned_worker_cpu(), first), "worker 1 on list entry 1");
     const int other[] = {first, second};
     step_on(other, 2); /* the same pool thread, another context */
-    cr_assert(eq(int, pinned_worker_cpu(), second));
+    cr_assert(eq(int, pinned_worker_cpu(), second), "the same worker follows another list");
+
+    /* back to a context without a list: the worker gets the whole mask it was made
+     * with back (not the one CPU of its first pin) and the default rule, the CPU after
+     * the caller's */
+    cpu_set_t caller;
+    CPU_ZERO(&caller);
+    CPU_SET(second, &caller);
+    cr_assert(eq(int, sched_setaffinity(0, sizeof caller, &caller), 0));
+    step_on(NULL, 0);
+    int after_second = first; /* the next allowed CPU, wrapping around */
+    for (int cpu = CPU_SETSIZE - 1; cpu > second; cpu--)
+        if (CPU_ISSET(cpu, &allowed))
+            after_second = cpu;
+    cr_assert(eq(int, pinned_worker_cpu(), after_second),
+              "the worker leaves the listed CPU for the one after the caller's");
 }
 
 Test(thread_pinning, a_bad_cpu_list_is_refused_by_name)
