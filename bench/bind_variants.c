@@ -30,8 +30,8 @@ int bench_binding_prepare(bench_binding *b, const bench_plan *plan)
         return bench_fail("cannot load the topology: %s", zo_last_error());
     for (size_t k = 0; k < b->count; k++) {
         const bench_bind *bind = &plan->binds[k];
-        zo_placement_request request = {.threads = plan->threads, .bind = bind->mode,
-                                        .bind_cpus = bind->cpus};
+        zo_placement_request request = {
+            .threads = plan->threads, .bind = bind->mode, .bind_cpus = bind->cpus};
         const char *source;
         zo_topology_local_rank(&request.local_rank, &request.local_ranks, &source);
         if (zo_topology_place(b->topology, &request, &b->placements[k]) != ZO_OK)

@@ -17,9 +17,9 @@ typedef struct bench_binding {
     zo_topology *topology; /* this machine, loaded when count > 0                   */
     zo_placement placements[BENCH_MAX_BINDS];
     const char *names[BENCH_MAX_BINDS];
-    size_t current;        /* the placement entered last                            */
-    void *caller_mask;     /* owned cpu_set_t: where the calling thread may run at
-                              the start (NULL if unknown)                          */
+    size_t current;    /* the placement entered last                            */
+    void *caller_mask; /* owned cpu_set_t: where the calling thread may run at
+                          the start (NULL if unknown)                          */
 } bench_binding;
 
 /* Places every --bind of the plan on this machine (zo.threads = plan->threads, the

@@ -94,13 +94,17 @@ int bench_topo_command(int argc, char **argv, int first)
 
     char lists[ZO_TOPOLOGY_MAX_GPU_RANKS][ZO_TOPOLOGY_LIST_BYTES];
     const char *pointers[ZO_TOPOLOGY_MAX_GPU_RANKS];
-    const char *const *near = options.synthetic ? NULL : bench_print_gpus(topology, ranks, lists, pointers);
+    const char *const *near =
+        options.synthetic ? NULL : bench_print_gpus(topology, ranks, lists, pointers);
     printf("placement:    zo.threads %d, zo.bind \"%s\", %d local rank%s\n", options.threads,
            bench_bind_name(&options.bind), ranks, ranks == 1 ? "" : "s");
     int exit_status = BENCH_EXIT_OK;
     for (int rank = 0; rank < ranks; rank++) {
-        zo_placement_request request = {.local_rank = rank, .local_ranks = ranks, .gpu_cpus = near,
-                                        .threads = options.threads, .bind = options.bind.mode,
+        zo_placement_request request = {.local_rank = rank,
+                                        .local_ranks = ranks,
+                                        .gpu_cpus = near,
+                                        .threads = options.threads,
+                                        .bind = options.bind.mode,
                                         .bind_cpus = options.bind.cpus};
         zo_placement placement;
         if (zo_topology_place(topology, &request, &placement) != ZO_OK) {

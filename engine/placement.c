@@ -49,8 +49,8 @@ static bool zo_home_of(const zo_placement_request *r, int k, hwloc_obj_t *nodes,
         const char *list = r->gpu_cpus[k];
         char problem[128];
         hwloc_bitmap_t near = hwloc_bitmap_alloc();
-        bool parsed = list && *list && zo_cpu_list_parse(list, zo_add_cpu_range, near, problem,
-                                                         sizeof problem);
+        bool parsed = list && *list &&
+                      zo_cpu_list_parse(list, zo_add_cpu_range, near, problem, sizeof problem);
         for (int j = 0; parsed && j < node_count; j++)
             if (hwloc_bitmap_intersects(nodes[j]->cpuset, near))
                 hwloc_bitmap_set(home, (unsigned)j);
@@ -121,8 +121,8 @@ static int zo_take_cores(hwloc_topology_t hw, hwloc_const_bitmap_t within, int f
 }
 
 /* zo.bind "auto": this rank's block of the cores of its home. */
-static zo_status zo_place_auto(hwloc_topology_t hw, const zo_placement_request *r, zo_placement *out,
-                               char *why, size_t room)
+static zo_status zo_place_auto(hwloc_topology_t hw, const zo_placement_request *r,
+                               zo_placement *out, char *why, size_t room)
 {
     hwloc_obj_t nodes[ZO_PLACEMENT_MAX_NODES];
     int node_count = zo_cpu_nodes(hw, nodes, ZO_PLACEMENT_MAX_NODES);
@@ -195,7 +195,8 @@ static void zo_find_nodes(hwloc_topology_t hw, zo_placement *out)
         hwloc_bitmap_set(cpus, (unsigned)out->cpus[i]);
     hwloc_obj_t node = NULL;
     while ((node = hwloc_get_next_obj_by_type(hw, HWLOC_OBJ_NUMANODE, node)))
-        if (hwloc_bitmap_intersects(node->cpuset, cpus) && out->node_count < ZO_PLACEMENT_MAX_NODES) {
+        if (hwloc_bitmap_intersects(node->cpuset, cpus) &&
+            out->node_count < ZO_PLACEMENT_MAX_NODES) {
             out->nodes[out->node_count++] = (int)node->os_index;
             hwloc_bitmap_set(nodes, node->os_index);
         }
@@ -230,7 +231,9 @@ static zo_status zo_check_request(const zo_topology *t, const zo_placement_reque
 {
     if (!t || !r || !out)
         return zo_fail(ZO_ERR_INVALID_ARGUMENT, "zo_topology_place: %s is NULL",
-                       !t ? "topology" : !r ? "request" : "out");
+                       !t   ? "topology"
+                       : !r ? "request"
+                            : "out");
     if (r->local_ranks < 1 || r->local_rank < 0 || r->local_rank >= r->local_ranks)
         return zo_fail(ZO_ERR_INVALID_ARGUMENT,
                        "zo_topology_place: local rank %d of %d (must be 0 <= rank < ranks)",

@@ -98,7 +98,8 @@ void zo_topology_describe(const zo_topology *t, char *out, size_t room)
         return;
     hwloc_topology_t hw = t->hwloc;
     zo_append_count(out, room, &used, hwloc_get_nbobjs_by_type(hw, HWLOC_OBJ_PACKAGE), "package");
-    zo_append_count(out, room, &used, hwloc_get_nbobjs_by_type(hw, HWLOC_OBJ_NUMANODE), "NUMA node");
+    zo_append_count(out, room, &used, hwloc_get_nbobjs_by_type(hw, HWLOC_OBJ_NUMANODE),
+                    "NUMA node");
     zo_append_count(out, room, &used, hwloc_get_nbobjs_by_type(hw, HWLOC_OBJ_CORE), "core");
     zo_append_count(out, room, &used, hwloc_get_nbobjs_by_type(hw, HWLOC_OBJ_PU), "PU");
     hwloc_obj_t node = NULL;
@@ -114,7 +115,9 @@ zo_status zo_topology_bind_thread(const zo_topology *t, const zo_placement *p, i
 {
     if (!t || !p || index < 0)
         return zo_fail(ZO_ERR_INVALID_ARGUMENT, "zo_topology_bind_thread: %s",
-                       !t ? "topology is NULL" : !p ? "placement is NULL" : "index < 0");
+                       !t   ? "topology is NULL"
+                       : !p ? "placement is NULL"
+                            : "index < 0");
     if (!p->bound || p->cpu_count == 0)
         return ZO_OK;
     if (t->synthetic)
@@ -143,7 +146,8 @@ bool zo_topology_bind_memory(const zo_topology *t, const zo_placement *p, void *
         hwloc_bitmap_set(nodes, (unsigned)p->nodes[i]);
     /* one node: bind; several (one rank over two sockets): interleave, so every
      * thread sees the same mix of near and far pages instead of one overloaded node */
-    hwloc_membind_policy_t policy = p->node_count == 1 ? HWLOC_MEMBIND_BIND : HWLOC_MEMBIND_INTERLEAVE;
+    hwloc_membind_policy_t policy =
+        p->node_count == 1 ? HWLOC_MEMBIND_BIND : HWLOC_MEMBIND_INTERLEAVE;
     int result = hwloc_set_area_membind(t->hwloc, ptr, bytes, nodes, policy,
                                         HWLOC_MEMBIND_BYNODESET | HWLOC_MEMBIND_MIGRATE);
     hwloc_bitmap_free(nodes);

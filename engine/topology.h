@@ -72,19 +72,19 @@ enum { ZO_PLACEMENT_MAX_CPUS = 1024, ZO_PLACEMENT_MAX_NODES = 64 };
 
 /* Where one rank's host update runs. */
 typedef struct zo_placement {
-    bool bound;       /* false for zo.bind "none": nothing pinned or bound      */
-    int threads;      /* threads of the update (0 with bind "none": OpenMP's)   */
+    bool bound;                      /* false for zo.bind "none": nothing pinned or bound */
+    int threads;                     /* threads of the update (0 with bind "none": OpenMP's) */
     int cpus[ZO_PLACEMENT_MAX_CPUS]; /* OS numbers, one PU per chosen core; thread i
-                                        runs on cpus[i % cpu_count]         */
+                                        runs on cpus[i % cpu_count] */
     int cpu_count;
-    int nodes[ZO_PLACEMENT_MAX_NODES]; /* OS numbers of the NUMA nodes that hold the
-                                          memory (those of the chosen cores)   */
+    int nodes[ZO_PLACEMENT_MAX_NODES]; /* OS numbers of the NUMA nodes of the chosen
+                                          cores, which hold the memory */
     int node_count;
-    bool shares_cores;    /* more ranks than cores, or more threads than cores   */
-    bool bind_memory;     /* memory is bound: the machine has several NUMA nodes */
-    char cpu_list[256];   /* cpus as a CPU list, "0-7"                            */
-    char node_list[64];   /* nodes as a list, "1"                                 */
-    char decision[512];   /* in words: what was chosen and why                    */
+    bool shares_cores;  /* more ranks than cores, or more threads than cores */
+    bool bind_memory;   /* memory is bound: the machine has several NUMA nodes */
+    char cpu_list[256]; /* cpus as a CPU list, "0-7" */
+    char node_list[64]; /* nodes as a list, "1" */
+    char decision[512]; /* in words: what was chosen and why */
 } zo_placement;
 
 /* Chooses where rank request->local_rank runs. Pure: reads the topology, binds
@@ -107,8 +107,8 @@ zo_status zo_topology_bind_thread(const zo_topology *topology, const zo_placemen
  * interleaved over several; pages already touched move. Best effort: returns false
  * (and changes nothing) when not bound, on one NUMA node, or when the system refuses
  * (the memory then stays where it is, which is correct, only slower). */
-bool zo_topology_bind_memory(const zo_topology *topology, const zo_placement *placement,
-                             void *ptr, size_t bytes);
+bool zo_topology_bind_memory(const zo_topology *topology, const zo_placement *placement, void *ptr,
+                             size_t bytes);
 
 /* This process's rank among the ranks of its host and their count, from the
  * launcher's environment: Open MPI (OMPI_COMM_WORLD_LOCAL_RANK/_SIZE), MPICH and

@@ -20,7 +20,8 @@ static zo_status create(const char *zo_section, zo_engine **engine)
     char json[256];
     snprintf(json, sizeof json, "{\"zo\": {\"device\": \"host\", %s}}", zo_section);
     zo_config *config = NULL;
-    cr_assert(eq(int, zo_config_from_string(json, &config), ZO_OK), "%s: %s", json, zo_last_error());
+    cr_assert(eq(int, zo_config_from_string(json, &config), ZO_OK), "%s: %s", json,
+              zo_last_error());
     zo_status status = zo_engine_create(config, model, 2, engine);
     zo_config_destroy(&config);
     return status;
@@ -73,7 +74,8 @@ Test(engine_placement, none_leaves_the_update_thread_free)
     if (allowed_cpus() < 2)
         cr_skip_test("one CPU: a free thread looks pinned");
     zo_engine *e = NULL;
-    cr_assert(eq(int, create("\"bind\": \"none\", \"threads\": 2", &e), ZO_OK), "%s", zo_last_error());
+    cr_assert(eq(int, create("\"bind\": \"none\", \"threads\": 2", &e), ZO_OK), "%s",
+              zo_last_error());
     cr_expect(strstr(zo_engine_placement(e), "zo.bind \"none\": 2 threads") != NULL, "%s",
               zo_engine_placement(e));
     cr_expect(eq(int, update_thread_cpus(), allowed_cpus()));
@@ -91,7 +93,8 @@ Test(engine_placement, a_cpu_list_sets_the_threads_and_an_absent_cpu_is_refused)
     zo_engine_destroy(&e);
 
     cr_assert(eq(int, create("\"bind\": \"0-65535\"", &e), ZO_ERR_CONFIG));
-    cr_expect(strstr(zo_last_error(), "zo.bind \"0-65535\" names CPUs ") != NULL, "%s", zo_last_error());
+    cr_expect(strstr(zo_last_error(), "zo.bind \"0-65535\" names CPUs ") != NULL, "%s",
+              zo_last_error());
     cr_expect(eq(ptr, e, NULL));
     cr_expect(eq(str, (char *)zo_engine_placement(NULL), ""));
 }

@@ -99,8 +99,9 @@ Test(topology, ranks_never_overlap_and_leave_no_core_idle)
                 zo_placement p = place(machines[m], rank, ranks);
                 cr_assert(p.cpu_count >= 1);
                 for (int i = 0; i < p.cpu_count; i++) {
-                    cr_assert(eq(int, owner[p.cpus[i]], -1), "%s, %d ranks: CPU %d given to ranks %d and %d",
-                              machines[m], ranks, p.cpus[i], owner[p.cpus[i]], rank);
+                    cr_assert(eq(int, owner[p.cpus[i]], -1),
+                              "%s, %d ranks: CPU %d given to ranks %d and %d", machines[m], ranks,
+                              p.cpus[i], owner[p.cpus[i]], rank);
                     owner[p.cpus[i]] = rank;
                 }
                 placed += p.cpu_count;
@@ -162,7 +163,8 @@ Test(topology, each_rank_goes_to_the_socket_of_its_gpu)
 Test(topology, ranks_whose_gpus_share_a_socket_split_its_cores)
 {
     static const char *const both_on_one[] = {"16-31", "16-31"};
-    zo_placement first = place_near_gpus(both_on_one, 0, 2), second = place_near_gpus(both_on_one, 1, 2);
+    zo_placement first = place_near_gpus(both_on_one, 0, 2),
+                 second = place_near_gpus(both_on_one, 1, 2);
     cr_assert(eq(str, first.cpu_list, "16,18,20,22"));
     cr_assert(eq(str, second.cpu_list, "24,26,28,30"));
 }
@@ -179,8 +181,11 @@ static zo_status place_listed(const char *description, const char *list, int thr
                               zo_placement *out)
 {
     zo_topology *topology = load(description);
-    zo_placement_request request = {.local_rank = 0, .local_ranks = 1, .threads = threads,
-                                    .bind = ZO_BIND_CPUS, .bind_cpus = list};
+    zo_placement_request request = {.local_rank = 0,
+                                    .local_ranks = 1,
+                                    .threads = threads,
+                                    .bind = ZO_BIND_CPUS,
+                                    .bind_cpus = list};
     zo_status status = zo_topology_place(topology, &request, out);
     zo_topology_destroy(&topology);
     return status;
@@ -190,7 +195,8 @@ Test(topology, a_cpu_list_takes_one_listed_pu_per_core)
 {
     zo_placement p;
     /* PUs 0 and 1 are one core, 3 another, 16-17 a third */
-    cr_assert(eq(int, place_listed(two_sockets, "0-1,3,16-17", 0, &p), ZO_OK), "%s", zo_last_error());
+    cr_assert(eq(int, place_listed(two_sockets, "0-1,3,16-17", 0, &p), ZO_OK), "%s",
+              zo_last_error());
     cr_assert(eq(int, p.cpu_count, 3));
     cr_assert(eq(int, p.cpus[0], 0));
     cr_assert(eq(int, p.cpus[1], 3));
@@ -239,7 +245,8 @@ Test(topology, bad_or_absent_cpu_lists_are_refused_and_leave_the_placement_alone
 Test(topology, bind_none_pins_nothing_and_keeps_the_thread_count)
 {
     zo_topology *topology = load(two_sockets);
-    zo_placement_request request = {.local_rank = 0, .local_ranks = 1, .threads = 6, .bind = ZO_BIND_NONE};
+    zo_placement_request request = {
+        .local_rank = 0, .local_ranks = 1, .threads = 6, .bind = ZO_BIND_NONE};
     zo_placement p;
     cr_assert(eq(int, zo_topology_place(topology, &request, &p), ZO_OK));
     cr_assert(eq(int, p.bound, false));

@@ -87,7 +87,8 @@ int main(int argc, char **argv)
             fail("update thread", "not pinned to the placement's first CPU");
 
     unsigned char *all = calloc((size_t)size * MAX_CPUS, 1);
-    MPI_Allgather(mine, MAX_CPUS, MPI_UNSIGNED_CHAR, all, MAX_CPUS, MPI_UNSIGNED_CHAR, MPI_COMM_WORLD);
+    MPI_Allgather(mine, MAX_CPUS, MPI_UNSIGNED_CHAR, all, MAX_CPUS, MPI_UNSIGNED_CHAR,
+                  MPI_COMM_WORLD);
     for (int cpu = 0; cpu < MAX_CPUS; cpu++) {
         int owners = 0;
         for (int r = 0; r < size; r++)
