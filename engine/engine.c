@@ -70,12 +70,8 @@ static void *zo_host_zeroed(const zo_engine *e, size_t bytes)
  * without overlap. */
 static zo_status zo_alloc_staging(zo_engine *e, size_t bytes, void **out)
 {
-    if (e->settings.pin_memory) {
-        zo_status status = e->device.ops->alloc_pinned(e->device.ctx, bytes, out);
-        if (status == ZO_OK) /* moves the pages the backend touched (best effort) */
-            zo_topology_bind_memory(e->topology, &e->placement, *out, bytes);
-        return status;
-    }
+    if (e->settings.pin_memory)
+        return zo_engine_alloc_pinned_near(e, bytes, out); /* on the placement's nodes */
     *out = zo_host_zeroed(e, bytes);
     return *out ? ZO_OK
                 : zo_fail(ZO_ERR_OUT_OF_MEMORY, "zo_engine_create: out of memory for %zu bytes of staging",

@@ -50,4 +50,27 @@ zo_status zo_engine_place_update(zo_engine *e)
     return zo_adam_create(&e->adam, &adam);
 }
 
+/* What zo_engine_alloc_pinned_near hands to zo_topology_allocate_near. */
+typedef struct zo_pinned_request {
+    zo_engine *engine;
+    size_t bytes;
+    void **out;
+} zo_pinned_request;
+
+static zo_status zo_alloc_pinned_request(void *arg)
+{
+    zo_pinned_request *r = arg;
+    return r->engine->device.ops->alloc_pinned(r->engine->device.ctx, r->bytes, r->out);
+}
+
+zo_status zo_engine_alloc_pinned_near(zo_engine *e, size_t bytes, void **out)
+{
+    zo_pinned_request request = {.engine = e, .bytes = bytes, .out = out};
+    zo_status status = zo_topology_allocate_near(e->topology, &e->placement,
+                                                 zo_alloc_pinned_request, &request);
+    if (status == ZO_OK) /* the range's policy too, for pages touched later */
+        zo_topology_bind_memory(e->topology, &e->placement, *out, bytes);
+    return status;
+}
+
 const char *zo_engine_placement(const zo_engine *e) { return e ? e->placement.decision : ""; }

@@ -135,23 +135,51 @@ zo_status zo_topology_bind_thread(const zo_topology *t, const zo_placement *p, i
                                  strerror(errno));
 }
 
+/* The placement's nodes as an hwloc nodeset (NULL when memory is not bound, on a
+ * synthetic machine, or out of memory), and the policy that puts memory there: one
+ * node, BIND; several (one rank over two sockets), INTERLEAVE, so every thread sees
+ * the same mix of near and far pages instead of one overloaded node. Without
+ * HWLOC_MEMBIND_STRICT, hwloc's BIND is Linux's MPOL_PREFERRED: a full node spills
+ * to others instead of failing the allocation. */
+static hwloc_nodeset_t zo_placement_nodes(const zo_topology *t, const zo_placement *p,
+                                          hwloc_membind_policy_t *policy)
+{
+    if (!t || !p || !p->bind_memory || t->synthetic)
+        return NULL;
+    hwloc_nodeset_t nodes = hwloc_bitmap_alloc();
+    for (int i = 0; nodes && i < p->node_count; i++)
+        hwloc_bitmap_set(nodes, (unsigned)p->nodes[i]);
+    *policy = p->node_count == 1 ? HWLOC_MEMBIND_BIND : HWLOC_MEMBIND_INTERLEAVE;
+    return nodes;
+}
+
 bool zo_topology_bind_memory(const zo_topology *t, const zo_placement *p, void *ptr, size_t bytes)
 {
-    if (!t || !p || !ptr || bytes == 0 || !p->bind_memory || t->synthetic)
-        return false;
-    hwloc_bitmap_t nodes = hwloc_bitmap_alloc();
+    hwloc_membind_policy_t policy;
+    hwloc_nodeset_t nodes = ptr && bytes ? zo_placement_nodes(t, p, &policy) : NULL;
     if (!nodes)
         return false;
-    for (int i = 0; i < p->node_count; i++)
-        hwloc_bitmap_set(nodes, (unsigned)p->nodes[i]);
-    /* one node: bind; several (one rank over two sockets): interleave, so every
-     * thread sees the same mix of near and far pages instead of one overloaded node */
-    hwloc_membind_policy_t policy =
-        p->node_count == 1 ? HWLOC_MEMBIND_BIND : HWLOC_MEMBIND_INTERLEAVE;
     int result = hwloc_set_area_membind(t->hwloc, ptr, bytes, nodes, policy,
                                         HWLOC_MEMBIND_BYNODESET | HWLOC_MEMBIND_MIGRATE);
     hwloc_bitmap_free(nodes);
     return result == 0;
+}
+
+zo_status zo_topology_allocate_near(const zo_topology *t, const zo_placement *p,
+                                    zo_status (*allocate)(void *arg), void *arg)
+{
+    hwloc_membind_policy_t policy, saved_policy;
+    hwloc_nodeset_t nodes = zo_placement_nodes(t, p, &policy);
+    hwloc_nodeset_t saved = nodes ? hwloc_bitmap_alloc() : NULL;
+    const int flags = HWLOC_MEMBIND_THREAD | HWLOC_MEMBIND_BYNODESET;
+    bool changed = saved && hwloc_get_membind(t->hwloc, saved, &saved_policy, flags) == 0 &&
+                   hwloc_set_membind(t->hwloc, nodes, policy, flags) == 0;
+    zo_status status = allocate(arg);
+    if (changed)
+        hwloc_set_membind(t->hwloc, saved, saved_policy, flags);
+    hwloc_bitmap_free(saved);
+    hwloc_bitmap_free(nodes);
+    return status;
 }
 
 const char *const *zo_topology_gpu_localities(const zo_topology *t, int ranks,

@@ -8,7 +8,9 @@
  * page first (the engine's zero fill on the creating thread, the user's
  * zo_engine_set_master, the update's threads), and pages already touched are moved
  * (HWLOC_MEMBIND_MIGRATE). First touch would put the state wherever the thread that
- * happened to write it first was running. */
+ * happened to write it first was running. Page-locked staging is allocated under the
+ * thread's policy instead (zo_topology_allocate_near), since pinned pages may not
+ * move once the device has them. */
 #ifndef ZO_TOPOLOGY_H
 #define ZO_TOPOLOGY_H
 
@@ -109,6 +111,14 @@ zo_status zo_topology_bind_thread(const zo_topology *topology, const zo_placemen
  * (the memory then stays where it is, which is correct, only slower). */
 bool zo_topology_bind_memory(const zo_topology *topology, const zo_placement *placement, void *ptr,
                              size_t bytes);
+
+/* Runs allocate(arg) with the calling thread's memory policy set to the placement's
+ * NUMA nodes, then puts the thread's policy back: for memory whose pages are touched
+ * as it is allocated and may not move afterwards (cudaHostAlloc pins its pages). When
+ * memory is not bound (one NUMA node, bind "none", a synthetic machine) or the system
+ * refuses the policy, it just runs allocate. Returns allocate's status. */
+zo_status zo_topology_allocate_near(const zo_topology *topology, const zo_placement *placement,
+                                    zo_status (*allocate)(void *arg), void *arg);
 
 /* This process's rank among the ranks of its host and their count, from the
  * launcher's environment: Open MPI (OMPI_COMM_WORLD_LOCAL_RANK/_SIZE), MPICH and

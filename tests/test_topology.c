@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "cpu_list.h"
-#include "topology.h"
+#include "topology_internal.h"
 
 /* Two sockets, one NUMA node each, 8 cores of 2 hyperthreads: PUs 0-15 on node 0,
  * 16-31 on node 1, core c holds PUs 2c and 2c+1. */
@@ -334,6 +334,68 @@ Test(topology, the_local_rank_comes_from_the_launcher)
     zo_topology_local_rank(&rank, &ranks, &source);
     cr_assert(eq(int, rank, 0));
     cr_assert(eq(int, ranks, 1));
+}
+
+/* What the calling thread's memory policy is while zo_topology_allocate_near runs. */
+typedef struct thread_policy_probe {
+    const zo_topology *topology;
+    hwloc_membind_policy_t policy;
+    hwloc_nodeset_t nodes;
+} thread_policy_probe;
+
+static zo_status probe_thread_policy(void *arg)
+{
+    thread_policy_probe *probe = arg;
+    int got = hwloc_get_membind(probe->topology->hwloc, probe->nodes, &probe->policy,
+                                HWLOC_MEMBIND_THREAD | HWLOC_MEMBIND_BYNODESET);
+    return got == 0 ? ZO_OK : ZO_ERR_DEVICE;
+}
+
+/* This machine has one NUMA node, where zo binds nothing; with bind_memory forced on,
+ * the path of a multi-node machine runs for real on node 0. */
+Test(topology, memory_goes_to_the_placements_node_by_range_and_by_thread_policy)
+{
+    zo_topology *topology = NULL;
+    cr_assert(eq(int, zo_topology_load(&topology), ZO_OK), "%s", zo_last_error());
+    const struct hwloc_topology_support *support = hwloc_topology_get_support(topology->hwloc);
+    if (!support->membind->set_area_membind || !support->membind->set_thisthread_membind)
+        cr_skip_test("this system cannot bind memory (hwloc reports no support)");
+    zo_placement_request request = {.local_rank = 0, .local_ranks = 1, .bind = ZO_BIND_AUTO};
+    zo_placement p;
+    cr_assert(eq(int, zo_topology_place(topology, &request, &p), ZO_OK), "%s", zo_last_error());
+    p.bind_memory = true;
+
+    size_t bytes = 1 << 20;
+    char *buffer = aligned_alloc(4096, bytes);
+    memset(buffer, 1, bytes); /* touched first: the binding must move it */
+    cr_assert(zo_topology_bind_memory(topology, &p, buffer + 100, bytes - 100));
+    hwloc_nodeset_t nodes = hwloc_bitmap_alloc();
+    hwloc_membind_policy_t policy;
+    cr_assert(eq(int,
+                 hwloc_get_area_membind(topology->hwloc, buffer, bytes, nodes, &policy,
+                                        HWLOC_MEMBIND_BYNODESET),
+                 0));
+    cr_expect(eq(int, policy, HWLOC_MEMBIND_BIND));
+    cr_expect(eq(int, hwloc_bitmap_isset(nodes, (unsigned)p.nodes[0]), 1));
+    free(buffer);
+
+    hwloc_membind_policy_t before, after;
+    hwloc_nodeset_t before_nodes = hwloc_bitmap_alloc(), after_nodes = hwloc_bitmap_alloc();
+    const int flags = HWLOC_MEMBIND_THREAD | HWLOC_MEMBIND_BYNODESET;
+    cr_assert(eq(int, hwloc_get_membind(topology->hwloc, before_nodes, &before, flags), 0));
+    thread_policy_probe probe = {.topology = topology, .nodes = nodes};
+    cr_assert(eq(int, zo_topology_allocate_near(topology, &p, probe_thread_policy, &probe), ZO_OK));
+    cr_expect(eq(int, probe.policy, HWLOC_MEMBIND_BIND), "while allocating: the placement's node");
+    cr_assert(eq(int, hwloc_get_membind(topology->hwloc, after_nodes, &after, flags), 0));
+    cr_expect(eq(int, after, before), "afterwards: the thread's policy as it was");
+    cr_expect(eq(int, hwloc_bitmap_isequal(after_nodes, before_nodes), 1));
+
+    p.bind_memory = false; /* as zo decides on one node: nothing bound, allocate still runs */
+    probe.policy = HWLOC_MEMBIND_MIXED;
+    cr_assert(eq(int, zo_topology_allocate_near(topology, &p, probe_thread_policy, &probe), ZO_OK));
+    cr_expect(eq(int, probe.policy, before));
+    hwloc_bitmap_free(nodes), hwloc_bitmap_free(before_nodes), hwloc_bitmap_free(after_nodes);
+    zo_topology_destroy(&topology);
 }
 
 static void count_cpus(void *user, unsigned first, unsigned last)
