@@ -20,6 +20,7 @@ typedef struct bench_engine_result {
     zo_dtype dtype;                 /* of device weights and gradients */
     size_t bucket_count;
     char device_name[16];
+    char placement[512]; /* zo_engine_placement: where the engine's update ran */
     size_t copy_bytes; /* per step and direction */
 
     /* the phases alone: medians of options.repeats */

@@ -37,9 +37,14 @@ int bench_binding_prepare(bench_binding *b, const bench_plan *plan)
         if (zo_topology_place(b->topology, &request, &b->placements[k]) != ZO_OK)
             return bench_fail("--bind %s: %s", bench_bind_name(bind), zo_last_error());
         b->names[k] = bench_bind_name(bind);
-        printf("bind %-6s %s\n", b->names[k], b->placements[k].decision);
     }
     return 0;
+}
+
+void bench_binding_print(const bench_binding *b)
+{
+    for (size_t k = 0; k < b->count; k++)
+        printf("bind %-6s %s\n", b->names[k], b->placements[k].decision);
 }
 
 void bench_binding_apply(const bench_binding *b, size_t bind, zo_adam_settings *settings)

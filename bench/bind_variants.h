@@ -23,9 +23,12 @@ typedef struct bench_binding {
 } bench_binding;
 
 /* Places every --bind of the plan on this machine (zo.threads = plan->threads, the
- * launcher's local rank) and prints each decision. 0, or -1 after printing why not
+ * launcher's local rank), as the engine would. 0, or -1 after printing why not
  * (release anyway). */
 int bench_binding_prepare(bench_binding *binding, const bench_plan *plan);
+
+/* One line per placement: "bind auto   <the decision in words>". */
+void bench_binding_print(const bench_binding *binding);
 
 /* Settings of placement `bind` (its CPUs and threads); untouched for "none". */
 void bench_binding_apply(const bench_binding *binding, size_t bind, zo_adam_settings *settings);

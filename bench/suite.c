@@ -67,6 +67,7 @@ int bench_suite_run(const bench_plan *plan, const char *json_path)
     if (bench_binding_prepare(&binding, plan) < 0 ||
         bench_contexts_create(plan, &binding, contexts) < 0)
         goto fail;
+    bench_binding_print(&binding);
 
     bench_machine machine;
     bench_machine_describe(contexts[0], &machine);
