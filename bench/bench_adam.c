@@ -69,7 +69,7 @@ static void bench_rows_finish(bench_adam_row *rows, size_t row_count)
 /* One mode: per repeat, the step of each context in turn, then traffic, triad and
  * (mixed) three-pass on contexts[0]. rows[i] is context i's. */
 static int bench_measure_mode(zo_adam *const *contexts, size_t context_count,
-                              const bench_plan *plan, size_t params, bench_mode mode,
+                              bench_binding *binding, const bench_plan *plan, size_t params, bench_mode mode,
                               const bench_triad *triad, bench_adam_row *rows)
 {
     const bench_mode_info *info = bench_mode_info_of(mode);
@@ -85,6 +85,8 @@ static int bench_measure_mode(zo_adam *const *contexts, size_t context_count,
             rows_started++; /* its samples may be half set up: release it too */
             goto fail;
         }
+    for (size_t i = 0; i < context_count; i++)
+        rows[i].bind = bench_binding_name(binding, i);
     if (bench_mode_arrays_create(&arrays, params, info, three_pass, zo_adam_num_threads(shared)) <
         0)
         goto fail;
@@ -97,8 +99,11 @@ static int bench_measure_mode(zo_adam *const *contexts, size_t context_count,
     uint64_t step = 1, three_pass_calls = 0;
 
     /* warm-up: wakes the thread team and settles caches and TLBs for each kernel */
-    for (size_t i = 0; i < context_count; i++)
+    for (size_t i = 0; i < context_count; i++) {
+        bench_binding_enter(binding, bench_binding_of_context(binding, i));
         BENCH_CHECK_ZO(zo_adam_step(contexts[i], &hparams, step++, &fused));
+    }
+    bench_binding_enter(binding, 0); /* the shared kernels run on contexts[0] */
     BENCH_CHECK_ZO(zo_adam_traffic_only(shared, &fused));
     bench_triad_run(triad);
     if (three_pass)
@@ -108,11 +113,16 @@ static int bench_measure_mode(zo_adam *const *contexts, size_t context_count,
     for (int r = 0; r < repeats; r++) {
         double *shared_samples = rows[0].samples;
         for (size_t i = 0; i < context_count; i++) {
+            /* a switch of placement moves threads: one untimed call lets them settle */
+            if (bench_binding_enter(binding, bench_binding_of_context(binding, i)))
+                BENCH_CHECK_ZO(zo_adam_step(contexts[i], &hparams, step++, &fused));
             double start = now_seconds();
             BENCH_CHECK_ZO(zo_adam_step(contexts[i], &hparams, step++, &fused));
             rows[i].samples[BENCH_KERNEL_STEP * repeats + r] = now_seconds() - start;
         }
 
+        if (bench_binding_enter(binding, 0))
+            BENCH_CHECK_ZO(zo_adam_traffic_only(shared, &fused));
         double start = now_seconds();
         BENCH_CHECK_ZO(zo_adam_traffic_only(shared, &fused));
         shared_samples[BENCH_KERNEL_TRAFFIC * repeats + r] = now_seconds() - start;
@@ -159,8 +169,9 @@ int bench_adam_check_memory(const bench_plan *plan, size_t params)
     return 0;
 }
 
-int bench_adam_measure_size(zo_adam *const *contexts, size_t context_count, const bench_plan *plan,
-                            size_t params, bench_adam_row *rows)
+int bench_adam_measure_size(zo_adam *const *contexts, size_t context_count,
+                            bench_binding *binding, const bench_plan *plan, size_t params,
+                            bench_adam_row *rows)
 {
     if (bench_adam_check_memory(plan, params) < 0)
         return -1;
@@ -172,7 +183,7 @@ int bench_adam_measure_size(zo_adam *const *contexts, size_t context_count, cons
     if (bench_triad_create(&triad, triad_elems, zo_adam_num_threads(contexts[0])) < 0)
         return -1;
     for (; modes_done < plan->mode_count; modes_done++)
-        if (bench_measure_mode(contexts, context_count, plan, params, plan->modes[modes_done],
+        if (bench_measure_mode(contexts, context_count, binding, plan, params, plan->modes[modes_done],
                                &triad, &rows[modes_done * context_count]) < 0)
             goto fail;
     bench_triad_destroy(&triad);

@@ -9,6 +9,7 @@
 #include <stddef.h>
 
 #include "bench_mode.h"
+#include "bind_variants.h"
 #include "plan.h"
 #include "zo/adam.h"
 
@@ -28,6 +29,7 @@ typedef struct bench_adam_row {
     size_t params;
     bench_mode mode;
     zo_cpu_isa isa;
+    const char *bind; /* the --bind placement of its step, NULL without --bind */
     int threads;
     int repeats;
     zo_cpu_isa shared_isa; /* the path that ran traffic and three-pass for this row */
@@ -43,16 +45,18 @@ typedef struct bench_adam_row {
 int bench_adam_check_memory(const bench_plan *plan, size_t params);
 
 /* Measures every mode of `plan` at `params` parameters. contexts[0 .. context_count)
- * are the kernel paths to compare, all with the same thread count (borrowed, not
- * destroyed); each times its own step, in the same repeat loop and on the same
+ * are the kernel paths (and placements, see bind_variants.h) to compare (borrowed,
+ * not destroyed); each times its own step, the calling thread moved for its placement
+ * first, in the same repeat loop and on the same
  * buffers, while the traffic, triad and three-pass kernels run once per repeat on
  * contexts[0]. Fills rows[m * context_count + i] for mode m and context i, each with
  * the shared kernels' samples copied in so it reads on its own (release each with
  * bench_adam_row_release). Each mode's buffers are freed before the next mode's are
  * allocated. 0 on success; -1 after printing why not (allocation, memory check, a zo
  * error), rows released. */
-int bench_adam_measure_size(zo_adam *const *contexts, size_t context_count, const bench_plan *plan,
-                            size_t params, bench_adam_row *rows);
+int bench_adam_measure_size(zo_adam *const *contexts, size_t context_count,
+                            bench_binding *binding, const bench_plan *plan, size_t params,
+                            bench_adam_row *rows);
 
 /* Frees the row's samples; safe twice. */
 void bench_adam_row_release(bench_adam_row *row);

@@ -11,6 +11,7 @@
 #endif
 
 #include "bench_fail.h"
+#include "bind_variants.h"
 #include "byte_units.h"
 #include "engine_config.h"
 #include "engine_loop.h"
@@ -185,6 +186,7 @@ int bench_engine_run(const bench_engine_options *options, bench_engine_result *r
     zo_config *config = NULL;
     zo_engine *engine = NULL;
     zo_adam *adam = NULL;
+    bench_binding binding = {0};
     bench_model model = {0};
     if (bench_engine_config_create(options->config_path, options->trace_path, &config) < 0)
         goto done;
@@ -214,8 +216,16 @@ int bench_engine_run(const bench_engine_options *options, bench_engine_result *r
     if (zo_engine_memory(engine, &memory) == ZO_OK)
         r->host_state_bytes = memory.host_bytes;
     r->copy_bytes = options->params * zo_dtype_size(r->dtype);
-    /* the update alone runs on as many threads as the engine's worker */
+    snprintf(r->placement, sizeof r->placement, "%s", zo_engine_placement(engine));
+    /* the update alone runs with the engine's placement: its threads, on its CPUs */
+    bench_plan engine_placement = {.threads = settings->threads, .bind_count = 1};
+    engine_placement.binds[0].mode = settings->bind;
+    snprintf(engine_placement.binds[0].cpus, sizeof engine_placement.binds[0].cpus, "%s",
+             settings->bind_cpus);
+    if (bench_binding_prepare(&binding, &engine_placement) < 0)
+        goto done;
     zo_adam_settings adam_settings = {.isa = ZO_CPU_ISA_AUTO, .num_threads = settings->threads};
+    bench_binding_apply(&binding, 0, &adam_settings);
     status = zo_adam_create(&adam, &adam_settings);
     if (status != ZO_OK) {
         bench_fail("zo_adam_create: %s: %s", zo_status_name(status), zo_last_error());
@@ -241,6 +251,7 @@ int bench_engine_run(const bench_engine_options *options, bench_engine_result *r
 done:
     zo_engine_destroy(&engine);
     zo_adam_destroy(&adam);
+    bench_binding_release(&binding);
     bench_model_free(&model);
     zo_config_destroy(&config);
     if (outcome != BENCH_DONE)

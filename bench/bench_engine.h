@@ -20,6 +20,7 @@ typedef struct bench_engine_result {
     zo_dtype dtype;                 /* of device weights and gradients */
     size_t bucket_count;
     char device_name[16];
+    char placement[512]; /* zo_engine_placement: where the engine's update ran */
     size_t copy_bytes; /* per step and direction */
     size_t rank, ranks;        /* ZeRO ranks (under mpirun), this process's rank     */
     uint64_t host_state_bytes; /* this rank's master weights, moments (its shard)   */

@@ -82,6 +82,7 @@ void report_print_engine(const bench_engine_result *r)
            bench_engine_config_name(o->config_path),
            o->trace_path ? ", trace (of every step, probe and warm-up included) written to " : "",
            o->trace_path ? o->trace_path : "", zo_cpu_isa_name(r->machine.isa), r->machine.threads);
+    printf("  placement: %s\n", r->placement);
     printf("  compute per layer: %.1f us (sleeps: forward 1/3, backward 2/3)%s\n",
            o->compute_us_per_layer,
            r->compute_matched_to_update ? ", chosen so the compute matches the host update" : "");
@@ -153,7 +154,7 @@ json_t *report_engine_json(const bench_engine_result *r)
     /* "o" hands each sub-object's reference to the new one, even on failure */
     return json_pack(
         "{s:I, s:I, s:s, s:s, s:I, s:s, s:s?, s:s, s:i, s:f, s:b, s:i, s:i, s:i, s:o, s:f, s:f, "
-        "s:s, s:f, s:f, s:f, s:f, s:f, s:o, s:o, s:I, s:f, s:o, s:I, s:I, s:I}",
+        "s:s, s:f, s:f, s:f, s:f, s:f, s:o, s:o, s:I, s:f, s:o, s:I, s:I, s:I, s:s}",
         "params", (json_int_t)o->params, "layers", (json_int_t)o->layers, "dtype",
         zo_dtype_name(r->dtype), "device", r->device_name, "buckets", (json_int_t)r->bucket_count,
         "config", bench_engine_config_name(o->config_path), "trace", o->trace_path, "isa",
@@ -167,7 +168,7 @@ json_t *report_engine_json(const bench_engine_result *r)
         f.step_over_bound, "step_info_median_seconds", step_info, "loop_blocked_median_seconds",
         loop, "skipped_steps", (json_int_t)r->skipped_steps, "loss_scale", (double)r->loss_scale,
         "step_samples_seconds", samples, "ranks", (json_int_t)r->ranks, "rank", (json_int_t)r->rank,
-        "host_state_bytes", (json_int_t)r->host_state_bytes);
+        "host_state_bytes", (json_int_t)r->host_state_bytes, "placement", r->placement);
 }
 
 int report_write_engine_json(const char *path, const bench_engine_result *result)

@@ -1,18 +1,21 @@
 /* zo-bench: measures the cpu_adam kernels against the memory system, and the engine's
  * pipeline against its phases alone. This file only reads the command line (or a
  * config file) and hands it to the subcommand or the suite. */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "bench_fail.h"
 #include "bench_isa.h"
+#include "bind_option.h"
 #include "config.h"
 #include "engine_command.h"
 #include "memory_plan_command.h"
 #include "options.h"
 #include "plan.h"
 #include "suite.h"
+#include "topo_command.h"
 
 static void bench_print_help(FILE *out)
 {
@@ -22,6 +25,8 @@ static void bench_print_help(FILE *out)
           "  zo-bench plan --params N --config FILE [OPTIONS]\n"
           "                                        the engine's memory plan; allocates nothing\n"
           "  zo-bench engine [OPTIONS]             the engine's pipeline against its phases alone\n"
+          "  zo-bench topo [OPTIONS]               the machine's topology and where each rank's\n"
+          "                                        host update would run\n"
           "  zo-bench --config FILE [--json OUT]   the suite a JSON config describes\n"
           "  zo-bench --help\n"
           "\n"
@@ -36,6 +41,10 @@ static void bench_print_help(FILE *out)
           "                  call overhead run on the first listed path\n"
           "  --repeats N     timed runs of each kernel; the median is reported (default 5)\n"
           "  --threads N     threads, 0 for OpenMP's default (default 0)\n"
+          "  --bind B        time each step under these thread placements in turn, as zo.bind\n"
+          "                  places the engine's update: none,auto (both), auto, none, or a\n"
+          "                  CPU list such as 0-3,8; may be repeated (at most 3). auto and\n"
+          "                  lists: --threads 0 means one per core of the placement\n"
           "  --json OUT      also write the figures to OUT as JSON\n"
           "\n"
           "modes: fp32 = fp32 grads and moments, no weights out (28 bytes/param);\n"
@@ -76,6 +85,13 @@ static void bench_print_help(FILE *out)
           "  reports step / max(phases) (overlap efficiency: 1.0 is perfect overlap, the goal\n"
           "  is <= 1.15), step / sum(phases), and the medians of zo_step_info. It needs about\n"
           "  36 bytes of memory per parameter (the engine's 20 with fp16, plus the phases').\n"
+          "\n"
+          "topo options (the engine's placement decisions; nothing is bound):\n"
+          "  --ranks R       local ranks to place (default: the launcher's local size, else 1)\n"
+          "  --threads N     zo.threads: update threads per rank, 0 = one per core (default 0)\n"
+          "  --bind B        zo.bind: auto, none or a CPU list such as 0-3,8 (default auto)\n"
+          "  --synthetic D   an hwloc synthetic machine instead of this one, e.g.\n"
+          "                  \"pack:2 numa:1 core:8 pu:2\"\n"
           "\n"
           "The config file (see bench/configs/default.json):\n"
           "  {\"adam\": {\"sizes\": [\"1M\", \"16M\"], \"modes\": [\"fp32\", \"mixed\"],\n"
@@ -139,6 +155,33 @@ static int bench_add_isa_item(const char *option, const char *item, bench_plan *
     return problem ? bench_fail("%s: %s: %s", option, item, problem) : 0;
 }
 
+static int bench_add_bind(bench_plan *plan, const char *text)
+{
+    bench_bind bind;
+    if (bench_parse_bind("--bind", text, &bind) < 0)
+        return -1;
+    const char *problem = bench_plan_add_bind(plan, &bind);
+    return problem ? bench_fail("--bind %s: %s", text, problem) : 0;
+}
+
+/* --bind: a comma list of "none" and "auto" ("none,auto"), or else one placement
+ * (a CPU list has commas of its own). */
+static int bench_add_binds(const char *value, bench_plan *plan)
+{
+    bool only_modes = true;
+    for (const char *item = value; only_modes && *item;) {
+        size_t length = strcspn(item, ",");
+        only_modes = length == 4 && (strncmp(item, "none", 4) == 0 || strncmp(item, "auto", 4) == 0);
+        item += length + (item[length] == ',');
+    }
+    if (!only_modes)
+        return bench_add_bind(plan, value);
+    for (const char *item = value; *item; item += item[4] ? 5 : 4)
+        if (bench_add_bind(plan, strncmp(item, "none", 4) == 0 ? "none" : "auto") < 0)
+            return -1;
+    return 0;
+}
+
 /* Reads the options of `zo-bench adam` from argv[first] on. */
 static int bench_parse_adam_options(int argc, char **argv, int first, bench_plan *plan,
                                     const char **json_path)
@@ -171,6 +214,9 @@ static int bench_parse_adam_options(int argc, char **argv, int first, bench_plan
             const char *problem = bench_plan_set_threads(plan, number);
             if (problem)
                 return bench_fail("--threads %s: %s", value, problem);
+        } else if ((found = bench_option(argc, argv, &i, "--bind", &value)) != 0) {
+            if (found < 0 || bench_add_binds(value, plan) < 0)
+                return -1;
         } else if ((found = bench_option(argc, argv, &i, "--json", &value)) != 0) {
             if (found < 0)
                 return -1;
@@ -216,6 +262,8 @@ int main(int argc, char **argv)
         return bench_memory_plan_command(argc, argv, 2);
     if (argc > 1 && strcmp(argv[1], "engine") == 0)
         return bench_engine_command(argc, argv, 2);
+    if (argc > 1 && strcmp(argv[1], "topo") == 0)
+        return bench_topo_command(argc, argv, 2);
     bench_plan plan;
     const char *json_path = NULL;
     bench_plan_default(&plan);

@@ -3,6 +3,7 @@
 #include "plan.h"
 
 #include <stdio.h>
+#include <string.h>
 
 /* Far beyond any machine this runs on; stops a typo from asking for a million. */
 enum { BENCH_MAX_THREADS = 4096 };
@@ -52,6 +53,17 @@ const char *bench_plan_add_isa(bench_plan *plan, zo_cpu_isa isa)
         return unsupported;
     }
     plan->isas[plan->isa_count++] = isa;
+    return NULL;
+}
+
+const char *bench_plan_add_bind(bench_plan *plan, const bench_bind *bind)
+{
+    for (size_t k = 0; k < plan->bind_count; k++)
+        if (strcmp(bench_bind_name(&plan->binds[k]), bench_bind_name(bind)) == 0)
+            return "this placement is listed twice";
+    if (plan->bind_count == BENCH_MAX_BINDS)
+        return "too many placements (at most 3)";
+    plan->binds[plan->bind_count++] = *bind;
     return NULL;
 }
 

@@ -9,9 +9,10 @@
 
 #include "bench_isa.h"
 #include "bench_mode.h"
+#include "bind_option.h"
 #include "engine_options.h"
 
-enum { BENCH_MAX_SIZES = 32 };
+enum { BENCH_MAX_SIZES = 32, BENCH_MAX_BINDS = 3 };
 
 typedef struct bench_plan {
     size_t sizes[BENCH_MAX_SIZES]; /* parameters per run, in the order given */
@@ -21,6 +22,10 @@ typedef struct bench_plan {
     zo_cpu_isa isas[BENCH_MAX_ISAS]; /* each at most once; the first also runs the traffic,
                                         triad and three-pass kernels and the call overhead */
     size_t isa_count;
+    bench_bind binds[BENCH_MAX_BINDS]; /* --bind: the placements compared, each path's
+                                          step timed under each in turn; none listed:
+                                          no topology, workers pinned as by default */
+    size_t bind_count;
     int repeats;     /* timed runs of each kernel; the report gives their median */
     int threads;     /* 0: OpenMP's default */
     bool run_engine; /* a suite config's "engine" section asks for the engine benchmark */
@@ -38,6 +43,8 @@ const char *bench_plan_add_size(bench_plan *plan, size_t params);
 const char *bench_plan_add_mode(bench_plan *plan, bench_mode mode);
 /* Refuses a path listed twice or one this CPU cannot run (zo_cpu_supports). */
 const char *bench_plan_add_isa(bench_plan *plan, zo_cpu_isa isa);
+/* Refuses a placement listed twice, or more than BENCH_MAX_BINDS. */
+const char *bench_plan_add_bind(bench_plan *plan, const bench_bind *bind);
 const char *bench_plan_set_repeats(bench_plan *plan, long long repeats);
 const char *bench_plan_set_threads(bench_plan *plan, long long threads);
 

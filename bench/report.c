@@ -60,7 +60,8 @@ void report_print_machine(const bench_machine *machine)
            bench_or_unset(machine->omp_wait_policy), bench_or_unset(machine->gomp_spincount));
 }
 
-void report_print_adam_header(int repeats, size_t isa_count, zo_cpu_isa shared_isa)
+void report_print_adam_header(int repeats, size_t isa_count, zo_cpu_isa shared_isa,
+                              bool bind_column)
 {
     static const char *const legend[] = {
         "  traffic:      zo_adam_traffic_only, the step's loads and stores with no math",
@@ -78,8 +79,12 @@ void report_print_adam_header(int repeats, size_t isa_count, zo_cpu_isa shared_i
                "                on the same buffers; traffic and 3-pass run on the first listed\n"
                "                path (%s), so step/traffic across paths is their speed ratio\n",
                zo_cpu_isa_name(shared_isa));
-    printf("\n%8s  %-12s  %-10s  %7s  %12s  %9s  %9s  %12s  %12s  %10s  %10s  %12s  %7s\n",
-           "params", "mode", "isa", "threads", "step [us]", "Mparam/s", "step GB/s", "traffic GB/s",
+    if (bind_column)
+        printf("  bind:         where the step's threads ran (placements above); each repeat\n"
+               "                times the placements in turn on the same buffers, so the\n"
+               "                memory is the same for all: this compares thread placement\n");
+    printf("\n%8s  %-12s  %-10s%s  %7s  %12s  %9s  %9s  %12s  %12s  %10s  %10s  %12s  %7s\n",
+           "params", "mode", "isa", bind_column ? "  bind  " : "", "threads", "step [us]", "Mparam/s", "step GB/s", "traffic GB/s",
            "step/traffic", "triad GB/s", "step/triad", "3-pass [us]", "speedup");
     fflush(stdout);
 }
@@ -89,8 +94,11 @@ void report_print_adam_row(const bench_adam_row *row)
     bench_row_figures f = bench_figures_of(row);
     char params[32];
     bench_format_param_count(row->params, params, sizeof params);
-    printf("%8s  %-12s  %-10s  %7d  %12.1f  %9.1f  %9.2f  %12.2f  %12.3f  %10.2f  %10.3f", params,
-           bench_mode_info_of(row->mode)->name, zo_cpu_isa_name(row->isa), row->threads,
+    char bind[32] = "";
+    if (row->bind)
+        snprintf(bind, sizeof bind, "  %-6s", row->bind);
+    printf("%8s  %-12s  %-10s%s  %7d  %12.1f  %9.1f  %9.2f  %12.2f  %12.3f  %10.2f  %10.3f", params,
+           bench_mode_info_of(row->mode)->name, zo_cpu_isa_name(row->isa), bind, row->threads,
            1e6 * f.step_seconds, 1e-6 * f.params_per_second, f.step_gb_per_s, f.traffic_gb_per_s,
            f.step_over_traffic, f.triad_gb_per_s, f.step_over_triad);
     if (row->measured[BENCH_KERNEL_THREE_PASS])
@@ -194,6 +202,8 @@ static json_t *bench_json_row(const bench_adam_row *row)
               bench_json_set(o, "triad_seconds", json_real(median[BENCH_KERNEL_TRIAD])) &&
               bench_json_set(o, "triad_gb_per_s", json_real(f.triad_gb_per_s)) &&
               bench_json_set(o, "step_over_triad", json_real(f.step_over_triad));
+    if (ok && row->bind)
+        ok = bench_json_set(o, "bind", json_string(row->bind));
     /* only where the step ran on another path than the kernels it is compared with */
     if (ok && row->shared_isa != row->isa)
         ok = bench_json_set(o, "shared_kernels_isa", json_string(zo_cpu_isa_name(row->shared_isa)));

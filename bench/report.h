@@ -15,8 +15,10 @@ void report_print_machine(const bench_machine *machine);
 
 /* The Adam table's title, legend and column headers; then one line per row. With
  * more than one kernel path the legend says that traffic and three-pass ran on the
- * first, `shared_isa`; with one, the table is as it always was. */
-void report_print_adam_header(int repeats, size_t isa_count, zo_cpu_isa shared_isa);
+ * first, `shared_isa`; with one, the table is as it always was. bind_column adds the
+ * "bind" column of a --bind comparison (rows then carry their placement). */
+void report_print_adam_header(int repeats, size_t isa_count, zo_cpu_isa shared_isa,
+                              bool bind_column);
 void report_print_adam_row(const bench_adam_row *row);
 
 void report_print_call_overhead(const bench_call_overhead *overhead);

@@ -27,10 +27,14 @@ enum { ZO_MIN_ELEMS_PER_THREAD = 16384 };
  * 240 divides evenly among 1-6, 8, 10, 12, 15 and 16 threads. */
 enum { ZO_STATS_MAX_SLICES = 240, ZO_STATS_MIN_SLICE_ELEMS = 8192 };
 
+/* The longest CPU list a context takes: more cores than any one machine has. */
+enum { ZO_MAX_CPU_LIST = 4096 };
+
 struct zo_adam {
     zo_cpu_isa isa;
     int num_threads;
     const zo_adam_kernels *kernels;
+    zo_team_cpus team_cpus; /* where the workers run; cpus NULL: after the caller's core */
 };
 
 void zo_adam_default_settings(zo_adam_settings *settings)
@@ -39,6 +43,8 @@ void zo_adam_default_settings(zo_adam_settings *settings)
         return;
     settings->isa = ZO_CPU_ISA_AUTO;
     settings->num_threads = 0;
+    settings->cpus = NULL;
+    settings->cpu_count = 0;
 }
 
 void zo_adam_default_hparams(zo_adam_hparams *hparams)
@@ -92,6 +98,15 @@ zo_status zo_adam_create(zo_adam **out, const zo_adam_settings *settings)
     if (chosen.num_threads < 0)
         return zo_fail(ZO_ERR_INVALID_ARGUMENT, "zo_adam_create: num_threads is %d, must be >= 0",
                        chosen.num_threads);
+    if ((chosen.cpu_count > 0 && !chosen.cpus) || chosen.cpu_count < 0 ||
+        chosen.cpu_count > ZO_MAX_CPU_LIST || (chosen.cpus && chosen.cpu_count == 0))
+        return zo_fail(ZO_ERR_INVALID_ARGUMENT,
+                       "zo_adam_create: cpus is %s with cpu_count %d (a list needs 1..%d entries)",
+                       chosen.cpus ? "a list" : "NULL", chosen.cpu_count, ZO_MAX_CPU_LIST);
+    for (int i = 0; i < chosen.cpu_count; i++)
+        if (chosen.cpus[i] < 0)
+            return zo_fail(ZO_ERR_INVALID_ARGUMENT, "zo_adam_create: cpus[%d] is %d, must be >= 0",
+                           i, chosen.cpus[i]);
     if (chosen.isa < ZO_CPU_ISA_AUTO || chosen.isa > ZO_CPU_ISA_AVX512_BF16)
         return zo_fail(ZO_ERR_INVALID_ARGUMENT, "zo_adam_create: isa %d is not a zo_cpu_isa",
                        (int)chosen.isa);
@@ -109,10 +124,18 @@ zo_status zo_adam_create(zo_adam **out, const zo_adam_settings *settings)
                        zo_cpu_isa_name(chosen.isa), zo_cpu_isa_name(zo_cpu_best_isa()));
 
     zo_adam *ctx = calloc(1, sizeof *ctx);
-    if (!ctx)
+    int *cpus = chosen.cpu_count ? malloc((size_t)chosen.cpu_count * sizeof *cpus) : NULL;
+    if (!ctx || (chosen.cpu_count && !cpus)) {
+        free(ctx), free(cpus);
         return zo_fail(ZO_ERR_OUT_OF_MEMORY, "zo_adam_create: out of memory");
+    }
+    if (cpus)
+        memcpy(cpus, chosen.cpus, (size_t)chosen.cpu_count * sizeof *cpus);
+    ctx->team_cpus = (zo_team_cpus){.cpus = cpus, .count = chosen.cpu_count};
     ctx->isa = chosen.isa;
-    ctx->num_threads = chosen.num_threads > 0 ? chosen.num_threads : omp_get_max_threads();
+    ctx->num_threads = chosen.num_threads > 0 ? chosen.num_threads
+                       : chosen.cpu_count  ? chosen.cpu_count
+                                           : omp_get_max_threads();
     ctx->kernels = zo_kernels_for(chosen.isa);
     *out = ctx;
     return ZO_OK;
@@ -122,6 +145,7 @@ void zo_adam_destroy(zo_adam **ctx)
 {
     if (!ctx || !*ctx)
         return;
+    free((void *)(*ctx)->team_cpus.cpus);
     free(*ctx);
     *ctx = NULL;
 }
@@ -165,7 +189,7 @@ static void zo_run_chunked(const zo_adam *ctx, zo_adam_range_fn kernel,
     int master_cpu = zo_current_cpu();
 #pragma omp parallel num_threads(threads)
     {
-        zo_pin_team_worker(master_cpu);
+        zo_pin_team_worker(master_cpu, &ctx->team_cpus);
         size_t begin, end;
         if (zo_this_thread_chunk(n, &begin, &end))
             kernel(args, begin, end);
@@ -320,7 +344,7 @@ zo_status zo_adam_grad_stats(zo_adam *ctx, const void *grad, zo_dtype dtype, siz
 
 #pragma omp parallel num_threads(threads) if (threads > 1)
     {
-        zo_pin_team_worker(master_cpu);
+        zo_pin_team_worker(master_cpu, &ctx->team_cpus);
 #pragma omp for schedule(static)
         for (size_t s = 0; s < slices; s++) {
             size_t end = (s + 1) * slice < n ? (s + 1) * slice : n;
@@ -345,7 +369,7 @@ static void zo_run_elementwise(const zo_adam *ctx, zo_cast_range_fn kernel, void
     int master_cpu = zo_current_cpu();
 #pragma omp parallel num_threads(threads) if (threads > 1)
     {
-        zo_pin_team_worker(master_cpu);
+        zo_pin_team_worker(master_cpu, &ctx->team_cpus);
         size_t begin, end;
         if (zo_this_thread_chunk(n, &begin, &end))
             kernel(dst, src, scale, begin, end);

@@ -48,6 +48,8 @@ void zo_default_settings(zo_settings *settings)
     settings->device = ZO_DEVICE_AUTO;
     settings->comm = ZO_COMM_AUTO;
     settings->threads = 0;
+    settings->bind = ZO_BIND_AUTO;
+    settings->bind_cpus[0] = '\0';
     settings->delayed_param_update = false;
     settings->trace_file[0] = '\0';
     settings->moments_dtype = ZO_DTYPE_F32;

@@ -32,6 +32,7 @@ zo_status zo_config_read_cpu_offload(zo_config_reader *reader, json_t *value, co
 /* the "zo" section (config_zo_section.c) */
 zo_status zo_config_read_device(zo_config_reader *reader, json_t *value, const char *path);
 zo_status zo_config_read_comm(zo_config_reader *reader, json_t *value, const char *path);
+zo_status zo_config_read_bind(zo_config_reader *reader, json_t *value, const char *path);
 zo_status zo_config_read_trace(zo_config_reader *reader, json_t *value, const char *path);
 zo_status zo_config_read_moments_dtype(zo_config_reader *reader, json_t *value, const char *path);
 zo_status zo_config_read_max_pinned_bytes(zo_config_reader *reader, json_t *value,

@@ -175,6 +175,7 @@ static const zo_config_key zo_keys[] = {
     CUSTOM_KEY("device", zo_config_read_device),
     CUSTOM_KEY("comm", zo_config_read_comm),
     INT_KEY("threads", threads, AT_LEAST(0)),
+    CUSTOM_KEY("bind", zo_config_read_bind),
     BOOL_KEY("delayed_param_update", delayed_param_update),
     CUSTOM_KEY("trace", zo_config_read_trace),
     CUSTOM_KEY("moments_dtype", zo_config_read_moments_dtype),

@@ -1,9 +1,10 @@
-/* Config readers for zo's own section, "zo": names that map to enums, the trace path
- * and the pinned-memory cap. */
+/* Config readers for zo's own section, "zo": names that map to enums, the binding, the
+ * trace path and the pinned-memory cap. */
 #include <math.h>
 #include <string.h>
 
 #include "byte_size.h"
+#include "cpu_list.h"
 #include "config_handlers.h"
 #include "error.h"
 
@@ -27,19 +28,50 @@ zo_status zo_config_read_comm(zo_config_reader *reader, json_t *value, const cha
     return status;
 }
 
+/* Copies a string value into a fixed field of the settings, refusing one too long. */
+static zo_status zo_config_copy_string(const char *path, const char *text, char *target,
+                                       size_t room)
+{
+    if (strlen(text) >= room)
+        return zo_fail(ZO_ERR_CONFIG, "%s is %zu bytes long, must be under %zu", path, strlen(text),
+                       room);
+    memcpy(target, text, strlen(text) + 1);
+    return ZO_OK;
+}
+
+/* "none", or a CPU list checked here, so a typo is reported with the config and not
+ * when the engine starts ("auto", the default, never reaches this reader). */
+zo_status zo_config_read_bind(zo_config_reader *reader, json_t *value, const char *path)
+{
+    const char *text = NULL;
+    zo_status status = zo_config_read_string(value, path, &text);
+    if (status != ZO_OK)
+        return status;
+    zo_settings *settings = &reader->config->settings;
+    if (strcmp(text, "none") == 0) {
+        settings->bind = ZO_BIND_NONE;
+        return ZO_OK;
+    }
+    char problem[128];
+    if (!zo_cpu_list_parse(text, NULL, NULL, problem, sizeof problem))
+        return zo_fail(ZO_ERR_CONFIG,
+                       "%s is \"%.40s\", must be \"auto\", \"none\" or a CPU list such as "
+                       "\"0-3,8\": %s",
+                       path, text, problem);
+    status = zo_config_copy_string(path, text, settings->bind_cpus, sizeof settings->bind_cpus);
+    if (status == ZO_OK)
+        settings->bind = ZO_BIND_CPUS;
+    return status;
+}
+
 zo_status zo_config_read_trace(zo_config_reader *reader, json_t *value, const char *path)
 {
     const char *file = NULL;
     zo_status status = zo_config_read_string(value, path, &file);
     if (status != ZO_OK)
         return status;
-    char *target = reader->config->settings.trace_file;
-    size_t room = sizeof reader->config->settings.trace_file;
-    if (strlen(file) >= room)
-        return zo_fail(ZO_ERR_CONFIG, "%s is %zu bytes long, must be under %zu", path, strlen(file),
-                       room);
-    memcpy(target, file, strlen(file) + 1);
-    return ZO_OK;
+    return zo_config_copy_string(path, file, reader->config->settings.trace_file,
+                                 sizeof reader->config->settings.trace_file);
 }
 
 zo_status zo_config_read_moments_dtype(zo_config_reader *reader, json_t *value, const char *path)

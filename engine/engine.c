@@ -10,6 +10,7 @@
 
 #include "engine_internal.h"
 #include "comm_choose.h"
+#include "engine_placement.h"
 #include "error.h"
 #include "device_cuda.h"
 #include "memory_plan.h"
@@ -57,11 +58,13 @@ static zo_dtype zo_device_dtype_for(const zo_settings *s)
     return s->fp16_enabled ? ZO_DTYPE_F16 : s->bf16_enabled ? ZO_DTYPE_BF16 : ZO_DTYPE_F32;
 }
 
-static void *zo_host_zeroed(size_t bytes)
+static void *zo_host_zeroed(const zo_engine *e, size_t bytes)
 {
     void *ptr = aligned_alloc(64, (bytes + 63) / 64 * 64);
-    if (ptr)
+    if (ptr) {
+        zo_topology_bind_memory(e->topology, &e->placement, ptr, bytes); /* before first touch */
         memset(ptr, 0, bytes);
+    }
     return ptr;
 }
 
@@ -71,8 +74,8 @@ static void *zo_host_zeroed(size_t bytes)
 static zo_status zo_alloc_staging(zo_engine *e, size_t bytes, void **out)
 {
     if (e->settings.pin_memory)
-        return e->device.ops->alloc_pinned(e->device.ctx, bytes, out);
-    *out = zo_host_zeroed(bytes);
+        return zo_engine_alloc_pinned_near(e, bytes, out); /* on the placement's nodes */
+    *out = zo_host_zeroed(e, bytes);
     return *out ? ZO_OK
                 : zo_fail(ZO_ERR_OUT_OF_MEMORY, "zo_engine_create: out of memory for %zu bytes of staging",
                           bytes);
@@ -98,14 +101,14 @@ static zo_status zo_engine_allocate(zo_engine *e)
         (status = zo_alloc_staging(e, elems * e->dtype_bytes, &e->pinned_grads)) ||
         (status = zo_alloc_staging(e, elems * e->dtype_bytes, &e->pinned_weights)))
         return status;
-    e->master = zo_host_zeroed(shard * sizeof(float));
-    e->exp_avg = zo_host_zeroed(moment_bytes);
-    e->exp_avg_sq = zo_host_zeroed(moment_bytes);
+    e->master = zo_host_zeroed(e, shard * sizeof(float));
+    e->exp_avg = zo_host_zeroed(e, moment_bytes);
+    e->exp_avg_sq = zo_host_zeroed(e, moment_bytes);
     /* With accumulation the update reads the fp32 sum (a shard of it from stage 2, which
      * reduces every micro-step); without it, the delayed update (which overlaps the next
      * backward) alternates between two landing buffers. */
     if (e->accumulation_steps > 1)
-        e->accumulated = zo_host_zeroed((e->settings.stage >= 2 ? shard : elems) * sizeof(float));
+        e->accumulated = zo_host_zeroed(e, (e->settings.stage >= 2 ? shard : elems) * sizeof(float));
     else if (e->settings.delayed_param_update &&
              (status = zo_alloc_staging(e, elems * e->dtype_bytes, &e->pinned_grads_spare)))
         return status;
@@ -186,8 +189,7 @@ static zo_status zo_engine_start_device(zo_engine *e)
         (status = e->device.ops->stream_create(e->device.ctx, "h2d", &e->h2d_stream)) ||
         (status = e->worker_device.ops->stream_create(e->worker_device.ctx, "host update", &e->worker)))
         return status;
-    zo_adam_settings adam = {.isa = ZO_CPU_ISA_AUTO, .num_threads = e->settings.threads};
-    return zo_adam_create(&e->adam, &adam);
+    return zo_engine_place_update(e);
 }
 
 /* With several ranks each writes a trace of its own: "t.json" becomes "t.rank1.json". */
@@ -328,6 +330,7 @@ void zo_engine_destroy(zo_engine **engine)
         e->worker_device.ops->destroy(e->worker_device.ctx);
     zo_trace_close(&e->trace); /* after the streams: every span is in */
     zo_adam_destroy(&e->adam);
+    zo_topology_destroy(&e->topology);
     free(e->master), free(e->exp_avg), free(e->exp_avg_sq), free(e->accumulated);
     free(e->param_ready), free(e->bucket_pending), free(e->bucket_stats), free(e->bucket_landed);
     free(e->bucket_generation), free(e->h2d_done), free(e->grads_written), free(e->jobs);

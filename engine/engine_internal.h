@@ -11,6 +11,7 @@
 #include "device.h"
 #include "loss_scaler.h"
 #include "partition.h"
+#include "topology.h"
 #include "trace.h"
 #include "zo/adam.h"
 #include "zo/engine.h"
@@ -83,6 +84,8 @@ struct zo_engine {
                                             shard from stage 2, the whole flat space
                                             before (stage 1 reduces it at the boundary) */
     zo_adam *adam;
+    zo_topology *topology;  /* this machine; placement: where the update runs */
+    zo_placement placement;
 
     /* this micro-step's readiness */
     bool *param_ready;

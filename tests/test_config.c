@@ -54,6 +54,7 @@ static const char *const full_config =
     "  \"train_micro_batch_size_per_gpu\": 8,\n"
     "  \"wall_clock_breakdown\": false,\n"
     "  \"zo\": {\"device\": \"host\", \"threads\": 12, \"delayed_param_update\": true,\n"
+    "         \"bind\": \"0-3,8\",\n"
     "         \"trace\": \"/tmp/zo-trace.json\", \"moments_dtype\": \"bf16\",\n"
     "         \"max_pinned_bytes\": \"8GiB\"}\n"
     "}\n";
@@ -103,6 +104,8 @@ Test(config, reads_every_field_of_a_zero2_offload_config)
 
     cr_assert(eq(int, s->device, ZO_DEVICE_HOST));
     cr_assert(eq(int, s->threads, 12));
+    cr_assert(eq(int, s->bind, ZO_BIND_CPUS));
+    cr_assert(eq(str, (char *)s->bind_cpus, "0-3,8"));
     cr_assert(eq(int, s->delayed_param_update, true));
     cr_assert(eq(str, (char *)s->trace_file, "/tmp/zo-trace.json"));
     cr_assert(eq(int, s->moments_dtype, ZO_DTYPE_BF16));
@@ -193,9 +196,19 @@ Test(config, auto_values_give_the_defaults)
         " \"scheduler\": \"auto\","
         " \"zero_optimization\": {\"stage\": \"auto\", \"offload_optimizer\": \"auto\","
         "                       \"reduce_bucket_size\": \"auto\", \"overlap_comm\": \"auto\"},"
-        " \"zo\": {\"device\": \"auto\", \"threads\": \"auto\", \"trace\": \"auto\","
+        " \"zo\": {\"device\": \"auto\", \"threads\": \"auto\", \"trace\": \"auto\", \"bind\": \"auto\","
         "         \"moments_dtype\": \"auto\", \"max_pinned_bytes\": \"auto\"}}");
     cr_assert(eq(int, memcmp(zo_config_settings(config), &defaults, sizeof defaults), 0));
+    zo_config_destroy(&config);
+}
+
+Test(config, bind_none_leaves_placement_to_openmp)
+{
+    zo_config *config = parse_ok("{\"zo\": {\"bind\": \"none\", \"threads\": 3}}");
+    const zo_settings *s = zo_config_settings(config);
+    cr_assert(eq(int, s->bind, ZO_BIND_NONE));
+    cr_assert(eq(str, (char *)s->bind_cpus, ""));
+    cr_assert(eq(int, s->threads, 3));
     zo_config_destroy(&config);
 }
 
@@ -360,6 +373,24 @@ static const bad_config bad_configs[] = {
     {"{\"zo\": {\"delayed_param_update\": null}}", ZO_ERR_CONFIG,
      "zo.delayed_param_update must be true or false, got null", NULL},
     {"{\"zo\": {\"trace\": 1}}", ZO_ERR_CONFIG, "zo.trace must be a string, got integer 1", NULL},
+    {"{\"zo\": {\"bind\": 4}}", ZO_ERR_CONFIG, "zo.bind must be a string, got integer 4", NULL},
+    {"{\"zo\": {\"bind\": \"\"}}", ZO_ERR_CONFIG,
+     "zo.bind is \"\", must be \"auto\", \"none\" or a CPU list", "the list is empty"},
+    {"{\"zo\": {\"bind\": \"all\"}}", ZO_ERR_CONFIG, "zo.bind is \"all\"",
+     "a CPU number (0..65535) is expected at character 1"},
+    {"{\"zo\": {\"bind\": \"0-\"}}", ZO_ERR_CONFIG, "zo.bind is \"0-\"",
+     "the range at character 1 has no end"},
+    {"{\"zo\": {\"bind\": \"4,7-5\"}}", ZO_ERR_CONFIG, "zo.bind is \"4,7-5\"",
+     "the range 7-5 runs backwards"},
+    {"{\"zo\": {\"bind\": \"0 1\"}}", ZO_ERR_CONFIG, "zo.bind is \"0 1\"",
+     "unexpected ' ' at character 2"},
+    {"{\"zo\": {\"bind\": \"0x3\"}}", ZO_ERR_CONFIG, "zo.bind is \"0x3\"",
+     "unexpected 'x' at character 2"},
+    {"{\"zo\": {\"bind\": \"70000\"}}", ZO_ERR_CONFIG, "zo.bind is \"70000\"",
+     "a CPU number (0..65535) is expected at character 1"},
+    {"{\"zo\": {\"bind\": \"None\"}}", ZO_ERR_CONFIG, "zo.bind is \"None\"", NULL},
+    {"{\"zo\": {\"threads\": \"all\"}}", ZO_ERR_CONFIG,
+     "zo.threads must be an integer, got string \"all\"", NULL},
     /* whole numbers */
     {"{\"train_batch_size\": 8.5}", ZO_ERR_CONFIG,
      "train_batch_size must be an integer, got number 8.5", NULL},

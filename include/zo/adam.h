@@ -41,13 +41,20 @@ ZO_API zo_cpu_isa zo_cpu_best_isa(void);
 /* Whether this CPU can run `isa` (ZO_CPU_ISA_AUTO and SCALAR: always). */
 ZO_API bool zo_cpu_supports(zo_cpu_isa isa);
 
-/* How a kernel context runs: which instruction set, how many threads. */
+/* How a kernel context runs: which instruction set, how many threads, on which CPUs. */
 typedef struct zo_adam_settings {
     zo_cpu_isa isa;  /* ZO_CPU_ISA_AUTO: ZO_CPU_ISA from the environment, else the best */
-    int num_threads; /* 0: OpenMP's default (OMP_NUM_THREADS or the core count)        */
+    int num_threads; /* 0: cpu_count when cpus is given, else OpenMP's default
+                        (OMP_NUM_THREADS or the core count)                            */
+    const int *cpus; /* NULL, or the operating system's CPU numbers to run on: worker i
+                        of a team is pinned to cpus[i % cpu_count] (OMP_PROC_BIND or
+                        not). The calling thread (i = 0) is never moved: bind it to
+                        cpus[0] yourself (the engine does). Copied at create.          */
+    int cpu_count;   /* entries of cpus, 0 with cpus NULL; at most 4096                */
 } zo_adam_settings;
 
-/* Fills `settings` with the defaults (auto ISA, OpenMP's thread count). */
+/* Fills `settings` with the defaults (auto ISA, OpenMP's thread count, no CPU list:
+ * each worker pinned to a core of its own after the caller's, see README). */
 ZO_API void zo_adam_default_settings(zo_adam_settings *settings);
 
 /* A kernel context: the chosen instruction set and thread count. Cheap to create;
@@ -56,7 +63,8 @@ typedef struct zo_adam zo_adam;
 
 /* Creates a context in *out (owned by the caller, free with zo_adam_destroy).
  * settings may be NULL for the defaults.
- * Errors: ZO_ERR_INVALID_ARGUMENT (out NULL, num_threads < 0, unknown isa, or a
+ * Errors: ZO_ERR_INVALID_ARGUMENT (out NULL, num_threads < 0, unknown isa, a CPU list
+ * that is NULL with a count, of a bad length or with a negative number, or a
  * ZO_CPU_ISA environment value that names no path), ZO_ERR_NOT_SUPPORTED (the CPU
  * lacks the requested path), ZO_ERR_OUT_OF_MEMORY. */
 ZO_API zo_status zo_adam_create(zo_adam **out, const zo_adam_settings *settings);

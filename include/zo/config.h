@@ -31,6 +31,14 @@ typedef enum zo_comm_kind {
     ZO_COMM_MPI = 2     /* every process of MPI_COMM_WORLD; an error in a build without MPI */
 } zo_comm_kind;
 
+/* Which cores run the host update and which NUMA nodes hold its memory (zo.bind). */
+typedef enum zo_bind_mode {
+    ZO_BIND_AUTO = 0, /* from the hardware: this rank's share of the cores and NUMA nodes,
+                         near its GPU when one is known                                  */
+    ZO_BIND_NONE = 1, /* leave threads to OpenMP (and OMP_PROC_BIND), memory to first touch */
+    ZO_BIND_CPUS = 2  /* exactly the CPUs of bind_cpus                                   */
+} zo_bind_mode;
+
 /* DeepSpeed's learning-rate schedulers. */
 typedef enum zo_scheduler_kind {
     ZO_SCHEDULER_NONE = 0,          /* constant optimizer.params.lr                 */
@@ -91,7 +99,10 @@ typedef struct zo_settings {
     /* zo's own section, "zo" */
     zo_device_kind device;        /* "auto" (default), "host", "cuda"              */
     zo_comm_kind comm;            /* "auto" (default), "single", "mpi"             */
-    int threads;                  /* host update threads; 0 = all cores            */
+    int threads;                  /* host update threads; 0 ("auto") = one per core
+                                     of this rank's placement (zo.bind)             */
+    zo_bind_mode bind;            /* zo.bind: "auto" (default), "none", a CPU list  */
+    char bind_cpus[256];          /* ZO_BIND_CPUS: the list, e.g. "0-7,16-23"        */
     bool delayed_param_update;    /* DeepSpeed's DPU: step t's update overlaps t+1 */
     char trace_file[1024];        /* "" = no trace; else a Chrome/Perfetto JSON    */
     zo_dtype moments_dtype;       /* "f32" (default) or "bf16"                      */

@@ -80,6 +80,11 @@ ZO_API zo_status zo_engine_memory(const zo_engine *engine, zo_memory_plan *out);
 /* What the engine decided on the user's behalf, "" if nothing: with zo.device "auto"
  * and no usable GPU, why it runs on the host backend. Owned by the engine. */
 ZO_API const char *zo_engine_notice(const zo_engine *engine);
+/* Where the host update runs, in words: this rank's cores, threads and NUMA nodes
+ * and why (zo.threads, zo.bind), e.g. "local rank 0 of 1: 2 cores (CPUs 0-1) on NUMA
+ * node 0; 2 threads, one per core; one NUMA node: memory needs no binding". Owned by
+ * the engine; "" for NULL. */
+ZO_API const char *zo_engine_placement(const zo_engine *engine);
 
 /* Where parameter `param`'s device weights are (read by the forward) and where the
  * backward must write its gradient, in zo_engine_dtype(). NULL for a bad index.
