@@ -20,17 +20,6 @@ static long zo_launcher_world_size(void)
     return 0;
 }
 
-size_t zo_launcher_local_rank(void)
-{
-    static const char *const names[] = {"OMPI_COMM_WORLD_LOCAL_RANK", "MPI_LOCALRANKID", "SLURM_LOCALID"};
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-        const char *value = getenv(names[i]);
-        if (value && *value)
-            return (size_t)strtoul(value, NULL, 10);
-    }
-    return 0;
-}
-
 zo_status zo_comm_choose(zo_comm_kind kind, zo_comm *out, char *notice, size_t notice_size)
 {
     if (kind == ZO_COMM_SINGLE)

@@ -12,9 +12,4 @@
  * libzo has none, one rank with `notice` saying why. Collective when MPI is chosen. */
 zo_status zo_comm_choose(zo_comm_kind kind, zo_comm *out, char *notice, size_t notice_size);
 
-/* This process's rank among those of its node, as the launcher says (OpenMPI's
- * OMPI_COMM_WORLD_LOCAL_RANK, MPICH's MPI_LOCALRANKID, Slurm's SLURM_LOCALID); 0 when
- * none does. One rank per GPU: it picks the GPU. */
-size_t zo_launcher_local_rank(void);
-
 #endif

@@ -164,8 +164,10 @@ static zo_status zo_engine_choose_device(zo_engine *e)
         return zo_device_host_create(&e->device);
     /* one rank per GPU: the node's ranks take its GPUs in turn (with CUDA_VISIBLE_DEVICES
      * set per rank, each sees one GPU: ordinal 0) */
-    int gpus = 0;
-    int ordinal = zo_cuda_device_count(&gpus) == ZO_OK && gpus > 0 ? (int)(zo_launcher_local_rank() % (size_t)gpus) : 0;
+    int gpus = 0, local_rank = 0, local_ranks = 1;
+    const char *source;
+    zo_topology_local_rank(&local_rank, &local_ranks, &source);
+    int ordinal = zo_cuda_device_count(&gpus) == ZO_OK && gpus > 0 ? local_rank % gpus : 0;
     zo_status status = zo_device_cuda_create(ordinal, &e->device);
     if (status == ZO_OK || e->settings.device == ZO_DEVICE_CUDA)
         return status;
