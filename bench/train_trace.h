@@ -1,9 +1,9 @@
 /* What the engine's own trace (zo.trace) says its streams did: per role, the time
  * during which at least one of its spans was open. zo-bench train reads it for the
  * D2H / host update / H2D split of a real training step, which zo_step_info does not
- * carry. A span opens when its copy or job is queued, so a copy queued behind another
- * one, or (on CUDA) behind the backward that produces its gradients, counts from then:
- * busy times are upper bounds, and GB/s from them lower bounds. */
+ * carry. A copy's span is stamped by host functions its stream runs just before and
+ * just after the copy (cudaLaunchHostFunc on CUDA), so it includes their latency:
+ * busy times are upper bounds, and GB/s computed from them lower bounds. */
 #ifndef ZO_BENCH_TRAIN_TRACE_H
 #define ZO_BENCH_TRAIN_TRACE_H
 
