@@ -2,7 +2,9 @@
  * sizes the largest models, reports. */
 #include "train_command.h"
 
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "bench_fail.h"
@@ -66,6 +68,20 @@ static int bench_train_gpu_extras(const bench_train_options *options, const benc
     return bench_train_run_once(&host, &report->host_only);
 }
 
+/* A config that is not JSON, or that zo refuses, is the user's to fix (exit 2), found
+ * before anything runs. */
+static bool bench_train_config_is_usable(const char *config_path)
+{
+    char *text = bench_train_config_text(config_path, "host", "cpu", NULL);
+    zo_config *config = NULL;
+    bool usable = text && zo_config_from_string(text, &config) == ZO_OK;
+    if (text && !usable)
+        bench_fail("%s: %s", config_path, zo_last_error());
+    zo_config_destroy(&config);
+    free(text);
+    return usable;
+}
+
 int bench_train_command(int argc, char **argv, int first)
 {
     bench_train_options options;
@@ -73,7 +89,7 @@ int bench_train_command(int argc, char **argv, int first)
     int parsed = bench_train_parse_options(argc, argv, first, &options);
     if (parsed != 0)
         return bench_exit_status(parsed);
-    if (bench_train_pick_device(&options, &report) < 0)
+    if (!bench_train_config_is_usable(options.config_path) || bench_train_pick_device(&options, &report) < 0)
         return BENCH_EXIT_USAGE;
     report.config_path = options.config_path;
     bench_train_run_spec spec = {.shape = bench_train_shape(options.params, options.width),
