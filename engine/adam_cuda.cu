@@ -1,10 +1,12 @@
-// Adam on the GPU: cpu_adam's zo_adam_block (cpu_adam/kernel_body.h) for one element
+// Adam on the GPU, and what the device update needs around it (gradient stats, a
+// stream, copies). The step is cpu_adam's zo_adam_block (cpu_adam/kernel_body.h) for one element
 // per thread, with the same operations in the same order. Each one is an explicitly
 // rounded intrinsic (__fmul_rn, __fadd_rn, __fsqrt_rn, __fdiv_rn): nvcc may not fuse
 // them into an FMA or use approximate division/square root whatever the flags, which
 // are -fmad=false anyway. The fp16/bf16 conversions are cpu_adam's own
 // (convert_scalar.h compiled for the device), NaN payloads included.
 #include <cuda_runtime.h>
+#include <math.h>
 #include <stdint.h>
 
 #define ZO_CONVERT_FN static inline __host__ __device__
@@ -18,6 +20,11 @@ extern "C" {
 namespace {
 
 enum { THREADS_PER_BLOCK = 256 };
+
+zo_status cuda_failure(const char *call, cudaError_t error)
+{
+    return zo_fail(ZO_ERR_DEVICE, "%s failed: %s (%s)", call, cudaGetErrorName(error), cudaGetErrorString(error));
+}
 
 // An element of each storage type, widened to fp32 or rounded from it.
 struct f32_t {
@@ -127,8 +134,109 @@ extern "C" zo_status zo_adam_cuda_step(const zo_adam_hparams *hparams, uint64_t 
     case ZO_DTYPE_BF16: error = launch_for_moments<bf16_t>(c, buffers, cuda_stream); break;
     default: error = launch_for_moments<f32_t>(c, buffers, cuda_stream); break;
     }
+    return error == cudaSuccess ? ZO_OK : cuda_failure("zo_adam_cuda_step: kernel launch", error);
+}
+
+// ---------------------------------------------------------------------------------
+// Gradient stats: each block sums g^2 (in double) and counts non-finite elements over
+// a grid-stride range, reduces in shared memory in a fixed tree order, and writes its
+// partials; the host adds them in block order.
+
+namespace {
+
+template <typename Grad>
+__global__ void stats_kernel(const void *grad_raw, size_t n, double *partial_sums, double *partial_nonfinite)
+{
+    __shared__ double sums[THREADS_PER_BLOCK];
+    __shared__ double nonfinite[THREADS_PER_BLOCK];
+    const typename Grad::storage *grad = static_cast<const typename Grad::storage *>(grad_raw);
+    double sum = 0.0, bad = 0.0;
+    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
+        float g = Grad::load(grad[i]);
+        if (isfinite(g))
+            sum = __dadd_rn(sum, __dmul_rn((double)g, (double)g));
+        else
+            bad += 1.0;
+    }
+    sums[threadIdx.x] = sum;
+    nonfinite[threadIdx.x] = bad;
+    __syncthreads();
+    for (unsigned half = THREADS_PER_BLOCK / 2; half > 0; half /= 2) {
+        if (threadIdx.x < half) {
+            sums[threadIdx.x] = __dadd_rn(sums[threadIdx.x], sums[threadIdx.x + half]);
+            nonfinite[threadIdx.x] += nonfinite[threadIdx.x + half];
+        }
+        __syncthreads();
+    }
+    if (threadIdx.x == 0) {
+        partial_sums[blockIdx.x] = sums[0];
+        partial_nonfinite[blockIdx.x] = nonfinite[0];
+    }
+}
+
+} // namespace
+
+extern "C" zo_status zo_adam_cuda_grad_stats(const void *grad, zo_dtype dtype, size_t n, void *scratch, void *stream,
+                                             zo_grad_stats *out)
+{
+    if (!out || !scratch || (!grad && n > 0))
+        return zo_fail(ZO_ERR_INVALID_ARGUMENT, "zo_adam_cuda_grad_stats: %s is NULL",
+                       !out ? "out" : !scratch ? "scratch" : "grad");
+    *out = (zo_grad_stats){0.0, true};
+    if (n == 0)
+        return ZO_OK;
+    double *sums = static_cast<double *>(scratch), *nonfinite = sums + ZO_ADAM_CUDA_STATS_BLOCKS;
+    cudaStream_t cuda_stream = static_cast<cudaStream_t>(stream);
+    switch (dtype) {
+    case ZO_DTYPE_F16:
+        stats_kernel<f16_t><<<ZO_ADAM_CUDA_STATS_BLOCKS, THREADS_PER_BLOCK, 0, cuda_stream>>>(grad, n, sums, nonfinite);
+        break;
+    case ZO_DTYPE_BF16:
+        stats_kernel<bf16_t><<<ZO_ADAM_CUDA_STATS_BLOCKS, THREADS_PER_BLOCK, 0, cuda_stream>>>(grad, n, sums, nonfinite);
+        break;
+    default:
+        stats_kernel<f32_t><<<ZO_ADAM_CUDA_STATS_BLOCKS, THREADS_PER_BLOCK, 0, cuda_stream>>>(grad, n, sums, nonfinite);
+        break;
+    }
+    double partials[2 * ZO_ADAM_CUDA_STATS_BLOCKS];
+    cudaError_t error = cudaGetLastError();
+    if (error == cudaSuccess)
+        error = cudaMemcpyAsync(partials, scratch, sizeof partials, cudaMemcpyDeviceToHost, cuda_stream);
+    if (error == cudaSuccess)
+        error = cudaStreamSynchronize(cuda_stream);
     if (error != cudaSuccess)
-        return zo_fail(ZO_ERR_DEVICE, "zo_adam_cuda_step: kernel launch failed: %s (%s)", cudaGetErrorName(error),
-                       cudaGetErrorString(error));
+        return cuda_failure("zo_adam_cuda_grad_stats", error);
+    double sum = 0.0, bad = 0.0;
+    for (int block = 0; block < ZO_ADAM_CUDA_STATS_BLOCKS; block++) {
+        sum += partials[block];
+        bad += partials[ZO_ADAM_CUDA_STATS_BLOCKS + block];
+    }
+    *out = (zo_grad_stats){bad > 0.0 ? NAN : sum, bad == 0.0};
     return ZO_OK;
+}
+
+extern "C" zo_status zo_adam_cuda_stream_create(void **out)
+{
+    cudaStream_t stream = NULL;
+    cudaError_t error = cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking);
+    *out = stream;
+    return error == cudaSuccess ? ZO_OK : cuda_failure("cudaStreamCreateWithFlags", error);
+}
+
+extern "C" void zo_adam_cuda_stream_destroy(void *stream)
+{
+    if (stream)
+        cudaStreamDestroy(static_cast<cudaStream_t>(stream));
+}
+
+extern "C" zo_status zo_adam_cuda_stream_synchronize(void *stream)
+{
+    cudaError_t error = cudaStreamSynchronize(static_cast<cudaStream_t>(stream));
+    return error == cudaSuccess ? ZO_OK : cuda_failure("cudaStreamSynchronize", error);
+}
+
+extern "C" zo_status zo_adam_cuda_copy(void *dst, const void *src, size_t bytes, bool to_device)
+{
+    cudaError_t error = cudaMemcpy(dst, src, bytes, to_device ? cudaMemcpyHostToDevice : cudaMemcpyDeviceToHost);
+    return error == cudaSuccess ? ZO_OK : cuda_failure("cudaMemcpy", error);
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "engine_device_update.h"
 #include "engine_internal.h"
 #include "error.h"
 #include "device_cuda.h"
@@ -164,11 +165,6 @@ static zo_status zo_engine_start_device(zo_engine *e)
     zo_status status;
     if ((status = zo_engine_choose_device(e)) || (status = zo_device_host_create(&e->worker_device)))
         return status;
-    /* on the host backend the "device" is the host: offloaded or not is the same */
-    if (e->device.ops->takes_external_streams && !e->settings.offload_optimizer)
-        return zo_fail(ZO_ERR_NOT_SUPPORTED,
-                       "the optimizer on the GPU (zero_optimization.offload_optimizer.device "
-                       "\"none\", DeepSpeed's default) is not implemented yet: set it to \"cpu\"");
     if ((status = e->device.ops->stream_create(e->device.ctx, "d2h", &e->d2h_stream)) ||
         (status = e->device.ops->stream_create(e->device.ctx, "h2d", &e->h2d_stream)) ||
         (status = e->worker_device.ops->stream_create(e->worker_device.ctx, "host update", &e->worker)))
@@ -203,7 +199,7 @@ zo_status zo_engine_create(const zo_config *config, const zo_param_desc *params,
     if ((settings->trace_file[0] && (status = zo_trace_open(settings->trace_file, &e->trace))) ||
         (status = zo_partition_build(params, param_count, settings->reduce_bucket_size, 1, &e->layout)) ||
         (status = zo_engine_start_device(e)) || (status = zo_engine_check_plan(e)) ||
-        (status = zo_engine_allocate(e))) {
+        (status = zo_engine_allocate(e)) || (status = zo_device_update_create(e))) {
         zo_engine_destroy(&e);
         return status;
     }
@@ -223,6 +219,7 @@ void zo_engine_destroy(zo_engine **engine)
         ops->stream_destroy(e->device.ctx, e->d2h_stream);
     if (e->worker)
         e->worker_device.ops->stream_destroy(e->worker_device.ctx, e->worker);
+    zo_device_update_destroy(e); /* after the worker that queues its work */
     if (e->h2d_stream)
         ops->stream_destroy(e->device.ctx, e->h2d_stream);
     for (size_t b = 0; e->h2d_done && b < e->layout.bucket_count; b++) {
@@ -282,7 +279,8 @@ zo_status zo_engine_synchronize(zo_engine *e)
     zo_status status = e->worker_device.ops->stream_synchronize(e->worker_device.ctx, e->worker);
     zo_status d2h = e->device.ops->stream_synchronize(e->device.ctx, e->d2h_stream);
     zo_status h2d = e->device.ops->stream_synchronize(e->device.ctx, e->h2d_stream);
-    return status ? status : d2h ? d2h : h2d;
+    zo_status device = e->device_update ? zo_device_update_synchronize(e) : ZO_OK;
+    return status ? status : d2h ? d2h : h2d ? h2d : device;
 }
 
 zo_status zo_engine_write_trace(zo_engine *e)
@@ -321,6 +319,8 @@ zo_status zo_engine_set_master(zo_engine *e, size_t param, const float *values)
         return status;
     size_t offset = e->layout.param_offset[param], elems = e->layout.param_elems[param];
     memcpy(e->master + offset, values, elems * sizeof(float));
+    if (e->device_update && (status = zo_device_update_put_master(e, offset, elems)))
+        return status;
     void *staged = (char *)e->pinned_weights + offset * e->dtype_bytes;
     if ((status = zo_adam_cast(e->adam, staged, e->dtype, values, ZO_DTYPE_F32, elems, 1.0f)) ||
         (status = e->device.ops->copy_async(e->device.ctx, zo_engine_weights(e, param), staged,
@@ -334,6 +334,8 @@ zo_status zo_engine_get_master(zo_engine *e, size_t param, float *values)
     zo_status status = zo_check_param(e, param, values, "zo_engine_get_master");
     if (status == ZO_OK)
         status = e->worker_device.ops->stream_synchronize(e->worker_device.ctx, e->worker);
+    if (status == ZO_OK && e->device_update)
+        status = zo_device_update_get_master(e, e->layout.param_offset[param], e->layout.param_elems[param]);
     if (status != ZO_OK)
         return status;
     memcpy(values, e->master + e->layout.param_offset[param], e->layout.param_elems[param] * sizeof(float));

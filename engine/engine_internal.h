@@ -74,6 +74,7 @@ struct zo_engine {
     void *exp_avg, *exp_avg_sq;          /* flat moments, settings.moments_dtype    */
     float *accumulated;                  /* flat fp32 gradient sum (accumulation > 1) */
     zo_adam *adam;
+    struct zo_device_update *device_update; /* offload "none": engine_device_update.c; else NULL */
 
     /* this micro-step's readiness */
     bool *param_ready;
