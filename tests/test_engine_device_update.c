@@ -127,3 +127,23 @@ Test(engine_device_update, refuses_accumulation_and_the_delayed_update_by_name)
         zo_engine_destroy(&engine);
     }
 }
+
+Test(engine_device_update, the_plan_puts_the_optimizer_state_on_the_gpu_without_offload)
+{
+    /* zo.device "cuda": planned for a GPU whether or not this machine has one */
+    const char *json[2] = {
+        "{\"fp16\": {\"enabled\": true}, \"zero_optimization\": {\"offload_optimizer\": {\"device\": \"cpu\"}},"
+        " \"zo\": {\"device\": \"cuda\"}}",
+        "{\"fp16\": {\"enabled\": true}, \"zero_optimization\": {\"offload_optimizer\": {\"device\": \"none\"}},"
+        " \"zo\": {\"device\": \"cuda\"}}"};
+    zo_memory_plan plan[2];
+    for (int k = 0; k < 2; k++) {
+        zo_config *config = NULL;
+        cr_assert(eq(int, zo_config_from_string(json[k], &config), ZO_OK), "%s", zo_last_error());
+        cr_assert(eq(int, zo_engine_plan(config, model, PARAMS, 1, &plan[k]), ZO_OK), "%s", zo_last_error());
+        zo_config_destroy(&config);
+    }
+    cr_expect(eq(u64, plan[0].device_bytes, plan[0].param_elems * 4), "fp16 weights + gradients");
+    cr_expect(eq(u64, plan[1].device_bytes, plan[1].param_elems * (4 + 4 + 8)), "+ fp32 master and moments");
+    cr_expect(eq(u64, plan[1].host_bytes, plan[0].host_bytes), "the host copies stay (engine.c keeps them)");
+}
