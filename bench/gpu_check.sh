@@ -42,9 +42,9 @@ if [[ -x build-gpu/examples/train_mlp_cuda ]]; then
     tail -3 "$results/train_mlp_cuda.txt" | tee -a "$results/summary.txt"
 fi
 
-# zo-bench train: the same MLP loop through the engine, offload on and off (off stays
-# "n/a (...)" with the engine's reason until offload_optimizer.device "none" is wired
-# on CUDA), GPU / host-only speed, PCIe vs the pinned peak, peak GPU memory.
+# zo-bench train: the same MLP loop through the engine, offload on and off ("none":
+# Adam on the GPU, engine_device_update.c), GPU / host-only speed, PCIe vs the pinned
+# peak, peak GPU memory each way.
 # small: 64M parameters (width 2048), also trained on the host for the ratio;
 # large: 1G parameters (width 8192), GPU only (a host-only step of it takes minutes),
 # with --find-max for the largest model each way on this machine.
