@@ -37,9 +37,22 @@ timeout 120 ./build-gpu/bench/zo-bench adam --sizes 16M,256M --modes mixed --rep
 tail -8 "$results/adam.txt" | tee -a "$results/summary.txt"
 
 if [[ -x build-gpu/examples/train_mlp_cuda ]]; then
-    log "train_mlp_cuda (the example: the loss must fall)"
+    log "train_mlp_cuda (the example: the loss must fall), offload on"
     timeout 60 ./build-gpu/examples/train_mlp_cuda --steps 200 > "$results/train_mlp_cuda.txt" 2>&1
-    tail -3 "$results/train_mlp_cuda.txt" | tee -a "$results/summary.txt"
+    echo "exit status $?" >> "$results/train_mlp_cuda.txt"
+    tail -4 "$results/train_mlp_cuda.txt" | tee -a "$results/summary.txt"
+    log "train_mlp_cuda, offload off (Adam on the GPU: engine_device_update.c)"
+    cat > "$results/no_offload.json" <<'JSON'
+{"gradient_clipping": 1.0,
+ "fp16": {"enabled": true, "loss_scale": 0, "initial_scale_power": 16},
+ "optimizer": {"type": "AdamW", "params": {"lr": 1e-3, "betas": [0.9, 0.999], "weight_decay": 0.01}},
+ "zero_optimization": {"stage": 2, "reduce_bucket_size": 65536, "offload_optimizer": {"device": "none"}},
+ "zo": {"device": "cuda"}}
+JSON
+    timeout 60 ./build-gpu/examples/train_mlp_cuda --steps 200 --config "$results/no_offload.json" \
+        > "$results/train_mlp_cuda_no_offload.txt" 2>&1
+    echo "exit status $?" >> "$results/train_mlp_cuda_no_offload.txt"
+    tail -4 "$results/train_mlp_cuda_no_offload.txt" | tee -a "$results/summary.txt"
 fi
 
 # zo-bench train: the same MLP loop through the engine, offload on and off ("none":
