@@ -16,7 +16,8 @@ enum { BENCH_MAX_LAYERS = 1 << 24 };
 typedef enum bench_train_way { WAY_OFFLOAD, WAY_NO_OFFLOAD, WAY_HOST_ONLY } bench_train_way;
 
 typedef struct bench_fit_context {
-    const zo_config *config; /* zo.device "cuda" for the GPU ways, "host" for host only */
+    const zo_config *config; /* zo.device "cuda" (offload "cpu" or "none") for the GPU
+                                ways, "host" for host only                          */
     bench_train_way way;
     size_t width, batch;
     uint64_t device_free_bytes;
@@ -60,15 +61,14 @@ static int bench_fits(const bench_fit_context *context, size_t layers)
         goto done;
     }
     *context->host_available_bytes = plan.host_available_bytes;
-    const zo_settings *settings = zo_config_settings(context->config);
     uint64_t activations = bench_cuda_activation_bytes(shape, context->batch);
-    uint64_t optimizer_on_device = plan.param_elems * (4 + 2 * zo_dtype_size(settings->moments_dtype));
     switch (context->way) {
     case WAY_OFFLOAD:
         fits = plan.fits && plan.device_bytes + activations <= context->device_free_bytes;
         break;
     case WAY_NO_OFFLOAD:
-        fits = plan.device_bytes + optimizer_on_device + activations <= context->device_free_bytes;
+        /* the plan of offload "none" counts master weights and moments on the GPU */
+        fits = plan.device_bytes + activations <= context->device_free_bytes;
         break;
     case WAY_HOST_ONLY: {
         uint64_t host_total = plan.host_bytes + plan.pinned_bytes + plan.device_bytes;
@@ -109,10 +109,10 @@ static int bench_largest(const bench_fit_context *context, bench_train_max *out)
     return 0;
 }
 
-/* Parses the config with zo.device `device` (offload on, so the plan counts host state). */
-static zo_config *bench_find_max_config(const char *config_path, const char *device)
+/* Parses the config with zo.device `device` and offload_optimizer.device `offload`. */
+static zo_config *bench_find_max_config(const char *config_path, const char *device, const char *offload)
 {
-    char *text = bench_train_config_text(config_path, device, "cpu", NULL);
+    char *text = bench_train_config_text(config_path, device, offload, NULL);
     zo_config *config = NULL;
     if (text && zo_config_from_string(text, &config) != ZO_OK)
         bench_fail("%s: %s", config_path, zo_last_error());
@@ -123,10 +123,11 @@ static zo_config *bench_find_max_config(const char *config_path, const char *dev
 int bench_train_find_max(const char *config_path, size_t width, size_t batch, bench_train_max_report *out)
 {
     *out = (bench_train_max_report){.width = width, .batch = batch};
-    zo_config *gpu_config = bench_find_max_config(config_path, "cuda");
-    zo_config *host_config = bench_find_max_config(config_path, "host");
+    zo_config *gpu_config = bench_find_max_config(config_path, "cuda", "cpu");
+    zo_config *gpu_only_config = bench_find_max_config(config_path, "cuda", "none");
+    zo_config *host_config = bench_find_max_config(config_path, "host", "cpu");
     int result = -1;
-    if (!gpu_config || !host_config)
+    if (!gpu_config || !gpu_only_config || !host_config)
         goto done;
     int gpus = 0;
     char gpu_missing[200] = ""; /* why the GPU ways cannot be sized */
@@ -143,7 +144,7 @@ int bench_train_find_max(const char *config_path, size_t width, size_t batch, be
     } else {
         bench_fit_context offload = {gpu_config, WAY_OFFLOAD, width, batch, out->device_free_bytes,
                                      &out->host_available_bytes};
-        bench_fit_context no_offload = {gpu_config, WAY_NO_OFFLOAD, width, batch, out->device_free_bytes,
+        bench_fit_context no_offload = {gpu_only_config, WAY_NO_OFFLOAD, width, batch, out->device_free_bytes,
                                         &out->host_available_bytes};
         if (bench_largest(&offload, &out->offload) < 0 || bench_largest(&no_offload, &out->no_offload) < 0)
             goto done;
@@ -154,6 +155,7 @@ int bench_train_find_max(const char *config_path, size_t width, size_t batch, be
     result = 0;
 done:
     zo_config_destroy(&gpu_config);
+    zo_config_destroy(&gpu_only_config);
     zo_config_destroy(&host_config);
     return result;
 }

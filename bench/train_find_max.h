@@ -4,9 +4,9 @@
  * - offload (GPU + host): zo_engine_plan fits this machine's host memory (master
  *   weights, moments, pinned staging), and the plan's device bytes (16-bit weights
  *   and gradients) plus the CUDA loop's activations fit the GPU's free memory;
- * - no offload (GPU only): device bytes + fp32 master weights (4 B/param) + the two
- *   moments (2 x 4 B/param, or 2 x 2 with zo.moments_dtype bf16) + activations fit
- *   the GPU's free memory;
+ * - no offload (GPU only): the plan of offload "none", whose device bytes add fp32
+ *   master weights (4 B/param) and the two moments (2 x 4 B/param, or 2 x 2 with
+ *   zo.moments_dtype bf16), plus the activations, fits the GPU's free memory;
  * - host only (host backend): zo_engine_plan fits host memory with the device
  *   buffers in host RAM too, plus the host loop's fp32 activations.
  * Free memory is measured once (cudaMemGetInfo, no margin); cuBLAS workspaces and
