@@ -36,19 +36,21 @@ static int bench_train_pick_device(const bench_train_options *options, bench_tra
     if (why[0])
         snprintf(report->gpu_missing, sizeof report->gpu_missing, "no GPU: %s", why);
     else if (options->device == BENCH_TRAIN_HOST)
-        snprintf(report->gpu_missing, sizeof report->gpu_missing, "--device host: the GPU is not used");
+        snprintf(report->gpu_missing, sizeof report->gpu_missing,
+                 "--device host: the GPU is not used");
     report->device = report->gpu_missing[0] ? "host" : "cuda";
     return 0;
 }
 
 /* The CUDA-only parts: the pinned peak, the run without offload, and the same model
  * on the host backend. */
-static int bench_train_gpu_extras(const bench_train_options *options, const bench_train_run_spec *spec,
-                                  bench_train_report *report)
+static int bench_train_gpu_extras(const bench_train_options *options,
+                                  const bench_train_run_spec *spec, bench_train_report *report)
 {
     char reason[256];
-    report->has_copy_peak = bench_gpu_measure_copy_peak(bench_copy_peak_bytes(report->offload.bytes_each_way),
-                                                        &report->copy_peak, reason, sizeof reason) == 0;
+    report->has_copy_peak =
+        bench_gpu_measure_copy_peak(bench_copy_peak_bytes(report->offload.bytes_each_way),
+                                    &report->copy_peak, reason, sizeof reason) == 0;
     if (!report->has_copy_peak)
         fprintf(stderr, "zo-bench: pinned copy peak: %s\n", reason);
     bench_train_run_spec without = *spec;
@@ -89,7 +91,8 @@ int bench_train_command(int argc, char **argv, int first)
     int parsed = bench_train_parse_options(argc, argv, first, &options);
     if (parsed != 0)
         return bench_exit_status(parsed);
-    if (!bench_train_config_is_usable(options.config_path) || bench_train_pick_device(&options, &report) < 0)
+    if (!bench_train_config_is_usable(options.config_path) ||
+        bench_train_pick_device(&options, &report) < 0)
         return BENCH_EXIT_USAGE;
     report.config_path = options.config_path;
     bench_train_run_spec spec = {.shape = bench_train_shape(options.params, options.width),
@@ -115,7 +118,8 @@ int bench_train_command(int argc, char **argv, int first)
     }
     if (options.find_max) {
         report.has_find_max = true;
-        if (bench_train_find_max(options.config_path, spec.shape.width, spec.batch, &report.find_max) < 0)
+        if (bench_train_find_max(options.config_path, spec.shape.width, spec.batch,
+                                 &report.find_max) < 0)
             return BENCH_EXIT_FAILED;
     }
     bench_train_print(&report);

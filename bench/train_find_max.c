@@ -39,7 +39,8 @@ static uint64_t bench_cuda_activation_bytes(mlp_shape shape, size_t batch)
 static uint64_t bench_host_activation_bytes(mlp_shape shape, size_t batch)
 {
     uint64_t count = (uint64_t)batch * shape.width, width = shape.width;
-    return 4 * (count * (shape.layers + 1 + 3) + shape.layers * (2 * width * width + width) + width * width);
+    return 4 * (count * (shape.layers + 1 + 3) + shape.layers * (2 * width * width + width) +
+                width * width);
 }
 
 /* Whether `layers` layers fit the way's rule; -1 when the plan itself failed. */
@@ -93,7 +94,8 @@ static int bench_largest(const bench_fit_context *context, bench_train_max *out)
     if (fits < 0)
         return -1;
     if (fits == 1) { /* the cap: say so rather than search further */
-        snprintf(out->reason, sizeof out->reason, "fits even at %d layers (the search's cap)", BENCH_MAX_LAYERS);
+        snprintf(out->reason, sizeof out->reason, "fits even at %d layers (the search's cap)",
+                 BENCH_MAX_LAYERS);
         low = high;
     }
     while (high - low > 1) {
@@ -110,7 +112,8 @@ static int bench_largest(const bench_fit_context *context, bench_train_max *out)
 }
 
 /* Parses the config with zo.device `device` and offload_optimizer.device `offload`. */
-static zo_config *bench_find_max_config(const char *config_path, const char *device, const char *offload)
+static zo_config *bench_find_max_config(const char *config_path, const char *device,
+                                        const char *offload)
 {
     char *text = bench_train_config_text(config_path, device, offload, NULL);
     zo_config *config = NULL;
@@ -120,7 +123,8 @@ static zo_config *bench_find_max_config(const char *config_path, const char *dev
     return config;
 }
 
-int bench_train_find_max(const char *config_path, size_t width, size_t batch, bench_train_max_report *out)
+int bench_train_find_max(const char *config_path, size_t width, size_t batch,
+                         bench_train_max_report *out)
 {
     *out = (bench_train_max_report){.width = width, .batch = batch};
     zo_config *gpu_config = bench_find_max_config(config_path, "cuda", "cpu");
@@ -140,16 +144,24 @@ int bench_train_find_max(const char *config_path, size_t width, size_t batch, be
         bench_gpu_memory(&used, &out->device_free_bytes, gpu_missing, sizeof gpu_missing);
     if (gpu_missing[0]) {
         snprintf(out->offload.reason, sizeof out->offload.reason, "n/a (no GPU: %s)", gpu_missing);
-        snprintf(out->no_offload.reason, sizeof out->no_offload.reason, "n/a (no GPU: %s)", gpu_missing);
+        snprintf(out->no_offload.reason, sizeof out->no_offload.reason, "n/a (no GPU: %s)",
+                 gpu_missing);
     } else {
-        bench_fit_context offload = {gpu_config, WAY_OFFLOAD, width, batch, out->device_free_bytes,
+        bench_fit_context offload = {gpu_config,
+                                     WAY_OFFLOAD,
+                                     width,
+                                     batch,
+                                     out->device_free_bytes,
                                      &out->host_available_bytes};
-        bench_fit_context no_offload = {gpu_only_config, WAY_NO_OFFLOAD, width, batch, out->device_free_bytes,
-                                        &out->host_available_bytes};
-        if (bench_largest(&offload, &out->offload) < 0 || bench_largest(&no_offload, &out->no_offload) < 0)
+        bench_fit_context no_offload = {
+            gpu_only_config, WAY_NO_OFFLOAD,         width,
+            batch,           out->device_free_bytes, &out->host_available_bytes};
+        if (bench_largest(&offload, &out->offload) < 0 ||
+            bench_largest(&no_offload, &out->no_offload) < 0)
             goto done;
     }
-    bench_fit_context host_only = {host_config, WAY_HOST_ONLY, width, batch, 0, &out->host_available_bytes};
+    bench_fit_context host_only = {
+        host_config, WAY_HOST_ONLY, width, batch, 0, &out->host_available_bytes};
     if (bench_largest(&host_only, &out->host_only) < 0)
         goto done;
     result = 0;

@@ -19,9 +19,9 @@
 #include <stdint.h>
 
 typedef struct bench_train_max {
-    bool known;       /* false: `reason` says why (no GPU, a refused config)    */
+    bool known; /* false: `reason` says why (no GPU, a refused config)    */
     char reason[256];
-    size_t layers;    /* of the given width                                     */
+    size_t layers; /* of the given width                                     */
     size_t params;
 } bench_train_max;
 
@@ -34,6 +34,7 @@ typedef struct bench_train_max_report {
 
 /* Fills *out for models of `width` trained with `batch`-sample steps under the config
  * at config_path. 0, or -1 after printing why the bench itself failed. */
-int bench_train_find_max(const char *config_path, size_t width, size_t batch, bench_train_max_report *out);
+int bench_train_find_max(const char *config_path, size_t width, size_t batch,
+                         bench_train_max_report *out);
 
 #endif

@@ -16,7 +16,8 @@ typedef struct bench_gpu_copy_peak {
 /* Times cudaMemcpyAsync of `bytes` between a cudaHostAlloc'd buffer and a device one,
  * each way alone on one stream, median of 5 after one untimed copy (cudaEvent timing).
  * 0, or -1 with `reason` filled. */
-int bench_gpu_measure_copy_peak(size_t bytes, bench_gpu_copy_peak *out, char *reason, size_t reason_size);
+int bench_gpu_measure_copy_peak(size_t bytes, bench_gpu_copy_peak *out, char *reason,
+                                size_t reason_size);
 
 /* Device-wide memory now (cudaMemGetInfo): in use (total - free) and free, in bytes.
  * 0, or -1 with `reason` filled. */

@@ -5,7 +5,8 @@
 
 static const char bench_no_cuda[] = "built without CUDA (nvcc not found)";
 
-int bench_gpu_measure_copy_peak(size_t bytes, bench_gpu_copy_peak *out, char *reason, size_t reason_size)
+int bench_gpu_measure_copy_peak(size_t bytes, bench_gpu_copy_peak *out, char *reason,
+                                size_t reason_size)
 {
     (void)bytes, (void)out;
     snprintf(reason, reason_size, "%s", bench_no_cuda);

@@ -22,7 +22,8 @@ enum { BENCH_COPY_REPEATS = 5 };
 
 /* Median seconds of one cudaMemcpyAsync of `bytes` from src to dst on `stream`. */
 static int bench_gpu_time_copy(void *dst, const void *src, size_t bytes, enum cudaMemcpyKind kind,
-                               cudaStream_t stream, double *seconds, char *reason, size_t reason_size)
+                               cudaStream_t stream, double *seconds, char *reason,
+                               size_t reason_size)
 {
     cudaEvent_t began = NULL, ended = NULL;
     double times[BENCH_COPY_REPEATS];
@@ -49,7 +50,8 @@ fail:
     return result;
 }
 
-int bench_gpu_measure_copy_peak(size_t bytes, bench_gpu_copy_peak *out, char *reason, size_t reason_size)
+int bench_gpu_measure_copy_peak(size_t bytes, bench_gpu_copy_peak *out, char *reason,
+                                size_t reason_size)
 {
     void *host = NULL, *device = NULL;
     cudaStream_t stream = NULL;
@@ -58,8 +60,10 @@ int bench_gpu_measure_copy_peak(size_t bytes, bench_gpu_copy_peak *out, char *re
     BENCH_CUDA(cudaHostAlloc(&host, bytes, cudaHostAllocDefault));
     BENCH_CUDA(cudaMalloc(&device, bytes));
     BENCH_CUDA(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
-    if (bench_gpu_time_copy(device, host, bytes, cudaMemcpyHostToDevice, stream, &up, reason, reason_size) < 0 ||
-        bench_gpu_time_copy(host, device, bytes, cudaMemcpyDeviceToHost, stream, &down, reason, reason_size) < 0)
+    if (bench_gpu_time_copy(device, host, bytes, cudaMemcpyHostToDevice, stream, &up, reason,
+                            reason_size) < 0 ||
+        bench_gpu_time_copy(host, device, bytes, cudaMemcpyDeviceToHost, stream, &down, reason,
+                            reason_size) < 0)
         goto fail;
     *out = (bench_gpu_copy_peak){.h2d_gbps = (double)bytes / up / 1e9,
                                  .d2h_gbps = (double)bytes / down / 1e9,

@@ -48,9 +48,13 @@ int bench_train_parse_options(int argc, char **argv, int first, bench_train_opti
         else if ((found = bench_option(argc, argv, &i, "--steps", &value)) != 0)
             parsed = found < 0 ? -1 : bench_train_count("--steps", value, 1, 1 << 20, &out->steps);
         else if ((found = bench_option(argc, argv, &i, "--warmup", &value)) != 0)
-            parsed = found < 0 ? -1 : bench_train_count("--warmup", value, 1, 1 << 20, &out->warmup_steps);
+            parsed = found < 0
+                         ? -1
+                         : bench_train_count("--warmup", value, 1, 1 << 20, &out->warmup_steps);
         else if ((found = bench_option(argc, argv, &i, "--host-steps", &value)) != 0)
-            parsed = found < 0 ? -1 : bench_train_count("--host-steps", value, 0, 1 << 20, &out->host_steps);
+            parsed = found < 0
+                         ? -1
+                         : bench_train_count("--host-steps", value, 0, 1 << 20, &out->host_steps);
         else if ((found = bench_option(argc, argv, &i, "--device", &value)) != 0)
             parsed = found < 0 ? -1 : bench_train_parse_device(value, &out->device);
         else if ((found = bench_option(argc, argv, &i, "--config", &value)) != 0)

@@ -14,17 +14,17 @@ typedef enum bench_train_device {
 } bench_train_device;
 
 typedef struct bench_train_options {
-    size_t params;            /* --params (required): the model's size, K/M/G suffixes  */
-    size_t width;             /* --width; 0: picked from params (bench_train_shape)     */
-    size_t batch;             /* --batch (64): samples per step                          */
-    size_t steps;             /* --steps (10): timed steps, after the warm-up            */
-    size_t warmup_steps;      /* --warmup (2): steps run before timing                   */
-    size_t host_steps;        /* --host-steps (3): timed steps of the host-only run when
-                                 the main run is on CUDA; 0 skips it                    */
+    size_t params;             /* --params (required): the model's size, K/M/G suffixes  */
+    size_t width;              /* --width; 0: picked from params (bench_train_shape)     */
+    size_t batch;              /* --batch (64): samples per step                          */
+    size_t steps;              /* --steps (10): timed steps, after the warm-up            */
+    size_t warmup_steps;       /* --warmup (2): steps run before timing                   */
+    size_t host_steps;         /* --host-steps (3): timed steps of the host-only run when
+                                  the main run is on CUDA; 0 skips it                    */
     bench_train_device device; /* --device host|cuda|auto (auto)                          */
-    bool find_max;            /* --find-max: the largest model each way, from the plan   */
-    const char *config_path;  /* --config (required): a DeepSpeed-style JSON config      */
-    const char *json_path;    /* --json FILE; NULL: none                                 */
+    bool find_max;             /* --find-max: the largest model each way, from the plan   */
+    const char *config_path;   /* --config (required): a DeepSpeed-style JSON config      */
+    const char *json_path;     /* --json FILE; NULL: none                                 */
 } bench_train_options;
 
 /* Parses argv[first..]; 0, or BENCH_REFUSED after printing why not (options.h). */

@@ -18,7 +18,10 @@ typedef struct bench_figure {
     char missing[640]; /* "n/a (...)" */
 } bench_figure;
 
-static bench_figure bench_known(double value) { return (bench_figure){.known = true, .value = value}; }
+static bench_figure bench_known(double value)
+{
+    return (bench_figure){.known = true, .value = value};
+}
 
 static bench_figure bench_missing(const char *reason)
 {
@@ -55,7 +58,8 @@ static bench_figure bench_peak(const bench_train_report *report, bool down)
     return bench_known(down ? report->copy_peak.d2h_gbps : report->copy_peak.h2d_gbps);
 }
 
-static bench_figure bench_device_peak(const bench_train_report *report, const bench_train_run *run, bool present)
+static bench_figure bench_device_peak(const bench_train_report *report, const bench_train_run *run,
+                                      bool present)
 {
     char reason[600];
     if (report->gpu_missing[0])
@@ -85,8 +89,8 @@ static bench_figure bench_speed_ratio(const bench_train_report *report)
     return bench_known(report->offload.samples_per_second / report->host_only.samples_per_second);
 }
 
-static void bench_print_figure(const char *label, const bench_figure *figure, const char *format, double scale,
-                               const char *unit)
+static void bench_print_figure(const char *label, const bench_figure *figure, const char *format,
+                               double scale, const char *unit)
 {
     printf("  %-34s ", label);
     if (figure->known) {
@@ -104,17 +108,21 @@ static json_t *bench_figure_json(const bench_figure *figure)
 
 static void bench_print_run(const char *title, const bench_train_run *run)
 {
-    printf("%s (%s backend, offload_optimizer.device \"%s\"):\n", title, run->spec.device, run->spec.offload);
+    printf("%s (%s backend, offload_optimizer.device \"%s\"):\n", title, run->spec.device,
+           run->spec.offload);
     if (!run->ran) {
         printf("  n/a (%s)\n", run->failure);
         return;
     }
-    printf("  %-34s %.1f samples/s, %.2f ms/step (%zu timed steps after %zu warm-up)\n", "throughput",
-           run->samples_per_second, 1e3 * run->step_seconds, run->spec.timed_steps, run->spec.warmup_steps);
-    printf("  %-34s compute %.2f | D2H %.2f | host update %.2f | H2D %.2f ms\n", "step split (per step)",
-           1e3 * run->compute_seconds, 1e3 * run->d2h_seconds, 1e3 * run->update_seconds, 1e3 * run->h2d_seconds);
-    printf("  %-34s %.2f (step %.2f ms / largest phase %.2f ms; 1 = perfect overlap)\n", "overlap efficiency",
-           run->overlap_efficiency, 1e3 * run->step_seconds, 1e3 * run->largest_phase_seconds);
+    printf("  %-34s %.1f samples/s, %.2f ms/step (%zu timed steps after %zu warm-up)\n",
+           "throughput", run->samples_per_second, 1e3 * run->step_seconds, run->spec.timed_steps,
+           run->spec.warmup_steps);
+    printf("  %-34s compute %.2f | D2H %.2f | host update %.2f | H2D %.2f ms\n",
+           "step split (per step)", 1e3 * run->compute_seconds, 1e3 * run->d2h_seconds,
+           1e3 * run->update_seconds, 1e3 * run->h2d_seconds);
+    printf("  %-34s %.2f (step %.2f ms / largest phase %.2f ms; 1 = perfect overlap)\n",
+           "overlap efficiency", run->overlap_efficiency, 1e3 * run->step_seconds,
+           1e3 * run->largest_phase_seconds);
     printf("  %-34s %.4f -> %.4f\n", "loss (first -> last step)", run->first_loss, run->final_loss);
 }
 
@@ -132,11 +140,13 @@ void bench_train_print(const bench_train_report *report)
 {
     const bench_train_run *run = &report->offload;
     mlp_shape shape = run->spec.shape;
-    printf("zo-bench train: MLP %zu x Linear(%zu, %zu) = %zu parameters, batch %zu, config %s\n", shape.layers,
-           shape.width, shape.width, run->params, run->spec.batch, report->config_path);
+    printf("zo-bench train: MLP %zu x Linear(%zu, %zu) = %zu parameters, batch %zu, config %s\n",
+           shape.layers, shape.width, shape.width, run->params, run->spec.batch,
+           report->config_path);
     bench_print_run("with offload", run);
     if (report->gpu_missing[0]) { /* one line for every GPU figure, not one each */
-        printf("GPU figures (PCIe GB/s and pinned peak, peak GPU memory, the run without offload, GPU / "
+        printf("GPU figures (PCIe GB/s and pinned peak, peak GPU memory, the run without offload, "
+               "GPU / "
                "host-only speed): n/a (%s)\n",
                report->gpu_missing);
     } else {
@@ -147,10 +157,13 @@ void bench_train_print(const bench_train_report *report)
         bench_print_figure("PCIe H2D achieved (busy time)", &figures[2], "%.2f", 1.0, " GB/s");
         bench_print_figure("PCIe H2D pinned cudaMemcpyAsync", &figures[3], "%.2f", 1.0, " GB/s");
         bench_figure peak = bench_device_peak(report, run, true);
-        bench_print_figure("peak GPU memory (cudaMemGetInfo)", &peak, "%.1f", 1.0 / (1 << 20), " MiB");
+        bench_print_figure("peak GPU memory (cudaMemGetInfo)", &peak, "%.1f", 1.0 / (1 << 20),
+                           " MiB");
         bench_print_run("without offload", &report->no_offload);
-        bench_figure no_offload_peak = bench_device_peak(report, &report->no_offload, report->has_no_offload);
-        bench_print_figure("peak GPU memory (cudaMemGetInfo)", &no_offload_peak, "%.1f", 1.0 / (1 << 20), " MiB");
+        bench_figure no_offload_peak =
+            bench_device_peak(report, &report->no_offload, report->has_no_offload);
+        bench_print_figure("peak GPU memory (cudaMemGetInfo)", &no_offload_peak, "%.1f",
+                           1.0 / (1 << 20), " MiB");
     }
     if (report->has_host_only)
         bench_print_run("host only", &report->host_only);
@@ -165,7 +178,8 @@ void bench_train_print(const bench_train_report *report)
         char free_text[32], host_text[32];
         bench_format_bytes(max->device_free_bytes, free_text, sizeof free_text);
         bench_format_bytes(max->host_available_bytes, host_text, sizeof host_text);
-        printf("largest model of width %zu, batch %zu (memory plan; GPU free %s, host available %s):\n",
+        printf("largest model of width %zu, batch %zu (memory plan; GPU free %s, host available "
+               "%s):\n",
                max->width, max->batch, max->device_free_bytes ? free_text : "n/a", host_text);
         bench_print_max("with offload (GPU + host)", &max->offload);
         bench_print_max("without offload (GPU only)", &max->no_offload);
@@ -176,61 +190,72 @@ void bench_train_print(const bench_train_report *report)
 static json_t *bench_run_json(const bench_train_run *run)
 {
     if (!run->ran)
-        return json_pack("{s:s, s:s, s:b, s:s}", "device", run->spec.device, "offload", run->spec.offload, "ran", 0,
-                         "failure", run->failure);
-    return json_pack("{s:s, s:s, s:b, s:I, s:I, s:I, s:I, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:I, s:f, s:f}",
+        return json_pack("{s:s, s:s, s:b, s:s}", "device", run->spec.device, "offload",
+                         run->spec.offload, "ran", 0, "failure", run->failure);
+    return json_pack("{s:s, s:s, s:b, s:I, s:I, s:I, s:I, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, "
+                     "s:I, s:f, s:f}",
                      "device", run->spec.device, "offload", run->spec.offload, "ran", 1, "params",
                      (json_int_t)run->params, "layers", (json_int_t)run->spec.shape.layers, "width",
-                     (json_int_t)run->spec.shape.width, "timed_steps", (json_int_t)run->spec.timed_steps,
-                     "samples_per_second", run->samples_per_second, "step_seconds", run->step_seconds,
-                     "compute_seconds", run->compute_seconds, "d2h_seconds", run->d2h_seconds, "update_seconds",
+                     (json_int_t)run->spec.shape.width, "timed_steps",
+                     (json_int_t)run->spec.timed_steps, "samples_per_second",
+                     run->samples_per_second, "step_seconds", run->step_seconds, "compute_seconds",
+                     run->compute_seconds, "d2h_seconds", run->d2h_seconds, "update_seconds",
                      run->update_seconds, "h2d_seconds", run->h2d_seconds, "largest_phase_seconds",
-                     run->largest_phase_seconds, "overlap_efficiency", run->overlap_efficiency, "bytes_each_way",
-                     (json_int_t)run->bytes_each_way, "first_loss", run->first_loss, "final_loss", run->final_loss);
+                     run->largest_phase_seconds, "overlap_efficiency", run->overlap_efficiency,
+                     "bytes_each_way", (json_int_t)run->bytes_each_way, "first_loss",
+                     run->first_loss, "final_loss", run->final_loss);
 }
 
 static json_t *bench_max_json(const bench_train_max *max)
 {
     if (!max->known)
         return json_string(max->reason);
-    return json_pack("{s:I, s:I, s:s}", "layers", (json_int_t)max->layers, "params", (json_int_t)max->params,
-                     "note", max->reason);
+    return json_pack("{s:I, s:I, s:s}", "layers", (json_int_t)max->layers, "params",
+                     (json_int_t)max->params, "note", max->reason);
 }
 
 int bench_train_write_json(const char *path, const bench_train_report *report)
 {
-    bench_figure figures[] = {bench_achieved(report, true),  bench_peak(report, true),
-                              bench_achieved(report, false), bench_peak(report, false),
-                              bench_device_peak(report, &report->offload, true),
-                              bench_device_peak(report, &report->no_offload, report->has_no_offload),
-                              bench_speed_ratio(report)};
+    bench_figure figures[] = {
+        bench_achieved(report, true),
+        bench_peak(report, true),
+        bench_achieved(report, false),
+        bench_peak(report, false),
+        bench_device_peak(report, &report->offload, true),
+        bench_device_peak(report, &report->no_offload, report->has_no_offload),
+        bench_speed_ratio(report)};
     zo_adam *adam = NULL;
     bench_machine machine;
     if (zo_adam_create(&adam, NULL) != ZO_OK)
         return bench_fail("zo_adam_create: %s", zo_last_error());
     bench_machine_describe(adam, &machine);
     zo_adam_destroy(&adam);
-    json_t *train = json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "config", report->config_path,
-                              "device", report->device, "offload", bench_run_json(&report->offload), "pcie_d2h_gbps",
-                              bench_figure_json(&figures[0]), "pcie_d2h_pinned_peak_gbps", bench_figure_json(&figures[1]),
-                              "pcie_h2d_gbps", bench_figure_json(&figures[2]), "pcie_h2d_pinned_peak_gbps",
-                              bench_figure_json(&figures[3]), "peak_gpu_bytes_offload", bench_figure_json(&figures[4]),
-                              "peak_gpu_bytes_no_offload", bench_figure_json(&figures[5]),
-                              "gpu_offload_over_host_only_speed", bench_figure_json(&figures[6]), "host_only",
-                              report->has_host_only ? bench_run_json(&report->host_only)
-                                                    : json_string(report->host_only_note));
+    json_t *train = json_pack(
+        "{s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "config", report->config_path,
+        "device", report->device, "offload", bench_run_json(&report->offload), "pcie_d2h_gbps",
+        bench_figure_json(&figures[0]), "pcie_d2h_pinned_peak_gbps", bench_figure_json(&figures[1]),
+        "pcie_h2d_gbps", bench_figure_json(&figures[2]), "pcie_h2d_pinned_peak_gbps",
+        bench_figure_json(&figures[3]), "peak_gpu_bytes_offload", bench_figure_json(&figures[4]),
+        "peak_gpu_bytes_no_offload", bench_figure_json(&figures[5]),
+        "gpu_offload_over_host_only_speed", bench_figure_json(&figures[6]), "host_only",
+        report->has_host_only ? bench_run_json(&report->host_only)
+                              : json_string(report->host_only_note));
     if (train && report->has_no_offload)
         json_object_set_new(train, "no_offload", bench_run_json(&report->no_offload));
     if (train && report->has_find_max)
         json_object_set_new(train, "find_max",
-                            json_pack("{s:I, s:I, s:I, s:I, s:o, s:o, s:o}", "width", (json_int_t)report->find_max.width,
-                                      "batch", (json_int_t)report->find_max.batch, "device_free_bytes",
-                                      (json_int_t)report->find_max.device_free_bytes, "host_available_bytes",
+                            json_pack("{s:I, s:I, s:I, s:I, s:o, s:o, s:o}", "width",
+                                      (json_int_t)report->find_max.width, "batch",
+                                      (json_int_t)report->find_max.batch, "device_free_bytes",
+                                      (json_int_t)report->find_max.device_free_bytes,
+                                      "host_available_bytes",
                                       (json_int_t)report->find_max.host_available_bytes, "offload",
                                       bench_max_json(&report->find_max.offload), "no_offload",
                                       bench_max_json(&report->find_max.no_offload), "host_only",
                                       bench_max_json(&report->find_max.host_only)));
-    json_t *root = train ? json_pack("{s:o, s:o}", "machine", report_machine_json(&machine), "train", train) : NULL;
+    json_t *root =
+        train ? json_pack("{s:o, s:o}", "machine", report_machine_json(&machine), "train", train)
+              : NULL;
     int result = root && json_dump_file(root, path, JSON_INDENT(2)) == 0
                      ? 0
                      : bench_fail("cannot write the JSON report to %s", path);

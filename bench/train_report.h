@@ -12,14 +12,14 @@
 
 typedef struct bench_train_report {
     const char *config_path;
-    const char *device;          /* where the main run trained: "host" or "cuda"     */
-    char gpu_missing[256];       /* why the GPU figures are n/a ("no GPU: ..."), "" when measured */
-    bench_train_run offload;     /* the main run: offload_optimizer.device "cpu"     */
-    bool has_no_offload;         /* CUDA: the same loop with offload "none"          */
+    const char *device;      /* where the main run trained: "host" or "cuda"     */
+    char gpu_missing[256];   /* why the GPU figures are n/a ("no GPU: ..."), "" when measured */
+    bench_train_run offload; /* the main run: offload_optimizer.device "cpu"     */
+    bool has_no_offload;     /* CUDA: the same loop with offload "none"          */
     bench_train_run no_offload;
-    bool has_host_only;          /* CUDA: the same model on the host backend         */
+    bool has_host_only; /* CUDA: the same model on the host backend         */
     bench_train_run host_only;
-    char host_only_note[128];    /* when !has_host_only                              */
+    char host_only_note[128]; /* when !has_host_only                              */
     bool has_copy_peak;
     bench_gpu_copy_peak copy_peak;
     bool has_find_max;

@@ -21,7 +21,7 @@ typedef struct bench_train_hook_state {
     bench_trace_busy warmup_busy; /* the trace's busy times when timing began */
     double timed_started;         /* mlp_seconds() then                       */
     bool trace_failed;
-    bool sample_device;           /* CUDA: cudaMemGetInfo after every step    */
+    bool sample_device; /* CUDA: cudaMemGetInfo after every step    */
     uint64_t device_baseline, device_peak;
 } bench_train_hook_state;
 
@@ -31,7 +31,8 @@ static void bench_train_hook(void *user, zo_engine *engine, const mlp_log *log)
     if (state->sample_device) {
         uint64_t used = 0, free_bytes = 0;
         char reason[256];
-        if (bench_gpu_memory(&used, &free_bytes, reason, sizeof reason) == 0 && used > state->device_peak)
+        if (bench_gpu_memory(&used, &free_bytes, reason, sizeof reason) == 0 &&
+            used > state->device_peak)
             state->device_peak = used;
     }
     if (log->steps != state->spec->warmup_steps)
@@ -43,8 +44,8 @@ static void bench_train_hook(void *user, zo_engine *engine, const mlp_log *log)
     state->timed_started = mlp_seconds();
 }
 
-char *bench_train_config_text(const char *config_path, const char *device, const char *offload_device,
-                              const char *trace_path)
+char *bench_train_config_text(const char *config_path, const char *device,
+                              const char *offload_device, const char *trace_path)
 {
     json_error_t error;
     json_t *root = json_load_file(config_path, JSON_REJECT_DUPLICATES, &error);
@@ -62,7 +63,8 @@ char *bench_train_config_text(const char *config_path, const char *device, const
     if (!offload && json_is_object(zero))
         json_object_set_new(zero, "offload_optimizer", offload = json_object());
     if (!json_is_object(zo) || !json_is_object(zero) || !json_is_object(offload)) {
-        bench_fail("%s: zo, zero_optimization and its offload_optimizer must be objects", config_path);
+        bench_fail("%s: zo, zero_optimization and its offload_optimizer must be objects",
+                   config_path);
         goto done;
     }
     json_object_del(zero, "cpu_offload"); /* offload_optimizer says it now */
@@ -98,7 +100,8 @@ static void bench_train_figures(const bench_train_hook_state *state, const mlp_l
     size_t warmup = state->spec->warmup_steps, timed = log->steps - warmup;
     double timed_seconds = log->started + log->seconds - state->timed_started;
     out->step_seconds = timed_seconds / (double)timed;
-    out->samples_per_second = (double)log->samples / (double)log->steps * (double)timed / timed_seconds;
+    out->samples_per_second =
+        (double)log->samples / (double)log->steps * (double)timed / timed_seconds;
     double compute = 0.0;
     for (size_t step = warmup; step < log->steps; step++)
         compute += log->compute_seconds[step];
@@ -106,7 +109,8 @@ static void bench_train_figures(const bench_train_hook_state *state, const mlp_l
     out->d2h_seconds = (total_busy->d2h - state->warmup_busy.d2h) / (double)timed;
     out->update_seconds = (total_busy->update - state->warmup_busy.update) / (double)timed;
     out->h2d_seconds = (total_busy->h2d - state->warmup_busy.h2d) / (double)timed;
-    double phases[] = {out->compute_seconds, out->d2h_seconds, out->update_seconds, out->h2d_seconds};
+    double phases[] = {out->compute_seconds, out->d2h_seconds, out->update_seconds,
+                       out->h2d_seconds};
     out->largest_phase_seconds = 0.0;
     for (size_t k = 0; k < sizeof phases / sizeof *phases; k++)
         if (phases[k] > out->largest_phase_seconds)
@@ -124,7 +128,8 @@ int bench_train_run_once(const bench_train_run_spec *spec, bench_train_run *out)
     if (trace_fd < 0)
         return bench_fail("cannot make a temporary file for the engine's trace");
     close(trace_fd);
-    char *config_text = bench_train_config_text(spec->config_path, spec->device, spec->offload, trace_path);
+    char *config_text =
+        bench_train_config_text(spec->config_path, spec->device, spec->offload, trace_path);
     mlp_log log = {0};
     bench_train_hook_state state = {.spec = spec, .trace_path = trace_path};
     bool on_cuda = strcmp(spec->device, "cuda") == 0;
@@ -137,10 +142,12 @@ int bench_train_run_once(const bench_train_run_spec *spec, bench_train_run *out)
     }
     uint64_t free_bytes = 0;
     if (on_cuda)
-        state.sample_device = bench_gpu_memory(&state.device_baseline, &free_bytes, out->device_peak_note,
-                                               sizeof out->device_peak_note) == 0;
+        state.sample_device =
+            bench_gpu_memory(&state.device_baseline, &free_bytes, out->device_peak_note,
+                             sizeof out->device_peak_note) == 0;
     else
-        snprintf(out->device_peak_note, sizeof out->device_peak_note, "host backend: no device memory");
+        snprintf(out->device_peak_note, sizeof out->device_peak_note,
+                 "host backend: no device memory");
     log.hook = bench_train_hook;
     log.hook_user = &state;
     mlp_options options = {.shape = spec->shape,
@@ -153,7 +160,8 @@ int bench_train_run_once(const bench_train_run_spec *spec, bench_train_run *out)
     int trained = on_cuda ? mlp_train_cuda(&options, &log) : mlp_train_host(&options, 0, &log);
     result = 0;
     if (trained != 0 || log.steps != options.steps) {
-        snprintf(out->failure, sizeof out->failure, "the %s loop stopped: %s", spec->device, zo_last_error());
+        snprintf(out->failure, sizeof out->failure, "the %s loop stopped: %s", spec->device,
+                 zo_last_error());
         goto done;
     }
     bench_trace_busy total_busy; /* the engine wrote the whole trace when it closed */
@@ -165,7 +173,9 @@ int bench_train_run_once(const bench_train_run_spec *spec, bench_train_run *out)
     out->bytes_each_way = (uint64_t)out->params * bench_train_dtype_bytes(config_text);
     out->has_device_peak = state.sample_device;
     if (state.sample_device)
-        out->device_peak_bytes = state.device_peak > state.device_baseline ? state.device_peak - state.device_baseline : 0;
+        out->device_peak_bytes = state.device_peak > state.device_baseline
+                                     ? state.device_peak - state.device_baseline
+                                     : 0;
     out->ran = true;
 done:
     mlp_log_free(&log);

@@ -22,29 +22,29 @@ typedef struct bench_train_run_spec {
 
 typedef struct bench_train_run {
     bench_train_run_spec spec;
-    bool ran;                 /* false: `failure` says why                           */
+    bool ran; /* false: `failure` says why                           */
     char failure[512];
-    size_t params;            /* the model's parameters                              */
-    double step_seconds;      /* wall time per timed step                            */
+    size_t params;       /* the model's parameters                              */
+    double step_seconds; /* wall time per timed step                            */
     double samples_per_second;
     /* per timed step, seconds: the loop's own compute (mlp_log.compute_seconds), and
      * the time the engine's D2H stream, host worker (stats + Adam) and H2D stream
      * were busy (train_trace.h: upper bounds) */
     double compute_seconds, d2h_seconds, update_seconds, h2d_seconds;
     double largest_phase_seconds;
-    double overlap_efficiency; /* step_seconds / largest phase: 1 is perfect overlap */
-    uint64_t bytes_each_way;   /* gradient bytes down = weight bytes up, per step     */
+    double overlap_efficiency;     /* step_seconds / largest phase: 1 is perfect overlap */
+    uint64_t bytes_each_way;       /* gradient bytes down = weight bytes up, per step     */
     double first_loss, final_loss; /* of the first and the last step */
-    bool has_device_peak;      /* CUDA only                                           */
-    uint64_t device_peak_bytes; /* cudaMemGetInfo in use, sampled after every step,
-                                   minus before the run (context already made)       */
-    char device_peak_note[256]; /* why no device peak                                 */
+    bool has_device_peak;          /* CUDA only                                           */
+    uint64_t device_peak_bytes;    /* cudaMemGetInfo in use, sampled after every step,
+                                      minus before the run (context already made)       */
+    char device_peak_note[256];    /* why no device peak                                 */
 } bench_train_run;
 
 /* The config at config_path with zo.device, offload_optimizer.device and (unless
  * NULL) zo.trace set over it, as JSON text to free(); NULL after printing why not. */
-char *bench_train_config_text(const char *config_path, const char *device, const char *offload_device,
-                              const char *trace_path);
+char *bench_train_config_text(const char *config_path, const char *device,
+                              const char *offload_device, const char *trace_path);
 
 /* Runs it; fills *out (out->ran false with the reason when the loop or the engine
  * refused). -1 only when the bench itself failed (out of memory, no temp file). */

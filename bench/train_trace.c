@@ -71,13 +71,15 @@ int bench_trace_read_busy(const char *path, bench_trace_busy *out)
             bench_fail("out of memory reading the trace");
             goto fail;
         }
-    json_array_foreach(events, index, event) { /* the track names come first */
+    json_array_foreach(events, index, event)
+    { /* the track names come first */
         const char *phase = json_string_value(json_object_get(event, "ph"));
         json_int_t tid = json_integer_value(json_object_get(event, "tid"));
         if (!phase || tid < 0 || tid >= BENCH_TRACE_MAX_TRACKS)
             continue;
         if (strcmp(phase, "M") == 0) {
-            const char *name = json_string_value(json_object_get(json_object_get(event, "args"), "name"));
+            const char *name =
+                json_string_value(json_object_get(json_object_get(event, "args"), "name"));
             roles[tid] = name ? bench_trace_role_of(name) : ROLE_NONE;
         } else if (strcmp(phase, "X") == 0 && roles[tid] != ROLE_NONE) {
             double begin = json_number_value(json_object_get(event, "ts"));
@@ -85,9 +87,10 @@ int bench_trace_read_busy(const char *path, bench_trace_busy *out)
             spans[roles[tid]][counts[roles[tid]]++] = (bench_span){begin, begin + length};
         }
     }
-    *out = (bench_trace_busy){.d2h = bench_union_seconds(spans[ROLE_D2H], counts[ROLE_D2H]),
-                              .update = bench_union_seconds(spans[ROLE_UPDATE], counts[ROLE_UPDATE]),
-                              .h2d = bench_union_seconds(spans[ROLE_H2D], counts[ROLE_H2D])};
+    *out =
+        (bench_trace_busy){.d2h = bench_union_seconds(spans[ROLE_D2H], counts[ROLE_D2H]),
+                           .update = bench_union_seconds(spans[ROLE_UPDATE], counts[ROLE_UPDATE]),
+                           .h2d = bench_union_seconds(spans[ROLE_H2D], counts[ROLE_H2D])};
     result = 0;
 fail:
     for (int role = 0; role < 4; role++)

@@ -24,11 +24,14 @@ extern "C" {
  * same inputs. Arguments are checked as zo_adam_step checks them.
  * Errors: ZO_ERR_INVALID_ARGUMENT (the bad field named), ZO_ERR_NOT_SUPPORTED (built
  * without CUDA), ZO_ERR_DEVICE (the launch failed; CUDA's message). */
-zo_status zo_adam_cuda_step(const zo_adam_hparams *hparams, uint64_t step, const zo_adam_buffers *buffers,
-                            void *stream);
+zo_status zo_adam_cuda_step(const zo_adam_hparams *hparams, uint64_t step,
+                            const zo_adam_buffers *buffers, void *stream);
 
 /* Device scratch bytes zo_adam_cuda_grad_stats needs: one partial result per block. */
-enum { ZO_ADAM_CUDA_STATS_BLOCKS = 256, ZO_ADAM_CUDA_STATS_SCRATCH_BYTES = 2 * ZO_ADAM_CUDA_STATS_BLOCKS * 8 };
+enum {
+    ZO_ADAM_CUDA_STATS_BLOCKS = 256,
+    ZO_ADAM_CUDA_STATS_SCRATCH_BYTES = 2 * ZO_ADAM_CUDA_STATS_BLOCKS * 8
+};
 
 /* The gradient stats of n device elements of `dtype` (sum of squares in double and
  * the finite check), computed on `stream` and waited for: a fixed grid, each block's
@@ -36,8 +39,8 @@ enum { ZO_ADAM_CUDA_STATS_BLOCKS = 256, ZO_ADAM_CUDA_STATS_SCRATCH_BYTES = 2 * Z
  * ZO_ADAM_CUDA_STATS_SCRATCH_BYTES), added on the host in block order, so a run
  * repeats its bits; they are not zo_adam_grad_stats' bits (another summation order).
  * Errors: ZO_ERR_NOT_SUPPORTED (no CUDA), ZO_ERR_DEVICE, ZO_ERR_INVALID_ARGUMENT. */
-zo_status zo_adam_cuda_grad_stats(const void *grad, zo_dtype dtype, size_t n, void *scratch, void *stream,
-                                  zo_grad_stats *out);
+zo_status zo_adam_cuda_grad_stats(const void *grad, zo_dtype dtype, size_t n, void *scratch,
+                                  void *stream, zo_grad_stats *out);
 
 /* A non-blocking stream of its own for the device update (*out a cudaStream_t), its
  * destruction (NULL is a no-op), and waiting for it. Errors: ZO_ERR_NOT_SUPPORTED,

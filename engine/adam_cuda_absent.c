@@ -8,15 +8,15 @@ static zo_status zo_no_cuda(const char *call)
     return zo_fail(ZO_ERR_NOT_SUPPORTED, "%s: built without CUDA (nvcc not found)", call);
 }
 
-zo_status zo_adam_cuda_step(const zo_adam_hparams *hparams, uint64_t step, const zo_adam_buffers *buffers,
-                            void *stream)
+zo_status zo_adam_cuda_step(const zo_adam_hparams *hparams, uint64_t step,
+                            const zo_adam_buffers *buffers, void *stream)
 {
     (void)hparams, (void)step, (void)buffers, (void)stream;
     return zo_no_cuda("zo_adam_cuda_step");
 }
 
-zo_status zo_adam_cuda_grad_stats(const void *grad, zo_dtype dtype, size_t n, void *scratch, void *stream,
-                                  zo_grad_stats *out)
+zo_status zo_adam_cuda_grad_stats(const void *grad, zo_dtype dtype, size_t n, void *scratch,
+                                  void *stream, zo_grad_stats *out)
 {
     (void)grad, (void)dtype, (void)n, (void)scratch, (void)stream, (void)out;
     return zo_no_cuda("zo_adam_cuda_grad_stats");

@@ -13,7 +13,8 @@
 /* What differs between the backends. */
 typedef struct zo_device_update_ops {
     zo_status (*stats)(zo_engine *e, const void *grad, size_t n, zo_grad_stats *out);
-    zo_status (*step)(zo_engine *e, const zo_adam_hparams *hp, uint64_t step, const zo_adam_buffers *b);
+    zo_status (*step)(zo_engine *e, const zo_adam_hparams *hp, uint64_t step,
+                      const zo_adam_buffers *b);
     /* e->h2d_done[b] completes once the work queued so far for b has run */
     zo_status (*record_done)(zo_engine *e, size_t bucket);
     zo_status (*copy)(void *dst, const void *src, size_t bytes, bool to_device);
@@ -22,10 +23,10 @@ typedef struct zo_device_update_ops {
 
 struct zo_device_update {
     const zo_device_update_ops *ops;
-    float *master;             /* device, fp32                              */
+    float *master;              /* device, fp32                              */
     void *exp_avg, *exp_avg_sq; /* device, settings.moments_dtype            */
-    void *scratch;             /* device, for the CUDA stats' partial sums   */
-    void *stream;              /* CUDA: a cudaStream_t of its own; host: NULL */
+    void *scratch;              /* device, for the CUDA stats' partial sums   */
+    void *stream;               /* CUDA: a cudaStream_t of its own; host: NULL */
 };
 
 /* ---- host backend: "device" memory is host memory; the worker computes itself ---- */
@@ -35,7 +36,8 @@ static zo_status zo_host_stats(zo_engine *e, const void *grad, size_t n, zo_grad
     return zo_adam_grad_stats(e->adam, grad, e->dtype, n, out);
 }
 
-static zo_status zo_host_step(zo_engine *e, const zo_adam_hparams *hp, uint64_t step, const zo_adam_buffers *b)
+static zo_status zo_host_step(zo_engine *e, const zo_adam_hparams *hp, uint64_t step,
+                              const zo_adam_buffers *b)
 {
     return zo_adam_step(e->adam, hp, step, b);
 }
@@ -59,30 +61,36 @@ static zo_status zo_host_synchronize(zo_engine *e)
     return ZO_OK;
 }
 
-static const zo_device_update_ops zo_host_update_ops = {zo_host_stats, zo_host_step, zo_host_record_done,
-                                                        zo_host_copy, zo_host_synchronize};
+static const zo_device_update_ops zo_host_update_ops = {
+    zo_host_stats, zo_host_step, zo_host_record_done, zo_host_copy, zo_host_synchronize};
 
 /* ---- CUDA: kernels on the module's stream; the loop's forward waits on h2d_done ---- */
 
 static zo_status zo_cuda_stats(zo_engine *e, const void *grad, size_t n, zo_grad_stats *out)
 {
-    return zo_adam_cuda_grad_stats(grad, e->dtype, n, e->device_update->scratch, e->device_update->stream, out);
+    return zo_adam_cuda_grad_stats(grad, e->dtype, n, e->device_update->scratch,
+                                   e->device_update->stream, out);
 }
 
-static zo_status zo_cuda_step(zo_engine *e, const zo_adam_hparams *hp, uint64_t step, const zo_adam_buffers *b)
+static zo_status zo_cuda_step(zo_engine *e, const zo_adam_hparams *hp, uint64_t step,
+                              const zo_adam_buffers *b)
 {
     return zo_adam_cuda_step(hp, step, b, e->device_update->stream);
 }
 
 static zo_status zo_cuda_record_done(zo_engine *e, size_t bucket)
 {
-    return e->device.ops->event_record_external(e->device.ctx, e->h2d_done[bucket], e->device_update->stream);
+    return e->device.ops->event_record_external(e->device.ctx, e->h2d_done[bucket],
+                                                e->device_update->stream);
 }
 
-static zo_status zo_cuda_synchronize(zo_engine *e) { return zo_adam_cuda_stream_synchronize(e->device_update->stream); }
+static zo_status zo_cuda_synchronize(zo_engine *e)
+{
+    return zo_adam_cuda_stream_synchronize(e->device_update->stream);
+}
 
-static const zo_device_update_ops zo_cuda_update_ops = {zo_cuda_stats, zo_cuda_step, zo_cuda_record_done,
-                                                        zo_adam_cuda_copy, zo_cuda_synchronize};
+static const zo_device_update_ops zo_cuda_update_ops = {
+    zo_cuda_stats, zo_cuda_step, zo_cuda_record_done, zo_adam_cuda_copy, zo_cuda_synchronize};
 
 /* ---- the hooks ------------------------------------------------------------------- */
 
@@ -96,12 +104,13 @@ zo_status zo_device_update_create(zo_engine *e)
 
 zo_status zo_device_update_start(zo_engine *e)
 {
-    const char *unsupported = e->accumulation_steps > 1        ? "gradient accumulation"
+    const char *unsupported = e->accumulation_steps > 1          ? "gradient accumulation"
                               : e->settings.delayed_param_update ? "zo.delayed_param_update"
                                                                  : NULL;
     if (unsupported)
         return zo_fail(ZO_ERR_NOT_SUPPORTED,
-                       "the optimizer on the GPU (zero_optimization.offload_optimizer.device \"none\") with %s "
+                       "the optimizer on the GPU (zero_optimization.offload_optimizer.device "
+                       "\"none\") with %s "
                        "is not implemented yet: set offload_optimizer.device to \"cpu\"",
                        unsupported);
     zo_device_update *u = calloc(1, sizeof *u);
@@ -111,12 +120,14 @@ zo_status zo_device_update_start(zo_engine *e)
     bool on_gpu = e->device.ops->takes_external_streams;
     u->ops = on_gpu ? &zo_cuda_update_ops : &zo_host_update_ops;
     const zo_device_ops *ops = e->device.ops;
-    size_t elems = e->layout.total_elems, moment_bytes = elems * zo_dtype_size(e->settings.moments_dtype);
+    size_t elems = e->layout.total_elems,
+           moment_bytes = elems * zo_dtype_size(e->settings.moments_dtype);
     zo_status status;
     if ((status = ops->alloc_device(e->device.ctx, elems * sizeof(float), (void **)&u->master)) ||
         (status = ops->alloc_device(e->device.ctx, moment_bytes, &u->exp_avg)) ||
         (status = ops->alloc_device(e->device.ctx, moment_bytes, &u->exp_avg_sq)) ||
-        (on_gpu && (status = ops->alloc_device(e->device.ctx, ZO_ADAM_CUDA_STATS_SCRATCH_BYTES, &u->scratch))) ||
+        (on_gpu && (status = ops->alloc_device(e->device.ctx, ZO_ADAM_CUDA_STATS_SCRATCH_BYTES,
+                                               &u->scratch))) ||
         (on_gpu && (status = zo_adam_cuda_stream_create(&u->stream))))
         return status; /* zo_engine_destroy frees what was made */
     /* the master weights set so far (none at engine creation) */
@@ -145,8 +156,8 @@ zo_status zo_device_update_stats(zo_engine *e, size_t bucket, zo_bucket_stats *o
 {
     size_t begin = zo_bucket_begin(&e->layout, bucket), end = zo_bucket_end(&e->layout, bucket);
     zo_grad_stats stats = {0};
-    zo_status status = e->device_update->ops->stats(e, (char *)e->device_grads + begin * e->dtype_bytes, end - begin,
-                                                    &stats);
+    zo_status status = e->device_update->ops->stats(
+        e, (char *)e->device_grads + begin * e->dtype_bytes, end - begin, &stats);
     *out = (zo_bucket_stats){stats.sum_squares, stats.all_finite};
     return status;
 }
@@ -177,14 +188,21 @@ zo_status zo_device_update_put_master(zo_engine *e, size_t offset, size_t elems)
 {
     zo_device_update *u = e->device_update;
     zo_status status = u->ops->synchronize(e);
-    return status ? status : u->ops->copy(u->master + offset, e->master + offset, elems * sizeof(float), true);
+    return status
+               ? status
+               : u->ops->copy(u->master + offset, e->master + offset, elems * sizeof(float), true);
 }
 
 zo_status zo_device_update_get_master(zo_engine *e, size_t offset, size_t elems)
 {
     zo_device_update *u = e->device_update;
     zo_status status = u->ops->synchronize(e);
-    return status ? status : u->ops->copy(e->master + offset, u->master + offset, elems * sizeof(float), false);
+    return status
+               ? status
+               : u->ops->copy(e->master + offset, u->master + offset, elems * sizeof(float), false);
 }
 
-zo_status zo_device_update_synchronize(zo_engine *e) { return e->device_update->ops->synchronize(e); }
+zo_status zo_device_update_synchronize(zo_engine *e)
+{
+    return e->device_update->ops->synchronize(e);
+}

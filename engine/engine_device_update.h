@@ -4,8 +4,8 @@
  * gradient or weight crosses PCIe. The engine's pipeline is unchanged otherwise (the
  * worker thread still drives buckets, events and generations), so the same code runs on
  * the host backend (cpu_adam on "device" memory, which CI tests against the offloaded
- * path bit for bit, tests/test_engine_device_update.c) and on CUDA (engine/adam_cuda.cu's kernels on a stream of its own).
- * Internal: the engine calls it from a few hooks. */
+ * path bit for bit, tests/test_engine_device_update.c) and on CUDA (engine/adam_cuda.cu's kernels
+ * on a stream of its own). Internal: the engine calls it from a few hooks. */
 #ifndef ZO_ENGINE_DEVICE_UPDATE_H
 #define ZO_ENGINE_DEVICE_UPDATE_H
 

@@ -7,6 +7,7 @@
 int mlp_train_cuda(const mlp_options *options, mlp_log *log)
 {
     (void)options, (void)log;
-    fprintf(stderr, "the CUDA training loop is not in this build: built without CUDA (nvcc not found)\n");
+    fprintf(stderr,
+            "the CUDA training loop is not in this build: built without CUDA (nvcc not found)\n");
     return 1;
 }

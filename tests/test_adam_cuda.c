@@ -51,11 +51,12 @@ Test(adam_cuda, refuses_a_bad_grad_scale_and_a_missing_array_by_name)
     zo_adam_buffers bad_scale = {.n = 0, .grad_scale = 0.0f};
     cr_expect(eq(int, zo_adam_cuda_step(&hp, 1, &bad_scale, NULL), ZO_ERR_INVALID_ARGUMENT));
     expect_message("grad_scale");
-    zo_adam_buffers no_grad = {.n = 1, .master = &dummy, .exp_avg = &dummy, .exp_avg_sq = &dummy,
-                               .grad_scale = 1.0f};
+    zo_adam_buffers no_grad = {
+        .n = 1, .master = &dummy, .exp_avg = &dummy, .exp_avg_sq = &dummy, .grad_scale = 1.0f};
     cr_expect(eq(int, zo_adam_cuda_step(&hp, 1, &no_grad, NULL), ZO_ERR_INVALID_ARGUMENT));
     expect_message("grad is NULL");
-    zo_adam_buffers nothing = {.n = 0, .grad_scale = 1.0f}; /* n = 0: nothing to do, no GPU needed */
+    zo_adam_buffers nothing = {.n = 0,
+                               .grad_scale = 1.0f}; /* n = 0: nothing to do, no GPU needed */
     cr_expect(eq(int, zo_adam_cuda_step(&hp, 1, &nothing, NULL), ZO_OK), "%s", zo_last_error());
 }
 
@@ -76,7 +77,8 @@ static void skip_without_gpu(void)
 {
     int count = 0;
     if (zo_cuda_device_count(&count) != ZO_OK || count == 0)
-        cr_skip_test("no GPU: %s", count == 0 && zo_last_error()[0] ? zo_last_error() : "no CUDA device");
+        cr_skip_test("no GPU: %s",
+                     count == 0 && zo_last_error()[0] ? zo_last_error() : "no CUDA device");
 }
 
 static float uniform(uint64_t *state) /* xorshift64 -> [-1, 1) */
@@ -94,7 +96,8 @@ static void *random_array(zo_dtype dtype, size_t n, uint64_t *state, float low, 
         if (dtype == ZO_DTYPE_F32)
             ((float *)out)[k] = value;
         else
-            ((uint16_t *)out)[k] = dtype == ZO_DTYPE_F16 ? zo_f32_to_f16(value) : zo_f32_to_bf16(value);
+            ((uint16_t *)out)[k] =
+                dtype == ZO_DTYPE_F16 ? zo_f32_to_f16(value) : zo_f32_to_bf16(value);
     }
     return out;
 }
@@ -108,8 +111,8 @@ static void *to_device(const void *host, size_t bytes)
 }
 
 /* The device array equals the host one bit for bit; else names the first difference. */
-static void expect_same_bits(const char *what, const void *device, const void *host, size_t elem_bytes,
-                             const char *case_name)
+static void expect_same_bits(const char *what, const void *device, const void *host,
+                             size_t elem_bytes, const char *case_name)
 {
     size_t bytes = ELEMS * elem_bytes;
     unsigned char *back = malloc(bytes);
@@ -118,8 +121,8 @@ static void expect_same_bits(const char *what, const void *device, const void *h
     for (size_t k = 0; k < bytes && first == bytes; k++)
         if (back[k] != ((const unsigned char *)host)[k])
             first = k;
-    cr_expect(eq(sz, first, bytes), "%s: %s differs from cpu_adam first at element %zu", case_name, what,
-              first / elem_bytes);
+    cr_expect(eq(sz, first, bytes), "%s: %s differs from cpu_adam first at element %zu", case_name,
+              what, first / elem_bytes);
     free(back);
 }
 
@@ -134,8 +137,8 @@ static void run_case(const adam_case *c, uint64_t seed)
 {
     char name[160];
     snprintf(name, sizeof name, "grad %s, moments %s, out %s, %s, decay %g", zo_dtype_name(c->grad),
-             zo_dtype_name(c->moments), c->has_out ? zo_dtype_name(c->out) : "none", c->adamw ? "AdamW" : "Adam",
-             (double)c->weight_decay);
+             zo_dtype_name(c->moments), c->has_out ? zo_dtype_name(c->out) : "none",
+             c->adamw ? "AdamW" : "Adam", (double)c->weight_decay);
     uint64_t state = seed;
     size_t moment_bytes = zo_dtype_size(c->moments), out_bytes = zo_dtype_size(c->out);
     float *master = random_array(ZO_DTYPE_F32, ELEMS, &state, -1.0f, 1.0f);
@@ -155,14 +158,23 @@ static void run_case(const adam_case *c, uint64_t seed)
     zo_adam_default_hparams(&hp);
     hp.lr = 1e-2f, hp.adamw = c->adamw, hp.weight_decay = c->weight_decay;
     for (uint64_t step = 1; step <= STEPS; step++) {
-        zo_adam_buffers b = {.n = ELEMS, .master = master, .exp_avg = m, .exp_avg_sq = v,
-                             .moments_dtype = c->moments, .grad = grad, .grad_dtype = c->grad,
-                             .grad_scale = 1.0f / (256.0f * (float)step), /* a new scale each step */
-                             .weights_out = out, .weights_out_dtype = c->out};
+        zo_adam_buffers b = {.n = ELEMS,
+                             .master = master,
+                             .exp_avg = m,
+                             .exp_avg_sq = v,
+                             .moments_dtype = c->moments,
+                             .grad = grad,
+                             .grad_dtype = c->grad,
+                             .grad_scale =
+                                 1.0f / (256.0f * (float)step), /* a new scale each step */
+                             .weights_out = out,
+                             .weights_out_dtype = c->out};
         zo_adam_buffers d = b;
-        d.master = d_master, d.exp_avg = d_m, d.exp_avg_sq = d_v, d.grad = d_grad, d.weights_out = d_out;
+        d.master = d_master, d.exp_avg = d_m, d.exp_avg_sq = d_v, d.grad = d_grad,
+        d.weights_out = d_out;
         cr_assert(eq(int, zo_adam_step(cpu, &hp, step, &b), ZO_OK), "%s", zo_last_error());
-        cr_assert(eq(int, zo_adam_cuda_step(&hp, step, &d, NULL), ZO_OK), "%s: %s", name, zo_last_error());
+        cr_assert(eq(int, zo_adam_cuda_step(&hp, step, &d, NULL), ZO_OK), "%s: %s", name,
+                  zo_last_error());
     }
     CUDA_OK(cudaDeviceSynchronize());
     expect_same_bits("master", d_master, master, sizeof(float), name);
@@ -180,14 +192,20 @@ Test(adam_cuda, matches_cpu_adam_bit_for_bit_for_every_dtype_and_decay_mode)
     skip_without_gpu();
     const zo_dtype dtypes[] = {ZO_DTYPE_F32, ZO_DTYPE_F16, ZO_DTYPE_BF16};
     const zo_dtype moments[] = {ZO_DTYPE_F32, ZO_DTYPE_BF16};
-    const struct { bool adamw; float decay; } modes[] = {{true, 0.0f}, {true, 0.01f}, {false, 0.01f}};
+    const struct {
+        bool adamw;
+        float decay;
+    } modes[] = {{true, 0.0f}, {true, 0.01f}, {false, 0.01f}};
     uint64_t seed = 0x9e3779b97f4a7c15u;
     for (size_t g = 0; g < 3; g++)
         for (size_t mo = 0; mo < 2; mo++)
             for (size_t o = 0; o <= 3; o++) /* o == 3: no weights out */
                 for (size_t mode = 0; mode < 3; mode++) {
-                    adam_case c = {.grad = dtypes[g], .moments = moments[mo], .out = o < 3 ? dtypes[o] : ZO_DTYPE_F32,
-                                   .has_out = o < 3, .adamw = modes[mode].adamw,
+                    adam_case c = {.grad = dtypes[g],
+                                   .moments = moments[mo],
+                                   .out = o < 3 ? dtypes[o] : ZO_DTYPE_F32,
+                                   .has_out = o < 3,
+                                   .adamw = modes[mode].adamw,
                                    .weight_decay = modes[mode].decay};
                     run_case(&c, seed += 0x1234567u);
                 }
@@ -198,8 +216,12 @@ Test(adam_cuda, runs_on_the_given_stream_in_order)
     skip_without_gpu();
     /* two steps queued on a non-blocking stream without synchronizing in between give
      * what two steps on the host give: each launch is ordered after the previous one */
-    adam_case c = {.grad = ZO_DTYPE_F16, .moments = ZO_DTYPE_F32, .out = ZO_DTYPE_F16, .has_out = true,
-                   .adamw = true, .weight_decay = 0.01f};
+    adam_case c = {.grad = ZO_DTYPE_F16,
+                   .moments = ZO_DTYPE_F32,
+                   .out = ZO_DTYPE_F16,
+                   .has_out = true,
+                   .adamw = true,
+                   .weight_decay = 0.01f};
     uint64_t state = 7;
     float *master = random_array(ZO_DTYPE_F32, ELEMS, &state, -1.0f, 1.0f);
     float *m = calloc(ELEMS, sizeof(float)), *v = calloc(ELEMS, sizeof(float));
@@ -215,11 +237,19 @@ Test(adam_cuda, runs_on_the_given_stream_in_order)
     zo_adam_hparams hp;
     zo_adam_default_hparams(&hp);
     hp.weight_decay = c.weight_decay;
-    zo_adam_buffers b = {.n = ELEMS, .master = master, .exp_avg = m, .exp_avg_sq = v, .moments_dtype = c.moments,
-                         .grad = grad, .grad_dtype = c.grad, .grad_scale = 1.0f, .weights_out = out,
+    zo_adam_buffers b = {.n = ELEMS,
+                         .master = master,
+                         .exp_avg = m,
+                         .exp_avg_sq = v,
+                         .moments_dtype = c.moments,
+                         .grad = grad,
+                         .grad_dtype = c.grad,
+                         .grad_scale = 1.0f,
+                         .weights_out = out,
                          .weights_out_dtype = c.out};
     zo_adam_buffers d = b;
-    d.master = d_master, d.exp_avg = d_m, d.exp_avg_sq = d_v, d.grad = d_grad, d.weights_out = d_out;
+    d.master = d_master, d.exp_avg = d_m, d.exp_avg_sq = d_v, d.grad = d_grad,
+    d.weights_out = d_out;
     for (uint64_t step = 1; step <= 2; step++) {
         cr_assert(eq(int, zo_adam_step(cpu, &hp, step, &b), ZO_OK));
         cr_assert(eq(int, zo_adam_cuda_step(&hp, step, &d, stream), ZO_OK), "%s", zo_last_error());

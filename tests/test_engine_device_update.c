@@ -54,13 +54,15 @@ static void backward_both(zo_engine *engines[2], uint64_t step)
                 zo_test_store(zo_engine_grads(engines[k], p), ZO_DTYPE_F16, i, g);
         }
         for (int k = 0; k < 2; k++)
-            cr_assert(eq(int, zo_engine_grad_ready(engines[k], p, NULL), ZO_OK), "%s", zo_last_error());
+            cr_assert(eq(int, zo_engine_grad_ready(engines[k], p, NULL), ZO_OK), "%s",
+                      zo_last_error());
     }
 }
 
 Test(engine_device_update, trains_to_the_same_bits_as_the_offloaded_path_without_copies)
 {
-    zo_engine *engines[2] = {new_engine(config_json), new_engine(config_json)}; /* offloaded, device */
+    zo_engine *engines[2] = {new_engine(config_json),
+                             new_engine(config_json)}; /* offloaded, device */
     cr_assert(eq(int, zo_device_update_start(engines[1]), ZO_OK), "%s", zo_last_error());
     cr_assert(engines[0]->device_update == NULL);
     float *initial = malloc(MODEL_ELEMS * sizeof(float));
@@ -75,15 +77,16 @@ Test(engine_device_update, trains_to_the_same_bits_as_the_offloaded_path_without
     for (uint64_t step = 1; step <= STEPS; step++) {
         for (int k = 0; k < 2; k++) /* the forward: every bucket of the last update */
             for (size_t p = 0; p < PARAMS; p++)
-                cr_assert(eq(int, zo_engine_wait_params(engines[k], p, NULL), ZO_OK), "%s", zo_last_error());
+                cr_assert(eq(int, zo_engine_wait_params(engines[k], p, NULL), ZO_OK), "%s",
+                          zo_last_error());
         backward_both(engines, step);
         zo_step_info info[2];
         for (int k = 0; k < 2; k++)
             cr_assert(eq(int, zo_engine_step(engines[k], &info[k]), ZO_OK), "%s", zo_last_error());
         cr_expect(eq(int, info[0].skipped, info[1].skipped), "step %llu", (unsigned long long)step);
         bool same_norm = memcmp(&info[0].grad_norm, &info[1].grad_norm, sizeof(double)) == 0;
-        cr_expect(same_norm, "step %llu: grad norm %.17g offloaded, %.17g on the device", (unsigned long long)step,
-                  info[0].grad_norm, info[1].grad_norm);
+        cr_expect(same_norm, "step %llu: grad norm %.17g offloaded, %.17g on the device",
+                  (unsigned long long)step, info[0].grad_norm, info[1].grad_norm);
         cr_expect(eq(flt, info[0].loss_scale, info[1].loss_scale));
         skipped += info[1].skipped;
     }
@@ -93,11 +96,17 @@ Test(engine_device_update, trains_to_the_same_bits_as_the_offloaded_path_without
     for (int k = 0; k < 2; k++) {
         cr_assert(eq(int, zo_engine_synchronize(engines[k]), ZO_OK));
         for (size_t p = 0; p < PARAMS; p++)
-            cr_assert(eq(int, zo_engine_get_master(engines[k], p, master[k] + offset_of(p)), ZO_OK));
+            cr_assert(
+                eq(int, zo_engine_get_master(engines[k], p, master[k] + offset_of(p)), ZO_OK));
     }
-    cr_expect(eq(int, memcmp(master[0], master[1], MODEL_ELEMS * sizeof(float)), 0), "master weights differ");
-    cr_expect(eq(int, memcmp(initial, master[1], MODEL_ELEMS * sizeof(float)) != 0, 1), "nothing was trained");
-    cr_expect(eq(int, memcmp(zo_engine_weights(engines[0], 0), zo_engine_weights(engines[1], 0), MODEL_ELEMS * 2), 0),
+    cr_expect(eq(int, memcmp(master[0], master[1], MODEL_ELEMS * sizeof(float)), 0),
+              "master weights differ");
+    cr_expect(eq(int, memcmp(initial, master[1], MODEL_ELEMS * sizeof(float)) != 0, 1),
+              "nothing was trained");
+    cr_expect(eq(int,
+                 memcmp(zo_engine_weights(engines[0], 0), zo_engine_weights(engines[1], 0),
+                        MODEL_ELEMS * 2),
+                 0),
               "device weights differ");
     /* no gradient went down: the device path's landing buffer is still all zeros */
     const uint16_t *landing = engines[1]->pinned_grads;
@@ -113,15 +122,20 @@ Test(engine_device_update, trains_to_the_same_bits_as_the_offloaded_path_without
 
 Test(engine_device_update, refuses_accumulation_and_the_delayed_update_by_name)
 {
-    struct { const char *json, *named; } cases[] = {
-        {"{\"fp16\": {\"enabled\": true}, \"gradient_accumulation_steps\": 2, \"zo\": {\"device\": \"host\"}}",
+    struct {
+        const char *json, *named;
+    } cases[] = {
+        {"{\"fp16\": {\"enabled\": true}, \"gradient_accumulation_steps\": 2, \"zo\": {\"device\": "
+         "\"host\"}}",
          "gradient accumulation"},
-        {"{\"fp16\": {\"enabled\": true}, \"zo\": {\"device\": \"host\", \"delayed_param_update\": true}}",
+        {"{\"fp16\": {\"enabled\": true}, \"zo\": {\"device\": \"host\", \"delayed_param_update\": "
+         "true}}",
          "zo.delayed_param_update"},
     };
     for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
         zo_engine *engine = new_engine(cases[c].json);
-        cr_expect(eq(int, zo_device_update_start(engine), ZO_ERR_NOT_SUPPORTED), "%s", cases[c].named);
+        cr_expect(eq(int, zo_device_update_start(engine), ZO_ERR_NOT_SUPPORTED), "%s",
+                  cases[c].named);
         bool named = strstr(zo_last_error(), cases[c].named) != NULL;
         cr_expect(named, "message: %s", zo_last_error());
         zo_engine_destroy(&engine);
@@ -131,19 +145,23 @@ Test(engine_device_update, refuses_accumulation_and_the_delayed_update_by_name)
 Test(engine_device_update, the_plan_puts_the_optimizer_state_on_the_gpu_without_offload)
 {
     /* zo.device "cuda": planned for a GPU whether or not this machine has one */
-    const char *json[2] = {
-        "{\"fp16\": {\"enabled\": true}, \"zero_optimization\": {\"offload_optimizer\": {\"device\": \"cpu\"}},"
-        " \"zo\": {\"device\": \"cuda\"}}",
-        "{\"fp16\": {\"enabled\": true}, \"zero_optimization\": {\"offload_optimizer\": {\"device\": \"none\"}},"
-        " \"zo\": {\"device\": \"cuda\"}}"};
+    const char *json[2] = {"{\"fp16\": {\"enabled\": true}, \"zero_optimization\": "
+                           "{\"offload_optimizer\": {\"device\": \"cpu\"}},"
+                           " \"zo\": {\"device\": \"cuda\"}}",
+                           "{\"fp16\": {\"enabled\": true}, \"zero_optimization\": "
+                           "{\"offload_optimizer\": {\"device\": \"none\"}},"
+                           " \"zo\": {\"device\": \"cuda\"}}"};
     zo_memory_plan plan[2];
     for (int k = 0; k < 2; k++) {
         zo_config *config = NULL;
         cr_assert(eq(int, zo_config_from_string(json[k], &config), ZO_OK), "%s", zo_last_error());
-        cr_assert(eq(int, zo_engine_plan(config, model, PARAMS, 1, &plan[k]), ZO_OK), "%s", zo_last_error());
+        cr_assert(eq(int, zo_engine_plan(config, model, PARAMS, 1, &plan[k]), ZO_OK), "%s",
+                  zo_last_error());
         zo_config_destroy(&config);
     }
     cr_expect(eq(u64, plan[0].device_bytes, plan[0].param_elems * 4), "fp16 weights + gradients");
-    cr_expect(eq(u64, plan[1].device_bytes, plan[1].param_elems * (4 + 4 + 8)), "+ fp32 master and moments");
-    cr_expect(eq(u64, plan[1].host_bytes, plan[0].host_bytes), "the host copies stay (engine.c keeps them)");
+    cr_expect(eq(u64, plan[1].device_bytes, plan[1].param_elems * (4 + 4 + 8)),
+              "+ fp32 master and moments");
+    cr_expect(eq(u64, plan[1].host_bytes, plan[0].host_bytes),
+              "the host copies stay (engine.c keeps them)");
 }
