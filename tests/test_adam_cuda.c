@@ -4,6 +4,7 @@
  * GPU (or without CUDA) those tests skip saying why; the argument checks run always. */
 #include <criterion/criterion.h>
 #include <criterion/new/assert.h>
+#include <math.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -261,6 +262,50 @@ Test(adam_cuda, runs_on_the_given_stream_in_order)
     zo_adam_destroy(&cpu);
     cudaFree(d_master), cudaFree(d_m), cudaFree(d_v), cudaFree(d_grad), cudaFree(d_out);
     free(master), free(m), free(v), free(grad), free(out);
+}
+
+Test(adam_cuda, grad_stats_match_cpu_adam_to_rounding_and_find_an_inf_anywhere)
+{
+    skip_without_gpu();
+    const zo_dtype dtypes[] = {ZO_DTYPE_F32, ZO_DTYPE_F16, ZO_DTYPE_BF16};
+    void *scratch = NULL;
+    CUDA_OK(cudaMalloc(&scratch, ZO_ADAM_CUDA_STATS_SCRATCH_BYTES));
+    zo_adam *cpu = NULL;
+    cr_assert(eq(int, zo_adam_create(&cpu, NULL), ZO_OK));
+    for (size_t d = 0; d < 3; d++) {
+        uint64_t state = 99 + d;
+        size_t bytes = ELEMS * zo_dtype_size(dtypes[d]);
+        void *grad = random_array(dtypes[d], ELEMS, &state, -300.0f, 300.0f);
+        void *d_grad = to_device(grad, bytes);
+        zo_grad_stats gpu, host;
+        cr_assert(eq(int, zo_adam_cuda_grad_stats(d_grad, dtypes[d], ELEMS, scratch, NULL, &gpu), ZO_OK), "%s",
+                  zo_last_error());
+        cr_assert(eq(int, zo_adam_grad_stats(cpu, grad, dtypes[d], ELEMS, &host), ZO_OK));
+        cr_expect(gpu.all_finite, "%s", zo_dtype_name(dtypes[d]));
+        /* both sum the same exact squares in double, in other orders: 1e5 additions
+         * differ by far less than 1e-12 relative */
+        cr_expect(epsilon_eq(dbl, gpu.sum_squares, host.sum_squares, 1e-12 * host.sum_squares), "%s: %.17g vs %.17g",
+                  zo_dtype_name(dtypes[d]), gpu.sum_squares, host.sum_squares);
+        /* an inf at the first, a middle and the last element */
+        const size_t places[] = {0, ELEMS / 2 + 1, ELEMS - 1};
+        for (size_t k = 0; k < 3; k++) {
+            void *bad = random_array(dtypes[d], 1, &state, 1.0f, 1.0f);
+            if (dtypes[d] == ZO_DTYPE_F32)
+                *(float *)bad = INFINITY;
+            else
+                *(uint16_t *)bad = dtypes[d] == ZO_DTYPE_F16 ? zo_f32_to_f16(INFINITY) : zo_f32_to_bf16(INFINITY);
+            size_t size = zo_dtype_size(dtypes[d]);
+            CUDA_OK(cudaMemcpy((char *)d_grad + places[k] * size, bad, size, cudaMemcpyHostToDevice));
+            cr_assert(eq(int, zo_adam_cuda_grad_stats(d_grad, dtypes[d], ELEMS, scratch, NULL, &gpu), ZO_OK));
+            cr_expect(eq(int, gpu.all_finite, false), "%s: inf at %zu not found", zo_dtype_name(dtypes[d]), places[k]);
+            CUDA_OK(cudaMemcpy(d_grad, grad, bytes, cudaMemcpyHostToDevice));
+            free(bad);
+        }
+        cudaFree(d_grad);
+        free(grad);
+    }
+    zo_adam_destroy(&cpu);
+    cudaFree(scratch);
 }
 
 #else

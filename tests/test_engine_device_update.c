@@ -165,3 +165,78 @@ Test(engine_device_update, the_plan_puts_the_optimizer_state_on_the_gpu_without_
     cr_expect(eq(u64, plan[1].host_bytes, plan[0].host_bytes),
               "the host copies stay (engine.c keeps them)");
 }
+
+/* ---- on a GPU: adam_cuda.cu behind the same hooks ----------------------------------- */
+
+#ifdef ZO_TEST_WITH_CUDA
+#include <cuda_runtime.h>
+
+/* Without clipping the GPU's gradient norm (another summation order than cpu_adam's)
+ * changes nothing the update reads, and the GPU Adam is cpu_adam's bits: offload "none"
+ * on the GPU and "cpu" must train to the same master and device weights. */
+Test(engine_device_update, on_a_gpu_trains_to_the_same_bits_as_the_offloaded_path_without_clipping)
+{
+    int gpus = 0;
+    if (zo_cuda_device_count(&gpus) != ZO_OK || gpus == 0)
+        cr_skip_test("no GPU: %s", gpus == 0 && zo_last_error()[0] ? zo_last_error() : "no CUDA device");
+    const char *json[2] = {
+        "{\"fp16\": {\"enabled\": true, \"initial_scale_power\": 12},"
+        " \"optimizer\": {\"type\": \"AdamW\", \"params\": {\"lr\": 0.01, \"weight_decay\": 0.01}},"
+        " \"zero_optimization\": {\"stage\": 2, \"reduce_bucket_size\": 1024,"
+        "                         \"offload_optimizer\": {\"device\": \"cpu\"}}, \"zo\": {\"device\": \"cuda\"}}",
+        "{\"fp16\": {\"enabled\": true, \"initial_scale_power\": 12},"
+        " \"optimizer\": {\"type\": \"AdamW\", \"params\": {\"lr\": 0.01, \"weight_decay\": 0.01}},"
+        " \"zero_optimization\": {\"stage\": 2, \"reduce_bucket_size\": 1024,"
+        "                         \"offload_optimizer\": {\"device\": \"none\"}}, \"zo\": {\"device\": \"cuda\"}}"};
+    zo_engine *engines[2] = {new_engine(json[0]), new_engine(json[1])};
+    cr_assert(engines[1]->device_update != NULL, "offload \"none\" on CUDA must update on the device");
+    float *initial = malloc(MODEL_ELEMS * sizeof(float));
+    uint16_t *grads = malloc(MODEL_ELEMS * sizeof(uint16_t));
+    zo_test_rng rng = {77};
+    for (size_t i = 0; i < MODEL_ELEMS; i++)
+        initial[i] = zo_test_uniform(&rng, -1.0f, 1.0f);
+    for (int k = 0; k < 2; k++)
+        for (size_t p = 0; p < PARAMS; p++)
+            cr_assert(eq(int, zo_engine_set_master(engines[k], p, initial + offset_of(p)), ZO_OK), "%s",
+                      zo_last_error());
+    for (uint64_t step = 1; step <= STEPS; step++) {
+        zo_test_rng step_rng = {1000 + step};
+        float scale = zo_engine_loss_scale(engines[0]);
+        for (size_t i = 0; i < MODEL_ELEMS; i++) {
+            float g = zo_test_uniform(&step_rng, -1.0f, 1.0f) * scale * 1e-3f;
+            grads[i] = zo_f32_to_f16(step == OVERFLOW_STEP && i == 4321 ? INFINITY : g);
+        }
+        zo_step_info info[2];
+        for (int k = 0; k < 2; k++) {
+            for (size_t p = 0; p < PARAMS; p++)
+                cr_assert(eq(int, zo_engine_wait_params(engines[k], p, NULL), ZO_OK), "%s", zo_last_error());
+            for (size_t p = PARAMS; p-- > 0;) {
+                cr_assert(eq(int,
+                             cudaMemcpy(zo_engine_grads(engines[k], p), grads + offset_of(p), model[p].elems * 2,
+                                        cudaMemcpyHostToDevice),
+                             cudaSuccess));
+                cr_assert(eq(int, zo_engine_grad_ready(engines[k], p, NULL), ZO_OK), "%s", zo_last_error());
+            }
+            cr_assert(eq(int, zo_engine_step(engines[k], &info[k]), ZO_OK), "%s", zo_last_error());
+        }
+        cr_expect(eq(int, info[0].skipped, info[1].skipped), "step %llu", (unsigned long long)step);
+        cr_expect(eq(flt, info[0].loss_scale, info[1].loss_scale), "step %llu", (unsigned long long)step);
+    }
+    float *master[2] = {malloc(MODEL_ELEMS * sizeof(float)), malloc(MODEL_ELEMS * sizeof(float))};
+    uint16_t *weights[2] = {malloc(MODEL_ELEMS * 2), malloc(MODEL_ELEMS * 2)};
+    for (int k = 0; k < 2; k++) {
+        cr_assert(eq(int, zo_engine_synchronize(engines[k]), ZO_OK), "%s", zo_last_error());
+        for (size_t p = 0; p < PARAMS; p++)
+            cr_assert(eq(int, zo_engine_get_master(engines[k], p, master[k] + offset_of(p)), ZO_OK));
+        cr_assert(eq(int, cudaMemcpy(weights[k], zo_engine_weights(engines[k], 0), MODEL_ELEMS * 2,
+                                     cudaMemcpyDeviceToHost),
+                     cudaSuccess));
+    }
+    cr_expect(eq(int, memcmp(master[0], master[1], MODEL_ELEMS * sizeof(float)), 0), "master weights differ");
+    cr_expect(eq(int, memcmp(weights[0], weights[1], MODEL_ELEMS * 2), 0), "device weights differ");
+    cr_expect(eq(int, memcmp(initial, master[1], MODEL_ELEMS * sizeof(float)) != 0, 1), "nothing was trained");
+    free(master[0]), free(master[1]), free(weights[0]), free(weights[1]), free(initial), free(grads);
+    zo_engine_destroy(&engines[0]);
+    zo_engine_destroy(&engines[1]);
+}
+#endif
