@@ -184,22 +184,27 @@ zo_status zo_device_update_bucket(zo_engine *e, size_t bucket, const zo_update_p
     return status ? status : recorded;
 }
 
-zo_status zo_device_update_put_master(zo_engine *e, size_t offset, size_t elems)
+/* Master weights [offset, offset + elems) between the host copy and the device, once
+ * the device's queued updates have run. */
+static zo_status zo_copy_master(zo_engine *e, size_t offset, size_t elems, bool to_device)
 {
     zo_device_update *u = e->device_update;
+    float *host = e->master + offset, *device = u->master + offset;
     zo_status status = u->ops->synchronize(e);
-    return status
-               ? status
-               : u->ops->copy(u->master + offset, e->master + offset, elems * sizeof(float), true);
+    if (status != ZO_OK)
+        return status;
+    return to_device ? u->ops->copy(device, host, elems * sizeof(float), true)
+                     : u->ops->copy(host, device, elems * sizeof(float), false);
+}
+
+zo_status zo_device_update_put_master(zo_engine *e, size_t offset, size_t elems)
+{
+    return zo_copy_master(e, offset, elems, true);
 }
 
 zo_status zo_device_update_get_master(zo_engine *e, size_t offset, size_t elems)
 {
-    zo_device_update *u = e->device_update;
-    zo_status status = u->ops->synchronize(e);
-    return status
-               ? status
-               : u->ops->copy(e->master + offset, u->master + offset, elems * sizeof(float), false);
+    return zo_copy_master(e, offset, elems, false);
 }
 
 zo_status zo_device_update_synchronize(zo_engine *e)
