@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The GPU check: builds with CUDA, runs the whole test suite (the CUDA tests run
-# instead of skipping), then the GPU examples and benchmarks, and writes what they
-# measured under $OUT (or ./gpu-results). Meant for one H200 and well under 8 minutes:
+# instead of skipping: test_device_cuda, test_adam_cuda), then the GPU examples and
+# benchmarks (zo-bench train, small and large model), and writes what they measured
+# (logs, JSON, summary.txt) under $OUT (or ./gpu-results). Meant for one H200 and well under 8 minutes:
 # run it once through the device tool, e.g.
 #   run(command="bash bench/gpu_check.sh", timeout_s=600)
 set -uo pipefail
@@ -31,15 +32,45 @@ grep -E '^(Ok|Fail|Skipped):' "$results/tests.log" | tee -a "$results/summary.tx
 grep -h -E '^(ok|not ok) ' build-gpu/meson-logs/testlog.txt | grep -i cuda | tee -a "$results/summary.txt"
 
 log "cpu_adam on this host's cores (fused step vs memory limit)"
-timeout 150 ./build-gpu/bench/zo-bench adam --sizes 16M,256M --modes mixed --repeats 3 \
+timeout 120 ./build-gpu/bench/zo-bench adam --sizes 16M,256M --modes mixed --repeats 3 \
     --json "$results/adam.json" > "$results/adam.txt" 2>&1
 tail -8 "$results/adam.txt" | tee -a "$results/summary.txt"
 
 if [[ -x build-gpu/examples/train_mlp_cuda ]]; then
-    log "train_mlp on the GPU: offload on, then off"
-    timeout 120 ./build-gpu/examples/train_mlp_cuda --steps 200 > "$results/train_mlp_cuda.txt" 2>&1
-    tail -3 "$results/train_mlp_cuda.txt" | tee -a "$results/summary.txt"
+    log "train_mlp_cuda (the example: the loss must fall), offload on"
+    timeout 60 ./build-gpu/examples/train_mlp_cuda --steps 200 > "$results/train_mlp_cuda.txt" 2>&1
+    echo "exit status $?" >> "$results/train_mlp_cuda.txt"
+    tail -4 "$results/train_mlp_cuda.txt" | tee -a "$results/summary.txt"
+    log "train_mlp_cuda, offload off (Adam on the GPU: engine_device_update.c)"
+    cat > "$results/no_offload.json" <<'JSON'
+{"gradient_clipping": 1.0,
+ "fp16": {"enabled": true, "loss_scale": 0, "initial_scale_power": 16},
+ "optimizer": {"type": "AdamW", "params": {"lr": 1e-3, "betas": [0.9, 0.999], "weight_decay": 0.01}},
+ "zero_optimization": {"stage": 2, "reduce_bucket_size": 65536, "offload_optimizer": {"device": "none"}},
+ "zo": {"device": "cuda"}}
+JSON
+    timeout 60 ./build-gpu/examples/train_mlp_cuda --steps 200 --config "$results/no_offload.json" \
+        > "$results/train_mlp_cuda_no_offload.txt" 2>&1
+    echo "exit status $?" >> "$results/train_mlp_cuda_no_offload.txt"
+    tail -4 "$results/train_mlp_cuda_no_offload.txt" | tee -a "$results/summary.txt"
 fi
+
+# zo-bench train: the same MLP loop through the engine, offload on and off ("none":
+# Adam on the GPU, engine_device_update.c), GPU / host-only speed, PCIe vs the pinned
+# peak, peak GPU memory each way.
+# small: 64M parameters (width 2048), also trained on the host for the ratio;
+# large: 1G parameters (width 8192), GPU only (a host-only step of it takes minutes),
+# with --find-max for the largest model each way on this machine.
+log "zo-bench train, small model (64M) on the GPU and on the host"
+timeout 120 ./build-gpu/bench/zo-bench train --params 64M --batch 256 --steps 10 --host-steps 3 \
+    --device cuda --config bench/configs/train.json --json "$results/train_small.json" \
+    > "$results/train_small.txt" 2>&1
+cat "$results/train_small.txt" | tee -a "$results/summary.txt"
+log "zo-bench train, large model (1G) on the GPU, --find-max"
+timeout 120 ./build-gpu/bench/zo-bench train --params 1G --batch 256 --steps 5 --host-steps 0 \
+    --device cuda --find-max --config bench/configs/train.json --json "$results/train_large.json" \
+    > "$results/train_large.txt" 2>&1
+cat "$results/train_large.txt" | tee -a "$results/summary.txt"
 
 log "done in $(( $(date +%s) - started )) s; tests exit status $tests_status"
 exit $tests_status

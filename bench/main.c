@@ -16,6 +16,7 @@
 #include "plan.h"
 #include "suite.h"
 #include "topo_command.h"
+#include "train_command.h"
 
 static void bench_print_help(FILE *out)
 {
@@ -27,6 +28,8 @@ static void bench_print_help(FILE *out)
           "  zo-bench engine [OPTIONS]             the engine's pipeline against its phases alone\n"
           "  zo-bench topo [OPTIONS]               the machine's topology and where each rank's\n"
           "                                        host update would run\n"
+          "  zo-bench train --params N --config FILE [OPTIONS]\n"
+          "                                        a real training loop (the examples' MLP)\n"
           "  zo-bench --config FILE [--json OUT]   the suite a JSON config describes\n"
           "  zo-bench --help\n"
           "\n"
@@ -92,6 +95,24 @@ static void bench_print_help(FILE *out)
           "  --bind B        zo.bind: auto, none or a CPU list such as 0-3,8 (default auto)\n"
           "  --synthetic D   an hwloc synthetic machine instead of this one, e.g.\n"
           "                  \"pack:2 numa:1 core:8 pu:2\"\n"
+          "train options (examples/train_mlp_*'s deep MLP through the engine; see README):\n"
+          "  --params N      model size, K/M/G suffixes (required); width a power of two near\n"
+          "                  sqrt(N / 8), layers to match\n"
+          "  --config FILE   the stage config (required; bench/configs/train.json); zo.device,\n"
+          "                  zo.trace and offload_optimizer.device are set over it\n"
+          "  --width W       force the width\n"
+          "  --batch B       samples per step (default 64)\n"
+          "  --steps S       timed steps (default 10), after --warmup W steps (default 2)\n"
+          "  --device D      host, cuda or auto (default auto: CUDA when a GPU is usable)\n"
+          "  --host-steps S  on CUDA, timed steps of the same model on the host backend, for\n"
+          "                  the GPU / host-only ratio (default 3; 0 skips it)\n"
+          "  --find-max      also the largest model of this width each way (offload, no\n"
+          "                  offload, host only), from the memory plan; allocates nothing\n"
+          "  --json OUT      also write the figures to OUT as JSON\n"
+          "  It reports samples/s, the step split (the loop's compute; D2H, host update, H2D\n"
+          "  from the engine's trace), step / largest phase, and on CUDA the PCIe GB/s against\n"
+          "  a pinned cudaMemcpyAsync peak, peak GPU memory with and without offload and the\n"
+          "  GPU / host-only speed ratio; without a GPU those say \"n/a (no GPU: ...)\".\n"
           "\n"
           "The config file (see bench/configs/default.json):\n"
           "  {\"adam\": {\"sizes\": [\"1M\", \"16M\"], \"modes\": [\"fp32\", \"mixed\"],\n"
@@ -264,6 +285,8 @@ int main(int argc, char **argv)
         return bench_engine_command(argc, argv, 2);
     if (argc > 1 && strcmp(argv[1], "topo") == 0)
         return bench_topo_command(argc, argv, 2);
+    if (argc > 1 && strcmp(argv[1], "train") == 0)
+        return bench_train_command(argc, argv, 2);
     bench_plan plan;
     const char *json_path = NULL;
     bench_plan_default(&plan);

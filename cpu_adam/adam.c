@@ -196,7 +196,7 @@ static void zo_run_chunked(const zo_adam *ctx, zo_adam_range_fn kernel,
     }
 }
 
-static zo_status zo_check_hparams(const zo_adam_hparams *hp, uint64_t step)
+zo_status zo_adam_check_hparams(const zo_adam_hparams *hp, uint64_t step)
 {
     if (!hp)
         return zo_fail(ZO_ERR_INVALID_ARGUMENT, "zo_adam_step: hparams is NULL");
@@ -221,7 +221,7 @@ static zo_status zo_check_hparams(const zo_adam_hparams *hp, uint64_t step)
     return ZO_OK;
 }
 
-static zo_status zo_check_buffers(const zo_adam_buffers *b)
+zo_status zo_adam_check_buffers(const zo_adam_buffers *b)
 {
     if (!b)
         return zo_fail(ZO_ERR_INVALID_ARGUMENT, "zo_adam_step: buffers is NULL");
@@ -255,7 +255,7 @@ static zo_status zo_check_buffers(const zo_adam_buffers *b)
 
 /* The per-step constants, in double from the step number (a resumed run computes
  * exactly what an uninterrupted one did), rounded once to float. */
-static zo_adam_coeffs zo_coeffs_for(const zo_adam_hparams *hp, uint64_t step, float grad_scale)
+zo_adam_coeffs zo_adam_coeffs_for(const zo_adam_hparams *hp, uint64_t step, float grad_scale)
 {
     double bias_correction1 = 1.0, bias_correction2 = 1.0;
     if (hp->bias_correction) {
@@ -302,12 +302,12 @@ zo_status zo_adam_step(zo_adam *ctx, const zo_adam_hparams *hparams, uint64_t st
 {
     if (!ctx)
         return zo_fail(ZO_ERR_INVALID_ARGUMENT, "zo_adam_step: ctx is NULL");
-    zo_status status = zo_check_hparams(hparams, step);
+    zo_status status = zo_adam_check_hparams(hparams, step);
     if (status == ZO_OK)
-        status = zo_check_buffers(buffers);
+        status = zo_adam_check_buffers(buffers);
     if (status != ZO_OK)
         return status;
-    zo_adam_kernel_args args = zo_args_for(buffers, zo_coeffs_for(hparams, step, buffers->grad_scale));
+    zo_adam_kernel_args args = zo_args_for(buffers, zo_adam_coeffs_for(hparams, step, buffers->grad_scale));
     zo_run_chunked(ctx, zo_variant(ctx->kernels->update, buffers), &args, buffers->n);
     return ZO_OK;
 }
@@ -316,7 +316,7 @@ zo_status zo_adam_traffic_only(zo_adam *ctx, const zo_adam_buffers *buffers)
 {
     if (!ctx)
         return zo_fail(ZO_ERR_INVALID_ARGUMENT, "zo_adam_traffic_only: ctx is NULL");
-    zo_status status = zo_check_buffers(buffers);
+    zo_status status = zo_adam_check_buffers(buffers);
     if (status != ZO_OK)
         return status;
     zo_adam_kernel_args args = zo_args_for(buffers, (zo_adam_coeffs){.grad_scale = 1.0f});

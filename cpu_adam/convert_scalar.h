@@ -6,21 +6,27 @@
 #include <stdint.h>
 #include <string.h>
 
-static inline uint32_t zo_bits_of_f32(float value)
+/* The GPU Adam (engine/adam_cuda.cu) compiles these same functions for the device
+ * (static inline __host__ __device__), so its rounding is this rounding, bit for bit. */
+#ifndef ZO_CONVERT_FN
+#define ZO_CONVERT_FN static inline
+#endif
+
+ZO_CONVERT_FN uint32_t zo_bits_of_f32(float value)
 {
     uint32_t bits;
     memcpy(&bits, &value, sizeof bits);
     return bits;
 }
 
-static inline float zo_f32_of_bits(uint32_t bits)
+ZO_CONVERT_FN float zo_f32_of_bits(uint32_t bits)
 {
     float value;
     memcpy(&value, &bits, sizeof value);
     return value;
 }
 
-static inline uint16_t zo_round_f32_to_bf16(float value)
+ZO_CONVERT_FN uint16_t zo_round_f32_to_bf16(float value)
 {
     uint32_t bits = zo_bits_of_f32(value);
     if ((bits & 0x7fffffffu) > 0x7f800000u)
@@ -31,13 +37,13 @@ static inline uint16_t zo_round_f32_to_bf16(float value)
     return (uint16_t)(bits >> 16);
 }
 
-static inline float zo_widen_bf16(uint16_t bits)
+ZO_CONVERT_FN float zo_widen_bf16(uint16_t bits)
 {
     return zo_f32_of_bits((uint32_t)bits << 16);
 }
 
 /* Rounds `mantissa` right by `shift` bits, half to even. */
-static inline uint32_t zo_shift_round_even(uint32_t mantissa, unsigned shift)
+ZO_CONVERT_FN uint32_t zo_shift_round_even(uint32_t mantissa, unsigned shift)
 {
     uint32_t kept = mantissa >> shift;
     uint32_t rest = mantissa & ((1u << shift) - 1u);
@@ -45,7 +51,7 @@ static inline uint32_t zo_shift_round_even(uint32_t mantissa, unsigned shift)
     return kept + (rest > half || (rest == half && (kept & 1u)));
 }
 
-static inline uint16_t zo_round_f32_to_f16(float value)
+ZO_CONVERT_FN uint16_t zo_round_f32_to_f16(float value)
 {
     uint32_t bits = zo_bits_of_f32(value);
     uint16_t sign = (uint16_t)((bits >> 16) & 0x8000u);
@@ -68,7 +74,7 @@ static inline uint16_t zo_round_f32_to_f16(float value)
     return (uint16_t)(sign | zo_shift_round_even(mantissa, 126u - exponent));
 }
 
-static inline float zo_widen_f16(uint16_t half)
+ZO_CONVERT_FN float zo_widen_f16(uint16_t half)
 {
     uint32_t sign = (uint32_t)(half & 0x8000u) << 16;
     uint32_t exponent = (half >> 10) & 0x1fu;

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "engine_device_update.h"
 #include "engine_internal.h"
 #include "comm_choose.h"
 #include "engine_placement.h"
@@ -182,11 +183,6 @@ static zo_status zo_engine_start_device(zo_engine *e)
     zo_status status;
     if ((status = zo_engine_choose_device(e)) || (status = zo_device_host_create(&e->worker_device)))
         return status;
-    /* on the host backend the "device" is the host: offloaded or not is the same */
-    if (e->device.ops->takes_external_streams && !e->settings.offload_optimizer)
-        return zo_fail(ZO_ERR_NOT_SUPPORTED,
-                       "the optimizer on the GPU (zero_optimization.offload_optimizer.device "
-                       "\"none\", DeepSpeed's default) is not implemented yet: set it to \"cpu\"");
     if ((status = e->device.ops->stream_create(e->device.ctx, "d2h", &e->d2h_stream)) ||
         (status = e->device.ops->stream_create(e->device.ctx, "h2d", &e->h2d_stream)) ||
         (status = e->worker_device.ops->stream_create(e->worker_device.ctx, "host update", &e->worker)))
@@ -222,9 +218,10 @@ static zo_status zo_engine_build(zo_engine *e, const zo_param_desc *params, size
     zo_trace_path_for_rank(settings->trace_file, e->rank, e->ranks, trace_path, sizeof trace_path);
     if ((settings->trace_file[0] && (status = zo_trace_open(trace_path, &e->trace))) ||
         (status = zo_partition_build(params, param_count, settings->reduce_bucket_size, e->ranks, &e->layout)) ||
-        (status = zo_engine_start_device(e)) || (status = zo_engine_check_plan(e)))
+        (status = zo_engine_start_device(e)) || (status = zo_engine_check_plan(e)) ||
+        (status = zo_engine_allocate(e)))
         return status;
-    return zo_engine_allocate(e);
+    return zo_device_update_create(e);
 }
 
 /* A 20-bit digest of what every rank must agree on for the collectives to match:
@@ -312,6 +309,7 @@ void zo_engine_destroy(zo_engine **engine)
         ops->stream_destroy(e->device.ctx, e->d2h_stream);
     if (e->worker)
         e->worker_device.ops->stream_destroy(e->worker_device.ctx, e->worker);
+    zo_device_update_destroy(e); /* after the worker that queues its work */
     if (e->h2d_stream)
         ops->stream_destroy(e->device.ctx, e->h2d_stream);
     for (size_t b = 0; e->h2d_done && b < e->layout.bucket_count; b++) {
@@ -384,7 +382,8 @@ zo_status zo_engine_synchronize(zo_engine *e)
     zo_status status = e->worker_device.ops->stream_synchronize(e->worker_device.ctx, e->worker);
     zo_status d2h = e->device.ops->stream_synchronize(e->device.ctx, e->d2h_stream);
     zo_status h2d = e->device.ops->stream_synchronize(e->device.ctx, e->h2d_stream);
-    return status ? status : d2h ? d2h : h2d;
+    zo_status device = e->device_update ? zo_device_update_synchronize(e) : ZO_OK;
+    return status ? status : d2h ? d2h : h2d ? h2d : device;
 }
 
 zo_status zo_engine_write_trace(zo_engine *e)

@@ -86,6 +86,7 @@ struct zo_engine {
     zo_adam *adam;
     zo_topology *topology;  /* this machine; placement: where the update runs */
     zo_placement placement;
+    struct zo_device_update *device_update; /* offload "none": engine_device_update.c; else NULL */
 
     /* this micro-step's readiness */
     bool *param_ready;

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine_device_update.h"
 #include "engine_internal.h"
 #include "error.h"
 
@@ -46,6 +47,9 @@ zo_status zo_engine_set_master(zo_engine *e, size_t param, const float *values)
         zo_param_in_piece(e, param, b, &begin, &end);
         memcpy(e->master + zo_shard_index(e, b, begin), values + (begin - offset), (end - begin) * sizeof(float));
     }
+    /* offload "none" (one rank): the optimizer's own master weights are on the GPU */
+    if (e->device_update && (status = zo_device_update_put_master(e, offset, elems)))
+        return status;
     /* every rank has all the values: the device weights need no gathering */
     void *staged = (char *)e->pinned_weights + offset * e->dtype_bytes;
     if ((status = zo_adam_cast(e->adam, staged, e->dtype, values, ZO_DTYPE_F32, elems, 1.0f)) ||
@@ -70,9 +74,12 @@ zo_status zo_engine_get_master(zo_engine *e, size_t param, float *values)
     zo_status status = zo_check_param(e, param, values, "zo_engine_get_master");
     if (status == ZO_OK)
         status = e->worker_device.ops->stream_synchronize(e->worker_device.ctx, e->worker);
+    size_t offset = status == ZO_OK ? e->layout.param_offset[param] : 0;
+    size_t elems = status == ZO_OK ? e->layout.param_elems[param] : 0;
+    if (status == ZO_OK && e->device_update) /* offload "none": fetch the GPU's master weights */
+        status = zo_device_update_get_master(e, offset, elems);
     if (status != ZO_OK)
         return status;
-    size_t offset = e->layout.param_offset[param], elems = e->layout.param_elems[param];
     float *whole = malloc(e->layout.bucket_elems * sizeof *whole);
     if (!whole)
         return zo_fail(ZO_ERR_OUT_OF_MEMORY, "zo_engine_get_master: no memory to gather a bucket of %zu elements",
@@ -93,6 +100,8 @@ zo_status zo_engine_get_master(zo_engine *e, size_t param, float *values)
 zo_status zo_engine_refresh_device_weights(zo_engine *e)
 {
     zo_status status = zo_engine_synchronize(e);
+    if (status == ZO_OK && e->device_update)
+        status = zo_device_update_put_master(e, 0, e->layout.padded_elems);
     for (size_t b = 0; status == ZO_OK && b < e->layout.bucket_count; b++) {
         size_t begin = zo_bucket_begin(&e->layout, b), piece = zo_piece_elems(&e->layout, b);
         char *bucket = (char *)e->pinned_weights + begin * e->dtype_bytes;

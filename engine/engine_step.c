@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "engine_device_update.h"
 #include "engine_internal.h"
 #include "error.h"
 #include "lr_schedule.h"
@@ -69,7 +70,11 @@ static zo_status zo_process_bucket(zo_engine *e, size_t bucket)
     double started = zo_now_seconds();
     zo_status status = ZO_OK;
     zo_grad_stats stats = {0};
-    if (e->accumulated) {
+    if (e->device_update) { /* offload "none": measured where they are */
+        zo_bucket_stats device_stats;
+        status = zo_device_update_stats(e, bucket, &device_stats);
+        stats = (zo_grad_stats){device_stats.sum_squares, device_stats.all_finite};
+    } else if (e->accumulated) {
         float *sum = e->accumulated + zo_accumulated_offset(e, bucket);
         bool first = e->micro_steps % e->accumulation_steps == 0;
         bool sharded = e->settings.stage >= 2;
@@ -162,7 +167,7 @@ static zo_status zo_start_bucket_copy(zo_engine *e, size_t bucket, bool after_lo
         status = ops->stream_wait_event(e->device.ctx, e->d2h_stream, e->grads_written[bucket]);
     if (status == ZO_OK && e->trace)
         status = ops->launch_host(e->device.ctx, e->d2h_stream, zo_mark_copy_down_begin, &e->jobs[bucket]);
-    if (status == ZO_OK)
+    if (status == ZO_OK && !e->device_update) /* offload "none": the gradients stay */
         status = ops->copy_async(e->device.ctx, zo_at(e->grads_landing, begin, e->dtype_bytes),
                                        zo_at(e->device_grads, begin, e->dtype_bytes),
                                        zo_bucket_elems(e, bucket) * e->dtype_bytes, e->d2h_stream);
@@ -289,13 +294,17 @@ static zo_status zo_update_bucket(void *arg)
         .weights_out = weights_out,
         .weights_out_dtype = e->dtype,
     };
-    if (status == ZO_OK)
+    if (e->device_update) { /* offload "none": Adam on the device, weights in place */
+        status = status ? status : zo_device_update_bucket(e, b, plan);
+        zo_publish(e, b, plan->generation);
+    } else if (status == ZO_OK) {
         status = zo_adam_step(e->adam, &plan->hparams, plan->step, &buffers);
-    /* every rank updated its piece: gather the others' into the bucket before it goes up */
-    if (status == ZO_OK && e->ranks > 1)
-        status = e->comm.ops->allgather(e->comm.ctx, weights_out, zo_at(e->pinned_weights, begin, e->dtype_bytes),
-                                        piece * e->dtype_bytes);
-    if (!e->settings.delayed_param_update) {
+        /* every rank updated its piece: gather the others' into the bucket before it goes up */
+        if (status == ZO_OK && e->ranks > 1)
+            status = e->comm.ops->allgather(e->comm.ctx, weights_out, zo_at(e->pinned_weights, begin, e->dtype_bytes),
+                                            piece * e->dtype_bytes);
+    }
+    if (!e->device_update && !e->settings.delayed_param_update) {
         zo_status sent = zo_send_bucket_up(e, b, plan->generation);
         status = status ? status : sent;
     }

@@ -47,6 +47,11 @@ void zo_plan_for_layout(const zo_settings *s, uint64_t elems, uint64_t accumulat
         .device_is_host = device_is_host,
         .device_free_bytes = device_free_bytes,
     };
+    /* offload "none" on a GPU (engine_device_update.c): master weights and moments on
+     * the device too; the engine still keeps its host copies (used to set and read the
+     * master weights), so host_bytes stays */
+    if (!s->offload_optimizer && !device_is_host)
+        plan->device_bytes += shard * (4 + 2 * moment_bytes);
     if (!s->pin_memory) { /* offload_optimizer.pin_memory false: the staging is pageable */
         plan->host_bytes += plan->pinned_bytes;
         plan->pinned_bytes = 0;
@@ -54,10 +59,11 @@ void zo_plan_for_layout(const zo_settings *s, uint64_t elems, uint64_t accumulat
     uint64_t host_total = plan->host_bytes + plan->pinned_bytes + (plan->device_is_host ? plan->device_bytes : 0);
     if (!device_is_host && device_free_bytes && plan->device_bytes > device_free_bytes) {
         snprintf(plan->verdict, sizeof plan->verdict,
-                 "device memory needed %.2f GiB (weights and gradients) but the GPU has %.2f GiB "
+                 "device memory needed %.2f GiB (weights and gradients%s) but the GPU has %.2f GiB "
                  "free: fewer parameters per GPU (more ranks), or bf16/fp16 instead of fp32 "
                  "weights (fp16.enabled or bf16.enabled)",
-                 zo_gib(plan->device_bytes), zo_gib(device_free_bytes));
+                 zo_gib(plan->device_bytes), s->offload_optimizer ? "" : ", master weights and moments",
+                 zo_gib(device_free_bytes));
         return;
     }
     if (plan->pinned_limit_bytes && plan->pinned_bytes > plan->pinned_limit_bytes) {

@@ -124,7 +124,9 @@ bool mlp_engine_open(const mlp_options *options, const char *device, zo_engine *
         fprintf(stderr, "mlp_engine_open: out of memory\n");
         goto fail;
     }
-    if (options->config_path)
+    if (options->config_text)
+        MLP_CHECK(zo_config_from_string(options->config_text, &config));
+    else if (options->config_path)
         MLP_CHECK(zo_config_from_file(options->config_path, &config));
     else {
         snprintf(default_config, sizeof default_config, mlp_default_config_format, device);
@@ -202,7 +204,8 @@ bool mlp_log_init(mlp_log *log, size_t steps)
     *log = (mlp_log){.capacity = steps};
     log->loss = calloc(steps, sizeof *log->loss);
     log->grad_norm = calloc(steps, sizeof *log->grad_norm);
-    if (!log->loss || !log->grad_norm) {
+    log->compute_seconds = calloc(steps, sizeof *log->compute_seconds);
+    if (!log->loss || !log->grad_norm || !log->compute_seconds) {
         mlp_log_free(log);
         return false;
     }
@@ -213,6 +216,7 @@ void mlp_log_free(mlp_log *log)
 {
     free(log->loss);
     free(log->grad_norm);
+    free(log->compute_seconds);
     *log = (mlp_log){0};
 }
 
@@ -232,6 +236,15 @@ void mlp_log_step(mlp_log *log, const mlp_options *options, double loss, float l
     printf("step %5zu  loss %.6f  grad norm %9.4f  loss scale %6.0f  skipped %zu%s\n", step, loss,
            info->grad_norm, loss_scale, log->skipped,
            info->skipped ? "  (overflow: step skipped, scale lowered)" : "");
+}
+
+void mlp_log_end_step(mlp_log *log, zo_engine *engine, double compute_seconds)
+{
+    if (log->steps == 0)
+        return;
+    log->compute_seconds[log->steps - 1] = compute_seconds;
+    if (log->hook)
+        log->hook(log->hook_user, engine, log);
 }
 
 /* The mean loss of `count` steps from `first`. */

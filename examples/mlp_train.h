@@ -32,6 +32,8 @@ typedef struct mlp_options {
     size_t checkpoint_every; /* --checkpoint K: keep every K-th layer's input; 0 off */
     size_t print_every;      /* --print-every (10): a log line every N steps        */
     const char *config_path; /* --config FILE; NULL: mlp_default_config_format     */
+    const char *config_text; /* a JSON config as text, used before config_path
+                                (programs that edit a config, e.g. zo-bench train) */
     bool compare_checkpoint; /* --compare-checkpoint: without, then with --checkpoint
                                 K (default 2); passes when the losses are identical */
     bool quiet;              /* --quiet: only the summary                           */
@@ -60,8 +62,14 @@ bool mlp_engine_open(const mlp_options *options, const char *device, zo_engine *
 /* Prints what runs: model size, buckets, dtype, backend, batch, checkpointing. */
 void mlp_print_setup(const mlp_options *options, zo_engine *engine, size_t micro_steps);
 
+typedef struct mlp_log mlp_log;
+
+/* Called by the loops after each step's log line, with the engine still open (a
+ * benchmark writes the engine's trace or samples device memory there). */
+typedef void (*mlp_step_hook)(void *user, zo_engine *engine, const mlp_log *log);
+
 /* One run's history. */
-typedef struct mlp_log {
+struct mlp_log {
     size_t steps;            /* steps recorded so far */
     size_t capacity;         /* steps it has room for */
     double *loss;            /* mean loss of each step's micro-batches */
@@ -70,7 +78,13 @@ typedef struct mlp_log {
     size_t samples;          /* samples trained on */
     double seconds;          /* wall time of the training loop */
     size_t activation_bytes; /* activations kept for the backward (checkpointing cuts it) */
-} mlp_log;
+    double started;          /* mlp_seconds() when the training loop began          */
+    double *compute_seconds; /* per step: the loop's own forward and backward work, its
+                                calls into the engine excluded (host: wall time of its
+                                GEMMs and kernels; CUDA: GPU time on its stream)      */
+    mlp_step_hook hook;      /* NULL: none                                          */
+    void *hook_user;
+};
 
 /* false when out of memory. */
 bool mlp_log_init(mlp_log *log, size_t steps);
@@ -81,6 +95,10 @@ void mlp_log_free(mlp_log *log);
  * this step used, skipped steps so far. */
 void mlp_log_step(mlp_log *log, const mlp_options *options, double loss, float loss_scale,
                   const zo_step_info *info);
+
+/* Ends step log->steps - 1 for the loops: records its compute time and runs the
+ * hook. */
+void mlp_log_end_step(mlp_log *log, zo_engine *engine, double compute_seconds);
 
 /* The mean loss of the first and of the last min(10, steps) steps. */
 double mlp_log_first_loss(const mlp_log *log);

@@ -29,7 +29,8 @@ typedef struct zo_engine zo_engine;
 /* The memory an engine will need, worked out before anything is allocated. */
 typedef struct zo_memory_plan {
     uint64_t param_elems;          /* the flat space, alignment padding included          */
-    uint64_t device_bytes;         /* device weights + gradients                          */
+    uint64_t device_bytes;         /* device weights + gradients (+ fp32 master weights and
+                                      moments with offload_optimizer.device "none" on a GPU) */
     uint64_t pinned_bytes;         /* page-locked staging: gradients down, weights up
                                       (0 with offload_optimizer.pin_memory false)        */
     uint64_t host_bytes;           /* pageable: master weights, moments, accumulation,

@@ -1,5 +1,5 @@
-// Trains the deep MLP of mlp_model.h with the offload engine on a GPU: the twin of
-// train_mlp_host.c, layer for layer. fp16/bf16 weights live on the GPU (the engine's
+// The CUDA training loop of the deep MLP of mlp_model.h with the offload engine: the
+// twin of mlp_host_loop.c, layer for layer (train_mlp_cuda and zo-bench train run it). fp16/bf16 weights live on the GPU (the engine's
 // device buffers); GEMMs run on cuBLAS (cublasGemmEx, fp32 accumulate); small kernels
 // add biases, apply ReLU, and make the loss gradient. The loop hands the engine its
 // compute stream: each layer's forward waits on the device for its own bucket, and
@@ -17,6 +17,7 @@ extern "C" {
 #include "mlp_model.h"
 #include "mlp_train.h"
 }
+#include "mlp_loops.h"
 
 // One checking macro for CUDA and cuBLAS: print the call and the error, and leave
 // through the function's fail: label (as MLP_CHECK does for zo calls).
@@ -243,74 +244,77 @@ template <typename T> static int train_on(const mlp_options *options, zo_engine 
     int result = 1;
     gpu_mlp model;
     memset(&model, 0, sizeof model);
+    cudaEvent_t compute_began = NULL, compute_ended = NULL;
     mlp_task *task = mlp_task_create(options->shape.width, options->seed);
     size_t count = options->batch * options->shape.width;
     if (!task || !gpu_mlp_create(&model, options->shape, options->batch, zo_engine_dtype(engine))) {
         fprintf(stderr, "cannot set up the model on the GPU\n");
         goto fail;
     }
-    {
-        double start = mlp_seconds();
-        for (size_t step = 0; step < options->steps; step++) {
-            double loss = 0.0;
-            float loss_scale = zo_engine_loss_scale(engine);
-            zo_step_info info;
-            for (size_t micro = 0; micro < micro_steps; micro++) {
-                mlp_task_next_batch(task, options->batch, model.host_inputs, model.host_targets);
-                CUDA_CHECK(cudaMemcpyAsync(model.inputs_f32, model.host_inputs, count * sizeof(float),
-                                           cudaMemcpyHostToDevice, model.stream));
-                CUDA_CHECK(cudaMemcpyAsync(model.targets, model.host_targets, count * sizeof(float),
-                                           cudaMemcpyHostToDevice, model.stream));
-                double micro_loss = 0.0;
-                if (!forward<T>(&model, engine) || !backward<T>(&model, engine, loss_scale, &micro_loss))
-                    goto fail;
-                loss += micro_loss / (double)micro_steps;
-                MLP_CHECK(zo_engine_step(engine, &info)); // decides at the accumulation's end
-            }
-            log->samples += options->batch * micro_steps;
-            mlp_log_step(log, options, loss, loss_scale, &info);
+    // the loop's compute time: GPU time on its stream from the forward's first kernel to
+    // the backward's last (waits for weights that are late included)
+    CUDA_CHECK(cudaEventCreate(&compute_began));
+    CUDA_CHECK(cudaEventCreate(&compute_ended));
+    log->started = mlp_seconds();
+    for (size_t step = 0; step < options->steps; step++) {
+        double loss = 0.0, compute_seconds = 0.0;
+        float loss_scale = zo_engine_loss_scale(engine);
+        zo_step_info info;
+        for (size_t micro = 0; micro < micro_steps; micro++) {
+            mlp_task_next_batch(task, options->batch, model.host_inputs, model.host_targets);
+            CUDA_CHECK(cudaMemcpyAsync(model.inputs_f32, model.host_inputs, count * sizeof(float),
+                                       cudaMemcpyHostToDevice, model.stream));
+            CUDA_CHECK(cudaMemcpyAsync(model.targets, model.host_targets, count * sizeof(float),
+                                       cudaMemcpyHostToDevice, model.stream));
+            CUDA_CHECK(cudaEventRecord(compute_began, model.stream));
+            double micro_loss = 0.0;
+            if (!forward<T>(&model, engine) || !backward<T>(&model, engine, loss_scale, &micro_loss))
+                goto fail;
+            CUDA_CHECK(cudaEventRecord(compute_ended, model.stream));
+            loss += micro_loss / (double)micro_steps;
+            MLP_CHECK(zo_engine_step(engine, &info)); // decides at the accumulation's end
+            float milliseconds = 0.0f;
+            CUDA_CHECK(cudaEventSynchronize(compute_ended));
+            CUDA_CHECK(cudaEventElapsedTime(&milliseconds, compute_began, compute_ended));
+            compute_seconds += 1e-3 * milliseconds;
         }
-        MLP_CHECK(zo_engine_synchronize(engine));
-        CUDA_CHECK(cudaStreamSynchronize(model.stream));
-        log->seconds = mlp_seconds() - start;
+        log->samples += options->batch * micro_steps;
+        mlp_log_step(log, options, loss, loss_scale, &info);
+        mlp_log_end_step(log, engine, compute_seconds);
     }
+    MLP_CHECK(zo_engine_synchronize(engine));
+    CUDA_CHECK(cudaStreamSynchronize(model.stream));
+    log->seconds = mlp_seconds() - log->started;
     result = 0;
 fail:
+    if (compute_began)
+        cudaEventDestroy(compute_began);
+    if (compute_ended)
+        cudaEventDestroy(compute_ended);
     gpu_mlp_destroy(&model);
     mlp_task_destroy(&task);
     return result;
 }
 
-int main(int argc, char **argv)
+extern "C" int mlp_train_cuda(const mlp_options *options, mlp_log *log)
 {
-    mlp_options options;
-    int parsed = mlp_parse_options(argc, argv, &options);
-    if (parsed != 0)
-        return parsed == 2 ? 0 : 1;
-    if (options.checkpoint_every || options.compare_checkpoint) {
-        fprintf(stderr, "activation checkpointing is in train_mlp_host only so far\n");
-        return 1;
-    }
     zo_engine *engine = NULL;
-    mlp_log log;
-    memset(&log, 0, sizeof log);
     size_t micro_steps = 1;
     int result = 1;
-    if (!mlp_log_init(&log, options.steps) || !mlp_engine_open(&options, "cuda", &engine, &micro_steps))
+    if (options->checkpoint_every > 1) {
+        fprintf(stderr, "activation checkpointing is in the host loop only so far\n");
+        return 1;
+    }
+    if (!mlp_engine_open(options, "cuda", &engine, &micro_steps))
         goto done;
-    mlp_print_setup(&options, engine, micro_steps);
+    mlp_print_setup(options, engine, micro_steps);
     if (zo_engine_dtype(engine) == ZO_DTYPE_F32) {
-        fprintf(stderr, "train_mlp_cuda computes in fp16 or bf16: enable one in the config\n");
+        fprintf(stderr, "the CUDA loop computes in fp16 or bf16: enable one in the config\n");
         goto done;
     }
-    result = zo_engine_dtype(engine) == ZO_DTYPE_BF16 ? train_on<__nv_bfloat16>(&options, engine, micro_steps, &log)
-                                                       : train_on<__half>(&options, engine, micro_steps, &log);
-    if (result == 0) {
-        mlp_log_report(&log, "");
-        result = mlp_log_learned(&log) ? 0 : 2;
-    }
+    result = zo_engine_dtype(engine) == ZO_DTYPE_BF16 ? train_on<__nv_bfloat16>(options, engine, micro_steps, log)
+                                                       : train_on<__half>(options, engine, micro_steps, log);
 done:
     zo_engine_destroy(&engine);
-    mlp_log_free(&log);
     return result;
 }
