@@ -7,6 +7,7 @@
 
 #include "bench_fail.h"
 #include "bench_isa.h"
+#include "ckpt_export_command.h"
 #include "config.h"
 #include "engine_command.h"
 #include "memory_plan_command.h"
@@ -22,6 +23,8 @@ static void bench_print_help(FILE *out)
           "  zo-bench plan --params N --config FILE [OPTIONS]\n"
           "                                        the engine's memory plan; allocates nothing\n"
           "  zo-bench engine [OPTIONS]             the engine's pipeline against its phases alone\n"
+          "  zo-bench ckpt-export DIR OUT          merge checkpoint DIR (zo_engine_save) into\n"
+          "                                        one safetensors file of fp32 weights\n"
           "  zo-bench --config FILE [--json OUT]   the suite a JSON config describes\n"
           "  zo-bench --help\n"
           "\n"
@@ -213,6 +216,8 @@ int main(int argc, char **argv)
         return bench_memory_plan_command(argc, argv, 2);
     if (argc > 1 && strcmp(argv[1], "engine") == 0)
         return bench_engine_command(argc, argv, 2);
+    if (argc > 1 && strcmp(argv[1], "ckpt-export") == 0)
+        return bench_ckpt_export_command(argc, argv, 2);
     bench_plan plan;
     const char *json_path = NULL;
     bench_plan_default(&plan);

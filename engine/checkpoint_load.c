@@ -1,0 +1,111 @@
+/* zo_engine_load: the manifest checked against the engine, this rank's shard read
+ * whole into temporary buffers and its checksums verified, all ranks agreeing that all
+ * succeeded; only then is the engine's state replaced and the device refreshed. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "checkpoint_paths.h"
+#include "checkpoint_shard.h"
+#include "durable_io.h"
+#include "error.h"
+#include "zo/checkpoint.h"
+
+static const char zo_load_call[] = "zo_engine_load";
+
+/* The state read from one shard, not yet the engine's. */
+typedef struct zo_loaded_state {
+    zo_manifest manifest;
+    void *tensors[ZO_SHARD_TENSORS]; /* master, exp_avg, exp_avg_sq */
+} zo_loaded_state;
+
+static void zo_loaded_state_free(zo_loaded_state *s)
+{
+    zo_manifest_free(&s->manifest);
+    for (size_t t = 0; t < ZO_SHARD_TENSORS; t++)
+        free(s->tensors[t]);
+}
+
+/* Where to read: <dir>, or <dir>.old when a save on a file system without an atomic
+ * exchange crashed between its two renames (<dir>.old is then the whole old one). */
+static zo_status zo_checkpoint_dir_to_read(const char *dir, const char **out, zo_checkpoint_paths *paths)
+{
+    zo_status status = zo_checkpoint_paths_for(dir, zo_load_call, paths);
+    if (status != ZO_OK)
+        return status;
+    *out = zo_io_is_dir(paths->dir) ? paths->dir : zo_io_is_dir(paths->retired) ? paths->retired : NULL;
+    if (!*out)
+        return zo_fail(ZO_ERR_IO, "zo_engine_load: there is no checkpoint directory %s", paths->dir);
+    return ZO_OK;
+}
+
+static zo_status zo_read_shard(const zo_engine *e, const char *dir, zo_loaded_state *s)
+{
+    zo_st_file file;
+    const zo_st_entry *entries[ZO_SHARD_TENSORS];
+    zo_status status = zo_shard_open(dir, &s->manifest, e->rank, &file, entries);
+    for (size_t t = 0; status == ZO_OK && t < ZO_SHARD_TENSORS; t++) {
+        size_t bytes = (size_t)(entries[t]->end - entries[t]->begin);
+        if (!(s->tensors[t] = malloc(bytes ? bytes : 1)))
+            status = zo_fail(ZO_ERR_OUT_OF_MEMORY, "zo_engine_load: no host memory to read %zu bytes of %s (a load "
+                             "reads the whole shard before replacing the engine's state)", bytes,
+                             entries[t]->name);
+        else
+            status = zo_st_read(&file, entries[t], s->tensors[t]);
+    }
+    if (file.fd >= 0)
+        zo_st_close(&file);
+    return status;
+}
+
+static zo_status zo_read_checkpoint(const zo_engine *e, const char *dir, zo_loaded_state *s)
+{
+    const char *source;
+    zo_checkpoint_paths paths;
+    zo_status status = zo_checkpoint_dir_to_read(dir, &source, &paths);
+    if (status == ZO_OK)
+        status = zo_manifest_read(source, &s->manifest);
+    if (status == ZO_OK)
+        status = zo_manifest_check_engine(&s->manifest, e, source);
+    return status ? status : zo_read_shard(e, source, s);
+}
+
+/* The loss scaler's running state carries over; its settings (dynamic or not, window,
+ * hysteresis, minimum) are the engine's own config's, which may have changed. */
+static void zo_restore_scaler(zo_loss_scaler *scaler, const zo_loss_scaler *saved)
+{
+    scaler->iteration = saved->iteration;
+    scaler->last_overflow_iteration = saved->last_overflow_iteration;
+    if (!scaler->dynamic || !saved->dynamic)
+        return;
+    scaler->scale = saved->scale < scaler->min_scale ? scaler->min_scale : saved->scale;
+    scaler->hysteresis_left =
+        saved->hysteresis_left < scaler->hysteresis ? saved->hysteresis_left : scaler->hysteresis;
+}
+
+static void zo_commit(zo_engine *e, zo_loaded_state *s)
+{
+    size_t shard = zo_shard_elems(&e->layout), moment_bytes = shard * zo_dtype_size(e->settings.moments_dtype);
+    memcpy(e->master, s->tensors[ZO_SHARD_MASTER], shard * sizeof(float));
+    memcpy(e->exp_avg, s->tensors[ZO_SHARD_EXP_AVG], moment_bytes);
+    memcpy(e->exp_avg_sq, s->tensors[ZO_SHARD_EXP_AVG_SQ], moment_bytes);
+    e->steps = s->manifest.steps;
+    e->micro_steps = s->manifest.micro_steps;
+    zo_restore_scaler(&e->scaler, &s->manifest.scaler);
+}
+
+zo_status zo_engine_load(zo_engine *e, const char *dir)
+{
+    if (!e || !dir || !dir[0])
+        return zo_fail(ZO_ERR_INVALID_ARGUMENT, "zo_engine_load: %s", !e ? "engine is NULL" : "dir is NULL or empty");
+    zo_loaded_state state = {0};
+    zo_status status = zo_engine_synchronize(e);
+    if (status == ZO_OK)
+        status = zo_read_checkpoint(e, dir, &state);
+    status = zo_checkpoint_agree(e, status, zo_load_call);
+    if (status == ZO_OK) {
+        zo_commit(e, &state);
+        status = zo_engine_refresh_device_weights(e);
+    }
+    zo_loaded_state_free(&state);
+    return status;
+}
