@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "checkpoint_device.h"
 #include "checkpoint_paths.h"
 #include "checkpoint_shard.h"
 #include "durable_io.h"
@@ -15,14 +16,24 @@ static const char zo_load_call[] = "zo_engine_load";
 /* The state read from one shard, not yet the engine's. */
 typedef struct zo_loaded_state {
     zo_manifest manifest;
-    void *tensors[ZO_SHARD_TENSORS]; /* master, exp_avg, exp_avg_sq */
+    void *tensors[ZO_SHARD_TENSORS]; /* master, exp_avg, exp_avg_sq[, device_weights] */
+    void *bucket_buffer;             /* pinned: restoring lagging device weights    */
 } zo_loaded_state;
 
-static void zo_loaded_state_free(zo_loaded_state *s)
+static void zo_loaded_state_free(zo_engine *e, zo_loaded_state *s)
 {
     zo_manifest_free(&s->manifest);
     for (size_t t = 0; t < ZO_SHARD_TENSORS; t++)
         free(s->tensors[t]);
+    if (s->bucket_buffer)
+        e->device.ops->free_pinned(e->device.ctx, s->bucket_buffer);
+}
+
+/* Lagging device weights are restored only into an engine that delays its updates too;
+ * otherwise the device gets the master weights (the lag is dropped). */
+static bool zo_restores_lag(const zo_engine *e, const zo_loaded_state *s)
+{
+    return s->manifest.device_lags && e->settings.delayed_param_update;
 }
 
 /* Where to read: <dir>, or <dir>.old when a save on a file system without an atomic
@@ -38,12 +49,12 @@ static zo_status zo_checkpoint_dir_to_read(const char *dir, const char **out, zo
     return ZO_OK;
 }
 
-static zo_status zo_read_shard(const zo_engine *e, const char *dir, zo_loaded_state *s)
+static zo_status zo_read_shard(zo_engine *e, const char *dir, zo_loaded_state *s)
 {
     zo_st_file file;
     const zo_st_entry *entries[ZO_SHARD_TENSORS];
     zo_status status = zo_shard_open(dir, &s->manifest, e->rank, &file, entries);
-    for (size_t t = 0; status == ZO_OK && t < ZO_SHARD_TENSORS; t++) {
+    for (size_t t = 0; status == ZO_OK && t < zo_shard_tensor_count(&s->manifest); t++) {
         size_t bytes = (size_t)(entries[t]->end - entries[t]->begin);
         if (!(s->tensors[t] = malloc(bytes ? bytes : 1)))
             status = zo_fail(ZO_ERR_OUT_OF_MEMORY, "zo_engine_load: no host memory to read %zu bytes of %s (a load "
@@ -54,10 +65,14 @@ static zo_status zo_read_shard(const zo_engine *e, const char *dir, zo_loaded_st
     }
     if (file.fd >= 0)
         zo_st_close(&file);
+    /* allocated now, so that nothing but the device can fail once the state is replaced */
+    if (status == ZO_OK && zo_restores_lag(e, s))
+        status = e->device.ops->alloc_pinned(e->device.ctx, e->layout.bucket_elems * e->dtype_bytes,
+                                             &s->bucket_buffer);
     return status;
 }
 
-static zo_status zo_read_checkpoint(const zo_engine *e, const char *dir, zo_loaded_state *s)
+static zo_status zo_read_checkpoint(zo_engine *e, const char *dir, zo_loaded_state *s)
 {
     const char *source;
     zo_checkpoint_paths paths;
@@ -105,7 +120,9 @@ zo_status zo_engine_load(zo_engine *e, const char *dir)
     if (status == ZO_OK) {
         zo_commit(e, &state);
         status = zo_engine_refresh_device_weights(e);
+        if (status == ZO_OK && zo_restores_lag(e, &state))
+            status = zo_restore_lagging_device(e, state.tensors[ZO_SHARD_DEVICE_WEIGHTS], state.bucket_buffer);
     }
-    zo_loaded_state_free(&state);
+    zo_loaded_state_free(e, &state);
     return status;
 }

@@ -77,6 +77,7 @@ zo_status zo_manifest_from_engine(const zo_engine *e, uint64_t save_id, zo_manif
                        .moments_dtype = e->settings.moments_dtype,
                        .stage = e->settings.stage,
                        .delayed_param_update = e->settings.delayed_param_update,
+                       .device_lags = e->settings.delayed_param_update && e->unsent_generation != 0,
                        .steps = e->steps,
                        .micro_steps = e->micro_steps,
                        .scaler = e->scaler};
@@ -113,13 +114,13 @@ static json_t *zo_manifest_to_json(const zo_manifest *m)
                                s->hysteresis, "hysteresis_left", s->hysteresis_left, "consecutive_hysteresis",
                                s->consecutive_hysteresis, "iteration", (json_int_t)s->iteration,
                                "last_overflow_iteration", (json_int_t)s->last_overflow_iteration);
-    return json_pack("{s:s, s:I, s:s, s:s, s:I, s:I, s:I, s:I, s:s, s:s, s:i, s:b, s:I, s:I, s:o, s:o, s:o}",
+    return json_pack("{s:s, s:I, s:s, s:s, s:I, s:I, s:I, s:I, s:s, s:s, s:i, s:b, s:b, s:I, s:I, s:o, s:o, s:o}",
                      "format", ZO_CHECKPOINT_FORMAT, "version", (json_int_t)m->version, "save_id", m->save_id,
                      "fingerprint", m->fingerprint, "ranks", (json_int_t)m->ranks, "padded_elems",
                      (json_int_t)m->padded_elems, "total_elems", (json_int_t)m->total_elems, "bucket_elems",
                      (json_int_t)m->bucket_elems, "dtype", zo_dtype_name(m->dtype), "moments_dtype",
                      zo_dtype_name(m->moments_dtype), "stage", m->stage, "delayed_param_update",
-                     m->delayed_param_update, "step", (json_int_t)m->steps, "micro_steps",
+                     m->delayed_param_update, "device_lags", m->device_lags, "step", (json_int_t)m->steps, "micro_steps",
                      (json_int_t)m->micro_steps, "loss_scaler", scaler, "files", files, "params", params);
 }
 
@@ -177,7 +178,7 @@ static zo_status zo_manifest_from_json(zo_manifest *m, json_t *root, const char 
 {
     const char *format = "", *save_id, *fingerprint, *dtype, *moments_dtype;
     json_int_t version = 0, ranks, padded, total, bucket, steps, micro, window, iteration, last_overflow;
-    int delayed, dynamic, consecutive;
+    int delayed, lags, dynamic, consecutive;
     json_t *params;
     json_error_t error;
     zo_loss_scaler *s = &m->scaler;
@@ -189,11 +190,11 @@ static zo_status zo_manifest_from_json(zo_manifest *m, json_t *root, const char 
         return zo_fail(ZO_ERR_NOT_SUPPORTED, "%s: format version %lld; this zo reads version %d", path,
                        (long long)version, ZO_CHECKPOINT_VERSION);
     if (json_unpack_ex(root, &error, 0,
-                       "{s:s, s:s, s:I, s:I, s:I, s:I, s:s, s:s, s:i, s:b, s:I, s:I, s:o, "
+                       "{s:s, s:s, s:I, s:I, s:I, s:I, s:s, s:s, s:i, s:b, s:b, s:I, s:I, s:o, "
                        "s:{s:b, s:F, s:F, s:I, s:i, s:i, s:b, s:I, s:I}}",
                        "save_id", &save_id, "fingerprint", &fingerprint, "ranks", &ranks, "padded_elems", &padded,
                        "total_elems", &total, "bucket_elems", &bucket, "dtype", &dtype, "moments_dtype",
-                       &moments_dtype, "stage", &m->stage, "delayed_param_update", &delayed, "step", &steps,
+                       &moments_dtype, "stage", &m->stage, "delayed_param_update", &delayed, "device_lags", &lags, "step", &steps,
                        "micro_steps", &micro, "params", &params, "loss_scaler", "dynamic", &dynamic, "scale",
                        &s->scale, "min_scale", &s->min_scale, "window", &window, "hysteresis", &s->hysteresis,
                        "hysteresis_left", &s->hysteresis_left, "consecutive_hysteresis", &consecutive, "iteration",
@@ -207,6 +208,7 @@ static zo_status zo_manifest_from_json(zo_manifest *m, json_t *root, const char 
     m->version = (uint64_t)version, m->ranks = (uint64_t)ranks, m->padded_elems = (uint64_t)padded;
     m->total_elems = (uint64_t)total, m->bucket_elems = (uint64_t)bucket, m->steps = (uint64_t)steps;
     m->micro_steps = (uint64_t)micro, m->delayed_param_update = delayed;
+    m->device_lags = lags;
     s->dynamic = dynamic, s->consecutive_hysteresis = consecutive, s->window = (uint64_t)window;
     s->iteration = (uint64_t)iteration, s->last_overflow_iteration = last_overflow;
     snprintf(m->save_id, sizeof m->save_id, "%s", save_id);

@@ -21,6 +21,8 @@ typedef struct zo_manifest {
     zo_dtype dtype, moments_dtype;
     int stage;
     bool delayed_param_update;
+    bool device_lags;     /* delayed update: the device still holds the weights of the
+                             step before, and the shards hold them too ("device_weights") */
     char fingerprint[17]; /* hex FNV-1a 64 of what an engine must match */
     char save_id[17];     /* hex, the same in every shard of one save    */
     uint64_t steps, micro_steps;

@@ -7,6 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "checkpoint_device.h"
 #include "checkpoint_paths.h"
 #include "checkpoint_shard.h"
 #include "durable_io.h"
@@ -41,30 +42,38 @@ static zo_status zo_prepare_staging(const zo_checkpoint_paths *p)
     return status ? status : zo_io_mkdir(p->staging);
 }
 
-static zo_status zo_write_shard(zo_engine *e, const zo_manifest *m, const char *staging)
+/* This rank's shard file: its tensors, in the order of zo_shard_tensor_names. */
+static zo_status zo_write_shard_tensors(const zo_engine *e, const zo_manifest *m, const char *path,
+                                        const void *device_pieces)
 {
-    char path[4200];
-    zo_checkpoint_shard_path(staging, e->rank, e->ranks, path, sizeof path);
-    size_t shard = zo_shard_elems(&e->layout), moment_bytes = shard * zo_dtype_size(m->moments_dtype);
+    size_t shard = zo_shard_elems(&e->layout), count = zo_shard_tensor_count(m);
+    const void *data[ZO_SHARD_TENSORS] = {e->master, e->exp_avg, e->exp_avg_sq, device_pieces};
     zo_st_tensor tensors[ZO_SHARD_TENSORS];
-    for (size_t t = 0; t < ZO_SHARD_TENSORS; t++)
-        tensors[t] = (zo_st_tensor){zo_shard_tensor_names[t], t == ZO_SHARD_MASTER ? ZO_DTYPE_F32 : m->moments_dtype,
-                                    shard};
+    for (size_t t = 0; t < count; t++)
+        tensors[t] = (zo_st_tensor){zo_shard_tensor_names[t], zo_shard_tensor_dtype(m, t), shard};
     json_t *metadata = zo_shard_metadata(m, e->rank);
     if (!metadata)
         return zo_fail(ZO_ERR_OUT_OF_MEMORY, "zo_engine_save: out of memory");
     zo_st_writer writer;
-    zo_status status = zo_st_writer_open(&writer, path, tensors, ZO_SHARD_TENSORS, metadata);
+    zo_status status = zo_st_writer_open(&writer, path, tensors, count, metadata);
     json_decref(metadata);
-    if (status != ZO_OK)
-        return status;
-    if ((status = zo_st_writer_append(&writer, e->master, shard * sizeof(float))) ||
-        (status = zo_st_writer_append(&writer, e->exp_avg, moment_bytes)) ||
-        (status = zo_st_writer_append(&writer, e->exp_avg_sq, moment_bytes))) {
-        zo_st_writer_abort(&writer);
-        return status;
-    }
-    return zo_st_writer_finish(&writer);
+    for (size_t t = 0; status == ZO_OK && t < count; t++)
+        if ((status = zo_st_writer_append(&writer, data[t], shard * zo_dtype_size(tensors[t].dtype))) != ZO_OK)
+            zo_st_writer_abort(&writer);
+    return status ? status : zo_st_writer_finish(&writer);
+}
+
+static zo_status zo_write_shard(zo_engine *e, const zo_manifest *m, const char *staging)
+{
+    char path[4200];
+    zo_checkpoint_shard_path(staging, e->rank, e->ranks, path, sizeof path);
+    void *device_pieces = NULL;
+    zo_status status = m->device_lags ? zo_copy_device_pieces(e, &device_pieces) : ZO_OK;
+    if (status == ZO_OK)
+        status = zo_write_shard_tensors(e, m, path, device_pieces);
+    if (device_pieces)
+        e->device.ops->free_pinned(e->device.ctx, device_pieces);
+    return status;
 }
 
 /* Rank 0, once every shard is durable: the manifest last, then the swap. */

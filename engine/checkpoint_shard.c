@@ -6,7 +6,7 @@
 
 #include "error.h"
 
-const char *const zo_shard_tensor_names[ZO_SHARD_TENSORS] = {"master", "exp_avg", "exp_avg_sq"};
+const char *const zo_shard_tensor_names[ZO_SHARD_TENSORS] = {"master", "exp_avg", "exp_avg_sq", "device_weights"};
 
 json_t *zo_shard_metadata(const zo_manifest *m, size_t rank)
 {
@@ -46,8 +46,10 @@ zo_status zo_shard_open(const char *dir, const zo_manifest *m, size_t rank, zo_s
     if (status == ZO_OK)
         status = zo_shard_check_metadata(f, m, rank);
     uint64_t shard_elems = m->padded_elems / m->ranks;
-    for (size_t t = 0; status == ZO_OK && t < ZO_SHARD_TENSORS; t++) {
-        zo_dtype dtype = t == ZO_SHARD_MASTER ? ZO_DTYPE_F32 : m->moments_dtype;
+    for (size_t t = 0; t < ZO_SHARD_TENSORS; t++)
+        tensors[t] = NULL;
+    for (size_t t = 0; status == ZO_OK && t < zo_shard_tensor_count(m); t++) {
+        zo_dtype dtype = zo_shard_tensor_dtype(m, t);
         const zo_st_entry *entry = tensors[t] = zo_st_find(f, zo_shard_tensor_names[t]);
         if (!entry)
             status = zo_fail(ZO_ERR_IO, "%s has no tensor %s", path, zo_shard_tensor_names[t]);

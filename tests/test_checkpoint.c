@@ -23,6 +23,12 @@ static const resume_case resume_cases[] = {
      CKPT_CONFIG_ZO("\"bf16\": {\"enabled\": true}, \"gradient_accumulation_steps\": 2,",
                     "\"moments_dtype\": \"bf16\","),
      2},
+    {"fp16, delayed update (the device lags a step at the save)",
+     CKPT_CONFIG_ZO(CKPT_FP16, "\"delayed_param_update\": true,"), 1},
+    {"bf16, delayed update, 2 accumulated micro-steps",
+     CKPT_CONFIG_ZO("\"bf16\": {\"enabled\": true}, \"gradient_accumulation_steps\": 2,",
+                    "\"delayed_param_update\": true,"),
+     2},
     {"fp16, stage 1", "{\"fp16\": {\"enabled\": true, \"initial_scale_power\": 4}, \"zero_optimization\": "
                       "{\"stage\": 1, \"reduce_bucket_size\": 700}, \"zo\": {\"device\": \"host\"}}", 1},
 };
