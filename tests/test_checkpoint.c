@@ -63,7 +63,9 @@ ParameterizedTest(int *index, checkpoint, resume_is_bit_exact)
     zo_engine *fresh = ckpt_engine(c->config);
     cr_assert(eq(int, zo_engine_load(fresh, ckpt), ZO_OK), "%s: load: %s", c->name, zo_last_error());
     ckpt_snapshot_of(fresh, &loaded);
-    ckpt_assert_same(&at_save, &loaded, "the loaded state");
+    char what[256];
+    snprintf(what, sizeof what, "%s, as loaded", c->name);
+    ckpt_assert_same(&at_save, &loaded, what);
     ckpt_train(fresh, M * c->accumulation);
     ckpt_snapshot_of(fresh, &resumed);
     ckpt_assert_same(&uninterrupted, &resumed, c->name);
