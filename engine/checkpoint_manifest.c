@@ -66,6 +66,8 @@ static void zo_manifest_fingerprint(const zo_manifest *m, char out[17])
     snprintf(out, 17, "%016llx", (unsigned long long)h);
 }
 
+void zo_manifest_seal(zo_manifest *m) { zo_manifest_fingerprint(m, m->fingerprint); }
+
 zo_status zo_manifest_from_engine(const zo_engine *e, uint64_t save_id, zo_manifest *m)
 {
     *m = (zo_manifest){.version = ZO_CHECKPOINT_VERSION,
@@ -92,7 +94,7 @@ zo_status zo_manifest_from_engine(const zo_engine *e, uint64_t save_id, zo_manif
         }
     }
     if (status == ZO_OK)
-        zo_manifest_fingerprint(m, m->fingerprint);
+        zo_manifest_seal(m);
     return status;
 }
 

@@ -32,6 +32,9 @@ typedef struct zo_manifest {
     uint64_t *param_offset, *param_elems;
 } zo_manifest;
 
+/* Sets the fingerprint from the fields (zo_manifest_from_engine does it). */
+void zo_manifest_seal(zo_manifest *manifest);
+
 /* The manifest of `engine`'s current state (names copied). ZO_ERR_OUT_OF_MEMORY. */
 zo_status zo_manifest_from_engine(const zo_engine *engine, uint64_t save_id, zo_manifest *out);
 /* manifest.json in `dir`, created, written and fsync'ed (not renamed: the directory is
