@@ -15,22 +15,21 @@
 
 enum { ZO_IO_DEFAULT_CHUNK_BYTES = 8 << 20 };
 
-/* Test-only fault injection (durable_io.h); unused in production. */
-static zo_io_fault_hook zo_fault_hook;
-static void *zo_fault_hook_user;
+/* Test-only fault injection (durable_io.h); all zero in production. */
+static zo_io_test_settings zo_test_settings;
 static size_t zo_write_chunk_bytes = ZO_IO_DEFAULT_CHUNK_BYTES;
 
-void zo_io_set_fault_hook(zo_io_fault_hook hook, void *user, size_t write_chunk_bytes)
+void zo_io_set_test_settings(const zo_io_test_settings *settings)
 {
-    zo_fault_hook = hook;
-    zo_fault_hook_user = user;
-    zo_write_chunk_bytes = write_chunk_bytes ? write_chunk_bytes : ZO_IO_DEFAULT_CHUNK_BYTES;
+    zo_test_settings = settings ? *settings : (zo_io_test_settings){0};
+    zo_write_chunk_bytes = zo_test_settings.write_chunk_bytes ? zo_test_settings.write_chunk_bytes
+                                                              : ZO_IO_DEFAULT_CHUNK_BYTES;
 }
 
 static void zo_before_change(const char *operation, const char *path)
 {
-    if (zo_fault_hook)
-        zo_fault_hook(zo_fault_hook_user, operation, path);
+    if (zo_test_settings.hook)
+        zo_test_settings.hook(zo_test_settings.user, operation, path);
 }
 
 static zo_status zo_io_error(const char *what, const char *path)
@@ -135,6 +134,8 @@ zo_status zo_io_rename(const char *from, const char *to)
 zo_status zo_io_exchange(const char *a, const char *b)
 {
     zo_before_change("exchange", a);
+    if (zo_test_settings.no_exchange)
+        return zo_fail(ZO_ERR_NOT_SUPPORTED, "cannot exchange %s and %s: disabled for a test", a, b);
     if (renameat2(AT_FDCWD, a, AT_FDCWD, b, RENAME_EXCHANGE) == 0)
         return ZO_OK;
     zo_status status = errno == EINVAL || errno == ENOSYS || errno == ENOTSUP ? ZO_ERR_NOT_SUPPORTED : ZO_ERR_IO;
