@@ -95,6 +95,15 @@ static inline void ckpt_train(zo_engine *e, uint64_t micro_steps)
     cr_assert(eq(int, zo_engine_synchronize(e), ZO_OK), "%s", zo_last_error());
 }
 
+/* Parameters 0..count-1 for a table of cases: an index, not the case itself, so
+ * nothing that points into this process's memory crosses to the test's own process. */
+static inline struct criterion_test_params ckpt_case_indices(int *indices, int count)
+{
+    for (int i = 0; i < count; i++)
+        indices[i] = i;
+    return cr_make_param_array(int, indices, (size_t)count);
+}
+
 /* Everything a resumed run depends on. */
 typedef struct ckpt_snapshot {
     float master[CKPT_MODEL_ELEMS];

@@ -37,9 +37,7 @@ enum { RESUME_CASES = sizeof resume_cases / sizeof resume_cases[0] };
 ParameterizedTestParameters(checkpoint, resume_is_bit_exact)
 {
     static int indices[RESUME_CASES];
-    for (int i = 0; i < RESUME_CASES; i++)
-        indices[i] = i;
-    return cr_make_param_array(int, indices, RESUME_CASES);
+    return ckpt_case_indices(indices, RESUME_CASES);
 }
 
 ParameterizedTest(int *index, checkpoint, resume_is_bit_exact)

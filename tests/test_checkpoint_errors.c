@@ -133,9 +133,7 @@ enum { BAD_CASES = sizeof bad_cases / sizeof bad_cases[0] };
 ParameterizedTestParameters(checkpoint_errors, each_is_refused_by_name_and_changes_nothing)
 {
     static int indices[BAD_CASES];
-    for (int i = 0; i < BAD_CASES; i++)
-        indices[i] = i;
-    return cr_make_param_array(int, indices, BAD_CASES);
+    return ckpt_case_indices(indices, BAD_CASES);
 }
 
 ParameterizedTest(int *index, checkpoint_errors, each_is_refused_by_name_and_changes_nothing)
