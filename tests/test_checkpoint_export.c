@@ -46,6 +46,43 @@ static void save_trained(const char *config, const char *ckpt, zo_engine **out)
     *out = e;
 }
 
+/* Where python3 is installed, tests/safetensors_check.py (a reader of its own, in plain
+ * Python) must accept the file and see in each tensor the values the engine holds: the
+ * same count and the same sum, in order, to the last bit. Skipped without python3. */
+static void check_with_python(const char *path, zo_engine *e)
+{
+    if (system("command -v python3 > /dev/null 2>&1") != 0) {
+        cr_log_warn("python3 not found: the independent reader did not run");
+        return;
+    }
+    char command[512], listing[160];
+    snprintf(listing, sizeof listing, "%s.txt", path);
+    snprintf(command, sizeof command, "python3 '%s/tests/safetensors_check.py' '%s' > '%s'", ZO_SOURCE_DIR, path,
+             listing);
+    cr_assert(eq(int, system(command), 0), "%s failed", command);
+    FILE *f = fopen(listing, "r");
+    cr_assert(f != NULL);
+    static float values[CKPT_MODEL_ELEMS];
+    char name[64];
+    size_t count, lines = 0;
+    double sum;
+    while (fscanf(f, "%63s %zu %lf", name, &count, &sum) == 3) {
+        size_t p = 0;
+        while (p < CKPT_PARAMS && strcmp(ckpt_model[p].name, name) != 0)
+            p++;
+        cr_assert(lt(sz, p, CKPT_PARAMS), "python saw a tensor %s", name);
+        cr_assert(eq(sz, count, ckpt_model[p].elems));
+        cr_assert(eq(int, zo_engine_get_master(e, p, values), ZO_OK));
+        double expected = 0.0;
+        for (size_t i = 0; i < count; i++)
+            expected += values[i];
+        cr_assert(eq(dbl, sum, expected), "tensor %s: python's sum %.17g, the engine's %.17g", name, sum, expected);
+        lines++;
+    }
+    fclose(f);
+    cr_assert(eq(sz, lines, CKPT_PARAMS));
+}
+
 Test(checkpoint_export, gives_each_parameter_its_master_weights)
 {
     char dir[64], ckpt[128], out[128];
@@ -57,6 +94,7 @@ Test(checkpoint_export, gives_each_parameter_its_master_weights)
     save_trained(CKPT_CONFIG_ZO(CKPT_FP16, "\"delayed_param_update\": true, \"moments_dtype\": \"bf16\","), ckpt, &e);
     cr_assert(eq(int, zo_checkpoint_export(ckpt, out), ZO_OK), "%s", zo_last_error());
     assert_export_matches(out, e);
+    check_with_python(out, e);
     zo_engine_destroy(&e);
     ckpt_remove_scratch(dir);
 }
