@@ -107,8 +107,11 @@ zo_status zo_engine_save(zo_engine *e, const char *dir)
     zo_checkpoint_paths paths;
     uint64_t save_id = 0;
     zo_manifest manifest = {0};
-    if ((status = zo_checkpoint_paths_for(dir, zo_save_call, &paths)) == ZO_OK &&
-        (status = zo_engine_synchronize(e)) == ZO_OK && (status = zo_agree_save_id(e, &save_id)) == ZO_OK)
+    if ((status = zo_checkpoint_paths_for(dir, zo_save_call, &paths)) == ZO_OK)
+        status = zo_engine_synchronize(e);
+    /* collective: every rank takes part whatever its own status, or the others hang */
+    zo_status agreed_id = zo_agree_save_id(e, &save_id);
+    if (status == ZO_OK && (status = agreed_id) == ZO_OK)
         status = zo_manifest_from_engine(e, save_id, &manifest);
     status = zo_checkpoint_agree(e, status, zo_save_call);
     if (status == ZO_OK)
