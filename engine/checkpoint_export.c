@@ -41,10 +41,10 @@ static zo_status zo_export_open(const char *dir, zo_export *x)
     x->shards = calloc(ranks, sizeof *x->shards);
     x->master = calloc(ranks, sizeof *x->master);
     x->buffer = malloc(ZO_EXPORT_CHUNK_ELEMS * sizeof *x->buffer);
+    for (size_t r = 0; x->shards && r < ranks; r++)
+        x->shards[r].fd = -1; /* nothing open yet */
     if (!x->shards || !x->master || !x->buffer)
         return zo_fail(ZO_ERR_OUT_OF_MEMORY, "zo_checkpoint_export: out of memory for %zu shards", ranks);
-    for (size_t r = 0; r < ranks; r++)
-        x->shards[r].fd = -1;
     for (size_t r = 0; status == ZO_OK && r < ranks; r++) {
         const zo_st_entry *tensors[ZO_SHARD_TENSORS];
         if ((status = zo_shard_open(dir, &x->manifest, r, &x->shards[r], tensors)) == ZO_OK)

@@ -112,6 +112,10 @@ zo_status zo_engine_load(zo_engine *e, const char *dir)
 {
     if (!e || !dir || !dir[0])
         return zo_fail(ZO_ERR_INVALID_ARGUMENT, "zo_engine_load: %s", !e ? "engine is NULL" : "dir is NULL or empty");
+    for (size_t i = 0; i < e->layout.param_count; i++)
+        if (e->param_ready[i])
+            return zo_fail(ZO_ERR_INVALID_ARGUMENT, "zo_engine_load: a micro-step is in progress (parameter %s is "
+                           "ready): call zo_engine_step first", e->layout.param_names[i]);
     zo_loaded_state state = {0};
     zo_status status = zo_engine_synchronize(e);
     if (status == ZO_OK)

@@ -65,7 +65,8 @@ static zo_status zo_st_parse_entry(const zo_st_file *f, const char *name, const 
     entry->elems = 1;
     for (size_t d = 0; d < json_array_size(shape); d++) {
         json_int_t extent = json_integer_value(json_array_get(shape, d));
-        if (!json_is_integer(json_array_get(shape, d)) || extent < 0)
+        if (!json_is_integer(json_array_get(shape, d)) || extent < 0 ||
+            (extent > 0 && entry->elems > UINT64_MAX / (uint64_t)extent))
             return zo_st_malformed(f, "a bad shape for tensor", name);
         entry->elems *= (uint64_t)extent;
     }

@@ -177,6 +177,26 @@ Test(checkpoint_errors, null_arguments_are_refused)
     zo_engine_destroy(&e);
 }
 
+/* A load in the middle of a micro-step (gradients handed over, no step yet) would mix
+ * two states: refused, nothing changed. */
+Test(checkpoint_errors, load_inside_a_micro_step_is_refused)
+{
+    saved_checkpoint s;
+    save_checkpoint(&s, 4);
+    zo_engine *e = ckpt_engine(CKPT_CONFIG(CKPT_FP16));
+    ckpt_initialize(e);
+    cr_assert(eq(int, zo_engine_grad_ready(e, 2, NULL), ZO_OK), "%s", zo_last_error());
+    static ckpt_snapshot before, after;
+    ckpt_snapshot_of(e, &before);
+    cr_assert(eq(int, zo_engine_load(e, s.ckpt), ZO_ERR_INVALID_ARGUMENT));
+    cr_assert(strstr(zo_last_error(), "a micro-step is in progress (parameter head is ready)") != NULL, "%s",
+              zo_last_error());
+    ckpt_snapshot_of(e, &after);
+    ckpt_assert_same(&before, &after, "after the refused load");
+    zo_engine_destroy(&e);
+    ckpt_remove_scratch(s.dir);
+}
+
 /* A save never replaces (and so deletes) a directory that is not a checkpoint. */
 Test(checkpoint_errors, save_refuses_a_directory_of_other_files)
 {

@@ -38,7 +38,8 @@ ZO_API zo_status zo_engine_save(zo_engine *engine, const char *dir);
  * message names the file and what is wrong), ZO_ERR_CONFIG (saved by another rank count,
  * for other parameters, bucket size, precision or moments dtype: the message names
  * which), ZO_ERR_NOT_SUPPORTED (a newer format version), ZO_ERR_PEER (another rank
- * failed), ZO_ERR_INVALID_ARGUMENT, ZO_ERR_OUT_OF_MEMORY, ZO_ERR_DEVICE. */
+ * failed), ZO_ERR_INVALID_ARGUMENT (NULL or empty argument; gradients handed over
+ * with no step yet), ZO_ERR_OUT_OF_MEMORY, ZO_ERR_DEVICE. */
 ZO_API zo_status zo_engine_load(zo_engine *engine, const char *dir);
 
 /* Merges the shards of checkpoint `dir` into one safetensors file at `out_path`: one
