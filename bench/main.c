@@ -8,6 +8,7 @@
 #include "bench_fail.h"
 #include "bench_isa.h"
 #include "ckpt_export_command.h"
+#include "ckpt_time_command.h"
 #include "config.h"
 #include "engine_command.h"
 #include "memory_plan_command.h"
@@ -23,6 +24,7 @@ static void bench_print_help(FILE *out)
           "  zo-bench plan --params N --config FILE [OPTIONS]\n"
           "                                        the engine's memory plan; allocates nothing\n"
           "  zo-bench engine [OPTIONS]             the engine's pipeline against its phases alone\n"
+          "  zo-bench ckpt [OPTIONS]               time a checkpoint's save, load and export\n"
           "  zo-bench ckpt-export DIR OUT          merge checkpoint DIR (zo_engine_save) into\n"
           "                                        one safetensors file of fp32 weights\n"
           "  zo-bench --config FILE [--json OUT]   the suite a JSON config describes\n"
@@ -76,6 +78,16 @@ static void bench_print_help(FILE *out)
           "  reports step / max(phases) (overlap efficiency: 1.0 is perfect overlap, the goal\n"
           "  is <= 1.15), step / sum(phases), and the medians of zo_step_info. It needs about\n"
           "  36 bytes of memory per parameter (the engine's 20 with fp16, plus the phases').\n"
+          "\n"
+          "ckpt options (one rank's zo_engine_save, zo_engine_load, zo_checkpoint_export;\n"
+          "the files are removed at the end):\n"
+          "  --params N      total parameters, K/M/G suffixes (default 64M), in 16 layers\n"
+          "  --dir DIR       where to write: the disk being measured (default\n"
+          "                  ./zo-bench-ckpt, and ./zo-bench-ckpt.safetensors for the export)\n"
+          "  --config FILE   the stage config (default: the engine benchmark's built-in one)\n"
+          "  --repeats R     timed saves and loads; the medians are reported (default 3)\n"
+          "  GB/s count the shard file's bytes (12 per parameter with fp32 moments) for save\n"
+          "  and load, the exported fp32 weights (4 per parameter) for export.\n"
           "\n"
           "The config file (see bench/configs/default.json):\n"
           "  {\"adam\": {\"sizes\": [\"1M\", \"16M\"], \"modes\": [\"fp32\", \"mixed\"],\n"
@@ -216,6 +228,8 @@ int main(int argc, char **argv)
         return bench_memory_plan_command(argc, argv, 2);
     if (argc > 1 && strcmp(argv[1], "engine") == 0)
         return bench_engine_command(argc, argv, 2);
+    if (argc > 1 && strcmp(argv[1], "ckpt") == 0)
+        return bench_ckpt_time_command(argc, argv, 2);
     if (argc > 1 && strcmp(argv[1], "ckpt-export") == 0)
         return bench_ckpt_export_command(argc, argv, 2);
     bench_plan plan;
