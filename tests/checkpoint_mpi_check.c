@@ -7,31 +7,17 @@
  * it. It steps no engine: only state that set_master writes is saved. */
 #include <math.h>
 #include <mpi.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "safetensors.h"
+#define MPI_CHECK_PROGRAM "checkpoint_mpi_check"
+#include "mpi_check_support.h"
 #include "zo/zo.h"
 
 static const zo_param_desc model[] = {{"embedding", 1000}, {"bias", 37}, {"head", 2500}};
 enum { PARAMS = 3, LARGEST = 2500 };
-static int my_rank = -1;
-
-/* Reports the failure and stops every rank (one rank exiting alone would leave the
- * others waiting in a collective). */
-static void failf(const char *format, ...)
-{
-    va_list args;
-    va_start(args, format);
-    fprintf(stderr, "checkpoint_mpi_check: rank %d: ", my_rank);
-    vfprintf(stderr, format, args);
-    fputc('\n', stderr);
-    va_end(args);
-    MPI_Abort(MPI_COMM_WORLD, 1);
-    exit(1);
-}
 
 static void check_status(zo_status got, zo_status expected, const char *what)
 {
@@ -116,7 +102,7 @@ int main(int argc, char **argv)
     snprintf(out, sizeof out, "%s/model.safetensors", argv[1]);
     zo_engine *saver = create_engine(); /* zo starts MPI; it stays up while an engine lives */
     int ranks = 0;
-    MPI_Comm_rank(MPI_COMM_WORLD, &my_rank);
+    MPI_Comm_rank(MPI_COMM_WORLD, &mpi_check_rank);
     MPI_Comm_size(MPI_COMM_WORLD, &ranks);
 
     set_all(saver, 0.25f);
@@ -124,7 +110,7 @@ int main(int argc, char **argv)
     zo_engine *loader = create_engine();
     check_status(zo_engine_load(loader, ckpt), ZO_OK, "zo_engine_load");
     expect_all(loader, 0.25f, "the loaded engine");
-    if (my_rank == 0) {
+    if (mpi_check_rank == 0) {
         check_status(zo_checkpoint_export(ckpt, out), ZO_OK, "zo_checkpoint_export");
         expect_export(out);
     }
@@ -132,18 +118,18 @@ int main(int argc, char **argv)
     /* the last rank's shard goes bad: nobody loads, nobody changes */
     MPI_Barrier(MPI_COMM_WORLD);
     snprintf(shard, sizeof shard, "%s/rank%d-of-%d.safetensors", ckpt, ranks - 1, ranks);
-    if (my_rank == ranks - 1)
+    if (mpi_check_rank == ranks - 1)
         corrupt(shard);
     MPI_Barrier(MPI_COMM_WORLD);
     set_all(loader, 0.5f);
     zo_status status = zo_engine_load(loader, ckpt);
-    check_status(status, my_rank == ranks - 1 ? ZO_ERR_IO : ZO_ERR_PEER, "loading a corrupt shard");
-    if (my_rank == ranks - 1 && !strstr(zo_last_error(), "checksum mismatch"))
+    check_status(status, mpi_check_rank == ranks - 1 ? ZO_ERR_IO : ZO_ERR_PEER, "loading a corrupt shard");
+    if (mpi_check_rank == ranks - 1 && !strstr(zo_last_error(), "checksum mismatch"))
         failf("the message does not name the checksum: %s", zo_last_error());
     expect_all(loader, 0.5f, "after the refused load");
 
     zo_engine_destroy(&loader);
     zo_engine_destroy(&saver);
-    printf("checkpoint_mpi_check: rank %d of %d ok\n", my_rank, ranks);
+    printf("checkpoint_mpi_check: rank %d of %d ok\n", mpi_check_rank, ranks);
     return 0;
 }

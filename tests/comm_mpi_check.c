@@ -11,33 +11,9 @@
 #include <string.h>
 
 #include "comm.h"
+#define MPI_CHECK_PROGRAM "comm_mpi_check"
+#include "mpi_check_support.h"
 #include "zo/zo.h"
-
-static int my_rank = -1;
-
-/* Reports a mismatch and stops every rank (one rank exiting alone would leave the
- * others waiting in a collective). */
-static void failf(const char *format, ...)
-{
-    va_list args;
-    va_start(args, format);
-    fprintf(stderr, "comm_mpi_check: rank %d: ", my_rank);
-    vfprintf(stderr, format, args);
-    fputc('\n', stderr);
-    va_end(args);
-    int initialized = 0, finalized = 0;
-    MPI_Initialized(&initialized);
-    MPI_Finalized(&finalized);
-    if (initialized && !finalized)
-        MPI_Abort(MPI_COMM_WORLD, 1);
-    exit(1);
-}
-
-static void check_ok(zo_status status, const char *what)
-{
-    if (status != ZO_OK)
-        failf("%s: %s: %s", what, zo_status_name(status), zo_last_error());
-}
 
 /* Sizes that are not multiples of anything a vector unit or MPI's pipelining likes. */
 static const size_t sizes[] = {0, 1, 7, 1000, 4099};
@@ -182,7 +158,7 @@ int main(int argc, char **argv)
     first.ops->destroy(first.ctx);
 
     int rank = comm.ops->rank(comm.ctx), size = comm.ops->size(comm.ctx);
-    my_rank = rank;
+    mpi_check_rank = rank;
     const char *launched = getenv("OMPI_COMM_WORLD_SIZE");
     if (launched && atoi(launched) != size)
         failf("size() is %d, mpirun started %s", size, launched);
