@@ -12,7 +12,8 @@
 int bench_ckpt_export_command(int argc, char **argv, int first)
 {
     if (argc - first != 2) {
-        bench_fail("ckpt-export takes a checkpoint directory and an output file (see zo-bench --help)");
+        bench_fail(
+            "ckpt-export takes a checkpoint directory and an output file (see zo-bench --help)");
         return BENCH_EXIT_USAGE;
     }
     const char *dir = argv[first], *out = argv[first + 1];

@@ -28,7 +28,8 @@ typedef struct bench_ckpt_options {
 
 static int bench_parse_ckpt_options(int argc, char **argv, int first, bench_ckpt_options *o)
 {
-    *o = (bench_ckpt_options){.params = 64u << 20, .layers = 16, .repeats = 3, .dir = "zo-bench-ckpt"};
+    *o = (bench_ckpt_options){
+        .params = 64u << 20, .layers = 16, .repeats = 3, .dir = "zo-bench-ckpt"};
     for (int i = first; i < argc; i++) {
         const char *value = NULL;
         int found;
@@ -39,7 +40,8 @@ static int bench_parse_ckpt_options(int argc, char **argv, int first, bench_ckpt
             if (found < 0 || bench_parse_integer("--repeats", value, &o->repeats) < 0)
                 return -1;
             if (o->repeats < 1 || o->repeats > BENCH_CKPT_MAX_REPEATS)
-                return bench_fail("--repeats %s: must be between 1 and %d", value, BENCH_CKPT_MAX_REPEATS);
+                return bench_fail("--repeats %s: must be between 1 and %d", value,
+                                  BENCH_CKPT_MAX_REPEATS);
         } else if ((found = bench_option(argc, argv, &i, "--dir", &value)) != 0) {
             if (found < 0)
                 return -1;
@@ -74,7 +76,8 @@ static int bench_set_weights(zo_engine *engine, const bench_model *model)
 }
 
 /* The median seconds of `repeats` calls of save (what == 's') or load ('l'). */
-static int bench_time_calls(zo_engine *engine, const char *dir, char what, long long repeats, double *median)
+static int bench_time_calls(zo_engine *engine, const char *dir, char what, long long repeats,
+                            double *median)
 {
     double samples[BENCH_CKPT_MAX_REPEATS];
     for (long long r = 0; r < repeats; r++) {
@@ -82,8 +85,8 @@ static int bench_time_calls(zo_engine *engine, const char *dir, char what, long 
         zo_status status = what == 's' ? zo_engine_save(engine, dir) : zo_engine_load(engine, dir);
         samples[r] = now_seconds() - started;
         if (status != ZO_OK)
-            return bench_fail("%s: %s: %s", what == 's' ? "zo_engine_save" : "zo_engine_load", zo_status_name(status),
-                              zo_last_error());
+            return bench_fail("%s: %s: %s", what == 's' ? "zo_engine_save" : "zo_engine_load",
+                              zo_status_name(status), zo_last_error());
     }
     *median = bench_median(samples, (size_t)repeats);
     return 0;
@@ -127,7 +130,8 @@ int bench_ckpt_time_command(int argc, char **argv, int first)
         outcome = BENCH_REFUSED;
         goto done;
     }
-    if (bench_set_weights(engine, &model) < 0 || bench_time_calls(engine, o.dir, 's', o.repeats, &save_s) < 0 ||
+    if (bench_set_weights(engine, &model) < 0 ||
+        bench_time_calls(engine, o.dir, 's', o.repeats, &save_s) < 0 ||
         bench_time_calls(engine, o.dir, 'l', o.repeats, &load_s) < 0)
         goto done;
     double started = now_seconds();
@@ -139,7 +143,8 @@ int bench_ckpt_time_command(int argc, char **argv, int first)
     struct stat shard;
     char shard_path[4200];
     snprintf(shard_path, sizeof shard_path, "%s/rank0-of-1.safetensors", o.dir);
-    unsigned long long bytes = stat(shard_path, &shard) == 0 ? (unsigned long long)shard.st_size : 0;
+    unsigned long long bytes =
+        stat(shard_path, &shard) == 0 ? (unsigned long long)shard.st_size : 0;
     char readable[32];
     bench_format_bytes(bytes, readable, sizeof readable);
     printf("checkpoint of %zu parameters (%s), %s: shard %s, median of %lld\n", o.params,

@@ -38,14 +38,18 @@ static bool zo_restores_lag(const zo_engine *e, const zo_loaded_state *s)
 
 /* Where to read: <dir>, or <dir>.old when a save on a file system without an atomic
  * exchange crashed between its two renames (<dir>.old is then the whole old one). */
-static zo_status zo_checkpoint_dir_to_read(const char *dir, const char **out, zo_checkpoint_paths *paths)
+static zo_status zo_checkpoint_dir_to_read(const char *dir, const char **out,
+                                           zo_checkpoint_paths *paths)
 {
     zo_status status = zo_checkpoint_paths_for(dir, zo_load_call, paths);
     if (status != ZO_OK)
         return status;
-    *out = zo_io_is_dir(paths->dir) ? paths->dir : zo_io_is_dir(paths->retired) ? paths->retired : NULL;
+    *out = zo_io_is_dir(paths->dir)       ? paths->dir
+           : zo_io_is_dir(paths->retired) ? paths->retired
+                                          : NULL;
     if (!*out)
-        return zo_fail(ZO_ERR_IO, "zo_engine_load: there is no checkpoint directory %s", paths->dir);
+        return zo_fail(ZO_ERR_IO, "zo_engine_load: there is no checkpoint directory %s",
+                       paths->dir);
     return ZO_OK;
 }
 
@@ -57,9 +61,10 @@ static zo_status zo_read_shard(zo_engine *e, const char *dir, zo_loaded_state *s
     for (size_t t = 0; status == ZO_OK && t < zo_shard_tensor_count(&s->manifest); t++) {
         size_t bytes = (size_t)(entries[t]->end - entries[t]->begin);
         if (!(s->tensors[t] = malloc(bytes ? bytes : 1)))
-            status = zo_fail(ZO_ERR_OUT_OF_MEMORY, "zo_engine_load: no host memory to read %zu bytes of %s (a load "
-                             "reads the whole shard before replacing the engine's state)", bytes,
-                             entries[t]->name);
+            status = zo_fail(ZO_ERR_OUT_OF_MEMORY,
+                             "zo_engine_load: no host memory to read %zu bytes of %s (a load "
+                             "reads the whole shard before replacing the engine's state)",
+                             bytes, entries[t]->name);
         else
             status = zo_st_read(&file, entries[t], s->tensors[t]);
     }
@@ -99,7 +104,8 @@ static void zo_restore_scaler(zo_loss_scaler *scaler, const zo_loss_scaler *save
 
 static void zo_commit(zo_engine *e, zo_loaded_state *s)
 {
-    size_t shard = zo_shard_elems(&e->layout), moment_bytes = shard * zo_dtype_size(e->settings.moments_dtype);
+    size_t shard = zo_shard_elems(&e->layout),
+           moment_bytes = shard * zo_dtype_size(e->settings.moments_dtype);
     memcpy(e->master, s->tensors[ZO_SHARD_MASTER], shard * sizeof(float));
     memcpy(e->exp_avg, s->tensors[ZO_SHARD_EXP_AVG], moment_bytes);
     memcpy(e->exp_avg_sq, s->tensors[ZO_SHARD_EXP_AVG_SQ], moment_bytes);
@@ -111,11 +117,14 @@ static void zo_commit(zo_engine *e, zo_loaded_state *s)
 zo_status zo_engine_load(zo_engine *e, const char *dir)
 {
     if (!e || !dir || !dir[0])
-        return zo_fail(ZO_ERR_INVALID_ARGUMENT, "zo_engine_load: %s", !e ? "engine is NULL" : "dir is NULL or empty");
+        return zo_fail(ZO_ERR_INVALID_ARGUMENT, "zo_engine_load: %s",
+                       !e ? "engine is NULL" : "dir is NULL or empty");
     for (size_t i = 0; i < e->layout.param_count; i++)
         if (e->param_ready[i])
-            return zo_fail(ZO_ERR_INVALID_ARGUMENT, "zo_engine_load: a micro-step is in progress (parameter %s is "
-                           "ready): call zo_engine_step first", e->layout.param_names[i]);
+            return zo_fail(ZO_ERR_INVALID_ARGUMENT,
+                           "zo_engine_load: a micro-step is in progress (parameter %s is "
+                           "ready): call zo_engine_step first",
+                           e->layout.param_names[i]);
     zo_loaded_state state = {0};
     zo_status status = zo_engine_synchronize(e);
     if (status == ZO_OK)
@@ -125,7 +134,8 @@ zo_status zo_engine_load(zo_engine *e, const char *dir)
         zo_commit(e, &state);
         status = zo_engine_refresh_device_weights(e);
         if (status == ZO_OK && zo_restores_lag(e, &state))
-            status = zo_restore_lagging_device(e, state.tensors[ZO_SHARD_DEVICE_WEIGHTS], state.bucket_buffer);
+            status = zo_restore_lagging_device(e, state.tensors[ZO_SHARD_DEVICE_WEIGHTS],
+                                               state.bucket_buffer);
     }
     zo_loaded_state_free(e, &state);
     return status;

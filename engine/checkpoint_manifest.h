@@ -48,7 +48,8 @@ void zo_manifest_free(zo_manifest *manifest);
 /* ZO_OK when `engine` can take this checkpoint; else ZO_ERR_CONFIG naming the first
  * difference (rank count, parameter count, a parameter's name or size, bucket size,
  * precision, moments dtype, an accumulation the saved micro-step count cuts). */
-zo_status zo_manifest_check_engine(const zo_manifest *manifest, const zo_engine *engine, const char *dir);
+zo_status zo_manifest_check_engine(const zo_manifest *manifest, const zo_engine *engine,
+                                   const char *dir);
 
 /* The layout of the shards (ranks, padded_elems, bucket_elems, bucket_count), for the
  * geometry helpers of partition.h; parameters are not filled in. */

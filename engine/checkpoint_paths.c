@@ -14,7 +14,8 @@ zo_status zo_checkpoint_paths_for(const char *dir, const char *call, zo_checkpoi
     while (length > 1 && dir[length - 1] == '/')
         length--;
     if (length >= sizeof p->dir)
-        return zo_fail(ZO_ERR_INVALID_ARGUMENT, "%s: the directory name is %zu bytes long", call, length);
+        return zo_fail(ZO_ERR_INVALID_ARGUMENT, "%s: the directory name is %zu bytes long", call,
+                       length);
     snprintf(p->dir, sizeof p->dir, "%.*s", (int)length, dir);
     snprintf(p->staging, sizeof p->staging, "%s.tmp", p->dir);
     snprintf(p->retired, sizeof p->retired, "%s.old", p->dir);

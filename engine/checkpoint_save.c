@@ -22,8 +22,9 @@ static zo_status zo_agree_save_id(zo_engine *e, uint64_t *id)
 {
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
-    uint64_t mine = ((uint64_t)now.tv_nsec * 2654435761u ^ (uint64_t)now.tv_sec << 20 ^ (uint64_t)getpid()) &
-                    0xFFFFFFFFFFFFull;
+    uint64_t mine =
+        ((uint64_t)now.tv_nsec * 2654435761u ^ (uint64_t)now.tv_sec << 20 ^ (uint64_t)getpid()) &
+        0xFFFFFFFFFFFFull;
     double value = e->rank == 0 ? (double)mine : 0.0;
     zo_status status = e->comm.ops->allreduce_sum_f64(e->comm.ctx, &value, 1);
     *id = (uint64_t)value;
@@ -34,9 +35,13 @@ static zo_status zo_agree_save_id(zo_engine *e, uint64_t *id)
 static zo_status zo_prepare_staging(const zo_checkpoint_paths *p)
 {
     zo_status status = zo_checkpoint_recover(p);
-    if (status == ZO_OK && zo_io_is_dir(p->dir) && !zo_io_dir_holds_only(p->dir, zo_checkpoint_owns_file))
-        return zo_fail(ZO_ERR_IO, "zo_engine_save: %s exists and holds files that are not part of a zo checkpoint; "
-                       "choose another directory", p->dir);
+    if (status == ZO_OK && zo_io_is_dir(p->dir) &&
+        !zo_io_dir_holds_only(p->dir, zo_checkpoint_owns_file))
+        return zo_fail(
+            ZO_ERR_IO,
+            "zo_engine_save: %s exists and holds files that are not part of a zo checkpoint; "
+            "choose another directory",
+            p->dir);
     if (status == ZO_OK)
         status = zo_io_remove_checkpoint_dir(p->staging, zo_checkpoint_owns_file);
     return status ? status : zo_io_mkdir(p->staging);
@@ -58,7 +63,8 @@ static zo_status zo_write_shard_tensors(const zo_engine *e, const zo_manifest *m
     zo_status status = zo_st_writer_open(&writer, path, tensors, count, metadata);
     json_decref(metadata);
     for (size_t t = 0; status == ZO_OK && t < count; t++)
-        if ((status = zo_st_writer_append(&writer, data[t], shard * zo_dtype_size(tensors[t].dtype))) != ZO_OK)
+        if ((status = zo_st_writer_append(&writer, data[t],
+                                          shard * zo_dtype_size(tensors[t].dtype))) != ZO_OK)
             zo_st_writer_abort(&writer);
     return status ? status : zo_st_writer_finish(&writer);
 }
@@ -90,11 +96,14 @@ static zo_status zo_publish(const zo_manifest *m, const zo_checkpoint_paths *p)
 static zo_status zo_check_save_call(const zo_engine *e, const char *dir)
 {
     if (!e || !dir || !dir[0])
-        return zo_fail(ZO_ERR_INVALID_ARGUMENT, "zo_engine_save: %s", !e ? "engine is NULL" : "dir is NULL or empty");
+        return zo_fail(ZO_ERR_INVALID_ARGUMENT, "zo_engine_save: %s",
+                       !e ? "engine is NULL" : "dir is NULL or empty");
     if (e->micro_steps % e->accumulation_steps != 0)
         return zo_fail(ZO_ERR_INVALID_ARGUMENT,
-                       "zo_engine_save: micro-step %llu is inside an accumulation of %llu micro-steps: save after "
-                       "the zo_engine_step that ends it", (unsigned long long)e->micro_steps,
+                       "zo_engine_save: micro-step %llu is inside an accumulation of %llu "
+                       "micro-steps: save after "
+                       "the zo_engine_step that ends it",
+                       (unsigned long long)e->micro_steps,
                        (unsigned long long)e->accumulation_steps);
     return ZO_OK;
 }
@@ -115,11 +124,13 @@ zo_status zo_engine_save(zo_engine *e, const char *dir)
         status = zo_manifest_from_engine(e, save_id, &manifest);
     status = zo_checkpoint_agree(e, status, zo_save_call);
     if (status == ZO_OK)
-        status = zo_checkpoint_agree(e, e->rank == 0 ? zo_prepare_staging(&paths) : ZO_OK, zo_save_call);
+        status =
+            zo_checkpoint_agree(e, e->rank == 0 ? zo_prepare_staging(&paths) : ZO_OK, zo_save_call);
     if (status == ZO_OK)
         status = zo_checkpoint_agree(e, zo_write_shard(e, &manifest, paths.staging), zo_save_call);
     if (status == ZO_OK)
-        status = zo_checkpoint_agree(e, e->rank == 0 ? zo_publish(&manifest, &paths) : ZO_OK, zo_save_call);
+        status = zo_checkpoint_agree(e, e->rank == 0 ? zo_publish(&manifest, &paths) : ZO_OK,
+                                     zo_save_call);
     zo_manifest_free(&manifest);
     return status;
 }

@@ -11,15 +11,22 @@
 
 /* The tensors of a shard, in file order; the device weights only when they lag
  * (manifest.device_lags). */
-enum { ZO_SHARD_MASTER = 0, ZO_SHARD_EXP_AVG = 1, ZO_SHARD_EXP_AVG_SQ = 2, ZO_SHARD_DEVICE_WEIGHTS = 3,
-       ZO_SHARD_TENSORS = 4 };
+enum {
+    ZO_SHARD_MASTER = 0,
+    ZO_SHARD_EXP_AVG = 1,
+    ZO_SHARD_EXP_AVG_SQ = 2,
+    ZO_SHARD_DEVICE_WEIGHTS = 3,
+    ZO_SHARD_TENSORS = 4
+};
 extern const char *const zo_shard_tensor_names[ZO_SHARD_TENSORS];
 
 /* How many of them this checkpoint's shards hold, and the dtype of each. */
 static inline size_t zo_shard_tensor_count(const zo_manifest *m) { return m->device_lags ? 4 : 3; }
 static inline zo_dtype zo_shard_tensor_dtype(const zo_manifest *m, size_t tensor)
 {
-    return tensor == ZO_SHARD_MASTER ? ZO_DTYPE_F32 : tensor == ZO_SHARD_DEVICE_WEIGHTS ? m->dtype : m->moments_dtype;
+    return tensor == ZO_SHARD_MASTER           ? ZO_DTYPE_F32
+           : tensor == ZO_SHARD_DEVICE_WEIGHTS ? m->dtype
+                                               : m->moments_dtype;
 }
 
 /* The shard's __metadata__ (a new reference; NULL when out of memory). */

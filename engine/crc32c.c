@@ -20,8 +20,8 @@ static void zo_crc32c_build_table(void)
     }
     for (uint32_t n = 0; n < 256; n++)
         for (int k = 1; k < 8; k++)
-            zo_crc32c_table[k][n] =
-                (zo_crc32c_table[k - 1][n] >> 8) ^ zo_crc32c_table[0][zo_crc32c_table[k - 1][n] & 0xFF];
+            zo_crc32c_table[k][n] = (zo_crc32c_table[k - 1][n] >> 8) ^
+                                    zo_crc32c_table[0][zo_crc32c_table[k - 1][n] & 0xFF];
 }
 
 static uint32_t zo_crc32c_software(uint32_t crc, const unsigned char *p, size_t bytes)
@@ -42,8 +42,8 @@ static uint32_t zo_crc32c_software(uint32_t crc, const unsigned char *p, size_t 
 }
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-__attribute__((target("sse4.2"))) static uint32_t zo_crc32c_sse42(uint32_t crc, const unsigned char *p,
-                                                                  size_t bytes)
+__attribute__((target("sse4.2"))) static uint32_t
+zo_crc32c_sse42(uint32_t crc, const unsigned char *p, size_t bytes)
 {
     uint64_t wide = crc;
     for (; bytes >= 8; bytes -= 8, p += 8) {

@@ -51,7 +51,8 @@ zo_status zo_io_open_read(const char *path, int *fd)
 }
 
 /* One write loop for both: pwrite at an offset, or write at the file position. */
-static zo_status zo_io_write_loop(int fd, const void *data, size_t bytes, int64_t offset, const char *path)
+static zo_status zo_io_write_loop(int fd, const void *data, size_t bytes, int64_t offset,
+                                  const char *path)
 {
     const char *p = data;
     while (bytes > 0) {
@@ -61,8 +62,9 @@ static zo_status zo_io_write_loop(int fd, const void *data, size_t bytes, int64_
         if (written < 0 && errno == EINTR)
             continue;
         if (written <= 0)
-            return written < 0 ? zo_io_error("write", path)
-                               : zo_fail(ZO_ERR_IO, "cannot write %s: no progress (disk full?)", path);
+            return written < 0
+                       ? zo_io_error("write", path)
+                       : zo_fail(ZO_ERR_IO, "cannot write %s: no progress (disk full?)", path);
         p += written, bytes -= (size_t)written;
         if (offset >= 0)
             offset += written;
@@ -90,8 +92,11 @@ zo_status zo_io_read_at(int fd, void *data, size_t bytes, uint64_t offset, const
         if (got < 0)
             return zo_io_error("read", path);
         if (got == 0)
-            return zo_fail(ZO_ERR_IO, "%s is truncated: it ends at byte %llu, %zu bytes short of what its header "
-                           "promises", path, (unsigned long long)offset, bytes);
+            return zo_fail(
+                ZO_ERR_IO,
+                "%s is truncated: it ends at byte %llu, %zu bytes short of what its header "
+                "promises",
+                path, (unsigned long long)offset, bytes);
         p += got, bytes -= (size_t)got, offset += (uint64_t)got;
     }
     return ZO_OK;
@@ -135,10 +140,12 @@ zo_status zo_io_exchange(const char *a, const char *b)
 {
     zo_before_change("exchange", a);
     if (zo_test_settings.no_exchange)
-        return zo_fail(ZO_ERR_NOT_SUPPORTED, "cannot exchange %s and %s: disabled for a test", a, b);
+        return zo_fail(ZO_ERR_NOT_SUPPORTED, "cannot exchange %s and %s: disabled for a test", a,
+                       b);
     if (renameat2(AT_FDCWD, a, AT_FDCWD, b, RENAME_EXCHANGE) == 0)
         return ZO_OK;
-    zo_status status = errno == EINVAL || errno == ENOSYS || errno == ENOTSUP ? ZO_ERR_NOT_SUPPORTED : ZO_ERR_IO;
+    zo_status status =
+        errno == EINVAL || errno == ENOSYS || errno == ENOTSUP ? ZO_ERR_NOT_SUPPORTED : ZO_ERR_IO;
     return zo_fail(status, "cannot exchange %s and %s: %s", a, b, strerror(errno));
 }
 
@@ -164,8 +171,10 @@ zo_status zo_io_remove_checkpoint_dir(const char *dir, bool (*is_ours)(const cha
     if (rmdir(dir) == 0 || errno == ENOENT)
         return ZO_OK;
     if (errno == ENOTEMPTY || errno == EEXIST)
-        return zo_fail(ZO_ERR_IO, "cannot remove %s: it holds files that are not part of a zo checkpoint; "
-                       "move them away or remove it yourself", dir);
+        return zo_fail(ZO_ERR_IO,
+                       "cannot remove %s: it holds files that are not part of a zo checkpoint; "
+                       "move them away or remove it yourself",
+                       dir);
     return zo_io_error("remove directory", dir);
 }
 
@@ -176,7 +185,8 @@ bool zo_io_dir_holds_only(const char *dir, bool (*is_ours)(const char *name))
         return false;
     bool only_ours = true;
     for (struct dirent *entry; only_ours && (entry = readdir(listing));)
-        only_ours = strcmp(entry->d_name, ".") == 0 || strcmp(entry->d_name, "..") == 0 || is_ours(entry->d_name);
+        only_ours = strcmp(entry->d_name, ".") == 0 || strcmp(entry->d_name, "..") == 0 ||
+                    is_ours(entry->d_name);
     closedir(listing);
     return only_ours;
 }

@@ -27,21 +27,21 @@ typedef struct zo_st_tensor {
 typedef struct zo_st_writer {
     int fd;
     char path[4096];
-    json_t *header;         /* owned */
+    json_t *header; /* owned */
     size_t tensor_count;
     uint64_t *tensor_bytes; /* owned, per tensor                         */
     char **tensor_names;    /* borrowed from the caller's zo_st_tensor   */
     uint32_t *crc;          /* owned, per tensor                         */
     size_t current;         /* the tensor being appended to              */
     uint64_t current_written;
-    size_t header_bytes;    /* the padded JSON, without the 8-byte length */
+    size_t header_bytes; /* the padded JSON, without the 8-byte length */
 } zo_st_writer;
 
 /* Creates `path` and writes the header. `metadata` (a JSON object of strings, may be
  * NULL) is copied. Errors: ZO_ERR_IO, ZO_ERR_INVALID_ARGUMENT (two tensors of one
  * name, a name starting "__"), ZO_ERR_OUT_OF_MEMORY. Nothing to clean up on failure. */
-zo_status zo_st_writer_open(zo_st_writer *writer, const char *path, const zo_st_tensor *tensors, size_t count,
-                            const json_t *metadata);
+zo_status zo_st_writer_open(zo_st_writer *writer, const char *path, const zo_st_tensor *tensors,
+                            size_t count, const json_t *metadata);
 /* Appends the next `bytes` of data, crossing from one tensor to the next as each fills. */
 zo_status zo_st_writer_append(zo_st_writer *writer, const void *data, size_t bytes);
 /* Checks every tensor is complete, rewrites the header with the checksums, fsyncs and
@@ -54,8 +54,8 @@ void zo_st_writer_abort(zo_st_writer *writer);
 typedef struct zo_st_entry {
     char *name;
     zo_dtype dtype;
-    uint64_t elems;       /* the product of its shape */
-    uint64_t begin, end;  /* byte offsets in the data section */
+    uint64_t elems;      /* the product of its shape */
+    uint64_t begin, end; /* byte offsets in the data section */
     bool has_checksum;
     uint32_t checksum;
 } zo_st_entry;
@@ -63,7 +63,7 @@ typedef struct zo_st_entry {
 typedef struct zo_st_file {
     int fd;
     char path[4096];
-    uint64_t data_begin;  /* file offset of the data section */
+    uint64_t data_begin; /* file offset of the data section */
     size_t count;
     zo_st_entry *entries; /* in file order */
     json_t *metadata;     /* the __metadata__ object, or NULL */
@@ -89,7 +89,7 @@ zo_status zo_st_read(const zo_st_file *file, const zo_st_entry *entry, void *out
 /* Streams the tensor through its CRC without keeping it. Errors as zo_st_read. */
 zo_status zo_st_verify(const zo_st_file *file, const zo_st_entry *entry);
 /* Reads `bytes` bytes starting `offset` bytes into the tensor (no checksum). */
-zo_status zo_st_read_range(const zo_st_file *file, const zo_st_entry *entry, uint64_t offset, size_t bytes,
-                           void *out);
+zo_status zo_st_read_range(const zo_st_file *file, const zo_st_entry *entry, uint64_t offset,
+                           size_t bytes, void *out);
 
 #endif

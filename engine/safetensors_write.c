@@ -57,18 +57,21 @@ static zo_status zo_st_build_header(zo_st_writer *w, const zo_st_tensor *tensors
     json_object_foreach(meta, key, value)
     {
         if (!json_is_string(value))
-            return zo_fail(ZO_ERR_INVALID_ARGUMENT, "safetensors: metadata %s is not a string", key);
+            return zo_fail(ZO_ERR_INVALID_ARGUMENT, "safetensors: metadata %s is not a string",
+                           key);
     }
     uint64_t offset = 0;
     for (size_t i = 0; i < count; i++) {
         const char *name = tensors[i].name;
         if (!name || strncmp(name, "__", 2) == 0 || json_object_get(w->header, name))
-            return zo_fail(ZO_ERR_INVALID_ARGUMENT, "safetensors: tensor name \"%s\" is %s", name ? name : "(null)",
+            return zo_fail(ZO_ERR_INVALID_ARGUMENT, "safetensors: tensor name \"%s\" is %s",
+                           name ? name : "(null)",
                            name && json_object_get(w->header, name) ? "used twice" : "reserved");
         uint64_t bytes = tensors[i].elems * zo_dtype_size(tensors[i].dtype);
-        json_t *entry = json_pack("{s:s, s:[I], s:[I, I]}", "dtype", zo_st_dtype_name(tensors[i].dtype), "shape",
-                                  (json_int_t)tensors[i].elems, "data_offsets", (json_int_t)offset,
-                                  (json_int_t)(offset + bytes));
+        json_t *entry =
+            json_pack("{s:s, s:[I], s:[I, I]}", "dtype", zo_st_dtype_name(tensors[i].dtype),
+                      "shape", (json_int_t)tensors[i].elems, "data_offsets", (json_int_t)offset,
+                      (json_int_t)(offset + bytes));
         if (!entry || json_object_set_new(w->header, name, entry) != 0)
             return zo_fail(ZO_ERR_OUT_OF_MEMORY, "safetensors: out of memory for a header");
         w->tensor_bytes[i] = bytes;
@@ -114,17 +117,18 @@ static zo_status zo_st_write_header(zo_st_writer *w, bool at_start)
     return status;
 }
 
-zo_status zo_st_writer_open(zo_st_writer *w, const char *path, const zo_st_tensor *tensors, size_t count,
-                            const json_t *metadata)
+zo_status zo_st_writer_open(zo_st_writer *w, const char *path, const zo_st_tensor *tensors,
+                            size_t count, const json_t *metadata)
 {
     *w = (zo_st_writer){.fd = -1, .tensor_count = count};
     snprintf(w->path, sizeof w->path, "%s", path);
     w->tensor_bytes = calloc(count + 1, sizeof *w->tensor_bytes);
     w->tensor_names = calloc(count + 1, sizeof *w->tensor_names);
     w->crc = calloc(count + 1, sizeof *w->crc);
-    zo_status status = !w->tensor_bytes || !w->tensor_names || !w->crc
-                           ? zo_fail(ZO_ERR_OUT_OF_MEMORY, "safetensors: out of memory for %zu tensors", count)
-                           : zo_st_build_header(w, tensors, count, metadata);
+    zo_status status =
+        !w->tensor_bytes || !w->tensor_names || !w->crc
+            ? zo_fail(ZO_ERR_OUT_OF_MEMORY, "safetensors: out of memory for %zu tensors", count)
+            : zo_st_build_header(w, tensors, count, metadata);
     if (status == ZO_OK)
         status = zo_io_create(path, &w->fd);
     if (status == ZO_OK && (status = zo_st_write_header(w, true)) == ZO_OK &&
@@ -148,7 +152,8 @@ zo_status zo_st_writer_append(zo_st_writer *w, const void *data, size_t bytes)
     while (bytes > 0) {
         zo_st_skip_full(w);
         if (w->current == w->tensor_count)
-            return zo_fail(ZO_ERR_INTERNAL, "safetensors: more data than the tensors of %s hold", w->path);
+            return zo_fail(ZO_ERR_INTERNAL, "safetensors: more data than the tensors of %s hold",
+                           w->path);
         uint64_t room = w->tensor_bytes[w->current] - w->current_written;
         size_t piece = bytes < room ? bytes : (size_t)room;
         w->crc[w->current] = zo_crc32c_update(w->crc[w->current], p, piece);

@@ -22,16 +22,18 @@ enum { PARAMS = 3, LARGEST = 2500 };
 static void check_status(zo_status got, zo_status expected, const char *what)
 {
     if (got != expected)
-        failf("%s: %s instead of %s: %s", what, zo_status_name(got), zo_status_name(expected), zo_last_error());
+        failf("%s: %s instead of %s: %s", what, zo_status_name(got), zo_status_name(expected),
+              zo_last_error());
 }
 
 static zo_engine *create_engine(void)
 {
     zo_config *config = NULL;
-    check_status(zo_config_from_string("{\"fp16\": {\"enabled\": true}, \"zero_optimization\": {\"stage\": 2, "
-                                       "\"reduce_bucket_size\": 512}, \"zo\": {\"device\": \"host\", \"comm\": "
-                                       "\"mpi\"}}",
-                                       &config),
+    check_status(zo_config_from_string(
+                     "{\"fp16\": {\"enabled\": true}, \"zero_optimization\": {\"stage\": 2, "
+                     "\"reduce_bucket_size\": 512}, \"zo\": {\"device\": \"host\", \"comm\": "
+                     "\"mpi\"}}",
+                     &config),
                  ZO_OK, "config");
     zo_engine *engine = NULL;
     check_status(zo_engine_create(config, model, PARAMS, &engine), ZO_OK, "zo_engine_create");
@@ -39,7 +41,10 @@ static zo_engine *create_engine(void)
     return engine;
 }
 
-static float value_of(size_t param, size_t i, float seed) { return sinf(seed * (float)(i + 1) + (float)param); }
+static float value_of(size_t param, size_t i, float seed)
+{
+    return sinf(seed * (float)(i + 1) + (float)param);
+}
 
 static void set_all(zo_engine *e, float seed)
 {
@@ -58,7 +63,8 @@ static void expect_all(zo_engine *e, float seed, const char *what)
         check_status(zo_engine_get_master(e, p, values), ZO_OK, "zo_engine_get_master");
         for (size_t i = 0; i < model[p].elems; i++)
             if (values[i] != value_of(p, i, seed))
-                failf("%s: %s[%zu] is %.9g, not %.9g", what, model[p].name, i, values[i], value_of(p, i, seed));
+                failf("%s: %s[%zu] is %.9g, not %.9g", what, model[p].name, i, values[i],
+                      value_of(p, i, seed));
     }
 }
 
@@ -123,7 +129,8 @@ int main(int argc, char **argv)
     MPI_Barrier(MPI_COMM_WORLD);
     set_all(loader, 0.5f);
     zo_status status = zo_engine_load(loader, ckpt);
-    check_status(status, mpi_check_rank == ranks - 1 ? ZO_ERR_IO : ZO_ERR_PEER, "loading a corrupt shard");
+    check_status(status, mpi_check_rank == ranks - 1 ? ZO_ERR_IO : ZO_ERR_PEER,
+                 "loading a corrupt shard");
     if (mpi_check_rank == ranks - 1 && !strstr(zo_last_error(), "checksum mismatch"))
         failf("the message does not name the checksum: %s", zo_last_error());
     expect_all(loader, 0.5f, "after the refused load");

@@ -20,19 +20,28 @@
 #include "zo/zo.h"
 
 static const zo_param_desc ckpt_model[] = {{"embedding", 1000}, {"bias", 37}, {"head", 2500}};
-enum { CKPT_PARAMS = 3, CKPT_MODEL_ELEMS = 1000 + 37 + 2500, CKPT_MAX_FLAT_ELEMS = 4096 /* with alignment */ };
+enum {
+    CKPT_PARAMS = 3,
+    CKPT_MODEL_ELEMS = 1000 + 37 + 2500,
+    CKPT_MAX_FLAT_ELEMS = 4096 /* with alignment */
+};
 
 /* A stage-2 config on the host backend with 512-element buckets; `extra` is more
  * top-level JSON members ("" for none), e.g. "\"bf16\": {\"enabled\": true},", and
  * `zo_extra` more members of the "zo" section, e.g. "\"moments_dtype\": \"bf16\",". */
-#define CKPT_CONFIG_ZO(extra, zo_extra)                                                                           \
-    "{" extra " \"optimizer\": {\"type\": \"AdamW\", \"params\": {\"lr\": 0.01, \"weight_decay\": 0.01}},"        \
-    " \"zero_optimization\": {\"stage\": 2, \"reduce_bucket_size\": 512}, \"gradient_clipping\": 1.0,"            \
+#define CKPT_CONFIG_ZO(extra, zo_extra)                                                            \
+    "{" extra                                                                                      \
+    " \"optimizer\": {\"type\": \"AdamW\", \"params\": {\"lr\": 0.01, \"weight_decay\": 0.01}},"   \
+    " \"zero_optimization\": {\"stage\": 2, \"reduce_bucket_size\": 512},"                         \
+    " \"gradient_clipping\": 1.0,"                                                                 \
     " \"zo\": {" zo_extra " \"device\": \"host\", \"threads\": 2}}"
 #define CKPT_CONFIG(extra) CKPT_CONFIG_ZO(extra, "")
-#define CKPT_FP16 "\"fp16\": {\"enabled\": true, \"initial_scale_power\": 4, \"loss_scale_window\": 2, \"hysteresis\": 2},"
+#define CKPT_FP16                                                                                  \
+    "\"fp16\": {\"enabled\": true, \"initial_scale_power\": 4, \"loss_scale_window\": 2, "         \
+    "\"hysteresis\": 2},"
 
-static inline zo_engine *ckpt_engine_for(const char *json, const zo_param_desc *params, size_t count)
+static inline zo_engine *ckpt_engine_for(const char *json, const zo_param_desc *params,
+                                         size_t count)
 {
     zo_config *config = NULL;
     cr_assert(eq(int, zo_config_from_string(json, &config), ZO_OK), "config: %s", zo_last_error());
@@ -43,7 +52,10 @@ static inline zo_engine *ckpt_engine_for(const char *json, const zo_param_desc *
     return engine;
 }
 
-static inline zo_engine *ckpt_engine(const char *json) { return ckpt_engine_for(json, ckpt_model, CKPT_PARAMS); }
+static inline zo_engine *ckpt_engine(const char *json)
+{
+    return ckpt_engine_for(json, ckpt_model, CKPT_PARAMS);
+}
 
 static inline size_t ckpt_offset(size_t param)
 {
@@ -61,7 +73,8 @@ static inline void ckpt_initialize(zo_engine *e)
     for (size_t i = 0; i < CKPT_MODEL_ELEMS; i++)
         w[i] = zo_test_uniform(&rng, -1.0f, 1.0f);
     for (size_t p = 0; p < CKPT_PARAMS; p++)
-        cr_assert(eq(int, zo_engine_set_master(e, p, w + ckpt_offset(p)), ZO_OK), "%s", zo_last_error());
+        cr_assert(eq(int, zo_engine_set_master(e, p, w + ckpt_offset(p)), ZO_OK), "%s",
+                  zo_last_error());
 }
 
 /* `micro_steps` micro-steps of a loop that pulls the weights towards a target: each
@@ -82,7 +95,8 @@ static inline void ckpt_train(zo_engine *e, uint64_t micro_steps)
             void *grads = zo_engine_grads(e, p);
             for (size_t i = 0; i < ckpt_model[p].elems; i++) {
                 float target = 0.5f * sinf((float)(ckpt_offset(p) + i));
-                float g = zo_test_load(weights, dtype, i) - target + zo_test_uniform(&rng, -0.3f, 0.3f);
+                float g =
+                    zo_test_load(weights, dtype, i) - target + zo_test_uniform(&rng, -0.3f, 0.3f);
                 zo_test_store(grads, dtype, i, g * scale);
             }
         }
@@ -119,7 +133,8 @@ static inline void ckpt_snapshot_of(zo_engine *e, ckpt_snapshot *s)
     memset(s, 0, sizeof *s);
     cr_assert(eq(int, zo_engine_synchronize(e), ZO_OK), "%s", zo_last_error());
     for (size_t p = 0; p < CKPT_PARAMS; p++)
-        cr_assert(eq(int, zo_engine_get_master(e, p, s->master + ckpt_offset(p)), ZO_OK), "%s", zo_last_error());
+        cr_assert(eq(int, zo_engine_get_master(e, p, s->master + ckpt_offset(p)), ZO_OK), "%s",
+                  zo_last_error());
     s->moment_bytes = zo_shard_elems(&e->layout) * zo_dtype_size(e->settings.moments_dtype);
     s->weight_bytes = e->layout.padded_elems * zo_dtype_size(zo_engine_dtype(e));
     cr_assert(le(sz, s->moment_bytes, sizeof s->exp_avg));
@@ -132,20 +147,24 @@ static inline void ckpt_snapshot_of(zo_engine *e, ckpt_snapshot *s)
 }
 
 /* Bit for bit, with the first difference named. */
-static inline void ckpt_assert_same(const ckpt_snapshot *a, const ckpt_snapshot *b, const char *what)
+static inline void ckpt_assert_same(const ckpt_snapshot *a, const ckpt_snapshot *b,
+                                    const char *what)
 {
     cr_assert(eq(u64, a->steps, b->steps), "%s: step count", what);
     cr_assert(eq(u64, a->micro_steps, b->micro_steps), "%s: micro-step count", what);
     cr_assert(eq(dbl, a->scaler.scale, b->scaler.scale), "%s: loss scale", what);
-    cr_assert(eq(int, a->scaler.hysteresis_left, b->scaler.hysteresis_left), "%s: hysteresis", what);
-    cr_assert(eq(u64, a->scaler.iteration, b->scaler.iteration), "%s: scaler iteration", what);
-    cr_assert(eq(i64, a->scaler.last_overflow_iteration, b->scaler.last_overflow_iteration), "%s: last overflow",
+    cr_assert(eq(int, a->scaler.hysteresis_left, b->scaler.hysteresis_left), "%s: hysteresis",
               what);
+    cr_assert(eq(u64, a->scaler.iteration, b->scaler.iteration), "%s: scaler iteration", what);
+    cr_assert(eq(i64, a->scaler.last_overflow_iteration, b->scaler.last_overflow_iteration),
+              "%s: last overflow", what);
     for (size_t i = 0; i < CKPT_MODEL_ELEMS; i++)
         cr_assert(eq(int, memcmp(&a->master[i], &b->master[i], sizeof(float)), 0),
                   "%s: master weight %zu: %.9g vs %.9g", what, i, a->master[i], b->master[i]);
-    cr_assert(eq(int, memcmp(a->exp_avg, b->exp_avg, a->moment_bytes), 0), "%s: exp_avg differs", what);
-    cr_assert(eq(int, memcmp(a->exp_avg_sq, b->exp_avg_sq, a->moment_bytes), 0), "%s: exp_avg_sq differs", what);
+    cr_assert(eq(int, memcmp(a->exp_avg, b->exp_avg, a->moment_bytes), 0), "%s: exp_avg differs",
+              what);
+    cr_assert(eq(int, memcmp(a->exp_avg_sq, b->exp_avg_sq, a->moment_bytes), 0),
+              "%s: exp_avg_sq differs", what);
     cr_assert(eq(int, memcmp(a->device_weights, b->device_weights, a->weight_bytes), 0),
               "%s: device weights differ", what);
 }

@@ -29,8 +29,10 @@ static const resume_case resume_cases[] = {
      CKPT_CONFIG_ZO("\"bf16\": {\"enabled\": true}, \"gradient_accumulation_steps\": 2,",
                     "\"delayed_param_update\": true,"),
      2},
-    {"fp16, stage 1", "{\"fp16\": {\"enabled\": true, \"initial_scale_power\": 4}, \"zero_optimization\": "
-                      "{\"stage\": 1, \"reduce_bucket_size\": 700}, \"zo\": {\"device\": \"host\"}}", 1},
+    {"fp16, stage 1",
+     "{\"fp16\": {\"enabled\": true, \"initial_scale_power\": 4}, \"zero_optimization\": "
+     "{\"stage\": 1, \"reduce_bucket_size\": 700}, \"zo\": {\"device\": \"host\"}}",
+     1},
 };
 enum { RESUME_CASES = sizeof resume_cases / sizeof resume_cases[0] };
 
@@ -59,7 +61,8 @@ ParameterizedTest(int *index, checkpoint, resume_is_bit_exact)
     zo_engine_destroy(&e);
 
     zo_engine *fresh = ckpt_engine(c->config);
-    cr_assert(eq(int, zo_engine_load(fresh, ckpt), ZO_OK), "%s: load: %s", c->name, zo_last_error());
+    cr_assert(eq(int, zo_engine_load(fresh, ckpt), ZO_OK), "%s: load: %s", c->name,
+              zo_last_error());
     ckpt_snapshot_of(fresh, &loaded);
     char what[256];
     snprintf(what, sizeof what, "%s, as loaded", c->name);
@@ -67,7 +70,8 @@ ParameterizedTest(int *index, checkpoint, resume_is_bit_exact)
     ckpt_train(fresh, M * c->accumulation);
     ckpt_snapshot_of(fresh, &resumed);
     ckpt_assert_same(&uninterrupted, &resumed, c->name);
-    cr_assert(gt(u64, resumed.steps, at_save.steps), "%s: the resumed run must have stepped", c->name);
+    cr_assert(gt(u64, resumed.steps, at_save.steps), "%s: the resumed run must have stepped",
+              c->name);
     zo_engine_destroy(&fresh);
     ckpt_remove_scratch(dir);
 }
@@ -107,7 +111,8 @@ Test(checkpoint, save_inside_an_accumulation_is_refused)
     ckpt_initialize(e);
     ckpt_train(e, 5);
     cr_assert(eq(int, zo_engine_save(e, ckpt), ZO_ERR_INVALID_ARGUMENT));
-    cr_assert(strstr(zo_last_error(), "inside an accumulation of 4") != NULL, "%s", zo_last_error());
+    cr_assert(strstr(zo_last_error(), "inside an accumulation of 4") != NULL, "%s",
+              zo_last_error());
     struct stat info;
     cr_assert(eq(int, stat(ckpt, &info), -1), "nothing may be written");
     ckpt_train(e, 3);

@@ -59,8 +59,8 @@ static void copy_checkpoint(const char *from, const char *to)
 /* In a child: an engine holding the new state saves it over `target` under `plan`.
  * Exits 0 after a successful save (the kill point was past the end), 3 on an error;
  * writes the number of changes it made to `count_file` when given. */
-static void save_in_child(const char *new_state, const char *target, long kill_before, bool no_exchange,
-                          const char *count_file)
+static void save_in_child(const char *new_state, const char *target, long kill_before,
+                          bool no_exchange, const char *count_file)
 {
     zo_engine *e = ckpt_engine(CKPT_CONFIG(CKPT_FP16));
     if (zo_engine_load(e, new_state) != ZO_OK)
@@ -162,29 +162,34 @@ static void kill_at_every_point(bool no_exchange)
     for (long k = 1; k <= changes + 1; k++) {
         zo_engine *e = ckpt_engine(CKPT_CONFIG(CKPT_FP16));
         zo_status status = zo_engine_load(e, targets[k]);
-        cr_assert(eq(int, status, ZO_OK), "killed before change %ld of %ld: load: %s", k, changes, zo_last_error());
+        cr_assert(eq(int, status, ZO_OK), "killed before change %ld of %ld: load: %s", k, changes,
+                  zo_last_error());
         ckpt_snapshot_of(e, &got);
         bool is_old = same_state(&got, &old_snapshot), is_new = same_state(&got, &new_snapshot);
-        cr_assert(is_old || is_new, "killed before change %ld: neither the old nor the new state", k);
+        cr_assert(is_old || is_new, "killed before change %ld: neither the old nor the new state",
+                  k);
         olds += is_old, news += is_new;
         /* and the next save cleans up whatever the crash left */
-        cr_assert(eq(int, zo_engine_save(e, targets[k]), ZO_OK), "after the kill before change %ld: %s", k,
-                  zo_last_error());
+        cr_assert(eq(int, zo_engine_save(e, targets[k]), ZO_OK),
+                  "after the kill before change %ld: %s", k, zo_last_error());
         cr_assert(eq(int, zo_engine_load(e, targets[k]), ZO_OK), "%s", zo_last_error());
         zo_engine_destroy(&e);
     }
     cr_assert(gt(long, olds, 0));
     cr_assert(gt(long, news, 0));
-    cr_log_info("%ld kill points: %ld left the old checkpoint, %ld the new one", changes, olds, news);
+    cr_log_info("%ld kill points: %ld left the old checkpoint, %ld the new one", changes, olds,
+                news);
     ckpt_remove_scratch(dir);
 }
 
-Test(checkpoint_crash, a_kill_anywhere_in_a_save_leaves_the_old_or_the_new_checkpoint, .timeout = 240)
+Test(checkpoint_crash, a_kill_anywhere_in_a_save_leaves_the_old_or_the_new_checkpoint,
+     .timeout = 240)
 {
     kill_at_every_point(false);
 }
 
-Test(checkpoint_crash, the_same_with_two_renames_where_directories_cannot_be_exchanged, .timeout = 240)
+Test(checkpoint_crash, the_same_with_two_renames_where_directories_cannot_be_exchanged,
+     .timeout = 240)
 {
     kill_at_every_point(true);
 }

@@ -34,7 +34,10 @@ static void remove_directory(const saved_checkpoint *s)
     cr_assert(eq(int, unlink(s->manifest), 0));
     cr_assert(eq(int, rmdir(s->ckpt), 0));
 }
-static void remove_manifest(const saved_checkpoint *s) { cr_assert(eq(int, unlink(s->manifest), 0)); }
+static void remove_manifest(const saved_checkpoint *s)
+{
+    cr_assert(eq(int, unlink(s->manifest), 0));
+}
 static void truncate_shard(const saved_checkpoint *s)
 {
     cr_assert(eq(int, truncate(s->shard, (off_t)ckpt_file_size(s->shard) - 100), 0));
@@ -43,7 +46,10 @@ static void truncate_manifest(const saved_checkpoint *s)
 {
     cr_assert(eq(int, truncate(s->manifest, (off_t)ckpt_file_size(s->manifest) / 2), 0));
 }
-static void flip_a_moment_bit(const saved_checkpoint *s) { ckpt_flip_byte(s->shard, ckpt_file_size(s->shard) - 10); }
+static void flip_a_moment_bit(const saved_checkpoint *s)
+{
+    ckpt_flip_byte(s->shard, ckpt_file_size(s->shard) - 10);
+}
 
 /* Rewrites the manifest through `edit`, resealing its fingerprint unless told not to. */
 static void edit_manifest(const saved_checkpoint *s, void (*edit)(zo_manifest *), bool reseal)
@@ -61,7 +67,10 @@ static void newer_version(zo_manifest *m) { m->version = ZO_CHECKPOINT_VERSION +
 static void rename_a_parameter(zo_manifest *m) { m->param_names[1][0] = 'B'; }
 static void save_by_two_ranks(const saved_checkpoint *s) { edit_manifest(s, two_ranks, true); }
 static void save_by_a_newer_zo(const saved_checkpoint *s) { edit_manifest(s, newer_version, true); }
-static void edit_without_resealing(const saved_checkpoint *s) { edit_manifest(s, rename_a_parameter, false); }
+static void edit_without_resealing(const saved_checkpoint *s)
+{
+    edit_manifest(s, rename_a_parameter, false);
+}
 
 /* The shard replaced by one whose master tensor has the wrong size, its metadata (this
  * save, this rank) otherwise right. */
@@ -69,17 +78,21 @@ static void shrink_master_tensor(const saved_checkpoint *s)
 {
     zo_st_file original;
     cr_assert(eq(int, zo_st_open(s->shard, &original), ZO_OK), "%s", zo_last_error());
-    json_t *metadata = json_pack("{s:s, s:s, s:s, s:s, s:s}", "format", ZO_CHECKPOINT_FORMAT, "rank", "0", "ranks",
-                                 "1", "save_id", zo_st_metadata(&original, "save_id"), "fingerprint",
-                                 zo_st_metadata(&original, "fingerprint"));
+    json_t *metadata =
+        json_pack("{s:s, s:s, s:s, s:s, s:s}", "format", ZO_CHECKPOINT_FORMAT, "rank", "0", "ranks",
+                  "1", "save_id", zo_st_metadata(&original, "save_id"), "fingerprint",
+                  zo_st_metadata(&original, "fingerprint"));
     zo_st_close(&original);
     static float zeros[4096];
-    zo_st_tensor tensors[] = {{"master", ZO_DTYPE_F32, 100}, {"exp_avg", ZO_DTYPE_F32, 100},
+    zo_st_tensor tensors[] = {{"master", ZO_DTYPE_F32, 100},
+                              {"exp_avg", ZO_DTYPE_F32, 100},
                               {"exp_avg_sq", ZO_DTYPE_F32, 100}};
     zo_st_writer writer;
-    cr_assert(eq(int, zo_st_writer_open(&writer, s->shard, tensors, 3, metadata), ZO_OK), "%s", zo_last_error());
+    cr_assert(eq(int, zo_st_writer_open(&writer, s->shard, tensors, 3, metadata), ZO_OK), "%s",
+              zo_last_error());
     json_decref(metadata);
-    cr_assert(eq(int, zo_st_writer_append(&writer, zeros, 300 * sizeof(float)), ZO_OK), "%s", zo_last_error());
+    cr_assert(eq(int, zo_st_writer_append(&writer, zeros, 300 * sizeof(float)), ZO_OK), "%s",
+              zo_last_error());
     cr_assert(eq(int, zo_st_writer_finish(&writer), ZO_OK), "%s", zo_last_error());
 }
 
@@ -98,32 +111,40 @@ typedef struct bad_case {
     const char *engine_config; /* the engine that loads it */
     bool other_model;          /* with "head" of 2400 elements instead of 2500 */
     zo_status status;
-    const char *message;       /* part of zo_last_error() */
+    const char *message; /* part of zo_last_error() */
 } bad_case;
 
 #define SAME CKPT_CONFIG(CKPT_FP16)
 static const bad_case bad_cases[] = {
-    {"a missing directory", remove_directory, SAME, false, ZO_ERR_IO, "there is no checkpoint directory"},
+    {"a missing directory", remove_directory, SAME, false, ZO_ERR_IO,
+     "there is no checkpoint directory"},
     {"a missing manifest", remove_manifest, SAME, false, ZO_ERR_IO, "no checkpoint manifest"},
     {"a truncated shard", truncate_shard, SAME, false, ZO_ERR_IO, "is truncated"},
-    {"a truncated manifest", truncate_manifest, SAME, false, ZO_ERR_IO, "cannot parse checkpoint manifest"},
-    {"a flipped bit", flip_a_moment_bit, SAME, false, ZO_ERR_IO, "checksum mismatch in tensor exp_avg_sq"},
+    {"a truncated manifest", truncate_manifest, SAME, false, ZO_ERR_IO,
+     "cannot parse checkpoint manifest"},
+    {"a flipped bit", flip_a_moment_bit, SAME, false, ZO_ERR_IO,
+     "checksum mismatch in tensor exp_avg_sq"},
     {"a tensor of the wrong shape", shrink_master_tensor, SAME, false, ZO_ERR_IO,
      "tensor master is 100 elements of f32, the manifest's layout needs 3588"},
-    {"a shard of another save", swap_in_another_saves_shard, SAME, false, ZO_ERR_IO, "(a shard of another save)"},
-    {"an edited manifest", edit_without_resealing, SAME, false, ZO_ERR_IO, "does not match its contents"},
-    {"a newer format", save_by_a_newer_zo, SAME, false, ZO_ERR_NOT_SUPPORTED, "this zo reads version 1"},
-    {"another rank count", save_by_two_ranks, SAME, false, ZO_ERR_CONFIG, "saved by 2 rank(s), this run has 1"},
+    {"a shard of another save", swap_in_another_saves_shard, SAME, false, ZO_ERR_IO,
+     "(a shard of another save)"},
+    {"an edited manifest", edit_without_resealing, SAME, false, ZO_ERR_IO,
+     "does not match its contents"},
+    {"a newer format", save_by_a_newer_zo, SAME, false, ZO_ERR_NOT_SUPPORTED,
+     "this zo reads version 1"},
+    {"another rank count", save_by_two_ranks, SAME, false, ZO_ERR_CONFIG,
+     "saved by 2 rank(s), this run has 1"},
     {"other parameter sizes", no_change, SAME, true, ZO_ERR_CONFIG,
      "has parameter head of 2500 elements at 1088, this engine 2400 at 1088"},
-    {"bf16 instead of fp16", no_change, CKPT_CONFIG("\"bf16\": {\"enabled\": true},"), false, ZO_ERR_CONFIG,
-     "saved with weights (fp16/bf16) f16, this engine uses bf16"},
-    {"bf16 moments", no_change, CKPT_CONFIG_ZO(CKPT_FP16, "\"moments_dtype\": \"bf16\","), false, ZO_ERR_CONFIG,
-     "moments (zo.moments_dtype) f32, this engine uses bf16"},
+    {"bf16 instead of fp16", no_change, CKPT_CONFIG("\"bf16\": {\"enabled\": true},"), false,
+     ZO_ERR_CONFIG, "saved with weights (fp16/bf16) f16, this engine uses bf16"},
+    {"bf16 moments", no_change, CKPT_CONFIG_ZO(CKPT_FP16, "\"moments_dtype\": \"bf16\","), false,
+     ZO_ERR_CONFIG, "moments (zo.moments_dtype) f32, this engine uses bf16"},
     {"another bucket size", no_change,
      "{\"fp16\": {\"enabled\": true}, \"zero_optimization\": {\"reduce_bucket_size\": 1024}, "
      "\"zo\": {\"device\": \"host\"}}",
-     false, ZO_ERR_CONFIG, "buckets of elements (zero_optimization.reduce_bucket_size, rounded) 512"},
+     false, ZO_ERR_CONFIG,
+     "buckets of elements (zero_optimization.reduce_bucket_size, rounded) 512"},
     {"an accumulation the saved micro-steps cut", no_change,
      CKPT_CONFIG(CKPT_FP16 "\"gradient_accumulation_steps\": 3,"), false, ZO_ERR_CONFIG,
      "saved after 4 micro-steps, not a whole number of this engine's accumulations of 3"},
@@ -145,7 +166,8 @@ ParameterizedTest(int *index, checkpoint_errors, each_is_refused_by_name_and_cha
     c->spoil(&s);
 
     /* an engine with a state of its own, different from the checkpoint's */
-    zo_engine *e = ckpt_engine_for(c->engine_config, c->other_model ? other_model : ckpt_model, CKPT_PARAMS);
+    zo_engine *e =
+        ckpt_engine_for(c->engine_config, c->other_model ? other_model : ckpt_model, CKPT_PARAMS);
     static ckpt_snapshot before, after;
     if (!c->other_model) {
         ckpt_initialize(e);
@@ -153,9 +175,10 @@ ParameterizedTest(int *index, checkpoint_errors, each_is_refused_by_name_and_cha
         ckpt_snapshot_of(e, &before);
     }
     zo_status status = zo_engine_load(e, s.ckpt);
-    cr_assert(eq(int, status, c->status), "%s: got %s: %s", c->name, zo_status_name(status), zo_last_error());
-    cr_assert(strstr(zo_last_error(), c->message) != NULL, "%s: the message \"%s\" lacks \"%s\"", c->name,
-              zo_last_error(), c->message);
+    cr_assert(eq(int, status, c->status), "%s: got %s: %s", c->name, zo_status_name(status),
+              zo_last_error());
+    cr_assert(strstr(zo_last_error(), c->message) != NULL, "%s: the message \"%s\" lacks \"%s\"",
+              c->name, zo_last_error(), c->message);
     if (!c->other_model) {
         ckpt_snapshot_of(e, &after);
         ckpt_assert_same(&before, &after, c->name);
@@ -189,8 +212,9 @@ Test(checkpoint_errors, load_inside_a_micro_step_is_refused)
     static ckpt_snapshot before, after;
     ckpt_snapshot_of(e, &before);
     cr_assert(eq(int, zo_engine_load(e, s.ckpt), ZO_ERR_INVALID_ARGUMENT));
-    cr_assert(strstr(zo_last_error(), "a micro-step is in progress (parameter head is ready)") != NULL, "%s",
-              zo_last_error());
+    cr_assert(strstr(zo_last_error(), "a micro-step is in progress (parameter head is ready)") !=
+                  NULL,
+              "%s", zo_last_error());
     ckpt_snapshot_of(e, &after);
     ckpt_assert_same(&before, &after, "after the refused load");
     zo_engine_destroy(&e);
@@ -209,8 +233,8 @@ Test(checkpoint_errors, save_refuses_a_directory_of_other_files)
     fclose(f);
     zo_engine *e = ckpt_engine(CKPT_CONFIG(CKPT_FP16));
     cr_assert(eq(int, zo_engine_save(e, dir), ZO_ERR_IO));
-    cr_assert(strstr(zo_last_error(), "holds files that are not part of a zo checkpoint") != NULL, "%s",
-              zo_last_error());
+    cr_assert(strstr(zo_last_error(), "holds files that are not part of a zo checkpoint") != NULL,
+              "%s", zo_last_error());
     cr_assert(eq(sz, ckpt_file_size(precious), 7));
     zo_engine_destroy(&e);
     ckpt_remove_scratch(dir);
@@ -221,6 +245,7 @@ Test(checkpoint_errors, save_into_a_missing_parent_fails_with_the_path)
 {
     zo_engine *e = ckpt_engine(CKPT_CONFIG(CKPT_FP16));
     cr_assert(eq(int, zo_engine_save(e, "/tmp/zo-no-such-parent-dir/ckpt"), ZO_ERR_IO));
-    cr_assert(strstr(zo_last_error(), "/tmp/zo-no-such-parent-dir/ckpt.tmp") != NULL, "%s", zo_last_error());
+    cr_assert(strstr(zo_last_error(), "/tmp/zo-no-such-parent-dir/ckpt.tmp") != NULL, "%s",
+              zo_last_error());
     zo_engine_destroy(&e);
 }

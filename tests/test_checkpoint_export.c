@@ -8,7 +8,8 @@
 #include "partition.h"
 
 /* Opens an exported file and checks it holds `count` F32 tensors named as `params`. */
-static void open_export(const char *path, const zo_param_desc *params, size_t count, zo_st_file *file)
+static void open_export(const char *path, const zo_param_desc *params, size_t count,
+                        zo_st_file *file)
 {
     cr_assert(eq(int, zo_st_open(path, file), ZO_OK), "%s", zo_last_error());
     cr_assert(eq(sz, file->count, count));
@@ -29,10 +30,10 @@ static void assert_export_matches(const char *path, zo_engine *e)
     static float expected[CKPT_MODEL_ELEMS], got[CKPT_MODEL_ELEMS];
     for (size_t p = 0; p < CKPT_PARAMS; p++) {
         cr_assert(eq(int, zo_engine_get_master(e, p, expected), ZO_OK));
-        cr_assert(eq(int, zo_st_read(&file, zo_st_find(&file, ckpt_model[p].name), got), ZO_OK), "%s",
-                  zo_last_error());
-        cr_assert(eq(int, memcmp(expected, got, ckpt_model[p].elems * sizeof(float)), 0), "tensor %s differs",
-                  ckpt_model[p].name);
+        cr_assert(eq(int, zo_st_read(&file, zo_st_find(&file, ckpt_model[p].name), got), ZO_OK),
+                  "%s", zo_last_error());
+        cr_assert(eq(int, memcmp(expected, got, ckpt_model[p].elems * sizeof(float)), 0),
+                  "tensor %s differs", ckpt_model[p].name);
     }
     zo_st_close(&file);
 }
@@ -57,8 +58,8 @@ static void check_with_python(const char *path, zo_engine *e)
     }
     char command[512], listing[160];
     snprintf(listing, sizeof listing, "%s.txt", path);
-    snprintf(command, sizeof command, "python3 '%s/tests/safetensors_check.py' '%s' > '%s'", ZO_SOURCE_DIR, path,
-             listing);
+    snprintf(command, sizeof command, "python3 '%s/tests/safetensors_check.py' '%s' > '%s'",
+             ZO_SOURCE_DIR, path, listing);
     cr_assert(eq(int, system(command), 0), "%s failed", command);
     FILE *f = fopen(listing, "r");
     cr_assert(f != NULL);
@@ -76,7 +77,8 @@ static void check_with_python(const char *path, zo_engine *e)
         double expected = 0.0;
         for (size_t i = 0; i < count; i++)
             expected += values[i];
-        cr_assert(eq(dbl, sum, expected), "tensor %s: python's sum %.17g, the engine's %.17g", name, sum, expected);
+        cr_assert(eq(dbl, sum, expected), "tensor %s: python's sum %.17g, the engine's %.17g", name,
+                  sum, expected);
         lines++;
     }
     fclose(f);
@@ -91,7 +93,9 @@ Test(checkpoint_export, gives_each_parameter_its_master_weights)
     snprintf(out, sizeof out, "%s/model.safetensors", dir);
     /* with the delayed update's extra tensor in the shard, and bf16 moments */
     zo_engine *e;
-    save_trained(CKPT_CONFIG_ZO(CKPT_FP16, "\"delayed_param_update\": true, \"moments_dtype\": \"bf16\","), ckpt, &e);
+    save_trained(
+        CKPT_CONFIG_ZO(CKPT_FP16, "\"delayed_param_update\": true, \"moments_dtype\": \"bf16\","),
+        ckpt, &e);
     cr_assert(eq(int, zo_checkpoint_export(ckpt, out), ZO_OK), "%s", zo_last_error());
     assert_export_matches(out, e);
     check_with_python(out, e);
@@ -107,10 +111,12 @@ Test(checkpoint_export, runs_from_zo_bench)
     snprintf(out, sizeof out, "%s/model.safetensors", dir);
     zo_engine *e;
     save_trained(CKPT_CONFIG(CKPT_FP16), ckpt, &e);
-    snprintf(command, sizeof command, "'%s' ckpt-export '%s' '%s' > /dev/null", ZO_BENCH_PATH, ckpt, out);
+    snprintf(command, sizeof command, "'%s' ckpt-export '%s' '%s' > /dev/null", ZO_BENCH_PATH, ckpt,
+             out);
     cr_assert(eq(int, system(command), 0), "%s failed", command);
     assert_export_matches(out, e);
-    snprintf(command, sizeof command, "'%s' ckpt-export '%s/none' '%s' 2> /dev/null", ZO_BENCH_PATH, dir, out);
+    snprintf(command, sizeof command, "'%s' ckpt-export '%s/none' '%s' 2> /dev/null", ZO_BENCH_PATH,
+             dir, out);
     cr_assert(ne(int, system(command), 0), "an export of nothing must fail");
     zo_engine_destroy(&e);
     ckpt_remove_scratch(dir);
@@ -127,11 +133,20 @@ Test(checkpoint_export, puts_the_pieces_of_every_rank_back_in_order)
     ckpt_scratch_dir(dir, sizeof dir);
     snprintf(out, sizeof out, "%s/model.safetensors", dir);
     zo_partition layout;
-    cr_assert(eq(int, zo_partition_build(params, COUNT, 500, RANKS, &layout), ZO_OK), "%s", zo_last_error());
-    zo_manifest m = {.version = ZO_CHECKPOINT_VERSION, .ranks = RANKS, .padded_elems = layout.padded_elems,
-                     .total_elems = layout.total_elems, .bucket_elems = layout.bucket_elems,
-                     .dtype = ZO_DTYPE_F16, .moments_dtype = ZO_DTYPE_F32, .stage = 2, .steps = 9,
-                     .save_id = "0123456789abcdef", .param_count = COUNT, .param_names = layout.param_names};
+    cr_assert(eq(int, zo_partition_build(params, COUNT, 500, RANKS, &layout), ZO_OK), "%s",
+              zo_last_error());
+    zo_manifest m = {.version = ZO_CHECKPOINT_VERSION,
+                     .ranks = RANKS,
+                     .padded_elems = layout.padded_elems,
+                     .total_elems = layout.total_elems,
+                     .bucket_elems = layout.bucket_elems,
+                     .dtype = ZO_DTYPE_F16,
+                     .moments_dtype = ZO_DTYPE_F32,
+                     .stage = 2,
+                     .steps = 9,
+                     .save_id = "0123456789abcdef",
+                     .param_count = COUNT,
+                     .param_names = layout.param_names};
     uint64_t offsets[COUNT], elems[COUNT];
     for (size_t p = 0; p < COUNT; p++)
         offsets[p] = layout.param_offset[p], elems[p] = layout.param_elems[p];
@@ -142,7 +157,8 @@ Test(checkpoint_export, puts_the_pieces_of_every_rank_back_in_order)
     for (size_t r = 0; r < RANKS; r++) {
         for (size_t b = 0; b < layout.bucket_count; b++)
             for (size_t k = 0; k < zo_piece_elems(&layout, b); k++)
-                values[zo_shard_offset(&layout, b) + k] = (float)(zo_piece_begin(&layout, b, r) + k);
+                values[zo_shard_offset(&layout, b) + k] =
+                    (float)(zo_piece_begin(&layout, b, r) + k);
         char path[256];
         zo_checkpoint_shard_path(dir, r, RANKS, path, sizeof path);
         zo_st_tensor tensors[3];
@@ -150,7 +166,8 @@ Test(checkpoint_export, puts_the_pieces_of_every_rank_back_in_order)
             tensors[t] = (zo_st_tensor){zo_shard_tensor_names[t], ZO_DTYPE_F32, shard};
         json_t *metadata = zo_shard_metadata(&m, r);
         zo_st_writer writer;
-        cr_assert(eq(int, zo_st_writer_open(&writer, path, tensors, 3, metadata), ZO_OK), "%s", zo_last_error());
+        cr_assert(eq(int, zo_st_writer_open(&writer, path, tensors, 3, metadata), ZO_OK), "%s",
+                  zo_last_error());
         json_decref(metadata);
         cr_assert(eq(int, zo_st_writer_append(&writer, values, shard * 3 * sizeof(float)), ZO_OK));
         cr_assert(eq(int, zo_st_writer_finish(&writer), ZO_OK), "%s", zo_last_error());
@@ -162,9 +179,11 @@ Test(checkpoint_export, puts_the_pieces_of_every_rank_back_in_order)
     open_export(out, params, COUNT, &file);
     static float got[1500];
     for (size_t p = 0; p < COUNT; p++) {
-        cr_assert(eq(int, zo_st_read(&file, zo_st_find(&file, params[p].name), got), ZO_OK), "%s", zo_last_error());
+        cr_assert(eq(int, zo_st_read(&file, zo_st_find(&file, params[p].name), got), ZO_OK), "%s",
+                  zo_last_error());
         for (size_t i = 0; i < params[p].elems; i++)
-            cr_assert(eq(flt, got[i], (float)(layout.param_offset[p] + i)), "%s[%zu]", params[p].name, i);
+            cr_assert(eq(flt, got[i], (float)(layout.param_offset[p] + i)), "%s[%zu]",
+                      params[p].name, i);
     }
     zo_st_close(&file);
     free(values);

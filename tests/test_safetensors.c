@@ -53,11 +53,14 @@ Test(safetensors, writes_the_exact_layout_and_reads_it_back)
     scratch_file(path, sizeof path);
     float f32[5] = {1.0f, -2.5f, 3e-8f, 0.0f, 65504.0f};
     uint16_t f16[3] = {0x3c00, 0xc000, 0x7bff}, bf16[4] = {0x3f80, 0x4049, 0xbf80, 0x0001};
-    zo_st_tensor tensors[] = {{"weights", ZO_DTYPE_F32, 5}, {"empty", ZO_DTYPE_F32, 0},
-                              {"half", ZO_DTYPE_F16, 3}, {"brain", ZO_DTYPE_BF16, 4}};
+    zo_st_tensor tensors[] = {{"weights", ZO_DTYPE_F32, 5},
+                              {"empty", ZO_DTYPE_F32, 0},
+                              {"half", ZO_DTYPE_F16, 3},
+                              {"brain", ZO_DTYPE_BF16, 4}};
     json_t *metadata = json_pack("{s:s}", "note", "a \"quoted\" value");
     zo_st_writer writer;
-    cr_assert(eq(int, zo_st_writer_open(&writer, path, tensors, 4, metadata), ZO_OK), "%s", zo_last_error());
+    cr_assert(eq(int, zo_st_writer_open(&writer, path, tensors, 4, metadata), ZO_OK), "%s",
+              zo_last_error());
     json_decref(metadata);
     /* any cut of the stream: the writer crosses tensors on its own */
     cr_assert(eq(int, zo_st_writer_append(&writer, f32, 7), ZO_OK));
@@ -79,10 +82,14 @@ Test(safetensors, writes_the_exact_layout_and_reads_it_back)
     cr_assert(eq(int, memcmp(bytes + 8 + header, f32, 20), 0));
     char text[2048];
     snprintf(text, sizeof text, "%.*s", (int)header, (char *)bytes + 8);
-    cr_assert(strstr(text, "\"weights\":{\"dtype\":\"F32\",\"shape\":[5],\"data_offsets\":[0,20]}") != NULL, "%s",
-              text);
-    cr_assert(strstr(text, "\"brain\":{\"dtype\":\"BF16\",\"shape\":[4],\"data_offsets\":[26,34]}") != NULL, "%s",
-              text);
+    cr_assert(
+        strstr(text, "\"weights\":{\"dtype\":\"F32\",\"shape\":[5],\"data_offsets\":[0,20]}") !=
+            NULL,
+        "%s", text);
+    cr_assert(
+        strstr(text, "\"brain\":{\"dtype\":\"BF16\",\"shape\":[4],\"data_offsets\":[26,34]}") !=
+            NULL,
+        "%s", text);
     char crc[64];
     snprintf(crc, sizeof crc, "\"checksum.half\":\"crc32c:%08x\"", zo_crc32c_update(0, f16, 6));
     cr_assert(strstr(text, crc) != NULL, "%s", text);
@@ -111,7 +118,8 @@ Test(safetensors, writer_refuses_a_name_used_twice_and_non_string_metadata)
     cr_assert(eq(int, zo_st_writer_open(&writer, path, twice, 2, NULL), ZO_ERR_INVALID_ARGUMENT));
     cr_assert(strstr(zo_last_error(), "\"a\" is used twice") != NULL, "%s", zo_last_error());
     json_t *metadata = json_pack("{s:i}", "step", 3);
-    cr_assert(eq(int, zo_st_writer_open(&writer, path, twice, 1, metadata), ZO_ERR_INVALID_ARGUMENT));
+    cr_assert(
+        eq(int, zo_st_writer_open(&writer, path, twice, 1, metadata), ZO_ERR_INVALID_ARGUMENT));
     json_decref(metadata);
     remove(path);
 }
@@ -137,17 +145,23 @@ typedef struct malformed_case {
 } malformed_case;
 
 static const malformed_case malformed_cases[] = {
-    {"{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}", 7, ZO_ERR_IO, "is truncated"},
-    {"{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}", 9, ZO_ERR_IO, "bytes after the last tensor"},
-    {"{\"a\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[0,8]}}", 8, ZO_ERR_IO, "shape and data_offsets disagree"},
+    {"{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}", 7, ZO_ERR_IO,
+     "is truncated"},
+    {"{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}", 9, ZO_ERR_IO,
+     "bytes after the last tensor"},
+    {"{\"a\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[0,8]}}", 8, ZO_ERR_IO,
+     "shape and data_offsets disagree"},
     {"{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
-     "\"b\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}", 8, ZO_ERR_IO, "a gap or an overlap"},
-    {"{\"a\":{\"dtype\":\"I64\",\"shape\":[1],\"data_offsets\":[0,8]}}", 8, ZO_ERR_NOT_SUPPORTED, "is I64"},
+     "\"b\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}",
+     8, ZO_ERR_IO, "a gap or an overlap"},
+    {"{\"a\":{\"dtype\":\"I64\",\"shape\":[1],\"data_offsets\":[0,8]}}", 8, ZO_ERR_NOT_SUPPORTED,
+     "is I64"},
     {"{\"a\":{\"dtype\":\"F32\",\"shape\":[1]}}", 4, ZO_ERR_IO, "no dtype, shape or data_offsets"},
     {"{\"a\": [1, 2", 0, ZO_ERR_IO, "the header is not a JSON object"},
     {"{\"__metadata__\":{\"step\":3}}", 0, ZO_ERR_IO, "not a string"},
     {"{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},"
-     "\"__metadata__\":{\"checksum.a\":\"crc32c:00000001\"}}", 4, ZO_OK, ""},
+     "\"__metadata__\":{\"checksum.a\":\"crc32c:00000001\"}}",
+     4, ZO_OK, ""},
 };
 
 Test(safetensors, reader_refuses_each_malformed_file_by_name)
@@ -166,7 +180,8 @@ Test(safetensors, reader_refuses_each_malformed_file_by_name)
         /* the last case opens, but its one tensor fails its checksum */
         float value;
         cr_assert(eq(int, zo_st_read(&file, zo_st_find(&file, "a"), &value), ZO_ERR_IO));
-        cr_assert(strstr(zo_last_error(), "checksum mismatch in tensor a") != NULL, "%s", zo_last_error());
+        cr_assert(strstr(zo_last_error(), "checksum mismatch in tensor a") != NULL, "%s",
+                  zo_last_error());
         zo_st_close(&file);
     }
     FILE *f = fopen(path, "wb");
