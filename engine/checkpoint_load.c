@@ -114,6 +114,9 @@ static void zo_commit(zo_engine *e, zo_loaded_state *s)
     zo_restore_scaler(&e->scaler, &s->manifest.scaler);
 }
 
+uint64_t zo_engine_micro_step_count(const zo_engine *e) { return e ? e->micro_steps : 0; }
+uint64_t zo_engine_step_count(const zo_engine *e) { return e ? e->steps : 0; }
+
 zo_status zo_engine_load(zo_engine *e, const char *dir)
 {
     if (!e || !dir || !dir[0])

@@ -63,6 +63,8 @@ ParameterizedTest(int *index, checkpoint, resume_is_bit_exact)
     zo_engine *fresh = ckpt_engine(c->config);
     cr_assert(eq(int, zo_engine_load(fresh, ckpt), ZO_OK), "%s: load: %s", c->name,
               zo_last_error());
+    cr_assert(eq(u64, zo_engine_micro_step_count(fresh), N * c->accumulation));
+    cr_assert(eq(u64, zo_engine_step_count(fresh), at_save.steps));
     ckpt_snapshot_of(fresh, &loaded);
     char what[256];
     snprintf(what, sizeof what, "%s, as loaded", c->name);
