@@ -53,8 +53,7 @@ zo_status zo_manifest_check_engine(const zo_manifest *m, const zo_engine *e, con
         return zo_fail(ZO_ERR_CONFIG,
                        "zo_engine_load: checkpoint %s was saved by %llu rank(s), this run has %zu: "
                        "resume with the same rank count (zo-bench ckpt-export merges the shards "
-                       "into one file of "
-                       "weights)",
+                       "into one file of weights)",
                        dir, (unsigned long long)m->ranks, e->ranks);
     if ((status = zo_check_params(m, e, dir)) != ZO_OK)
         return status;

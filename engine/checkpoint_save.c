@@ -101,8 +101,7 @@ static zo_status zo_check_save_call(const zo_engine *e, const char *dir)
     if (e->micro_steps % e->accumulation_steps != 0)
         return zo_fail(ZO_ERR_INVALID_ARGUMENT,
                        "zo_engine_save: micro-step %llu is inside an accumulation of %llu "
-                       "micro-steps: save after "
-                       "the zo_engine_step that ends it",
+                       "micro-steps: save after the zo_engine_step that ends it",
                        (unsigned long long)e->micro_steps,
                        (unsigned long long)e->accumulation_steps);
     return ZO_OK;
