@@ -109,8 +109,11 @@ static zo_status zo_export_write(zo_export *x, const char *dir, const char *path
                            ? zo_st_writer_open(&writer, path, tensors, count, metadata)
                            : zo_fail(ZO_ERR_OUT_OF_MEMORY, "zo_checkpoint_export: out of memory");
     json_decref(metadata);
-    if (status == ZO_ERR_INVALID_ARGUMENT) /* a name used twice: the model's, not the caller's */
-        status = zo_fail(ZO_ERR_CONFIG, "zo_checkpoint_export: %s", zo_last_error());
+    if (status == ZO_ERR_INVALID_ARGUMENT) { /* a name used twice: the model's, not the caller's */
+        char cause[1024];                    /* zo_fail writes where zo_last_error() points */
+        snprintf(cause, sizeof cause, "%s", zo_last_error());
+        status = zo_fail(ZO_ERR_CONFIG, "zo_checkpoint_export: %s", cause);
+    }
     for (size_t p = 0; status == ZO_OK && p < count; p++)
         if ((status = zo_export_param(x, &writer, p)) != ZO_OK)
             zo_st_writer_abort(&writer);

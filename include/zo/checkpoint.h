@@ -31,9 +31,12 @@ ZO_API zo_status zo_engine_save(zo_engine *engine, const char *dir);
  * (names and sizes), rank count, bucket size, precision and moments dtype; the
  * optimizer's hyper-parameters, schedule, clipping and loss-scaling settings come from
  * the engine's own config (they may change on resume). The master weights then go to
- * the device. Everything is read and checked into temporary memory (as much host
- * memory again as the rank's state) before the engine is touched: on any error the
- * engine is unchanged on every rank. Collective. Errors: ZO_ERR_IO (no such directory,
+ * the device. Two passes over the files, and no second copy of the state in memory:
+ * everything is checked first (layout, shapes, every tensor's checksum, on every
+ * rank), and a bad checkpoint leaves every rank's engine unchanged; then the tensors
+ * are read into the engine. Only a file that changes or cannot be read between the
+ * two passes fails in the second (ZO_ERR_IO saying the state is partly replaced).
+ * Collective. Errors: ZO_ERR_IO (no such directory,
  * missing or truncated file, checksum mismatch, a malformed or inconsistent file; the
  * message names the file and what is wrong), ZO_ERR_CONFIG (saved by another rank count,
  * for other parameters, bucket size, precision or moments dtype: the message names
