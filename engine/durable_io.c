@@ -84,6 +84,8 @@ zo_status zo_io_write_at(int fd, const void *data, size_t bytes, uint64_t offset
 
 zo_status zo_io_read_at(int fd, void *data, size_t bytes, uint64_t offset, const char *path)
 {
+    if (zo_test_settings.before_read)
+        zo_test_settings.before_read(zo_test_settings.user, path);
     char *p = data;
     while (bytes > 0) {
         ssize_t got = pread(fd, p, bytes, (off_t)offset);

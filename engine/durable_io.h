@@ -47,13 +47,15 @@ void zo_io_parent_dir(const char *path, char *out, size_t size);
 /* Tests only, process-wide: `hook(user, operation, path)` runs before every file-system
  * change (create, each write piece, fsync, mkdir, rename, exchange, unlink, rmdir);
  * writes go in pieces of `write_chunk_bytes` (0: the default, 8 MiB); `no_exchange`
- * makes zo_io_exchange fail as on a file system without it. NULL restores the defaults. */
+ * makes zo_io_exchange fail as on a file system without it; `before_read(user, path)`
+ * runs before every zo_io_read_at. NULL restores the defaults. */
 typedef void (*zo_io_fault_hook)(void *user, const char *operation, const char *path);
 typedef struct zo_io_test_settings {
     zo_io_fault_hook hook;
     void *user;
     size_t write_chunk_bytes;
     bool no_exchange;
+    void (*before_read)(void *user, const char *path); /* before each zo_io_read_at */
 } zo_io_test_settings;
 void zo_io_set_test_settings(const zo_io_test_settings *settings);
 

@@ -66,7 +66,10 @@ static void save_in_child(const char *new_state, const char *target, long kill_b
     if (zo_engine_load(e, new_state) != ZO_OK)
         _exit(4);
     kill_plan plan = {0, kill_before};
-    zo_io_test_settings settings = {kill_hook, &plan, CHUNK_BYTES, no_exchange};
+    zo_io_test_settings settings = {.hook = kill_hook,
+                                    .user = &plan,
+                                    .write_chunk_bytes = CHUNK_BYTES,
+                                    .no_exchange = no_exchange};
     zo_io_set_test_settings(&settings);
     zo_status status = zo_engine_save(e, target);
     zo_io_set_test_settings(NULL);

@@ -6,6 +6,7 @@
 #include "checkpoint_manifest.h"
 #include "checkpoint_shard.h"
 #include "checkpoint_test_support.h"
+#include "durable_io.h"
 
 /* A checkpoint `ckpt` saved by an engine of CKPT_CONFIG(CKPT_FP16) after 4 steps, and
  * a scratch directory `dir` that holds it. */
@@ -198,6 +199,47 @@ Test(checkpoint_errors, null_arguments_are_refused)
     cr_assert(eq(int, zo_checkpoint_export(NULL, "/tmp/x"), ZO_ERR_INVALID_ARGUMENT));
     cr_assert(eq(int, zo_checkpoint_export("/tmp/x", ""), ZO_ERR_INVALID_ARGUMENT));
     zo_engine_destroy(&e);
+}
+
+/* Counts reads; at read `truncate_at` cuts the file short, as if it changed between
+ * the load's two passes. */
+typedef struct read_plan {
+    int reads, truncate_at;
+} read_plan;
+
+static void count_reads(void *user, const char *path)
+{
+    read_plan *plan = user;
+    if (++plan->reads == plan->truncate_at)
+        cr_assert(eq(int, truncate(path, 1000), 0));
+}
+
+/* A shard that fails after it was checked (the only way the second pass can fail):
+ * the error says the state is partly replaced, and it is. */
+Test(checkpoint_errors, a_file_that_changes_between_the_passes_is_reported)
+{
+    saved_checkpoint s;
+    save_checkpoint(&s, 4);
+    zo_engine *e = ckpt_engine(CKPT_CONFIG(CKPT_FP16));
+    read_plan plan = {0, 0};
+    zo_io_test_settings settings = {.user = &plan, .before_read = count_reads};
+    zo_io_set_test_settings(&settings);
+    cr_assert(eq(int, zo_engine_load(e, s.ckpt), ZO_OK), "%s", zo_last_error());
+    /* the second pass reads master, exp_avg, exp_avg_sq last, one read each */
+    plan = (read_plan){0, plan.reads - 1};
+    static ckpt_snapshot loaded, after;
+    ckpt_snapshot_of(e, &loaded);
+    ckpt_initialize(e);
+    cr_assert(eq(int, zo_engine_load(e, s.ckpt), ZO_ERR_IO));
+    zo_io_set_test_settings(NULL);
+    cr_assert(strstr(zo_last_error(), "is truncated") != NULL, "%s", zo_last_error());
+    cr_assert(strstr(zo_last_error(), "the engine's state is now partly replaced") != NULL, "%s",
+              zo_last_error());
+    ckpt_snapshot_of(e, &after);
+    cr_assert(eq(int, memcmp(after.master, loaded.master, sizeof after.master), 0),
+              "the master weights, read before the file changed, must be the checkpoint's");
+    zo_engine_destroy(&e);
+    ckpt_remove_scratch(s.dir);
 }
 
 /* A load in the middle of a micro-step (gradients handed over, no step yet) would mix
