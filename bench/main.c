@@ -9,6 +9,8 @@
 #include "bench_fail.h"
 #include "bench_isa.h"
 #include "bind_option.h"
+#include "ckpt_export_command.h"
+#include "ckpt_time_command.h"
 #include "config.h"
 #include "engine_command.h"
 #include "memory_plan_command.h"
@@ -30,6 +32,9 @@ static void bench_print_help(FILE *out)
           "                                        host update would run\n"
           "  zo-bench train --params N --config FILE [OPTIONS]\n"
           "                                        a real training loop (the examples' MLP)\n"
+          "  zo-bench ckpt [OPTIONS]               time a checkpoint's save, load and export\n"
+          "  zo-bench ckpt-export DIR OUT          merge checkpoint DIR (zo_engine_save) into\n"
+          "                                        one safetensors file of fp32 weights\n"
           "  zo-bench --config FILE [--json OUT]   the suite a JSON config describes\n"
           "  zo-bench --help\n"
           "\n"
@@ -113,6 +118,15 @@ static void bench_print_help(FILE *out)
           "  from the engine's trace), step / largest phase, and on CUDA the PCIe GB/s against\n"
           "  a pinned cudaMemcpyAsync peak, peak GPU memory with and without offload and the\n"
           "  GPU / host-only speed ratio; without a GPU those say \"n/a (no GPU: ...)\".\n"
+          "ckpt options (one rank's zo_engine_save, zo_engine_load, zo_checkpoint_export;\n"
+          "the files are removed at the end):\n"
+          "  --params N      total parameters, K/M/G suffixes (default 64M), in 16 layers\n"
+          "  --dir DIR       where to write: the disk being measured (default\n"
+          "                  ./zo-bench-ckpt, and ./zo-bench-ckpt.safetensors for the export)\n"
+          "  --config FILE   the stage config (default: the engine benchmark's built-in one)\n"
+          "  --repeats R     timed saves and loads; the medians are reported (default 3)\n"
+          "  GB/s count the shard file's bytes (12 per parameter with fp32 moments) for save\n"
+          "  and load, the exported fp32 weights (4 per parameter) for export.\n"
           "\n"
           "The config file (see bench/configs/default.json):\n"
           "  {\"adam\": {\"sizes\": [\"1M\", \"16M\"], \"modes\": [\"fp32\", \"mixed\"],\n"
@@ -287,6 +301,10 @@ int main(int argc, char **argv)
         return bench_topo_command(argc, argv, 2);
     if (argc > 1 && strcmp(argv[1], "train") == 0)
         return bench_train_command(argc, argv, 2);
+    if (argc > 1 && strcmp(argv[1], "ckpt") == 0)
+        return bench_ckpt_time_command(argc, argv, 2);
+    if (argc > 1 && strcmp(argv[1], "ckpt-export") == 0)
+        return bench_ckpt_export_command(argc, argv, 2);
     bench_plan plan;
     const char *json_path = NULL;
     bench_plan_default(&plan);

@@ -3,6 +3,7 @@
 #define ZO_ZO_H
 
 #include "zo/adam.h"
+#include "zo/checkpoint.h"
 #include "zo/config.h"
 #include "zo/engine.h"
 #include "zo/cuda.h"

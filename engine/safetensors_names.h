@@ -1,0 +1,30 @@
+/* The names the safetensors writer and reader share: dtype strings and zo's checksum
+ * keys in __metadata__. Internal. */
+#ifndef ZO_SAFETENSORS_NAMES_H
+#define ZO_SAFETENSORS_NAMES_H
+
+#include <string.h>
+
+#include "zo/dtype.h"
+
+#define ZO_ST_CHECKSUM_PREFIX "checksum."
+#define ZO_ST_CRC32C_PREFIX "crc32c:"
+
+static inline const char *zo_st_dtype_name(zo_dtype dtype)
+{
+    return dtype == ZO_DTYPE_F16 ? "F16" : dtype == ZO_DTYPE_BF16 ? "BF16" : "F32";
+}
+
+/* 0 when `name` is one of the three, else -1. */
+static inline int zo_st_dtype_parse(const char *name, zo_dtype *dtype)
+{
+    static const zo_dtype all[] = {ZO_DTYPE_F32, ZO_DTYPE_F16, ZO_DTYPE_BF16};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        if (strcmp(name, zo_st_dtype_name(all[i])) == 0) {
+            *dtype = all[i];
+            return 0;
+        }
+    return -1;
+}
+
+#endif
