@@ -9,6 +9,7 @@
 
 #include "engine_internal.h"
 #include "error.h"
+#include "fault_injection.h"
 #include "device_cuda.h"
 #include "memory_plan.h"
 
@@ -56,6 +57,8 @@ static zo_dtype zo_device_dtype_for(const zo_settings *s)
 
 static void *zo_host_zeroed(size_t bytes)
 {
+    if (zo_fault_hit(ZO_FAULT_HOST_ALLOC))
+        return NULL;
     void *ptr = aligned_alloc(64, (bytes + 63) / 64 * 64);
     if (ptr)
         memset(ptr, 0, bytes);
@@ -67,8 +70,13 @@ static void *zo_host_zeroed(size_t bytes)
  * without overlap. */
 static zo_status zo_alloc_staging(zo_engine *e, size_t bytes, void **out)
 {
-    if (e->settings.pin_memory)
-        return e->device.ops->alloc_pinned(e->device.ctx, bytes, out);
+    if (e->settings.pin_memory) {
+        zo_status status = e->device.ops->alloc_pinned(e->device.ctx, bytes, out);
+        char reason[512]; /* no fallback: the user asked for overlap, so say how to do without */
+        if (status == ZO_ERR_OUT_OF_MEMORY && snprintf(reason, sizeof reason, "%s", zo_last_error()) >= 0)
+            zo_fail(status, "zo_engine_create: staging buffers: %s (offload_optimizer.pin_memory false uses pageable memory)", reason);
+        return status;
+    }
     *out = zo_host_zeroed(bytes);
     return *out ? ZO_OK
                 : zo_fail(ZO_ERR_OUT_OF_MEMORY, "zo_engine_create: out of memory for %zu bytes of staging",
