@@ -370,7 +370,8 @@ zo_status zo_engine_step(zo_engine *e, zo_step_info *info)
     if (status == ZO_OK)
         status = zo_send_delayed_update(e);
     if (status != ZO_OK) { /* its gradients are lost: the accumulation window starts over */
-        e->micro_steps += (e->accumulation_steps - e->micro_steps % e->accumulation_steps) % e->accumulation_steps;
+        uint64_t into_window = e->micro_steps % e->accumulation_steps;
+        e->micro_steps += into_window ? e->accumulation_steps - into_window : 0;
         return status;
     }
 

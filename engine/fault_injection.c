@@ -12,9 +12,9 @@
 
 typedef struct zo_fault_state {
     atomic_bool armed;
-    atomic_uint_fast64_t calls;    /* consultations since armed */
-    atomic_uint_fast64_t after;    /* calls that still succeed  */
-    atomic_int_fast64_t failures;  /* calls that fail after them, or ZO_FAULT_FOREVER */
+    atomic_uint_fast64_t calls;   /* consultations since armed */
+    atomic_uint_fast64_t after;   /* calls that still succeed  */
+    atomic_int_fast64_t failures; /* calls that fail after them, or ZO_FAULT_FOREVER */
 } zo_fault_state;
 
 static zo_fault_state zo_faults[ZO_FAULT_COUNT];
@@ -87,8 +87,8 @@ static zo_status zo_fault_arm_parsed(const char *spec)
     for (const char *part = spec; part && *part;) {
         size_t length = strcspn(part, ":,");
         int fault = 0;
-        while (fault < ZO_FAULT_COUNT &&
-               !(strlen(zo_fault_names[fault]) == length && strncmp(part, zo_fault_names[fault], length) == 0))
+        while (fault < ZO_FAULT_COUNT && !(strlen(zo_fault_names[fault]) == length &&
+                                           strncmp(part, zo_fault_names[fault], length) == 0))
             fault++;
         char *end = (char *)part + length;
         unsigned long long after = 0;
@@ -104,10 +104,11 @@ static zo_status zo_fault_arm_parsed(const char *spec)
         part = *end ? end + 1 : end;
         continue;
     bad:
-        return zo_fail(ZO_ERR_INVALID_ARGUMENT,
-                       "ZO_FAULT: cannot read \"%.*s\": want name:after[:failures] with name one of "
-                       "pinned_alloc, device_alloc, host_alloc, copy, host_fn",
-                       (int)strcspn(part, ","), part);
+        return zo_fail(
+            ZO_ERR_INVALID_ARGUMENT,
+            "ZO_FAULT: cannot read \"%.*s\": want name:after[:failures] with name one of "
+            "pinned_alloc, device_alloc, host_alloc, copy, host_fn",
+            (int)strcspn(part, ","), part);
     }
     for (size_t i = 0; i < count; i++)
         zo_fault_set(parsed[i].fault, parsed[i].after, parsed[i].failures);

@@ -74,8 +74,10 @@ static zo_status zo_run_op(zo_device_stream *stream, zo_host_op *op)
     switch (op->kind) {
     case ZO_HOST_OP_COPY:
         if (zo_fault_hit(ZO_FAULT_COPY))
-            return zo_fail(ZO_ERR_DEVICE, "host device: a copy of %zu bytes on stream \"%s\" failed (fault injected: copy)",
-                           op->copy.bytes, stream->name);
+            return zo_fail(
+                ZO_ERR_DEVICE,
+                "host device: a copy of %zu bytes on stream \"%s\" failed (fault injected: copy)",
+                op->copy.bytes, stream->name);
         if (op->copy.bytes) /* an empty copy may carry NULL pointers; memcpy must not see them */
             memcpy(op->copy.dst, op->copy.src, op->copy.bytes);
         return ZO_OK;
@@ -90,7 +92,9 @@ static zo_status zo_run_op(zo_device_stream *stream, zo_host_op *op)
     zo_fail(ZO_OK, "%s", "");
     zo_status status = op->call.fn(op->call.arg);
     if (status == ZO_OK && zo_fault_hit(ZO_FAULT_HOST_FN))
-        status = zo_fail(ZO_ERR_DEVICE, "host device: a host function on stream \"%s\" reported an error (fault injected: host_fn)",
+        status = zo_fail(ZO_ERR_DEVICE,
+                         "host device: a host function on stream \"%s\" reported an error (fault "
+                         "injected: host_fn)",
                          stream->name);
     if (status != ZO_OK && zo_last_error()[0] == '\0')
         zo_fail(status, "a host function on stream \"%s\" failed with %s and left no message",

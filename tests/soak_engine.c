@@ -76,17 +76,20 @@ static zo_engine *create_engine(const soak_round *r, zo_test_rng *rng)
     snprintf(json, sizeof json,
              "{\"%s\": {\"enabled\": true%s}, \"gradient_clipping\": 0,"
              " \"gradient_accumulation_steps\": %d,"
-             " \"optimizer\": {\"type\": \"AdamW\", \"params\": {\"lr\": 0.001, \"weight_decay\": 0.01}},"
+             " \"optimizer\": {\"type\": \"AdamW\", \"params\": {\"lr\": 0.001, \"weight_decay\": "
+             "0.01}},"
              " \"zero_optimization\": {\"stage\": 2, \"reduce_bucket_size\": %zu},"
              " \"zo\": {\"device\": \"host\", \"threads\": %zu, \"delayed_param_update\": %s,"
              " \"moments_dtype\": \"%s\"}}",
              r->dtype == ZO_DTYPE_F16 ? "fp16" : "bf16",
-             r->dtype == ZO_DTYPE_F16 ? ", \"initial_scale_power\": 10, \"loss_scale_window\": 20" : "",
+             r->dtype == ZO_DTYPE_F16 ? ", \"initial_scale_power\": 10, \"loss_scale_window\": 20"
+                                      : "",
              r->accumulation, 16 + below(rng, 2048), r->threads, r->delayed ? "true" : "false",
              r->moments_dtype == ZO_DTYPE_F32 ? "f32" : "bf16");
     zo_config *config = NULL;
     zo_engine *e = NULL;
-    if (zo_config_from_string(json, &config) != ZO_OK || zo_engine_create(config, r->params, r->param_count, &e))
+    if (zo_config_from_string(json, &config) != ZO_OK ||
+        zo_engine_create(config, r->params, r->param_count, &e))
         fail("cannot create the engine", 0, zo_last_error());
     zo_config_destroy(&config);
     return e;
@@ -104,9 +107,11 @@ static void forward(zo_engine *e, const soak_round *r, const soak_reference *ref
         const uint16_t *device = zo_engine_weights(e, p);
         for (size_t i = 0; i < r->params[p].elems; i++) {
             float expected = ref->device[r->offset[p] + i];
-            uint16_t bits = r->dtype == ZO_DTYPE_F16 ? zo_f32_to_f16(expected) : zo_f32_to_bf16(expected);
+            uint16_t bits =
+                r->dtype == ZO_DTYPE_F16 ? zo_f32_to_f16(expected) : zo_f32_to_bf16(expected);
             if (device[i] != bits)
-                fail("device weights differ from the rounded reference", micro_step, r->params[p].name);
+                fail("device weights differ from the rounded reference", micro_step,
+                     r->params[p].name);
         }
     }
 }
@@ -148,8 +153,8 @@ static bool backward(zo_engine *e, const soak_round *r, soak_reference *ref, zo_
 /* The reference's side of one micro-step: the fp32 sum in micro-step order, and at a
  * boundary with finite gradients, cpu_adam on the whole flat model. Returns whether
  * it stepped (the engine must say the same). */
-static bool reference_micro_step(soak_reference *ref, const soak_round *r, zo_adam *adam, int micro_in_window,
-                                 float loss_scale, unsigned long micro_step)
+static bool reference_micro_step(soak_reference *ref, const soak_round *r, zo_adam *adam,
+                                 int micro_in_window, float loss_scale, unsigned long micro_step)
 {
     for (size_t i = 0; i < r->elems; i++)
         ref->sum[i] = micro_in_window == 0 ? ref->grads[i] : ref->sum[i] + ref->grads[i];
@@ -162,9 +167,13 @@ static bool reference_micro_step(soak_reference *ref, const soak_round *r, zo_ad
     zo_adam_default_hparams(&hp);
     hp.lr = 0.001f;
     hp.weight_decay = 0.01f;
-    zo_adam_buffers b = {.n = r->elems, .master = ref->master, .exp_avg = ref->exp_avg,
-                         .exp_avg_sq = ref->exp_avg_sq, .moments_dtype = r->moments_dtype,
-                         .grad = ref->sum, .grad_dtype = ZO_DTYPE_F32,
+    zo_adam_buffers b = {.n = r->elems,
+                         .master = ref->master,
+                         .exp_avg = ref->exp_avg,
+                         .exp_avg_sq = ref->exp_avg_sq,
+                         .moments_dtype = r->moments_dtype,
+                         .grad = ref->sum,
+                         .grad_dtype = ZO_DTYPE_F32,
                          .grad_scale = (float)(1.0 / ((double)loss_scale * r->accumulation))};
     if (zo_adam_step(adam, &hp, ++ref->step, &b) != ZO_OK)
         fail("reference zo_adam_step", micro_step, zo_last_error());
@@ -188,7 +197,8 @@ static void reference_device_after_step(soak_reference *ref, const soak_round *r
         memcpy(ref->unsent, ref->master, bytes);
 }
 
-static void check_master(zo_engine *e, const soak_round *r, const soak_reference *ref, unsigned long micro_step)
+static void check_master(zo_engine *e, const soak_round *r, const soak_reference *ref,
+                         unsigned long micro_step)
 {
     static float got[MAX_ELEMS];
     for (size_t p = 0; p < r->param_count; p++)
@@ -264,8 +274,10 @@ int main(int argc, char **argv)
     while (counts.micro_steps < steps)
         run_round(&rng, 20 + below(&rng, 100), threads, adam, &counts);
     zo_adam_destroy(&adam);
-    printf("soak_engine: seed %lu: %lu micro-steps in %lu rounds (%lu updates, %lu skipped, %lu inf/NaN "
+    printf("soak_engine: seed %lu: %lu micro-steps in %lu rounds (%lu updates, %lu skipped, %lu "
+           "inf/NaN "
            "injected): master and device weights equal to cpu_adam's throughout\n",
-           seed, counts.micro_steps, counts.rounds, counts.updates, counts.skipped, counts.injected);
+           seed, counts.micro_steps, counts.rounds, counts.updates, counts.skipped,
+           counts.injected);
     return 0;
 }

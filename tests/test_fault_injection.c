@@ -17,7 +17,8 @@
 #include <sanitizer/lsan_interface.h>
 static void expect_no_leaks(void)
 {
-    cr_expect(eq(int, __lsan_do_recoverable_leak_check(), 0), "LeakSanitizer found leaks (listed above)");
+    cr_expect(eq(int, __lsan_do_recoverable_leak_check(), 0),
+              "LeakSanitizer found leaks (listed above)");
 }
 #else
 static void expect_no_leaks(void) {}
@@ -28,11 +29,14 @@ enum { PARAMS = 3, MODEL_ELEMS = 700 + 33 + 1500, MICRO_STEPS = 8 };
 
 /* fp16 with a fixed scale (the window is never reached), 512-element buckets so that
  * parameters straddle them; the host backend, since the tests write gradients. */
-#define BASE_CONFIG                                                                                        \
-    "\"fp16\": {\"enabled\": true, \"initial_scale_power\": 8, \"loss_scale_window\": 1000},"              \
-    " \"zero_optimization\": {\"stage\": 2, \"reduce_bucket_size\": 512}, \"gradient_clipping\": 0"
-static const char plain_config[] = "{" BASE_CONFIG ", \"zo\": {\"device\": \"host\", \"threads\": 2}}";
-static const char delayed_config[] = "{" BASE_CONFIG ", \"zo\": {\"device\": \"host\", \"delayed_param_update\": true}}";
+#define BASE_CONFIG                                                                                \
+    "\"fp16\": {\"enabled\": true, \"initial_scale_power\": 8, \"loss_scale_window\": 1000},"      \
+    " \"zero_optimization\": {\"stage\": 2, \"reduce_bucket_size\": 512}, \"gradient_clipping\": " \
+    "0"
+static const char plain_config[] =
+    "{" BASE_CONFIG ", \"zo\": {\"device\": \"host\", \"threads\": 2}}";
+static const char delayed_config[] =
+    "{" BASE_CONFIG ", \"zo\": {\"device\": \"host\", \"delayed_param_update\": true}}";
 static const char accumulating_config[] = "{" BASE_CONFIG ", \"gradient_accumulation_steps\": 2,"
                                           " \"zo\": {\"device\": \"host\"}}";
 
@@ -61,7 +65,8 @@ static zo_engine *create(const char *json)
 static void get_master(zo_engine *e, float *w)
 {
     for (size_t p = 0, offset = 0; p < PARAMS; offset += model[p++].elems)
-        cr_assert(eq(int, zo_engine_get_master(e, p, w + offset), ZO_OK), "get_master: %s", zo_last_error());
+        cr_assert(eq(int, zo_engine_get_master(e, p, w + offset), ZO_OK), "get_master: %s",
+                  zo_last_error());
 }
 
 /* Forward: wait for every parameter's weights. */
@@ -129,7 +134,8 @@ static void check_step_fault(step_fault f)
     for (size_t p = 0, offset = 0; p < PARAMS && !delayed; offset += model[p++].elems) {
         const uint16_t *device = zo_engine_weights(e, p);
         for (size_t i = 0; i < model[p].elems; i++)
-            cr_assert(eq(u16, device[i], zo_f32_to_f16(faulted[offset + i])), "%s[%zu]", model[p].name, i);
+            cr_assert(eq(u16, device[i], zo_f32_to_f16(faulted[offset + i])), "%s[%zu]",
+                      model[p].name, i);
     }
     zo_engine_destroy(&e);
 
@@ -141,13 +147,15 @@ static void check_step_fault(step_fault f)
             continue;
         forward(t);
         backward(t, micro);
-        cr_assert(eq(int, zo_engine_step(t, NULL), ZO_OK), "twin, micro-step %d: %s", micro, zo_last_error());
+        cr_assert(eq(int, zo_engine_step(t, NULL), ZO_OK), "twin, micro-step %d: %s", micro,
+                  zo_last_error());
     }
     get_master(t, twin);
     zo_engine_destroy(&t);
     cr_expect(memcmp(faulted_after_failure, twin_before, sizeof twin) == 0,
               "the failing step changed the master weights");
-    cr_expect(memcmp(faulted, twin, sizeof twin) == 0, "training after the fault differs from the twin's");
+    cr_expect(memcmp(faulted, twin, sizeof twin) == 0,
+              "training after the fault differs from the twin's");
     expect_no_leaks();
 }
 
@@ -212,8 +220,8 @@ static int fail_each_allocation(const char *json, zo_fault fault, const char *me
         cr_assert(eq(int, status, ZO_ERR_OUT_OF_MEMORY), "%s #%d: %s", zo_fault_name(fault), after,
                   zo_last_error());
         cr_assert(eq(ptr, e, NULL));
-        cr_expect(ne(ptr, strstr(zo_last_error(), message), NULL), "%s #%d: %s", zo_fault_name(fault), after,
-                  zo_last_error());
+        cr_expect(ne(ptr, strstr(zo_last_error(), message), NULL), "%s #%d: %s",
+                  zo_fault_name(fault), after, zo_last_error());
     }
 }
 
@@ -229,15 +237,19 @@ Test(fault_injection, a_refused_pinned_allocation_fails_creation_and_names_pin_m
 
 Test(fault_injection, a_refused_device_allocation_fails_creation)
 {
-    cr_expect(eq(int, fail_each_allocation(plain_config, ZO_FAULT_DEVICE_ALLOC, "device memory"), 2));
+    cr_expect(
+        eq(int, fail_each_allocation(plain_config, ZO_FAULT_DEVICE_ALLOC, "device memory"), 2));
 }
 
 Test(fault_injection, a_refused_host_allocation_fails_creation)
 {
-    cr_expect(eq(int, fail_each_allocation(plain_config, ZO_FAULT_HOST_ALLOC, "out of host memory"), 3),
-              "master weights and two moments");
-    cr_expect(eq(int, fail_each_allocation(accumulating_config, ZO_FAULT_HOST_ALLOC, "out of host memory"), 4),
-              "and the fp32 gradient sum");
+    cr_expect(
+        eq(int, fail_each_allocation(plain_config, ZO_FAULT_HOST_ALLOC, "out of host memory"), 3),
+        "master weights and two moments");
+    cr_expect(
+        eq(int,
+           fail_each_allocation(accumulating_config, ZO_FAULT_HOST_ALLOC, "out of host memory"), 4),
+        "and the fp32 gradient sum");
 }
 
 /* An engine whose every copy and host function fails from some point on is still
@@ -262,10 +274,13 @@ Test(fault_injection, an_engine_failing_everywhere_is_still_destroyable)
 
 Test(fault_injection, zo_fault_settings_are_read_or_refused_by_name)
 {
-    cr_expect(eq(int, zo_fault_arm_from_string("copy:3,host_fn:0:-1"), ZO_OK), "%s", zo_last_error());
-    static const char *const bad[] = {"copy", "copy:x", "cpy:1", "copy:1:0", "copy:1:2:3", ",copy:1"};
+    cr_expect(eq(int, zo_fault_arm_from_string("copy:3,host_fn:0:-1"), ZO_OK), "%s",
+              zo_last_error());
+    static const char *const bad[] = {"copy",     "copy:x",     "cpy:1",
+                                      "copy:1:0", "copy:1:2:3", ",copy:1"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         cr_expect(eq(int, zo_fault_arm_from_string(bad[i]), ZO_ERR_INVALID_ARGUMENT), "%s", bad[i]);
-        cr_expect(ne(ptr, strstr(zo_last_error(), "ZO_FAULT"), NULL), "%s: %s", bad[i], zo_last_error());
+        cr_expect(ne(ptr, strstr(zo_last_error(), "ZO_FAULT"), NULL), "%s: %s", bad[i],
+                  zo_last_error());
     }
 }
