@@ -79,8 +79,8 @@ zo_status zo_partition_build(const zo_param_desc *params, size_t param_count, ui
         size_t buckets = p.bucket_count;
         zo_partition_free(&p);
         return zo_fail(ZO_ERR_CONFIG,
-                       "zero_optimization.reduce_bucket_size %llu cuts %zu elements into %zu buckets, "
-                       "more than the %d zo handles: raise reduce_bucket_size",
+                       "zero_optimization.reduce_bucket_size %llu cuts %zu elements into %zu "
+                       "buckets, more than the %d zo handles: raise reduce_bucket_size",
                        (unsigned long long)bucket_elems, offset, buckets, ZO_MAX_BUCKETS);
     }
     if (!(p.bucket_param_count = calloc(p.bucket_count, sizeof *p.bucket_param_count)))
