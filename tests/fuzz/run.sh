@@ -25,7 +25,7 @@ if ! UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ASAN_OPTIONS=detect_leaks=
     "$build/tests/fuzz/fuzz_$name" -max_total_time="$seconds" -max_len=4096 -timeout=10 \
     -print_final_stats=1 "${dict[@]}" -artifact_prefix="$build/artifacts-$name/" \
     "$build/corpus-$name" "tests/fuzz/${name}_corpus" 2>"$log"; then
-    tail -n 60 "$log"
+    tail -n 60 "$log" >&2
     echo "fuzz_$name failed; the input is in $build/artifacts-$name/" >&2
     exit 1
 fi
