@@ -72,12 +72,14 @@ static zo_status zo_alloc_staging(zo_engine *e, size_t bytes, void **out)
 {
     if (e->settings.pin_memory) {
         zo_status status = e->device.ops->alloc_pinned(e->device.ctx, bytes, out);
-        char reason[512]; /* no fallback: the user asked for overlap, so say how to do without */
-        if (status == ZO_ERR_OUT_OF_MEMORY && snprintf(reason, sizeof reason, "%s", zo_last_error()) >= 0)
+        if (status == ZO_ERR_OUT_OF_MEMORY) { /* no fallback: the user asked for overlap */
+            char reason[512];                  /* zo_fail cannot read the message it writes */
+            snprintf(reason, sizeof reason, "%s", zo_last_error());
             zo_fail(status,
-                    "zo_engine_create: staging buffers: %s (offload_optimizer.pin_memory false uses "
-                    "pageable memory)",
+                    "zo_engine_create: staging buffers: %s (offload_optimizer.pin_memory false "
+                    "uses pageable memory)",
                     reason);
+        }
         return status;
     }
     *out = zo_host_zeroed(bytes);
