@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "fault_injection.h"
+#include "plain_options.h"
 #include "test_values.h"
 
 static const zo_param_desc model[] = {{"embedding", 900}, {"bias", 17}, {"head", 1300}};
@@ -59,17 +60,11 @@ static zo_status micro_step(zo_engine *e, zo_test_rng *rng, unsigned long round)
 
 int main(int argc, char **argv)
 {
-    unsigned long rounds = 200, seed = 1, failed_steps = 0;
-    for (int i = 1; i + 1 < argc; i += 2) {
-        if (strcmp(argv[i], "--rounds") == 0)
-            rounds = strtoul(argv[i + 1], NULL, 10);
-        else if (strcmp(argv[i], "--seed") == 0)
-            seed = strtoul(argv[i + 1], NULL, 10);
-        else {
-            fprintf(stderr, "usage: fault_soak [--rounds N] [--seed S]\n");
-            return 2;
-        }
-    }
+    static const char *const names[] = {"rounds", "seed"};
+    unsigned long options[] = {200, 1}; /* as named */
+    if (!zo_read_plain_options(argc, argv, names, options, 2, "fault_soak [--rounds N] [--seed S]"))
+        return 2;
+    unsigned long rounds = options[0], seed = options[1], failed_steps = 0;
     zo_test_rng rng = {0xD1B54A32D192ED03ULL ^ seed};
     static const int64_t failure_counts[] = {1, 2, ZO_FAULT_FOREVER};
     for (unsigned long round = 0; round < rounds; round++) {

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "plain_options.h"
 #include "test_values.h"
 
 enum { MAX_PARAMS = 6, MAX_PARAM_ELEMS = 1200, MAX_ELEMS = MAX_PARAMS * MAX_PARAM_ELEMS };
@@ -250,19 +251,12 @@ static void run_round(zo_test_rng *rng, unsigned long micro_steps, size_t thread
 
 int main(int argc, char **argv)
 {
-    unsigned long steps = 2000, seed = 1, threads = 0;
-    for (int i = 1; i + 1 < argc; i += 2) {
-        if (strcmp(argv[i], "--steps") == 0)
-            steps = strtoul(argv[i + 1], NULL, 10);
-        else if (strcmp(argv[i], "--seed") == 0)
-            seed = strtoul(argv[i + 1], NULL, 10);
-        else if (strcmp(argv[i], "--threads") == 0)
-            threads = strtoul(argv[i + 1], NULL, 10);
-        else {
-            fprintf(stderr, "usage: soak_engine [--steps N] [--seed S] [--threads T]\n");
-            return 2;
-        }
-    }
+    static const char *const names[] = {"steps", "seed", "threads"};
+    unsigned long options[] = {2000, 1, 0}; /* as named */
+    if (!zo_read_plain_options(argc, argv, names, options, 3,
+                               "soak_engine [--steps N] [--seed S] [--threads T]"))
+        return 2;
+    unsigned long steps = options[0], seed = options[1], threads = options[2];
     zo_test_rng rng = {0x9E3779B97F4A7C15ULL ^ seed};
     zo_adam *adam = NULL;
     zo_adam_settings settings;
