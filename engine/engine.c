@@ -13,6 +13,7 @@
 #include "comm_choose.h"
 #include "engine_placement.h"
 #include "error.h"
+#include "fault_injection.h"
 #include "device_cuda.h"
 #include "memory_plan.h"
 #include "zo/cuda.h"
@@ -61,6 +62,8 @@ static zo_dtype zo_device_dtype_for(const zo_settings *s)
 
 static void *zo_host_zeroed(const zo_engine *e, size_t bytes)
 {
+    if (zo_fault_hit(ZO_FAULT_HOST_ALLOC))
+        return NULL;
     void *ptr = aligned_alloc(64, (bytes + 63) / 64 * 64);
     if (ptr) {
         zo_topology_bind_memory(e->topology, &e->placement, ptr, bytes); /* before first touch */
@@ -74,8 +77,18 @@ static void *zo_host_zeroed(const zo_engine *e, size_t bytes)
  * without overlap. */
 static zo_status zo_alloc_staging(zo_engine *e, size_t bytes, void **out)
 {
-    if (e->settings.pin_memory)
-        return zo_engine_alloc_pinned_near(e, bytes, out); /* on the placement's nodes */
+    if (e->settings.pin_memory) {
+        zo_status status = zo_engine_alloc_pinned_near(e, bytes, out); /* on the placement's nodes */
+        if (status == ZO_ERR_OUT_OF_MEMORY) { /* no fallback: the user asked for overlap */
+            char reason[512];                  /* zo_fail cannot read the message it writes */
+            snprintf(reason, sizeof reason, "%s", zo_last_error());
+            zo_fail(status,
+                    "zo_engine_create: staging buffers: %s (offload_optimizer.pin_memory false "
+                    "uses pageable memory)",
+                    reason);
+        }
+        return status;
+    }
     *out = zo_host_zeroed(e, bytes);
     return *out ? ZO_OK
                 : zo_fail(ZO_ERR_OUT_OF_MEMORY, "zo_engine_create: out of memory for %zu bytes of staging",

@@ -365,12 +365,15 @@ static zo_status zo_report_missing(const zo_engine *e)
                    (unsigned long long)e->micro_steps + 1, names, missing > 5 ? ", ..." : "");
 }
 
-/* Waits for the micro-step's copies and stats; errors of either stream come back. */
+/* Waits for the micro-step's copies and stats; errors of either stream come back, and
+ * those of the last update's copies up (done by now: this micro-step's forward waited
+ * for them), so a failed upload fails the next step instead of passing unseen. */
 static zo_status zo_wait_for_gradients(zo_engine *e)
 {
     zo_status status = e->device.ops->stream_synchronize(e->device.ctx, e->d2h_stream);
     zo_status worker = e->worker_device.ops->stream_synchronize(e->worker_device.ctx, e->worker);
-    return status ? status : worker;
+    zo_status h2d = e->device.ops->stream_synchronize(e->device.ctx, e->h2d_stream);
+    return status ? status : worker ? worker : h2d;
 }
 
 static void zo_start_next_micro_step(zo_engine *e)
@@ -434,8 +437,11 @@ zo_status zo_engine_step(zo_engine *e, zo_step_info *info)
     zo_start_next_micro_step(e);
     if (status == ZO_OK)
         status = zo_send_delayed_update(e);
-    if (status != ZO_OK)
+    if (status != ZO_OK) { /* its gradients are lost: the accumulation window starts over */
+        uint64_t into_window = e->micro_steps % e->accumulation_steps;
+        e->micro_steps += into_window ? e->accumulation_steps - into_window : 0;
         return status;
+    }
 
     if (result.boundary) {
         double norm_and_overflow[2];

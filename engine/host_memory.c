@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "error.h"
+#include "fault_injection.h"
 
 enum { ZO_HOST_ALIGNMENT = 64 };
 
@@ -63,6 +64,11 @@ zo_status zo_host_memory_alloc(zo_host_memory *memory, size_t bytes, zo_host_buf
                        "host device: cannot allocate %zu bytes of %s memory: more than the "
                        "machine's %zu bytes of RAM",
                        bytes, zo_kind_name(kind), memory->capacity_bytes);
+    zo_fault fault = kind == ZO_HOST_BUFFER_PINNED ? ZO_FAULT_PINNED_ALLOC : ZO_FAULT_DEVICE_ALLOC;
+    if (zo_fault_hit(fault))
+        return zo_fail(ZO_ERR_OUT_OF_MEMORY,
+                       "host device: cannot allocate %zu bytes of %s memory (fault injected: %s)",
+                       bytes, zo_kind_name(kind), zo_fault_name(fault));
     /* calloc rather than aligned_alloc + memset: large blocks come zeroed from mmap and
      * their pages are only touched when used. */
     void *block = calloc(1, bytes + ZO_HOST_ALIGNMENT);

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "error.h"
+#include "fault_injection.h"
 
 /* The message size of error.c, so a worker's message is kept whole. */
 enum { ZO_STREAM_NAME_BYTES = 32, ZO_STREAM_MESSAGE_BYTES = 1024 };
@@ -72,6 +73,11 @@ static zo_status zo_run_op(zo_device_stream *stream, zo_host_op *op)
 {
     switch (op->kind) {
     case ZO_HOST_OP_COPY:
+        if (zo_fault_hit(ZO_FAULT_COPY))
+            return zo_fail(
+                ZO_ERR_DEVICE,
+                "host device: a copy of %zu bytes on stream \"%s\" failed (fault injected: copy)",
+                op->copy.bytes, stream->name);
         if (op->copy.bytes) /* an empty copy may carry NULL pointers; memcpy must not see them */
             memcpy(op->copy.dst, op->copy.src, op->copy.bytes);
         return ZO_OK;
@@ -85,6 +91,11 @@ static zo_status zo_run_op(zo_device_stream *stream, zo_host_op *op)
      * be reported with an older failure's words. */
     zo_fail(ZO_OK, "%s", "");
     zo_status status = op->call.fn(op->call.arg);
+    if (status == ZO_OK && zo_fault_hit(ZO_FAULT_HOST_FN))
+        status = zo_fail(ZO_ERR_DEVICE,
+                         "host device: a host function on stream \"%s\" reported an error (fault "
+                         "injected: host_fn)",
+                         stream->name);
     if (status != ZO_OK && zo_last_error()[0] == '\0')
         zo_fail(status, "a host function on stream \"%s\" failed with %s and left no message",
                 stream->name, zo_status_name(status));

@@ -73,6 +73,16 @@ zo_status zo_partition_build(const zo_param_desc *params, size_t param_count, ui
     p.total_elems = offset;
     p.padded_elems = ranks == 1 ? offset : (offset + block - 1) / block * block;
     p.bucket_count = (p.padded_elems + p.bucket_elems - 1) / p.bucket_elems;
+    /* each bucket costs events, jobs and bookkeeping, and the loop below visits them:
+     * a tiny bucket size for a huge model would allocate (and walk) gigabytes */
+    if (p.bucket_count > ZO_MAX_BUCKETS) {
+        size_t buckets = p.bucket_count;
+        zo_partition_free(&p);
+        return zo_fail(ZO_ERR_CONFIG,
+                       "zero_optimization.reduce_bucket_size %llu cuts %zu elements into %zu "
+                       "buckets, more than the %d zo handles: raise reduce_bucket_size",
+                       (unsigned long long)bucket_elems, offset, buckets, ZO_MAX_BUCKETS);
+    }
     if (!(p.bucket_param_count = calloc(p.bucket_count, sizeof *p.bucket_param_count)))
         goto out_of_memory;
     for (size_t i = 0; i < param_count; i++)

@@ -21,6 +21,9 @@
 #include "zo/engine.h"
 
 enum { ZO_PARAM_ALIGN_ELEMS = 64 };
+/* More buckets than this are refused: each costs the engine two events, a job and its
+ * bookkeeping (2^20 buckets of 64 elements already cut a 64M-parameter model). */
+enum { ZO_MAX_BUCKETS = 1 << 20 };
 
 typedef struct zo_partition {
     size_t param_count;
@@ -37,7 +40,8 @@ typedef struct zo_partition {
 } zo_partition;
 
 /* Errors: ZO_ERR_INVALID_ARGUMENT (no parameters, a NULL name, 0 elements, a total
- * that overflows, 0 ranks), ZO_ERR_OUT_OF_MEMORY. On failure *out is left empty. */
+ * that overflows, 0 ranks), ZO_ERR_CONFIG (more than ZO_MAX_BUCKETS buckets),
+ * ZO_ERR_OUT_OF_MEMORY. On failure *out is left empty. */
 zo_status zo_partition_build(const zo_param_desc *params, size_t param_count, uint64_t bucket_elems,
                              size_t ranks, zo_partition *out);
 void zo_partition_free(zo_partition *partition);

@@ -2,6 +2,7 @@
  * bucket made of padding alone, whatever the bucket size. */
 #include <criterion/criterion.h>
 #include <criterion/new/assert.h>
+#include <string.h>
 
 #include "partition.h"
 
@@ -65,4 +66,20 @@ Test(partition, zero_ranks_is_refused)
     zo_partition p;
     cr_expect(eq(int, zo_partition_build(params, 1, 64, 0, &p), ZO_ERR_INVALID_ARGUMENT));
     cr_expect(eq(sz, p.param_count, 0));
+}
+
+/* Found by fuzzing the config (tests/fuzz/config_corpus/regression_millions_of_buckets.json):
+ * a 2^41-element model in 144-element buckets asked for 91 GB of bucket bookkeeping.
+ * Exactly ZO_MAX_BUCKETS buckets are fine; one more is refused by the key's name. */
+Test(partition, more_buckets_than_zo_handles_are_refused_by_name)
+{
+    zo_param_desc params[] = {{"w", (size_t)ZO_MAX_BUCKETS * 64}};
+    zo_partition p;
+    cr_assert(eq(int, zo_partition_build(params, 1, 64, 1, &p), ZO_OK), "%s", zo_last_error());
+    cr_expect(eq(sz, p.bucket_count, ZO_MAX_BUCKETS));
+    zo_partition_free(&p);
+    params[0].elems++;
+    cr_assert(eq(int, zo_partition_build(params, 1, 64, 1, &p), ZO_ERR_CONFIG));
+    cr_expect(ne(ptr, strstr(zo_last_error(), "reduce_bucket_size 64 cuts"), NULL), "%s", zo_last_error());
+    cr_expect(eq(ptr, p.bucket_param_count, NULL), "nothing is left allocated");
 }

@@ -1,5 +1,5 @@
-/* Helpers the cpu_adam tests share: the list of kernel paths, a deterministic random
- * generator, buffers at deliberately odd addresses, and a context on a given path. */
+/* Helpers the cpu_adam tests share: the list of kernel paths, buffers at deliberately
+ * odd addresses, a context on a given path, and test_values.h. */
 #ifndef ZO_TEST_SUPPORT_H
 #define ZO_TEST_SUPPORT_H
 
@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "test_values.h"
 #include "zo/zo.h"
 
 /* Every kernel path, scalar first. */
@@ -32,25 +33,6 @@ static inline zo_adam *zo_test_context(zo_cpu_isa isa, int threads)
     return ctx;
 }
 
-/* xorshift64*: the same numbers on every machine. */
-typedef struct zo_test_rng {
-    uint64_t state;
-} zo_test_rng;
-
-static inline uint64_t zo_test_next(zo_test_rng *rng)
-{
-    rng->state ^= rng->state >> 12;
-    rng->state ^= rng->state << 25;
-    rng->state ^= rng->state >> 27;
-    return rng->state * 0x2545F4914F6CDD1DULL;
-}
-
-/* Uniform in [lo, hi). */
-static inline float zo_test_uniform(zo_test_rng *rng, float lo, float hi)
-{
-    return lo + (hi - lo) * (float)((zo_test_next(rng) >> 40) * 0x1p-24);
-}
-
 /* A zeroed buffer of n elements of `element_size` bytes that starts `offset` elements
  * past a 64-byte boundary, so kernels meet unaligned pointers. Free with
  * zo_test_free(ptr, offset, element_size). */
@@ -67,26 +49,6 @@ static inline void zo_test_free(void *ptr, size_t offset, size_t element_size)
 {
     if (ptr)
         free((char *)ptr - offset * element_size);
-}
-
-/* Stores value as element i of an array of dtype. */
-static inline void zo_test_store(void *base, zo_dtype dtype, size_t i, float value)
-{
-    switch (dtype) {
-    case ZO_DTYPE_F16: ((uint16_t *)base)[i] = zo_f32_to_f16(value); break;
-    case ZO_DTYPE_BF16: ((uint16_t *)base)[i] = zo_f32_to_bf16(value); break;
-    default: ((float *)base)[i] = value; break;
-    }
-}
-
-/* Element i of an array of dtype, widened to float. */
-static inline float zo_test_load(const void *base, zo_dtype dtype, size_t i)
-{
-    switch (dtype) {
-    case ZO_DTYPE_F16: return zo_f16_to_f32(((const uint16_t *)base)[i]);
-    case ZO_DTYPE_BF16: return zo_bf16_to_f32(((const uint16_t *)base)[i]);
-    default: return ((const float *)base)[i];
-    }
 }
 
 #endif
