@@ -2,6 +2,7 @@
 #include "engine_placement.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "error.h"
@@ -18,12 +19,21 @@ static zo_status zo_bind_update_thread(void *arg)
     return ZO_OK; /* a thread left unpinned is slower, never wrong */
 }
 
+/* zo.threads "auto": OMP_NUM_THREADS when the user set it (its first number, as OpenMP
+ * reads a list), else 0, one thread per core of the placement. */
+static int zo_auto_threads(void)
+{
+    const char *text = getenv("OMP_NUM_THREADS");
+    long threads = text ? strtol(text, NULL, 10) : 0;
+    return threads > 0 && threads <= 4096 ? (int)threads : 0;
+}
+
 zo_status zo_engine_place_update(zo_engine *e)
 {
     zo_status status = zo_topology_load(&e->topology);
     if (status != ZO_OK)
         return status;
-    zo_placement_request request = {.threads = e->settings.threads,
+    zo_placement_request request = {.threads = e->settings.threads ? e->settings.threads : zo_auto_threads(),
                                     .bind = e->settings.bind,
                                     .bind_cpus = e->settings.bind_cpus};
     const char *source;
