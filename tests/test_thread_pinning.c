@@ -36,6 +36,28 @@ static int pinned_other_threads(bool *caller_free)
     return pinned;
 }
 
+/* One 2-thread step of a context whose workers go to `cpus` (NULL: the default pinning). */
+static void step_on(const int *cpus, int cpu_count)
+{
+    enum { N = 200000 };
+    zo_adam_settings settings;
+    zo_adam_default_settings(&settings);
+    settings.num_threads = 2;
+    settings.cpus = cpus, settings.cpu_count = cpu_count;
+    zo_adam *ctx = NULL;
+    cr_assert(eq(int, zo_adam_create(&ctx, &settings), ZO_OK), "%s", zo_last_error());
+    float *master = calloc(N, sizeof(float)), *m = calloc(N, sizeof(float)), *v = calloc(N, sizeof(float)),
+          *grad = calloc(N, sizeof(float));
+    zo_adam_hparams hp;
+    zo_adam_default_hparams(&hp);
+    zo_adam_buffers b = {.n = N, .master = master, .exp_avg = m, .exp_avg_sq = v,
+                         .moments_dtype = ZO_DTYPE_F32, .grad = grad, .grad_dtype = ZO_DTYPE_F32,
+                         .grad_scale = 1.0f};
+    cr_assert(eq(int, zo_adam_step(ctx, &hp, 1, &b), ZO_OK));
+    free(master), free(m), free(v), free(grad);
+    zo_adam_destroy(&ctx);
+}
+
 Test(thread_pinning, workers_get_a_core_each_and_the_caller_keeps_its_freedom)
 {
     cpu_set_t allowed;
@@ -47,22 +69,11 @@ Test(thread_pinning, workers_get_a_core_each_and_the_caller_keeps_its_freedom)
     bool caller_free = false;
     cr_assert(eq(int, pinned_other_threads(&caller_free), 0), "no thread is pinned before");
 
-    enum { N = 200000 };
-    zo_adam *ctx = zo_test_context(ZO_CPU_ISA_AUTO, 2);
-    float *master = calloc(N, sizeof(float)), *m = calloc(N, sizeof(float)), *v = calloc(N, sizeof(float)),
-          *grad = calloc(N, sizeof(float));
-    zo_adam_hparams hp;
-    zo_adam_default_hparams(&hp);
-    zo_adam_buffers b = {.n = N, .master = master, .exp_avg = m, .exp_avg_sq = v,
-                         .moments_dtype = ZO_DTYPE_F32, .grad = grad, .grad_dtype = ZO_DTYPE_F32,
-                         .grad_scale = 1.0f};
-    cr_assert(eq(int, zo_adam_step(ctx, &hp, 1, &b), ZO_OK));
+    step_on(NULL, 0);
 
     int pinned = pinned_other_threads(&caller_free);
     cr_expect(eq(int, pinned, 1), "the one worker of a 2-thread team is pinned");
     cr_expect(caller_free, "the caller's thread keeps its affinity");
-    free(master), free(m), free(v), free(grad);
-    zo_adam_destroy(&ctx);
 }
 
 /* The CPU the one worker of a 2-thread team is pinned to, -1 if none is. */
@@ -86,27 +97,6 @@ static int pinned_worker_cpu(void)
     return found;
 }
 
-/* One 2-thread step of a context whose workers go to `cpus`. */
-static void step_on(const int *cpus, int cpu_count)
-{
-    enum { N = 200000 };
-    zo_adam_settings settings;
-    zo_adam_default_settings(&settings);
-    settings.num_threads = 2;
-    settings.cpus = cpus, settings.cpu_count = cpu_count;
-    zo_adam *ctx = NULL;
-    cr_assert(eq(int, zo_adam_create(&ctx, &settings), ZO_OK), "%s", zo_last_error());
-    float *master = calloc(N, sizeof(float)), *m = calloc(N, sizeof(float)), *v = calloc(N, sizeof(float)),
-          *grad = calloc(N, sizeof(float));
-    zo_adam_hparams hp;
-    zo_adam_default_hparams(&hp);
-    zo_adam_buffers b = {.n = N, .master = master, .exp_avg = m, .exp_avg_sq = v,
-                         .moments_dtype = ZO_DTYPE_F32, .grad = grad, .grad_dtype = ZO_DTYPE_F32,
-                         .grad_scale = 1.0f};
-    cr_assert(eq(int, zo_adam_step(ctx, &hp, 1, &b), ZO_OK));
-    free(master), free(m), free(v), free(grad);
-    zo_adam_destroy(&ctx);
-}
 
 Test(thread_pinning, with_a_cpu_list_worker_i_goes_to_entry_i_and_follows_a_change)
 {
