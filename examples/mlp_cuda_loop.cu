@@ -245,7 +245,7 @@ template <typename T> static int train_on(const mlp_options *options, zo_engine 
     gpu_mlp model;
     memset(&model, 0, sizeof model);
     cudaEvent_t compute_began = NULL, compute_ended = NULL;
-    mlp_task *task = mlp_task_create(options->shape.width, options->seed);
+    mlp_task *task = mlp_task_create(options->shape.width, options->seed, zo_engine_rank(engine));
     size_t count = options->batch * options->shape.width;
     if (!task || !gpu_mlp_create(&model, options->shape, options->batch, zo_engine_dtype(engine))) {
         fprintf(stderr, "cannot set up the model on the GPU\n");

@@ -329,7 +329,7 @@ int mlp_train_host(const mlp_options *options, size_t checkpoint_every, mlp_log 
     mlp_options shown = *options;
     shown.checkpoint_every = checkpoint_every;
     mlp_print_setup(&shown, engine, micro_steps);
-    task = mlp_task_create(options->shape.width, options->seed);
+    task = mlp_task_create(options->shape.width, options->seed, zo_engine_rank(engine));
     if (!task || !host_mlp_create(&model, options->shape, options->batch, checkpoint_every,
                                   zo_engine_dtype(engine))) {
         fprintf(stderr, "out of memory for the model's activations\n");

@@ -64,7 +64,7 @@ struct mlp_task {
     uint64_t data_state;
 };
 
-mlp_task *mlp_task_create(size_t width, uint64_t seed)
+mlp_task *mlp_task_create(size_t width, uint64_t seed, uint64_t data_stream)
 {
     mlp_task *task = calloc(1, sizeof *task);
     if (!task)
@@ -110,7 +110,7 @@ mlp_task *mlp_task_create(size_t width, uint64_t seed)
         task->weight2_t[i] = bound2 * mlp_uniform(&state);
     for (size_t i = 0; i < width; i++)
         task->bias1[i] = 0.1f * mlp_uniform(&state), task->bias2[i] = 0.1f * mlp_uniform(&state);
-    task->data_state = mlp_seed_stream(seed, 1000002);
+    task->data_state = mlp_seed_stream(seed, 1000002 + 1000 * data_stream);
     return task;
 }
 

@@ -50,8 +50,10 @@ void mlp_init_param(mlp_shape shape, size_t param, uint64_t seed, float *values)
 enum { MLP_TEACHER_RANK = 8 };
 typedef struct mlp_task mlp_task;
 
-/* NULL when out of memory. */
-mlp_task *mlp_task_create(size_t width, uint64_t seed);
+/* NULL when out of memory. `data_stream` picks the batches: the same teacher for
+ * every stream, different samples (data-parallel ranks each draw their own; stream 0
+ * is what one process draws). */
+mlp_task *mlp_task_create(size_t width, uint64_t seed, uint64_t data_stream);
 /* Frees *task and sets it to NULL; NULL is a no-op. */
 void mlp_task_destroy(mlp_task **task);
 

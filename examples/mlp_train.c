@@ -197,6 +197,9 @@ void mlp_print_setup(const mlp_options *options, zo_engine *engine, size_t micro
         printf("activation checkpointing every %zu layers\n", options->checkpoint_every);
     else
         printf("every activation kept\n");
+    if (zo_engine_ranks(engine) > 1)
+        printf("sharded over %zu ranks: this is rank %zu, drawing batches of its own\n",
+               zo_engine_ranks(engine), zo_engine_rank(engine));
 }
 
 bool mlp_log_init(mlp_log *log, size_t steps)
