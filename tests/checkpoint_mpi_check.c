@@ -6,6 +6,7 @@
  * others) while no engine changes. A plain program: Criterion forks, MPI does not allow
  * it. It steps no engine: only state that set_master writes is saved. */
 #include <math.h>
+#include <stdbool.h>
 #include <mpi.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,20 +28,25 @@ static void check_status(zo_status got, zo_status expected, const char *what)
               zo_last_error());
 }
 
-static zo_engine *create_engine(void)
+/* Stage 2 over the world, fp16; `delayed`: with the delayed update, whose device lags
+ * the master weights by a step (the checkpoint keeps both). */
+static zo_engine *create_engine_with(bool delayed)
 {
+    char json[512];
+    snprintf(json, sizeof json,
+             "{\"fp16\": {\"enabled\": true}, \"zero_optimization\": {\"stage\": 2, "
+             "\"reduce_bucket_size\": 512}, \"zo\": {\"device\": \"host\", \"comm\": \"mpi\", "
+             "\"delayed_param_update\": %s}}",
+             delayed ? "true" : "false");
     zo_config *config = NULL;
-    check_status(zo_config_from_string(
-                     "{\"fp16\": {\"enabled\": true}, \"zero_optimization\": {\"stage\": 2, "
-                     "\"reduce_bucket_size\": 512}, \"zo\": {\"device\": \"host\", \"comm\": "
-                     "\"mpi\"}}",
-                     &config),
-                 ZO_OK, "config");
+    check_status(zo_config_from_string(json, &config), ZO_OK, "config");
     zo_engine *engine = NULL;
     check_status(zo_engine_create(config, model, PARAMS, &engine), ZO_OK, "zo_engine_create");
     zo_config_destroy(&config);
     return engine;
 }
+
+static zo_engine *create_engine(void) { return create_engine_with(false); }
 
 static float value_of(size_t param, size_t i, float seed)
 {
@@ -116,24 +122,24 @@ static void all_masters(zo_engine *e, float *out)
 
 /* Sharded resume: 3 steps, save, 3 more steps, against a fresh engine that loads the
  * save and takes the same 3 steps: the same bits on every rank. */
-static void check_resume_after_steps(const char *dir)
+static void check_resume_after_steps(const char *dir, bool delayed)
 {
     enum { ALL = 1000 + 37 + 2500 };
     static float straight[ALL], resumed[ALL];
-    zo_engine *a = create_engine();
+    zo_engine *a = create_engine_with(delayed);
     set_all(a, 0.125f);
     train_steps(a, 0, 3);
     check_status(zo_engine_save(a, dir), ZO_OK, "zo_engine_save after 3 steps");
     train_steps(a, 3, 3);
     all_masters(a, straight);
-    zo_engine *b = create_engine();
+    zo_engine *b = create_engine_with(delayed);
     check_status(zo_engine_load(b, dir), ZO_OK, "zo_engine_load");
     train_steps(b, 3, 3);
     all_masters(b, resumed);
     if (memcmp(straight, resumed, sizeof straight) != 0 || zo_engine_step_count(a) != zo_engine_step_count(b) ||
         zo_engine_loss_scale(a) != zo_engine_loss_scale(b))
-        failf("3 steps, save, load, 3 steps differ from 6 steps (steps %llu vs %llu)",
-              (unsigned long long)zo_engine_step_count(a), (unsigned long long)zo_engine_step_count(b));
+        failf("%s3 steps, save, load, 3 steps differ from 6 steps (steps %llu vs %llu)",
+              delayed ? "delayed update: " : "", (unsigned long long)zo_engine_step_count(a), (unsigned long long)zo_engine_step_count(b));
     if (memcmp(straight, resumed, sizeof straight) == 0 && zo_engine_step_count(a) != 6)
         failf("expected 6 steps taken, got %llu", (unsigned long long)zo_engine_step_count(a));
     zo_engine_destroy(&b);
@@ -178,7 +184,8 @@ int main(int argc, char **argv)
 
     char resume_dir[1100];
     snprintf(resume_dir, sizeof resume_dir, "%s/resume", argv[1]);
-    check_resume_after_steps(resume_dir);
+    check_resume_after_steps(resume_dir, false);
+    check_resume_after_steps(resume_dir, true);
 
     /* the last rank's shard goes bad: nobody loads, nobody changes */
     MPI_Barrier(MPI_COMM_WORLD);
