@@ -22,7 +22,7 @@ typedef struct zo_mpi_comm {
      * and sums, both made on first use */
     float *scratch;
     size_t scratch_elems;
-    zo_adam *cast;
+    zo_adam *kernels;
 } zo_mpi_comm;
 
 /* Communicators alive that zo initialized MPI for: the last one finalizes it. */
@@ -91,17 +91,20 @@ static zo_status zo_mpi_scratch(zo_mpi_comm *mpi, size_t elems)
     return ZO_OK;
 }
 
-/* cpu_adam's vector kernels (casts, sums), made on first use. */
+/* cpu_adam's vector kernels (casts, sums), made on first use. One thread: the sums
+ * are light next to the exchanges, and a team of its own would not be pinned to this
+ * rank's cores as the engine's update team is. */
 static zo_status zo_mpi_kernels(zo_mpi_comm *mpi, zo_adam **out)
 {
-    if (!mpi->cast) {
+    if (!mpi->kernels) {
         zo_adam_settings settings;
         zo_adam_default_settings(&settings);
-        zo_status status = zo_adam_create(&mpi->cast, &settings);
+        settings.num_threads = 1;
+        zo_status status = zo_adam_create(&mpi->kernels, &settings);
         if (status != ZO_OK)
             return status;
     }
-    *out = mpi->cast;
+    *out = mpi->kernels;
     return ZO_OK;
 }
 
@@ -196,7 +199,7 @@ static void zo_mpi_destroy(void *ctx)
     MPI_Comm_free(&mpi->comm);
     zo_mpi_release(mpi->owns_mpi);
     free(mpi->scratch);
-    zo_adam_destroy(&mpi->cast);
+    zo_adam_destroy(&mpi->kernels);
     free(mpi);
 }
 
