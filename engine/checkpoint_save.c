@@ -11,6 +11,7 @@
 #include "checkpoint_paths.h"
 #include "checkpoint_shard.h"
 #include "durable_io.h"
+#include "engine_device_update.h"
 #include "error.h"
 #include "zo/checkpoint.h"
 
@@ -117,6 +118,8 @@ zo_status zo_engine_save(zo_engine *e, const char *dir)
     zo_manifest manifest = {0};
     if ((status = zo_checkpoint_paths_for(dir, zo_save_call, &paths)) == ZO_OK)
         status = zo_engine_synchronize(e);
+    if (status == ZO_OK && e->device_update) /* offload "none": the state to save is there */
+        status = zo_device_update_get_state(e);
     /* collective: every rank takes part whatever its own status, or the others hang */
     zo_status agreed_id = zo_agree_save_id(e, &save_id);
     if (status == ZO_OK && (status = agreed_id) == ZO_OK)

@@ -185,27 +185,45 @@ zo_status zo_device_update_bucket(zo_engine *e, size_t bucket, const zo_update_p
     return status ? status : recorded;
 }
 
-/* Master weights [offset, offset + elems) between the host copy and the device, once
- * the device's queued updates have run. */
-static zo_status zo_copy_master(zo_engine *e, size_t offset, size_t elems, bool to_device)
+/* The master weights [offset, offset + elems) between the host copy and the device,
+ * and with `moments` both moments too, once the device's queued updates have run. */
+static zo_status zo_copy_state(zo_engine *e, size_t offset, size_t elems, bool moments, bool to_device)
 {
     zo_device_update *u = e->device_update;
-    float *host = e->master + offset, *device = u->master + offset;
+    size_t moment_bytes = zo_dtype_size(e->settings.moments_dtype);
+    struct {
+        void *host, *device;
+        size_t bytes;
+    } parts[] = {{e->master + offset, u->master + offset, elems * sizeof(float)},
+                 {(char *)e->exp_avg + offset * moment_bytes, (char *)u->exp_avg + offset * moment_bytes,
+                  elems * moment_bytes},
+                 {(char *)e->exp_avg_sq + offset * moment_bytes, (char *)u->exp_avg_sq + offset * moment_bytes,
+                  elems * moment_bytes}};
     zo_status status = u->ops->synchronize(e);
-    if (status != ZO_OK)
-        return status;
-    return to_device ? u->ops->copy(device, host, elems * sizeof(float), true)
-                     : u->ops->copy(host, device, elems * sizeof(float), false);
+    for (size_t k = 0; status == ZO_OK && k < (moments ? 3u : 1u); k++)
+        status = to_device ? u->ops->copy(parts[k].device, parts[k].host, parts[k].bytes, true)
+                           : u->ops->copy(parts[k].host, parts[k].device, parts[k].bytes, false);
+    return status;
 }
 
 zo_status zo_device_update_put_master(zo_engine *e, size_t offset, size_t elems)
 {
-    return zo_copy_master(e, offset, elems, true);
+    return zo_copy_state(e, offset, elems, false, true);
 }
 
 zo_status zo_device_update_get_master(zo_engine *e, size_t offset, size_t elems)
 {
-    return zo_copy_master(e, offset, elems, false);
+    return zo_copy_state(e, offset, elems, false, false);
+}
+
+zo_status zo_device_update_put_state(zo_engine *e)
+{
+    return zo_copy_state(e, 0, e->layout.padded_elems, true, true);
+}
+
+zo_status zo_device_update_get_state(zo_engine *e)
+{
+    return zo_copy_state(e, 0, e->layout.padded_elems, true, false);
 }
 
 zo_status zo_device_update_synchronize(zo_engine *e)

@@ -41,6 +41,11 @@ zo_status zo_device_update_bucket(zo_engine *e, size_t bucket, const zo_update_p
 zo_status zo_device_update_put_master(zo_engine *e, size_t offset, size_t elems);
 zo_status zo_device_update_get_master(zo_engine *e, size_t offset, size_t elems);
 
+/* The whole optimizer state (master weights and both moments) to the device, or back
+ * into the host buffers: the checkpoint saves and loads those. */
+zo_status zo_device_update_put_state(zo_engine *e);
+zo_status zo_device_update_get_state(zo_engine *e);
+
 /* Waits until every queued device update has run. */
 zo_status zo_device_update_synchronize(zo_engine *e);
 

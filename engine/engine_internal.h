@@ -138,8 +138,9 @@ static inline size_t zo_accumulated_offset(const zo_engine *e, size_t bucket)
 }
 
 /* Casts this rank's pieces of the master weights into the staging buffer, gathers the
- * other ranks' pieces, and copies the whole flat space up to the device. Collective;
- * synchronous; the worker must be idle. */
+ * other ranks' pieces, and copies the whole flat space up to the device (with offload
+ * "none", the master weights and moments go to the device's optimizer too).
+ * Collective; synchronous; the worker must be idle. */
 zo_status zo_engine_refresh_device_weights(zo_engine *engine);
 
 /* Waits until bucket b's weights of the wanted generation are published and their

@@ -100,8 +100,8 @@ zo_status zo_engine_get_master(zo_engine *e, size_t param, float *values)
 zo_status zo_engine_refresh_device_weights(zo_engine *e)
 {
     zo_status status = zo_engine_synchronize(e);
-    if (status == ZO_OK && e->device_update)
-        status = zo_device_update_put_master(e, 0, e->layout.padded_elems);
+    if (status == ZO_OK && e->device_update) /* offload "none": the optimizer's state is there */
+        status = zo_device_update_put_state(e);
     for (size_t b = 0; status == ZO_OK && b < e->layout.bucket_count; b++) {
         size_t begin = zo_bucket_begin(&e->layout, b), piece = zo_piece_elems(&e->layout, b);
         char *bucket = (char *)e->pinned_weights + begin * e->dtype_bytes;

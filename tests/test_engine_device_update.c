@@ -8,6 +8,7 @@
 #include <criterion/criterion.h>
 #include <criterion/new/assert.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -118,6 +119,67 @@ Test(engine_device_update, trains_to_the_same_bits_as_the_offloaded_path_without
     free(master[0]), free(master[1]), free(initial);
     zo_engine_destroy(&engines[0]);
     zo_engine_destroy(&engines[1]);
+}
+
+/* One step of the device-path engine `e` with the gradients of step `step`. */
+static void train_one_step(zo_engine *e, uint64_t step)
+{
+    zo_test_rng rng = {1000 + step};
+    float scale = zo_engine_loss_scale(e);
+    for (size_t p = 0; p < PARAMS; p++)
+        cr_assert(eq(int, zo_engine_wait_params(e, p, NULL), ZO_OK), "%s", zo_last_error());
+    for (size_t p = PARAMS; p-- > 0;) {
+        for (size_t i = 0; i < model[p].elems; i++)
+            zo_test_store(zo_engine_grads(e, p), ZO_DTYPE_F16, i, zo_test_uniform(&rng, -1.0f, 1.0f) * scale * 1e-3f);
+        cr_assert(eq(int, zo_engine_grad_ready(e, p, NULL), ZO_OK), "%s", zo_last_error());
+    }
+    cr_assert(eq(int, zo_engine_step(e, NULL), ZO_OK), "%s", zo_last_error());
+}
+
+static zo_engine *new_device_path_engine(void)
+{
+    zo_engine *e = new_engine(config_json);
+    cr_assert(eq(int, zo_device_update_start(e), ZO_OK), "%s", zo_last_error());
+    return e;
+}
+
+/* The optimizer's state lives in device memory on this path: a checkpoint must save
+ * that state (not the host copies) and a load must put it back there, so 5 steps, save,
+ * 5 steps equal a fresh engine that loads the save and takes the same 5 steps. */
+Test(engine_device_update, a_checkpoint_saves_and_restores_the_device_state)
+{
+    char dir[] = "/tmp/zo-test-device-update-XXXXXX";
+    cr_assert(mkdtemp(dir) != NULL);
+    char ckpt[sizeof dir + 8];
+    snprintf(ckpt, sizeof ckpt, "%s/ckpt", dir);
+    zo_engine *straight = new_device_path_engine(), *resumed = new_device_path_engine();
+    float initial[MODEL_ELEMS];
+    zo_test_rng rng = {77};
+    for (size_t i = 0; i < MODEL_ELEMS; i++)
+        initial[i] = zo_test_uniform(&rng, -1.0f, 1.0f);
+    for (size_t p = 0; p < PARAMS; p++)
+        cr_assert(eq(int, zo_engine_set_master(straight, p, initial + offset_of(p)), ZO_OK));
+    for (uint64_t step = 1; step <= 5; step++)
+        train_one_step(straight, step);
+    cr_assert(eq(int, zo_engine_save(straight, ckpt), ZO_OK), "%s", zo_last_error());
+    cr_assert(eq(int, zo_engine_load(resumed, ckpt), ZO_OK), "%s", zo_last_error());
+    for (uint64_t step = 6; step <= 10; step++) {
+        train_one_step(straight, step);
+        train_one_step(resumed, step);
+    }
+    float a[MODEL_ELEMS], b[MODEL_ELEMS];
+    for (size_t p = 0; p < PARAMS; p++) {
+        cr_assert(eq(int, zo_engine_get_master(straight, p, a + offset_of(p)), ZO_OK));
+        cr_assert(eq(int, zo_engine_get_master(resumed, p, b + offset_of(p)), ZO_OK));
+    }
+    cr_expect(eq(int, memcmp(a, b, sizeof a), 0), "resumed master weights differ from 10 straight steps");
+    cr_expect(eq(int, memcmp(zo_engine_weights(straight, 0), zo_engine_weights(resumed, 0), MODEL_ELEMS * 2), 0),
+              "resumed device weights differ");
+    zo_engine_destroy(&straight);
+    zo_engine_destroy(&resumed);
+    char command[sizeof dir + 16];
+    snprintf(command, sizeof command, "rm -rf %s", dir);
+    cr_expect(eq(int, system(command), 0));
 }
 
 Test(engine_device_update, refuses_accumulation_and_the_delayed_update_by_name)
