@@ -80,12 +80,22 @@ zo_status zo_engine_get_master(zo_engine *e, size_t param, float *values)
         status = zo_device_update_get_master(e, offset, elems);
     if (status != ZO_OK)
         return status;
-    float *whole = malloc(e->layout.bucket_elems * sizeof *whole);
+    if (e->ranks == 1) { /* the shard is the whole flat space */
+        memcpy(values, e->master + offset, elems * sizeof(float));
+        return ZO_OK;
+    }
+    /* room for the largest bucket this parameter overlaps (the last one may be short) */
+    size_t first = zo_param_first_bucket(&e->layout, param), last = zo_param_last_bucket(&e->layout, param);
+    size_t room = 0;
+    for (size_t b = first; b <= last; b++) {
+        size_t bucket = zo_bucket_end(&e->layout, b) - zo_bucket_begin(&e->layout, b);
+        room = bucket > room ? bucket : room;
+    }
+    float *whole = malloc(room * sizeof *whole);
     if (!whole)
         return zo_fail(ZO_ERR_OUT_OF_MEMORY, "zo_engine_get_master: no memory to gather a bucket of %zu elements",
-                       e->layout.bucket_elems);
-    for (size_t b = zo_param_first_bucket(&e->layout, param);
-         status == ZO_OK && b <= zo_param_last_bucket(&e->layout, param); b++) {
+                       room);
+    for (size_t b = first; status == ZO_OK && b <= last; b++) {
         status = zo_gather_master_bucket(e, b, whole);
         size_t bucket_begin = zo_bucket_begin(&e->layout, b), bucket_end = zo_bucket_end(&e->layout, b);
         size_t begin = offset > bucket_begin ? offset : bucket_begin;

@@ -49,11 +49,9 @@ static void zo_report_worker_span(zo_engine *e, zo_pipeline_event event, size_t 
 }
 
 /* Sums bucket b's gradient over the ranks, in place: afterwards this rank's piece of the
- * sum lies at the start of `grad`. One rank: nothing to do. */
+ * sum lies at the start of `grad` (one rank's communicator does nothing in place). */
 static zo_status zo_reduce_bucket(zo_engine *e, size_t bucket, void *grad, zo_dtype dtype)
 {
-    if (e->ranks == 1)
-        return ZO_OK;
     return e->comm.ops->reduce_scatter_sum(e->comm.ctx, grad, grad, zo_piece_elems(&e->layout, bucket), dtype);
 }
 
@@ -299,8 +297,9 @@ static zo_status zo_update_bucket(void *arg)
         zo_publish(e, b, plan->generation);
     } else if (status == ZO_OK) {
         status = zo_adam_step(e->adam, &plan->hparams, plan->step, &buffers);
-        /* every rank updated its piece: gather the others' into the bucket before it goes up */
-        if (status == ZO_OK && e->ranks > 1)
+        /* every rank updated its piece: gather the others' into the bucket before it goes up
+         * (in place: nothing to do for one rank) */
+        if (status == ZO_OK)
             status = e->comm.ops->allgather(e->comm.ctx, weights_out, zo_at(e->pinned_weights, begin, e->dtype_bytes),
                                             piece * e->dtype_bytes);
     }
