@@ -12,7 +12,7 @@
 
 #include "bench_fail.h"
 #include "bind_variants.h"
-#include "byte_units.h"
+#include "byte_size.h"
 #include "engine_config.h"
 #include "engine_loop.h"
 #include "median.h"
@@ -44,9 +44,9 @@ static int bench_engine_check_memory(const zo_config *config, const bench_model 
     uint64_t phase_bytes = bench_phases_bytes(settings, dtype, options->params);
     if (plan.host_available_bytes && engine_bytes + phase_bytes > plan.host_available_bytes) {
         char engine_text[32], phase_text[32], available_text[32];
-        bench_format_bytes(engine_bytes, engine_text, sizeof engine_text);
-        bench_format_bytes(phase_bytes, phase_text, sizeof phase_text);
-        bench_format_bytes(plan.host_available_bytes, available_text, sizeof available_text);
+        zo_format_byte_size(engine_bytes, engine_text, sizeof engine_text);
+        zo_format_byte_size(phase_bytes, phase_text, sizeof phase_text);
+        zo_format_byte_size(plan.host_available_bytes, available_text, sizeof available_text);
         return bench_fail("%zu parameters need %s for the engine and %s more for the phases "
                           "measured alone, but %s is available; choose fewer --params",
                           options->params, engine_text, phase_text, available_text);

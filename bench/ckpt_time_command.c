@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "bench_fail.h"
-#include "byte_units.h"
+#include "byte_size.h"
 #include "engine_config.h"
 #include "median.h"
 #include "options.h"
@@ -146,7 +146,7 @@ int bench_ckpt_time_command(int argc, char **argv, int first)
     unsigned long long bytes =
         stat(shard_path, &shard) == 0 ? (unsigned long long)shard.st_size : 0;
     char readable[32];
-    bench_format_bytes(bytes, readable, sizeof readable);
+    zo_format_byte_size(bytes, readable, sizeof readable);
     printf("checkpoint of %zu parameters (%s), %s: shard %s, median of %lld\n", o.params,
            bench_engine_config_name(o.config_path), o.dir, readable, o.repeats);
     bench_print_time("save", save_s, bytes);

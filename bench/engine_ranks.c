@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "bench_fail.h"
-#include "byte_units.h"
+#include "byte_size.h"
 #include "options.h"
 
 enum { BENCH_MAX_RANK_RUNS = 8 };
@@ -87,7 +87,7 @@ static void bench_print_rank_run(int ranks, json_t *root, double first_state)
 {
     json_int_t state = json_integer_value(bench_engine_field(root, "host_state_bytes"));
     char state_text[32];
-    bench_format_bytes((size_t)state, state_text, sizeof state_text);
+    zo_format_byte_size((size_t)state, state_text, sizeof state_text);
     double update = json_number_value(json_object_get(bench_engine_field(root, "phases_seconds"), "host_update"));
     printf("  %-6d %14.2f %18.2f %14s %14.3f\n", ranks, 1e3 * json_number_value(bench_engine_field(root, "step_seconds")),
            1e3 * update, state_text, first_state > 0 ? (double)state / first_state : 0.0);

@@ -6,7 +6,7 @@
 #include <stdio.h>
 
 #include "bench_fail.h"
-#include "byte_units.h"
+#include "byte_size.h"
 #include "engine_config.h"
 #include "param_count.h"
 #include "report.h"
@@ -59,7 +59,7 @@ static const char *bench_dtype_label(zo_dtype dtype)
 void report_print_engine_rank_line(const bench_engine_result *r)
 {
     char state[32];
-    bench_format_bytes(r->host_state_bytes, state, sizeof state);
+    zo_format_byte_size(r->host_state_bytes, state, sizeof state);
     printf("zo-bench engine: rank %zu of %zu: step %.2f ms, host update alone %.2f ms, host state %s\n", r->rank,
            r->ranks, 1e3 * r->step_seconds, 1e3 * r->update.total, state);
     fflush(stdout);
@@ -71,7 +71,7 @@ void report_print_engine(const bench_engine_result *r)
     bench_engine_figures f = bench_engine_figures_of(r);
     char params[32], copy_bytes[32];
     bench_format_param_count(o->params, params, sizeof params);
-    bench_format_bytes(r->copy_bytes, copy_bytes, sizeof copy_bytes);
+    zo_format_byte_size(r->copy_bytes, copy_bytes, sizeof copy_bytes);
     printf("\nEngine pipeline: %s parameters in %zu layers, %s backend, %s weights and "
            "gradients, %zu buckets\n",
            params, o->layers, r->device_name, bench_dtype_label(r->dtype), r->bucket_count);

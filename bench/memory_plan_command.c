@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "bench_fail.h"
-#include "byte_units.h"
+#include "byte_size.h"
 #include "options.h"
 #include "param_count.h"
 #include "synthetic_model.h"
@@ -74,7 +74,7 @@ static const char *bench_weights_dtype_name(const zo_settings *settings)
 static void bench_print_bytes_line(const char *label, uint64_t bytes, const char *what)
 {
     char readable[32];
-    bench_format_bytes(bytes, readable, sizeof readable);
+    zo_format_byte_size(bytes, readable, sizeof readable);
     printf("  %-24s %12s  %15llu B  %s\n", label, readable, (unsigned long long)bytes, what);
 }
 

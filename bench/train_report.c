@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "bench_fail.h"
-#include "byte_units.h"
+#include "byte_size.h"
 #include "machine.h"
 #include "report.h"
 #include "zo/zo.h"
@@ -176,8 +176,8 @@ void bench_train_print(const bench_train_report *report)
     if (report->has_find_max) {
         const bench_train_max_report *max = &report->find_max;
         char free_text[32], host_text[32];
-        bench_format_bytes(max->device_free_bytes, free_text, sizeof free_text);
-        bench_format_bytes(max->host_available_bytes, host_text, sizeof host_text);
+        zo_format_byte_size(max->device_free_bytes, free_text, sizeof free_text);
+        zo_format_byte_size(max->host_available_bytes, host_text, sizeof host_text);
         printf("largest model of width %zu, batch %zu (memory plan; GPU free %s, host available "
                "%s):\n",
                max->width, max->batch, max->device_free_bytes ? free_text : "n/a", host_text);

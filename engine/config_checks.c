@@ -2,6 +2,8 @@
  * scheduler requirements, and the legacy offload switch. */
 #include "config_checks.h"
 
+#include <float.h>
+
 #include "error.h"
 
 zo_status zo_config_check(zo_config_reader *reader)
@@ -10,6 +12,14 @@ zo_status zo_config_check(zo_config_reader *reader)
     if (settings->fp16_enabled && settings->bf16_enabled)
         return zo_fail(ZO_ERR_CONFIG,
                        "fp16.enabled and bf16.enabled are both true: choose one precision");
+
+    /* the scale reaches the loop as a float (zo_engine_loss_scale): one that overflows
+     * float would turn every scaled loss into inf and skip every step */
+    if (settings->loss_scale > FLT_MAX || settings->min_loss_scale > FLT_MAX)
+        return zo_fail(ZO_ERR_CONFIG, "fp16.%s %g overflows a float (largest %g): the scaled loss would be inf",
+                       settings->loss_scale > FLT_MAX ? "loss_scale" : "min_loss_scale",
+                       settings->loss_scale > FLT_MAX ? settings->loss_scale : settings->min_loss_scale,
+                       (double)FLT_MAX);
 
     if (reader->optimizer_seen && reader->optimizer_type == ZO_OPTIMIZER_UNSET)
         return zo_fail(ZO_ERR_CONFIG, "optimizer.type is required: \"Adam\" or \"AdamW\"");

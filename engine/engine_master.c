@@ -1,6 +1,7 @@
 /* The master weights from outside: set and get per parameter, where each rank holds
  * only its pieces of every bucket (partition.h), and the refresh of the device weights
  * from them (after a checkpoint load). */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -34,9 +35,30 @@ static size_t zo_shard_index(const zo_engine *e, size_t bucket, size_t elem)
     return zo_shard_offset(&e->layout, bucket) + (elem - zo_piece_begin(&e->layout, bucket, e->rank));
 }
 
+/* An inf or NaN master weight would poison every later step (Adam carries it into the
+ * moments, the weights and the gradient norm): refused by name, nothing changed. The
+ * check runs on cpu_adam's vector stats; the scalar search only names the culprit. */
+static zo_status zo_check_finite_values(const zo_engine *e, size_t param, const float *values)
+{
+    size_t elems = e->layout.param_elems[param];
+    zo_grad_stats stats;
+    zo_status status = zo_adam_grad_stats(e->adam, values, ZO_DTYPE_F32, elems, &stats);
+    if (status != ZO_OK || stats.all_finite)
+        return status;
+    size_t bad = 0;
+    while (bad < elems && isfinite(values[bad]))
+        bad++;
+    return zo_fail(ZO_ERR_NON_FINITE,
+                   "zo_engine_set_master: parameter %zu (%s) has %s at element %zu of %zu: master weights "
+                   "must be finite; nothing was changed",
+                   param, e->layout.param_names[param], isnan(values[bad]) ? "NaN" : "inf", bad, elems);
+}
+
 zo_status zo_engine_set_master(zo_engine *e, size_t param, const float *values)
 {
     zo_status status = zo_check_param(e, param, values, "zo_engine_set_master");
+    if (status == ZO_OK)
+        status = zo_check_finite_values(e, param, values);
     if (status == ZO_OK)
         status = zo_engine_synchronize(e);
     if (status != ZO_OK)

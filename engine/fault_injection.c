@@ -4,10 +4,12 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "byte_size.h"
 #include "error.h"
 
 typedef struct zo_fault_state {
@@ -90,15 +92,24 @@ static zo_status zo_fault_arm_parsed(const char *spec)
         while (fault < ZO_FAULT_COUNT && !(strlen(zo_fault_names[fault]) == length &&
                                            strncmp(part, zo_fault_names[fault], length) == 0))
             fault++;
-        char *end = (char *)part + length;
-        unsigned long long after = 0;
-        long long failures = 1;
+        const char *end = part + length;
+        uint64_t after = 0, failures_read = 1;
+        int64_t failures = 1;
         if (fault == ZO_FAULT_COUNT || *end != ':' || count == ZO_FAULT_COUNT)
             goto bad;
-        after = strtoull(end + 1, &end, 10);
-        if (*end == ':')
-            failures = strtoll(end + 1, &end, 10);
-        if ((*end != '\0' && *end != ',') || failures == 0 || failures < ZO_FAULT_FOREVER)
+        /* strictly digits: strtoull would take "-3" as 2^64 - 3 and clamp past 2^64 */
+        if (!zo_parse_decimal(end + 1, &end, &after))
+            goto bad;
+        if (*end == ':') {
+            if (strncmp(end + 1, "-1", 2) == 0)
+                end += 3, failures = ZO_FAULT_FOREVER;
+            else if (!zo_parse_decimal(end + 1, &end, &failures_read) || failures_read == 0 ||
+                     failures_read > INT64_MAX)
+                goto bad;
+            else
+                failures = (int64_t)failures_read;
+        }
+        if (*end != '\0' && *end != ',')
             goto bad;
         parsed[count++] = (struct zo_fault_setting){(zo_fault)fault, after, failures};
         part = *end ? end + 1 : end;
@@ -107,7 +118,8 @@ static zo_status zo_fault_arm_parsed(const char *spec)
         return zo_fail(
             ZO_ERR_INVALID_ARGUMENT,
             "ZO_FAULT: cannot read \"%.*s\": want name:after[:failures] with name one of "
-            "pinned_alloc, device_alloc, host_alloc, copy, host_fn",
+            "pinned_alloc, device_alloc, host_alloc, copy, host_fn, after a whole number below 2^64 "
+            "and failures one from 1 to 2^63 - 1, or -1 for every call",
             (int)strcspn(part, ","), part);
     }
     for (size_t i = 0; i < count; i++)

@@ -47,7 +47,9 @@ zo_status zo_loss_scaler_update(zo_loss_scaler *scaler, bool overflow)
         if (good % scaler->window == 0) {
             if (!scaler->consecutive_hysteresis)
                 scaler->hysteresis_left = scaler->hysteresis;
-            scaler->scale *= 2.0;
+            /* stop at the largest power of two a float holds: the loop reads the scale as
+             * a float, and an inf scale would stay inf through every halving */
+            scaler->scale = fmin(scaler->scale * 2.0, ZO_MAX_LOSS_SCALE);
         }
     }
     scaler->iteration++;

@@ -9,6 +9,9 @@
 #include "zo/config.h"
 #include "zo/status.h"
 
+/* The dynamic scale grows no further than 2^127, the largest power of two a float holds. */
+#define ZO_MAX_LOSS_SCALE 0x1p127
+
 typedef struct zo_loss_scaler {
     bool dynamic;
     double scale;
@@ -26,7 +29,7 @@ void zo_loss_scaler_init(zo_loss_scaler *scaler, const zo_settings *settings);
 
 /* Records one step's outcome and adjusts the scale: on overflow the scale halves once
  * `hysteresis` overflows have been tolerated; after `window` good steps since the last
- * overflow it doubles. Returns ZO_ERR_NON_FINITE (the scale unchanged) when an overflow
+ * overflow it doubles, up to ZO_MAX_LOSS_SCALE. Returns ZO_ERR_NON_FINITE (the scale unchanged) when an overflow
  * happens with the scale already at min_loss_scale, as DeepSpeed raises there. */
 zo_status zo_loss_scaler_update(zo_loss_scaler *scaler, bool overflow);
 

@@ -480,6 +480,12 @@ static const bad_config bad_configs[] = {
     {"{\"scheduler\": {\"type\": \"WarmupCosineLR\", \"params\": {\"total_num_steps\": \"auto\"}}}",
      ZO_ERR_CONFIG, "scheduler.params.total_num_steps is required by WarmupCosineLR", NULL},
     {"{\"scheduler\": {\"params\": {}}}", ZO_ERR_CONFIG, "scheduler.type is required", NULL},
+    /* a scale the loop reads as a float must be one */
+    {"{\"fp16\": {\"enabled\": true, \"loss_scale\": 1e300}}", ZO_ERR_CONFIG,
+     "fp16.loss_scale 1e+300 overflows a float", NULL},
+    {"{\"fp16\": {\"enabled\": true, \"min_loss_scale\": 1e39}}", ZO_ERR_CONFIG,
+     "fp16.min_loss_scale 1e+39 overflows a float", NULL},
+    {"{\"fp16\": {\"enabled\": true, \"loss_scale\": 1e999}}", ZO_ERR_CONFIG, "line 1", NULL},
     {"{\"optimizer\": {\"params\": {\"lr\": 1e-4}}}", ZO_ERR_CONFIG, "optimizer.type is required",
      NULL},
     {"{\"zero_optimization\": {\"cpu_offload\": true, \"offload_optimizer\": {\"device\": "

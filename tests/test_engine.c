@@ -344,6 +344,32 @@ Test(engine, misuse_of_grad_ready_and_step_gets_a_clear_error)
     zo_engine_destroy(NULL);
 }
 
+/* A NaN or inf master weight would poison every later step: refused by name, and the
+ * master weights stay as they were. */
+Test(engine, set_master_refuses_non_finite_values_and_changes_nothing)
+{
+    zo_engine *e = engine_from("{\"fp16\": {\"enabled\": true}}");
+    float w[MODEL_ELEMS], before[MODEL_ELEMS], after[MODEL_ELEMS];
+    initial_weights(w);
+    set_all_master(e, w);
+    get_all_master(e, before);
+    const float poison[] = {NAN, INFINITY, -INFINITY};
+    for (size_t k = 0; k < sizeof poison / sizeof poison[0]; k++) {
+        float values[MODEL_ELEMS];
+        memcpy(values, w, sizeof values);
+        size_t last = model_offset(1) + model[1].elems - 1; /* the last element of param 1 */
+        values[last] = poison[k];
+        cr_expect(eq(int, zo_engine_set_master(e, 1, values + model_offset(1)), ZO_ERR_NON_FINITE));
+        char where[64];
+        snprintf(where, sizeof where, "at element %zu of %zu", model[1].elems - 1, model[1].elems);
+        cr_expect(strstr(zo_last_error(), where) != NULL && strstr(zo_last_error(), model[1].name) != NULL, "%s",
+                  zo_last_error());
+    }
+    get_all_master(e, after);
+    cr_expect(eq(int, memcmp(before, after, sizeof before), 0), "the master weights changed");
+    zo_engine_destroy(&e);
+}
+
 typedef struct create_case {
     const char *json;
     zo_status status;
@@ -393,6 +419,45 @@ Test(engine, the_memory_plan_refuses_what_does_not_fit_before_allocating)
     cr_expect(strstr(zo_last_error(), "GiB") != NULL, "%s", zo_last_error());
     cr_assert(eq(int, zo_engine_plan(config, model, PARAMS, 2, &plan), ZO_OK));
     cr_expect(plan.fits, "%s", plan.verdict);
+    zo_config_destroy(&config);
+}
+
+/* 2^60 bf16 parameters with bf16 moments need 16 B each on the host backend: 2^64
+ * bytes, which wrapped to 0 and "fit" before the plan's sums saturated. */
+Test(engine, the_memory_plan_never_wraps_around_to_fits)
+{
+    zo_config *config = host_config_from("{\"bf16\": {\"enabled\": true}, \"zo\": {\"moments_dtype\": \"bf16\"},"
+                                         " \"zero_optimization\": {\"reduce_bucket_size\": 1152921504606846976}}");
+    zo_param_desc absurd[] = {{"2^60", (size_t)1 << 60}};
+    zo_memory_plan plan;
+    cr_assert(eq(int, zo_engine_plan(config, absurd, 1, 1, &plan), ZO_OK), "%s", zo_last_error());
+    cr_expect(eq(int, plan.fits, 0), "%s", plan.verdict);
+    cr_expect(eq(u64, plan.host_bytes, (uint64_t)8 << 60), "master 4 + two bf16 moments 4 bytes/param");
+    cr_expect(strstr(plan.verdict, "host memory needed") != NULL, "%s", plan.verdict);
+    zo_config_destroy(&config);
+}
+
+/* 4 * (2^62 + 2) wraps to 8 in 64 bits: a batch of 8 must not pass for it. */
+Test(engine, the_batch_arithmetic_never_wraps_around_to_agree)
+{
+    zo_config *config = host_config_from("{\"train_batch_size\": 8, \"train_micro_batch_size_per_gpu\": 4,"
+                                         " \"gradient_accumulation_steps\": 4611686018427387906}");
+    zo_memory_plan plan;
+    cr_expect(eq(int, zo_engine_plan(config, model, PARAMS, 1, &plan), ZO_ERR_CONFIG));
+    cr_expect(strstr(zo_last_error(), "overflows 64 bits") != NULL, "%s", zo_last_error());
+    zo_config_destroy(&config);
+}
+
+/* The pinned limit in bytes, not in GiB rounded to 0.00. */
+Test(engine, a_small_pinned_limit_is_refused_in_readable_bytes)
+{
+    zo_config *config = host_config_from("{\"fp16\": {\"enabled\": true}, \"zo\": {\"max_pinned_bytes\": \"4KiB\"}}");
+    zo_param_desc small[] = {{"w", 4096}};
+    zo_memory_plan plan;
+    cr_assert(eq(int, zo_engine_plan(config, small, 1, 1, &plan), ZO_OK), "%s", zo_last_error());
+    cr_expect(eq(int, plan.fits, 0), "%s", plan.verdict);
+    cr_expect(strstr(plan.verdict, "needs 16.00 KiB (16384 bytes) but zo.max_pinned_bytes allows 4.00 KiB (4096 bytes)") != NULL,
+              "%s", plan.verdict);
     zo_config_destroy(&config);
 }
 

@@ -276,8 +276,22 @@ Test(fault_injection, zo_fault_settings_are_read_or_refused_by_name)
 {
     cr_expect(eq(int, zo_fault_arm_from_string("copy:3,host_fn:0:-1"), ZO_OK), "%s",
               zo_last_error());
-    static const char *const bad[] = {"copy",     "copy:x",     "cpy:1",
-                                      "copy:1:0", "copy:1:2:3", ",copy:1"};
+    cr_expect(eq(int, zo_fault_arm_from_string("copy:18446744073709551615:9223372036854775807"), ZO_OK),
+              "the largest counts: %s", zo_last_error());
+    /* strtoull read "-3" as 2^64 - 3 and clamped numbers past 2^64: both were armed silently */
+    static const char *const bad[] = {"copy",
+                                      "copy:x",
+                                      "cpy:1",
+                                      "copy:1:0",
+                                      "copy:1:2:3",
+                                      ",copy:1",
+                                      "copy:-3",
+                                      "copy:18446744073709551616",
+                                      "copy:1:-5",
+                                      "copy:1:-1x",
+                                      "copy:1:9223372036854775808",
+                                      "copy: 1",
+                                      "copy:+1"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         cr_expect(eq(int, zo_fault_arm_from_string(bad[i]), ZO_ERR_INVALID_ARGUMENT), "%s", bad[i]);
         cr_expect(ne(ptr, strstr(zo_last_error(), "ZO_FAULT"), NULL), "%s: %s", bad[i],

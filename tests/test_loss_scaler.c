@@ -1,6 +1,7 @@
 /* DeepSpeed's dynamic loss scaling rules, step by step. */
 #include <criterion/criterion.h>
 #include <criterion/new/assert.h>
+#include <math.h>
 
 #include "loss_scaler.h"
 #include "zo/zo.h"
@@ -30,6 +31,19 @@ Test(loss_scaler, grows_after_each_window_of_good_steps)
         cr_assert(eq(int, zo_loss_scaler_update(&s, false), ZO_OK));
         cr_expect(eq(dbl, s.scale, expected[k]), "after good step %zu", k + 1);
     }
+}
+
+/* All-zero gradients never overflow: the scale doubles every window, and would reach
+ * inf as a float (and stay there through every halving) without its ceiling. */
+Test(loss_scaler, growth_stops_at_the_largest_float_power_of_two)
+{
+    zo_loss_scaler s = dynamic_scaler(16, 1, 1, false, 1.0);
+    for (int k = 0; k < 400; k++)
+        cr_assert(eq(int, zo_loss_scaler_update(&s, false), ZO_OK));
+    cr_expect(eq(dbl, s.scale, 0x1p127));
+    cr_expect(isfinite((float)s.scale), "the loop's float copy of the scale must stay finite");
+    cr_assert(eq(int, zo_loss_scaler_update(&s, true), ZO_OK));
+    cr_expect(eq(dbl, s.scale, 0x1p126), "an overflow halves it again");
 }
 
 Test(loss_scaler, hysteresis_absorbs_overflows_before_halving)

@@ -94,7 +94,8 @@ ZO_API void *zo_engine_weights(zo_engine *engine, size_t param);
 ZO_API void *zo_engine_grads(zo_engine *engine, size_t param);
 
 /* Copies fp32 values into parameter `param`'s master weights and its device weights
- * (rounded). Synchronous; call before training or between steps. */
+ * (rounded). Synchronous; call before training or between steps. An inf or NaN value
+ * is refused (ZO_ERR_NON_FINITE, naming the parameter and element) and nothing changes. */
 ZO_API zo_status zo_engine_set_master(zo_engine *engine, size_t param, const float *values);
 /* Copies parameter `param`'s fp32 master weights out (waits for a running update).
  * With several ranks each holds a piece: a collective, every rank asks for the same
