@@ -46,11 +46,12 @@ static zo_status zo_resolve_link(const char *name, const char *call, char *out, 
     zo_io_kind kind = zo_io_kind_of(target);
     zo_status status = ZO_OK;
     if (kind != ZO_IO_DIRECTORY)
-        status = zo_fail(ZO_ERR_IO, "%s: %s is a symbolic link to %s, which is %s, not a checkpoint directory",
+        status = zo_fail(ZO_ERR_IO,
+                         "%s: %s is a symbolic link to %s, which is %s, not a checkpoint directory",
                          call, name, target, zo_io_kind_name(kind));
     else if (strlen(target) >= size)
-        status = zo_fail(ZO_ERR_INVALID_ARGUMENT, "%s: the directory name %s is %zu bytes long", call,
-                         target, strlen(target));
+        status = zo_fail(ZO_ERR_INVALID_ARGUMENT, "%s: the directory name %s is %zu bytes long",
+                         call, target, strlen(target));
     else
         snprintf(out, size, "%s", target);
     free(target);
@@ -121,8 +122,9 @@ static zo_status zo_finish_swap(const zo_checkpoint_paths *p, const char *previo
         return ZO_OK;
     char cause[1024]; /* zo_fail writes where zo_last_error() points */
     snprintf(cause, sizeof cause, "%s", zo_last_error());
-    return zo_fail(ZO_ERR_IO, "zo_engine_save: the new checkpoint is saved in %s; %s failed: %s%s%s%s",
-                   p->dir, step, cause, previous ? "; the previous one is left in " : "",
+    return zo_fail(ZO_ERR_IO,
+                   "zo_engine_save: the new checkpoint is saved in %s; %s failed: %s%s%s%s", p->dir,
+                   step, cause, previous ? "; the previous one is left in " : "",
                    previous ? previous : "", previous ? ": remove it yourself" : "");
 }
 

@@ -31,7 +31,8 @@ static bool zo_before_change(const char *operation, const char *path)
 {
     if (zo_test_settings.hook)
         zo_test_settings.hook(zo_test_settings.user, operation, path);
-    int injected = zo_test_settings.fail ? zo_test_settings.fail(zo_test_settings.user, operation, path) : 0;
+    int injected =
+        zo_test_settings.fail ? zo_test_settings.fail(zo_test_settings.user, operation, path) : 0;
     if (injected)
         errno = injected;
     return injected != 0;
@@ -65,7 +66,8 @@ static zo_status zo_io_write_loop(int fd, const void *data, size_t bytes, int64_
     while (bytes > 0) {
         size_t piece = bytes < zo_write_chunk_bytes ? bytes : zo_write_chunk_bytes;
         ssize_t written = zo_before_change("write", path) ? -1
-                          : offset < 0 ? write(fd, p, piece) : pwrite(fd, p, piece, (off_t)offset);
+                          : offset < 0                    ? write(fd, p, piece)
+                                                          : pwrite(fd, p, piece, (off_t)offset);
         if (written < 0 && errno == EINTR)
             continue;
         if (written <= 0)
@@ -172,9 +174,10 @@ static DIR *zo_open_listing(const char *dir, zo_status *status)
         close(fd);
     } else if (errno == ELOOP || errno == ENOTDIR) {
         zo_io_kind kind = zo_io_kind_of(dir);
-        *status = kind == ZO_IO_MISSING ? zo_io_error("open directory", dir)
-                                        : zo_fail(ZO_ERR_IO, "%s is %s, not a directory zo made; remove it",
-                                                  dir, zo_io_kind_name(kind));
+        *status = kind == ZO_IO_MISSING
+                      ? zo_io_error("open directory", dir)
+                      : zo_fail(ZO_ERR_IO, "%s is %s, not a directory zo made; remove it", dir,
+                                zo_io_kind_name(kind));
     } else if (errno != ENOENT) {
         *status = zo_io_error("open directory", dir);
     }
@@ -191,7 +194,8 @@ static bool zo_entry_is_ours(DIR *listing, const struct dirent *entry,
         return false;
     unsigned char type = entry->d_type;
     struct stat info;
-    if (type == DT_UNKNOWN && fstatat(dirfd(listing), entry->d_name, &info, AT_SYMLINK_NOFOLLOW) == 0)
+    if (type == DT_UNKNOWN &&
+        fstatat(dirfd(listing), entry->d_name, &info, AT_SYMLINK_NOFOLLOW) == 0)
         type = S_ISREG(info.st_mode) ? DT_REG : S_ISLNK(info.st_mode) ? DT_LNK : DT_UNKNOWN;
     return type == DT_REG || type == DT_LNK;
 }
@@ -217,7 +221,8 @@ zo_status zo_io_remove_checkpoint_dir(const char *dir, bool (*is_ours)(const cha
             continue;
         }
         snprintf(path, sizeof path, "%s/%s", dir, entry->d_name);
-        bool failed = zo_before_change("unlink", path) || unlinkat(dirfd(listing), entry->d_name, 0) != 0;
+        bool failed =
+            zo_before_change("unlink", path) || unlinkat(dirfd(listing), entry->d_name, 0) != 0;
         if (failed && errno != ENOENT)
             status = zo_io_error("remove", path);
     }

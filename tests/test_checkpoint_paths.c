@@ -126,8 +126,8 @@ ParameterizedTest(int *index, checkpoint_paths, a_linked_checkpoint_is_saved_int
     for (int save = 0; save < 2; save++) {
         if (save > 0)
             ckpt_train(s.engine, 1);
-        cr_assert(eq(int, zo_engine_save(s.engine, latest), ZO_OK), "%s: save %d: %s",
-                  layout->name, save, zo_last_error());
+        cr_assert(eq(int, zo_engine_save(s.engine, latest), ZO_OK), "%s: save %d: %s", layout->name,
+                  save, zo_last_error());
     }
     ckpt_snapshot_of(s.engine, &s.new_state);
     entries_of(s.dir, after, sizeof after);
@@ -205,14 +205,10 @@ typedef struct sibling_case {
 } sibling_case;
 
 static const sibling_case sibling_cases[] = {
-    {".tmp", false, "link", "a symbolic link"},
-    {".tmp", false, "file", "a regular file"},
-    {".tmp", false, "fifo", "a special file"},
-    {".old", false, "link", "a symbolic link"},
-    {".old", false, "file", "a regular file"},
-    {".old", false, "fifo", "a special file"},
-    {".old", true, "link", "a symbolic link"},
-    {".old", true, "file", "a regular file"},
+    {".tmp", false, "link", "a symbolic link"}, {".tmp", false, "file", "a regular file"},
+    {".tmp", false, "fifo", "a special file"},  {".old", false, "link", "a symbolic link"},
+    {".old", false, "file", "a regular file"},  {".old", false, "fifo", "a special file"},
+    {".old", true, "link", "a symbolic link"},  {".old", true, "file", "a regular file"},
     {".old", true, "fifo", "a special file"},
 };
 enum { SIBLING_CASES = sizeof sibling_cases / sizeof sibling_cases[0] };
@@ -356,8 +352,7 @@ Test(checkpoint_paths, loading_the_old_checkpoint_a_crash_left_aside_says_so)
     char expected[512];
     snprintf(expected, sizeof expected, "zo_engine_load: %s was missing; loaded %s, left by a save",
              s.old, aside);
-    cr_assert(strstr(zo_engine_notice(e), expected) != NULL, "notice: \"%s\"",
-              zo_engine_notice(e));
+    cr_assert(strstr(zo_engine_notice(e), expected) != NULL, "notice: \"%s\"", zo_engine_notice(e));
     zo_engine_destroy(&e);
     scene_end(&s);
 }
