@@ -84,16 +84,16 @@ static zo_status zo_check_shard(zo_engine *e, const char *dir, zo_loaded_state *
                                        &s->bucket_buffer);
 }
 
-static zo_status zo_read_checkpoint(zo_engine *e, const char *dir, zo_loaded_state *s)
+/* Reads from *source (paths->dir or paths->retired). */
+static zo_status zo_read_checkpoint(zo_engine *e, const char *dir, zo_loaded_state *s,
+                                    const char **source, zo_checkpoint_paths *paths)
 {
-    const char *source;
-    zo_checkpoint_paths paths;
-    zo_status status = zo_checkpoint_dir_to_read(dir, &source, &paths);
+    zo_status status = zo_checkpoint_dir_to_read(dir, source, paths);
     if (status == ZO_OK)
-        status = zo_manifest_read(source, &s->manifest);
+        status = zo_manifest_read(*source, &s->manifest);
     if (status == ZO_OK)
-        status = zo_manifest_check_engine(&s->manifest, e, source);
-    return status ? status : zo_check_shard(e, source, s);
+        status = zo_manifest_check_engine(&s->manifest, e, *source);
+    return status ? status : zo_check_shard(e, *source, s);
 }
 
 /* The loss scaler's running state carries over; its settings (dynamic or not, window,
@@ -131,6 +131,28 @@ static zo_status zo_replace_state(zo_engine *e, zo_loaded_state *s)
     return ZO_OK;
 }
 
+/* The state is the checkpoint's, but the device failed to take its weights. */
+static zo_status zo_fail_on_device(zo_status status, const char *source)
+{
+    char cause[1024]; /* zo_fail writes where zo_last_error() points */
+    snprintf(cause, sizeof cause, "%s", zo_last_error());
+    return zo_fail(status,
+                   "zo_engine_load: the state was replaced from %s, but sending the weights to "
+                   "the device failed: %s; the device may hold other weights: load again before "
+                   "training",
+                   source, cause);
+}
+
+/* A load that found only <dir>.old says so through zo_engine_notice. */
+static void zo_notice_read_aside(zo_engine *e, const zo_checkpoint_paths *paths)
+{
+    size_t used = strlen(e->notice);
+    snprintf(e->notice + used, sizeof e->notice - used,
+             "%szo_engine_load: %s was missing; loaded %s, left by a save that crashed between "
+             "its two renames (the next save puts it back)",
+             used ? "; " : "", paths->dir, paths->retired);
+}
+
 uint64_t zo_engine_micro_step_count(const zo_engine *e) { return e ? e->micro_steps : 0; }
 uint64_t zo_engine_step_count(const zo_engine *e) { return e ? e->steps : 0; }
 
@@ -139,16 +161,15 @@ zo_status zo_engine_load(zo_engine *e, const char *dir)
     if (!e || !dir || !dir[0])
         return zo_fail(ZO_ERR_INVALID_ARGUMENT, "zo_engine_load: %s",
                        !e ? "engine is NULL" : "dir is NULL or empty");
-    for (size_t i = 0; i < e->layout.param_count; i++)
-        if (e->param_ready[i])
-            return zo_fail(ZO_ERR_INVALID_ARGUMENT,
-                           "zo_engine_load: a micro-step is in progress (parameter %s is "
-                           "ready): call zo_engine_step first",
-                           e->layout.param_names[i]);
     zo_loaded_state state = {.file = {.fd = -1}};
-    zo_status status = zo_engine_synchronize(e);
+    zo_status status = zo_checkpoint_check_between_micro_steps(e, zo_load_call);
+    if (status != ZO_OK)
+        return status;
+    status = zo_engine_synchronize(e);
+    const char *source = NULL;
+    zo_checkpoint_paths paths;
     if (status == ZO_OK)
-        status = zo_read_checkpoint(e, dir, &state);
+        status = zo_read_checkpoint(e, dir, &state, &source, &paths);
     status = zo_checkpoint_agree(e, status, zo_load_call);
     if (status == ZO_OK) { /* every rank replaced its state, or none goes on to the device */
         status = zo_checkpoint_agree(e, zo_replace_state(e, &state), zo_load_call);
@@ -163,6 +184,10 @@ zo_status zo_engine_load(zo_engine *e, const char *dir)
         status = zo_engine_refresh_device_weights(e);
         if (status == ZO_OK && zo_restores_lag(e, &state))
             status = zo_restore_lagging_device(e, state.device_pieces, state.bucket_buffer);
+        if (status != ZO_OK)
+            status = zo_fail_on_device(status, source);
+        else if (source == paths.retired)
+            zo_notice_read_aside(e, &paths);
     }
     zo_loaded_state_free(e, &state);
     return status;

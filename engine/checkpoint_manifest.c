@@ -14,14 +14,20 @@ void zo_checkpoint_shard_path(const char *dir, size_t rank, size_t ranks, char *
     snprintf(out, size, "%s/rank%zu-of-%zu.safetensors", dir, rank, ranks);
 }
 
+/* Exactly the names zo writes: a name sscanf merely accepts ("rank+1-of-2", "rank 01",
+ * "rank00-of-1", a rank past the count) is someone else's file, printed back to compare. */
 bool zo_checkpoint_owns_file(const char *name)
 {
     size_t rank, ranks;
     int used = 0;
     if (strcmp(name, ZO_CHECKPOINT_MANIFEST) == 0)
         return true;
-    return sscanf(name, "rank%zu-of-%zu.safetensors%n", &rank, &ranks, &used) == 2 &&
-           name[used] == '\0';
+    if (sscanf(name, "rank%zu-of-%zu.safetensors%n", &rank, &ranks, &used) != 2 ||
+        name[used] != '\0' || rank >= ranks)
+        return false;
+    char canonical[64];
+    snprintf(canonical, sizeof canonical, "rank%zu-of-%zu.safetensors", rank, ranks);
+    return strcmp(canonical, name) == 0;
 }
 
 void zo_manifest_free(zo_manifest *m)

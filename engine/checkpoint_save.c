@@ -1,7 +1,9 @@
 /* zo_engine_save: the new checkpoint is built whole in <dir>.tmp (every rank writes
  * its shard, rank 0 the manifest last, everything fsync'ed), then swapped with <dir>
  * in one atomic rename and the parent directory fsync'ed. A crash before the swap
- * leaves the old <dir> untouched; after it, the new one is complete. */
+ * leaves the old <dir> untouched; after it, the new one is complete. A save that fails
+ * before the swap removes the <dir>.tmp it made. A symbolic link at <dir> means its
+ * target (checkpoint_paths.h). */
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -32,7 +34,8 @@ static zo_status zo_agree_save_id(zo_engine *e, uint64_t *id)
     return status;
 }
 
-/* Rank 0: an empty <dir>.tmp, after finishing what a crashed save left behind. */
+/* Rank 0: an empty <dir>.tmp, after finishing what a crashed save left behind (and
+ * refusing a <dir>.tmp or <dir>.old that zo did not make: zo_checkpoint_recover). */
 static zo_status zo_prepare_staging(const zo_checkpoint_paths *p)
 {
     zo_status status = zo_checkpoint_recover(p);
@@ -84,14 +87,26 @@ static zo_status zo_write_shard(zo_engine *e, const zo_manifest *m, const char *
 }
 
 /* Rank 0, once every shard is durable: the manifest last, then the swap. */
-static zo_status zo_publish(const zo_manifest *m, const zo_checkpoint_paths *p)
+static zo_status zo_publish(const zo_manifest *m, const zo_checkpoint_paths *p, bool *swapped)
 {
     zo_status status = zo_manifest_write(m, p->staging);
     if (status == ZO_OK)
         status = zo_io_sync_dir(p->staging);
     if (status == ZO_OK)
-        status = zo_checkpoint_swap_in(p);
+        status = zo_checkpoint_swap_in(p, swapped);
     return status;
+}
+
+/* Rank 0, after a save failed before its swap: the <dir>.tmp it made is removed, so a
+ * failed save leaves nothing behind; if that fails too, the message says so. */
+static zo_status zo_discard_staging(zo_status failure, const zo_checkpoint_paths *p)
+{
+    char cause[1024]; /* zo_fail writes where zo_last_error() points */
+    snprintf(cause, sizeof cause, "%s", zo_last_error());
+    if (zo_io_remove_checkpoint_dir(p->staging, zo_checkpoint_owns_file) == ZO_OK)
+        return zo_fail(failure, "%s", cause);
+    return zo_fail(failure, "%s; removing %s, which this save made, failed too: %s", cause,
+                   p->staging, zo_last_error());
 }
 
 static zo_status zo_check_save_call(const zo_engine *e, const char *dir)
@@ -99,6 +114,9 @@ static zo_status zo_check_save_call(const zo_engine *e, const char *dir)
     if (!e || !dir || !dir[0])
         return zo_fail(ZO_ERR_INVALID_ARGUMENT, "zo_engine_save: %s",
                        !e ? "engine is NULL" : "dir is NULL or empty");
+    zo_status status = zo_checkpoint_check_between_micro_steps(e, zo_save_call);
+    if (status != ZO_OK)
+        return status;
     if (e->micro_steps % e->accumulation_steps != 0)
         return zo_fail(ZO_ERR_INVALID_ARGUMENT,
                        "zo_engine_save: micro-step %llu is inside an accumulation of %llu "
@@ -125,14 +143,19 @@ zo_status zo_engine_save(zo_engine *e, const char *dir)
     if (status == ZO_OK && (status = agreed_id) == ZO_OK)
         status = zo_manifest_from_engine(e, save_id, &manifest);
     status = zo_checkpoint_agree(e, status, zo_save_call);
-    if (status == ZO_OK)
-        status =
-            zo_checkpoint_agree(e, e->rank == 0 ? zo_prepare_staging(&paths) : ZO_OK, zo_save_call);
+    bool staged = false, swapped = false; /* rank 0 made <dir>.tmp / swapped it in */
+    if (status == ZO_OK) {
+        zo_status prepared = e->rank == 0 ? zo_prepare_staging(&paths) : ZO_OK;
+        staged = e->rank == 0 && prepared == ZO_OK;
+        status = zo_checkpoint_agree(e, prepared, zo_save_call);
+    }
     if (status == ZO_OK)
         status = zo_checkpoint_agree(e, zo_write_shard(e, &manifest, paths.staging), zo_save_call);
     if (status == ZO_OK)
-        status = zo_checkpoint_agree(e, e->rank == 0 ? zo_publish(&manifest, &paths) : ZO_OK,
-                                     zo_save_call);
+        status = zo_checkpoint_agree(
+            e, e->rank == 0 ? zo_publish(&manifest, &paths, &swapped) : ZO_OK, zo_save_call);
+    if (status != ZO_OK && staged && !swapped) /* every rank is done writing into it */
+        status = zo_discard_staging(status, &paths);
     zo_manifest_free(&manifest);
     return status;
 }

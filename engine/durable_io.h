@@ -11,7 +11,8 @@
 
 #include "zo/status.h"
 
-/* Creates (or truncates) `path` for writing, mode 0644. Errors: ZO_ERR_IO. */
+/* Creates (or truncates) `path` for writing, mode 0644; a symbolic link there is not
+ * followed (ZO_ERR_IO). Errors: ZO_ERR_IO. */
 zo_status zo_io_create(const char *path, int *fd);
 /* Opens `path` for reading. Errors: ZO_ERR_IO ("cannot open ...: reason"). */
 zo_status zo_io_open_read(const char *path, int *fd);
@@ -32,26 +33,47 @@ zo_status zo_io_rename(const char *from, const char *to);
 /* Swaps two existing directories in one atomic step (renameat2 RENAME_EXCHANGE).
  * ZO_ERR_NOT_SUPPORTED where the file system or kernel cannot (NFS, old kernels). */
 zo_status zo_io_exchange(const char *a, const char *b);
-/* Removes the files of a checkpoint directory whose names `is_ours` accepts, then
- * the directory itself; anything else in it is left alone and the directory kept
- * (ZO_ERR_IO naming it). A missing directory is not an error. */
+/* Removes the entries of checkpoint directory `dir` whose names `is_ours` accepts and
+ * that are regular files or symbolic links (a link is removed itself, never followed:
+ * entries are unlinked relative to the directory, opened with O_NOFOLLOW), then `dir`.
+ * Anything else in it is left alone and the directory kept (ZO_ERR_IO naming the first
+ * such entry). `dir` itself must be a real directory: a symbolic link or any other file
+ * there is refused by name (ZO_ERR_IO) and nothing removed. A missing `dir` is not an
+ * error. */
 zo_status zo_io_remove_checkpoint_dir(const char *dir, bool (*is_ours)(const char *name));
-/* Whether every entry of directory `dir` is one `is_ours` accepts (true when empty). */
+/* Whether `dir` is a real directory (not a link to one) whose every entry is one that
+ * zo_io_remove_checkpoint_dir would remove (true when empty). */
 bool zo_io_dir_holds_only(const char *dir, bool (*is_ours)(const char *name));
-/* Whether `path` exists and is a directory / a regular file. */
+/* What `path` itself is, by lstat: a symbolic link is reported, never followed. */
+typedef enum zo_io_kind {
+    ZO_IO_MISSING,
+    ZO_IO_DIRECTORY,
+    ZO_IO_SYMLINK,
+    ZO_IO_REGULAR,
+    ZO_IO_OTHER,  /* a FIFO, socket or device */
+    ZO_IO_UNKNOWN /* lstat failed otherwise (permissions) */
+} zo_io_kind;
+zo_io_kind zo_io_kind_of(const char *path);
+/* "a symbolic link", "a regular file", ... for messages. */
+const char *zo_io_kind_name(zo_io_kind kind);
+/* Whether `path` is a real directory (lstat: a symbolic link to one is not). */
 bool zo_io_is_dir(const char *path);
+/* Whether `path` exists and is a regular file (stat: links followed). */
 bool zo_io_is_file(const char *path);
 /* The directory holding `path` ("." for a bare name), into out[size]. */
 void zo_io_parent_dir(const char *path, char *out, size_t size);
 
 /* Tests only, process-wide: `hook(user, operation, path)` runs before every file-system
- * change (create, each write piece, fsync, mkdir, rename, exchange, unlink, rmdir);
+ * change (create, each write piece, fsync, mkdir, rename, exchange, unlink, rmdir),
+ * then `fail(user, operation, path)`, whose non-zero return is an errno that change
+ * then fails with (it is not made);
  * writes go in pieces of `write_chunk_bytes` (0: the default, 8 MiB); `no_exchange`
  * makes zo_io_exchange fail as on a file system without it; `before_read(user, path)`
  * runs before every zo_io_read_at. NULL restores the defaults. */
 typedef void (*zo_io_fault_hook)(void *user, const char *operation, const char *path);
 typedef struct zo_io_test_settings {
     zo_io_fault_hook hook;
+    int (*fail)(void *user, const char *operation, const char *path); /* errno, or 0 */
     void *user;
     size_t write_chunk_bytes;
     bool no_exchange;

@@ -7,6 +7,7 @@
 #include "checkpoint_shard.h"
 #include "checkpoint_test_support.h"
 #include "durable_io.h"
+#include "fault_injection.h"
 
 /* A checkpoint `ckpt` saved by an engine of CKPT_CONFIG(CKPT_FP16) after 4 steps, and
  * a scratch directory `dir` that holds it. */
@@ -259,6 +260,59 @@ Test(checkpoint_errors, load_inside_a_micro_step_is_refused)
               "%s", zo_last_error());
     ckpt_snapshot_of(e, &after);
     ckpt_assert_same(&before, &after, "after the refused load");
+    zo_engine_destroy(&e);
+    ckpt_remove_scratch(s.dir);
+}
+
+/* The same for a save: half the micro-step's gradients are in flight, and the load
+ * that would follow it is refused there too. Nothing is written. */
+Test(checkpoint_errors, save_inside_a_micro_step_is_refused)
+{
+    char dir[64], ckpt[128], staging[160];
+    ckpt_scratch_dir(dir, sizeof dir);
+    snprintf(ckpt, sizeof ckpt, "%s/ckpt", dir);
+    snprintf(staging, sizeof staging, "%s.tmp", ckpt);
+    zo_engine *e = ckpt_engine(CKPT_CONFIG(CKPT_FP16));
+    ckpt_initialize(e);
+    cr_assert(eq(int, zo_engine_grad_ready(e, 2, NULL), ZO_OK), "%s", zo_last_error());
+    cr_assert(eq(int, zo_engine_save(e, ckpt), ZO_ERR_INVALID_ARGUMENT));
+    cr_assert(strstr(zo_last_error(), "zo_engine_save: a micro-step is in progress (parameter "
+                                      "head is ready): call zo_engine_step first") != NULL,
+              "%s", zo_last_error());
+    cr_assert(eq(int, access(ckpt, F_OK), -1), "nothing may be written");
+    cr_assert(eq(int, access(staging, F_OK), -1), "nothing may be written");
+    zo_engine_destroy(&e);
+    ckpt_remove_scratch(dir);
+}
+
+/* A device that fails to take the weights after the state was replaced: the error says
+ * that the state is the checkpoint's, and a second load puts the weights there. */
+Test(checkpoint_errors, a_device_failure_after_the_state_was_replaced_says_so)
+{
+    saved_checkpoint s;
+    save_checkpoint(&s, 4);
+    zo_engine *e = ckpt_engine(CKPT_CONFIG(CKPT_FP16));
+    ckpt_initialize(e);
+    zo_fault_arm(ZO_FAULT_COPY, 0, 1);
+    zo_status status = zo_engine_load(e, s.ckpt);
+    zo_fault_disarm_all();
+    cr_assert(eq(int, status, ZO_ERR_DEVICE), "%s: %s", zo_status_name(status), zo_last_error());
+    char expected[256];
+    snprintf(expected, sizeof expected,
+             "zo_engine_load: the state was replaced from %s, but sending the weights to the "
+             "device failed: ",
+             s.ckpt);
+    cr_assert(strstr(zo_last_error(), expected) != NULL, "%s", zo_last_error());
+    cr_assert(strstr(zo_last_error(), "copy") != NULL, "the fault's own message: %s",
+              zo_last_error());
+    cr_assert(eq(int, zo_engine_load(e, s.ckpt), ZO_OK), "%s", zo_last_error());
+    static ckpt_snapshot loaded, fresh;
+    ckpt_snapshot_of(e, &loaded);
+    zo_engine *other = ckpt_engine(CKPT_CONFIG(CKPT_FP16));
+    cr_assert(eq(int, zo_engine_load(other, s.ckpt), ZO_OK), "%s", zo_last_error());
+    ckpt_snapshot_of(other, &fresh);
+    ckpt_assert_same(&fresh, &loaded, "loaded again after the device failure");
+    zo_engine_destroy(&other);
     zo_engine_destroy(&e);
     ckpt_remove_scratch(s.dir);
 }
