@@ -21,10 +21,15 @@ extern "C" {
  * crash at any point, `dir` holds the old checkpoint or the new one, whole. `dir`'s
  * parent must exist; an existing `dir` must be a zo checkpoint (or empty). Collective
  * over the ranks (all call it; the directory must be on a file system they share).
- * Call it between steps, at the end of an accumulation. Errors:
- * ZO_ERR_INVALID_ARGUMENT (NULL or empty argument; inside an accumulation), ZO_ERR_IO
- * (with the path and the system's reason; the old checkpoint stays), ZO_ERR_PEER
- * (another rank failed), ZO_ERR_OUT_OF_MEMORY, ZO_ERR_DEVICE. */
+ * Call it between steps, at the end of an accumulation. A symbolic link at `dir`
+ * means its target (resolved once; a link to nothing is refused); `<dir>.tmp` and
+ * `<dir>.old` must be zo's own directories or absent (a link or file there is refused,
+ * never followed). Only files with zo's exact names are ever removed. Errors:
+ * ZO_ERR_INVALID_ARGUMENT (NULL or empty argument; inside an accumulation; between
+ * zo_engine_grad_ready and zo_engine_step), ZO_ERR_IO (with the path and the system's
+ * reason; the old checkpoint stays, unless the message says the new one is saved and
+ * only removing the previous one failed), ZO_ERR_PEER (another rank failed),
+ * ZO_ERR_OUT_OF_MEMORY, ZO_ERR_DEVICE. */
 ZO_API zo_status zo_engine_save(zo_engine *engine, const char *dir);
 
 /* Restores what zo_engine_save wrote into an engine created with the same parameters
