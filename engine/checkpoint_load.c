@@ -163,6 +163,8 @@ zo_status zo_engine_load(zo_engine *e, const char *dir)
         status = zo_engine_refresh_device_weights(e);
         if (status == ZO_OK && zo_restores_lag(e, &state))
             status = zo_restore_lagging_device(e, state.device_pieces, state.bucket_buffer);
+        if (status == ZO_OK)
+            zo_manifest_note_version(&state.manifest, e, dir);
     }
     zo_loaded_state_free(e, &state);
     return status;

@@ -79,10 +79,7 @@ static void shrink_master_tensor(const saved_checkpoint *s)
 {
     zo_st_file original;
     cr_assert(eq(int, zo_st_open(s->shard, &original), ZO_OK), "%s", zo_last_error());
-    json_t *metadata =
-        json_pack("{s:s, s:s, s:s, s:s, s:s}", "format", ZO_CHECKPOINT_FORMAT, "rank", "0", "ranks",
-                  "1", "save_id", zo_st_metadata(&original, "save_id"), "fingerprint",
-                  zo_st_metadata(&original, "fingerprint"));
+    json_t *metadata = json_deep_copy(original.metadata); /* the writer redoes the checksums */
     zo_st_close(&original);
     static float zeros[4096];
     zo_st_tensor tensors[] = {{"master", ZO_DTYPE_F32, 100},
@@ -132,7 +129,7 @@ static const bad_case bad_cases[] = {
     {"an edited manifest", edit_without_resealing, SAME, false, ZO_ERR_IO,
      "does not match its contents"},
     {"a newer format", save_by_a_newer_zo, SAME, false, ZO_ERR_NOT_SUPPORTED,
-     "this zo reads version 1"},
+     "this zo reads versions 1 to 2"},
     {"another rank count", save_by_two_ranks, SAME, false, ZO_ERR_CONFIG,
      "saved by 2 rank(s), this run has 1"},
     {"other parameter sizes", no_change, SAME, true, ZO_ERR_CONFIG,

@@ -144,6 +144,16 @@ Test(checkpoint_export, puts_the_pieces_of_every_rank_back_in_order)
                      .moments_dtype = ZO_DTYPE_F32,
                      .stage = 2,
                      .steps = 9,
+                     .micro_steps = 9,
+                     /* what an fp16 engine's scaler holds after 9 good steps */
+                     .scaler = {.dynamic = true,
+                                .scale = 65536.0,
+                                .min_scale = 1.0,
+                                .window = 1000,
+                                .hysteresis = 2,
+                                .hysteresis_left = 2,
+                                .iteration = 9,
+                                .last_overflow_iteration = -1},
                      .save_id = "0123456789abcdef",
                      .param_count = COUNT,
                      .param_names = layout.param_names};
