@@ -123,9 +123,9 @@ static zo_status zo_manifest_params_to_json(const zo_manifest *m, json_t *params
 {
     json_error_t error;
     for (size_t i = 0; i < m->param_count; i++) {
-        json_t *param = json_pack_ex(&error, 0, "{s:s, s:I, s:I}", "name", m->param_names[i],
-                                     "offset", (json_int_t)m->param_offset[i], "elems",
-                                     (json_int_t)m->param_elems[i]);
+        json_t *param =
+            json_pack_ex(&error, 0, "{s:s, s:I, s:I}", "name", m->param_names[i], "offset",
+                         (json_int_t)m->param_offset[i], "elems", (json_int_t)m->param_elems[i]);
         if (!param)
             return zo_fail(ZO_ERR_INTERNAL,
                            "checkpoint: cannot write parameter %zu to the manifest: %s", i,
@@ -173,9 +173,11 @@ static zo_status zo_manifest_to_json(const zo_manifest *m, json_t **out)
                      "iteration", (json_int_t)s->iteration, "last_overflow_iteration",
                      (json_int_t)s->last_overflow_iteration),
         &error);
-    if (status == ZO_OK && (status = zo_manifest_set(root, "files", json_incref(files), NULL)) == ZO_OK)
+    if (status == ZO_OK &&
+        (status = zo_manifest_set(root, "files", json_incref(files), NULL)) == ZO_OK)
         status = zo_manifest_files_to_json(m, files);
-    if (status == ZO_OK && (status = zo_manifest_set(root, "params", json_incref(params), NULL)) == ZO_OK)
+    if (status == ZO_OK &&
+        (status = zo_manifest_set(root, "params", json_incref(params), NULL)) == ZO_OK)
         status = zo_manifest_params_to_json(m, params);
     json_decref(params), json_decref(files);
     char checksum[ZO_CHECKSUM_TEXT_BYTES];

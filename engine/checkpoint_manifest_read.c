@@ -37,8 +37,10 @@ static zo_status zo_manifest_params_from_json(zo_manifest *m, const json_t *para
                            "offset", &offset, "elems", &elems) != 0)
             return zo_fail(ZO_ERR_IO, "%s: params[%zu] is malformed: %s", path, i, error.text);
         if (offset < 0 || elems <= 0 || name[0] == '\0')
-            return zo_fail(ZO_ERR_IO, "%s: params[%zu] is malformed: an empty name, a negative "
-                           "offset or no elements", path, i);
+            return zo_fail(ZO_ERR_IO,
+                           "%s: params[%zu] is malformed: an empty name, a negative "
+                           "offset or no elements",
+                           path, i);
         m->param_offset[i] = (uint64_t)offset, m->param_elems[i] = (uint64_t)elems;
         if (!(m->param_names[i] = strdup(name)))
             status = zo_fail(ZO_ERR_OUT_OF_MEMORY, "checkpoint: out of memory for parameter names");
@@ -136,14 +138,13 @@ static zo_status zo_manifest_from_json(zo_manifest *m, json_t *root, const char 
                        "consecutive_hysteresis", &consecutive, "iteration", &iteration,
                        "last_overflow_iteration", &last_overflow) != 0)
         return zo_fail(ZO_ERR_IO, "%s is malformed: %s", path, error.text);
-    if (ranks < 1 || padded < 0 || total < 0 || bucket < 1 || stage < 0 || stage > 2 ||
-        steps < 0 || micro < 0 || window < 0 || hysteresis < 0 || hysteresis > 1 << 30 ||
-        hysteresis_left < 0 || hysteresis_left > 1 << 30 || iteration < 0 ||
-        zo_dtype_from_name(dtype, &m->dtype) != 0 ||
+    if (ranks < 1 || padded < 0 || total < 0 || bucket < 1 || stage < 0 || stage > 2 || steps < 0 ||
+        micro < 0 || window < 0 || hysteresis < 0 || hysteresis > 1 << 30 || hysteresis_left < 0 ||
+        hysteresis_left > 1 << 30 || iteration < 0 || zo_dtype_from_name(dtype, &m->dtype) != 0 ||
         zo_dtype_from_name(moments_dtype, &m->moments_dtype) != 0 || !json_is_array(params) ||
         json_array_size(params) == 0 || strlen(save_id) != 16 || strlen(fingerprint) != 16)
-        return zo_fail(ZO_ERR_IO,
-                       "%s is malformed: a count, dtype, id or params list out of range", path);
+        return zo_fail(ZO_ERR_IO, "%s is malformed: a count, dtype, id or params list out of range",
+                       path);
     m->ranks = (uint64_t)ranks, m->padded_elems = (uint64_t)padded;
     m->total_elems = (uint64_t)total, m->bucket_elems = (uint64_t)bucket;
     m->stage = (int)stage, m->steps = (uint64_t)steps, m->micro_steps = (uint64_t)micro;
@@ -168,9 +169,9 @@ static zo_status zo_manifest_check_version(zo_manifest *m, const json_t *root, c
                        "%s is not a zo checkpoint manifest (no \"format\": \"%s\" and \"version\")",
                        path, ZO_CHECKPOINT_FORMAT);
     if (version > ZO_CHECKPOINT_VERSION || version < ZO_CHECKPOINT_OLDEST_VERSION)
-        return zo_fail(ZO_ERR_NOT_SUPPORTED, "%s: format version %lld; this zo reads versions %d to %d",
-                       path, (long long)version, ZO_CHECKPOINT_OLDEST_VERSION,
-                       ZO_CHECKPOINT_VERSION);
+        return zo_fail(ZO_ERR_NOT_SUPPORTED,
+                       "%s: format version %lld; this zo reads versions %d to %d", path,
+                       (long long)version, ZO_CHECKPOINT_OLDEST_VERSION, ZO_CHECKPOINT_VERSION);
     m->version = (uint64_t)version;
     if (version < 2)
         return ZO_OK;

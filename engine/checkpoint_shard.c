@@ -27,10 +27,10 @@ static void zo_shard_fields_of(const zo_manifest *m, size_t rank, zo_shard_field
     snprintf(f->ranks, sizeof f->ranks, "%llu", (unsigned long long)m->ranks);
     snprintf(f->step, sizeof f->step, "%llu", (unsigned long long)m->steps);
     snprintf(f->micro_steps, sizeof f->micro_steps, "%llu", (unsigned long long)m->micro_steps);
-    const char *keys[] = {"format", "version", "rank",  "ranks",
+    const char *keys[] = {"format",      "version", "rank", "ranks",
                           "fingerprint", "save_id", "step", "micro_steps"};
     const char *values[] = {ZO_CHECKPOINT_FORMAT, f->version, f->rank, f->ranks,
-                            m->fingerprint, m->save_id, f->step, f->micro_steps};
+                            m->fingerprint,       m->save_id, f->step, f->micro_steps};
     f->count = m->version >= 2 ? ZO_SHARD_METADATA_FIELDS : ZO_SHARD_METADATA_FIELDS - 1;
     memcpy(f->keys, keys, sizeof keys);
     memcpy(f->values, values, sizeof values);

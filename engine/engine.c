@@ -232,7 +232,8 @@ static zo_status zo_engine_build(zo_engine *e, const zo_param_desc *params, size
     zo_trace_path_for_rank(settings->trace_file, e->rank, e->ranks, trace_path, sizeof trace_path);
     if ((status = zo_check_param_names(params, param_count)) ||
         (settings->trace_file[0] && (status = zo_trace_open(trace_path, &e->trace))) ||
-        (status = zo_partition_build(params, param_count, settings->reduce_bucket_size, e->ranks, &e->layout)) ||
+        (status = zo_partition_build(params, param_count, settings->reduce_bucket_size, e->ranks,
+                                     &e->layout)) ||
         (status = zo_engine_start_device(e)) || (status = zo_engine_check_plan(e)) ||
         (status = zo_engine_allocate(e)))
         return status;

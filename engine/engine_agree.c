@@ -15,9 +15,11 @@
 static size_t zo_utf8_sequence(const unsigned char *s)
 {
     unsigned c = s[0];
-    size_t length = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3
-                                : (c & 0xF8) == 0xF0                     ? 4
-                                                                         : 0;
+    size_t length = c < 0x80             ? 1
+                    : (c & 0xE0) == 0xC0 ? 2
+                    : (c & 0xF0) == 0xE0 ? 3
+                    : (c & 0xF8) == 0xF0 ? 4
+                                         : 0;
     if (length == 0 || (length == 2 && c < 0xC2) || c > 0xF4)
         return 0;
     unsigned code = length == 1 ? c : c & (0x7Fu >> length);
@@ -136,7 +138,10 @@ static double zo_fold(uint64_t h, unsigned bits)
     return (double)((h ^ (h >> 21) ^ (h >> 42)) & ((1ull << bits) - 1));
 }
 
-static uint64_t zo_hash_u64(uint64_t h, uint64_t value) { return zo_fnv1a(h, &value, sizeof value); }
+static uint64_t zo_hash_u64(uint64_t h, uint64_t value)
+{
+    return zo_fnv1a(h, &value, sizeof value);
+}
 static uint64_t zo_hash_f64(uint64_t h, double value) { return zo_fnv1a(h, &value, sizeof value); }
 
 /* The settings every rank's update must share: the same hyper-parameters, schedule,
@@ -149,14 +154,31 @@ static uint64_t zo_settings_digest(const zo_engine *e)
     const zo_adam_hparams *a = &s->adam;
     const zo_scheduler_settings *k = &s->scheduler;
     uint64_t h = ZO_FNV1A_OFFSET_BASIS;
-    double reals[] = {s->gradient_clipping, s->loss_scale, s->min_loss_scale, a->lr, a->beta1,
-                      a->beta2, a->eps, a->weight_decay, k->warmup_min_lr, k->warmup_max_lr,
-                      k->warmup_min_ratio, k->cos_min_ratio};
-    uint64_t integers[] = {s->fp16_enabled, (uint64_t)s->initial_scale_power,
-                           s->loss_scale_window, (uint64_t)s->hysteresis,
-                           s->consecutive_hysteresis, s->bf16_enabled, a->adamw,
-                           a->bias_correction, (uint64_t)k->kind, k->warmup_num_steps,
-                           (uint64_t)k->warmup_type, k->total_num_steps, s->offload_optimizer};
+    double reals[] = {s->gradient_clipping,
+                      s->loss_scale,
+                      s->min_loss_scale,
+                      a->lr,
+                      a->beta1,
+                      a->beta2,
+                      a->eps,
+                      a->weight_decay,
+                      k->warmup_min_lr,
+                      k->warmup_max_lr,
+                      k->warmup_min_ratio,
+                      k->cos_min_ratio};
+    uint64_t integers[] = {s->fp16_enabled,
+                           (uint64_t)s->initial_scale_power,
+                           s->loss_scale_window,
+                           (uint64_t)s->hysteresis,
+                           s->consecutive_hysteresis,
+                           s->bf16_enabled,
+                           a->adamw,
+                           a->bias_correction,
+                           (uint64_t)k->kind,
+                           k->warmup_num_steps,
+                           (uint64_t)k->warmup_type,
+                           k->total_num_steps,
+                           s->offload_optimizer};
     for (size_t i = 0; i < sizeof reals / sizeof reals[0]; i++)
         h = zo_hash_f64(h, reals[i]);
     for (size_t i = 0; i < sizeof integers / sizeof integers[0]; i++)
@@ -167,9 +189,14 @@ static uint64_t zo_settings_digest(const zo_engine *e)
 /* The layout and the state's shape: what the collectives and the shards depend on. */
 static uint64_t zo_layout_digest(const zo_engine *e)
 {
-    uint64_t fields[] = {e->layout.param_count, e->layout.bucket_elems, e->layout.padded_elems,
-                         (uint64_t)e->dtype, (uint64_t)e->settings.stage, e->accumulation_steps,
-                         (uint64_t)e->settings.moments_dtype, e->settings.delayed_param_update};
+    uint64_t fields[] = {e->layout.param_count,
+                         e->layout.bucket_elems,
+                         e->layout.padded_elems,
+                         (uint64_t)e->dtype,
+                         (uint64_t)e->settings.stage,
+                         e->accumulation_steps,
+                         (uint64_t)e->settings.moments_dtype,
+                         e->settings.delayed_param_update};
     uint64_t h = zo_fnv1a(ZO_FNV1A_OFFSET_BASIS, fields, sizeof fields);
     for (size_t i = 0; i < e->layout.param_count; i++)
         h = zo_hash_u64(h, e->layout.param_elems[i]);
@@ -214,7 +241,8 @@ zo_status zo_engine_agree(zo_engine *e, zo_status local)
         votes[1 + 2 * g] = digests[g], votes[2 + 2 * g] = digests[g] * digests[g];
     char kept[1024];
     snprintf(kept, sizeof kept, "%s", zo_last_error());
-    zo_status status = e->comm.ops->allreduce_sum_f64(e->comm.ctx, votes, 1 + 2 * ZO_AGREEMENT_GROUPS);
+    zo_status status =
+        e->comm.ops->allreduce_sum_f64(e->comm.ctx, votes, 1 + 2 * ZO_AGREEMENT_GROUPS);
     if (local != ZO_OK)
         return zo_fail(local, "%s", kept);
     if (status != ZO_OK)
@@ -226,7 +254,8 @@ zo_status zo_engine_agree(zo_engine *e, zo_status local)
                        "(each says why); rank %zu made none either",
                        votes[0], e->ranks, e->rank);
     for (size_t g = 0; g < ZO_AGREEMENT_GROUPS; g++)
-        if (votes[1 + 2 * g] != ranks * digests[g] || votes[2 + 2 * g] != ranks * digests[g] * digests[g])
+        if (votes[1 + 2 * g] != ranks * digests[g] ||
+            votes[2 + 2 * g] != ranks * digests[g] * digests[g])
             return zo_fail(ZO_ERR_CONFIG,
                            "zo_engine_create: the %zu ranks differ in their %s: every rank must "
                            "register the same model with the same config",

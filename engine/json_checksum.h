@@ -13,7 +13,8 @@
 /* Canonical text: keys sorted, no whitespace, only ASCII (every other character as a
  * \u escape), reals with the 17 digits that give back the same double. Parsing that
  * text and printing it again gives the same bytes. */
-#define ZO_JSON_CANONICAL (JSON_SORT_KEYS | JSON_COMPACT | JSON_ENSURE_ASCII | JSON_REAL_PRECISION(17))
+#define ZO_JSON_CANONICAL                                                                          \
+    (JSON_SORT_KEYS | JSON_COMPACT | JSON_ENSURE_ASCII | JSON_REAL_PRECISION(17))
 
 /* "crc32c:" and 8 lowercase hex digits: fixed width, so a header can be written with a
  * placeholder and rewritten with the real value at the same length. */

@@ -136,8 +136,8 @@ typedef struct tally {
 } tally;
 
 /* Flips each bit of path's first `bytes` bytes in turn and loads. */
-static void walk(zo_engine *e, const char *ckpt, const char *other, const char *path,
-                 size_t bytes, const state *saved, const state *held, tally *t, bool quiet)
+static void walk(zo_engine *e, const char *ckpt, const char *other, const char *path, size_t bytes,
+                 const state *saved, const state *held, tally *t, bool quiet)
 {
     static state now;
     for (size_t byte = 0; byte < bytes; byte++)

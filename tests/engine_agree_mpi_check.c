@@ -46,7 +46,8 @@ static const agree_case cases[] = {
 static void check_case(const agree_case *c)
 {
     bool last = my_rank == world - 1;
-    zo_param_desc model[] = {{"embed", 3000}, {"bias", 17}, {last ? c->last_rank_head : "head", 901}};
+    zo_param_desc model[] = {
+        {"embed", 3000}, {"bias", 17}, {last ? c->last_rank_head : "head", 901}};
     zo_config *config = NULL;
     check_ok(zo_config_from_string(last ? c->last_rank_config : SAME, &config), "config");
     zo_engine *engine = NULL;

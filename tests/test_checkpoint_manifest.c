@@ -73,7 +73,10 @@ static void step_3(json_t *root) { json_object_set_new(root, "step", json_intege
 static void scale_huge(json_t *root) { set_scaler(root, "scale", json_real(1e300)); }
 static void scale_zero(json_t *root) { set_scaler(root, "scale", json_real(0.0)); }
 static void scale_negative(json_t *root) { set_scaler(root, "scale", json_real(-1.0)); }
-static void hysteresis_left_7(json_t *root) { set_scaler(root, "hysteresis_left", json_integer(7)); }
+static void hysteresis_left_7(json_t *root)
+{
+    set_scaler(root, "hysteresis_left", json_integer(7));
+}
 static void overflow_ahead(json_t *root)
 {
     set_scaler(root, "last_overflow_iteration", json_integer(6));
@@ -184,8 +187,8 @@ static void edit_shard_header(const saved *s, void (*edit)(json_t *), bool resea
     edit(root);
     if (reseal) {
         char crc[ZO_CHECKSUM_TEXT_BYTES];
-        cr_assert(eq(int, zo_json_checksum(root, "__metadata__", ZO_ST_HEADER_CHECKSUM_KEY, crc),
-                     ZO_OK));
+        cr_assert(
+            eq(int, zo_json_checksum(root, "__metadata__", ZO_ST_HEADER_CHECKSUM_KEY, crc), ZO_OK));
         json_object_set_new(json_object_get(root, "__metadata__"), ZO_ST_HEADER_CHECKSUM_KEY,
                             json_string(crc));
     }
@@ -287,9 +290,16 @@ Test(checkpoint_manifest, a_version_1_checkpoint_loads_with_a_notice)
 /* Names zo must store and give back as they were. */
 static char long_name[ZO_MAX_PARAM_NAME_BYTES + 1];
 static const char *const good_names[] = {
-    "quote\"d",         "back\\slash\\", "tab\tnew\nline\x01\x1f", "caf\xc3\xa9.w\xc3\xa9ight",
-    "\xe4\xb8\xad\xe6\x96\x87", "emoji\xf0\x9f\x98\x80", "a/b/../c",          " spaced ",
-    "u+10ffff\xf4\x8f\xbf\xbf", long_name,
+    "quote\"d",
+    "back\\slash\\",
+    "tab\tnew\nline\x01\x1f",
+    "caf\xc3\xa9.w\xc3\xa9ight",
+    "\xe4\xb8\xad\xe6\x96\x87",
+    "emoji\xf0\x9f\x98\x80",
+    "a/b/../c",
+    " spaced ",
+    "u+10ffff\xf4\x8f\xbf\xbf",
+    long_name,
 };
 enum { GOOD_NAMES = sizeof good_names / sizeof good_names[0] };
 
@@ -346,8 +356,8 @@ static char too_long_name[ZO_MAX_PARAM_NAME_BYTES + 2];
 static const bad_name bad_names[] = {
     {"\xff", "'s name \"\\xff\" is not valid UTF-8 (at byte 0)"},
     {"ok\xc0\xaf", "'s name \"ok\\xc0\\xaf\" is not valid UTF-8 (at byte 2)"}, /* overlong '/' */
-    {"\xed\xa0\x80", "is not valid UTF-8"},                                     /* a surrogate */
-    {"\xf4\x90\x80\x80", "is not valid UTF-8"},                                 /* past U+10FFFF */
+    {"\xed\xa0\x80", "is not valid UTF-8"},                                    /* a surrogate */
+    {"\xf4\x90\x80\x80", "is not valid UTF-8"},                                /* past U+10FFFF */
     {"cut\xe2\x82", "is not valid UTF-8 (at byte 3)"},
     {"", "'s name \"\" is empty"},
     {too_long_name, "is 1025 bytes long, more than the 1024"},
