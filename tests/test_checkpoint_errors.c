@@ -8,23 +8,11 @@
 #include "checkpoint_test_support.h"
 #include "durable_io.h"
 
-/* A checkpoint `ckpt` saved by an engine of CKPT_CONFIG(CKPT_FP16) after 4 steps, and
- * a scratch directory `dir` that holds it. */
-typedef struct saved_checkpoint {
-    char dir[64], ckpt[128], shard[192], manifest[192];
-} saved_checkpoint;
+typedef ckpt_saved saved_checkpoint;
 
 static void save_checkpoint(saved_checkpoint *s, uint64_t micro_steps)
 {
-    ckpt_scratch_dir(s->dir, sizeof s->dir);
-    snprintf(s->ckpt, sizeof s->ckpt, "%s/ckpt", s->dir);
-    snprintf(s->shard, sizeof s->shard, "%s/rank0-of-1.safetensors", s->ckpt);
-    snprintf(s->manifest, sizeof s->manifest, "%s/manifest.json", s->ckpt);
-    zo_engine *e = ckpt_engine(CKPT_CONFIG(CKPT_FP16));
-    ckpt_initialize(e);
-    ckpt_train(e, micro_steps);
-    cr_assert(eq(int, zo_engine_save(e, s->ckpt), ZO_OK), "%s", zo_last_error());
-    zo_engine_destroy(&e);
+    ckpt_save_trained(s, micro_steps);
 }
 
 /* The ways to spoil a checkpoint. */
