@@ -1,6 +1,7 @@
 /* Whether an engine can take a checkpoint: what must match (the shards' layout and
  * meaning) is compared field by field, so the refusal names the difference. What may
  * change on resume (learning rate, schedule, clipping, loss-scale settings) is not. */
+#include <stdio.h>
 #include <string.h>
 
 #include "checkpoint_manifest.h"
@@ -74,4 +75,16 @@ zo_status zo_manifest_check_engine(const zo_manifest *m, const zo_engine *e, con
             "number of this engine's accumulations of %llu",
             dir, (unsigned long long)m->micro_steps, (unsigned long long)e->accumulation_steps);
     return ZO_OK;
+}
+
+void zo_manifest_note_version(const zo_manifest *m, zo_engine *e, const char *dir)
+{
+    if (m->version >= 2)
+        return;
+    size_t used = strlen(e->notice);
+    snprintf(e->notice + used, sizeof e->notice - used,
+             "%szo_engine_load: %s is a version-%llu checkpoint, without the checksums of its "
+             "manifest and shard headers (their fields were range-checked only); the next save "
+             "writes version %d",
+             used ? "; " : "", dir, (unsigned long long)m->version, ZO_CHECKPOINT_VERSION);
 }

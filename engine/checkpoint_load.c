@@ -188,6 +188,8 @@ zo_status zo_engine_load(zo_engine *e, const char *dir)
             status = zo_fail_on_device(status, source);
         else if (source == paths.retired)
             zo_notice_read_aside(e, &paths);
+        if (status == ZO_OK)
+            zo_manifest_note_version(&state.manifest, e, source);
     }
     zo_loaded_state_free(e, &state);
     return status;

@@ -1,4 +1,5 @@
-/* manifest.json of a checkpoint (checkpoint_manifest.h), with jansson. */
+/* manifest.json of a checkpoint (checkpoint_manifest.h): built from the engine and
+ * written, with jansson. Reading it back is checkpoint_manifest_read.c. */
 #include "checkpoint_manifest.h"
 
 #include <jansson.h>
@@ -8,6 +9,8 @@
 
 #include "durable_io.h"
 #include "error.h"
+#include "fnv1a.h"
+#include "json_checksum.h"
 
 void zo_checkpoint_shard_path(const char *dir, size_t rank, size_t ranks, char *out, size_t size)
 {
@@ -38,7 +41,7 @@ void zo_manifest_free(zo_manifest *m)
     *m = (zo_manifest){0};
 }
 
-static zo_status zo_manifest_alloc_params(zo_manifest *m, size_t count)
+zo_status zo_manifest_alloc_params(zo_manifest *m, size_t count)
 {
     m->param_count = count;
     m->param_names = calloc(count + 1, sizeof *m->param_names);
@@ -51,17 +54,9 @@ static zo_status zo_manifest_alloc_params(zo_manifest *m, size_t count)
                    count);
 }
 
-static uint64_t zo_fnv1a(uint64_t h, const void *data, size_t bytes)
-{
-    const unsigned char *p = data;
-    for (size_t i = 0; i < bytes; i++)
-        h = (h ^ p[i]) * 1099511628211ull;
-    return h;
-}
-
 /* FNV-1a 64 over what an engine must match to load the shards: the rank count, the
  * shard geometry, the dtypes, and every parameter's name and size. */
-static void zo_manifest_fingerprint(const zo_manifest *m, char out[17])
+void zo_manifest_fingerprint(const zo_manifest *m, char out[17])
 {
     uint64_t fields[] = {m->ranks,
                          m->padded_elems,
@@ -69,7 +64,7 @@ static void zo_manifest_fingerprint(const zo_manifest *m, char out[17])
                          (uint64_t)m->dtype,
                          (uint64_t)m->moments_dtype,
                          m->param_count};
-    uint64_t h = zo_fnv1a(1469598103934665603ull, fields, sizeof fields);
+    uint64_t h = zo_fnv1a(ZO_FNV1A_OFFSET_BASIS, fields, sizeof fields);
     for (size_t i = 0; i < m->param_count; i++) {
         h = zo_fnv1a(h, m->param_names[i], strlen(m->param_names[i]) + 1);
         h = zo_fnv1a(h, &m->param_offset[i], sizeof m->param_offset[i]);
@@ -110,176 +105,119 @@ zo_status zo_manifest_from_engine(const zo_engine *e, uint64_t save_id, zo_manif
     return status;
 }
 
-static json_t *zo_manifest_to_json(const zo_manifest *m)
+/* A failed jansson call while building the manifest: an error naming the part, never a
+ * silently smaller manifest (a name jansson refuses would vanish from it). */
+static zo_status zo_manifest_build_failed(const char *what, const json_error_t *error)
+{
+    bool memory = !error || json_error_code(error) == json_error_out_of_memory;
+    return zo_fail(memory ? ZO_ERR_OUT_OF_MEMORY : ZO_ERR_INTERNAL,
+                   "checkpoint: cannot build the manifest's %s: %s", what,
+                   error ? error->text : "out of memory");
+}
+
+/* Adds `value` (a new reference, NULL when building it failed) to `object`. */
+static zo_status zo_manifest_set(json_t *object, const char *key, json_t *value,
+                                 const json_error_t *error)
+{
+    if (!value)
+        return zo_manifest_build_failed(key, error);
+    return json_object_set_new(object, key, value) == 0 ? ZO_OK
+                                                        : zo_manifest_build_failed(key, NULL);
+}
+
+static zo_status zo_manifest_params_to_json(const zo_manifest *m, json_t *params)
+{
+    json_error_t error;
+    for (size_t i = 0; i < m->param_count; i++) {
+        json_t *param =
+            json_pack_ex(&error, 0, "{s:s, s:I, s:I}", "name", m->param_names[i], "offset",
+                         (json_int_t)m->param_offset[i], "elems", (json_int_t)m->param_elems[i]);
+        if (!param)
+            return zo_fail(ZO_ERR_INTERNAL,
+                           "checkpoint: cannot write parameter %zu to the manifest: %s", i,
+                           error.text);
+        if (json_array_append_new(params, param) != 0)
+            return zo_manifest_build_failed("params", NULL);
+    }
+    return ZO_OK;
+}
+
+static zo_status zo_manifest_files_to_json(const zo_manifest *m, json_t *files)
+{
+    char name[64];
+    for (size_t r = 0; r < m->ranks; r++) {
+        snprintf(name, sizeof name, "rank%zu-of-%zu.safetensors", r, (size_t)m->ranks);
+        if (json_array_append_new(files, json_string(name)) != 0)
+            return zo_manifest_build_failed("files", NULL);
+    }
+    return ZO_OK;
+}
+
+/* The manifest as JSON, its checksum included, into *out (a new reference). */
+static zo_status zo_manifest_to_json(const zo_manifest *m, json_t **out)
 {
     const zo_loss_scaler *s = &m->scaler;
+    json_error_t error;
+    json_t *root = json_pack_ex(
+        &error, 0, "{s:s, s:I, s:s, s:s, s:I, s:I, s:I, s:I, s:s, s:s, s:i, s:b, s:b, s:I, s:I}",
+        "format", ZO_CHECKPOINT_FORMAT, "version", (json_int_t)m->version, "save_id", m->save_id,
+        "fingerprint", m->fingerprint, "ranks", (json_int_t)m->ranks, "padded_elems",
+        (json_int_t)m->padded_elems, "total_elems", (json_int_t)m->total_elems, "bucket_elems",
+        (json_int_t)m->bucket_elems, "dtype", zo_dtype_name(m->dtype), "moments_dtype",
+        zo_dtype_name(m->moments_dtype), "stage", m->stage, "delayed_param_update",
+        m->delayed_param_update, "device_lags", m->device_lags, "step", (json_int_t)m->steps,
+        "micro_steps", (json_int_t)m->micro_steps);
+    if (!root)
+        return zo_manifest_build_failed("fields", &error);
     json_t *params = json_array(), *files = json_array();
-    for (size_t i = 0; params && i < m->param_count; i++)
-        json_array_append_new(params, json_pack("{s:s, s:I, s:I}", "name", m->param_names[i],
-                                                "offset", (json_int_t)m->param_offset[i], "elems",
-                                                (json_int_t)m->param_elems[i]));
-    char name[64];
-    for (size_t r = 0; files && r < m->ranks; r++) {
-        snprintf(name, sizeof name, "rank%zu-of-%zu.safetensors", r, (size_t)m->ranks);
-        json_array_append_new(files, json_string(name));
+    zo_status status = zo_manifest_set(
+        root, "loss_scaler",
+        json_pack_ex(&error, 0, "{s:b, s:f, s:f, s:I, s:i, s:i, s:b, s:I, s:I}", "dynamic",
+                     s->dynamic, "scale", s->scale, "min_scale", s->min_scale, "window",
+                     (json_int_t)s->window, "hysteresis", s->hysteresis, "hysteresis_left",
+                     s->hysteresis_left, "consecutive_hysteresis", s->consecutive_hysteresis,
+                     "iteration", (json_int_t)s->iteration, "last_overflow_iteration",
+                     (json_int_t)s->last_overflow_iteration),
+        &error);
+    if (status == ZO_OK &&
+        (status = zo_manifest_set(root, "files", json_incref(files), NULL)) == ZO_OK)
+        status = zo_manifest_files_to_json(m, files);
+    if (status == ZO_OK &&
+        (status = zo_manifest_set(root, "params", json_incref(params), NULL)) == ZO_OK)
+        status = zo_manifest_params_to_json(m, params);
+    json_decref(params), json_decref(files);
+    char checksum[ZO_CHECKSUM_TEXT_BYTES];
+    if (status == ZO_OK && m->version >= 2 &&
+        (status = zo_json_checksum(root, NULL, ZO_MANIFEST_CHECKSUM_KEY, checksum)) == ZO_OK)
+        status = zo_manifest_set(root, ZO_MANIFEST_CHECKSUM_KEY, json_string(checksum), NULL);
+    if (status != ZO_OK) {
+        json_decref(root);
+        return status;
     }
-    json_t *scaler = json_pack("{s:b, s:f, s:f, s:I, s:i, s:i, s:b, s:I, s:I}", "dynamic",
-                               s->dynamic, "scale", s->scale, "min_scale", s->min_scale, "window",
-                               (json_int_t)s->window, "hysteresis", s->hysteresis,
-                               "hysteresis_left", s->hysteresis_left, "consecutive_hysteresis",
-                               s->consecutive_hysteresis, "iteration", (json_int_t)s->iteration,
-                               "last_overflow_iteration", (json_int_t)s->last_overflow_iteration);
-    return json_pack("{s:s, s:I, s:s, s:s, s:I, s:I, s:I, s:I, s:s, s:s, s:i, s:b, s:b, s:I, s:I, "
-                     "s:o, s:o, s:o}",
-                     "format", ZO_CHECKPOINT_FORMAT, "version", (json_int_t)m->version, "save_id",
-                     m->save_id, "fingerprint", m->fingerprint, "ranks", (json_int_t)m->ranks,
-                     "padded_elems", (json_int_t)m->padded_elems, "total_elems",
-                     (json_int_t)m->total_elems, "bucket_elems", (json_int_t)m->bucket_elems,
-                     "dtype", zo_dtype_name(m->dtype), "moments_dtype",
-                     zo_dtype_name(m->moments_dtype), "stage", m->stage, "delayed_param_update",
-                     m->delayed_param_update, "device_lags", m->device_lags, "step",
-                     (json_int_t)m->steps, "micro_steps", (json_int_t)m->micro_steps, "loss_scaler",
-                     scaler, "files", files, "params", params);
+    *out = root;
+    return ZO_OK;
 }
 
 zo_status zo_manifest_write(const zo_manifest *m, const char *dir)
 {
     char path[4096];
     snprintf(path, sizeof path, "%s/%s", dir, ZO_CHECKPOINT_MANIFEST);
-    json_t *root = zo_manifest_to_json(m);
-    char *text = root ? json_dumps(root, JSON_INDENT(1)) : NULL;
+    json_t *root = NULL;
+    zo_status status = zo_manifest_to_json(m, &root);
+    if (status != ZO_OK)
+        return status;
+    char *text = json_dumps(root, JSON_INDENT(1));
     json_decref(root);
     if (!text)
         return zo_fail(ZO_ERR_OUT_OF_MEMORY, "checkpoint: out of memory for the manifest");
     int fd;
-    zo_status status = zo_io_create(path, &fd);
+    status = zo_io_create(path, &fd);
     if (status == ZO_OK) {
         status = zo_io_write_all(fd, text, strlen(text), path);
         zo_status synced = zo_io_sync_close(fd, path);
         status = status ? status : synced;
     }
     free(text);
-    return status;
-}
-
-static int zo_dtype_from_name(const char *name, zo_dtype *out)
-{
-    static const zo_dtype all[] = {ZO_DTYPE_F32, ZO_DTYPE_F16, ZO_DTYPE_BF16};
-    for (size_t i = 0; i < 3; i++)
-        if (strcmp(name, zo_dtype_name(all[i])) == 0) {
-            *out = all[i];
-            return 0;
-        }
-    return -1;
-}
-
-static zo_status zo_manifest_params_from_json(zo_manifest *m, const json_t *params,
-                                              const char *path)
-{
-    zo_status status = zo_manifest_alloc_params(m, json_array_size(params));
-    for (size_t i = 0; status == ZO_OK && i < m->param_count; i++) {
-        const char *name;
-        json_int_t offset, elems;
-        json_error_t error;
-        if (json_unpack_ex(json_array_get(params, i), &error, 0, "{s:s, s:I, s:I}", "name", &name,
-                           "offset", &offset, "elems", &elems) != 0 ||
-            offset < 0 || elems <= 0)
-            return zo_fail(ZO_ERR_IO, "%s: params[%zu] is malformed: %s", path, i, error.text);
-        m->param_offset[i] = (uint64_t)offset, m->param_elems[i] = (uint64_t)elems;
-        if (!(m->param_names[i] = strdup(name)))
-            status = zo_fail(ZO_ERR_OUT_OF_MEMORY, "checkpoint: out of memory for parameter names");
-    }
-    return status;
-}
-
-/* Unpacks the fields; the caller frees `root`. */
-static zo_status zo_manifest_from_json(zo_manifest *m, json_t *root, const char *path)
-{
-    const char *format = "", *save_id, *fingerprint, *dtype, *moments_dtype;
-    json_int_t version = 0, ranks, padded, total, bucket, steps, micro, window, iteration,
-               last_overflow;
-    int delayed, lags, dynamic, consecutive;
-    json_t *params;
-    json_error_t error;
-    zo_loss_scaler *s = &m->scaler;
-    if (json_unpack(root, "{s:s, s:I}", "format", &format, "version", &version) != 0 ||
-        strcmp(format, ZO_CHECKPOINT_FORMAT) != 0)
-        return zo_fail(ZO_ERR_IO,
-                       "%s is not a zo checkpoint manifest (no \"format\": \"%s\" and \"version\")",
-                       path, ZO_CHECKPOINT_FORMAT);
-    if (version > ZO_CHECKPOINT_VERSION || version < 1)
-        return zo_fail(ZO_ERR_NOT_SUPPORTED, "%s: format version %lld; this zo reads version %d",
-                       path, (long long)version, ZO_CHECKPOINT_VERSION);
-    if (json_unpack_ex(root, &error, 0,
-                       "{s:s, s:s, s:I, s:I, s:I, s:I, s:s, s:s, s:i, s:b, s:b, s:I, s:I, s:o, "
-                       "s:{s:b, s:F, s:F, s:I, s:i, s:i, s:b, s:I, s:I}}",
-                       "save_id", &save_id, "fingerprint", &fingerprint, "ranks", &ranks,
-                       "padded_elems", &padded, "total_elems", &total, "bucket_elems", &bucket,
-                       "dtype", &dtype, "moments_dtype", &moments_dtype, "stage", &m->stage,
-                       "delayed_param_update", &delayed, "device_lags", &lags, "step", &steps,
-                       "micro_steps", &micro, "params", &params, "loss_scaler", "dynamic", &dynamic,
-                       "scale", &s->scale, "min_scale", &s->min_scale, "window", &window,
-                       "hysteresis", &s->hysteresis, "hysteresis_left", &s->hysteresis_left,
-                       "consecutive_hysteresis", &consecutive, "iteration", &iteration,
-                       "last_overflow_iteration", &last_overflow) != 0)
-        return zo_fail(ZO_ERR_IO, "%s is malformed: %s", path, error.text);
-    if (ranks < 1 || padded < 0 || total < 0 || bucket < 1 || steps < 0 || micro < 0 ||
-        window < 0 || iteration < 0 || zo_dtype_from_name(dtype, &m->dtype) != 0 ||
-        zo_dtype_from_name(moments_dtype, &m->moments_dtype) != 0 || !json_is_array(params) ||
-        strlen(save_id) != 16 || strlen(fingerprint) != 16)
-        return zo_fail(ZO_ERR_IO, "%s is malformed: a count, dtype, id or params list out of range",
-                       path);
-    m->version = (uint64_t)version, m->ranks = (uint64_t)ranks, m->padded_elems = (uint64_t)padded;
-    m->total_elems = (uint64_t)total, m->bucket_elems = (uint64_t)bucket,
-    m->steps = (uint64_t)steps;
-    m->micro_steps = (uint64_t)micro, m->delayed_param_update = delayed;
-    m->device_lags = lags;
-    s->dynamic = dynamic, s->consecutive_hysteresis = consecutive, s->window = (uint64_t)window;
-    s->iteration = (uint64_t)iteration, s->last_overflow_iteration = last_overflow;
-    snprintf(m->save_id, sizeof m->save_id, "%s", save_id);
-    snprintf(m->fingerprint, sizeof m->fingerprint, "%s", fingerprint);
-    zo_status status = zo_manifest_params_from_json(m, params, path);
-    if (status == ZO_OK && (m->padded_elems % m->ranks != 0 || m->bucket_elems % m->ranks != 0 ||
-                            m->total_elems > m->padded_elems))
-        return zo_fail(
-            ZO_ERR_IO,
-            "%s is malformed: padded_elems %llu and bucket_elems %llu must split into %llu "
-            "ranks and hold total_elems %llu",
-            path, (unsigned long long)m->padded_elems, (unsigned long long)m->bucket_elems,
-            (unsigned long long)m->ranks, (unsigned long long)m->total_elems);
-    for (size_t i = 0; status == ZO_OK && i < m->param_count; i++)
-        if (m->param_offset[i] + m->param_elems[i] > m->total_elems)
-            return zo_fail(ZO_ERR_IO, "%s is malformed: parameter %s runs past total_elems", path,
-                           m->param_names[i]);
-    return status;
-}
-
-zo_status zo_manifest_read(const char *dir, zo_manifest *m)
-{
-    *m = (zo_manifest){0};
-    char path[4096];
-    snprintf(path, sizeof path, "%s/%s", dir, ZO_CHECKPOINT_MANIFEST);
-    json_error_t error;
-    json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &error);
-    if (!root)
-        return zo_fail(ZO_ERR_IO, "%s: %s",
-                       zo_io_is_file(path) ? "cannot parse checkpoint manifest"
-                                           : "no checkpoint manifest",
-                       zo_io_is_file(path) ? error.text : path);
-    zo_status status = zo_manifest_from_json(m, root, path);
-    json_decref(root);
-    char recomputed[17];
-    if (status == ZO_OK) {
-        zo_manifest_fingerprint(m, recomputed);
-        if (strcmp(recomputed, m->fingerprint) != 0)
-            status =
-                zo_fail(ZO_ERR_IO,
-                        "%s: its fingerprint %s does not match its contents (%s): the file was "
-                        "edited or is corrupt",
-                        path, m->fingerprint, recomputed);
-    }
-    if (status != ZO_OK)
-        zo_manifest_free(m);
     return status;
 }
 

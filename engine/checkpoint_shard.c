@@ -5,39 +5,71 @@
 #include <string.h>
 
 #include "error.h"
+#include "safetensors_names.h"
 
 const char *const zo_shard_tensor_names[ZO_SHARD_TENSORS] = {"master", "exp_avg", "exp_avg_sq",
                                                              "device_weights"};
 
-json_t *zo_shard_metadata(const zo_manifest *m, size_t rank)
+/* The metadata values, as safetensors wants them (strings), in one order for writing
+ * and checking. From version 2 the micro-step count too (version 1 wrote the rest). */
+enum { ZO_SHARD_METADATA_FIELDS = 8 };
+typedef struct zo_shard_fields {
+    const char *keys[ZO_SHARD_METADATA_FIELDS];
+    const char *values[ZO_SHARD_METADATA_FIELDS];
+    char version[32], rank[32], ranks[32], step[32], micro_steps[32];
+    size_t count;
+} zo_shard_fields;
+
+static void zo_shard_fields_of(const zo_manifest *m, size_t rank, zo_shard_fields *f)
 {
-    /* safetensors metadata values are strings */
-    char step[32], rank_text[32], ranks_text[32];
-    snprintf(step, sizeof step, "%llu", (unsigned long long)m->steps);
-    snprintf(rank_text, sizeof rank_text, "%zu", rank);
-    snprintf(ranks_text, sizeof ranks_text, "%llu", (unsigned long long)m->ranks);
-    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "format", ZO_CHECKPOINT_FORMAT,
-                     "version", "1", "rank", rank_text, "ranks", ranks_text, "save_id", m->save_id,
-                     "fingerprint", m->fingerprint, "step", step);
+    snprintf(f->version, sizeof f->version, "%llu", (unsigned long long)m->version);
+    snprintf(f->rank, sizeof f->rank, "%zu", rank);
+    snprintf(f->ranks, sizeof f->ranks, "%llu", (unsigned long long)m->ranks);
+    snprintf(f->step, sizeof f->step, "%llu", (unsigned long long)m->steps);
+    snprintf(f->micro_steps, sizeof f->micro_steps, "%llu", (unsigned long long)m->micro_steps);
+    const char *keys[] = {"format",      "version", "rank", "ranks",
+                          "fingerprint", "save_id", "step", "micro_steps"};
+    const char *values[] = {ZO_CHECKPOINT_FORMAT, f->version, f->rank, f->ranks,
+                            m->fingerprint,       m->save_id, f->step, f->micro_steps};
+    f->count = m->version >= 2 ? ZO_SHARD_METADATA_FIELDS : ZO_SHARD_METADATA_FIELDS - 1;
+    memcpy(f->keys, keys, sizeof keys);
+    memcpy(f->values, values, sizeof values);
 }
 
+json_t *zo_shard_metadata(const zo_manifest *m, size_t rank)
+{
+    zo_shard_fields fields;
+    zo_shard_fields_of(m, rank, &fields);
+    json_t *metadata = json_object();
+    for (size_t k = 0; metadata && k < fields.count; k++)
+        if (json_object_set_new(metadata, fields.keys[k], json_string(fields.values[k])) != 0) {
+            json_decref(metadata);
+            return NULL;
+        }
+    return metadata;
+}
+
+/* Every metadata field against the manifest (the step and micro-step count too: the
+ * manifest's checksum covers them there, the header's here, and they must agree), and
+ * from version 2 the header's own checksum present (zo_st_open checked its value). */
 static zo_status zo_shard_check_metadata(const zo_st_file *f, const zo_manifest *m, size_t rank)
 {
-    char expected_rank[32], expected_ranks[32];
-    snprintf(expected_rank, sizeof expected_rank, "%zu", rank);
-    snprintf(expected_ranks, sizeof expected_ranks, "%llu", (unsigned long long)m->ranks);
-    const char *keys[] = {"format", "rank", "ranks", "fingerprint", "save_id"};
-    const char *expected[] = {ZO_CHECKPOINT_FORMAT, expected_rank, expected_ranks, m->fingerprint,
-                              m->save_id};
-    for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {
-        const char *value = zo_st_metadata(f, keys[k]);
-        if (!value || strcmp(value, expected[k]) != 0)
+    zo_shard_fields fields;
+    zo_shard_fields_of(m, rank, &fields);
+    for (size_t k = 0; k < fields.count; k++) {
+        const char *value = zo_st_metadata(f, fields.keys[k]);
+        if (!value || strcmp(value, fields.values[k]) != 0)
             return zo_fail(
                 ZO_ERR_IO,
                 "%s does not belong to this checkpoint: its %s is %s, the manifest says %s%s",
-                f->path, keys[k], value ? value : "missing", expected[k],
-                k == 4 ? " (a shard of another save)" : "");
+                f->path, fields.keys[k], value ? value : "missing", fields.values[k],
+                strcmp(fields.keys[k], "save_id") == 0 ? " (a shard of another save)" : "");
     }
+    if (m->version >= 2 && !f->has_header_checksum)
+        return zo_fail(ZO_ERR_IO,
+                       "%s has no header checksum (%s), which version %llu writes: the file was "
+                       "edited or is corrupted",
+                       f->path, ZO_ST_HEADER_CHECKSUM_KEY, (unsigned long long)m->version);
     return ZO_OK;
 }
 

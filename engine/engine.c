@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "engine_agree.h"
 #include "engine_device_update.h"
 #include "engine_internal.h"
 #include "checked_math.h"
@@ -236,54 +237,14 @@ static zo_status zo_engine_build(zo_engine *e, const zo_param_desc *params, size
                        e->ranks);
     char trace_path[sizeof settings->trace_file + 32];
     zo_trace_path_for_rank(settings->trace_file, e->rank, e->ranks, trace_path, sizeof trace_path);
-    if ((settings->trace_file[0] && (status = zo_trace_open(trace_path, &e->trace))) ||
-        (status = zo_partition_build(params, param_count, settings->reduce_bucket_size, e->ranks, &e->layout)) ||
+    if ((status = zo_check_param_names(params, param_count)) ||
+        (settings->trace_file[0] && (status = zo_trace_open(trace_path, &e->trace))) ||
+        (status = zo_partition_build(params, param_count, settings->reduce_bucket_size, e->ranks,
+                                     &e->layout)) ||
         (status = zo_engine_start_device(e)) || (status = zo_engine_check_plan(e)) ||
         (status = zo_engine_allocate(e)))
         return status;
     return zo_device_update_create(e);
-}
-
-/* A 20-bit digest of what every rank must agree on for the collectives to match:
- * small enough that sums of it and of its square over the ranks are exact doubles. */
-static double zo_engine_fingerprint(const zo_engine *e)
-{
-    uint64_t h = 1469598103934665603ull; /* FNV-1a */
-    uint64_t fields[] = {e->layout.param_count, e->layout.bucket_elems, e->layout.padded_elems,
-                         (uint64_t)e->dtype, (uint64_t)e->settings.stage, e->accumulation_steps,
-                         (uint64_t)e->settings.moments_dtype, e->settings.delayed_param_update};
-    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
-        h = (h ^ fields[i]) * 1099511628211ull;
-    for (size_t i = 0; i < e->layout.param_count; i++)
-        h = (h ^ e->layout.param_elems[i]) * 1099511628211ull;
-    return (double)((h ^ (h >> 20) ^ (h >> 40)) & 0xFFFFF);
-}
-
-/* Collective: every rank learns whether any failed, and whether all built the same
- * layout, so that either all ranks have an engine or none has (and none hangs later in
- * a collective the others never make). */
-static zo_status zo_engine_agree(zo_engine *e, zo_status local)
-{
-    double f = local == ZO_OK ? zo_engine_fingerprint(e) : 0.0;
-    double votes[3] = {local != ZO_OK, f, f * f};
-    const char *local_error = zo_last_error();
-    char kept[1024];
-    snprintf(kept, sizeof kept, "%s", local_error);
-    zo_status status = e->comm.ops->allreduce_sum_f64(e->comm.ctx, votes, 3);
-    if (local != ZO_OK)
-        return zo_fail(local, "%s", kept);
-    if (status != ZO_OK)
-        return status;
-    double ranks = (double)e->ranks;
-    if (votes[0] > 0)
-        return zo_fail(ZO_ERR_PEER, "zo_engine_create: %.0f of %zu ranks failed to create their engine "
-                       "(each says why); rank %zu made none either", votes[0], e->ranks, e->rank);
-    if (votes[1] != ranks * f || votes[2] != ranks * f * f)
-        return zo_fail(ZO_ERR_CONFIG, "zo_engine_create: the %zu ranks differ in their parameters or config "
-                       "(parameter count or sizes, bucket size, precision, stage, accumulation, moments dtype, "
-                       "delayed_param_update): every rank must register the same model with the same config",
-                       e->ranks);
-    return ZO_OK;
 }
 
 zo_status zo_engine_create(const zo_config *config, const zo_param_desc *params, size_t param_count,

@@ -2,7 +2,9 @@
  * little-endian header length, a JSON header {"name": {"dtype", "shape",
  * "data_offsets": [begin, end]}, "__metadata__": {string: string}} padded with spaces
  * to 8 bytes, then the tensors' raw little-endian bytes back to back. zo adds a CRC-32C
- * per tensor to the metadata, "checksum.<name>": "crc32c:xxxxxxxx". Internal. */
+ * per tensor to the metadata, "checksum.<name>": "crc32c:xxxxxxxx", and one of the
+ * header itself, "checksum.__header__" (its canonical text without that member, so a
+ * renamed tensor or an edited metadata value is caught). Internal. */
 #ifndef ZO_SAFETENSORS_H
 #define ZO_SAFETENSORS_H
 
@@ -67,12 +69,14 @@ typedef struct zo_st_file {
     size_t count;
     zo_st_entry *entries; /* in file order */
     json_t *metadata;     /* the __metadata__ object, or NULL */
+    bool has_header_checksum; /* checksum.__header__ was there (and matched) */
 } zo_st_file;
 
 /* Opens and validates a file as the safetensors library does: a header length that
  * fits the file, a JSON object, known dtypes (F32, F16, BF16), shapes that match their
  * byte ranges, ranges back to back from 0 without gaps or overlaps, and data that ends
- * where the file does (a truncated file is refused here). Errors: ZO_ERR_IO (missing,
+ * where the file does (a truncated file is refused here); a header checksum, when the
+ * file has one, must match. Errors: ZO_ERR_IO (missing,
  * unreadable, truncated or malformed; the message names the file and the problem),
  * ZO_ERR_NOT_SUPPORTED (another dtype), ZO_ERR_OUT_OF_MEMORY. *file is empty on failure. */
 zo_status zo_st_open(const char *path, zo_st_file *file);

@@ -9,6 +9,9 @@
 
 #define ZO_ST_CHECKSUM_PREFIX "checksum."
 #define ZO_ST_CRC32C_PREFIX "crc32c:"
+/* The CRC-32C of the whole header's canonical text (json_checksum.h) without this
+ * member: tensor names cannot start with "__", so no tensor's checksum takes the key. */
+#define ZO_ST_HEADER_CHECKSUM_KEY ZO_ST_CHECKSUM_PREFIX "__header__"
 
 static inline const char *zo_st_dtype_name(zo_dtype dtype)
 {

@@ -9,6 +9,7 @@
 #include "crc32c.h"
 #include "durable_io.h"
 #include "error.h"
+#include "json_checksum.h"
 #include "safetensors.h"
 #include "safetensors_names.h"
 
@@ -109,6 +110,27 @@ static zo_status zo_st_check_ranges(const zo_st_file *f, uint64_t file_bytes)
     return ZO_OK;
 }
 
+/* checksum.__header__, when the metadata has it, against the header's contents: checked
+ * before any field is interpreted, so an edited or corrupted header is named as such. */
+static zo_status zo_st_check_header_checksum(zo_st_file *f, const json_t *root)
+{
+    const json_t *stored = json_object_get(f->metadata, ZO_ST_HEADER_CHECKSUM_KEY);
+    if (!json_is_object(f->metadata) || !stored)
+        return ZO_OK;
+    char expected[ZO_CHECKSUM_TEXT_BYTES];
+    zo_status status = zo_json_checksum(root, "__metadata__", ZO_ST_HEADER_CHECKSUM_KEY, expected);
+    if (status != ZO_OK)
+        return status;
+    const char *found = json_string_value(stored);
+    if (!zo_checksum_matches(expected, found))
+        return zo_fail(ZO_ERR_IO,
+                       "%s: its header's checksum %s does not match the header (%s): the header "
+                       "was edited or is corrupted",
+                       f->path, found ? found : "(not a string)", expected);
+    f->has_header_checksum = true;
+    return ZO_OK;
+}
+
 static zo_status zo_st_parse_header(zo_st_file *f, const char *text, size_t bytes,
                                     uint64_t file_bytes)
 {
@@ -120,9 +142,13 @@ static zo_status zo_st_parse_header(zo_st_file *f, const char *text, size_t byte
     }
     f->metadata = json_incref(json_object_get(root, "__metadata__"));
     size_t count = json_object_size(root) - (f->metadata ? 1 : 0);
+    zo_status status = zo_st_check_header_checksum(f, root);
+    if (status != ZO_OK) {
+        json_decref(root);
+        return status;
+    }
     f->entries = calloc(count + 1, sizeof *f->entries);
-    zo_status status =
-        f->entries ? ZO_OK : zo_fail(ZO_ERR_OUT_OF_MEMORY, "safetensors: out of memory");
+    status = f->entries ? ZO_OK : zo_fail(ZO_ERR_OUT_OF_MEMORY, "safetensors: out of memory");
     const char *key;
     json_t *value;
     json_object_foreach(root, key, value)

@@ -8,6 +8,7 @@
 #include "crc32c.h"
 #include "durable_io.h"
 #include "error.h"
+#include "json_checksum.h"
 #include "safetensors.h"
 #include "safetensors_names.h"
 
@@ -60,6 +61,8 @@ static zo_status zo_st_build_header(zo_st_writer *w, const zo_st_tensor *tensors
             return zo_fail(ZO_ERR_INVALID_ARGUMENT, "safetensors: metadata %s is not a string",
                            key);
     }
+    if (json_object_set_new(meta, ZO_ST_HEADER_CHECKSUM_KEY, json_string("crc32c:00000000")) != 0)
+        return zo_fail(ZO_ERR_OUT_OF_MEMORY, "safetensors: out of memory for a header");
     uint64_t offset = 0;
     for (size_t i = 0; i < count; i++) {
         const char *name = tensors[i].name;
@@ -95,12 +98,25 @@ void zo_st_writer_abort(zo_st_writer *w)
     zo_st_writer_free(w);
 }
 
+/* The header's own checksum, over everything else in it (the tensors' checksums too). */
+static zo_status zo_st_seal_header(zo_st_writer *w)
+{
+    char crc[ZO_CHECKSUM_TEXT_BYTES];
+    zo_status status = zo_json_checksum(w->header, "__metadata__", ZO_ST_HEADER_CHECKSUM_KEY, crc);
+    if (status == ZO_OK && json_object_set_new(json_object_get(w->header, "__metadata__"),
+                                               ZO_ST_HEADER_CHECKSUM_KEY, json_string(crc)) != 0)
+        status = zo_fail(ZO_ERR_OUT_OF_MEMORY, "safetensors: out of memory for a header");
+    return status;
+}
+
 /* The 8-byte little-endian header length, then the header. */
 static zo_status zo_st_write_header(zo_st_writer *w, bool at_start)
 {
     char *text = NULL;
     size_t bytes = 0;
-    zo_status status = zo_st_render_header(w->header, &text, &bytes);
+    zo_status status = zo_st_seal_header(w);
+    if (status == ZO_OK)
+        status = zo_st_render_header(w->header, &text, &bytes);
     if (status != ZO_OK)
         return status;
     if (!at_start && bytes != w->header_bytes) {

@@ -184,6 +184,25 @@ static inline void ckpt_remove_scratch(const char *dir)
     cr_expect(eq(int, system(command), 0));
 }
 
+/* A checkpoint `ckpt` saved by an engine of CKPT_CONFIG(CKPT_FP16) after `micro_steps`
+ * micro-steps of ckpt_train, in a scratch directory `dir`, with its files' paths. */
+typedef struct ckpt_saved {
+    char dir[64], ckpt[128], shard[192], manifest[192];
+} ckpt_saved;
+
+static inline void ckpt_save_trained(ckpt_saved *s, uint64_t micro_steps)
+{
+    ckpt_scratch_dir(s->dir, sizeof s->dir);
+    snprintf(s->ckpt, sizeof s->ckpt, "%s/ckpt", s->dir);
+    snprintf(s->shard, sizeof s->shard, "%s/rank0-of-1.safetensors", s->ckpt);
+    snprintf(s->manifest, sizeof s->manifest, "%s/manifest.json", s->ckpt);
+    zo_engine *e = ckpt_engine(CKPT_CONFIG(CKPT_FP16));
+    ckpt_initialize(e);
+    ckpt_train(e, micro_steps);
+    cr_assert(eq(int, zo_engine_save(e, s->ckpt), ZO_OK), "%s", zo_last_error());
+    zo_engine_destroy(&e);
+}
+
 /* Whole-file helpers for tampering with a checkpoint. */
 static inline size_t ckpt_file_size(const char *path)
 {

@@ -7,7 +7,10 @@
  * engine's master weights must be what they were: never a crash, a leak, undefined
  * behaviour (built with ASan+UBSan) or a half-changed state. One engine serves every
  * input. The same function runs under tests/fuzz/replay.c in every build, over
- * checkpoint_corpus/. */
+ * checkpoint_corpus/ (seeds of format version 2, and v1_* of version 1). The fuzzing
+ * build (-Dfuzz=enabled) defines FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION, under which
+ * the manifest's and the shard header's checksums are not enforced: otherwise nearly
+ * every mutation would stop there and the checks behind them would go unexplored. */
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
