@@ -59,11 +59,13 @@ static double zo_mpi_now(void)
 }
 
 /* How the wait polls: a few polls flat out (a fast collective pays nothing), then
- * yielding the core for a while (ranks that share cores let each other run; a big
- * transfer keeps progressing), then sleeping with a backoff up to 100 us, so a rank
- * that waits seconds for a late peer does not burn a core. */
+ * yielding the core between polls for 100 ms (ranks that share cores let each other
+ * run, and a transfer keeps progressing at full speed: a peer's backward often keeps
+ * the worker waiting tens of ms before its data flows, and 10 ms here made zo-bench's
+ * 2-rank step 30% slower), then sleeping with a backoff up to 100 us, so a rank that
+ * waits seconds for a late peer does not burn a core. */
 enum { ZO_MPI_SPIN_POLLS = 64, ZO_MPI_MAX_SLEEP_NS = 100000 };
-static const double zo_mpi_yield_seconds = 0.01;
+static const double zo_mpi_yield_seconds = 0.1;
 
 /* Every later collective of a broken communicator fails at once: the ranks' calls no
  * longer pair up. */
