@@ -28,7 +28,8 @@ zo_status zo_engine_agree_on_step(zo_engine *e, bool boundary, bool failed, zo_s
 {
     *out = (zo_step_agreement){0};
     double votes[5] = {0};
-    for (size_t b = 0; boundary && b < e->layout.bucket_count; b++) { /* in bucket order: reproducible */
+    for (size_t b = 0; boundary && b < e->layout.bucket_count;
+         b++) { /* in bucket order: reproducible */
         votes[0] += e->bucket_stats[b].sum_squares;
         votes[1] += e->bucket_stats[b].all_finite ? 0.0 : 1.0;
     }
@@ -53,31 +54,45 @@ zo_status zo_engine_agree_on_step(zo_engine *e, bool boundary, bool failed, zo_s
 static const char *zo_aftermath(const zo_step_agreement *a)
 {
     return a->incomplete_ranks > 0
-               ? "this micro-step's gradients were dropped on every rank; a failed rank's last update did not "
-                 "complete, so its piece of the master weights may be partly updated: load the last checkpoint"
+               ? "this micro-step's gradients were dropped on every rank; a failed rank's last "
+                 "update did not "
+                 "complete, so its piece of the master weights may be partly updated: load the "
+                 "last checkpoint"
                : "this micro-step's gradients were dropped on every rank; the engine is usable";
 }
 
-zo_status zo_engine_step_failure(const zo_engine *e, uint64_t micro_step, zo_status local, const char *local_message,
-                                 zo_status agreed, const zo_step_agreement *a)
+zo_status zo_engine_step_failure(const zo_engine *e, uint64_t micro_step, zo_status local,
+                                 const char *local_message, zo_status agreed,
+                                 const zo_step_agreement *a)
 {
     unsigned long long m = (unsigned long long)micro_step;
     if (agreed != ZO_OK) {
         char why[512];
         snprintf(why, sizeof why, "%s", zo_last_error());
         if (local != ZO_OK)
-            return zo_fail(local, "%s (and the ranks could not agree on micro-step %llu: %s; this engine is "
-                                  "unusable: destroy it and restart from the last checkpoint)",
-                           local_message, m, why);
-        return zo_fail(agreed, "zo_engine_step: the ranks' agreement on micro-step %llu (the all-reduce of the "
-                               "gradient stats and failures) failed: %s; this engine is unusable: destroy it and "
-                               "restart from the last checkpoint", m, why);
+            return zo_fail(
+                local,
+                "%s (and the ranks could not agree on micro-step %llu: %s; this engine is "
+                "unusable: destroy it and restart from the last checkpoint)",
+                local_message, m, why);
+        return zo_fail(
+            agreed,
+            "zo_engine_step: the ranks' agreement on micro-step %llu (the all-reduce of the "
+            "gradient stats and failures) failed: %s; this engine is unusable: destroy it and "
+            "restart from the last checkpoint",
+            m, why);
     }
     if (local != ZO_OK)
         return zo_fail(local, "%s (%s)", local_message, zo_aftermath(a));
     if (a->failed_ranks == 1.0)
-        return zo_fail(ZO_ERR_PEER, "zo_engine_step: rank %.0f of %zu failed in micro-step %llu (its own error says "
-                                    "why); %s", a->failed_rank_sum, e->ranks, m, zo_aftermath(a));
-    return zo_fail(ZO_ERR_PEER, "zo_engine_step: %.0f of %zu ranks failed in micro-step %llu (their own errors say "
-                                "why); %s", a->failed_ranks, e->ranks, m, zo_aftermath(a));
+        return zo_fail(
+            ZO_ERR_PEER,
+            "zo_engine_step: rank %.0f of %zu failed in micro-step %llu (its own error says "
+            "why); %s",
+            a->failed_rank_sum, e->ranks, m, zo_aftermath(a));
+    return zo_fail(
+        ZO_ERR_PEER,
+        "zo_engine_step: %.0f of %zu ranks failed in micro-step %llu (their own errors say "
+        "why); %s",
+        a->failed_ranks, e->ranks, m, zo_aftermath(a));
 }

@@ -37,7 +37,13 @@ enum {
     MICRO_STEPS = FAULTY_MICRO_STEPS + RECOVERY_MICRO_STEPS + CLEAN_MICRO_STEPS,
 };
 
-typedef enum fault_kind { FAULT_COPY, FAULT_HOST_FN, FAULT_MISSING_GRAD_READY, FAULT_AT_CREATE, FAULT_KINDS } fault_kind;
+typedef enum fault_kind {
+    FAULT_COPY,
+    FAULT_HOST_FN,
+    FAULT_MISSING_GRAD_READY,
+    FAULT_AT_CREATE,
+    FAULT_KINDS
+} fault_kind;
 
 static double now_seconds(void)
 {
@@ -75,8 +81,8 @@ static void set_initial_weights(zo_engine *e)
 
 /* A forward and a backward (skipping one grad_ready when `skip` names a parameter),
  * then the step, timed. */
-static zo_status micro_step(zo_engine *e, uint64_t round, uint64_t m, size_t skip, zo_step_info *info,
-                            double *seconds)
+static zo_status micro_step(zo_engine *e, uint64_t round, uint64_t m, size_t skip,
+                            zo_step_info *info, double *seconds)
 {
     for (size_t p = 0; p < PARAMS; p++)
         check_ok(zo_engine_wait_params(e, p, NULL), "wait_params");
@@ -111,7 +117,8 @@ typedef struct soak_totals {
 static void check_create_fault(const char *json, int faulty, zo_test_rng *rng, unsigned long round,
                                soak_totals *totals)
 {
-    static const zo_fault kinds[] = {ZO_FAULT_HOST_ALLOC, ZO_FAULT_PINNED_ALLOC, ZO_FAULT_DEVICE_ALLOC};
+    static const zo_fault kinds[] = {ZO_FAULT_HOST_ALLOC, ZO_FAULT_PINNED_ALLOC,
+                                     ZO_FAULT_DEVICE_ALLOC};
     zo_fault fault = kinds[zo_test_next(rng) % 3];
     uint64_t after = zo_test_next(rng) % 5;
     if (my_rank == faulty)
@@ -120,13 +127,13 @@ static void check_create_fault(const char *json, int faulty, zo_test_rng *rng, u
     zo_status status = create_engine(json, &e);
     zo_fault_disarm_all();
     if (!same_on_all_ranks(status == ZO_OK))
-        failf("round %lu: a create failing on rank %d did not fail on every rank (here: %s: %s)", round, faulty,
-              zo_status_name(status), zo_last_error());
+        failf("round %lu: a create failing on rank %d did not fail on every rank (here: %s: %s)",
+              round, faulty, zo_status_name(status), zo_last_error());
     if (status != ZO_OK) {
         zo_status expected = my_rank == faulty ? ZO_ERR_OUT_OF_MEMORY : ZO_ERR_PEER;
         if (status != expected)
-            failf("round %lu: create: %s (%s), expected %s", round, zo_status_name(status), zo_last_error(),
-                  zo_status_name(expected));
+            failf("round %lu: create: %s (%s), expected %s", round, zo_status_name(status),
+                  zo_last_error(), zo_status_name(expected));
         totals->faults++;
     }
     zo_engine_destroy(&e);
@@ -167,17 +174,19 @@ static bool same_master(zo_engine *a, zo_engine *b)
 
 static void soak_round(zo_test_rng *rng, unsigned long round, soak_totals *totals)
 {
-    static const char *const precisions[] = {"\"fp16\": {\"enabled\": false}",
-                                             "\"bf16\": {\"enabled\": true}",
-                                             "\"fp16\": {\"enabled\": true, \"initial_scale_power\": 8}"};
+    static const char *const precisions[] = {
+        "\"fp16\": {\"enabled\": false}", "\"bf16\": {\"enabled\": true}",
+        "\"fp16\": {\"enabled\": true, \"initial_scale_power\": 8}"};
     char json[768];
     snprintf(json, sizeof json,
              "{%s, \"gradient_accumulation_steps\": %d,"
              " \"zero_optimization\": {\"stage\": %d, \"reduce_bucket_size\": %d},"
-             " \"zo\": {\"device\": \"host\", \"comm\": \"mpi\", \"threads\": 1, \"delayed_param_update\": %s,"
+             " \"zo\": {\"device\": \"host\", \"comm\": \"mpi\", \"threads\": 1, "
+             "\"delayed_param_update\": %s,"
              "        \"collective_timeout_seconds\": 30}}",
-             precisions[zo_test_next(rng) % 3], 1 + (int)(zo_test_next(rng) % 3), 1 + (int)(zo_test_next(rng) % 2),
-             64 + (int)(zo_test_next(rng) % 1000), zo_test_next(rng) % 2 ? "true" : "false");
+             precisions[zo_test_next(rng) % 3], 1 + (int)(zo_test_next(rng) % 3),
+             1 + (int)(zo_test_next(rng) % 2), 64 + (int)(zo_test_next(rng) % 1000),
+             zo_test_next(rng) % 2 ? "true" : "false");
     int faulty = (int)(zo_test_next(rng) % (uint64_t)world);
     fault_kind kind = (fault_kind)(zo_test_next(rng) % FAULT_KINDS);
     if (kind == FAULT_AT_CREATE) {
@@ -194,7 +203,8 @@ static void soak_round(zo_test_rng *rng, unsigned long round, soak_totals *total
     int64_t failures = failure_counts[zo_test_next(rng) % 3];
     if (my_rank == faulty && kind != FAULT_MISSING_GRAD_READY)
         zo_fault_arm(fault, after, failures);
-    const char *expected_words = kind == FAULT_MISSING_GRAD_READY ? "no grad_ready" : zo_fault_name(fault);
+    const char *expected_words =
+        kind == FAULT_MISSING_GRAD_READY ? "no grad_ready" : zo_fault_name(fault);
 
     kept_steps kept = {0};
     uint64_t failed_mask = 0;
@@ -207,19 +217,21 @@ static void soak_round(zo_test_rng *rng, unsigned long round, soak_totals *total
         double seconds = 0.0;
         zo_status status = micro_step(e, round, m, skip ? skipped_param : PARAMS, &info, &seconds);
         if (status != ZO_OK) {
-            bool own = my_rank == faulty && status != ZO_ERR_PEER && strstr(zo_last_error(), expected_words);
+            bool own = my_rank == faulty && status != ZO_ERR_PEER &&
+                       strstr(zo_last_error(), expected_words);
             bool peer = my_rank != faulty && status == ZO_ERR_PEER;
             if (!own && !peer)
                 failf("round %lu, micro-step %llu: %s (%s); the fault (%s) was on rank %d", round,
-                      (unsigned long long)m, zo_status_name(status), zo_last_error(), expected_words, faulty);
+                      (unsigned long long)m, zo_status_name(status), zo_last_error(),
+                      expected_words, faulty);
             if (m >= FAULTY_MICRO_STEPS + RECOVERY_MICRO_STEPS)
                 failf("round %lu: micro-step %llu failed after the fault was disarmed: %s", round,
                       (unsigned long long)m, zo_last_error());
             partly_updated = partly_updated || strstr(zo_last_error(), "partly updated");
             failed_mask |= 1ull << m;
             totals->failed_steps++;
-            totals->slowest_failing_step = seconds > totals->slowest_failing_step ? seconds
-                                                                                   : totals->slowest_failing_step;
+            totals->slowest_failing_step =
+                seconds > totals->slowest_failing_step ? seconds : totals->slowest_failing_step;
         }
         keep_or_drop(&kept, m, status == ZO_OK, info.boundary);
     }
@@ -235,7 +247,8 @@ static void soak_round(zo_test_rng *rng, unsigned long round, soak_totals *total
     for (uint64_t k = 0; k < kept.count; k++) {
         zo_step_info info;
         double seconds;
-        check_ok(micro_step(reference, round, kept.steps[k], PARAMS, &info, &seconds), "reference step");
+        check_ok(micro_step(reference, round, kept.steps[k], PARAMS, &info, &seconds),
+                 "reference step");
     }
     check_ok(zo_engine_synchronize(e), "synchronize (faulty run)");
     check_ok(zo_engine_synchronize(reference), "synchronize (reference)");
@@ -245,8 +258,9 @@ static void soak_round(zo_test_rng *rng, unsigned long round, soak_totals *total
         totals->partly_updated++;
     } else {
         if (!same_master(e, reference))
-            failf("round %lu: the master weights differ from a fault-free run of the %llu kept micro-steps", round,
-                  (unsigned long long)kept.count);
+            failf("round %lu: the master weights differ from a fault-free run of the %llu kept "
+                  "micro-steps",
+                  round, (unsigned long long)kept.count);
         totals->compared++;
     }
     zo_engine_destroy(&reference);
@@ -263,11 +277,13 @@ static void soak(unsigned long rounds, unsigned long seed)
     MPI_Allreduce(MPI_IN_PLACE, &slowest, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
     if (slowest > 5.0)
         failf("the slowest failing step took %.3f s", slowest);
-    printf("fault_soak_mpi: rank %d ok: seed %lu, %lu rounds, %lu faults that failed steps or creates, %lu failed "
-           "steps, all ranks failed together, slowest failing step %.1f ms (all ranks), master weights equal to a "
+    printf("fault_soak_mpi: rank %d ok: seed %lu, %lu rounds, %lu faults that failed steps or "
+           "creates, %lu failed "
+           "steps, all ranks failed together, slowest failing step %.1f ms (all ranks), master "
+           "weights equal to a "
            "fault-free run of the kept micro-steps in %lu rounds (%lu partly updated)\n",
-           my_rank, seed, rounds, totals.faults, totals.failed_steps, 1e3 * slowest, totals.compared,
-           totals.partly_updated);
+           my_rank, seed, rounds, totals.faults, totals.failed_steps, 1e3 * slowest,
+           totals.compared, totals.partly_updated);
 }
 
 /* Rank 1 skips one zo_engine_step; rank 0 must time out in its agreement. */
@@ -297,17 +313,22 @@ static void check_timeout(void)
                   zo_status_name(status), zo_last_error());
         if (seconds < 0.9 || seconds > 4.0)
             failf("the timeout came after %.3f s, expected about 1 s", seconds);
-        printf("fault_soak_mpi: timeout: rank 0 got ZO_ERR_TIMEOUT after %.3f s: %s\n", seconds, zo_last_error());
+        printf("fault_soak_mpi: timeout: rank 0 got ZO_ERR_TIMEOUT after %.3f s: %s\n", seconds,
+               zo_last_error());
         status = micro_step(e, 0, 3, PARAMS, &info, &seconds);
         if (status != ZO_ERR_TIMEOUT || !strstr(zo_last_error(), "broken") || seconds > 0.5)
-            failf("the step after a timeout: %s after %.3f s (%s), expected ZO_ERR_TIMEOUT at once saying the "
-                  "communicator is broken", zo_status_name(status), seconds, zo_last_error());
-        printf("fault_soak_mpi: timeout: the next step failed in %.1f ms: %s\n", 1e3 * seconds, zo_last_error());
+            failf("the step after a timeout: %s after %.3f s (%s), expected ZO_ERR_TIMEOUT at once "
+                  "saying the "
+                  "communicator is broken",
+                  zo_status_name(status), seconds, zo_last_error());
+        printf("fault_soak_mpi: timeout: the next step failed in %.1f ms: %s\n", 1e3 * seconds,
+               zo_last_error());
     }
     MPI_Barrier(MPI_COMM_WORLD); /* the test's own communicator, not the engine's */
     double started = now_seconds();
     zo_engine_destroy(&e);
-    printf("fault_soak_mpi: timeout: rank %d ok, destroyed in %.1f ms\n", my_rank, 1e3 * (now_seconds() - started));
+    printf("fault_soak_mpi: timeout: rank %d ok, destroyed in %.1f ms\n", my_rank,
+           1e3 * (now_seconds() - started));
 }
 
 int main(int argc, char **argv)
