@@ -7,8 +7,9 @@
  * counts and dtype (a mismatch is an error MPI need not detect: it may hang). One thread
  * at a time per communicator. Arguments are checked locally before any communication,
  * so a bad argument fails on the rank that passed it (ZO_ERR_INVALID_ARGUMENT); if it
- * fails on only some ranks, the others will wait for it. Communication failures are
- * ZO_ERR_DEVICE with the backend's message ("MPI_Allreduce failed: ..."). */
+ * fails on only some ranks, the others will wait for it (up to set_timeout's limit).
+ * Communication failures are ZO_ERR_DEVICE with the backend's message
+ * ("MPI_Allreduce failed: ..."); a collective past its time limit ZO_ERR_TIMEOUT. */
 #ifndef ZO_COMM_H
 #define ZO_COMM_H
 
@@ -52,6 +53,13 @@ typedef struct zo_comm_ops {
 
     /* Returns once every rank has called it. */
     zo_status (*barrier)(void *ctx);
+
+    /* Optional (NULL: the backend's collectives wait as long as they take). From now on
+     * a collective that has not completed after `seconds` (> 0; 0 = no limit) fails with
+     * ZO_ERR_TIMEOUT naming the call, and the communicator is broken: a peer may still
+     * hold the matching call, which cannot be taken back, so every later collective
+     * fails at once (ZO_ERR_TIMEOUT, saying so). Local; call it before any collective. */
+    zo_status (*set_timeout)(void *ctx, double seconds);
 
     /* Frees the context (collective for MPI: it frees the duplicated communicator). */
     void (*destroy)(void *ctx);

@@ -1,14 +1,19 @@
-/* The MPI communicator: each collective is one MPI call on a duplicate of
- * MPI_COMM_WORLD whose errors return, turned into ZO_ERR_DEVICE with MPI's message. */
+/* The MPI communicator: each collective is a non-blocking MPI call on a duplicate of
+ * MPI_COMM_WORLD whose errors return (turned into ZO_ERR_DEVICE with MPI's message),
+ * waited for with a deadline, so that a rank that is gone or stopped taking part
+ * gives ZO_ERR_TIMEOUT instead of a hang. */
 #include "comm.h"
 
 #include <limits.h>
+#include <math.h>
 #include <mpi.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "error.h"
 #include "zo/adam.h"
@@ -17,6 +22,13 @@ typedef struct zo_mpi_comm {
     MPI_Comm comm; /* our duplicate of MPI_COMM_WORLD */
     int rank, size;
     bool owns_mpi; /* zo initialized MPI for this communicator */
+    double timeout_seconds; /* a collective waiting longer fails; 0 = no limit */
+    /* "" while usable; after a timeout, what timed out: its requests stay posted (MPI
+     * cannot cancel a collective) and may still write into the buffers below, which
+     * are then never freed */
+    char broken[256];
+    double reduced[8]; /* allreduce_sum_f64 goes through it in chunks: an in-flight
+                          request must not point into a caller's stack */
     /* reductions: an f32 scratch kept between calls (a fresh one per bucket would
      * page-fault its way through tens of MiB every time) and cpu_adam's vector casts
      * and sums, both made on first use */
@@ -39,12 +51,72 @@ static zo_status zo_mpi_fail(const char *call, int code)
     return zo_fail(ZO_ERR_DEVICE, "%s failed: %s", call, text);
 }
 
-#define ZO_MPI_CHECK(call, name)                                                                   \
-    do {                                                                                           \
-        int zo_mpi_code_ = (call);                                                                 \
-        if (zo_mpi_code_ != MPI_SUCCESS)                                                           \
-            return zo_mpi_fail(name, zo_mpi_code_);                                                \
-    } while (0)
+static double zo_mpi_now(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double)now.tv_sec + 1e-9 * (double)now.tv_nsec;
+}
+
+/* How the wait polls: a few polls flat out (a fast collective pays nothing), then
+ * yielding the core between polls for 100 ms (ranks that share cores let each other
+ * run, and a transfer keeps progressing at full speed: a peer's backward often keeps
+ * the worker waiting tens of ms before its data flows, and 10 ms here made zo-bench's
+ * 2-rank step 30% slower), then sleeping with a backoff up to 100 us, so a rank that
+ * waits seconds for a late peer does not burn a core. */
+enum { ZO_MPI_SPIN_POLLS = 64, ZO_MPI_MAX_SLEEP_NS = 100000 };
+static const double zo_mpi_yield_seconds = 0.1;
+
+/* Every later collective of a broken communicator fails at once: the ranks' calls no
+ * longer pair up. */
+static zo_status zo_mpi_check_usable(const zo_mpi_comm *mpi, const char *call)
+{
+    if (!mpi->broken[0])
+        return ZO_OK;
+    return zo_fail(ZO_ERR_TIMEOUT, "%s: not started: this communicator is broken since %s; the ranks can no longer "
+                                   "agree (destroy the engine and end the run)", call, mpi->broken);
+}
+
+/* Waits for `count` requests of `call`, with the deadline of set_timeout. */
+static zo_status zo_mpi_wait(zo_mpi_comm *mpi, MPI_Request *requests, int count, const char *call)
+{
+    double started = zo_mpi_now();
+    long sleep_ns = 1000;
+    for (unsigned polls = 0;; polls++) {
+        int done = 0;
+        int code = MPI_Testall(count, requests, &done, MPI_STATUSES_IGNORE);
+        if (code != MPI_SUCCESS)
+            return zo_mpi_fail(call, code);
+        if (done)
+            return ZO_OK;
+        if (polls < ZO_MPI_SPIN_POLLS)
+            continue;
+        double waited = zo_mpi_now() - started;
+        if (mpi->timeout_seconds > 0 && waited > mpi->timeout_seconds) {
+            snprintf(mpi->broken, sizeof mpi->broken, "%s timed out after %g s", call, mpi->timeout_seconds);
+            return zo_fail(ZO_ERR_TIMEOUT,
+                           "%s did not complete in %g s: a rank is gone or stopped taking part (it skipped a "
+                           "zo_engine_step, or failed without reaching it); zo.collective_timeout_seconds sets "
+                           "this limit",
+                           call, mpi->timeout_seconds);
+        }
+        if (waited < zo_mpi_yield_seconds) {
+            sched_yield();
+            continue;
+        }
+        struct timespec pause = {0, sleep_ns};
+        nanosleep(&pause, NULL);
+        sleep_ns = sleep_ns * 2 < ZO_MPI_MAX_SLEEP_NS ? sleep_ns * 2 : ZO_MPI_MAX_SLEEP_NS;
+    }
+}
+
+/* Starts a non-blocking collective (its MPI error code) and waits for it. */
+static zo_status zo_mpi_complete(zo_mpi_comm *mpi, int started, MPI_Request *request, const char *call)
+{
+    if (started != MPI_SUCCESS)
+        return zo_mpi_fail(call, started);
+    return zo_mpi_wait(mpi, request, 1, call);
+}
 
 static int zo_mpi_rank(void *ctx) { return ((zo_mpi_comm *)ctx)->rank; }
 static int zo_mpi_size(void *ctx) { return ((zo_mpi_comm *)ctx)->size; }
@@ -54,15 +126,21 @@ static zo_status zo_mpi_allreduce_sum_f64(void *ctx, double *values, size_t coun
     zo_mpi_comm *mpi = ctx;
     if (!values && count > 0)
         return zo_fail(ZO_ERR_INVALID_ARGUMENT, "mpi comm: allreduce_sum_f64: values is NULL");
-    /* MPI counts are int: element-wise sums split into chunks without changing meaning. */
-    for (size_t done = 0; done < count;) {
-        size_t chunk = count - done < (size_t)INT_MAX ? count - done : (size_t)INT_MAX;
-        ZO_MPI_CHECK(
-            MPI_Allreduce(MPI_IN_PLACE, values + done, (int)chunk, MPI_DOUBLE, MPI_SUM, mpi->comm),
-            "MPI_Allreduce");
+    zo_status status = zo_mpi_check_usable(mpi, "MPI_Allreduce");
+    /* element-wise sums split into chunks without changing meaning */
+    size_t room = sizeof mpi->reduced / sizeof mpi->reduced[0];
+    for (size_t done = 0; status == ZO_OK && done < count;) {
+        size_t chunk = count - done < room ? count - done : room;
+        memcpy(mpi->reduced, values + done, chunk * sizeof *values);
+        MPI_Request request;
+        status = zo_mpi_complete(
+            mpi, MPI_Iallreduce(MPI_IN_PLACE, mpi->reduced, (int)chunk, MPI_DOUBLE, MPI_SUM, mpi->comm, &request),
+            &request, "MPI_Allreduce");
+        if (status == ZO_OK)
+            memcpy(values + done, mpi->reduced, chunk * sizeof *values);
         done += chunk;
     }
-    return ZO_OK;
+    return status;
 }
 
 static zo_status zo_mpi_allreduce_or(void *ctx, bool *flag)
@@ -70,11 +148,11 @@ static zo_status zo_mpi_allreduce_or(void *ctx, bool *flag)
     zo_mpi_comm *mpi = ctx;
     if (!flag)
         return zo_fail(ZO_ERR_INVALID_ARGUMENT, "mpi comm: allreduce_or: flag is NULL");
-    int value = *flag; /* MPI_INT with MPI_LOR: MPI_C_BOOL support for LOR varies */
-    ZO_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, &value, 1, MPI_INT, MPI_LOR, mpi->comm),
-                 "MPI_Allreduce");
-    *flag = value != 0;
-    return ZO_OK;
+    double any = *flag; /* through allreduce_sum_f64's buffer, which outlives a timeout */
+    zo_status status = zo_mpi_allreduce_sum_f64(mpi, &any, 1);
+    if (status == ZO_OK)
+        *flag = any != 0.0;
+    return status;
 }
 
 /* The f32 scratch of the reductions, grown as needed. */
@@ -133,10 +211,14 @@ static zo_status zo_mpi_pairwise_reduce_scatter(zo_mpi_comm *mpi, const void *se
     status = zo_adam_cast(kernels, sum, ZO_DTYPE_F32, blocks + (size_t)rank * n * elem, dtype, n, 1.0f);
     for (int step = 1; status == ZO_OK && step < size; step++) {
         int to = (rank + step) % size, from = (rank - step + size) % size;
-        ZO_MPI_CHECK(MPI_Sendrecv(blocks + (size_t)to * n * elem, (int)n, type, to, 0, incoming, (int)n, type, from, 0,
-                                  mpi->comm, MPI_STATUS_IGNORE),
-                     "MPI_Sendrecv");
-        status = zo_adam_accumulate(kernels, sum, incoming, dtype, n);
+        MPI_Request requests[2];
+        int code = MPI_Irecv(incoming, (int)n, type, from, 0, mpi->comm, &requests[0]);
+        if (code == MPI_SUCCESS)
+            code = MPI_Isend(blocks + (size_t)to * n * elem, (int)n, type, to, 0, mpi->comm, &requests[1]);
+        status = code == MPI_SUCCESS ? zo_mpi_wait(mpi, requests, 2, "MPI_Sendrecv (reduce-scatter)")
+                                     : zo_mpi_fail("MPI_Isend/MPI_Irecv (reduce-scatter)", code);
+        if (status == ZO_OK)
+            status = zo_adam_accumulate(kernels, sum, incoming, dtype, n);
     }
     /* in place, block 0 may go to rank 0 only once every exchange is done */
     return status ? status : zo_adam_cast(kernels, recv, dtype, sum, ZO_DTYPE_F32, n, 1.0f);
@@ -156,7 +238,8 @@ static zo_status zo_mpi_reduce_scatter_sum(void *ctx, const void *send, void *re
         return zo_fail(ZO_ERR_NOT_SUPPORTED,
                        "mpi comm: reduce_scatter_sum: %zu elements per rank, above MPI's INT_MAX",
                        recv_elems);
-    return zo_mpi_pairwise_reduce_scatter(mpi, send, recv, recv_elems, dtype);
+    zo_status status = zo_mpi_check_usable(mpi, "MPI_Sendrecv (reduce-scatter)");
+    return status ? status : zo_mpi_pairwise_reduce_scatter(mpi, send, recv, recv_elems, dtype);
 }
 
 static zo_status zo_mpi_allgather(void *ctx, const void *send, void *recv, size_t send_bytes)
@@ -167,16 +250,31 @@ static zo_status zo_mpi_allgather(void *ctx, const void *send, void *recv, size_
     if (send_bytes > (size_t)INT_MAX)
         return zo_fail(ZO_ERR_NOT_SUPPORTED,
                        "mpi comm: allgather: %zu bytes per rank, above MPI's INT_MAX", send_bytes);
+    zo_status status = zo_mpi_check_usable(mpi, "MPI_Allgather");
+    if (status != ZO_OK)
+        return status;
     bool in_place = send_bytes > 0 && send == (char *)recv + (size_t)mpi->rank * send_bytes;
-    ZO_MPI_CHECK(MPI_Allgather(in_place ? MPI_IN_PLACE : send, (int)send_bytes, MPI_BYTE, recv,
-                               (int)send_bytes, MPI_BYTE, mpi->comm),
-                 "MPI_Allgather");
-    return ZO_OK;
+    MPI_Request request;
+    return zo_mpi_complete(mpi,
+                           MPI_Iallgather(in_place ? MPI_IN_PLACE : send, (int)send_bytes, MPI_BYTE, recv,
+                                          (int)send_bytes, MPI_BYTE, mpi->comm, &request),
+                           &request, "MPI_Allgather");
 }
 
 static zo_status zo_mpi_barrier(void *ctx)
 {
-    ZO_MPI_CHECK(MPI_Barrier(((zo_mpi_comm *)ctx)->comm), "MPI_Barrier");
+    zo_mpi_comm *mpi = ctx;
+    zo_status status = zo_mpi_check_usable(mpi, "MPI_Barrier");
+    MPI_Request request;
+    return status ? status : zo_mpi_complete(mpi, MPI_Ibarrier(mpi->comm, &request), &request, "MPI_Barrier");
+}
+
+static zo_status zo_mpi_set_timeout(void *ctx, double seconds)
+{
+    if (!(seconds >= 0.0) || isinf(seconds))
+        return zo_fail(ZO_ERR_INVALID_ARGUMENT, "mpi comm: set_timeout: %g seconds, must be finite and >= 0",
+                       seconds);
+    ((zo_mpi_comm *)ctx)->timeout_seconds = seconds;
     return ZO_OK;
 }
 
@@ -196,10 +294,13 @@ static void zo_mpi_destroy(void *ctx)
     zo_mpi_comm *mpi = ctx;
     if (!mpi)
         return;
+    /* with requests still pending (broken), MPI_Comm_free only marks it for freeing */
     MPI_Comm_free(&mpi->comm);
     zo_mpi_release(mpi->owns_mpi);
-    free(mpi->scratch);
     zo_adam_destroy(&mpi->kernels);
+    if (mpi->broken[0])
+        return; /* a request still posted may write into the scratch or `reduced`: keep both */
+    free(mpi->scratch);
     free(mpi);
 }
 
@@ -212,6 +313,7 @@ static const zo_comm_ops zo_mpi_ops = {
     .reduce_scatter_sum = zo_mpi_reduce_scatter_sum,
     .allgather = zo_mpi_allgather,
     .barrier = zo_mpi_barrier,
+    .set_timeout = zo_mpi_set_timeout,
     .destroy = zo_mpi_destroy,
 };
 

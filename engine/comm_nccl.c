@@ -168,6 +168,7 @@ static const zo_comm_ops zo_nccl_ops = {
     .reduce_scatter_sum = zo_nccl_reduce_scatter_sum,
     .allgather = zo_nccl_allgather,
     .barrier = zo_nccl_barrier,
+    .set_timeout = NULL, /* not yet: NCCL's own watchdog would need ncclCommAbort */
     .destroy = zo_nccl_destroy,
 };
 

@@ -54,4 +54,5 @@ void zo_default_settings(zo_settings *settings)
     settings->trace_file[0] = '\0';
     settings->moments_dtype = ZO_DTYPE_F32;
     settings->max_pinned_bytes = 0;
+    settings->collective_timeout_seconds = 600.0; /* PyTorch's default for NCCL */
 }

@@ -180,6 +180,7 @@ static const zo_config_key zo_keys[] = {
     CUSTOM_KEY("trace", zo_config_read_trace),
     CUSTOM_KEY("moments_dtype", zo_config_read_moments_dtype),
     CUSTOM_KEY("max_pinned_bytes", zo_config_read_max_pinned_bytes),
+    DOUBLE_KEY("collective_timeout_seconds", collective_timeout_seconds, AT_LEAST(0)),
 };
 static const zo_config_table zo_table = TABLE(zo_keys, NULL);
 

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "engine_agree.h"
+#include "create_checks.h"
 #include "engine_device_update.h"
 #include "engine_internal.h"
 #include "checked_math.h"
@@ -268,6 +268,11 @@ zo_status zo_engine_create(const zo_config *config, const zo_param_desc *params,
     if (status == ZO_OK) {
         e->rank = (size_t)e->comm.ops->rank(e->comm.ctx);
         e->ranks = (size_t)e->comm.ops->size(e->comm.ctx);
+        /* before the first collective: creation's own agreement may wait for a peer too */
+        if (e->comm.ops->set_timeout)
+            status = e->comm.ops->set_timeout(e->comm.ctx, settings->collective_timeout_seconds);
+    }
+    if (status == ZO_OK) {
         status = zo_engine_agree(e, zo_engine_build(e, params, param_count));
     }
     if (status != ZO_OK) {
@@ -302,9 +307,11 @@ void zo_engine_destroy(zo_engine **engine)
     if (ops) {
         ops->free_device(e->device.ctx, e->device_weights);
         ops->free_device(e->device.ctx, e->device_grads);
-        zo_free_staging(e, e->pinned_grads);
-        zo_free_staging(e, e->pinned_grads_spare);
-        zo_free_staging(e, e->pinned_weights);
+        if (!e->comm_broken) { /* else a collective still posted may touch them: kept */
+            zo_free_staging(e, e->pinned_grads);
+            zo_free_staging(e, e->pinned_grads_spare);
+            zo_free_staging(e, e->pinned_weights);
+        }
         ops->destroy(e->device.ctx);
     }
     if (e->worker_device.ops)
@@ -312,7 +319,9 @@ void zo_engine_destroy(zo_engine **engine)
     zo_trace_close(&e->trace); /* after the streams: every span is in */
     zo_adam_destroy(&e->adam);
     zo_topology_destroy(&e->topology);
-    free(e->master), free(e->exp_avg), free(e->exp_avg_sq), free(e->accumulated);
+    free(e->master), free(e->exp_avg), free(e->exp_avg_sq);
+    if (!e->comm_broken) /* stage 1 sends from it */
+        free(e->accumulated);
     free(e->param_ready), free(e->bucket_pending), free(e->bucket_stats), free(e->bucket_landed);
     free(e->bucket_generation), free(e->h2d_done), free(e->grads_written), free(e->jobs);
     free(e->copy_down_began), free(e->copy_up_began);
@@ -364,7 +373,9 @@ zo_status zo_engine_synchronize(zo_engine *e)
     zo_status d2h = e->device.ops->stream_synchronize(e->device.ctx, e->d2h_stream);
     zo_status h2d = e->device.ops->stream_synchronize(e->device.ctx, e->h2d_stream);
     zo_status device = e->device_update ? zo_device_update_synchronize(e) : ZO_OK;
-    return status ? status : d2h ? d2h : h2d ? h2d : device;
+    status = status ? status : d2h ? d2h : h2d ? h2d : device;
+    /* the other ranks learn of it at the next step, which then fails on all */
+    return e->ranks > 1 ? zo_engine_defer_failure(e, status) : status;
 }
 
 zo_status zo_engine_write_trace(zo_engine *e)

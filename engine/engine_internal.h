@@ -122,7 +122,48 @@ struct zo_engine {
     double stats_seconds;        /* worker time on stats this micro-step         */
     double update_seconds;       /* worker time of the last whole update         */
     double update_started;       /* when the running update began (worker clock) */
+
+    /* Failures the ranks must agree on (step_agreement.c). A failure this rank saw
+     * where no agreement follows at once (a grad_ready that could not start a copy;
+     * with several ranks zo_engine_synchronize, zo_engine_get_master, an update that
+     * could not be queued) is kept until the next zo_engine_step, so every rank fails
+     * that step together. ZO_OK: none. */
+    zo_status deferred_failure;
+    char deferred_message[512];
+    bool update_incomplete; /* the worker skipped part of an update: this rank's master
+                               weights may be partly updated (written by the worker,
+                               read once it is idle) */
+    bool comm_broken;       /* a collective timed out: requests stay posted that may
+                               still touch the staging buffers, so destroy keeps them */
 };
+
+/* Keeps `status` (not ZO_OK) and zo_last_error() as this rank's deferred failure,
+ * unless one is kept already. Returns `status`. */
+zo_status zo_engine_defer_failure(zo_engine *engine, zo_status status);
+
+/* Notes a collective's result: a timeout breaks the communicator for good. Returns
+ * `status`. */
+zo_status zo_engine_collective_done(zo_engine *engine, zo_status status);
+
+/* What the ranks agreed at the end of a micro-step (all ranks get the same numbers). */
+typedef struct zo_step_agreement {
+    double sum_squares;       /* boundary: the squared norm of the summed gradient  */
+    double nonfinite_pieces;  /* boundary: pieces holding an inf or NaN             */
+    double failed_ranks;      /* ranks whose micro-step failed                      */
+    double failed_rank_sum;   /* the sum of their ranks (the rank, when one failed) */
+    double incomplete_ranks;  /* of which skipped part of their last update         */
+} zo_step_agreement;
+
+/* Collective (every rank, every micro-step when ranks > 1; at boundaries with one
+ * rank): sums this rank's gradient stats (at a boundary) and whether it failed over
+ * the ranks. Errors: the communicator's (then the ranks cannot agree again). */
+zo_status zo_engine_agree_on_step(zo_engine *engine, bool boundary, bool failed, zo_step_agreement *out);
+
+/* The error zo_engine_step returns for micro-step `micro_step` when the agreement
+ * (`agreed`: its status) failed or found a failed rank: this rank's own failure
+ * (`local`, `local_message`) if it had one, else ZO_ERR_PEER naming the failed rank. */
+zo_status zo_engine_step_failure(const zo_engine *engine, uint64_t micro_step, zo_status local,
+                                 const char *local_message, zo_status agreed, const zo_step_agreement *agreement);
 
 /* ZO_OK when `engine` is not NULL and `param` is a registered parameter; otherwise
  * ZO_ERR_INVALID_ARGUMENT with a message starting with `call`. */

@@ -2,6 +2,7 @@
  * only its pieces of every bucket (partition.h), and the refresh of the device weights
  * from them (after a checkpoint load). */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -88,20 +89,25 @@ static zo_status zo_gather_master_bucket(zo_engine *e, size_t bucket, float *who
     size_t piece = zo_piece_elems(&e->layout, bucket);
     float *mine = whole + e->rank * piece;
     memcpy(mine, e->master + zo_shard_offset(&e->layout, bucket), piece * sizeof(float));
-    return e->comm.ops->allgather(e->comm.ctx, mine, whole, piece * sizeof(float));
+    return zo_engine_collective_done(e, e->comm.ops->allgather(e->comm.ctx, mine, whole, piece * sizeof(float)));
 }
 
 zo_status zo_engine_get_master(zo_engine *e, size_t param, float *values)
 {
     zo_status status = zo_check_param(e, param, values, "zo_engine_get_master");
-    if (status == ZO_OK)
-        status = e->worker_device.ops->stream_synchronize(e->worker_device.ctx, e->worker);
-    size_t offset = status == ZO_OK ? e->layout.param_offset[param] : 0;
-    size_t elems = status == ZO_OK ? e->layout.param_elems[param] : 0;
-    if (status == ZO_OK && e->device_update) /* offload "none": fetch the GPU's master weights */
-        status = zo_device_update_get_master(e, offset, elems);
     if (status != ZO_OK)
         return status;
+    status = e->worker_device.ops->stream_synchronize(e->worker_device.ctx, e->worker);
+    size_t offset = e->layout.param_offset[param], elems = e->layout.param_elems[param];
+    if (status == ZO_OK && e->device_update) /* offload "none": fetch the GPU's master weights */
+        status = zo_device_update_get_master(e, offset, elems);
+    if (status != ZO_OK && e->ranks == 1)
+        return status;
+    /* several ranks: a failed update still joins the gathers the others make, and
+     * fails the next step on every rank */
+    zo_status local = e->ranks > 1 ? zo_engine_defer_failure(e, status) : ZO_OK;
+    char why[512];
+    snprintf(why, sizeof why, "%s", local ? zo_last_error() : "");
     if (e->ranks == 1) { /* the shard is the whole flat space */
         memcpy(values, e->master + offset, elems * sizeof(float));
         return ZO_OK;
@@ -117,6 +123,7 @@ zo_status zo_engine_get_master(zo_engine *e, size_t param, float *values)
     if (!whole)
         return zo_fail(ZO_ERR_OUT_OF_MEMORY, "zo_engine_get_master: no memory to gather a bucket of %zu elements",
                        room);
+    status = ZO_OK;
     for (size_t b = first; status == ZO_OK && b <= last; b++) {
         status = zo_gather_master_bucket(e, b, whole);
         size_t bucket_begin = zo_bucket_begin(&e->layout, b), bucket_end = zo_bucket_end(&e->layout, b);
@@ -125,8 +132,9 @@ zo_status zo_engine_get_master(zo_engine *e, size_t param, float *values)
         if (status == ZO_OK)
             memcpy(values + (begin - offset), whole + (begin - bucket_begin), (end - begin) * sizeof(float));
     }
-    free(whole);
-    return status;
+    if (!e->comm_broken) /* else a gather still posted may write into it: kept */
+        free(whole);
+    return local ? zo_fail(local, "%s", why) : status;
 }
 
 zo_status zo_engine_refresh_device_weights(zo_engine *e)
@@ -134,16 +142,22 @@ zo_status zo_engine_refresh_device_weights(zo_engine *e)
     zo_status status = zo_engine_synchronize(e);
     if (status == ZO_OK && e->device_update) /* offload "none": the optimizer's state is there */
         status = zo_device_update_put_state(e);
-    for (size_t b = 0; status == ZO_OK && b < e->layout.bucket_count; b++) {
+    /* a local failure stops the work, not the gathers: the other ranks make them too */
+    for (size_t b = 0; b < e->layout.bucket_count; b++) {
         size_t begin = zo_bucket_begin(&e->layout, b), piece = zo_piece_elems(&e->layout, b);
         char *bucket = (char *)e->pinned_weights + begin * e->dtype_bytes;
         char *mine = bucket + e->rank * piece * e->dtype_bytes;
-        if ((status = zo_adam_cast(e->adam, mine, e->dtype, e->master + zo_shard_offset(&e->layout, b), ZO_DTYPE_F32,
-                                   piece, 1.0f)) ||
-            (status = e->comm.ops->allgather(e->comm.ctx, mine, bucket, piece * e->dtype_bytes)))
-            break;
-        status = e->device.ops->copy_async(e->device.ctx, (char *)e->device_weights + begin * e->dtype_bytes, bucket,
-                                           piece * e->layout.ranks * e->dtype_bytes, e->h2d_stream);
+        if (status == ZO_OK)
+            status = zo_adam_cast(e->adam, mine, e->dtype, e->master + zo_shard_offset(&e->layout, b), ZO_DTYPE_F32,
+                                  piece, 1.0f);
+        zo_status gathered = zo_engine_collective_done(
+            e, e->comm.ops->allgather(e->comm.ctx, mine, bucket, piece * e->dtype_bytes));
+        status = status ? status : gathered;
+        if (gathered != ZO_OK)
+            break; /* the communicator failed: every rank's gathers fail */
+        if (status == ZO_OK)
+            status = e->device.ops->copy_async(e->device.ctx, (char *)e->device_weights + begin * e->dtype_bytes,
+                                               bucket, piece * e->layout.ranks * e->dtype_bytes, e->h2d_stream);
     }
     zo_status synced = e->device.ops->stream_synchronize(e->device.ctx, e->h2d_stream);
     return status ? status : synced;

@@ -52,13 +52,16 @@ static void zo_report_worker_span(zo_engine *e, zo_pipeline_event event, size_t 
  * sum lies at the start of `grad` (one rank's communicator does nothing in place). */
 static zo_status zo_reduce_bucket(zo_engine *e, size_t bucket, void *grad, zo_dtype dtype)
 {
-    return e->comm.ops->reduce_scatter_sum(e->comm.ctx, grad, grad, zo_piece_elems(&e->layout, bucket), dtype);
+    return zo_engine_collective_done(
+        e, e->comm.ops->reduce_scatter_sum(e->comm.ctx, grad, grad, zo_piece_elems(&e->layout, bucket), dtype));
 }
 
 /* Worker: bucket b's gradient is on the host. Reduce it over the ranks, accumulate it
  * (over micro-steps) and, at an accumulation boundary, measure this rank's piece. With
  * accumulation, stage 2 reduces every micro-step and keeps only the piece's sum; stage 1
- * sums the whole bucket locally and reduces it once, at the boundary. */
+ * sums the whole bucket locally and reduces it once, at the boundary. Its collectives
+ * run even after a failure here: the other ranks make them too (the micro-step is then
+ * dropped on every rank, whatever the data). */
 static zo_status zo_process_bucket(zo_engine *e, size_t bucket)
 {
     size_t begin = zo_bucket_begin(&e->layout, bucket), elems = zo_bucket_elems(e, bucket);
@@ -82,8 +85,10 @@ static zo_status zo_process_bucket(zo_engine *e, size_t bucket)
         if (status == ZO_OK)
             status = first ? zo_adam_cast(e->adam, sum, ZO_DTYPE_F32, grad, e->dtype, n, 1.0f)
                            : zo_adam_accumulate(e->adam, sum, grad, e->dtype, n);
-        if (status == ZO_OK && boundary && !sharded)
-            status = zo_reduce_bucket(e, bucket, sum, ZO_DTYPE_F32);
+        if (boundary && !sharded) {
+            zo_status reduced = zo_reduce_bucket(e, bucket, sum, ZO_DTYPE_F32);
+            status = status ? status : reduced;
+        }
         if (status == ZO_OK && boundary)
             status = zo_adam_grad_stats(e->adam, sum, ZO_DTYPE_F32, piece, &stats);
     } else {
@@ -111,8 +116,27 @@ static zo_status zo_bucket_landed(void *arg)
     e->bucket_landed[job->bucket] = true;
     size_t buckets = e->layout.bucket_count;
     zo_status status = ZO_OK;
-    while (status == ZO_OK && e->buckets_reduced < buckets && e->bucket_landed[buckets - 1 - e->buckets_reduced])
-        status = zo_process_bucket(e, buckets - 1 - e->buckets_reduced++);
+    /* on after a failure: the other ranks reduce these buckets too */
+    while (e->buckets_reduced < buckets && e->bucket_landed[buckets - 1 - e->buckets_reduced]) {
+        zo_status processed = zo_process_bucket(e, buckets - 1 - e->buckets_reduced++);
+        status = status ? status : processed;
+    }
+    return status;
+}
+
+/* Several ranks, caller's thread, the worker idle: the buckets this rank never
+ * processed in this micro-step (a copy never started: a missing grad_ready, a failed
+ * launch) still take part in their collectives, in the same last-first order, so the
+ * other ranks' reduce-scatters are answered. What they sum does not matter: a rank that
+ * gets here has failed, and the micro-step is dropped on every rank. */
+static zo_status zo_catch_up_reductions(zo_engine *e)
+{
+    size_t buckets = e->layout.bucket_count;
+    zo_status status = ZO_OK;
+    while (e->buckets_reduced < buckets) {
+        zo_status processed = zo_process_bucket(e, buckets - 1 - e->buckets_reduced++);
+        status = status ? status : processed;
+    }
     return status;
 }
 
@@ -205,9 +229,10 @@ zo_status zo_engine_grad_ready(zo_engine *e, size_t param, void *stream)
     e->param_ready[param] = true;
     for (size_t b = first; b <= last; b++)
         if (--e->bucket_pending[b] == 0) {
+            /* kept for the step too: this micro-step cannot succeed without the bucket */
             zo_status status = zo_start_bucket_copy(e, b, stream != NULL);
             if (status != ZO_OK)
-                return status;
+                return zo_engine_defer_failure(e, status);
         }
     return ZO_OK;
 }
@@ -262,6 +287,17 @@ static zo_status zo_send_delayed_bucket_up(void *arg)
     return zo_send_bucket_up(job->engine, job->bucket, job->engine->sending_generation);
 }
 
+/* Every rank updated its piece of bucket b: gather the others' into the staging bucket
+ * before it goes up (in place: nothing to do for one rank). Collective. */
+static zo_status zo_gather_updated_bucket(zo_engine *e, size_t b)
+{
+    size_t piece = zo_piece_elems(&e->layout, b);
+    char *bucket = zo_at(e->pinned_weights, zo_bucket_begin(&e->layout, b), e->dtype_bytes);
+    return zo_engine_collective_done(
+        e, e->comm.ops->allgather(e->comm.ctx, bucket + e->rank * piece * e->dtype_bytes, bucket,
+                                  piece * e->dtype_bytes));
+}
+
 /* Worker: update bucket b with the current plan into the staging buffer, and send it
  * up at once (the delayed update sends it at the next micro-step instead). */
 static zo_status zo_update_bucket(void *arg)
@@ -295,13 +331,14 @@ static zo_status zo_update_bucket(void *arg)
     if (e->device_update) { /* offload "none": Adam on the device, weights in place */
         status = status ? status : zo_device_update_bucket(e, b, plan);
         zo_publish(e, b, plan->generation);
-    } else if (status == ZO_OK) {
-        status = zo_adam_step(e->adam, &plan->hparams, plan->step, &buffers);
-        /* every rank updated its piece: gather the others' into the bucket before it goes up
-         * (in place: nothing to do for one rank) */
+    } else {
         if (status == ZO_OK)
-            status = e->comm.ops->allgather(e->comm.ctx, weights_out, zo_at(e->pinned_weights, begin, e->dtype_bytes),
-                                            piece * e->dtype_bytes);
+            status = zo_adam_step(e->adam, &plan->hparams, plan->step, &buffers);
+        if (status != ZO_OK)
+            e->update_incomplete = true;
+        /* even after a failure: the other ranks gather this bucket too */
+        zo_status gathered = zo_gather_updated_bucket(e, b);
+        status = status ? status : gathered;
     }
     if (!e->device_update && !e->settings.delayed_param_update) {
         zo_status sent = zo_send_bucket_up(e, b, plan->generation);
@@ -315,17 +352,20 @@ static zo_status zo_update_bucket(void *arg)
 }
 
 /* Queues `job` for every bucket on the worker; on a failure the buckets left out are
- * published as `generation` so no forward waits for them forever. */
-static zo_status zo_queue_bucket_jobs(zo_engine *e, zo_host_fn job, uint64_t generation)
+ * published as `generation` so no forward waits for them forever. *queued: how many
+ * were queued (the first ones). */
+static zo_status zo_queue_bucket_jobs(zo_engine *e, zo_host_fn job, uint64_t generation, size_t *queued)
 {
     for (size_t b = 0; b < e->layout.bucket_count; b++) {
         zo_status status = e->worker_device.ops->launch_host(e->worker_device.ctx, e->worker, job, &e->jobs[b]);
         if (status != ZO_OK) {
             for (size_t rest = b; rest < e->layout.bucket_count; rest++)
                 zo_publish(e, rest, generation);
+            *queued = b;
             return status;
         }
     }
+    *queued = e->layout.bucket_count;
     return ZO_OK;
 }
 
@@ -346,7 +386,8 @@ static zo_status zo_send_delayed_update(zo_engine *e)
     e->sending_generation = e->unsent_generation;
     e->unsent_generation = 0;
     zo_want_generation(e, e->sending_generation);
-    return zo_queue_bucket_jobs(e, zo_send_delayed_bucket_up, e->sending_generation);
+    size_t queued;
+    return zo_queue_bucket_jobs(e, zo_send_delayed_bucket_up, e->sending_generation, &queued);
 }
 
 /* Names up to five parameters whose grad_ready is missing. */
@@ -401,30 +442,95 @@ static zo_status zo_queue_update(zo_engine *e, double lr, float grad_scale, cons
         e->unsent_generation = e->plan.generation;
     else
         zo_want_generation(e, e->plan.generation);
-    return zo_queue_bucket_jobs(e, zo_update_bucket, e->plan.generation);
+    size_t queued;
+    zo_status status = zo_queue_bucket_jobs(e, zo_update_bucket, e->plan.generation, &queued);
+    if (status == ZO_OK || e->ranks == 1)
+        return status;
+    /* The other ranks gather every bucket: once the queued updates are done, gather the
+     * rest here, in order, with this rank's pieces left as they were. The ranks' master
+     * weights now differ, and the next step must fail on all of them. */
+    char why[512];
+    snprintf(why, sizeof why, "%s", zo_last_error());
+    e->worker_device.ops->stream_synchronize(e->worker_device.ctx, e->worker);
+    for (size_t b = queued; b < e->layout.bucket_count; b++)
+        zo_gather_updated_bucket(e, b);
+    e->update_incomplete = true;
+    return zo_engine_defer_failure(e, zo_fail(status, "%s", why));
 }
 
-/* The squared norm of the whole gradient and the number of pieces holding an inf or
- * NaN, over all ranks' pieces (a collective: every rank calls it at every boundary). */
-static zo_status zo_sum_bucket_stats(zo_engine *e, double out[2])
+/* A failure of this rank's, its message kept (later calls overwrite zo_last_error). */
+typedef struct zo_local_failure {
+    zo_status status;
+    char message[512];
+} zo_local_failure;
+
+/* Keeps the first failure noted. */
+static void zo_note_failure(zo_local_failure *failure, zo_status status, const char *message)
 {
-    out[0] = out[1] = 0.0;
-    for (size_t b = 0; b < e->layout.bucket_count; b++) { /* in bucket order: reproducible */
-        out[0] += e->bucket_stats[b].sum_squares;
-        out[1] += e->bucket_stats[b].all_finite ? 0.0 : 1.0;
+    if (status != ZO_OK && failure->status == ZO_OK) {
+        failure->status = status;
+        snprintf(failure->message, sizeof failure->message, "%s", message);
     }
-    return e->comm.ops->allreduce_sum_f64(e->comm.ctx, out, 2);
+}
+
+/* The micro-step's gradients are lost: the accumulation window starts over. */
+static void zo_drop_micro_step(zo_engine *e)
+{
+    uint64_t into_window = e->micro_steps % e->accumulation_steps;
+    e->micro_steps += into_window ? e->accumulation_steps - into_window : 0;
+}
+
+/* Waits for the micro-step's work and, with several ranks, makes the collectives this
+ * rank still owes; notes what failed here, earliest cause first. */
+static void zo_finish_micro_step_work(zo_engine *e, bool missing, zo_local_failure *local)
+{
+    zo_note_failure(local, e->deferred_failure, e->deferred_message);
+    if (missing)
+        zo_note_failure(local, zo_report_missing(e), zo_last_error());
+    zo_status waited = zo_wait_for_gradients(e);
+    zo_note_failure(local, waited, zo_last_error());
+    if (e->ranks > 1) {
+        zo_status caught_up = zo_catch_up_reductions(e);
+        zo_note_failure(local, caught_up, zo_last_error());
+    }
+}
+
+/* The step proper, once the ranks agree that none failed: skip it on an overflow, or
+ * clip and queue the update. */
+static zo_status zo_decide_step(zo_engine *e, const zo_step_agreement *agreed, const void *landed,
+                                zo_step_info *result)
+{
+    bool finite = agreed->nonfinite_pieces == 0.0;
+    /* DeepSpeed averages over micro-steps and ranks */
+    double scale = e->scaler.scale * (double)e->accumulation_steps * (double)e->ranks;
+    result->overflow = !finite;
+    result->grad_norm = finite ? sqrt(agreed->sum_squares) / scale : INFINITY;
+    if (!finite) {
+        result->skipped = true;
+        return zo_loss_scaler_update(&e->scaler, true);
+    }
+    double clip = e->settings.gradient_clipping;
+    if (clip > 0.0 && clip / (result->grad_norm + 1e-6) < 1.0) /* DeepSpeed's clip_coef */
+        result->clip_coefficient = clip / (result->grad_norm + 1e-6);
+    e->steps++;
+    result->lr = zo_lr_at_step(&e->settings.scheduler, e->settings.adam.lr, e->steps);
+    zo_status status = zo_queue_update(e, result->lr, (float)(result->clip_coefficient / scale), landed);
+    return status ? status : zo_loss_scaler_update(&e->scaler, false);
 }
 
 zo_status zo_engine_step(zo_engine *e, zo_step_info *info)
 {
     if (!e)
         return zo_fail(ZO_ERR_INVALID_ARGUMENT, "zo_engine_step: engine is NULL");
+    bool missing = false;
     for (size_t i = 0; i < e->layout.param_count; i++)
-        if (!e->param_ready[i])
-            return zo_report_missing(e);
+        missing = missing || !e->param_ready[i];
+    /* one rank returns at once; several must still meet the others in the collectives */
+    if (missing && e->ranks == 1)
+        return zo_report_missing(e);
     double started = zo_now_seconds();
-    zo_status status = zo_wait_for_gradients(e);
+    zo_local_failure local = {0};
+    zo_finish_micro_step_work(e, missing, &local);
     if (e->trace)
         zo_trace_span(e->trace, ZO_TRACK_LOOP, "step: wait for gradients", (size_t)-1, started, zo_now_seconds());
     zo_step_info result = {.wait_seconds = zo_now_seconds() - started,
@@ -434,39 +540,26 @@ zo_status zo_engine_step(zo_engine *e, zo_step_info *info)
                            .clip_coefficient = 1.0};
     const void *landed = e->grads_landing; /* before the next micro-step swaps it */
     zo_start_next_micro_step(e);
-    if (status == ZO_OK)
-        status = zo_send_delayed_update(e);
-    if (status != ZO_OK) { /* its gradients are lost: the accumulation window starts over */
-        uint64_t into_window = e->micro_steps % e->accumulation_steps;
-        e->micro_steps += into_window ? e->accumulation_steps - into_window : 0;
-        return status;
+    if (local.status == ZO_OK)
+        zo_note_failure(&local, zo_send_delayed_update(e), zo_last_error());
+    e->deferred_failure = ZO_OK; /* reported now, by this step */
+    if (local.status != ZO_OK && e->ranks == 1) {
+        zo_drop_micro_step(e);
+        return zo_fail(local.status, "%s", local.message);
     }
 
-    if (result.boundary) {
-        double norm_and_overflow[2];
-        status = zo_sum_bucket_stats(e, norm_and_overflow);
-        if (status != ZO_OK)
-            return status;
-        bool finite = norm_and_overflow[1] == 0.0;
-        double sum_squares = norm_and_overflow[0];
-        /* DeepSpeed averages over micro-steps and ranks */
-        double scale = e->scaler.scale * (double)e->accumulation_steps * (double)e->ranks;
-        result.overflow = !finite;
-        result.grad_norm = finite ? sqrt(sum_squares) / scale : INFINITY;
-        if (!finite) {
-            result.skipped = true;
-            status = zo_loss_scaler_update(&e->scaler, true);
-        } else {
-            double clip = e->settings.gradient_clipping;
-            if (clip > 0.0 && clip / (result.grad_norm + 1e-6) < 1.0) /* DeepSpeed's clip_coef */
-                result.clip_coefficient = clip / (result.grad_norm + 1e-6);
-            e->steps++;
-            result.lr = zo_lr_at_step(&e->settings.scheduler, e->settings.adam.lr, e->steps);
-            status = zo_queue_update(e, result.lr, (float)(result.clip_coefficient / scale), landed);
-            if (status == ZO_OK)
-                status = zo_loss_scaler_update(&e->scaler, false);
+    /* every rank, every micro-step (one rank: at boundaries, where the stats are summed) */
+    zo_step_agreement agreed = {0};
+    if (result.boundary || e->ranks > 1) {
+        zo_status status = zo_engine_agree_on_step(e, result.boundary, local.status != ZO_OK, &agreed);
+        if (status != ZO_OK || agreed.failed_ranks > 0) {
+            uint64_t failed_micro_step = e->micro_steps;
+            zo_drop_micro_step(e);
+            e->update_incomplete = false; /* said now, by this step */
+            return zo_engine_step_failure(e, failed_micro_step, local.status, local.message, status, &agreed);
         }
     }
+    zo_status status = result.boundary ? zo_decide_step(e, &agreed, landed, &result) : ZO_OK;
     result.micro_step = e->micro_steps;
     result.step = e->steps;
     result.loss_scale = (float)e->scaler.scale;

@@ -32,6 +32,7 @@ const char *zo_status_name(zo_status status)
     case ZO_ERR_NON_FINITE: return "ZO_ERR_NON_FINITE";
     case ZO_ERR_INTERNAL: return "ZO_ERR_INTERNAL";
     case ZO_ERR_PEER: return "ZO_ERR_PEER";
+    case ZO_ERR_TIMEOUT: return "ZO_ERR_TIMEOUT";
     }
     return "unknown status";
 }

@@ -8,7 +8,7 @@
 #include "checkpoint_manifest.h"
 #include "checkpoint_shard.h"
 #include "checkpoint_test_support.h"
-#include "engine_agree.h"
+#include "create_checks.h"
 #include "json_checksum.h"
 #include "safetensors_names.h"
 

@@ -176,6 +176,7 @@ Test(config, defaults_are_deepspeeds_where_zo_follows_deepspeed)
     cr_assert(eq(int, s.device, ZO_DEVICE_AUTO));
     cr_assert(eq(int, s.moments_dtype, ZO_DTYPE_F32));
     cr_assert(eq(str, s.trace_file, ""));
+    cr_assert(eq(dbl, s.collective_timeout_seconds, 600.0)); /* PyTorch's NCCL default */
 }
 
 /* The Hugging Face Trainer's template: "auto" wherever the Trainer would fill a value
@@ -197,7 +198,8 @@ Test(config, auto_values_give_the_defaults)
         " \"zero_optimization\": {\"stage\": \"auto\", \"offload_optimizer\": \"auto\","
         "                       \"reduce_bucket_size\": \"auto\", \"overlap_comm\": \"auto\"},"
         " \"zo\": {\"device\": \"auto\", \"threads\": \"auto\", \"trace\": \"auto\", \"bind\": \"auto\","
-        "         \"moments_dtype\": \"auto\", \"max_pinned_bytes\": \"auto\"}}");
+        "         \"moments_dtype\": \"auto\", \"max_pinned_bytes\": \"auto\","
+        "         \"collective_timeout_seconds\": \"auto\"}}");
     cr_assert(eq(int, memcmp(zo_config_settings(config), &defaults, sizeof defaults), 0));
     zo_config_destroy(&config);
 }
@@ -295,6 +297,21 @@ Test(config, whole_reals_are_integers)
     cr_assert(eq(u64, zo_config_settings(config)->reduce_bucket_size, 500000000));
     cr_assert(eq(u64, zo_config_settings(config)->allgather_bucket_size, 1));
     zo_config_destroy(&config);
+}
+
+Test(config, collective_timeout_takes_seconds_or_zero_for_no_limit)
+{
+    static const struct {
+        const char *value;
+        double seconds;
+    } cases[] = {{"0", 0.0}, {"1", 1.0}, {"0.25", 0.25}, {"1800", 1800.0}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char json[128];
+        snprintf(json, sizeof json, "{\"zo\": {\"collective_timeout_seconds\": %s}}", cases[i].value);
+        zo_config *config = parse_ok(json);
+        cr_assert(eq(dbl, zo_config_settings(config)->collective_timeout_seconds, cases[i].seconds), "%s", json);
+        zo_config_destroy(&config);
+    }
 }
 
 typedef struct byte_size_case {
@@ -435,6 +452,10 @@ static const bad_config bad_configs[] = {
      " \"warmup_min_ratio\": 1.5}}}",
      ZO_ERR_CONFIG, "scheduler.params.warmup_min_ratio is 1.5, must be in [0, 1]", NULL},
     {"{\"zo\": {\"threads\": -1}}", ZO_ERR_CONFIG, "zo.threads is -1, must be >= 0", NULL},
+    {"{\"zo\": {\"collective_timeout_seconds\": -1}}", ZO_ERR_CONFIG,
+     "zo.collective_timeout_seconds is -1, must be >= 0", NULL},
+    {"{\"zo\": {\"collective_timeout_seconds\": \"10s\"}}", ZO_ERR_CONFIG,
+     "zo.collective_timeout_seconds must be a number, got", NULL},
     {"{\"zo\": {\"max_pinned_bytes\": -1}}", ZO_ERR_CONFIG,
      "zo.max_pinned_bytes is -1, must be >= 0", NULL},
     {"{\"zo\": {\"max_pinned_bytes\": \"8 gigs\"}}", ZO_ERR_CONFIG,

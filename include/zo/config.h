@@ -107,6 +107,8 @@ typedef struct zo_settings {
     char trace_file[1024];        /* "" = no trace; else a Chrome/Perfetto JSON    */
     zo_dtype moments_dtype;       /* "f32" (default) or "bf16"                      */
     uint64_t max_pinned_bytes;    /* cap on pinned host memory; 0 = no cap          */
+    double collective_timeout_seconds; /* a collective waiting longer fails with
+                                     ZO_ERR_TIMEOUT; 0 = wait forever; default 600  */
 } zo_settings;
 
 /* Fills `settings` with the defaults a config of "{}" would give. */

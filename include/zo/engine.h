@@ -140,8 +140,13 @@ typedef struct zo_step_info {
  * going back to the device as soon as it is updated. Returns before the update ends;
  * zo_engine_wait_params orders the next forward after it. info may be NULL.
  * Errors: ZO_ERR_INVALID_ARGUMENT naming parameters whose grad_ready is missing
- * (nothing changes: report them and call step again), ZO_ERR_NON_FINITE when the
- * loss scale is already at fp16.min_loss_scale and still overflows, ZO_ERR_DEVICE. */
+ * (one rank: nothing changes: report them and call step again; several ranks: the
+ * micro-step fails and is dropped, as below), ZO_ERR_NON_FINITE when the loss scale is
+ * already at fp16.min_loss_scale and still overflows, ZO_ERR_DEVICE.
+ * With several ranks every rank calls it at every micro-step, and a failure on any rank
+ * fails that micro-step on all (the others return ZO_ERR_PEER) and drops it everywhere;
+ * ZO_ERR_TIMEOUT when a collective waited longer than zo.collective_timeout_seconds (a
+ * rank is gone or skipped a step): the engine is then unusable. */
 ZO_API zo_status zo_engine_step(zo_engine *engine, zo_step_info *info);
 
 /* The current loss scale (1 without fp16). */

@@ -20,8 +20,11 @@ typedef enum zo_status {
     ZO_ERR_DEVICE = -6,           /* the device backend (CUDA, driver) failed         */
     ZO_ERR_NON_FINITE = -7,       /* a gradient or value was inf/NaN where it may not */
     ZO_ERR_INTERNAL = -8,         /* a broken invariant: please report it             */
-    ZO_ERR_PEER = -9              /* another data-parallel rank failed (its own error
+    ZO_ERR_PEER = -9,             /* another data-parallel rank failed (its own error
                                      says why); this rank changed nothing            */
+    ZO_ERR_TIMEOUT = -10          /* a collective did not complete in
+                                     zo.collective_timeout_seconds: a rank is gone or
+                                     stopped taking part; the ranks cannot agree again */
 } zo_status;
 
 /* The message of the last failure on the calling thread, never NULL ("" if none).

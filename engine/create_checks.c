@@ -1,7 +1,7 @@
 /* What zo_engine_create checks before the engine exists: parameter names a checkpoint
  * can hold, and the ranks' agreement on everything that must be the same on all of
- * them (engine_agree.h). */
-#include "engine_agree.h"
+ * them (create_checks.h). */
+#include "create_checks.h"
 
 #include <stdio.h>
 #include <stdlib.h>

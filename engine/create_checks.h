@@ -1,8 +1,8 @@
 /* What zo_engine_create checks before an engine exists: that every parameter name can
  * be saved in a checkpoint and loaded back, and that all ranks registered the same
  * model with the same config. Internal. */
-#ifndef ZO_ENGINE_AGREE_H
-#define ZO_ENGINE_AGREE_H
+#ifndef ZO_CREATE_CHECKS_H
+#define ZO_CREATE_CHECKS_H
 
 #include <stddef.h>
 
