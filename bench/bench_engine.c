@@ -12,7 +12,7 @@
 
 #include "bench_fail.h"
 #include "bind_variants.h"
-#include "byte_size.h"
+#include "config/byte_size.h"
 #include "engine_config.h"
 #include "engine_loop.h"
 #include "median.h"

@@ -10,7 +10,7 @@
 #include <stdbool.h>
 
 #include "plan.h"
-#include "topology.h"
+#include "topology/topology.h"
 
 typedef struct bench_binding {
     size_t count;          /* placements compared; 0: no --bind, nothing placed     */

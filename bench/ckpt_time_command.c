@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "bench_fail.h"
-#include "byte_size.h"
+#include "config/byte_size.h"
 #include "engine_config.h"
 #include "median.h"
 #include "options.h"

@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "bench_fail.h"
-#include "byte_size.h"
+#include "config/byte_size.h"
 #include "options.h"
 
 enum { BENCH_MAX_RANK_RUNS = 8 };

@@ -6,7 +6,7 @@
 #include <stdio.h>
 
 #include "bench_fail.h"
-#include "byte_size.h"
+#include "config/byte_size.h"
 #include "engine_config.h"
 #include "param_count.h"
 #include "report.h"

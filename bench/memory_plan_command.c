@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "bench_fail.h"
-#include "byte_size.h"
+#include "config/byte_size.h"
 #include "options.h"
 #include "param_count.h"
 #include "synthetic_model.h"

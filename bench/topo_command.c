@@ -8,7 +8,7 @@
 #include "bench_fail.h"
 #include "bind_option.h"
 #include "options.h"
-#include "topology.h"
+#include "topology/topology.h"
 #include "zo/cuda.h"
 
 typedef struct bench_topo_options {

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "bench_fail.h"
-#include "byte_size.h"
+#include "config/byte_size.h"
 #include "machine.h"
 #include "report.h"
 #include "zo/zo.h"

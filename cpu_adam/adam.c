@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../engine/error.h"
+#include "error.h"
 #include "adam_internal.h"
 #include "kernels.h"
 #include "thread_pinning.h"

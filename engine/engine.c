@@ -9,14 +9,14 @@
 #include <time.h>
 
 #include "create_checks.h"
-#include "engine_device_update.h"
+#include "device_update.h"
 #include "engine_internal.h"
 #include "checked_math.h"
-#include "comm_choose.h"
-#include "engine_placement.h"
+#include "comm/choose.h"
+#include "update_placement.h"
 #include "error.h"
 #include "fault_injection.h"
-#include "device_cuda.h"
+#include "device/cuda/backend.h"
 #include "memory_plan.h"
 #include "zo/cuda.h"
 

@@ -7,11 +7,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "comm.h"
+#include "comm/comm.h"
 #include "device.h"
 #include "loss_scaler.h"
 #include "partition.h"
-#include "topology.h"
+#include "topology/topology.h"
 #include "trace.h"
 #include "zo/adam.h"
 #include "zo/engine.h"

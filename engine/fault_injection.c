@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "byte_size.h"
+#include "config/byte_size.h"
 #include "error.h"
 
 typedef struct zo_fault_state {

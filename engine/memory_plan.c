@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "byte_size.h"
+#include "config/byte_size.h"
 #include "checked_math.h"
 #include "engine_internal.h"
 #include "error.h"

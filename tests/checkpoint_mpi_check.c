@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "safetensors.h"
+#include "checkpoint/safetensors.h"
 #include "mpi_check_support.h"
 #include "zo/zo.h"
 

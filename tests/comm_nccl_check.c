@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "comm_nccl.h"
+#include "comm/nccl_comm.h"
 #include "mpi_check_support.h"
 #include "zo/zo.h"
 

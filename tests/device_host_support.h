@@ -3,7 +3,7 @@
 #ifndef ZO_DEVICE_HOST_SUPPORT_H
 #define ZO_DEVICE_HOST_SUPPORT_H
 
-#include "device_host.h"
+#include "device/host/backend.h"
 #include "device_test_support.h"
 
 /* ---- the device every test runs on, audited for leaks at the end --------------- */

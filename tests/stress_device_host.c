@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "device_host.h"
+#include "device/host/backend.h"
 #include "error.h"
 
 static zo_device device;

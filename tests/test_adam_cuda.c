@@ -15,7 +15,7 @@
 #include <cuda_runtime.h>
 #endif
 
-#include "adam_cuda.h"
+#include "device/cuda/adam.h"
 #include "zo/zo.h"
 
 /* The last error mentions `part`. */

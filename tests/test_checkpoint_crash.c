@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "checkpoint_test_support.h"
-#include "durable_io.h"
+#include "checkpoint/durable_io.h"
 
 enum { CHUNK_BYTES = 4096 };
 

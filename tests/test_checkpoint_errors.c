@@ -3,10 +3,10 @@
  * weights, step, loss scaler) is left as it was, bit for bit. */
 #include <unistd.h>
 
-#include "checkpoint_manifest.h"
-#include "checkpoint_shard.h"
+#include "checkpoint/manifest.h"
+#include "checkpoint/shard.h"
 #include "checkpoint_test_support.h"
-#include "durable_io.h"
+#include "checkpoint/durable_io.h"
 #include "fault_injection.h"
 
 typedef ckpt_saved saved_checkpoint;

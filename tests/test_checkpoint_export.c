@@ -2,8 +2,8 @@
  * tensors equal to zo_engine_get_master, bit for bit; from a 3-rank checkpoint built by
  * hand (the pieces of every bucket put back in flat order); through `zo-bench
  * ckpt-export`; and refused for a model with two parameters of one name. */
-#include "checkpoint_manifest.h"
-#include "checkpoint_shard.h"
+#include "checkpoint/manifest.h"
+#include "checkpoint/shard.h"
 #include "checkpoint_test_support.h"
 #include "partition.h"
 

@@ -5,12 +5,12 @@
  * and load, every one it cannot store is refused at create, by index. */
 #include <unistd.h>
 
-#include "checkpoint_manifest.h"
-#include "checkpoint_shard.h"
+#include "checkpoint/manifest.h"
+#include "checkpoint/shard.h"
 #include "checkpoint_test_support.h"
 #include "create_checks.h"
-#include "json_checksum.h"
-#include "safetensors_names.h"
+#include "checkpoint/json_checksum.h"
+#include "checkpoint/safetensors_names.h"
 
 typedef ckpt_saved saved;
 

@@ -8,9 +8,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "checkpoint_manifest.h"
+#include "checkpoint/manifest.h"
 #include "checkpoint_test_support.h"
-#include "durable_io.h"
+#include "checkpoint/durable_io.h"
 
 /* A scratch directory holding the checkpoint `old` (3 micro-steps) and an engine that
  * trained on to another state (`new_state`, 4 more). */

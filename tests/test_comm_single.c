@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "comm.h"
-#include "comm_choose.h"
+#include "comm/comm.h"
+#include "comm/choose.h"
 #include "zo/zo.h"
 
 static zo_comm comm;

@@ -15,7 +15,7 @@
 #include <cuda_runtime.h>
 #endif
 
-#include "device_cuda.h"
+#include "device/cuda/backend.h"
 #include "device_test_support.h"
 
 /* ---- creation: the tests that always run ------------------------------------------ */

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine_device_update.h"
+#include "device_update.h"
 #include "engine_internal.h"
 #include "test_support.h"
 #include "zo/zo.h"

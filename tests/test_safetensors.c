@@ -8,8 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "crc32c.h"
-#include "safetensors.h"
+#include "checkpoint/crc32c.h"
+#include "checkpoint/safetensors.h"
 #include "test_support.h"
 
 static void scratch_file(char *out, size_t size)

@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cpu_list.h"
-#include "topology_internal.h"
+#include "topology/cpu_list.h"
+#include "topology/internal.h"
 
 /* Two sockets, one NUMA node each, 8 cores of 2 hyperthreads: PUs 0-15 on node 0,
  * 16-31 on node 1, core c holds PUs 2c and 2c+1. */

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "topology.h"
+#include "topology/topology.h"
 #include "zo/zo.h"
 
 enum { MAX_CPUS = 1024 };

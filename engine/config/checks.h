@@ -1,0 +1,11 @@
+/* Checks a config across keys, once the walk has read every key. Internal. */
+#ifndef ZO_CONFIG_CHECKS_H
+#define ZO_CONFIG_CHECKS_H
+
+#include "reader.h"
+
+/* Refuses combinations no single key shows wrong, and settles values that depend on
+ * several keys (Adam's decoupled decay). ZO_ERR_CONFIG naming the keys. */
+zo_status zo_config_check(zo_config_reader *reader);
+
+#endif

@@ -1,0 +1,245 @@
+/* The host backend's table of device operations: argument checks, then the streams of
+ * host_stream.c, the events of host_event.c and the buffers of host_memory.c. */
+#include "backend.h"
+
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "error.h"
+#include "event.h"
+#include "memory.h"
+#include "stream.h"
+
+typedef struct zo_host_device {
+    zo_host_memory memory;
+    atomic_size_t live_streams, live_events; /* for zo_device_host_audit */
+} zo_host_device;
+
+static zo_status zo_alloc_device(void *ctx, size_t bytes, void **out)
+{
+    if (!out)
+        return zo_fail(ZO_ERR_INVALID_ARGUMENT, "host device: alloc_device: out is NULL");
+    return zo_host_memory_alloc(&((zo_host_device *)ctx)->memory, bytes, ZO_HOST_BUFFER_DEVICE,
+                                out);
+}
+
+static void zo_free_device(void *ctx, void *ptr)
+{
+    zo_host_memory_free(&((zo_host_device *)ctx)->memory, ptr, ZO_HOST_BUFFER_DEVICE);
+}
+
+static zo_status zo_alloc_pinned(void *ctx, size_t bytes, void **out)
+{
+    if (!out)
+        return zo_fail(ZO_ERR_INVALID_ARGUMENT, "host device: alloc_pinned: out is NULL");
+    return zo_host_memory_alloc(&((zo_host_device *)ctx)->memory, bytes, ZO_HOST_BUFFER_PINNED,
+                                out);
+}
+
+static void zo_free_pinned(void *ctx, void *ptr)
+{
+    zo_host_memory_free(&((zo_host_device *)ctx)->memory, ptr, ZO_HOST_BUFFER_PINNED);
+}
+
+static zo_status zo_stream_create(void *ctx, const char *name, zo_device_stream **out)
+{
+    if (!out)
+        return zo_fail(ZO_ERR_INVALID_ARGUMENT, "host device: stream_create: out is NULL");
+    zo_status status = zo_host_stream_create(name, out);
+    if (status == ZO_OK)
+        atomic_fetch_add(&((zo_host_device *)ctx)->live_streams, 1);
+    return status;
+}
+
+static void zo_stream_destroy(void *ctx, zo_device_stream *stream)
+{
+    if (!stream)
+        return;
+    zo_host_stream_destroy(stream);
+    atomic_fetch_sub(&((zo_host_device *)ctx)->live_streams, 1);
+}
+
+static zo_status zo_copy_async(void *ctx, void *dst, const void *src, size_t bytes,
+                               zo_device_stream *stream)
+{
+    if (!stream)
+        return zo_fail(ZO_ERR_INVALID_ARGUMENT, "host device: copy_async: stream is NULL");
+    if (bytes > 0) {
+        if (!dst || !src)
+            return zo_fail(ZO_ERR_INVALID_ARGUMENT,
+                           "host device: copy_async of %zu bytes: %s is NULL", bytes,
+                           dst ? "src" : "dst");
+        /* memcpy of overlapping ranges is undefined, and so is cudaMemcpyAsync's */
+        uintptr_t d = (uintptr_t)dst, s = (uintptr_t)src;
+        if ((d <= s && s - d < bytes) || (s <= d && d - s < bytes))
+            return zo_fail(ZO_ERR_INVALID_ARGUMENT,
+                           "host device: copy_async of %zu bytes: source and destination overlap",
+                           bytes);
+        zo_host_memory *memory = &((zo_host_device *)ctx)->memory;
+        zo_status status;
+        if ((status = zo_host_memory_check_range(memory, dst, bytes, "destination")) != ZO_OK ||
+            (status = zo_host_memory_check_range(memory, src, bytes, "source")) != ZO_OK)
+            return status;
+    }
+    return zo_host_stream_copy(stream, dst, src, bytes);
+}
+
+static zo_status zo_launch_host(void *ctx, zo_device_stream *stream, zo_host_fn fn, void *arg)
+{
+    (void)ctx;
+    if (!stream || !fn)
+        return zo_fail(ZO_ERR_INVALID_ARGUMENT, "host device: launch_host: %s is NULL",
+                       stream ? "fn" : "stream");
+    return zo_host_stream_launch(stream, fn, arg);
+}
+
+static zo_status zo_stream_synchronize(void *ctx, zo_device_stream *stream)
+{
+    (void)ctx;
+    if (!stream)
+        return zo_fail(ZO_ERR_INVALID_ARGUMENT, "host device: stream_synchronize: stream is NULL");
+    return zo_host_stream_synchronize(stream);
+}
+
+static zo_status zo_event_create(void *ctx, zo_device_event **out)
+{
+    if (!out)
+        return zo_fail(ZO_ERR_INVALID_ARGUMENT, "host device: event_create: out is NULL");
+    zo_status status = zo_host_event_create(out);
+    if (status == ZO_OK)
+        atomic_fetch_add(&((zo_host_device *)ctx)->live_events, 1);
+    return status;
+}
+
+static void zo_event_destroy(void *ctx, zo_device_event *event)
+{
+    if (!event)
+        return;
+    zo_host_event_destroy(event);
+    atomic_fetch_sub(&((zo_host_device *)ctx)->live_events, 1);
+}
+
+static zo_status zo_event_record(void *ctx, zo_device_event *event, zo_device_stream *stream)
+{
+    (void)ctx;
+    if (!event || !stream)
+        return zo_fail(ZO_ERR_INVALID_ARGUMENT, "host device: event_record: %s is NULL",
+                       event ? "stream" : "event");
+    return zo_host_event_record(event, stream);
+}
+
+static zo_status zo_stream_wait_event(void *ctx, zo_device_stream *stream, zo_device_event *event)
+{
+    (void)ctx;
+    if (!event || !stream)
+        return zo_fail(ZO_ERR_INVALID_ARGUMENT, "host device: stream_wait_event: %s is NULL",
+                       event ? "stream" : "event");
+    return zo_host_event_enqueue_wait(stream, event);
+}
+
+static zo_status zo_event_synchronize(void *ctx, zo_device_event *event)
+{
+    (void)ctx;
+    if (!event)
+        return zo_fail(ZO_ERR_INVALID_ARGUMENT, "host device: event_synchronize: event is NULL");
+    return zo_host_event_synchronize(event);
+}
+
+static zo_status zo_event_query(void *ctx, zo_device_event *event, bool *complete)
+{
+    (void)ctx;
+    if (!event || !complete)
+        return zo_fail(ZO_ERR_INVALID_ARGUMENT, "host device: event_query: %s is NULL",
+                       event ? "complete" : "event");
+    *complete = zo_host_event_complete(event);
+    return ZO_OK;
+}
+
+/* The host backend's loop runs on the caller's thread: there is no stream to name. */
+static zo_status zo_no_external_stream(const char *call)
+{
+    return zo_fail(ZO_ERR_INVALID_ARGUMENT,
+                   "%s: the host backend takes no stream (pass NULL once the work is done)", call);
+}
+
+static zo_status zo_event_record_external(void *ctx, zo_device_event *event, void *external_stream)
+{
+    (void)ctx, (void)event, (void)external_stream;
+    return zo_no_external_stream("event_record_external");
+}
+
+static zo_status zo_external_stream_wait_event(void *ctx, void *external_stream, zo_device_event *event)
+{
+    (void)ctx, (void)event, (void)external_stream;
+    return zo_no_external_stream("external_stream_wait_event");
+}
+
+static void zo_destroy(void *ctx)
+{
+    zo_host_device *device = ctx;
+    if (!device)
+        return;
+    zo_host_memory_release(&device->memory); /* buffers still live go too */
+    free(device);
+}
+
+static const zo_device_ops zo_host_ops = {
+    .name = "host",
+    .takes_external_streams = false,
+    .alloc_device = zo_alloc_device,
+    .free_device = zo_free_device,
+    .alloc_pinned = zo_alloc_pinned,
+    .free_pinned = zo_free_pinned,
+    .stream_create = zo_stream_create,
+    .stream_destroy = zo_stream_destroy,
+    .copy_async = zo_copy_async,
+    .launch_host = zo_launch_host,
+    .stream_synchronize = zo_stream_synchronize,
+    .event_create = zo_event_create,
+    .event_destroy = zo_event_destroy,
+    .event_record = zo_event_record,
+    .stream_wait_event = zo_stream_wait_event,
+    .event_synchronize = zo_event_synchronize,
+    .event_query = zo_event_query,
+    .event_record_external = zo_event_record_external,
+    .external_stream_wait_event = zo_external_stream_wait_event,
+    .destroy = zo_destroy,
+};
+
+zo_status zo_device_host_create(zo_device *out)
+{
+    if (!out)
+        return zo_fail(ZO_ERR_INVALID_ARGUMENT, "zo_device_host_create: out is NULL");
+    *out = (zo_device){0};
+    zo_host_device *device = calloc(1, sizeof *device);
+    if (!device)
+        return zo_fail(ZO_ERR_OUT_OF_MEMORY, "host device: out of memory for its context");
+    zo_status status = zo_host_memory_init(&device->memory);
+    if (status != ZO_OK) {
+        free(device);
+        return status;
+    }
+    atomic_init(&device->live_streams, 0);
+    atomic_init(&device->live_events, 0);
+    *out = (zo_device){.ops = &zo_host_ops, .ctx = device};
+    return ZO_OK;
+}
+
+zo_status zo_device_host_audit(const zo_device *device)
+{
+    if (!device || device->ops != &zo_host_ops)
+        return zo_fail(ZO_ERR_INVALID_ARGUMENT, "zo_device_host_audit: not a host device");
+    zo_host_device *host = device->ctx;
+    size_t device_buffers = zo_host_memory_live(&host->memory, ZO_HOST_BUFFER_DEVICE);
+    size_t pinned_buffers = zo_host_memory_live(&host->memory, ZO_HOST_BUFFER_PINNED);
+    size_t streams = atomic_load(&host->live_streams), events = atomic_load(&host->live_events);
+    size_t bad_frees = zo_host_memory_bad_frees(&host->memory);
+    if (device_buffers + pinned_buffers + streams + events + bad_frees == 0)
+        return ZO_OK;
+    return zo_fail(ZO_ERR_INTERNAL,
+                   "host device: still alive: %zu device buffers, %zu pinned buffers, %zu streams, "
+                   "%zu events; %zu frees refused (a double free, a pointer it never handed out, "
+                   "or the wrong free function)",
+                   device_buffers, pinned_buffers, streams, events, bad_frees);
+}

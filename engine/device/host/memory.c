@@ -1,0 +1,157 @@
+/* The host backend's buffers: calloc'd, aligned by hand, and registered so that frees
+ * and copies can be checked against what was handed out. */
+#include "memory.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "error.h"
+#include "fault_injection.h"
+
+enum { ZO_HOST_ALIGNMENT = 64 };
+
+static const char *zo_kind_name(zo_host_buffer_kind kind)
+{
+    return kind == ZO_HOST_BUFFER_PINNED ? "pinned" : "device";
+}
+
+zo_status zo_host_memory_init(zo_host_memory *memory)
+{
+    *memory = (zo_host_memory){0};
+    if (pthread_mutex_init(&memory->lock, NULL) != 0)
+        return zo_fail(ZO_ERR_DEVICE, "host device: cannot create the lock of its memory registry");
+    long pages = sysconf(_SC_PHYS_PAGES), page_bytes = sysconf(_SC_PAGESIZE);
+    memory->capacity_bytes =
+        pages > 0 && page_bytes > 0 && (size_t)pages <= SIZE_MAX / (size_t)page_bytes
+            ? (size_t)pages * (size_t)page_bytes
+            : SIZE_MAX;
+    return ZO_OK;
+}
+
+void zo_host_memory_release(zo_host_memory *memory)
+{
+    for (size_t i = 0; i < memory->count; i++)
+        free(memory->buffers[i].block);
+    free(memory->buffers);
+    pthread_mutex_destroy(&memory->lock);
+    *memory = (zo_host_memory){0};
+}
+
+/* Room for one more entry; the caller holds the lock. */
+static bool zo_registry_reserve(zo_host_memory *memory)
+{
+    if (memory->count < memory->capacity)
+        return true;
+    size_t capacity = memory->capacity ? 2 * memory->capacity : 16;
+    zo_host_buffer *grown = realloc(memory->buffers, capacity * sizeof *grown);
+    if (!grown)
+        return false;
+    memory->buffers = grown;
+    memory->capacity = capacity;
+    return true;
+}
+
+zo_status zo_host_memory_alloc(zo_host_memory *memory, size_t bytes, zo_host_buffer_kind kind,
+                               void **out)
+{
+    *out = NULL;
+    /* A host "device" holds no more than the machine's RAM, as a GPU holds no more than
+     * its own. Refusing here also keeps absurd sizes away from allocators (sanitizers'
+     * among them) that would rather abort than return NULL. */
+    if (bytes > memory->capacity_bytes || bytes > SIZE_MAX - ZO_HOST_ALIGNMENT)
+        return zo_fail(ZO_ERR_OUT_OF_MEMORY,
+                       "host device: cannot allocate %zu bytes of %s memory: more than the "
+                       "machine's %zu bytes of RAM",
+                       bytes, zo_kind_name(kind), memory->capacity_bytes);
+    zo_fault fault = kind == ZO_HOST_BUFFER_PINNED ? ZO_FAULT_PINNED_ALLOC : ZO_FAULT_DEVICE_ALLOC;
+    if (zo_fault_hit(fault))
+        return zo_fail(ZO_ERR_OUT_OF_MEMORY,
+                       "host device: cannot allocate %zu bytes of %s memory (fault injected: %s)",
+                       bytes, zo_kind_name(kind), zo_fault_name(fault));
+    /* calloc rather than aligned_alloc + memset: large blocks come zeroed from mmap and
+     * their pages are only touched when used. */
+    void *block = calloc(1, bytes + ZO_HOST_ALIGNMENT);
+    if (!block)
+        return zo_fail(ZO_ERR_OUT_OF_MEMORY, "host device: cannot allocate %zu bytes of %s memory",
+                       bytes, zo_kind_name(kind));
+    uintptr_t address =
+        ((uintptr_t)block + ZO_HOST_ALIGNMENT - 1) & ~(uintptr_t)(ZO_HOST_ALIGNMENT - 1);
+    zo_host_buffer buffer = {.data = (char *)address, .block = block, .bytes = bytes, .kind = kind};
+
+    pthread_mutex_lock(&memory->lock);
+    bool registered = zo_registry_reserve(memory);
+    if (registered)
+        memory->buffers[memory->count++] = buffer;
+    pthread_mutex_unlock(&memory->lock);
+    if (!registered) {
+        free(block);
+        return zo_fail(ZO_ERR_OUT_OF_MEMORY,
+                       "host device: cannot register a buffer of %zu bytes: out of memory", bytes);
+    }
+    *out = buffer.data;
+    return ZO_OK;
+}
+
+void zo_host_memory_free(zo_host_memory *memory, void *data, zo_host_buffer_kind kind)
+{
+    if (!data)
+        return;
+    void *block = NULL;
+    pthread_mutex_lock(&memory->lock);
+    for (size_t i = 0; i < memory->count; i++) {
+        if (memory->buffers[i].data == data && memory->buffers[i].kind == kind) {
+            block = memory->buffers[i].block;
+            memory->buffers[i] = memory->buffers[--memory->count];
+            break;
+        }
+    }
+    if (!block)
+        memory->bad_frees++;
+    pthread_mutex_unlock(&memory->lock);
+    free(block);
+}
+
+zo_status zo_host_memory_check_range(zo_host_memory *memory, const void *data, size_t bytes,
+                                     const char *role)
+{
+    uintptr_t begin = (uintptr_t)data;
+    zo_status status = ZO_OK;
+    pthread_mutex_lock(&memory->lock);
+    for (size_t i = 0; i < memory->count; i++) {
+        const zo_host_buffer *buffer = &memory->buffers[i];
+        uintptr_t buffer_begin = (uintptr_t)buffer->data;
+        /* its start counts as inside even when it is empty, so nothing fits in it */
+        bool inside = begin >= buffer_begin &&
+                      (begin - buffer_begin < buffer->bytes || begin == buffer_begin);
+        if (!inside)
+            continue;
+        size_t offset = begin - buffer_begin;
+        if (bytes > buffer->bytes - offset)
+            status = zo_fail(ZO_ERR_INVALID_ARGUMENT,
+                             "host device: a copy of %zu bytes with its %s at byte %zu of a %s "
+                             "buffer of %zu bytes would run past its end",
+                             bytes, role, offset, zo_kind_name(buffer->kind), buffer->bytes);
+        break;
+    }
+    pthread_mutex_unlock(&memory->lock);
+    return status;
+}
+
+size_t zo_host_memory_live(zo_host_memory *memory, zo_host_buffer_kind kind)
+{
+    size_t live = 0;
+    pthread_mutex_lock(&memory->lock);
+    for (size_t i = 0; i < memory->count; i++)
+        live += memory->buffers[i].kind == kind;
+    pthread_mutex_unlock(&memory->lock);
+    return live;
+}
+
+size_t zo_host_memory_bad_frees(zo_host_memory *memory)
+{
+    pthread_mutex_lock(&memory->lock);
+    size_t bad_frees = memory->bad_frees;
+    pthread_mutex_unlock(&memory->lock);
+    return bad_frees;
+}

@@ -1,0 +1,164 @@
+/* The master weights from outside: set and get per parameter, where each rank holds
+ * only its pieces of every bucket (partition.h), and the refresh of the device weights
+ * from them (after a checkpoint load). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "device_update.h"
+#include "engine_internal.h"
+#include "error.h"
+
+static zo_status zo_check_param(const zo_engine *e, size_t param, const void *values, const char *call)
+{
+    if (!values)
+        return zo_fail(ZO_ERR_INVALID_ARGUMENT, "%s: values is NULL", call);
+    return zo_check_param_index(e, param, call);
+}
+
+/* The part of parameter `param` that lies in this rank's piece of `bucket`: flat
+ * elements [*begin, *end), empty when begin == end. */
+static void zo_param_in_piece(const zo_engine *e, size_t param, size_t bucket, size_t *begin, size_t *end)
+{
+    size_t piece = zo_piece_begin(&e->layout, bucket, e->rank);
+    size_t piece_end = piece + zo_piece_elems(&e->layout, bucket);
+    size_t first = e->layout.param_offset[param], last = first + e->layout.param_elems[param];
+    *begin = first > piece ? first : piece;
+    *end = last < piece_end ? last : piece_end;
+    if (*end < *begin)
+        *end = *begin;
+}
+
+/* Where flat element `elem` of this rank's piece of `bucket` lives in the shard. */
+static size_t zo_shard_index(const zo_engine *e, size_t bucket, size_t elem)
+{
+    return zo_shard_offset(&e->layout, bucket) + (elem - zo_piece_begin(&e->layout, bucket, e->rank));
+}
+
+/* An inf or NaN master weight would poison every later step (Adam carries it into the
+ * moments, the weights and the gradient norm): refused by name, nothing changed. The
+ * check runs on cpu_adam's vector stats; the scalar search only names the culprit. */
+static zo_status zo_check_finite_values(const zo_engine *e, size_t param, const float *values)
+{
+    size_t elems = e->layout.param_elems[param];
+    zo_grad_stats stats;
+    zo_status status = zo_adam_grad_stats(e->adam, values, ZO_DTYPE_F32, elems, &stats);
+    if (status != ZO_OK || stats.all_finite)
+        return status;
+    size_t bad = 0;
+    while (bad < elems && isfinite(values[bad]))
+        bad++;
+    return zo_fail(ZO_ERR_NON_FINITE,
+                   "zo_engine_set_master: parameter %zu (%s) has %s at element %zu of %zu: master weights "
+                   "must be finite; nothing was changed",
+                   param, e->layout.param_names[param], isnan(values[bad]) ? "NaN" : "inf", bad, elems);
+}
+
+zo_status zo_engine_set_master(zo_engine *e, size_t param, const float *values)
+{
+    zo_status status = zo_check_param(e, param, values, "zo_engine_set_master");
+    if (status == ZO_OK)
+        status = zo_check_finite_values(e, param, values);
+    if (status == ZO_OK)
+        status = zo_engine_synchronize(e);
+    if (status != ZO_OK)
+        return status;
+    size_t offset = e->layout.param_offset[param], elems = e->layout.param_elems[param];
+    for (size_t b = zo_param_first_bucket(&e->layout, param); b <= zo_param_last_bucket(&e->layout, param); b++) {
+        size_t begin, end;
+        zo_param_in_piece(e, param, b, &begin, &end);
+        memcpy(e->master + zo_shard_index(e, b, begin), values + (begin - offset), (end - begin) * sizeof(float));
+    }
+    /* offload "none" (one rank): the optimizer's own master weights are on the GPU */
+    if (e->device_update && (status = zo_device_update_put_master(e, offset, elems)))
+        return status;
+    /* every rank has all the values: the device weights need no gathering */
+    void *staged = (char *)e->pinned_weights + offset * e->dtype_bytes;
+    if ((status = zo_adam_cast(e->adam, staged, e->dtype, values, ZO_DTYPE_F32, elems, 1.0f)) ||
+        (status = e->device.ops->copy_async(e->device.ctx, zo_engine_weights(e, param), staged,
+                                            elems * e->dtype_bytes, e->h2d_stream)))
+        return status;
+    return e->device.ops->stream_synchronize(e->device.ctx, e->h2d_stream);
+}
+
+/* Gathers every rank's piece of `bucket`'s master weights into `whole` (the bucket's
+ * elements, in flat order). Collective. */
+static zo_status zo_gather_master_bucket(zo_engine *e, size_t bucket, float *whole)
+{
+    size_t piece = zo_piece_elems(&e->layout, bucket);
+    float *mine = whole + e->rank * piece;
+    memcpy(mine, e->master + zo_shard_offset(&e->layout, bucket), piece * sizeof(float));
+    return zo_engine_collective_done(e, e->comm.ops->allgather(e->comm.ctx, mine, whole, piece * sizeof(float)));
+}
+
+zo_status zo_engine_get_master(zo_engine *e, size_t param, float *values)
+{
+    zo_status status = zo_check_param(e, param, values, "zo_engine_get_master");
+    if (status != ZO_OK)
+        return status;
+    status = e->worker_device.ops->stream_synchronize(e->worker_device.ctx, e->worker);
+    size_t offset = e->layout.param_offset[param], elems = e->layout.param_elems[param];
+    if (status == ZO_OK && e->device_update) /* offload "none": fetch the GPU's master weights */
+        status = zo_device_update_get_master(e, offset, elems);
+    if (status != ZO_OK && e->ranks == 1)
+        return status;
+    /* several ranks: a failed update still joins the gathers the others make, and
+     * fails the next step on every rank */
+    zo_status local = e->ranks > 1 ? zo_engine_defer_failure(e, status) : ZO_OK;
+    char why[512];
+    snprintf(why, sizeof why, "%s", local ? zo_last_error() : "");
+    if (e->ranks == 1) { /* the shard is the whole flat space */
+        memcpy(values, e->master + offset, elems * sizeof(float));
+        return ZO_OK;
+    }
+    /* room for the largest bucket this parameter overlaps (the last one may be short) */
+    size_t first = zo_param_first_bucket(&e->layout, param), last = zo_param_last_bucket(&e->layout, param);
+    size_t room = 0;
+    for (size_t b = first; b <= last; b++) {
+        size_t bucket = zo_bucket_end(&e->layout, b) - zo_bucket_begin(&e->layout, b);
+        room = bucket > room ? bucket : room;
+    }
+    float *whole = malloc(room * sizeof *whole);
+    if (!whole)
+        return zo_fail(ZO_ERR_OUT_OF_MEMORY, "zo_engine_get_master: no memory to gather a bucket of %zu elements",
+                       room);
+    status = ZO_OK;
+    for (size_t b = first; status == ZO_OK && b <= last; b++) {
+        status = zo_gather_master_bucket(e, b, whole);
+        size_t bucket_begin = zo_bucket_begin(&e->layout, b), bucket_end = zo_bucket_end(&e->layout, b);
+        size_t begin = offset > bucket_begin ? offset : bucket_begin;
+        size_t end = offset + elems < bucket_end ? offset + elems : bucket_end;
+        if (status == ZO_OK)
+            memcpy(values + (begin - offset), whole + (begin - bucket_begin), (end - begin) * sizeof(float));
+    }
+    if (!e->comm_broken) /* else a gather still posted may write into it: kept */
+        free(whole);
+    return local ? zo_fail(local, "%s", why) : status;
+}
+
+zo_status zo_engine_refresh_device_weights(zo_engine *e)
+{
+    zo_status status = zo_engine_synchronize(e);
+    if (status == ZO_OK && e->device_update) /* offload "none": the optimizer's state is there */
+        status = zo_device_update_put_state(e);
+    /* a local failure stops the work, not the gathers: the other ranks make them too */
+    for (size_t b = 0; b < e->layout.bucket_count; b++) {
+        size_t begin = zo_bucket_begin(&e->layout, b), piece = zo_piece_elems(&e->layout, b);
+        char *bucket = (char *)e->pinned_weights + begin * e->dtype_bytes;
+        char *mine = bucket + e->rank * piece * e->dtype_bytes;
+        if (status == ZO_OK)
+            status = zo_adam_cast(e->adam, mine, e->dtype, e->master + zo_shard_offset(&e->layout, b), ZO_DTYPE_F32,
+                                  piece, 1.0f);
+        zo_status gathered = zo_engine_collective_done(
+            e, e->comm.ops->allgather(e->comm.ctx, mine, bucket, piece * e->dtype_bytes));
+        status = status ? status : gathered;
+        if (gathered != ZO_OK)
+            break; /* the communicator failed: every rank's gathers fail */
+        if (status == ZO_OK)
+            status = e->device.ops->copy_async(e->device.ctx, (char *)e->device_weights + begin * e->dtype_bytes,
+                                               bucket, piece * e->layout.ranks * e->dtype_bytes, e->h2d_stream);
+    }
+    zo_status synced = e->device.ops->stream_synchronize(e->device.ctx, e->h2d_stream);
+    return status ? status : synced;
+}

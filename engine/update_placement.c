@@ -1,0 +1,86 @@
+/* Where the engine's host update runs; see engine_placement.h. */
+#include "update_placement.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+
+/* Runs on the worker stream's thread: the update's thread 0 goes to the first CPU. */
+static zo_status zo_bind_update_thread(void *arg)
+{
+    zo_engine *e = arg;
+    if (zo_topology_bind_thread(e->topology, &e->placement, 0) != ZO_OK) {
+        size_t used = strlen(e->placement.decision);
+        snprintf(e->placement.decision + used, sizeof e->placement.decision - used,
+                 " (not pinned: %s)", zo_last_error());
+    }
+    return ZO_OK; /* a thread left unpinned is slower, never wrong */
+}
+
+/* zo.threads "auto": OMP_NUM_THREADS when the user set it (its first number, as OpenMP
+ * reads a list), else 0, one thread per core of the placement. */
+static int zo_auto_threads(void)
+{
+    const char *text = getenv("OMP_NUM_THREADS");
+    long threads = text ? strtol(text, NULL, 10) : 0;
+    return threads > 0 && threads <= 4096 ? (int)threads : 0;
+}
+
+zo_status zo_engine_place_update(zo_engine *e)
+{
+    zo_status status = zo_topology_load(&e->topology);
+    if (status != ZO_OK)
+        return status;
+    zo_placement_request request = {.threads = e->settings.threads ? e->settings.threads : zo_auto_threads(),
+                                    .bind = e->settings.bind,
+                                    .bind_cpus = e->settings.bind_cpus};
+    const char *source;
+    zo_topology_local_rank(&request.local_rank, &request.local_ranks, &source);
+    /* on CUDA each rank goes near its GPU (rank k uses device k) when all are known */
+    char gpu_lists[ZO_TOPOLOGY_MAX_GPU_RANKS][ZO_TOPOLOGY_LIST_BYTES];
+    const char *gpu_pointers[ZO_TOPOLOGY_MAX_GPU_RANKS];
+    if (e->device.ops->takes_external_streams)
+        request.gpu_cpus =
+            zo_topology_gpu_localities(e->topology, request.local_ranks, gpu_lists, gpu_pointers);
+    if ((status = zo_topology_place(e->topology, &request, &e->placement)) != ZO_OK) {
+        char reason[512];
+        snprintf(reason, sizeof reason, "%s", zo_last_error());
+        return zo_fail(ZO_ERR_CONFIG, "zo_engine_create: %s", reason);
+    }
+    if (e->placement.bound &&
+        ((status = e->worker_device.ops->launch_host(e->worker_device.ctx, e->worker,
+                                                     zo_bind_update_thread, e)) ||
+         (status = e->worker_device.ops->stream_synchronize(e->worker_device.ctx, e->worker))))
+        return status;
+    zo_adam_settings adam = {.isa = ZO_CPU_ISA_AUTO, .num_threads = e->placement.threads};
+    if (e->placement.bound)
+        adam.cpus = e->placement.cpus, adam.cpu_count = e->placement.cpu_count;
+    return zo_adam_create(&e->adam, &adam);
+}
+
+/* What zo_engine_alloc_pinned_near hands to zo_topology_allocate_near. */
+typedef struct zo_pinned_request {
+    zo_engine *engine;
+    size_t bytes;
+    void **out;
+} zo_pinned_request;
+
+static zo_status zo_alloc_pinned_request(void *arg)
+{
+    zo_pinned_request *r = arg;
+    return r->engine->device.ops->alloc_pinned(r->engine->device.ctx, r->bytes, r->out);
+}
+
+zo_status zo_engine_alloc_pinned_near(zo_engine *e, size_t bytes, void **out)
+{
+    zo_pinned_request request = {.engine = e, .bytes = bytes, .out = out};
+    zo_status status = zo_topology_allocate_near(e->topology, &e->placement,
+                                                 zo_alloc_pinned_request, &request);
+    if (status == ZO_OK) /* the range's policy too, for pages touched later */
+        zo_topology_bind_memory(e->topology, &e->placement, *out, bytes);
+    return status;
+}
+
+const char *zo_engine_placement(const zo_engine *e) { return e ? e->placement.decision : ""; }
