@@ -5,11 +5,13 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "config/byte_size.h"
-#include "checked_math.h"
-#include "engine_internal.h"
-#include "error.h"
 #include "memory_plan.h"
+
+#include "checked_math.h"
+#include "config/batch_size.h"
+#include "config/byte_size.h"
+#include "error.h"
+#include "partition.h"
 #include "zo/cuda.h"
 
 uint64_t zo_host_available_bytes(void)

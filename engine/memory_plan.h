@@ -15,7 +15,4 @@ uint64_t zo_host_available_bytes(void);
 void zo_plan_for_layout(const zo_settings *settings, uint64_t elems, uint64_t accumulation, unsigned ranks,
                         bool device_is_host, uint64_t device_free_bytes, zo_memory_plan *plan);
 
-/* DeepSpeed's batch arithmetic (engine.c). */
-zo_status zo_resolve_accumulation(const zo_settings *settings, uint64_t ranks, uint64_t *accumulation);
-
 #endif
