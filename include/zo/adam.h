@@ -5,7 +5,7 @@
  *
  * All kernels are OpenMP-parallel over static chunks, vectorized with the widest
  * instruction set the CPU offers, and give bit-identical results for any thread
- * count and any instruction set. */
+ * count and any instruction set. Guide: docs/cpu_adam.md. */
 #ifndef ZO_ADAM_H
 #define ZO_ADAM_H
 
@@ -54,7 +54,7 @@ typedef struct zo_adam_settings {
 } zo_adam_settings;
 
 /* Fills `settings` with the defaults (auto ISA, OpenMP's thread count, no CPU list:
- * each worker pinned to a core of its own after the caller's, see README). */
+ * each worker pinned to a core of its own after the caller's, see docs/cpu_adam.md). */
 ZO_API void zo_adam_default_settings(zo_adam_settings *settings);
 
 /* A kernel context: the chosen instruction set and thread count. Cheap to create;

@@ -1,4 +1,5 @@
-/* ZO_API marks the functions libzo exports; everything else stays hidden. */
+/* ZO_API marks the functions libzo exports; everything else stays hidden.
+ * Guide: docs/building.md. */
 #ifndef ZO_API_H
 #define ZO_API_H
 

@@ -1,7 +1,7 @@
 /* Checkpoints of an engine's offloaded state (fp32 master weights, both Adam moments,
  * step count, loss-scaler state) in the safetensors format, written crash-safely, and
- * their export to one fp32 safetensors file per model. The format and the resume
- * procedure are in README.md, "Checkpoints". */
+ * their export to one fp32 safetensors file per model. Guide (the format, the resume
+ * procedure, crash safety): docs/checkpoints.md. */
 #ifndef ZO_CHECKPOINT_H
 #define ZO_CHECKPOINT_H
 

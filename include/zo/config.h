@@ -1,5 +1,5 @@
 /* The stage config: a DeepSpeed-style JSON file (a user's ds_config.json works as it
- * is) parsed into zo_settings. Every key is documented in README.md, "Configuration". */
+ * is) parsed into zo_settings. Every key is documented in docs/configuration.md. */
 #ifndef ZO_CONFIG_H
 #define ZO_CONFIG_H
 

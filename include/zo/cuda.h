@@ -1,4 +1,4 @@
-/* What the CUDA side of this build can see. */
+/* What the CUDA side of this build can see. Guide: docs/engine.md (devices). */
 #ifndef ZO_CUDA_H
 #define ZO_CUDA_H
 

@@ -1,4 +1,5 @@
-/* Element types zo moves and converts, and exact scalar conversions between them. */
+/* Element types zo moves and converts, and exact scalar conversions between them.
+ * Guide: docs/cpu_adam.md (rounding). */
 #ifndef ZO_DTYPE_H
 #define ZO_DTYPE_H
 

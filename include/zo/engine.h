@@ -1,7 +1,8 @@
 /* The offload engine: a training loop hands it its parameters once, writes gradients
  * where it says, tells it when each is ready, and calls step. fp32 master weights and
  * Adam moments stay in host memory; the device holds fp16/bf16 (or fp32) weights and
- * gradients; copies run on their own streams, overlapped with the loop's work. */
+ * gradients; copies run on their own streams, overlapped with the loop's work.
+ * Guide: docs/engine.md; architecture: docs/design.md. */
 #ifndef ZO_ENGINE_H
 #define ZO_ENGINE_H
 
@@ -116,7 +117,17 @@ ZO_API zo_status zo_engine_wait_params(zo_engine *engine, size_t param, void *st
  * ZO_ERR_INVALID_ARGUMENT (bad index, ready twice, a stream on the host backend). */
 ZO_API zo_status zo_engine_grad_ready(zo_engine *engine, size_t param, void *stream);
 
-/* What a step did. */
+/* What a step did. zo_engine_step fills it when it returns ZO_OK (or ZO_ERR_NON_FINITE
+ * at fp16.min_loss_scale); a step that fails otherwise leaves it untouched.
+ * - Inside an accumulation window (!boundary) nothing was decided: skipped and
+ *   overflow are false, grad_norm and lr are 0, clip_coefficient is 1.
+ * - A skipped step (boundary, skipped and overflow true): grad_norm is INFINITY, lr is
+ *   0 (no update ran and the scheduler did not advance), clip_coefficient is 1, step
+ *   has not moved, and loss_scale is the scale for the next loss (lowered once the
+ *   hysteresis is spent; unchanged with a static scale, bf16 or fp32).
+ * - A step taken: grad_norm is the global norm of the unscaled gradient averaged over
+ *   micro-steps and ranks, before clipping; lr the schedule's value for this step (in
+ *   double; the update uses it rounded to float). */
 typedef struct zo_step_info {
     uint64_t micro_step;      /* micro-steps so far, this one included                 */
     uint64_t step;            /* optimizer steps taken so far (skipped ones excluded)  */

@@ -1,5 +1,5 @@
 /* Status codes returned by every fallible zo call, and the thread-local message
- * that explains the last failure. */
+ * that explains the last failure. Guide: docs/engine.md (misuse and failures). */
 #ifndef ZO_STATUS_H
 #define ZO_STATUS_H
 

@@ -1,4 +1,5 @@
-/* zo: a ZeRO-style optimizer offload engine. Include this for the whole public API. */
+/* zo: a ZeRO-style optimizer offload engine. Include this for the whole public API.
+ * Guide: README.md and docs/ (docs/design.md for the architecture). */
 #ifndef ZO_ZO_H
 #define ZO_ZO_H
 
