@@ -3,15 +3,6 @@
  * fails cleanly and says why without a GPU (or without CUDA in the build), and the
  * training loop's own cudaStream_t ordered against the engine's streams. Without a GPU
  * the GPU tests skip with the creator's reason. */
-#include <criterion/criterion.h>
-#include <criterion/new/assert.h>
-#include <pthread.h>
-#include <stdatomic.h>
-#include <stdint.h>
-#include <stdlib.h>
-#include <string.h>
-#include <time.h>
-
 #ifdef ZO_TEST_WITH_CUDA
 #include <cuda_runtime.h>
 #endif
