@@ -1,9 +1,10 @@
-/* Host device events: record, wait, query and synchronize, and ordering across streams. */
-#include "device_host_support.h"
+/* The device contract for events: record, query, synchronize, waits that keep what was
+ * captured, and the order they give work across streams. */
+#include "device_contract.h"
 
-/* ---- events ---------------------------------------------------------------------- */
+DEVICE_CONTRACT_SUITE(device_event);
 
-Test(host_device, an_event_is_incomplete_while_its_work_is_pending_and_complete_after)
+Test(device_event, an_event_is_incomplete_while_its_work_is_pending_and_complete_after)
 {
     gate g = GATE_CLOSED;
     zo_device_stream *stream = new_stream("queried");
@@ -25,11 +26,11 @@ Test(host_device, an_event_is_incomplete_while_its_work_is_pending_and_complete_
     expect_nothing_left();
 }
 
-Test(host_device, a_never_recorded_event_is_complete_and_waiting_for_it_waits_for_nothing)
+Test(device_event, a_never_recorded_event_is_complete_and_waiting_for_it_waits_for_nothing)
 {
     zo_device_event *event = new_event();
     zo_device_stream *stream = new_stream("waiter");
-    cr_expect(query(event));
+    cr_expect(query(event), "an event never recorded is complete");
     CHECK(device.ops->event_synchronize(device.ctx, event));
     atomic_bool ran = false;
     wait_event(stream, event);
@@ -41,27 +42,25 @@ Test(host_device, a_never_recorded_event_is_complete_and_waiting_for_it_waits_fo
     expect_nothing_left();
 }
 
-Test(host_device, event_synchronize_blocks_until_the_recorded_work_has_run)
+Test(device_event, event_synchronize_blocks_until_the_recorded_work_has_run)
 {
     gate g = GATE_CLOSED;
     atomic_bool finished = false;
     zo_device_stream *slow = new_stream("slow");
-    zo_device_stream *opener = new_stream("opener");
     zo_device_event *event = new_event();
     launch(slow, wait_at_gate, &g);
     launch(slow, raise_flag, &finished);
     record(event, slow);
-    launch(opener, nap, NULL);
-    launch(opener, open_gate, &g);
+    pthread_t opener = open_gate_later(&g);
     CHECK(device.ops->event_synchronize(device.ctx, event));
     cr_expect(atomic_load(&finished), "event_synchronize returned before the work had run");
+    pthread_join(opener, NULL);
     device.ops->event_destroy(device.ctx, event);
     device.ops->stream_destroy(device.ctx, slow);
-    device.ops->stream_destroy(device.ctx, opener);
     expect_nothing_left();
 }
 
-Test(host_device, recording_again_replaces_what_the_event_captured)
+Test(device_event, recording_again_replaces_what_the_event_captured)
 {
     gate g = GATE_CLOSED;
     zo_device_stream *blocked = new_stream("blocked");
@@ -83,23 +82,23 @@ Test(host_device, recording_again_replaces_what_the_event_captured)
     expect_nothing_left();
 }
 
-typedef struct dependent_copy {
+typedef struct dependent_check {
     atomic_bool *producer_done;
     bool saw_producer_done;
-} dependent_copy;
+} dependent_check;
 
 static zo_status check_producer_done(void *arg)
 {
-    dependent_copy *check = arg;
+    dependent_check *check = arg;
     check->saw_producer_done = atomic_load(check->producer_done);
     return ZO_OK;
 }
 
-Test(host_device, a_wait_keeps_what_the_event_captured_when_it_was_queued)
+Test(device_event, a_wait_keeps_what_the_event_captured_when_it_was_queued)
 {
     gate g = GATE_CLOSED;
     atomic_bool producer_done = false;
-    dependent_copy check = {&producer_done, false};
+    dependent_check check = {&producer_done, false};
     zo_device_stream *producer = new_stream("producer");
     zo_device_stream *consumer = new_stream("consumer");
     zo_device_stream *idle = new_stream("idle");
@@ -125,38 +124,7 @@ Test(host_device, a_wait_keeps_what_the_event_captured_when_it_was_queued)
 
 /* ---- ordering across streams ------------------------------------------------------ */
 
-Test(host_device, a_copy_waits_for_a_copy_on_a_slow_stream_it_depends_on)
-{
-    /* the pipeline's pattern: one stream fills a buffer, another copies it onward */
-    enum { BYTES = 1 << 16 };
-    unsigned char *source = NULL, *on_device = NULL, *landed = NULL;
-    CHECK(device.ops->alloc_pinned(device.ctx, BYTES, (void **)&source));
-    CHECK(device.ops->alloc_device(device.ctx, BYTES, (void **)&on_device));
-    CHECK(device.ops->alloc_pinned(device.ctx, BYTES, (void **)&landed));
-    memset(source, 0xA5, BYTES);
-
-    zo_device_stream *h2d = new_stream("h2d");
-    zo_device_stream *d2h = new_stream("d2h");
-    zo_device_event *uploaded = new_event();
-    launch(h2d, nap, NULL); /* slowed, so that a d2h copy not waiting would read zeros */
-    CHECK(device.ops->copy_async(device.ctx, on_device, source, BYTES, h2d));
-    record(uploaded, h2d);
-    wait_event(d2h, uploaded);
-    CHECK(device.ops->copy_async(device.ctx, landed, on_device, BYTES, d2h));
-    synchronize(d2h); /* d2h only: its wait alone must order it after h2d */
-    cr_expect(eq(int, memcmp(landed, source, BYTES), 0),
-              "the second copy did not wait for the first");
-
-    device.ops->event_destroy(device.ctx, uploaded);
-    device.ops->stream_destroy(device.ctx, h2d);
-    device.ops->stream_destroy(device.ctx, d2h);
-    device.ops->free_pinned(device.ctx, source);
-    device.ops->free_device(device.ctx, on_device);
-    device.ops->free_pinned(device.ctx, landed);
-    expect_nothing_left();
-}
-
-Test(host_device, a_chain_of_three_streams_runs_in_dependency_order)
+Test(device_event, a_chain_of_three_streams_runs_in_dependency_order)
 {
     gate g = GATE_CLOSED;
     order_log log = {0};
@@ -187,7 +155,7 @@ Test(host_device, a_chain_of_three_streams_runs_in_dependency_order)
     expect_nothing_left();
 }
 
-Test(host_device, two_streams_waiting_on_each_other_alternate_strictly)
+Test(device_event, two_streams_waiting_on_each_other_alternate_strictly)
 {
     enum { ROUNDS = 1000 };
     order_log *log = calloc(1, sizeof *log);
@@ -215,52 +183,25 @@ Test(host_device, two_streams_waiting_on_each_other_alternate_strictly)
     expect_nothing_left();
 }
 
-typedef struct hand_off {
-    zo_device_stream *next_stream;
-    atomic_bool *done;
-} hand_off;
-
-static zo_status launch_on_next_stream(void *arg)
-{
-    hand_off *h = arg;
-    return device.ops->launch_host(device.ctx, h->next_stream, raise_flag, h->done);
-}
-
-Test(host_device, a_host_function_may_queue_work_on_another_stream)
-{
-    atomic_bool done = false;
-    zo_device_stream *copies = new_stream("d2h"), *worker = new_stream("worker");
-    hand_off h = {worker, &done};
-    launch(copies, launch_on_next_stream, &h);
-    synchronize(copies);
-    synchronize(worker);
-    cr_expect(atomic_load(&done));
-    device.ops->stream_destroy(device.ctx, copies);
-    device.ops->stream_destroy(device.ctx, worker);
-    expect_nothing_left();
-}
-
-Test(host_device, events_and_pending_waits_outlive_the_stream_they_refer_to)
+Test(device_event, events_and_pending_waits_outlive_the_stream_they_refer_to)
 {
     gate g = GATE_CLOSED;
     atomic_bool waited = false;
     zo_device_stream *doomed = new_stream("doomed");
     zo_device_stream *waiter = new_stream("waiter");
-    zo_device_stream *opener = new_stream("opener");
     zo_device_event *event = new_event();
     launch(doomed, wait_at_gate, &g);
     record(event, doomed);
     wait_event(waiter, event);
     launch(waiter, raise_flag, &waited);
-    launch(opener, nap, NULL);
-    launch(opener, open_gate, &g);
+    pthread_t opener = open_gate_later(&g); /* destroy blocks until doomed has drained */
     device.ops->stream_destroy(device.ctx, doomed);
     cr_expect(query(event));
     CHECK(device.ops->event_synchronize(device.ctx, event));
     synchronize(waiter);
     cr_expect(atomic_load(&waited));
+    pthread_join(opener, NULL);
     device.ops->event_destroy(device.ctx, event);
     device.ops->stream_destroy(device.ctx, waiter);
-    device.ops->stream_destroy(device.ctx, opener);
     expect_nothing_left();
 }
