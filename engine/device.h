@@ -227,6 +227,11 @@ static inline zo_status zo_device_memory_info(const zo_device *d, size_t *free_b
     return d->ops->memory_info ? d->ops->memory_info(d->ctx, free_bytes, total_bytes)
                                : zo_device_lacks(d, "memory_info");
 }
+/* Device scratch bytes zo_device_adam_grad_stats needs (0: none, or no such operation). */
+static inline size_t zo_device_adam_stats_scratch_bytes(const zo_device *d)
+{
+    return d->ops->adam_stats_scratch_bytes;
+}
 /* Whether the device can run the optimizer (adam_grad_stats, adam_step, copy_pageable). */
 static inline bool zo_device_has_optimizer(const zo_device *d)
 {

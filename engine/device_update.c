@@ -50,7 +50,7 @@ zo_status zo_device_update_start(zo_engine *e)
     e->optimizer_state = &zo_optimizer_state_device;
     size_t elems = e->layout.padded_elems,
            moment_bytes = elems * zo_dtype_size(e->settings.moments_dtype),
-           scratch_bytes = device->ops->adam_stats_scratch_bytes;
+           scratch_bytes = zo_device_adam_stats_scratch_bytes(device);
     zo_status status;
     if ((status = zo_device_alloc_device(device, elems * sizeof(float), (void **)&u->master)) ||
         (status = zo_device_alloc_device(device, moment_bytes, &u->exp_avg)) ||
