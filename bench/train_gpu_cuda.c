@@ -6,19 +6,16 @@
 #include <stdlib.h>
 
 #include "median.h"
+#include "zo/cuda_check.h"
 
 enum { BENCH_COPY_REPEATS = 5 };
 
-/* On a CUDA error: fills `reason` with the call and CUDA's message, leaves by fail:. */
-#define BENCH_CUDA(call)                                                                           \
-    do {                                                                                           \
-        cudaError_t error_ = (call);                                                               \
-        if (error_ != cudaSuccess) {                                                               \
-            snprintf(reason, reason_size, "%s: %s (%s)", #call, cudaGetErrorName(error_),          \
-                     cudaGetErrorString(error_));                                                  \
-            goto fail;                                                                             \
-        }                                                                                          \
-    } while (0)
+/* On a CUDA error: fills `reason` with the call and CUDA's message (zo/cuda_check.h's
+ * format, libzo's own), leaves by fail:. */
+#define BENCH_CUDA(call)                                                                              \
+    ZO_CUDA_TRY(call, snprintf(reason, reason_size, ZO_CUDA_ERROR_FORMAT,                              \
+                               ZO_CUDA_ERROR_ARGS(#call, zo_cuda_error_));                             \
+                goto fail)
 
 /* Median seconds of one cudaMemcpyAsync of `bytes` from src to dst on `stream`. */
 static int bench_gpu_time_copy(void *dst, const void *src, size_t bytes, enum cudaMemcpyKind kind,

@@ -1,14 +1,19 @@
 /* The engine's view of a device: memory, streams, events and async copies, as a table
  * of operations plus a context (like ggml's backend interface). The host backend
- * (device_host.c) plays the GPU with worker threads; the CUDA backend maps each
- * operation onto the CUDA runtime. The engine never includes a backend's headers.
- * Internal. */
+ * (device/host/) plays the GPU with worker threads; the CUDA backend (device/cuda/) maps
+ * each operation onto the CUDA runtime. The engine opens one with zo_device_open and
+ * calls it through the zo_device_* helpers at the end of this file: it never includes a
+ * backend's headers, nor reaches into the table itself. Internal. */
 #ifndef ZO_DEVICE_H
 #define ZO_DEVICE_H
 
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <stdint.h>
+
+#include "zo/adam.h"
+#include "zo/config.h"
 #include "zo/status.h"
 
 typedef struct zo_device_stream zo_device_stream; /* defined by each backend */
@@ -77,6 +82,36 @@ typedef struct zo_device_ops {
      * (the host backend frees buffers still live; zo_device_host_audit in
      * device_host.h tells what was left). */
     void (*destroy)(void *ctx);
+
+    /* ---- Optional operations: NULL where the backend lacks them. Call them through
+     * the helpers below, which answer ZO_ERR_NOT_SUPPORTED naming the backend and the
+     * operation. ---- */
+
+    /* Optional: the free and total bytes of the device's memory, for the memory plan
+     * (NULL: unknown, the allocations will tell). */
+    zo_status (*memory_info)(void *ctx, size_t *free_bytes, size_t *total_bytes);
+
+    /* Optional, all three or none: the optimizer on the device, for
+     * offload_optimizer.device "none" (device_update.c). The CUDA backend has them
+     * (device/cuda/adam.cu's kernels); the host backend leaves them NULL (there "none"
+     * runs the offloaded path, the same work on the same memory), unless
+     * zo_device_host_add_optimizer gave it cpu_adam's, which tests run this path with. */
+
+    /* Device scratch bytes adam_grad_stats needs (0: none). */
+    size_t adam_stats_scratch_bytes;
+    /* The stats of n device elements of `dtype` (sum of squares, all finite), computed
+     * after the work queued on `stream` and waited for. `scratch`: device memory of
+     * adam_stats_scratch_bytes. Same bits run after run; not necessarily cpu_adam's. */
+    zo_status (*adam_grad_stats)(void *ctx, const void *grad, zo_dtype dtype, size_t n, void *scratch,
+                                 zo_device_stream *stream, zo_grad_stats *out);
+    /* Queues zo_adam_step number `step` over `buffers` (every pointer device memory) on
+     * `stream`: the same bits as cpu_adam's zo_adam_step. */
+    zo_status (*adam_step)(void *ctx, const zo_adam_hparams *hparams, uint64_t step,
+                           const zo_adam_buffers *buffers, zo_device_stream *stream);
+    /* Copies `bytes` between device memory and ordinary (pageable) host memory, and
+     * waits: to_device true copies host -> device. How the optimizer state goes between
+     * the device and the host copies checkpoints and the master accessors read. */
+    zo_status (*copy_pageable)(void *ctx, void *dst, const void *src, size_t bytes, bool to_device);
 } zo_device_ops;
 
 typedef struct zo_device {
@@ -84,8 +119,141 @@ typedef struct zo_device {
     void *ctx;
 } zo_device;
 
-/* The host backend (device_host.c): buffers are ordinary memory, each stream a worker
- * thread. Errors: ZO_ERR_INVALID_ARGUMENT, ZO_ERR_OUT_OF_MEMORY, ZO_ERR_DEVICE. */
+/* The host backend (device/host/backend.c): buffers are ordinary memory, each stream a
+ * worker thread. Errors: ZO_ERR_INVALID_ARGUMENT, ZO_ERR_OUT_OF_MEMORY, ZO_ERR_DEVICE. */
 zo_status zo_device_host_create(zo_device *out);
+
+/* Opens the device zo.device asks for (device/open.c): ZO_DEVICE_HOST the host backend;
+ * ZO_DEVICE_CUDA CUDA GPU `ordinal`, or the reason none is usable ("no usable CUDA
+ * device: ..."); ZO_DEVICE_AUTO that GPU if it opens, else the host backend, with why
+ * appended to `notice` (a NUL-terminated string of `notice_bytes`, "; " after what it
+ * already says). On failure *out is {NULL, NULL}. Errors: ZO_ERR_INVALID_ARGUMENT (out
+ * NULL, an unknown kind), those of the backends' creators. */
+zo_status zo_device_open(zo_device_kind kind, int ordinal, zo_device *out, char *notice,
+                         size_t notice_bytes);
+
+/* Destroys the device (its ops->destroy) and sets *device to {NULL, NULL}; a device
+ * never opened ({NULL, NULL}) is a no-op. */
+void zo_device_close(zo_device *device);
+
+/* ZO_ERR_NOT_SUPPORTED: "the <name> device has no <operation> (an optional operation)".
+ * For the helpers of the optional operations. */
+zo_status zo_device_lacks(const zo_device *device, const char *operation);
+
+/* ---- The helpers: one per operation, so call sites read zo_device_copy_async(&e->device,
+ * ...) rather than going through the table; the optional ones check the pointer. ---- */
+
+static inline const char *zo_device_name(const zo_device *d) { return d->ops->name; }
+/* The loop passes its own streams (CUDA); false where the device is the host itself. */
+static inline bool zo_device_takes_external_streams(const zo_device *d)
+{
+    return d->ops->takes_external_streams;
+}
+
+static inline zo_status zo_device_alloc_device(const zo_device *d, size_t bytes, void **out)
+{
+    return d->ops->alloc_device(d->ctx, bytes, out);
+}
+static inline void zo_device_free_device(const zo_device *d, void *ptr) { d->ops->free_device(d->ctx, ptr); }
+static inline zo_status zo_device_alloc_pinned(const zo_device *d, size_t bytes, void **out)
+{
+    return d->ops->alloc_pinned(d->ctx, bytes, out);
+}
+static inline void zo_device_free_pinned(const zo_device *d, void *ptr) { d->ops->free_pinned(d->ctx, ptr); }
+
+static inline zo_status zo_device_stream_create(const zo_device *d, const char *name, zo_device_stream **out)
+{
+    return d->ops->stream_create(d->ctx, name, out);
+}
+static inline void zo_device_stream_destroy(const zo_device *d, zo_device_stream *stream)
+{
+    d->ops->stream_destroy(d->ctx, stream);
+}
+static inline zo_status zo_device_copy_async(const zo_device *d, void *dst, const void *src, size_t bytes,
+                                             zo_device_stream *stream)
+{
+    return d->ops->copy_async(d->ctx, dst, src, bytes, stream);
+}
+static inline zo_status zo_device_launch_host(const zo_device *d, zo_device_stream *stream, zo_host_fn fn,
+                                              void *arg)
+{
+    return d->ops->launch_host(d->ctx, stream, fn, arg);
+}
+static inline zo_status zo_device_stream_synchronize(const zo_device *d, zo_device_stream *stream)
+{
+    return d->ops->stream_synchronize(d->ctx, stream);
+}
+
+static inline zo_status zo_device_event_create(const zo_device *d, zo_device_event **out)
+{
+    return d->ops->event_create(d->ctx, out);
+}
+static inline void zo_device_event_destroy(const zo_device *d, zo_device_event *event)
+{
+    d->ops->event_destroy(d->ctx, event);
+}
+static inline zo_status zo_device_event_record(const zo_device *d, zo_device_event *event,
+                                               zo_device_stream *stream)
+{
+    return d->ops->event_record(d->ctx, event, stream);
+}
+static inline zo_status zo_device_stream_wait_event(const zo_device *d, zo_device_stream *stream,
+                                                    zo_device_event *event)
+{
+    return d->ops->stream_wait_event(d->ctx, stream, event);
+}
+static inline zo_status zo_device_event_synchronize(const zo_device *d, zo_device_event *event)
+{
+    return d->ops->event_synchronize(d->ctx, event);
+}
+static inline zo_status zo_device_event_query(const zo_device *d, zo_device_event *event, bool *complete)
+{
+    return d->ops->event_query(d->ctx, event, complete);
+}
+static inline zo_status zo_device_event_record_external(const zo_device *d, zo_device_event *event,
+                                                        void *external_stream)
+{
+    return d->ops->event_record_external(d->ctx, event, external_stream);
+}
+static inline zo_status zo_device_external_stream_wait_event(const zo_device *d, void *external_stream,
+                                                             zo_device_event *event)
+{
+    return d->ops->external_stream_wait_event(d->ctx, external_stream, event);
+}
+
+/* Optional operations. */
+static inline zo_status zo_device_memory_info(const zo_device *d, size_t *free_bytes, size_t *total_bytes)
+{
+    return d->ops->memory_info ? d->ops->memory_info(d->ctx, free_bytes, total_bytes)
+                               : zo_device_lacks(d, "memory_info");
+}
+/* Device scratch bytes zo_device_adam_grad_stats needs (0: none, or no such operation). */
+static inline size_t zo_device_adam_stats_scratch_bytes(const zo_device *d)
+{
+    return d->ops->adam_stats_scratch_bytes;
+}
+/* Whether the device can run the optimizer (adam_grad_stats, adam_step, copy_pageable). */
+static inline bool zo_device_has_optimizer(const zo_device *d)
+{
+    return d->ops->adam_grad_stats && d->ops->adam_step && d->ops->copy_pageable;
+}
+static inline zo_status zo_device_adam_grad_stats(const zo_device *d, const void *grad, zo_dtype dtype, size_t n,
+                                                  void *scratch, zo_device_stream *stream, zo_grad_stats *out)
+{
+    return d->ops->adam_grad_stats ? d->ops->adam_grad_stats(d->ctx, grad, dtype, n, scratch, stream, out)
+                                   : zo_device_lacks(d, "adam_grad_stats");
+}
+static inline zo_status zo_device_adam_step(const zo_device *d, const zo_adam_hparams *hparams, uint64_t step,
+                                            const zo_adam_buffers *buffers, zo_device_stream *stream)
+{
+    return d->ops->adam_step ? d->ops->adam_step(d->ctx, hparams, step, buffers, stream)
+                             : zo_device_lacks(d, "adam_step");
+}
+static inline zo_status zo_device_copy_pageable(const zo_device *d, void *dst, const void *src, size_t bytes,
+                                                bool to_device)
+{
+    return d->ops->copy_pageable ? d->ops->copy_pageable(d->ctx, dst, src, bytes, to_device)
+                                 : zo_device_lacks(d, "copy_pageable");
+}
 
 #endif

@@ -9,15 +9,14 @@
 #include <time.h>
 
 #include "create_checks.h"
-#include "device_update.h"
 #include "engine_internal.h"
 #include "comm/choose.h"
 #include "config/batch_size.h"
 #include "update_placement.h"
 #include "error.h"
 #include "fault_injection.h"
-#include "device/cuda/backend.h"
 #include "memory_plan.h"
+#include "optimizer_state.h"
 #include "zo/cuda.h"
 
 double zo_now_seconds(void)
@@ -70,7 +69,7 @@ static zo_status zo_alloc_staging(zo_engine *e, size_t bytes, void **out)
 static void zo_free_staging(zo_engine *e, void *ptr)
 {
     if (e->settings.pin_memory)
-        e->device.ops->free_pinned(e->device.ctx, ptr);
+        zo_device_free_pinned(&e->device, ptr);
     else
         free(ptr);
 }
@@ -78,12 +77,12 @@ static void zo_free_staging(zo_engine *e, void *ptr)
 /* The device buffers, the staging buffers and the host state. */
 static zo_status zo_engine_allocate(zo_engine *e)
 {
-    const zo_device_ops *ops = e->device.ops;
+    const zo_device *device = &e->device;
     size_t elems = e->layout.padded_elems, shard = zo_shard_elems(&e->layout);
     size_t moment_bytes = shard * zo_dtype_size(e->settings.moments_dtype);
     zo_status status;
-    if ((status = ops->alloc_device(e->device.ctx, elems * e->dtype_bytes, &e->device_weights)) ||
-        (status = ops->alloc_device(e->device.ctx, elems * e->dtype_bytes, &e->device_grads)) ||
+    if ((status = zo_device_alloc_device(device, elems * e->dtype_bytes, &e->device_weights)) ||
+        (status = zo_device_alloc_device(device, elems * e->dtype_bytes, &e->device_grads)) ||
         (status = zo_alloc_staging(e, elems * e->dtype_bytes, &e->pinned_grads)) ||
         (status = zo_alloc_staging(e, elems * e->dtype_bytes, &e->pinned_weights)))
         return status;
@@ -117,8 +116,8 @@ static zo_status zo_engine_allocate(zo_engine *e)
                        elems);
     for (size_t b = 0; b < buckets; b++) {
         e->jobs[b] = (zo_bucket_job){.engine = e, .bucket = b};
-        if ((status = ops->event_create(e->device.ctx, &e->h2d_done[b])) ||
-            (status = ops->event_create(e->device.ctx, &e->grads_written[b])))
+        if ((status = zo_device_event_create(device, &e->h2d_done[b])) ||
+            (status = zo_device_event_create(device, &e->grads_written[b])))
             return status;
     }
     memcpy(e->bucket_pending, e->layout.bucket_param_count, buckets * sizeof *e->bucket_pending);
@@ -130,9 +129,9 @@ static zo_status zo_engine_allocate(zo_engine *e)
 static zo_status zo_engine_check_plan(zo_engine *e)
 {
     zo_memory_plan plan;
-    bool device_is_host = !e->device.ops->takes_external_streams;
+    bool device_is_host = !zo_device_takes_external_streams(&e->device);
     size_t free_bytes = 0, total_bytes = 0;
-    if (!device_is_host && zo_device_cuda_memory(&e->device, &free_bytes, &total_bytes) != ZO_OK)
+    if (!device_is_host && zo_device_memory_info(&e->device, &free_bytes, &total_bytes) != ZO_OK)
         free_bytes = 0; /* unknown: the allocation itself will tell */
     zo_plan_for_layout(&e->settings, e->layout.padded_elems, e->accumulation_steps, (unsigned)e->ranks, device_is_host,
                        free_bytes, &plan);
@@ -146,31 +145,26 @@ static zo_status zo_engine_check_plan(zo_engine *e)
  * in zo_engine_notice, why it fell back to the host backend. */
 static zo_status zo_engine_choose_device(zo_engine *e)
 {
-    if (e->settings.device == ZO_DEVICE_HOST)
-        return zo_device_host_create(&e->device);
     /* one rank per GPU: the node's ranks take its GPUs in turn (with CUDA_VISIBLE_DEVICES
      * set per rank, each sees one GPU: ordinal 0) */
-    int gpus = 0, local_rank = 0, local_ranks = 1;
-    const char *source;
-    zo_topology_local_rank(&local_rank, &local_ranks, &source);
-    int ordinal = zo_cuda_device_count(&gpus) == ZO_OK && gpus > 0 ? local_rank % gpus : 0;
-    zo_status status = zo_device_cuda_create(ordinal, &e->device);
-    if (status == ZO_OK || e->settings.device == ZO_DEVICE_CUDA)
-        return status;
-    size_t used = strlen(e->notice); /* after what zo.comm may have said */
-    snprintf(e->notice + used, sizeof e->notice - used, "%szo.device \"auto\": %s; using the host backend",
-             used ? "; " : "", zo_last_error());
-    return zo_device_host_create(&e->device);
+    int gpus = 0, local_rank = 0, local_ranks = 1, ordinal = 0;
+    if (e->settings.device != ZO_DEVICE_HOST) {
+        const char *source;
+        zo_topology_local_rank(&local_rank, &local_ranks, &source);
+        ordinal = zo_cuda_device_count(&gpus) == ZO_OK && gpus > 0 ? local_rank % gpus : 0;
+    }
+    /* the notice goes after what zo.comm may have said */
+    return zo_device_open(e->settings.device, ordinal, &e->device, e->notice, sizeof e->notice);
 }
 
 static zo_status zo_engine_start_device(zo_engine *e)
 {
     zo_status status;
-    if ((status = zo_engine_choose_device(e)) || (status = zo_device_host_create(&e->worker_device)))
+    if ((status = zo_engine_choose_device(e)) || (status = zo_device_open(ZO_DEVICE_HOST, 0, &e->worker_device, NULL, 0)))
         return status;
-    if ((status = e->device.ops->stream_create(e->device.ctx, "d2h", &e->d2h_stream)) ||
-        (status = e->device.ops->stream_create(e->device.ctx, "h2d", &e->h2d_stream)) ||
-        (status = e->worker_device.ops->stream_create(e->worker_device.ctx, "host update", &e->worker)))
+    if ((status = zo_device_stream_create(&e->device, "d2h", &e->d2h_stream)) ||
+        (status = zo_device_stream_create(&e->device, "h2d", &e->h2d_stream)) ||
+        (status = zo_device_stream_create(&e->worker_device, "host update", &e->worker)))
         return status;
     return zo_engine_place_update(e);
 }
@@ -208,7 +202,7 @@ static zo_status zo_engine_build(zo_engine *e, const zo_param_desc *params, size
         (status = zo_engine_start_device(e)) || (status = zo_engine_check_plan(e)) ||
         (status = zo_engine_allocate(e)))
         return status;
-    return zo_device_update_create(e);
+    return zo_optimizer_state_choose(e);
 }
 
 zo_status zo_engine_create(const zo_config *config, const zo_param_desc *params, size_t param_count,
@@ -227,6 +221,7 @@ zo_status zo_engine_create(const zo_config *config, const zo_param_desc *params,
     zo_loss_scaler_init(&e->scaler, settings);
     pthread_mutex_init(&e->lock, NULL);
     pthread_cond_init(&e->bucket_published, NULL);
+    e->optimizer_state = &zo_optimizer_state_host; /* until zo_optimizer_state_choose */
 
     zo_status status = zo_comm_choose(settings->comm, &e->comm, e->notice, sizeof e->notice);
     if (status == ZO_OK) {
@@ -252,34 +247,33 @@ void zo_engine_destroy(zo_engine **engine)
     if (!engine || !*engine)
         return;
     zo_engine *e = *engine;
-    const zo_device_ops *ops = e->device.ops;
+    const zo_device *device = &e->device;
     /* Streams drain their queues before they go, so no update is cut short; in the
      * order work flows: copies down feed the worker, whose updates feed copies up. */
     if (e->d2h_stream)
-        ops->stream_destroy(e->device.ctx, e->d2h_stream);
+        zo_device_stream_destroy(device, e->d2h_stream);
     if (e->worker)
-        e->worker_device.ops->stream_destroy(e->worker_device.ctx, e->worker);
-    zo_device_update_destroy(e); /* after the worker that queues its work */
+        zo_device_stream_destroy(&e->worker_device, e->worker);
+    e->optimizer_state->destroy(e); /* after the worker that queues its work */
     if (e->h2d_stream)
-        ops->stream_destroy(e->device.ctx, e->h2d_stream);
+        zo_device_stream_destroy(device, e->h2d_stream);
     for (size_t b = 0; e->h2d_done && b < e->layout.bucket_count; b++) {
         if (e->h2d_done[b])
-            ops->event_destroy(e->device.ctx, e->h2d_done[b]);
+            zo_device_event_destroy(device, e->h2d_done[b]);
         if (e->grads_written && e->grads_written[b])
-            ops->event_destroy(e->device.ctx, e->grads_written[b]);
+            zo_device_event_destroy(device, e->grads_written[b]);
     }
-    if (ops) {
-        ops->free_device(e->device.ctx, e->device_weights);
-        ops->free_device(e->device.ctx, e->device_grads);
+    if (device->ops) {
+        zo_device_free_device(device, e->device_weights);
+        zo_device_free_device(device, e->device_grads);
         if (!e->comm_broken) { /* else a collective still posted may touch them: kept */
             zo_free_staging(e, e->pinned_grads);
             zo_free_staging(e, e->pinned_grads_spare);
             zo_free_staging(e, e->pinned_weights);
         }
-        ops->destroy(e->device.ctx);
+        zo_device_close(&e->device);
     }
-    if (e->worker_device.ops)
-        e->worker_device.ops->destroy(e->worker_device.ctx);
+    zo_device_close(&e->worker_device);
     zo_trace_close(&e->trace); /* after the streams: every span is in */
     zo_adam_destroy(&e->adam);
     zo_topology_destroy(&e->topology);
@@ -301,7 +295,7 @@ void zo_engine_destroy(zo_engine **engine)
 zo_dtype zo_engine_dtype(const zo_engine *e) { return e ? e->dtype : ZO_DTYPE_F32; }
 size_t zo_engine_param_count(const zo_engine *e) { return e ? e->layout.param_count : 0; }
 size_t zo_engine_bucket_count(const zo_engine *e) { return e ? e->layout.bucket_count : 0; }
-const char *zo_engine_device_name(const zo_engine *e) { return e ? e->device.ops->name : ""; }
+const char *zo_engine_device_name(const zo_engine *e) { return e ? zo_device_name(&e->device) : ""; }
 const char *zo_engine_notice(const zo_engine *e) { return e ? e->notice : ""; }
 float zo_engine_loss_scale(const zo_engine *e) { return e ? (float)e->scaler.scale : 0.0f; }
 size_t zo_engine_rank(const zo_engine *e) { return e ? e->rank : 0; }
@@ -333,10 +327,10 @@ zo_status zo_engine_synchronize(zo_engine *e)
 {
     if (!e)
         return zo_fail(ZO_ERR_INVALID_ARGUMENT, "zo_engine_synchronize: engine is NULL");
-    zo_status status = e->worker_device.ops->stream_synchronize(e->worker_device.ctx, e->worker);
-    zo_status d2h = e->device.ops->stream_synchronize(e->device.ctx, e->d2h_stream);
-    zo_status h2d = e->device.ops->stream_synchronize(e->device.ctx, e->h2d_stream);
-    zo_status device = e->device_update ? zo_device_update_synchronize(e) : ZO_OK;
+    zo_status status = zo_device_stream_synchronize(&e->worker_device, e->worker);
+    zo_status d2h = zo_device_stream_synchronize(&e->device, e->d2h_stream);
+    zo_status h2d = zo_device_stream_synchronize(&e->device, e->h2d_stream);
+    zo_status device = e->optimizer_state->synchronize(e);
     status = status ? status : d2h ? d2h : h2d ? h2d : device;
     /* the other ranks learn of it at the next step, which then fails on all */
     return e->ranks > 1 ? zo_engine_defer_failure(e, status) : status;

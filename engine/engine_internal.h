@@ -86,7 +86,10 @@ struct zo_engine {
     zo_adam *adam;
     zo_topology *topology;  /* this machine; placement: where the update runs */
     zo_placement placement;
-    struct zo_device_update *device_update; /* offload "none": engine_device_update.c; else NULL */
+    /* Where the optimizer state lives and Adam runs (optimizer_state.h): chosen once at
+     * creation; device_update is the "device" strategy's own state (else NULL). */
+    const struct zo_optimizer_state_ops *optimizer_state;
+    struct zo_device_update *device_update;
 
     /* this micro-step's readiness */
     bool *param_ready;
@@ -187,5 +190,9 @@ zo_status zo_engine_refresh_device_weights(zo_engine *engine);
 /* Waits until bucket b's weights of the wanted generation are published and their
  * copy is queued (or there is nothing to wait for). */
 void zo_engine_wait_published(zo_engine *engine, size_t bucket);
+
+/* Publishes bucket b as updated to `generation` (the worker, step.c): forwards waiting
+ * for it go on to its copy's event. */
+void zo_engine_publish(zo_engine *engine, size_t bucket, uint64_t generation);
 
 #endif

@@ -6,9 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "device_update.h"
 #include "engine_internal.h"
 #include "error.h"
+#include "optimizer_state.h"
 
 static zo_status zo_check_param(const zo_engine *e, size_t param, const void *values, const char *call)
 {
@@ -70,16 +70,16 @@ zo_status zo_engine_set_master(zo_engine *e, size_t param, const float *values)
         zo_param_in_piece(e, param, b, &begin, &end);
         memcpy(e->master + zo_shard_index(e, b, begin), values + (begin - offset), (end - begin) * sizeof(float));
     }
-    /* offload "none" (one rank): the optimizer's own master weights are on the GPU */
-    if (e->device_update && (status = zo_device_update_put_master(e, offset, elems)))
+    /* the "device" strategy (offload "none") keeps master weights of its own there */
+    if ((status = e->optimizer_state->put_master(e, offset, elems)))
         return status;
     /* every rank has all the values: the device weights need no gathering */
     void *staged = (char *)e->pinned_weights + offset * e->dtype_bytes;
     if ((status = zo_adam_cast(e->adam, staged, e->dtype, values, ZO_DTYPE_F32, elems, 1.0f)) ||
-        (status = e->device.ops->copy_async(e->device.ctx, zo_engine_weights(e, param), staged,
+        (status = zo_device_copy_async(&e->device, zo_engine_weights(e, param), staged,
                                             elems * e->dtype_bytes, e->h2d_stream)))
         return status;
-    return e->device.ops->stream_synchronize(e->device.ctx, e->h2d_stream);
+    return zo_device_stream_synchronize(&e->device, e->h2d_stream);
 }
 
 /* Gathers every rank's piece of `bucket`'s master weights into `whole` (the bucket's
@@ -97,10 +97,10 @@ zo_status zo_engine_get_master(zo_engine *e, size_t param, float *values)
     zo_status status = zo_check_param(e, param, values, "zo_engine_get_master");
     if (status != ZO_OK)
         return status;
-    status = e->worker_device.ops->stream_synchronize(e->worker_device.ctx, e->worker);
+    status = zo_device_stream_synchronize(&e->worker_device, e->worker);
     size_t offset = e->layout.param_offset[param], elems = e->layout.param_elems[param];
-    if (status == ZO_OK && e->device_update) /* offload "none": fetch the GPU's master weights */
-        status = zo_device_update_get_master(e, offset, elems);
+    if (status == ZO_OK) /* the "device" strategy: fetch the device's master weights */
+        status = e->optimizer_state->get_master(e, offset, elems);
     if (status != ZO_OK && e->ranks == 1)
         return status;
     /* several ranks: a failed update still joins the gathers the others make, and
@@ -140,8 +140,8 @@ zo_status zo_engine_get_master(zo_engine *e, size_t param, float *values)
 zo_status zo_engine_refresh_device_weights(zo_engine *e)
 {
     zo_status status = zo_engine_synchronize(e);
-    if (status == ZO_OK && e->device_update) /* offload "none": the optimizer's state is there */
-        status = zo_device_update_put_state(e);
+    if (status == ZO_OK) /* the "device" strategy: the optimizer's state is there */
+        status = e->optimizer_state->put_state(e);
     /* a local failure stops the work, not the gathers: the other ranks make them too */
     for (size_t b = 0; b < e->layout.bucket_count; b++) {
         size_t begin = zo_bucket_begin(&e->layout, b), piece = zo_piece_elems(&e->layout, b);
@@ -156,9 +156,9 @@ zo_status zo_engine_refresh_device_weights(zo_engine *e)
         if (gathered != ZO_OK)
             break; /* the communicator failed: every rank's gathers fail */
         if (status == ZO_OK)
-            status = e->device.ops->copy_async(e->device.ctx, (char *)e->device_weights + begin * e->dtype_bytes,
+            status = zo_device_copy_async(&e->device, (char *)e->device_weights + begin * e->dtype_bytes,
                                                bucket, piece * e->layout.ranks * e->dtype_bytes, e->h2d_stream);
     }
-    zo_status synced = e->device.ops->stream_synchronize(e->device.ctx, e->h2d_stream);
+    zo_status synced = zo_device_stream_synchronize(&e->device, e->h2d_stream);
     return status ? status : synced;
 }

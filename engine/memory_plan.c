@@ -52,7 +52,7 @@ void zo_plan_for_layout(const zo_settings *s, uint64_t elems, uint64_t accumulat
         .device_is_host = device_is_host,
         .device_free_bytes = device_free_bytes,
     };
-    /* offload "none" on a GPU (engine_device_update.c): master weights and moments on
+    /* offload "none" on a GPU (device_update.c): master weights and moments on
      * the device too; the engine still keeps its host copies (used to set and read the
      * master weights), so host_bytes stays */
     if (!s->offload_optimizer && !device_is_host)

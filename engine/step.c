@@ -5,10 +5,10 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "device_update.h"
 #include "engine_internal.h"
 #include "error.h"
 #include "lr_schedule.h"
+#include "optimizer_state.h"
 
 static size_t zo_bucket_elems(const zo_engine *e, size_t bucket)
 {
@@ -30,7 +30,7 @@ void zo_engine_wait_published(zo_engine *e, size_t bucket)
     pthread_mutex_unlock(&e->lock);
 }
 
-static void zo_publish(zo_engine *e, size_t bucket, uint64_t generation)
+void zo_engine_publish(zo_engine *e, size_t bucket, uint64_t generation)
 {
     pthread_mutex_lock(&e->lock);
     e->bucket_generation[bucket] = generation;
@@ -56,26 +56,20 @@ static zo_status zo_reduce_bucket(zo_engine *e, size_t bucket, void *grad, zo_dt
         e, e->comm.ops->reduce_scatter_sum(e->comm.ctx, grad, grad, zo_piece_elems(&e->layout, bucket), dtype));
 }
 
-/* Worker: bucket b's gradient is on the host. Reduce it over the ranks, accumulate it
- * (over micro-steps) and, at an accumulation boundary, measure this rank's piece. With
- * accumulation, stage 2 reduces every micro-step and keeps only the piece's sum; stage 1
- * sums the whole bucket locally and reduces it once, at the boundary. Its collectives
- * run even after a failure here: the other ranks make them too (the micro-step is then
- * dropped on every rank, whatever the data). */
-static zo_status zo_process_bucket(zo_engine *e, size_t bucket)
+/* The host strategy's stats: bucket b's gradient is on the host. Reduce it over the
+ * ranks, accumulate it (over micro-steps) and, at an accumulation boundary, measure this
+ * rank's piece. With accumulation, stage 2 reduces every micro-step and keeps only the
+ * piece's sum; stage 1 sums the whole bucket locally and reduces it once, at the
+ * boundary. Its collectives run even after a failure here: the other ranks make them
+ * too (the micro-step is then dropped on every rank, whatever the data). */
+static zo_status zo_host_bucket_stats(zo_engine *e, size_t bucket, zo_grad_stats *out)
 {
     size_t begin = zo_bucket_begin(&e->layout, bucket), elems = zo_bucket_elems(e, bucket);
     size_t piece = zo_piece_elems(&e->layout, bucket);
     void *grad = zo_at(e->grads_landing, begin, e->dtype_bytes);
     bool boundary = zo_accumulation_boundary(e);
-    double started = zo_now_seconds();
     zo_status status = ZO_OK;
-    zo_grad_stats stats = {0};
-    if (e->device_update) { /* offload "none": measured where they are */
-        zo_bucket_stats device_stats;
-        status = zo_device_update_stats(e, bucket, &device_stats);
-        stats = (zo_grad_stats){device_stats.sum_squares, device_stats.all_finite};
-    } else if (e->accumulated) {
+    if (e->accumulated) {
         float *sum = e->accumulated + zo_accumulated_offset(e, bucket);
         bool first = e->micro_steps % e->accumulation_steps == 0;
         bool sharded = e->settings.stage >= 2;
@@ -90,12 +84,22 @@ static zo_status zo_process_bucket(zo_engine *e, size_t bucket)
             status = status ? status : reduced;
         }
         if (status == ZO_OK && boundary)
-            status = zo_adam_grad_stats(e->adam, sum, ZO_DTYPE_F32, piece, &stats);
+            status = zo_adam_grad_stats(e->adam, sum, ZO_DTYPE_F32, piece, out);
     } else {
         status = zo_reduce_bucket(e, bucket, grad, e->dtype);
         if (status == ZO_OK)
-            status = zo_adam_grad_stats(e->adam, grad, e->dtype, piece, &stats);
+            status = zo_adam_grad_stats(e->adam, grad, e->dtype, piece, out);
     }
+    return status;
+}
+
+/* Worker: bucket b's gradient is where the optimizer-state strategy reads it: its stats
+ * (reduced and accumulated first, on the host strategy). */
+static zo_status zo_process_bucket(zo_engine *e, size_t bucket)
+{
+    double started = zo_now_seconds();
+    zo_grad_stats stats = {0};
+    zo_status status = e->optimizer_state->bucket_stats(e, bucket, &stats);
     e->bucket_stats[bucket] = (zo_bucket_stats){stats.sum_squares, stats.all_finite};
     double finished = zo_now_seconds();
     e->stats_seconds += finished - started;
@@ -171,14 +175,14 @@ static zo_status zo_bucket_copied_down(void *arg)
     if (e->trace)
         zo_trace_span(e->trace, ZO_TRACK_D2H, "gradients down", job->bucket, e->copy_down_began[job->bucket],
                       zo_now_seconds());
-    return e->worker_device.ops->launch_host(e->worker_device.ctx, e->worker, zo_bucket_landed, job);
+    return zo_device_launch_host(&e->worker_device, e->worker, zo_bucket_landed, job);
 }
 
 /* Bucket b has every gradient: copy it down (after the loop's stream has written it,
  * when it gave one), then let the worker see it. */
 static zo_status zo_start_bucket_copy(zo_engine *e, size_t bucket, bool after_loop_stream)
 {
-    const zo_device_ops *ops = e->device.ops;
+    const zo_device *device = &e->device;
     size_t begin = zo_bucket_begin(&e->layout, bucket);
     /* the landing slice must not be overwritten while the last update still reads it
      * (the update reads the fp32 sum, or with a spare buffer the other one) */
@@ -186,15 +190,15 @@ static zo_status zo_start_bucket_copy(zo_engine *e, size_t bucket, bool after_lo
         zo_engine_wait_published(e, bucket);
     zo_status status = ZO_OK;
     if (after_loop_stream)
-        status = ops->stream_wait_event(e->device.ctx, e->d2h_stream, e->grads_written[bucket]);
+        status = zo_device_stream_wait_event(device, e->d2h_stream, e->grads_written[bucket]);
     if (status == ZO_OK && e->trace)
-        status = ops->launch_host(e->device.ctx, e->d2h_stream, zo_mark_copy_down_begin, &e->jobs[bucket]);
-    if (status == ZO_OK && !e->device_update) /* offload "none": the gradients stay */
-        status = ops->copy_async(e->device.ctx, zo_at(e->grads_landing, begin, e->dtype_bytes),
-                                       zo_at(e->device_grads, begin, e->dtype_bytes),
-                                       zo_bucket_elems(e, bucket) * e->dtype_bytes, e->d2h_stream);
+        status = zo_device_launch_host(device, e->d2h_stream, zo_mark_copy_down_begin, &e->jobs[bucket]);
+    if (status == ZO_OK && e->optimizer_state->copies_gradients_down) /* "device": they stay */
+        status = zo_device_copy_async(device, zo_at(e->grads_landing, begin, e->dtype_bytes),
+                                      zo_at(e->device_grads, begin, e->dtype_bytes),
+                                      zo_bucket_elems(e, bucket) * e->dtype_bytes, e->d2h_stream);
     if (status == ZO_OK)
-        status = ops->launch_host(e->device.ctx, e->d2h_stream, zo_bucket_copied_down, &e->jobs[bucket]);
+        status = zo_device_launch_host(device, e->d2h_stream, zo_bucket_copied_down, &e->jobs[bucket]);
     return status;
 }
 
@@ -203,9 +207,9 @@ static zo_status zo_start_bucket_copy(zo_engine *e, size_t bucket, bool after_lo
 static zo_status zo_check_loop_call(const zo_engine *e, size_t param, const void *stream, const char *call)
 {
     zo_status status = zo_check_param_index(e, param, call);
-    if (status == ZO_OK && stream && !e->device.ops->takes_external_streams)
+    if (status == ZO_OK && stream && !zo_device_takes_external_streams(&e->device))
         return zo_fail(ZO_ERR_INVALID_ARGUMENT, "%s: the %s backend takes no stream (pass NULL once the work is done)",
-                       call, e->device.ops->name);
+                       call, zo_device_name(&e->device));
     return status;
 }
 
@@ -222,7 +226,7 @@ zo_status zo_engine_grad_ready(zo_engine *e, size_t param, void *stream)
     /* a bucket this parameter completes: its copy must follow the loop's stream */
     for (size_t b = first; stream && b <= last; b++)
         if (e->bucket_pending[b] == 1) {
-            zo_status status = e->device.ops->event_record_external(e->device.ctx, e->grads_written[b], stream);
+            zo_status status = zo_device_event_record_external(&e->device, e->grads_written[b], stream);
             if (status != ZO_OK)
                 return status;
         }
@@ -247,8 +251,8 @@ zo_status zo_engine_wait_params(zo_engine *e, size_t param, void *stream)
          b++) {
         zo_engine_wait_published(e, b);
         /* the loop's stream waits on the device; without one, the caller waits here */
-        zo_status status = stream ? e->device.ops->external_stream_wait_event(e->device.ctx, stream, e->h2d_done[b])
-                                  : e->device.ops->event_synchronize(e->device.ctx, e->h2d_done[b]);
+        zo_status status = stream ? zo_device_external_stream_wait_event(&e->device, stream, e->h2d_done[b])
+                                  : zo_device_event_synchronize(&e->device, e->h2d_done[b]);
         if (status != ZO_OK)
             return status;
     }
@@ -262,21 +266,21 @@ zo_status zo_engine_wait_params(zo_engine *e, size_t param, void *stream)
  * `generation`. Runs on the worker. */
 static zo_status zo_send_bucket_up(zo_engine *e, size_t b, uint64_t generation)
 {
-    const zo_device_ops *ops = e->device.ops;
+    const zo_device *device = &e->device;
     size_t begin = zo_bucket_begin(&e->layout, b);
     zo_status status = ZO_OK;
     if (e->trace)
-        status = ops->launch_host(e->device.ctx, e->h2d_stream, zo_mark_copy_up_begin, &e->jobs[b]);
+        status = zo_device_launch_host(device, e->h2d_stream, zo_mark_copy_up_begin, &e->jobs[b]);
     if (status == ZO_OK)
-        status = ops->copy_async(e->device.ctx, zo_at(e->device_weights, begin, e->dtype_bytes),
-                                 zo_at(e->pinned_weights, begin, e->dtype_bytes),
-                                 zo_bucket_elems(e, b) * e->dtype_bytes, e->h2d_stream);
+        status = zo_device_copy_async(device, zo_at(e->device_weights, begin, e->dtype_bytes),
+                                      zo_at(e->pinned_weights, begin, e->dtype_bytes),
+                                      zo_bucket_elems(e, b) * e->dtype_bytes, e->h2d_stream);
     if (status == ZO_OK && e->trace)
-        status = ops->launch_host(e->device.ctx, e->h2d_stream, zo_mark_copy_up_end, &e->jobs[b]);
+        status = zo_device_launch_host(device, e->h2d_stream, zo_mark_copy_up_end, &e->jobs[b]);
     if (status == ZO_OK)
-        status = ops->event_record(e->device.ctx, e->h2d_done[b], e->h2d_stream);
+        status = zo_device_event_record(device, e->h2d_done[b], e->h2d_stream);
     /* publish even on failure: a forward waiting for this bucket must not hang */
-    zo_publish(e, b, generation);
+    zo_engine_publish(e, b, generation);
     return status;
 }
 
@@ -298,24 +302,19 @@ static zo_status zo_gather_updated_bucket(zo_engine *e, size_t b)
                                   piece * e->dtype_bytes));
 }
 
-/* Worker: update bucket b with the current plan into the staging buffer, and send it
- * up at once (the delayed update sends it at the next micro-step instead). */
-static zo_status zo_update_bucket(void *arg)
+/* The host strategy's update: bucket b with the current plan into the staging buffer,
+ * and send it up at once (the delayed update sends it at the next micro-step instead). */
+static zo_status zo_host_update_bucket(zo_engine *e, size_t b)
 {
-    const zo_bucket_job *job = arg;
-    zo_engine *e = job->engine;
     const zo_update_plan *plan = &e->plan;
-    size_t b = job->bucket, begin = zo_bucket_begin(&e->layout, b), piece = zo_piece_elems(&e->layout, b);
+    size_t begin = zo_bucket_begin(&e->layout, b), piece = zo_piece_elems(&e->layout, b);
     size_t shard = zo_shard_offset(&e->layout, b), moment_bytes = zo_dtype_size(e->settings.moments_dtype);
     /* this rank's piece of the summed gradient: where zo_process_bucket left it */
     size_t grad_offset = e->accumulated ? zo_accumulated_offset(e, b) : begin;
     void *weights_out = zo_at(e->pinned_weights, zo_piece_begin(&e->layout, b, e->rank), e->dtype_bytes);
-    double started = zo_now_seconds();
-    if (b == 0)
-        e->update_started = started;
 
     /* the staging slice is free once its previous copy up has run */
-    zo_status status = e->device.ops->event_synchronize(e->device.ctx, e->h2d_done[b]);
+    zo_status status = zo_device_event_synchronize(&e->device, e->h2d_done[b]);
     zo_adam_buffers buffers = {
         .n = piece,
         .master = e->master + shard,
@@ -328,22 +327,30 @@ static zo_status zo_update_bucket(void *arg)
         .weights_out = weights_out,
         .weights_out_dtype = e->dtype,
     };
-    if (e->device_update) { /* offload "none": Adam on the device, weights in place */
-        status = status ? status : zo_device_update_bucket(e, b, plan);
-        zo_publish(e, b, plan->generation);
-    } else {
-        if (status == ZO_OK)
-            status = zo_adam_step(e->adam, &plan->hparams, plan->step, &buffers);
-        if (status != ZO_OK)
-            e->update_incomplete = true;
-        /* even after a failure: the other ranks gather this bucket too */
-        zo_status gathered = zo_gather_updated_bucket(e, b);
-        status = status ? status : gathered;
-    }
-    if (!e->device_update && !e->settings.delayed_param_update) {
+    if (status == ZO_OK)
+        status = zo_adam_step(e->adam, &plan->hparams, plan->step, &buffers);
+    if (status != ZO_OK)
+        e->update_incomplete = true;
+    /* even after a failure: the other ranks gather this bucket too */
+    zo_status gathered = zo_gather_updated_bucket(e, b);
+    status = status ? status : gathered;
+    if (!e->settings.delayed_param_update) {
         zo_status sent = zo_send_bucket_up(e, b, plan->generation);
         status = status ? status : sent;
     }
+    return status;
+}
+
+/* Worker: update bucket b where the optimizer state lives. */
+static zo_status zo_update_bucket(void *arg)
+{
+    const zo_bucket_job *job = arg;
+    zo_engine *e = job->engine;
+    size_t b = job->bucket;
+    double started = zo_now_seconds();
+    if (b == 0)
+        e->update_started = started;
+    zo_status status = e->optimizer_state->update_bucket(e, b);
     double finished = zo_now_seconds();
     if (b + 1 == e->layout.bucket_count)
         e->update_seconds = finished - e->update_started;
@@ -357,10 +364,10 @@ static zo_status zo_update_bucket(void *arg)
 static zo_status zo_queue_bucket_jobs(zo_engine *e, zo_host_fn job, uint64_t generation, size_t *queued)
 {
     for (size_t b = 0; b < e->layout.bucket_count; b++) {
-        zo_status status = e->worker_device.ops->launch_host(e->worker_device.ctx, e->worker, job, &e->jobs[b]);
+        zo_status status = zo_device_launch_host(&e->worker_device, e->worker, job, &e->jobs[b]);
         if (status != ZO_OK) {
             for (size_t rest = b; rest < e->layout.bucket_count; rest++)
-                zo_publish(e, rest, generation);
+                zo_engine_publish(e, rest, generation);
             *queued = b;
             return status;
         }
@@ -410,9 +417,9 @@ static zo_status zo_report_missing(const zo_engine *e)
  * for them), so a failed upload fails the next step instead of passing unseen. */
 static zo_status zo_wait_for_gradients(zo_engine *e)
 {
-    zo_status status = e->device.ops->stream_synchronize(e->device.ctx, e->d2h_stream);
-    zo_status worker = e->worker_device.ops->stream_synchronize(e->worker_device.ctx, e->worker);
-    zo_status h2d = e->device.ops->stream_synchronize(e->device.ctx, e->h2d_stream);
+    zo_status status = zo_device_stream_synchronize(&e->device, e->d2h_stream);
+    zo_status worker = zo_device_stream_synchronize(&e->worker_device, e->worker);
+    zo_status h2d = zo_device_stream_synchronize(&e->device, e->h2d_stream);
     return status ? status : worker ? worker : h2d;
 }
 
@@ -451,7 +458,7 @@ static zo_status zo_queue_update(zo_engine *e, double lr, float grad_scale, cons
      * weights now differ, and the next step must fail on all of them. */
     char why[512];
     snprintf(why, sizeof why, "%s", zo_last_error());
-    e->worker_device.ops->stream_synchronize(e->worker_device.ctx, e->worker);
+    zo_device_stream_synchronize(&e->worker_device, e->worker);
     for (size_t b = queued; b < e->layout.bucket_count; b++)
         zo_gather_updated_bucket(e, b);
     e->update_incomplete = true;
@@ -567,3 +574,31 @@ zo_status zo_engine_step(zo_engine *e, zo_step_info *info)
         *info = result;
     return status;
 }
+
+/* The host copies are the state: nothing to move between them and anywhere else. */
+static zo_status zo_host_state_in_place(zo_engine *e, size_t offset, size_t elems)
+{
+    (void)e, (void)offset, (void)elems;
+    return ZO_OK;
+}
+
+static zo_status zo_host_nothing_to_move(zo_engine *e)
+{
+    (void)e; /* the worker's stream is the one to wait for, and the engine does */
+    return ZO_OK;
+}
+
+static void zo_host_nothing_to_free(zo_engine *e) { (void)e; }
+
+const zo_optimizer_state_ops zo_optimizer_state_host = {
+    .name = "host",
+    .copies_gradients_down = true,
+    .bucket_stats = zo_host_bucket_stats,
+    .update_bucket = zo_host_update_bucket,
+    .put_master = zo_host_state_in_place,
+    .get_master = zo_host_state_in_place,
+    .put_state = zo_host_nothing_to_move,
+    .get_state = zo_host_nothing_to_move,
+    .synchronize = zo_host_nothing_to_move,
+    .destroy = zo_host_nothing_to_free,
+};

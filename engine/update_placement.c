@@ -41,7 +41,7 @@ zo_status zo_engine_place_update(zo_engine *e)
     /* on CUDA each rank goes near its GPU (rank k uses device k) when all are known */
     char gpu_lists[ZO_TOPOLOGY_MAX_GPU_RANKS][ZO_TOPOLOGY_LIST_BYTES];
     const char *gpu_pointers[ZO_TOPOLOGY_MAX_GPU_RANKS];
-    if (e->device.ops->takes_external_streams)
+    if (zo_device_takes_external_streams(&e->device))
         request.gpu_cpus =
             zo_topology_gpu_localities(e->topology, request.local_ranks, gpu_lists, gpu_pointers);
     if ((status = zo_topology_place(e->topology, &request, &e->placement)) != ZO_OK) {
@@ -50,9 +50,9 @@ zo_status zo_engine_place_update(zo_engine *e)
         return zo_fail(ZO_ERR_CONFIG, "zo_engine_create: %s", reason);
     }
     if (e->placement.bound &&
-        ((status = e->worker_device.ops->launch_host(e->worker_device.ctx, e->worker,
+        ((status = zo_device_launch_host(&e->worker_device, e->worker,
                                                      zo_bind_update_thread, e)) ||
-         (status = e->worker_device.ops->stream_synchronize(e->worker_device.ctx, e->worker))))
+         (status = zo_device_stream_synchronize(&e->worker_device, e->worker))))
         return status;
     zo_adam_settings adam = {.isa = ZO_CPU_ISA_AUTO, .num_threads = e->placement.threads};
     if (e->placement.bound)
@@ -70,7 +70,7 @@ typedef struct zo_pinned_request {
 static zo_status zo_alloc_pinned_request(void *arg)
 {
     zo_pinned_request *r = arg;
-    return r->engine->device.ops->alloc_pinned(r->engine->device.ctx, r->bytes, r->out);
+    return zo_device_alloc_pinned(&r->engine->device, r->bytes, r->out);
 }
 
 zo_status zo_engine_alloc_pinned_near(zo_engine *e, size_t bytes, void **out)

@@ -13,7 +13,7 @@
  * machine lacks), ZO_ERR_DEVICE (hwloc failed), errors of zo_adam_create. */
 zo_status zo_engine_place_update(zo_engine *e);
 
-/* The device's page-locked staging (ops->alloc_pinned) allocated from this thread
+/* The device's page-locked staging (zo_device_alloc_pinned) allocated from this thread
  * with its memory policy on the placement's nodes, so pages the backend touches or
  * pins at once (cudaHostAlloc) start there. Errors: those of alloc_pinned. */
 zo_status zo_engine_alloc_pinned_near(zo_engine *e, size_t bytes, void **out);

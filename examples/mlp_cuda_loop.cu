@@ -13,22 +13,20 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "zo/cuda_check.h"
+
 extern "C" {
 #include "mlp_model.h"
 #include "mlp_train.h"
 }
 #include "mlp_loops.h"
 
-// One checking macro for CUDA and cuBLAS: print the call and the error, and leave
-// through the function's fail: label (as MLP_CHECK does for zo calls).
-#define CUDA_CHECK(call)                                                                 \
-    do {                                                                                 \
-        cudaError_t error_ = (call);                                                     \
-        if (error_ != cudaSuccess) {                                                     \
-            fprintf(stderr, "%s failed: %s\n", #call, cudaGetErrorString(error_));       \
-            goto fail;                                                                   \
-        }                                                                                \
-    } while (0)
+// Checking macros for CUDA (zo/cuda_check.h's, libzo's own format) and cuBLAS: print
+// the call and the error, and leave through the function's fail: label (as MLP_CHECK
+// does for zo calls).
+#define CUDA_CHECK(call)                                                                             \
+    ZO_CUDA_TRY(call, fprintf(stderr, ZO_CUDA_ERROR_FORMAT "\n", ZO_CUDA_ERROR_ARGS(#call, zo_cuda_error_)); \
+                goto fail)
 #define CUBLAS_CHECK(call)                                                               \
     do {                                                                                 \
         cublasStatus_t status_ = (call);                                                 \

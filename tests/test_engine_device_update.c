@@ -1,10 +1,11 @@
-/* offload_optimizer.device "none" (engine/engine_device_update.c), run where CI can: a
- * host-backend engine switched to the device update (zo_device_update_start) against
+/* offload_optimizer.device "none" (engine/device_update.c), run where CI can: a
+ * host-backend engine given cpu_adam as its device's optimizer operations
+ * (zo_device_host_add_optimizer) and switched to the device update against
  * one on the offloaded path, fed the same gradients. The device path computes the same
  * things in other places (stats on the device gradients, Adam on device master and
  * moments, weights written in place), so every loss-scale decision, gradient norm,
  * master weight and device weight must be the same bits, and no gradient may land in
- * the pinned staging. On CUDA the same hooks drive adam_cuda.cu's kernels instead. */
+ * the pinned staging. On CUDA the same strategy drives adam.cu's kernels instead. */
 #include <criterion/criterion.h>
 #include <criterion/new/assert.h>
 #include <stdint.h>
@@ -12,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "device/host/backend.h"
 #include "device_update.h"
 #include "engine_internal.h"
 #include "test_support.h"
@@ -39,6 +41,13 @@ static zo_engine *new_engine(const char *json)
     return engine;
 }
 
+/* The host backend lacks the optional optimizer operations until given cpu_adam's. */
+static zo_status start_device_update(zo_engine *e)
+{
+    zo_status status = zo_device_host_add_optimizer(&e->device);
+    return status ? status : zo_device_update_start(e);
+}
+
 static size_t offset_of(size_t param) { return param == 0 ? 0 : param == 1 ? 3000 : 3037; }
 
 /* The same loss-scaled gradients into both engines; step OVERFLOW_STEP has an inf. */
@@ -64,7 +73,7 @@ Test(engine_device_update, trains_to_the_same_bits_as_the_offloaded_path_without
 {
     zo_engine *engines[2] = {new_engine(config_json),
                              new_engine(config_json)}; /* offloaded, device */
-    cr_assert(eq(int, zo_device_update_start(engines[1]), ZO_OK), "%s", zo_last_error());
+    cr_assert(eq(int, start_device_update(engines[1]), ZO_OK), "%s", zo_last_error());
     cr_assert(engines[0]->device_update == NULL);
     float *initial = malloc(MODEL_ELEMS * sizeof(float));
     zo_test_rng rng = {77};
@@ -139,7 +148,7 @@ static void train_one_step(zo_engine *e, uint64_t step)
 static zo_engine *new_device_path_engine(void)
 {
     zo_engine *e = new_engine(config_json);
-    cr_assert(eq(int, zo_device_update_start(e), ZO_OK), "%s", zo_last_error());
+    cr_assert(eq(int, start_device_update(e), ZO_OK), "%s", zo_last_error());
     return e;
 }
 
@@ -196,7 +205,7 @@ Test(engine_device_update, refuses_accumulation_and_the_delayed_update_by_name)
     };
     for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
         zo_engine *engine = new_engine(cases[c].json);
-        cr_expect(eq(int, zo_device_update_start(engine), ZO_ERR_NOT_SUPPORTED), "%s",
+        cr_expect(eq(int, start_device_update(engine), ZO_ERR_NOT_SUPPORTED), "%s",
                   cases[c].named);
         bool named = strstr(zo_last_error(), cases[c].named) != NULL;
         cr_expect(named, "message: %s", zo_last_error());

@@ -9,7 +9,7 @@
 
 /* Save: this rank's pieces of the device weights (its shard's elements, in the device
  * dtype) copied into new pinned memory at *out; free it with
- * engine->device.ops->free_pinned. Errors: ZO_ERR_OUT_OF_MEMORY, ZO_ERR_DEVICE. */
+ * zo_device_free_pinned(&engine->device, ...). Errors: ZO_ERR_OUT_OF_MEMORY, ZO_ERR_DEVICE. */
 zo_status zo_copy_device_pieces(zo_engine *engine, void **out);
 
 /* Load, after zo_engine_refresh_device_weights put the master weights on the device

@@ -36,7 +36,7 @@ static void zo_loaded_state_free(zo_engine *e, zo_loaded_state *s)
         zo_st_close(&s->file);
     free(s->device_pieces);
     if (s->bucket_buffer)
-        e->device.ops->free_pinned(e->device.ctx, s->bucket_buffer);
+        zo_device_free_pinned(&e->device, s->bucket_buffer);
 }
 
 /* Lagging device weights are restored only into an engine that delays its updates too;
@@ -80,7 +80,7 @@ static zo_status zo_check_shard(zo_engine *e, const char *dir, zo_loaded_state *
                        bytes);
     if ((status = zo_st_read(&s->file, lagging, s->device_pieces)) != ZO_OK)
         return status;
-    return e->device.ops->alloc_pinned(e->device.ctx, e->layout.bucket_elems * e->dtype_bytes,
+    return zo_device_alloc_pinned(&e->device, e->layout.bucket_elems * e->dtype_bytes,
                                        &s->bucket_buffer);
 }
 

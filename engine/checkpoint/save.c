@@ -13,7 +13,7 @@
 #include "paths.h"
 #include "shard.h"
 #include "durable_io.h"
-#include "device_update.h"
+#include "optimizer_state.h"
 #include "error.h"
 #include "zo/checkpoint.h"
 
@@ -82,7 +82,7 @@ static zo_status zo_write_shard(zo_engine *e, const zo_manifest *m, const char *
     if (status == ZO_OK)
         status = zo_write_shard_tensors(e, m, path, device_pieces);
     if (device_pieces)
-        e->device.ops->free_pinned(e->device.ctx, device_pieces);
+        zo_device_free_pinned(&e->device, device_pieces);
     return status;
 }
 
@@ -136,8 +136,8 @@ zo_status zo_engine_save(zo_engine *e, const char *dir)
     zo_manifest manifest = {0};
     if ((status = zo_checkpoint_paths_for(dir, zo_save_call, &paths)) == ZO_OK)
         status = zo_engine_synchronize(e);
-    if (status == ZO_OK && e->device_update) /* offload "none": the state to save is there */
-        status = zo_device_update_get_state(e);
+    if (status == ZO_OK) /* the "device" strategy: the state to save is there */
+        status = e->optimizer_state->get_state(e);
     /* collective: every rank takes part whatever its own status, or the others hang */
     zo_status agreed_id = zo_agree_save_id(e, &save_id);
     if (status == ZO_OK && (status = agreed_id) == ZO_OK)

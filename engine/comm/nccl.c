@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "device/cuda/check.h"
 #include "error.h"
 
 typedef struct zo_nccl_comm {
@@ -30,7 +31,7 @@ static zo_status zo_nccl_fail(const char *call, ncclResult_t result)
 
 static zo_status zo_nccl_cuda_fail(const char *call, cudaError_t error)
 {
-    return zo_fail(ZO_ERR_DEVICE, "%s failed: %s (%s)", call, cudaGetErrorString(error), cudaGetErrorName(error));
+    return ZO_CUDA_FAIL(ZO_ERR_DEVICE, call, error);
 }
 
 /* Waits for the collective just queued; NCCL reports errors of running collectives

@@ -15,6 +15,7 @@ extern "C" {
 #include "convert_scalar.h"
 #include "error.h"
 }
+#include "check.h"
 #include "adam.h"
 
 namespace {
@@ -23,7 +24,7 @@ enum { THREADS_PER_BLOCK = 256 };
 
 zo_status cuda_failure(const char *call, cudaError_t error)
 {
-    return zo_fail(ZO_ERR_DEVICE, "%s failed: %s (%s)", call, cudaGetErrorName(error), cudaGetErrorString(error));
+    return ZO_CUDA_FAIL(ZO_ERR_DEVICE, call, error);
 }
 
 // An element of each storage type, widened to fp32 or rounded from it.

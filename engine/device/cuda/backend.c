@@ -10,31 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "adam.h"
 #include "check.h"
 #include "error.h"
-
-/* The message size of error.c, so a host function's message is kept whole. */
-enum { ZO_CUDA_NAME_BYTES = 32, ZO_CUDA_MESSAGE_BYTES = 1024 };
-
-typedef struct zo_cuda_device {
-    int ordinal;
-    /* Zero-fills new device buffers. cudaMemset would run on the legacy default stream,
-     * which the backend's non-blocking streams do not wait for: a copy queued right
-     * after the allocation could read the buffer before it is zero. */
-    cudaStream_t zero_fill_stream;
-} zo_cuda_device;
-
-struct zo_device_stream {
-    cudaStream_t stream;
-    char name[ZO_CUDA_NAME_BYTES];
-    pthread_mutex_t lock;  /* the host functions' error is written on CUDA's callback thread */
-    zo_status first_error; /* since the last synchronize */
-    char first_error_message[ZO_CUDA_MESSAGE_BYTES];
-};
-
-struct zo_device_event {
-    cudaEvent_t event;
-};
+#include "internal.h"
 
 /* A host function's call, handed to cudaLaunchHostFunc; freed once it has run. */
 typedef struct zo_cuda_host_call {
@@ -93,8 +72,7 @@ static zo_status zo_use_gpu(const zo_cuda_device *device)
 static zo_status zo_cuda_failure(cudaError_t result, const char *call)
 {
     zo_status status = result == cudaErrorMemoryAllocation ? ZO_ERR_OUT_OF_MEMORY : ZO_ERR_DEVICE;
-    return zo_fail(status, "%s failed: %s (%s, CUDA error %d)", call, cudaGetErrorString(result),
-                   cudaGetErrorName(result), (int)result);
+    return ZO_CUDA_FAIL(status, call, result);
 }
 
 static zo_status zo_cuda_malloc_zeroed(zo_cuda_device *device, size_t bytes, void **buffer)
@@ -509,6 +487,17 @@ static void zo_destroy(void *ctx)
     free(device);
 }
 
+static zo_status zo_cuda_memory_info(zo_cuda_device *device, size_t *free_bytes, size_t *total_bytes);
+
+/* The optional memory_info: zo_device_cuda_memory's answer without its checks. */
+static zo_status zo_memory_info(void *ctx, size_t *free_bytes, size_t *total_bytes)
+{
+    if (zo_in_host_fn)
+        return zo_refuse_in_host_fn("memory_info");
+    zo_status status = zo_cuda_memory_info(ctx, free_bytes, total_bytes);
+    return status ? zo_explain(status, "CUDA device %d: memory info", ((zo_cuda_device *)ctx)->ordinal) : ZO_OK;
+}
+
 static const zo_device_ops zo_cuda_ops = {
     .name = "cuda",
     .takes_external_streams = true,
@@ -530,6 +519,12 @@ static const zo_device_ops zo_cuda_ops = {
     .event_record_external = zo_event_record_external,
     .external_stream_wait_event = zo_external_stream_wait_event,
     .destroy = zo_destroy,
+    /* optional operations, all present on CUDA */
+    .memory_info = zo_memory_info,
+    .adam_stats_scratch_bytes = ZO_ADAM_CUDA_STATS_SCRATCH_BYTES,
+    .adam_grad_stats = zo_cuda_adam_grad_stats,
+    .adam_step = zo_cuda_adam_step,
+    .copy_pageable = zo_cuda_copy_pageable,
 };
 
 static zo_status zo_count_gpus(int *count)

@@ -5,6 +5,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "error.h"
 #include "event.h"
@@ -14,6 +15,7 @@
 typedef struct zo_host_device {
     zo_host_memory memory;
     atomic_size_t live_streams, live_events; /* for zo_device_host_audit */
+    zo_adam *kernels; /* the optimizer operations' (zo_device_host_add_optimizer), or NULL */
 } zo_host_device;
 
 static zo_status zo_alloc_device(void *ctx, size_t bytes, void **out)
@@ -181,31 +183,59 @@ static void zo_destroy(void *ctx)
     if (!device)
         return;
     zo_host_memory_release(&device->memory); /* buffers still live go too */
+    zo_adam_destroy(&device->kernels);
     free(device);
 }
 
-static const zo_device_ops zo_host_ops = {
-    .name = "host",
-    .takes_external_streams = false,
-    .alloc_device = zo_alloc_device,
-    .free_device = zo_free_device,
-    .alloc_pinned = zo_alloc_pinned,
-    .free_pinned = zo_free_pinned,
-    .stream_create = zo_stream_create,
-    .stream_destroy = zo_stream_destroy,
-    .copy_async = zo_copy_async,
-    .launch_host = zo_launch_host,
-    .stream_synchronize = zo_stream_synchronize,
-    .event_create = zo_event_create,
-    .event_destroy = zo_event_destroy,
-    .event_record = zo_event_record,
-    .stream_wait_event = zo_stream_wait_event,
-    .event_synchronize = zo_event_synchronize,
-    .event_query = zo_event_query,
-    .event_record_external = zo_event_record_external,
-    .external_stream_wait_event = zo_external_stream_wait_event,
-    .destroy = zo_destroy,
+/* ---- The optional optimizer operations (zo_device_host_add_optimizer): cpu_adam on
+ * the "device" memory, at once on the calling thread once the stream has run what was
+ * queued before, which keeps the stream's order. ---- */
+
+static zo_status zo_adam_grad_stats_op(void *ctx, const void *grad, zo_dtype dtype, size_t n, void *scratch,
+                                       zo_device_stream *stream, zo_grad_stats *out)
+{
+    (void)scratch;
+    zo_status status = zo_stream_synchronize(ctx, stream);
+    return status ? status : zo_adam_grad_stats(((zo_host_device *)ctx)->kernels, grad, dtype, n, out);
+}
+
+static zo_status zo_adam_step_op(void *ctx, const zo_adam_hparams *hparams, uint64_t step,
+                                 const zo_adam_buffers *buffers, zo_device_stream *stream)
+{
+    zo_status status = zo_stream_synchronize(ctx, stream);
+    return status ? status : zo_adam_step(((zo_host_device *)ctx)->kernels, hparams, step, buffers);
+}
+
+static zo_status zo_copy_pageable(void *ctx, void *dst, const void *src, size_t bytes, bool to_device)
+{
+    (void)ctx, (void)to_device;
+    if (bytes && (!dst || !src))
+        return zo_fail(ZO_ERR_INVALID_ARGUMENT, "host device: copy_pageable: %s is NULL", !dst ? "dst" : "src");
+    if (bytes)
+        memcpy(dst, src, bytes);
+    return ZO_OK;
+}
+
+/* Every operation but the optional optimizer ones: the two tables share them. */
+#define ZO_HOST_REQUIRED_OPS                                                                                      \
+    .name = "host", .takes_external_streams = false, .alloc_device = zo_alloc_device,                            \
+    .free_device = zo_free_device, .alloc_pinned = zo_alloc_pinned, .free_pinned = zo_free_pinned,               \
+    .stream_create = zo_stream_create, .stream_destroy = zo_stream_destroy, .copy_async = zo_copy_async,         \
+    .launch_host = zo_launch_host, .stream_synchronize = zo_stream_synchronize, .event_create = zo_event_create,  \
+    .event_destroy = zo_event_destroy, .event_record = zo_event_record,                                          \
+    .stream_wait_event = zo_stream_wait_event, .event_synchronize = zo_event_synchronize,                        \
+    .event_query = zo_event_query, .event_record_external = zo_event_record_external,                            \
+    .external_stream_wait_event = zo_external_stream_wait_event, .destroy = zo_destroy
+
+static const zo_device_ops zo_host_optimizer_ops = {
+    ZO_HOST_REQUIRED_OPS,
+    .adam_grad_stats = zo_adam_grad_stats_op,
+    .adam_step = zo_adam_step_op,
+    .copy_pageable = zo_copy_pageable,
 };
+
+/* optional operations NULL: the engine runs offload "none" as the offloaded path here */
+static const zo_device_ops zo_host_ops = {ZO_HOST_REQUIRED_OPS};
 
 zo_status zo_device_host_create(zo_device *out)
 {
@@ -228,7 +258,7 @@ zo_status zo_device_host_create(zo_device *out)
 
 zo_status zo_device_host_audit(const zo_device *device)
 {
-    if (!device || device->ops != &zo_host_ops)
+    if (!device || (device->ops != &zo_host_ops && device->ops != &zo_host_optimizer_ops))
         return zo_fail(ZO_ERR_INVALID_ARGUMENT, "zo_device_host_audit: not a host device");
     zo_host_device *host = device->ctx;
     size_t device_buffers = zo_host_memory_live(&host->memory, ZO_HOST_BUFFER_DEVICE);
@@ -242,4 +272,20 @@ zo_status zo_device_host_audit(const zo_device *device)
                    "%zu events; %zu frees refused (a double free, a pointer it never handed out, "
                    "or the wrong free function)",
                    device_buffers, pinned_buffers, streams, events, bad_frees);
+}
+
+zo_status zo_device_host_add_optimizer(zo_device *device)
+{
+    if (!device || (device->ops != &zo_host_ops && device->ops != &zo_host_optimizer_ops))
+        return zo_fail(ZO_ERR_INVALID_ARGUMENT, "zo_device_host_add_optimizer: not a host device");
+    zo_host_device *host = device->ctx;
+    if (!host->kernels) {
+        /* any thread count gives the same bits: cpu_adam's sums are in fixed slices */
+        zo_adam_settings settings = {.isa = ZO_CPU_ISA_AUTO};
+        zo_status status = zo_adam_create(&host->kernels, &settings);
+        if (status != ZO_OK)
+            return status;
+    }
+    device->ops = &zo_host_optimizer_ops;
+    return ZO_OK;
 }
