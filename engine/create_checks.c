@@ -242,7 +242,7 @@ zo_status zo_engine_agree(zo_engine *e, zo_status local)
     char kept[1024];
     snprintf(kept, sizeof kept, "%s", zo_last_error());
     zo_status status =
-        e->comm.ops->allreduce_sum_f64(e->comm.ctx, votes, 1 + 2 * ZO_AGREEMENT_GROUPS);
+        zo_comm_allreduce_sum_f64(&e->comm, votes, 1 + 2 * ZO_AGREEMENT_GROUPS);
     if (local != ZO_OK)
         return zo_fail(local, "%s", kept);
     if (status != ZO_OK)

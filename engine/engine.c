@@ -225,11 +225,10 @@ zo_status zo_engine_create(const zo_config *config, const zo_param_desc *params,
 
     zo_status status = zo_comm_choose(settings->comm, &e->comm, e->notice, sizeof e->notice);
     if (status == ZO_OK) {
-        e->rank = (size_t)e->comm.ops->rank(e->comm.ctx);
-        e->ranks = (size_t)e->comm.ops->size(e->comm.ctx);
+        e->rank = (size_t)zo_comm_rank(&e->comm);
+        e->ranks = (size_t)zo_comm_size(&e->comm);
         /* before the first collective: creation's own agreement may wait for a peer too */
-        if (e->comm.ops->set_timeout)
-            status = e->comm.ops->set_timeout(e->comm.ctx, settings->collective_timeout_seconds);
+        status = zo_comm_set_timeout(&e->comm, settings->collective_timeout_seconds);
     }
     if (status == ZO_OK) {
         status = zo_engine_agree(e, zo_engine_build(e, params, param_count));
@@ -284,8 +283,7 @@ void zo_engine_destroy(zo_engine **engine)
     free(e->bucket_generation), free(e->h2d_done), free(e->grads_written), free(e->jobs);
     free(e->copy_down_began), free(e->copy_up_began);
     zo_partition_free(&e->layout);
-    if (e->comm.ops)
-        e->comm.ops->destroy(e->comm.ctx);
+    zo_comm_destroy(&e->comm);
     pthread_mutex_destroy(&e->lock);
     pthread_cond_destroy(&e->bucket_published);
     free(e);

@@ -89,7 +89,7 @@ static zo_status zo_gather_master_bucket(zo_engine *e, size_t bucket, float *who
     size_t piece = zo_piece_elems(&e->layout, bucket);
     float *mine = whole + e->rank * piece;
     memcpy(mine, e->master + zo_shard_offset(&e->layout, bucket), piece * sizeof(float));
-    return zo_engine_collective_done(e, e->comm.ops->allgather(e->comm.ctx, mine, whole, piece * sizeof(float)));
+    return zo_engine_collective_done(e, zo_comm_allgather(&e->comm, mine, whole, piece * sizeof(float)));
 }
 
 zo_status zo_engine_get_master(zo_engine *e, size_t param, float *values)
@@ -151,7 +151,7 @@ zo_status zo_engine_refresh_device_weights(zo_engine *e)
             status = zo_adam_cast(e->adam, mine, e->dtype, e->master + zo_shard_offset(&e->layout, b), ZO_DTYPE_F32,
                                   piece, 1.0f);
         zo_status gathered = zo_engine_collective_done(
-            e, e->comm.ops->allgather(e->comm.ctx, mine, bucket, piece * e->dtype_bytes));
+            e, zo_comm_allgather(&e->comm, mine, bucket, piece * e->dtype_bytes));
         status = status ? status : gathered;
         if (gathered != ZO_OK)
             break; /* the communicator failed: every rank's gathers fail */

@@ -53,7 +53,7 @@ static void zo_report_worker_span(zo_engine *e, zo_pipeline_event event, size_t 
 static zo_status zo_reduce_bucket(zo_engine *e, size_t bucket, void *grad, zo_dtype dtype)
 {
     return zo_engine_collective_done(
-        e, e->comm.ops->reduce_scatter_sum(e->comm.ctx, grad, grad, zo_piece_elems(&e->layout, bucket), dtype));
+        e, zo_comm_reduce_scatter_sum(&e->comm, grad, grad, zo_piece_elems(&e->layout, bucket), dtype));
 }
 
 /* The host strategy's stats: bucket b's gradient is on the host. Reduce it over the
@@ -298,7 +298,7 @@ static zo_status zo_gather_updated_bucket(zo_engine *e, size_t b)
     size_t piece = zo_piece_elems(&e->layout, b);
     char *bucket = zo_at(e->pinned_weights, zo_bucket_begin(&e->layout, b), e->dtype_bytes);
     return zo_engine_collective_done(
-        e, e->comm.ops->allgather(e->comm.ctx, bucket + e->rank * piece * e->dtype_bytes, bucket,
+        e, zo_comm_allgather(&e->comm, bucket + e->rank * piece * e->dtype_bytes, bucket,
                                   piece * e->dtype_bytes));
 }
 

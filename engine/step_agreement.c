@@ -39,7 +39,7 @@ zo_status zo_engine_agree_on_step(zo_engine *e, bool boundary, bool failed, zo_s
     failure_votes[1] = failed ? (double)e->rank : 0.0;
     failure_votes[2] = failed && e->update_incomplete ? 1.0 : 0.0;
     zo_status status = zo_engine_collective_done(
-        e, e->comm.ops->allreduce_sum_f64(e->comm.ctx, votes, boundary ? 5 : 3));
+        e, zo_comm_allreduce_sum_f64(&e->comm, votes, boundary ? 5 : 3));
     if (status != ZO_OK)
         return status;
     if (boundary)

@@ -33,7 +33,7 @@ zo_status zo_restore_lagging_device(zo_engine *e, const void *pieces, void *buck
         char *mine = (char *)bucket_buffer + e->rank * piece_bytes;
         memcpy(mine, (const char *)pieces + zo_shard_offset(&e->layout, b) * e->dtype_bytes,
                piece_bytes);
-        if ((status = e->comm.ops->allgather(e->comm.ctx, mine, bucket_buffer, piece_bytes)) ||
+        if ((status = zo_comm_allgather(&e->comm, mine, bucket_buffer, piece_bytes)) ||
             (status = zo_device_copy_async(&e->device, (char *)e->device_weights +
                                           zo_bucket_begin(&e->layout, b) * e->dtype_bytes,
                                       bucket_buffer, piece_bytes * e->ranks, e->h2d_stream)))

@@ -29,7 +29,7 @@ static zo_status zo_agree_save_id(zo_engine *e, uint64_t *id)
         ((uint64_t)now.tv_nsec * 2654435761u ^ (uint64_t)now.tv_sec << 20 ^ (uint64_t)getpid()) &
         0xFFFFFFFFFFFFull;
     double value = e->rank == 0 ? (double)mine : 0.0;
-    zo_status status = e->comm.ops->allreduce_sum_f64(e->comm.ctx, &value, 1);
+    zo_status status = zo_comm_allreduce_sum_f64(&e->comm, &value, 1);
     *id = (uint64_t)value;
     return status;
 }

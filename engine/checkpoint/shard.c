@@ -109,7 +109,7 @@ zo_status zo_checkpoint_agree(zo_engine *e, zo_status local, const char *call)
     char kept[1024];
     snprintf(kept, sizeof kept, "%s", zo_last_error());
     bool failed = local != ZO_OK;
-    zo_status status = e->comm.ops->allreduce_or(e->comm.ctx, &failed);
+    zo_status status = zo_comm_allreduce_or(&e->comm, &failed);
     if (local != ZO_OK)
         return zo_fail(local, "%s", kept);
     if (status != ZO_OK)

@@ -70,6 +70,37 @@ typedef struct zo_comm {
     void *ctx;
 } zo_comm;
 
+/* The engine calls a communicator through these, never through the table. set_timeout
+ * is optional: a backend without it (single, NCCL) waits as long as it takes, which is
+ * what a timeout of 0 asks for anyway, so the helper answers ZO_OK there. */
+static inline int zo_comm_rank(const zo_comm *c) { return c->ops->rank(c->ctx); }
+static inline int zo_comm_size(const zo_comm *c) { return c->ops->size(c->ctx); }
+static inline zo_status zo_comm_allreduce_sum_f64(const zo_comm *c, double *values, size_t count)
+{
+    return c->ops->allreduce_sum_f64(c->ctx, values, count);
+}
+static inline zo_status zo_comm_allreduce_or(const zo_comm *c, bool *flag) { return c->ops->allreduce_or(c->ctx, flag); }
+static inline zo_status zo_comm_reduce_scatter_sum(const zo_comm *c, const void *send, void *recv, size_t recv_elems,
+                                                   zo_dtype dtype)
+{
+    return c->ops->reduce_scatter_sum(c->ctx, send, recv, recv_elems, dtype);
+}
+static inline zo_status zo_comm_allgather(const zo_comm *c, const void *send, void *recv, size_t send_bytes)
+{
+    return c->ops->allgather(c->ctx, send, recv, send_bytes);
+}
+static inline zo_status zo_comm_set_timeout(const zo_comm *c, double seconds)
+{
+    return c->ops->set_timeout ? c->ops->set_timeout(c->ctx, seconds) : ZO_OK;
+}
+/* Frees the communicator (collective for MPI) and forgets it; a zeroed one is a no-op. */
+static inline void zo_comm_destroy(zo_comm *c)
+{
+    if (c->ops)
+        c->ops->destroy(c->ctx);
+    *c = (zo_comm){0};
+}
+
 /* Rank 0 of 1: every collective is a copy, or nothing at all in place.
  * It holds no state (destroy is a no-op). Errors: ZO_ERR_INVALID_ARGUMENT (out NULL). */
 zo_status zo_comm_single_create(zo_comm *out);
