@@ -11,12 +11,12 @@
 #include <unistd.h>
 
 #include "bench_fail.h"
-#include "config/byte_size.h"
 #include "engine_config.h"
 #include "median.h"
 #include "options.h"
 #include "synthetic_model.h"
 #include "timer.h"
+#include "zo/byte_size.h"
 #include "zo/zo.h"
 
 enum { BENCH_CKPT_MAX_REPEATS = 100 };

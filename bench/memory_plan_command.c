@@ -10,10 +10,10 @@
 #include <string.h>
 
 #include "bench_fail.h"
-#include "config/byte_size.h"
 #include "options.h"
 #include "param_count.h"
 #include "synthetic_model.h"
+#include "zo/byte_size.h"
 #include "zo/zo.h"
 
 /* Far beyond any cluster; stops a typo from asking for a billion ranks. */

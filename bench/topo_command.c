@@ -9,8 +9,8 @@
 #include "bench_fail.h"
 #include "bind_option.h"
 #include "options.h"
-#include "topology/topology.h"
 #include "zo/cuda.h"
+#include "zo/topology.h"
 
 typedef struct bench_topo_options {
     const char *synthetic; /* NULL: this machine */
