@@ -100,7 +100,8 @@ static int bench_parse_binds(const char *option, const char *value, void *plan)
     bool only_modes = true;
     for (const char *item = value; only_modes && *item;) {
         size_t length = strcspn(item, ",");
-        only_modes = length == 4 && (strncmp(item, "none", 4) == 0 || strncmp(item, "auto", 4) == 0);
+        only_modes =
+            length == 4 && (strncmp(item, "none", 4) == 0 || strncmp(item, "auto", 4) == 0);
         item += length + (item[length] == ',');
     }
     if (!only_modes)
@@ -172,13 +173,14 @@ static const bench_option bench_suite_options[] = {
 const bench_command bench_suite_cli = {
     .usage = "  zo-bench --config FILE [--json OUT]   the suite a JSON config describes\n",
     .options = bench_suite_options,
-    .notes = "The config file (see bench/configs/default.json):\n"
-             "  {\"adam\": {\"sizes\": [\"1M\", \"16M\"], \"modes\": [\"fp32\", \"mixed\"],\n"
-             "            \"isas\": [\"auto\"], \"repeats\": 5, \"threads\": 0},\n"
-             "   \"engine\": {\"params\": \"64M\", \"layers\": 16, \"compute_us_per_layer\": 4000,\n"
-             "              \"steps\": 10}}\n"
-             "\"adam\" is required; \"engine\" (every key optional) adds the engine benchmark with\n"
-             "the built-in stage config.\n",
+    .notes =
+        "The config file (see bench/configs/default.json):\n"
+        "  {\"adam\": {\"sizes\": [\"1M\", \"16M\"], \"modes\": [\"fp32\", \"mixed\"],\n"
+        "            \"isas\": [\"auto\"], \"repeats\": 5, \"threads\": 0},\n"
+        "   \"engine\": {\"params\": \"64M\", \"layers\": 16, \"compute_us_per_layer\": 4000,\n"
+        "              \"steps\": 10}}\n"
+        "\"adam\" is required; \"engine\" (every key optional) adds the engine benchmark with\n"
+        "the built-in stage config.\n",
 };
 
 static int bench_run_plan(const bench_adam_values *values)

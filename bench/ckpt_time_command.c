@@ -80,7 +80,8 @@ static int bench_set_weights(zo_engine *engine, const bench_model *model)
 }
 
 /* The median seconds of `repeats` calls of save (what == 's') or load ('l'). */
-static int bench_time_calls(zo_engine *engine, const char *dir, char what, int repeats, double *median)
+static int bench_time_calls(zo_engine *engine, const char *dir, char what, int repeats,
+                            double *median)
 {
     double samples[BENCH_CKPT_MAX_REPEATS];
     for (int r = 0; r < repeats; r++) {

@@ -86,7 +86,8 @@ static const bench_option bench_engine_options_table[] = {
 
 const bench_command bench_engine_cli = {
     .name = "engine",
-    .usage = "  zo-bench engine [OPTIONS]             the engine's pipeline against its phases alone\n",
+    .usage =
+        "  zo-bench engine [OPTIONS]             the engine's pipeline against its phases alone\n",
     .heading = "engine options (the whole pipeline on the host backend; sleeps stand in for the\n"
                "GPU's compute, which costs the host no CPU):",
     .options = bench_engine_options_table,

@@ -45,8 +45,9 @@ static const bench_option bench_plan_options[] = {
 
 const bench_command bench_plan_cli = {
     .name = "plan",
-    .usage = "  zo-bench plan --params N --config FILE [OPTIONS]\n"
-             "                                        the engine's memory plan; allocates nothing\n",
+    .usage =
+        "  zo-bench plan --params N --config FILE [OPTIONS]\n"
+        "                                        the engine's memory plan; allocates nothing\n",
     .heading = "plan options (zo_engine_plan on a model of N parameters; nothing is allocated):",
     .options = bench_plan_options,
     .notes = "  It prints device, pinned and pageable host bytes per rank, the host memory\n"
@@ -169,7 +170,8 @@ int bench_memory_plan_command(int argc, char **argv, int first)
     BENCH_CHECK_ZO(zo_config_from_file(options.config_path, &config));
     if (bench_model_create(&model, options.params, options.layers) < 0)
         goto fail;
-    BENCH_CHECK_ZO(zo_engine_plan(config, model.params, model.layers, (unsigned)options.ranks, &plan));
+    BENCH_CHECK_ZO(
+        zo_engine_plan(config, model.params, model.layers, (unsigned)options.ranks, &plan));
     bench_print_memory_plan(&options, config, &plan);
     exit_status = options.json_path && bench_write_memory_plan_json(&options, &plan) < 0
                       ? BENCH_EXIT_FAILED

@@ -8,13 +8,13 @@
 #include <stdio.h>
 
 typedef enum bench_option_kind {
-    BENCH_OPTION_FLAG,    /* no value: sets a bool                                     */
-    BENCH_OPTION_STRING,  /* the text itself: a const char * into argv                  */
-    BENCH_OPTION_INT,     /* a whole number in [min, max], stored as int                */
-    BENCH_OPTION_SIZE,    /* a whole number in [min, max], stored as size_t             */
-    BENCH_OPTION_COUNT,   /* a parameter count with K/M/G suffixes, stored as size_t    */
-    BENCH_OPTION_REAL,    /* a finite number; only through set_real                     */
-    BENCH_OPTION_CALL     /* parsed by the entry's own function (lists, placements)     */
+    BENCH_OPTION_FLAG,   /* no value: sets a bool                                     */
+    BENCH_OPTION_STRING, /* the text itself: a const char * into argv                  */
+    BENCH_OPTION_INT,    /* a whole number in [min, max], stored as int                */
+    BENCH_OPTION_SIZE,   /* a whole number in [min, max], stored as size_t             */
+    BENCH_OPTION_COUNT,  /* a parameter count with K/M/G suffixes, stored as size_t    */
+    BENCH_OPTION_REAL,   /* a finite number; only through set_real                     */
+    BENCH_OPTION_CALL    /* parsed by the entry's own function (lists, placements)     */
 } bench_option_kind;
 
 /* One option. Values land at `offset` in the struct the caller hands the parser
@@ -41,9 +41,9 @@ typedef struct bench_option {
 
 /* A command: its options (ending with an entry whose name is NULL) and its help. */
 typedef struct bench_command {
-    const char *name;            /* "engine"; NULL for the suite (no command word) */
-    const char *usage;           /* its line(s) in the usage summary, or NULL      */
-    const char *heading;         /* the title of its options, or NULL: none shown  */
+    const char *name;    /* "engine"; NULL for the suite (no command word) */
+    const char *usage;   /* its line(s) in the usage summary, or NULL      */
+    const char *heading; /* the title of its options, or NULL: none shown  */
     const bench_option *options;
     const char *notes; /* printed after the options, or NULL */
 } bench_command;

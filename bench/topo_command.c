@@ -29,8 +29,8 @@ static int bench_parse_topo_bind(const char *option, const char *value, void *bi
 static const bench_option bench_topo_options_table[] = {
     {"--ranks", BENCH_OPTION_INT, FIELD(ranks), 1, 4096, "must be in 1..4096", .value_name = "R",
      .help = "local ranks to place (default: the launcher's local size, else 1)"},
-    {"--threads", BENCH_OPTION_INT, FIELD(threads), 0, 4096,
-     "must be in 0..4096 (0: one per core)", .value_name = "N",
+    {"--threads", BENCH_OPTION_INT, FIELD(threads), 0, 4096, "must be in 0..4096 (0: one per core)",
+     .value_name = "N",
      .help = "zo.threads: update threads per rank, 0 = one per core (default 0)"},
     {"--bind", BENCH_OPTION_CALL, FIELD(bind), .parse = bench_parse_topo_bind, .value_name = "B",
      .help = "zo.bind: auto, none or a CPU list such as 0-3,8 (default auto)"},
@@ -42,8 +42,9 @@ static const bench_option bench_topo_options_table[] = {
 
 const bench_command bench_topo_cli = {
     .name = "topo",
-    .usage = "  zo-bench topo [OPTIONS]               the machine's topology and where each rank's\n"
-             "                                        host update would run\n",
+    .usage =
+        "  zo-bench topo [OPTIONS]               the machine's topology and where each rank's\n"
+        "                                        host update would run\n",
     .heading = "topo options (the engine's placement decisions; nothing is bound):",
     .options = bench_topo_options_table,
 };
