@@ -34,7 +34,8 @@ ZO_API zo_status zo_topology_load_synthetic(const char *description, zo_topology
  * pointer to NULL is fine. */
 ZO_API void zo_topology_destroy(zo_topology **topology);
 
-/* Writes one line into out[room] (room > 0; always terminated, truncated to fit):
+/* Writes one line into out[room] (always terminated, truncated to fit; nothing when
+ * out is NULL or room 0; "" for a NULL topology):
  * "1 package, 1 NUMA node (23.4 GiB), 2 cores, 2 PUs" and per NUMA node its CPUs. */
 ZO_API void zo_topology_describe(const zo_topology *topology, char *out, size_t room);
 
@@ -110,7 +111,8 @@ ZO_API zo_status zo_topology_bind_thread(const zo_topology *topology, const zo_p
  * launcher's environment: Open MPI (OMPI_COMM_WORLD_LOCAL_RANK/_SIZE), MPICH and
  * Intel MPI (MPI_LOCALRANKID/MPI_LOCALNRANKS), Slurm (SLURM_LOCALID/
  * SLURM_NTASKS_PER_NODE), torchrun (LOCAL_RANK/LOCAL_WORLD_SIZE); 0 of 1 otherwise.
- * *source names the variables used ("none" for the fallback). */
+ * *source names the variables used ("none" for the fallback; a static string).
+ * Any of the three may be NULL: that answer is not written. */
 ZO_API void zo_topology_local_rank(int *local_rank, int *local_ranks, const char **source);
 
 /* CPU lists as Linux writes them (taskset -c, numactl -C, /sys/.../cpulist):
@@ -126,7 +128,8 @@ typedef void (*zo_cpu_range_fn)(void *user, unsigned first, unsigned last);
 
 /* Checks `text` (comma-separated numbers or ranges "a-b" with a <= b, no spaces, not
  * empty) and calls add for each range (add may be NULL: check only). Returns true, or
- * false with what is wrong in problem[room] (nothing added then). */
+ * false with what is wrong in problem[room] (nothing added then; problem may be NULL
+ * when room is 0). A NULL text is refused. */
 ZO_API bool zo_cpu_list_parse(const char *text, zo_cpu_range_fn add, void *user, char *problem,
                               size_t room);
 
