@@ -8,8 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "adam_internal.h"
-#include "memory_plan.h"
 #include "bench_fail.h"
 #include "buffers.h"
 #include "median.h"
@@ -17,6 +15,7 @@
 #include "stream_triad.h"
 #include "three_pass.h"
 #include "timer.h"
+#include "zo/engine.h"
 
 const char *bench_kernel_name(bench_kernel kernel)
 {

@@ -12,12 +12,12 @@
 
 #include "bench_fail.h"
 #include "bind_variants.h"
-#include "config/byte_size.h"
 #include "engine_config.h"
 #include "engine_loop.h"
 #include "median.h"
 #include "options.h"
 #include "synthetic_model.h"
+#include "zo/byte_size.h"
 #include "zo/zo.h"
 
 /* The backward of a layer costs about twice its forward (two matrix products, the

@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "bench_fail.h"
-#include "topology/cpu_list.h"
+#include "zo/topology.h"
 
 int bench_parse_bind(const char *option, const char *text, bench_bind *out)
 {

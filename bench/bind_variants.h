@@ -10,7 +10,7 @@
 #include <stdbool.h>
 
 #include "plan.h"
-#include "topology/topology.h"
+#include "zo/topology.h"
 
 typedef struct bench_binding {
     size_t count;          /* placements compared; 0: no --bind, nothing placed     */

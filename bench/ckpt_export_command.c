@@ -9,6 +9,16 @@
 #include "options.h"
 #include "zo/zo.h"
 
+/* Two arguments, no options: the table is empty and only the usage is shown. */
+static const bench_option bench_no_options[] = {{0}};
+
+const bench_command bench_ckpt_export_cli = {
+    .name = "ckpt-export",
+    .usage = "  zo-bench ckpt-export DIR OUT          merge checkpoint DIR (zo_engine_save) into\n"
+             "                                        one safetensors file of fp32 weights\n",
+    .options = bench_no_options,
+};
+
 int bench_ckpt_export_command(int argc, char **argv, int first)
 {
     if (argc - first != 2) {

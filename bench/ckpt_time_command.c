@@ -3,6 +3,7 @@
  * the end. */
 #include "ckpt_time_command.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,50 +11,53 @@
 #include <unistd.h>
 
 #include "bench_fail.h"
-#include "config/byte_size.h"
 #include "engine_config.h"
 #include "median.h"
 #include "options.h"
 #include "synthetic_model.h"
 #include "timer.h"
+#include "zo/byte_size.h"
 #include "zo/zo.h"
 
 enum { BENCH_CKPT_MAX_REPEATS = 100 };
 
 typedef struct bench_ckpt_options {
     size_t params, layers;
-    long long repeats;
+    int repeats;
     const char *dir, *config_path;
 } bench_ckpt_options;
+
+#define FIELD(name) offsetof(bench_ckpt_options, name)
+
+static const bench_option bench_ckpt_options_table[] = {
+    {"--params", BENCH_OPTION_COUNT, FIELD(params), .value_name = "N",
+     .help = "total parameters, K/M/G suffixes (default 64M), in 16 layers"},
+    {"--dir", BENCH_OPTION_STRING, FIELD(dir), .value_name = "DIR",
+     .help = "where to write: the disk being measured (default\n"
+             "./zo-bench-ckpt, and ./zo-bench-ckpt.safetensors for the export)"},
+    {"--config", BENCH_OPTION_STRING, FIELD(config_path), .value_name = "FILE",
+     .help = "the stage config (default: the engine benchmark's built-in one)"},
+    {"--repeats", BENCH_OPTION_INT, FIELD(repeats), 1, BENCH_CKPT_MAX_REPEATS, .value_name = "R",
+     .help = "timed saves and loads; the medians are reported (default 3)"},
+    {0},
+};
+
+const bench_command bench_ckpt_cli = {
+    .name = "ckpt",
+    .usage = "  zo-bench ckpt [OPTIONS]               time a checkpoint's save, load and export\n",
+    .heading = "ckpt options (one rank's zo_engine_save, zo_engine_load, zo_checkpoint_export;\n"
+               "the files are removed at the end):",
+    .options = bench_ckpt_options_table,
+    .notes = "  GB/s count the shard file's bytes (12 per parameter with fp32 moments) for save\n"
+             "  and load, the exported fp32 weights (4 per parameter) for export.\n",
+};
 
 static int bench_parse_ckpt_options(int argc, char **argv, int first, bench_ckpt_options *o)
 {
     *o = (bench_ckpt_options){
         .params = 64u << 20, .layers = 16, .repeats = 3, .dir = "zo-bench-ckpt"};
-    for (int i = first; i < argc; i++) {
-        const char *value = NULL;
-        int found;
-        if ((found = bench_option(argc, argv, &i, "--params", &value)) != 0) {
-            if (found < 0 || bench_parse_count("--params", value, &o->params) < 0)
-                return -1;
-        } else if ((found = bench_option(argc, argv, &i, "--repeats", &value)) != 0) {
-            if (found < 0 || bench_parse_integer("--repeats", value, &o->repeats) < 0)
-                return -1;
-            if (o->repeats < 1 || o->repeats > BENCH_CKPT_MAX_REPEATS)
-                return bench_fail("--repeats %s: must be between 1 and %d", value,
-                                  BENCH_CKPT_MAX_REPEATS);
-        } else if ((found = bench_option(argc, argv, &i, "--dir", &value)) != 0) {
-            if (found < 0)
-                return -1;
-            o->dir = value;
-        } else if ((found = bench_option(argc, argv, &i, "--config", &value)) != 0) {
-            if (found < 0)
-                return -1;
-            o->config_path = value;
-        } else {
-            return bench_fail("ckpt: unknown option \"%s\" (see zo-bench --help)", argv[i]);
-        }
-    }
+    if (bench_parse_options(&bench_ckpt_cli, argc, argv, first, o) < 0)
+        return -1;
     return o->params < o->layers ? bench_fail("ckpt: --params must be at least %zu", o->layers) : 0;
 }
 
@@ -76,11 +80,11 @@ static int bench_set_weights(zo_engine *engine, const bench_model *model)
 }
 
 /* The median seconds of `repeats` calls of save (what == 's') or load ('l'). */
-static int bench_time_calls(zo_engine *engine, const char *dir, char what, long long repeats,
+static int bench_time_calls(zo_engine *engine, const char *dir, char what, int repeats,
                             double *median)
 {
     double samples[BENCH_CKPT_MAX_REPEATS];
-    for (long long r = 0; r < repeats; r++) {
+    for (int r = 0; r < repeats; r++) {
         double started = now_seconds();
         zo_status status = what == 's' ? zo_engine_save(engine, dir) : zo_engine_load(engine, dir);
         samples[r] = now_seconds() - started;
@@ -147,7 +151,7 @@ int bench_ckpt_time_command(int argc, char **argv, int first)
         stat(shard_path, &shard) == 0 ? (unsigned long long)shard.st_size : 0;
     char readable[32];
     zo_format_byte_size(bytes, readable, sizeof readable);
-    printf("checkpoint of %zu parameters (%s), %s: shard %s, median of %lld\n", o.params,
+    printf("checkpoint of %zu parameters (%s), %s: shard %s, median of %d\n", o.params,
            bench_engine_config_name(o.config_path), o.dir, readable, o.repeats);
     bench_print_time("save", save_s, bytes);
     bench_print_time("load", load_s, bytes);

@@ -4,6 +4,11 @@
 #ifndef ZO_BENCH_CKPT_TIME_COMMAND_H
 #define ZO_BENCH_CKPT_TIME_COMMAND_H
 
+#include "option_table.h"
+
+/* Its options and help, for zo-bench --help. */
+extern const bench_command bench_ckpt_cli;
+
 /* Reads the options from argv[first] on. Returns the exit status: 0 done, 1 a save,
  * load or export failed, 2 a bad command line or config. */
 int bench_ckpt_time_command(int argc, char **argv, int first);

@@ -2,6 +2,7 @@
 #include "engine_command.h"
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -11,67 +12,91 @@
 #include "engine_report.h"
 #include "options.h"
 
-/* A setter's refusal, said with the option and the text it came from. */
-static int bench_engine_option_problem(const char *option, const char *text, const char *problem)
+/* What `zo-bench engine` fills. */
+typedef struct bench_engine_values {
+    bench_engine_options engine;
+    const char *json_path; /* NULL: no JSON report */
+    bench_rank_list ranks; /* count 0: no --ranks sweep */
+} bench_engine_values;
+
+/* The engine options' own setters, which a suite config's "engine" goes through too. */
+static const char *bench_set_params(void *engine, size_t params)
 {
-    return problem ? bench_fail("%s %s: %s", option, text, problem) : 0;
+    return bench_engine_set_params(engine, params);
 }
 
-static int bench_parse_engine_options(int argc, char **argv, int first, bench_engine_options *options,
-                                      const char **json_path, bench_rank_list *ranks)
+static const char *bench_set_layers(void *engine, long long layers)
 {
-    for (int i = first; i < argc; i++) {
-        const char *value = NULL;
-        long long number;
-        double real;
-        size_t count;
-        int found;
-        if ((found = bench_option(argc, argv, &i, "--params", &value)) != 0) {
-            if (found < 0 || bench_parse_count("--params", value, &count) < 0 ||
-                bench_engine_option_problem("--params", value,
-                                            bench_engine_set_params(options, count)) < 0)
-                return -1;
-        } else if ((found = bench_option(argc, argv, &i, "--layers", &value)) != 0) {
-            if (found < 0 || bench_parse_integer("--layers", value, &number) < 0 ||
-                bench_engine_option_problem("--layers", value,
-                                            bench_engine_set_layers(options, number)) < 0)
-                return -1;
-        } else if ((found = bench_option(argc, argv, &i, "--compute-us-per-layer", &value)) != 0) {
-            if (found < 0 || bench_parse_real("--compute-us-per-layer", value, &real) < 0 ||
-                bench_engine_option_problem("--compute-us-per-layer", value,
-                                            bench_engine_set_compute_us(options, real)) < 0)
-                return -1;
-        } else if ((found = bench_option(argc, argv, &i, "--steps", &value)) != 0) {
-            if (found < 0 || bench_parse_integer("--steps", value, &number) < 0 ||
-                bench_engine_option_problem("--steps", value,
-                                            bench_engine_set_steps(options, number)) < 0)
-                return -1;
-        } else if ((found = bench_option(argc, argv, &i, "--repeats", &value)) != 0) {
-            if (found < 0 || bench_parse_integer("--repeats", value, &number) < 0 ||
-                bench_engine_option_problem("--repeats", value,
-                                            bench_engine_set_repeats(options, number)) < 0)
-                return -1;
-        } else if ((found = bench_option(argc, argv, &i, "--config", &value)) != 0) {
-            if (found < 0)
-                return -1;
-            options->config_path = value;
-        } else if ((found = bench_option(argc, argv, &i, "--trace", &value)) != 0) {
-            if (found < 0)
-                return -1;
-            options->trace_path = value;
-        } else if ((found = bench_option(argc, argv, &i, "--ranks", &value)) != 0) {
-            if (found < 0 || bench_parse_rank_list(value, ranks) < 0)
-                return -1;
-        } else if ((found = bench_option(argc, argv, &i, "--json", &value)) != 0) {
-            if (found < 0)
-                return -1;
-            *json_path = value;
-        } else {
-            return bench_fail("engine: unknown option \"%s\" (see zo-bench --help)", argv[i]);
-        }
-    }
-    return 0;
+    return bench_engine_set_layers(engine, layers);
 }
+
+static const char *bench_set_compute_us(void *engine, double us_per_layer)
+{
+    return bench_engine_set_compute_us(engine, us_per_layer);
+}
+
+static const char *bench_set_steps(void *engine, long long steps)
+{
+    return bench_engine_set_steps(engine, steps);
+}
+
+static const char *bench_set_repeats(void *engine, long long repeats)
+{
+    return bench_engine_set_repeats(engine, repeats);
+}
+
+static int bench_parse_ranks(const char *option, const char *value, void *ranks)
+{
+    (void)option; /* bench_parse_rank_list names --ranks itself */
+    return bench_parse_rank_list(value, ranks);
+}
+
+#define ENGINE offsetof(bench_engine_values, engine)
+
+static const bench_option bench_engine_options_table[] = {
+    {"--params", BENCH_OPTION_COUNT, ENGINE, .set_count = bench_set_params, .value_name = "N",
+     .help = "total parameters, K/M/G suffixes (default 64M)"},
+    {"--layers", BENCH_OPTION_INT, ENGINE, .set_integer = bench_set_layers, .value_name = "L",
+     .help = "layers, one parameter each (default 16)"},
+    {"--config", BENCH_OPTION_STRING, ENGINE + offsetof(bench_engine_options, config_path),
+     .value_name = "FILE",
+     .help = "the stage config (default: built in, the same as\n"
+             "bench/configs/engine.json: fp16, ZeRO stage 2, buckets of 8M\n"
+             "elements, the host backend); update threads from zo.threads"},
+    {"--compute-us-per-layer", BENCH_OPTION_REAL, ENGINE, .set_real = bench_set_compute_us,
+     .value_name = "T",
+     .help = "forward + backward microseconds per layer (1/3 forward, 2/3\n"
+             "backward); default: the host update alone's time spread over the\n"
+             "layers, so the compute matches the update"},
+    {"--steps", BENCH_OPTION_INT, ENGINE, .set_integer = bench_set_steps, .value_name = "S",
+     .help = "timed steps, after 2 warm-up steps (default 10)"},
+    {"--repeats", BENCH_OPTION_INT, ENGINE, .set_integer = bench_set_repeats, .value_name = "R",
+     .help = "timed runs of each phase alone; the median is reported (default 5)"},
+    {"--trace", BENCH_OPTION_STRING, ENGINE + offsetof(bench_engine_options, trace_path),
+     .value_name = "FILE", .help = "set zo.trace to FILE in the config (a Chrome/Perfetto trace)"},
+    {"--json", BENCH_OPTION_STRING, offsetof(bench_engine_values, json_path), .value_name = "OUT",
+     .help = "also write the figures to OUT as JSON"},
+    {"--ranks", BENCH_OPTION_CALL, offsetof(bench_engine_values, ranks), .parse = bench_parse_ranks,
+     .value_name = "1,2",
+     .help = "run the benchmark under `mpirun -np R` for each R and compare what\n"
+             "a rank holds and how long its step takes (ZeRO sharding; needs\n"
+             "mpirun on PATH and a config with zero_optimization.stage >= 1)"},
+    {0},
+};
+
+const bench_command bench_engine_cli = {
+    .name = "engine",
+    .usage =
+        "  zo-bench engine [OPTIONS]             the engine's pipeline against its phases alone\n",
+    .heading = "engine options (the whole pipeline on the host backend; sleeps stand in for the\n"
+               "GPU's compute, which costs the host no CPU):",
+    .options = bench_engine_options_table,
+    .notes = "  It times each phase alone (compute; the gradient and weight copies, one thread\n"
+             "  each way; the host update: grad stats + Adam), then the pipelined step, and\n"
+             "  reports step / max(phases) (overlap efficiency: 1.0 is perfect overlap, the goal\n"
+             "  is <= 1.15), step / sum(phases), and the medians of zo_step_info. It needs about\n"
+             "  36 bytes of memory per parameter (the engine's 20 with fp16, plus the phases').\n",
+};
 
 /* The options to hand each run of a --ranks sweep: all but --ranks and --json (and
  * their values, whether written "--ranks 1,2" or "--ranks=1,2"). */
@@ -90,19 +115,18 @@ static int bench_sweep_arguments(int argc, char **argv, int first, char **out)
 
 int bench_engine_command(int argc, char **argv, int first)
 {
-    bench_engine_options options;
-    const char *json_path = NULL;
-    bench_rank_list ranks = {0};
-    bench_engine_options_default(&options);
-    if (bench_parse_engine_options(argc, argv, first, &options, &json_path, &ranks) < 0)
+    bench_engine_values values = {0};
+    bench_engine_options_default(&values.engine);
+    if (bench_parse_options(&bench_engine_cli, argc, argv, first, &values) < 0)
         return BENCH_EXIT_USAGE;
-    if (ranks.count) {
+    const char *json_path = values.json_path;
+    if (values.ranks.count) {
         char *sweep_args[48];
         int sweep_count = bench_sweep_arguments(argc, argv, first, sweep_args);
-        return bench_engine_rank_sweep(&ranks, sweep_args, sweep_count, json_path);
+        return bench_engine_rank_sweep(&values.ranks, sweep_args, sweep_count, json_path);
     }
     bench_engine_result result;
-    int outcome = bench_engine_run(&options, &result);
+    int outcome = bench_engine_run(&values.engine, &result);
     if (outcome != BENCH_DONE)
         return bench_exit_status(outcome);
     if (result.ranks > 1)

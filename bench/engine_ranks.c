@@ -11,8 +11,8 @@
 #include <unistd.h>
 
 #include "bench_fail.h"
-#include "config/byte_size.h"
 #include "options.h"
+#include "zo/byte_size.h"
 
 enum { BENCH_MAX_RANK_RUNS = 8 };
 

@@ -6,10 +6,10 @@
 #include <stdio.h>
 
 #include "bench_fail.h"
-#include "config/byte_size.h"
 #include "engine_config.h"
 #include "param_count.h"
 #include "report.h"
+#include "zo/byte_size.h"
 
 /* step / max(phases) at or below this is the overlap the engine aims for */
 static const double bench_overlap_goal = 1.15;

@@ -3,15 +3,17 @@
 #include "memory_plan_command.h"
 
 #include <jansson.h>
+#include <limits.h>
+#include <stddef.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "bench_fail.h"
-#include "config/byte_size.h"
 #include "options.h"
 #include "param_count.h"
 #include "synthetic_model.h"
+#include "zo/byte_size.h"
 #include "zo/zo.h"
 
 /* Far beyond any cluster; stops a typo from asking for a billion ranks. */
@@ -20,46 +22,45 @@ enum { BENCH_MAX_RANKS = 1 << 20 };
 typedef struct bench_memory_plan_options {
     size_t params; /* 0 until given: required */
     size_t layers;
-    unsigned ranks;
+    int ranks;
     const char *config_path; /* required */
     const char *json_path;   /* NULL: no JSON report */
 } bench_memory_plan_options;
+
+#define FIELD(name) offsetof(bench_memory_plan_options, name)
+
+static const bench_option bench_plan_options[] = {
+    {"--params", BENCH_OPTION_COUNT, FIELD(params), .value_name = "N",
+     .help = "total parameters, K/M/G suffixes as above (required)"},
+    {"--config", BENCH_OPTION_STRING, FIELD(config_path), .value_name = "FILE",
+     .help = "a stage config: a DeepSpeed ds_config.json, plus \"zo\" (required)"},
+    {"--layers", BENCH_OPTION_SIZE, FIELD(layers), 1, LLONG_MAX, "must be at least 1",
+     .value_name = "L", .help = "split the parameters into L equal layers (default 1)"},
+    {"--ranks", BENCH_OPTION_INT, FIELD(ranks), 1, BENCH_MAX_RANKS, .value_name = "R",
+     .help = "data-parallel ranks sharing the optimizer state (default 1)"},
+    {"--json", BENCH_OPTION_STRING, FIELD(json_path), .value_name = "OUT",
+     .help = "also write the plan to OUT as JSON"},
+    {0},
+};
+
+const bench_command bench_plan_cli = {
+    .name = "plan",
+    .usage =
+        "  zo-bench plan --params N --config FILE [OPTIONS]\n"
+        "                                        the engine's memory plan; allocates nothing\n",
+    .heading = "plan options (zo_engine_plan on a model of N parameters; nothing is allocated):",
+    .options = bench_plan_options,
+    .notes = "  It prints device, pinned and pageable host bytes per rank, the host memory\n"
+             "  available, the pinned limit and the engine's verdict: FITS or DOES NOT FIT (exit\n"
+             "  status 0 either way).\n",
+};
 
 static int bench_parse_memory_plan_options(int argc, char **argv, int first,
                                            bench_memory_plan_options *options)
 {
     *options = (bench_memory_plan_options){.layers = 1, .ranks = 1};
-    for (int i = first; i < argc; i++) {
-        const char *value = NULL;
-        long long number;
-        int found;
-        if ((found = bench_option(argc, argv, &i, "--params", &value)) != 0) {
-            if (found < 0 || bench_parse_count("--params", value, &options->params) < 0)
-                return -1;
-        } else if ((found = bench_option(argc, argv, &i, "--layers", &value)) != 0) {
-            if (found < 0 || bench_parse_integer("--layers", value, &number) < 0)
-                return -1;
-            if (number < 1)
-                return bench_fail("--layers %s: must be at least 1", value);
-            options->layers = (size_t)number;
-        } else if ((found = bench_option(argc, argv, &i, "--ranks", &value)) != 0) {
-            if (found < 0 || bench_parse_integer("--ranks", value, &number) < 0)
-                return -1;
-            if (number < 1 || number > BENCH_MAX_RANKS)
-                return bench_fail("--ranks %s: must be between 1 and %d", value, BENCH_MAX_RANKS);
-            options->ranks = (unsigned)number;
-        } else if ((found = bench_option(argc, argv, &i, "--config", &value)) != 0) {
-            if (found < 0)
-                return -1;
-            options->config_path = value;
-        } else if ((found = bench_option(argc, argv, &i, "--json", &value)) != 0) {
-            if (found < 0)
-                return -1;
-            options->json_path = value;
-        } else {
-            return bench_fail("plan: unknown option \"%s\" (see zo-bench --help)", argv[i]);
-        }
-    }
+    if (bench_parse_options(&bench_plan_cli, argc, argv, first, options) < 0)
+        return -1;
     if (options->params == 0 || !options->config_path)
         return bench_fail("plan needs --params N and --config FILE (see zo-bench --help)");
     return 0;
@@ -96,7 +97,7 @@ static void bench_print_memory_plan(const bench_memory_plan_options *options,
     const zo_settings *s = zo_config_settings(config);
     char params[32];
     bench_format_param_count(options->params, params, sizeof params);
-    printf("zo-bench plan: %s parameters (%zu) in %zu layer%s, %u rank%s; nothing allocated\n",
+    printf("zo-bench plan: %s parameters (%zu) in %zu layer%s, %d rank%s; nothing allocated\n",
            params, options->params, options->layers, options->layers == 1 ? "" : "s",
            options->ranks, options->ranks == 1 ? "" : "s");
     printf("config %s: ZeRO stage %d, %s weights and gradients, %s moments, "
@@ -169,7 +170,8 @@ int bench_memory_plan_command(int argc, char **argv, int first)
     BENCH_CHECK_ZO(zo_config_from_file(options.config_path, &config));
     if (bench_model_create(&model, options.params, options.layers) < 0)
         goto fail;
-    BENCH_CHECK_ZO(zo_engine_plan(config, model.params, model.layers, options.ranks, &plan));
+    BENCH_CHECK_ZO(
+        zo_engine_plan(config, model.params, model.layers, (unsigned)options.ranks, &plan));
     bench_print_memory_plan(&options, config, &plan);
     exit_status = options.json_path && bench_write_memory_plan_json(&options, &plan) < 0
                       ? BENCH_EXIT_FAILED

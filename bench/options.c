@@ -9,24 +9,6 @@
 #include "bench_fail.h"
 #include "param_count.h"
 
-int bench_option(int argc, char **argv, int *index, const char *name, const char **value)
-{
-    const char *arg = argv[*index];
-    size_t length = strlen(name);
-    if (strncmp(arg, name, length) != 0)
-        return 0;
-    if (arg[length] == '=') {
-        *value = arg + length + 1;
-        return 1;
-    }
-    if (arg[length] != '\0')
-        return 0;
-    if (*index + 1 >= argc)
-        return bench_fail("%s needs a value (see zo-bench --help)", name);
-    *value = argv[++*index];
-    return 1;
-}
-
 int bench_parse_integer(const char *option, const char *text, long long *value)
 {
     char *end;

@@ -1,5 +1,5 @@
-/* The command-line pieces every zo-bench subcommand shares: exit statuses, options
- * given as "--name VALUE" or "--name=VALUE", and the numbers they carry. */
+/* The command-line pieces every zo-bench subcommand shares: exit statuses and the
+ * numbers options carry (option_table.h reads the options themselves). */
 #ifndef ZO_BENCH_OPTIONS_H
 #define ZO_BENCH_OPTIONS_H
 
@@ -19,11 +19,6 @@ static inline int bench_exit_status(int outcome)
            : outcome == BENCH_REFUSED ? BENCH_EXIT_USAGE
                                       : BENCH_EXIT_FAILED;
 }
-
-/* If argv[*index] is option `name`, as "--name VALUE" or "--name=VALUE", points
- * *value at VALUE (advancing *index past it) and returns 1; 0 if it is another
- * argument; -1 after printing an error if the value is missing. */
-int bench_option(int argc, char **argv, int *index, const char *name, const char **value);
 
 /* Each parses the value of `option` and returns 0, or -1 after printing why not. */
 int bench_parse_integer(const char *option, const char *text, long long *value);

@@ -3,13 +3,14 @@
  * the placement the engine would choose with the given zo.threads and zo.bind. */
 #include "topo_command.h"
 
+#include <stddef.h>
 #include <stdio.h>
 
 #include "bench_fail.h"
 #include "bind_option.h"
 #include "options.h"
-#include "topology/topology.h"
 #include "zo/cuda.h"
+#include "zo/topology.h"
 
 typedef struct bench_topo_options {
     const char *synthetic; /* NULL: this machine */
@@ -18,37 +19,35 @@ typedef struct bench_topo_options {
     bench_bind bind;
 } bench_topo_options;
 
-static int bench_parse_topo_options(int argc, char **argv, int first, bench_topo_options *options)
+static int bench_parse_topo_bind(const char *option, const char *value, void *bind)
 {
-    for (int i = first; i < argc; i++) {
-        const char *value = NULL;
-        long long number;
-        int found;
-        if ((found = bench_option(argc, argv, &i, "--synthetic", &value)) != 0) {
-            if (found < 0)
-                return -1;
-            options->synthetic = value;
-        } else if ((found = bench_option(argc, argv, &i, "--ranks", &value)) != 0) {
-            if (found < 0 || bench_parse_integer("--ranks", value, &number) < 0)
-                return -1;
-            if (number < 1 || number > 4096)
-                return bench_fail("--ranks %s: must be in 1..4096", value);
-            options->ranks = (int)number;
-        } else if ((found = bench_option(argc, argv, &i, "--threads", &value)) != 0) {
-            if (found < 0 || bench_parse_integer("--threads", value, &number) < 0)
-                return -1;
-            if (number < 0 || number > 4096)
-                return bench_fail("--threads %s: must be in 0..4096 (0: one per core)", value);
-            options->threads = (int)number;
-        } else if ((found = bench_option(argc, argv, &i, "--bind", &value)) != 0) {
-            if (found < 0 || bench_parse_bind("--bind", value, &options->bind) < 0)
-                return -1;
-        } else {
-            return bench_fail("topo: unknown option \"%s\" (see zo-bench --help)", argv[i]);
-        }
-    }
-    return 0;
+    return bench_parse_bind(option, value, bind);
 }
+
+#define FIELD(name) offsetof(bench_topo_options, name)
+
+static const bench_option bench_topo_options_table[] = {
+    {"--ranks", BENCH_OPTION_INT, FIELD(ranks), 1, 4096, "must be in 1..4096", .value_name = "R",
+     .help = "local ranks to place (default: the launcher's local size, else 1)"},
+    {"--threads", BENCH_OPTION_INT, FIELD(threads), 0, 4096, "must be in 0..4096 (0: one per core)",
+     .value_name = "N",
+     .help = "zo.threads: update threads per rank, 0 = one per core (default 0)"},
+    {"--bind", BENCH_OPTION_CALL, FIELD(bind), .parse = bench_parse_topo_bind, .value_name = "B",
+     .help = "zo.bind: auto, none or a CPU list such as 0-3,8 (default auto)"},
+    {"--synthetic", BENCH_OPTION_STRING, FIELD(synthetic), .value_name = "D",
+     .help = "an hwloc synthetic machine instead of this one, e.g.\n"
+             "\"pack:2 numa:1 core:8 pu:2\""},
+    {0},
+};
+
+const bench_command bench_topo_cli = {
+    .name = "topo",
+    .usage =
+        "  zo-bench topo [OPTIONS]               the machine's topology and where each rank's\n"
+        "                                        host update would run\n",
+    .heading = "topo options (the engine's placement decisions; nothing is bound):",
+    .options = bench_topo_options_table,
+};
 
 /* The CPUs near each GPU, as the engine would see them; NULL when not all known. */
 static const char *const *bench_print_gpus(const zo_topology *topology, int ranks,
@@ -73,7 +72,7 @@ static const char *const *bench_print_gpus(const zo_topology *topology, int rank
 int bench_topo_command(int argc, char **argv, int first)
 {
     bench_topo_options options = {.bind = {.mode = ZO_BIND_AUTO}};
-    if (bench_parse_topo_options(argc, argv, first, &options) < 0)
+    if (bench_parse_options(&bench_topo_cli, argc, argv, first, &options) < 0)
         return BENCH_EXIT_USAGE;
     zo_topology *topology = NULL;
     zo_status status = options.synthetic ? zo_topology_load_synthetic(options.synthetic, &topology)

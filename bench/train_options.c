@@ -2,72 +2,75 @@
 #include "train_options.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "bench_fail.h"
+#include "option_table.h"
 #include "options.h"
+#include "train_command.h"
 
-/* One whole-number option in [min, max]. */
-static int bench_train_count(const char *option, const char *value, long long min, long long max,
-                             size_t *out)
+static int bench_train_parse_device(const char *option, const char *value, void *out)
 {
-    long long number;
-    if (bench_parse_integer(option, value, &number) < 0)
-        return -1;
-    if (number < min || number > max)
-        return bench_fail("%s %s: must be between %lld and %lld", option, value, min, max);
-    *out = (size_t)number;
-    return 0;
-}
-
-static int bench_train_parse_device(const char *value, bench_train_device *out)
-{
+    (void)option; /* the message below names it */
     if (strcmp(value, "auto") == 0)
-        *out = BENCH_TRAIN_AUTO;
+        *(bench_train_device *)out = BENCH_TRAIN_AUTO;
     else if (strcmp(value, "host") == 0)
-        *out = BENCH_TRAIN_HOST;
+        *(bench_train_device *)out = BENCH_TRAIN_HOST;
     else if (strcmp(value, "cuda") == 0)
-        *out = BENCH_TRAIN_CUDA;
+        *(bench_train_device *)out = BENCH_TRAIN_CUDA;
     else
         return bench_fail("--device %s: must be host, cuda or auto", value);
     return 0;
 }
 
+#define FIELD(name) offsetof(bench_train_options, name)
+
+static const bench_option bench_train_options_table[] = {
+    {"--params", BENCH_OPTION_COUNT, FIELD(params), .value_name = "N",
+     .help = "model size, K/M/G suffixes (required); width a power of two near\n"
+             "sqrt(N / 8), layers to match"},
+    {"--config", BENCH_OPTION_STRING, FIELD(config_path), .value_name = "FILE",
+     .help = "the stage config (required; bench/configs/train.json); zo.device,\n"
+             "zo.trace and offload_optimizer.device are set over it"},
+    {"--width", BENCH_OPTION_SIZE, FIELD(width), 1, 1 << 15, .value_name = "W",
+     .help = "force the width"},
+    {"--batch", BENCH_OPTION_SIZE, FIELD(batch), 1, 1 << 20, .value_name = "B",
+     .help = "samples per step (default 64)"},
+    {"--steps", BENCH_OPTION_SIZE, FIELD(steps), 1, 1 << 20, .value_name = "S",
+     .help = "timed steps (default 10), after the warm-up"},
+    {"--warmup", BENCH_OPTION_SIZE, FIELD(warmup_steps), 1, 1 << 20, .value_name = "W",
+     .help = "steps before the timed ones (default 2)"},
+    {"--device", BENCH_OPTION_CALL, FIELD(device), .parse = bench_train_parse_device,
+     .value_name = "D", .help = "host, cuda or auto (default auto: CUDA when a GPU is usable)"},
+    {"--host-steps", BENCH_OPTION_SIZE, FIELD(host_steps), 0, 1 << 20, .value_name = "S",
+     .help = "on CUDA, timed steps of the same model on the host backend, for\n"
+             "the GPU / host-only ratio (default 3; 0 skips it)"},
+    {"--find-max", BENCH_OPTION_FLAG, FIELD(find_max),
+     .help = "also the largest model of this width each way (offload, no\n"
+             "offload, host only), from the memory plan; allocates nothing"},
+    {"--json", BENCH_OPTION_STRING, FIELD(json_path), .value_name = "OUT",
+     .help = "also write the figures to OUT as JSON"},
+    {0},
+};
+
+const bench_command bench_train_cli = {
+    .name = "train",
+    .usage = "  zo-bench train --params N --config FILE [OPTIONS]\n"
+             "                                        a real training loop (the examples' MLP)\n",
+    .heading = "train options (examples/train_mlp_*'s deep MLP through the engine; see README):",
+    .options = bench_train_options_table,
+    .notes = "  It reports samples/s, the step split (the loop's compute; D2H, host update, H2D\n"
+             "  from the engine's trace), step / largest phase, and on CUDA the PCIe GB/s against\n"
+             "  a pinned cudaMemcpyAsync peak, peak GPU memory with and without offload and the\n"
+             "  GPU / host-only speed ratio; without a GPU those say \"n/a (no GPU: ...)\".\n",
+};
+
 int bench_train_parse_options(int argc, char **argv, int first, bench_train_options *out)
 {
     *out = (bench_train_options){.batch = 64, .steps = 10, .warmup_steps = 2, .host_steps = 3};
-    for (int i = first; i < argc; i++) {
-        const char *value = NULL;
-        int found, parsed = 0;
-        if ((found = bench_option(argc, argv, &i, "--params", &value)) != 0)
-            parsed = found < 0 ? -1 : bench_parse_count("--params", value, &out->params);
-        else if ((found = bench_option(argc, argv, &i, "--width", &value)) != 0)
-            parsed = found < 0 ? -1 : bench_train_count("--width", value, 1, 1 << 15, &out->width);
-        else if ((found = bench_option(argc, argv, &i, "--batch", &value)) != 0)
-            parsed = found < 0 ? -1 : bench_train_count("--batch", value, 1, 1 << 20, &out->batch);
-        else if ((found = bench_option(argc, argv, &i, "--steps", &value)) != 0)
-            parsed = found < 0 ? -1 : bench_train_count("--steps", value, 1, 1 << 20, &out->steps);
-        else if ((found = bench_option(argc, argv, &i, "--warmup", &value)) != 0)
-            parsed = found < 0
-                         ? -1
-                         : bench_train_count("--warmup", value, 1, 1 << 20, &out->warmup_steps);
-        else if ((found = bench_option(argc, argv, &i, "--host-steps", &value)) != 0)
-            parsed = found < 0
-                         ? -1
-                         : bench_train_count("--host-steps", value, 0, 1 << 20, &out->host_steps);
-        else if ((found = bench_option(argc, argv, &i, "--device", &value)) != 0)
-            parsed = found < 0 ? -1 : bench_train_parse_device(value, &out->device);
-        else if ((found = bench_option(argc, argv, &i, "--config", &value)) != 0)
-            parsed = found < 0 ? -1 : (out->config_path = value, 0);
-        else if ((found = bench_option(argc, argv, &i, "--json", &value)) != 0)
-            parsed = found < 0 ? -1 : (out->json_path = value, 0);
-        else if (strcmp(argv[i], "--find-max") == 0)
-            out->find_max = true;
-        else
-            parsed = bench_fail("train: unknown option \"%s\" (see zo-bench --help)", argv[i]);
-        if (parsed < 0)
-            return BENCH_REFUSED;
-    }
+    if (bench_parse_options(&bench_train_cli, argc, argv, first, out) < 0)
+        return BENCH_REFUSED;
     if (out->params == 0 || !out->config_path) {
         bench_fail("train needs --params N and --config FILE (see zo-bench --help)");
         return BENCH_REFUSED;

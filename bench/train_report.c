@@ -6,9 +6,9 @@
 #include <string.h>
 
 #include "bench_fail.h"
-#include "config/byte_size.h"
 #include "machine.h"
 #include "report.h"
+#include "zo/byte_size.h"
 #include "zo/zo.h"
 
 /* A figure that may be missing: its value, or why not. */

@@ -7,9 +7,6 @@
 
 #include "zo/engine.h"
 
-/* MemAvailable from /proc/meminfo, 0 if unknown. */
-uint64_t zo_host_available_bytes(void);
-
 /* The plan for a flat space of `elems` elements on a device that is the host itself,
  * or a GPU with `device_free_bytes` free (0: unknown, not checked). */
 void zo_plan_for_layout(const zo_settings *settings, uint64_t elems, uint64_t accumulation, unsigned ranks,

@@ -1,6 +1,6 @@
 /* Byte counts in text: parsed (a whole number and an optional IEC or SI unit) and
  * formatted. */
-#include "byte_size.h"
+#include "byte_size.h" /* and zo/byte_size.h: the public part */
 
 #include <stdio.h>
 #include <string.h>
@@ -39,7 +39,7 @@ bool zo_parse_byte_size(const char *text, uint64_t *bytes)
                  {"TB", 1000ull * 1000 * 1000 * 1000}};
     uint64_t count = 0;
     const char *p = text;
-    if (!zo_parse_decimal(text, &p, &count))
+    if (!text || !bytes || !zo_parse_decimal(text, &p, &count)) /* public: check the input */
         return false;
     for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
         if (strcmp(p, units[i].unit) != 0)

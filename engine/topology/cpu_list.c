@@ -64,6 +64,10 @@ static bool zo_cpu_list_walk(const char *text, zo_cpu_range_fn add, void *user, 
 bool zo_cpu_list_parse(const char *text, zo_cpu_range_fn add, void *user, char *problem,
                        size_t room)
 {
+    if (!text) { /* public: a NULL list is a bad list, not a crash */
+        snprintf(problem, room, "the list is NULL");
+        return false;
+    }
     /* checked in full before anything is added: a bad list adds nothing */
     return zo_cpu_list_walk(text, NULL, NULL, problem, room) &&
            (!add || zo_cpu_list_walk(text, add, user, problem, room));

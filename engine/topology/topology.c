@@ -93,6 +93,8 @@ static void zo_append_count(char *out, size_t room, size_t *used, int count, con
 void zo_topology_describe(const zo_topology *t, char *out, size_t room)
 {
     size_t used = 0;
+    if (!out || room == 0) /* public: nowhere to write */
+        return;
     out[0] = '\0';
     if (!t)
         return;
@@ -210,6 +212,18 @@ static bool zo_env_int(const char *name, int *value)
     return true;
 }
 
+/* Public: each answer is written only where the caller asked for it (non-NULL). */
+static void zo_set_local_rank(int *local_rank, int *local_ranks, const char **source, int rank,
+                              int ranks, const char *name)
+{
+    if (local_rank)
+        *local_rank = rank;
+    if (local_ranks)
+        *local_ranks = ranks;
+    if (source)
+        *source = name;
+}
+
 void zo_topology_local_rank(int *local_rank, int *local_ranks, const char **source)
 {
     static const char *const names[][2] = {
@@ -221,11 +235,9 @@ void zo_topology_local_rank(int *local_rank, int *local_ranks, const char **sour
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         int rank, ranks;
         if (zo_env_int(names[i][0], &rank) && zo_env_int(names[i][1], &ranks) && rank < ranks) {
-            *local_rank = rank, *local_ranks = ranks;
-            *source = names[i][0];
+            zo_set_local_rank(local_rank, local_ranks, source, rank, ranks, names[i][0]);
             return;
         }
     }
-    *local_rank = 0, *local_ranks = 1;
-    *source = "none";
+    zo_set_local_rank(local_rank, local_ranks, source, 0, 1, "none");
 }

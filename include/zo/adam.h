@@ -119,6 +119,13 @@ typedef struct zo_adam_buffers {
 ZO_API zo_status zo_adam_step(zo_adam *ctx, const zo_adam_hparams *hparams, uint64_t step,
                        const zo_adam_buffers *buffers);
 
+/* A measurement aid, not an optimizer: moves exactly the bytes zo_adam_step would
+ * for these buffers (same loads, same stores, same chunks and threads) with one add
+ * per array instead of Adam's arithmetic, so its time is the memory system's limit
+ * for the step's access pattern (zo-bench's "traffic" column). Overwrites every
+ * buffer with meaningless values. Errors: as zo_adam_step's for ctx and buffers. */
+ZO_API zo_status zo_adam_traffic_only(zo_adam *ctx, const zo_adam_buffers *buffers);
+
 /* What zo_adam_grad_stats measures. */
 typedef struct zo_grad_stats {
     double sum_squares; /* sum of grad^2 in double, unscaled; inf/NaN if !all_finite */

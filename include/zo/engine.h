@@ -51,6 +51,11 @@ typedef struct zo_memory_plan {
 ZO_API zo_status zo_engine_plan(const zo_config *config, const zo_param_desc *params, size_t param_count,
                                 unsigned ranks, zo_memory_plan *out);
 
+/* The host memory available now (MemAvailable from /proc/meminfo), in bytes; 0 when
+ * unknown. The figure zo_engine_plan checks host memory against (host_available_bytes),
+ * for sizing other allocations the same way. Never fails. */
+ZO_API uint64_t zo_host_available_bytes(void);
+
 /* Lays the parameters out in one flat, aligned device weight buffer and one device
  * gradient buffer, cuts the flat space into buckets of reduce_bucket_size elements,
  * and allocates the host state (master weights, moments). Master weights start at 0:

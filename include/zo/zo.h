@@ -4,12 +4,14 @@
 #define ZO_ZO_H
 
 #include "zo/adam.h"
+#include "zo/byte_size.h"
 #include "zo/checkpoint.h"
 #include "zo/config.h"
 #include "zo/engine.h"
 #include "zo/cuda.h"
 #include "zo/dtype.h"
 #include "zo/status.h"
+#include "zo/topology.h"
 #include "zo/version.h"
 
 #endif
