@@ -61,18 +61,20 @@ ZO_API void zo_adam_default_settings(zo_adam_settings *settings);
  * one may be shared by threads that call it one at a time. */
 typedef struct zo_adam zo_adam;
 
-/* Creates a context in *out (owned by the caller, free with zo_adam_destroy).
- * settings may be NULL for the defaults.
+/* Creates a context from `settings` (NULL for the defaults; not kept) in *out (owned
+ * by the caller, free with zo_adam_destroy). The out-parameter comes last, as in every
+ * zo create and parse call. On failure *out is NULL.
  * Errors: ZO_ERR_INVALID_ARGUMENT (out NULL, num_threads < 0, unknown isa, a CPU list
  * that is NULL with a count, of a bad length or with a negative number, or a
  * ZO_CPU_ISA environment value that names no path), ZO_ERR_NOT_SUPPORTED (the CPU
  * lacks the requested path), ZO_ERR_OUT_OF_MEMORY. */
-ZO_API zo_status zo_adam_create(zo_adam **out, const zo_adam_settings *settings);
+ZO_API zo_status zo_adam_create(const zo_adam_settings *settings, zo_adam **out);
 
 /* Destroys *ctx and sets it to NULL; NULL or *ctx == NULL is a no-op. */
 ZO_API void zo_adam_destroy(zo_adam **ctx);
 
-/* The path the context runs (never ZO_CPU_ISA_AUTO) and its thread count. */
+/* The path the context runs (never ZO_CPU_ISA_AUTO) and its thread count; for a
+ * NULL context ZO_CPU_ISA_AUTO and 0. */
 ZO_API zo_cpu_isa zo_adam_isa(const zo_adam *ctx);
 ZO_API int zo_adam_num_threads(const zo_adam *ctx);
 
