@@ -38,7 +38,8 @@ ZO_API const char *zo_cpu_isa_name(zo_cpu_isa isa);
 /* The best path this CPU (and its operating system) supports. */
 ZO_API zo_cpu_isa zo_cpu_best_isa(void);
 
-/* Whether this CPU can run `isa` (ZO_CPU_ISA_AUTO and SCALAR: always). */
+/* Whether this CPU can run `isa` (ZO_CPU_ISA_AUTO and SCALAR: always; false for a
+ * value that is not a zo_cpu_isa). */
 ZO_API bool zo_cpu_supports(zo_cpu_isa isa);
 
 /* How a kernel context runs: which instruction set, how many threads, on which CPUs. */
@@ -55,7 +56,7 @@ typedef struct zo_adam_settings {
 
 /* Fills `settings` with the defaults (auto ISA, OpenMP's thread count, no CPU list:
  * each worker pinned to a core of its own after the caller's, see README). */
-ZO_API void zo_adam_default_settings(zo_adam_settings *settings);
+ZO_API void zo_adam_default_settings(zo_adam_settings *settings); /* NULL: no-op */
 
 /* A kernel context: the chosen instruction set and thread count. Cheap to create;
  * one may be shared by threads that call it one at a time. */
@@ -89,7 +90,7 @@ typedef struct zo_adam_hparams {
 } zo_adam_hparams;
 
 /* lr 1e-3, betas (0.9, 0.999), eps 1e-8, weight_decay 0, adamw, bias correction on. */
-ZO_API void zo_adam_default_hparams(zo_adam_hparams *hparams);
+ZO_API void zo_adam_default_hparams(zo_adam_hparams *hparams); /* NULL: no-op */
 
 /* The arrays one step reads and writes. master, exp_avg and exp_avg_sq are updated in
  * place; none of the arrays may overlap another. Pointers need only the alignment of

@@ -63,7 +63,8 @@ ZO_API zo_status zo_engine_plan(const zo_config *config, const zo_param_desc *pa
 ZO_API zo_status zo_engine_create(const zo_config *config, const zo_param_desc *params,
                                   size_t param_count, zo_engine **out);
 
-/* Waits for the engine's queued work, frees everything, sets *engine to NULL. */
+/* Waits for the engine's queued work, frees everything, sets *engine to NULL. NULL
+ * or *engine NULL is a no-op. */
 ZO_API void zo_engine_destroy(zo_engine **engine);
 
 /* The getters below cannot fail: given a NULL engine each returns the value it
