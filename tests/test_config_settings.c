@@ -44,7 +44,9 @@ Test(config_settings, accepts_what_the_json_reader_produces)
     zo_config *parsed = NULL;
     cr_assert(eq(int, zo_config_from_string(json, &parsed), ZO_OK), "%s", zo_last_error());
     zo_config *config = from_settings_ok(zo_config_settings(parsed));
-    cr_assert(eq(int, memcmp(zo_config_settings(config), zo_config_settings(parsed), sizeof(zo_settings)), 0));
+    cr_assert(
+        eq(int, memcmp(zo_config_settings(config), zo_config_settings(parsed), sizeof(zo_settings)),
+           0));
     zo_config_destroy(&config);
     zo_config_destroy(&parsed);
 }
@@ -58,14 +60,17 @@ Test(config_settings, plans_the_engine_as_the_json_config_does)
     settings.reduce_bucket_size = 1000;
     zo_config *built = from_settings_ok(&settings);
     zo_config *parsed = NULL;
-    cr_assert(eq(int, zo_config_from_string("{\"zo\": {\"device\": \"host\"}, "
-                                            "\"zero_optimization\": {\"reduce_bucket_size\": 1000}}",
-                                            &parsed),
+    cr_assert(eq(int,
+                 zo_config_from_string("{\"zo\": {\"device\": \"host\"}, "
+                                       "\"zero_optimization\": {\"reduce_bucket_size\": 1000}}",
+                                       &parsed),
                  ZO_OK));
     const zo_param_desc params[] = {{"w", 1500}, {"b", 30}};
     zo_memory_plan from_built, from_json;
-    cr_assert(eq(int, zo_engine_plan(built, params, 2, 1, &from_built), ZO_OK), "%s", zo_last_error());
-    cr_assert(eq(int, zo_engine_plan(parsed, params, 2, 1, &from_json), ZO_OK), "%s", zo_last_error());
+    cr_assert(eq(int, zo_engine_plan(built, params, 2, 1, &from_built), ZO_OK), "%s",
+              zo_last_error());
+    cr_assert(eq(int, zo_engine_plan(parsed, params, 2, 1, &from_json), ZO_OK), "%s",
+              zo_last_error());
     cr_assert(eq(u64, from_built.host_bytes, from_json.host_bytes));
     cr_assert(eq(u64, from_built.device_bytes, from_json.device_bytes));
     cr_assert(eq(u64, from_built.param_elems, from_json.param_elems));
@@ -119,6 +124,8 @@ SPOIL(two_precisions, s->fp16_enabled = true; s->bf16_enabled = true)
 SPOIL(scale_over_float, s->loss_scale = 1e39)
 SPOIL(reserved_byte, s->reserved[3] = 1)
 
+/* clang-format would cut the expected messages mid-word */
+/* clang-format off */
 static const bad_field bad_fields[] = {
     {"huge accumulation", huge_accumulation, ZO_ERR_CONFIG,
      "zo_settings.gradient_accumulation_steps (config key gradient_accumulation_steps) is "
@@ -168,6 +175,7 @@ static const bad_field bad_fields[] = {
     {"scale over float", scale_over_float, ZO_ERR_CONFIG, "fp16.loss_scale 1e+39 overflows a float"},
     {"reserved byte", reserved_byte, ZO_ERR_CONFIG, "zo_settings.reserved[3] is 1, must be 0"},
 };
+/* clang-format on */
 
 Test(config_settings, refuses_each_out_of_range_field_naming_it)
 {
@@ -179,10 +187,11 @@ Test(config_settings, refuses_each_out_of_range_field_naming_it)
         zo_config *config = (zo_config *)&settings; /* anything but NULL: a failure must clear it */
         zo_status status = zo_config_from_settings(&settings, &config);
         const char *message = zo_last_error();
-        cr_expect(eq(int, status, bad->status), "%s: got %s (%s)", bad->name, zo_status_name(status), message);
+        cr_expect(eq(int, status, bad->status), "%s: got %s (%s)", bad->name,
+                  zo_status_name(status), message);
         cr_expect(config == NULL, "%s: *out not cleared", bad->name);
-        cr_expect(strstr(message, bad->expect) != NULL, "%s: message \"%s\" lacks \"%s\"", bad->name, message,
-                  bad->expect);
+        cr_expect(strstr(message, bad->expect) != NULL, "%s: message \"%s\" lacks \"%s\"",
+                  bad->name, message, bad->expect);
     }
 }
 

@@ -14,7 +14,8 @@ Test(version, run_time_string_equals_the_header_macro)
 Test(version, run_time_number_packs_the_header_parts)
 {
     cr_assert(eq(u32, zo_version_number(), ZO_VERSION_NUMBER));
-    unsigned expected = ((unsigned)ZO_VERSION_MAJOR << 16) | ((unsigned)ZO_VERSION_MINOR << 8) | ZO_VERSION_PATCH;
+    unsigned expected =
+        ((unsigned)ZO_VERSION_MAJOR << 16) | ((unsigned)ZO_VERSION_MINOR << 8) | ZO_VERSION_PATCH;
     cr_assert(eq(u32, zo_version_number(), expected));
 }
 

@@ -27,8 +27,8 @@ static size_t zo_field_size(zo_config_key_kind kind)
 /* One typed field against its key's range, as zo_config_walk checks a JSON value.
  * The default passes even outside the range: JSON reaches it by leaving the key out
  * (train_batch_size 0 means "not given", and a config cannot say 0). */
-static zo_status zo_check_field(const zo_settings *settings, const zo_settings *defaults, const zo_config_key *key,
-                                const char *key_path)
+static zo_status zo_check_field(const zo_settings *settings, const zo_settings *defaults,
+                                const zo_config_key *key, const char *key_path)
 {
     const char *at = (const char *)settings + key->offset;
     size_t size = zo_field_size(key->kind);
@@ -92,10 +92,11 @@ static zo_status zo_check_reserved(const zo_settings *settings)
 {
     for (size_t i = 0; i < sizeof settings->reserved; i++)
         if (settings->reserved[i] != 0)
-            return zo_fail(ZO_ERR_CONFIG,
-                           "zo_settings.reserved[%zu] is %d, must be 0 (start from zo_default_settings; "
-                           "a newer zo may give these bytes a meaning)",
-                           i, settings->reserved[i]);
+            return zo_fail(
+                ZO_ERR_CONFIG,
+                "zo_settings.reserved[%zu] is %d, must be 0 (start from zo_default_settings; "
+                "a newer zo may give these bytes a meaning)",
+                i, settings->reserved[i]);
     return ZO_OK;
 }
 
