@@ -142,7 +142,7 @@ static const bad_field bad_fields[] = {
      "zo_settings.min_loss_scale (config key fp16.min_loss_scale) is 0, must be > 0"},
     {"negative lr", negative_lr, ZO_ERR_CONFIG,
      "zo_settings.adam.lr (config key optimizer.params.lr) is -1, must be >= 0"},
-    {"infinite lr", infinite_lr, ZO_ERR_CONFIG, "zo_settings.adam.lr (config key optimizer.params.lr) is inf"},
+    {"infinite lr", infinite_lr, ZO_ERR_CONFIG, "zo_settings.adam.lr (config key optimizer.params.lr) is inf, must be finite"},
     {"zero eps", zero_eps, ZO_ERR_CONFIG, "zo_settings.adam.eps (config key optimizer.params.eps) is 0, must be > 0"},
     {"negative decay", negative_decay, ZO_ERR_CONFIG, "zo_settings.adam.weight_decay"},
     {"beta1 of 1", beta1_one, ZO_ERR_CONFIG,

@@ -126,6 +126,8 @@ zo_status zo_config_check_float(const char *path, double value, zo_config_range 
         return status;
     char shown[ZO_NUMBER_BYTES], as_float[ZO_NUMBER_BYTES], allowed[ZO_RANGE_BYTES];
     zo_config_format_number(value, shown);
+    if (isinf(value)) /* only a zo_settings can hold one: JSON has no infinity */
+        return zo_fail(ZO_ERR_CONFIG, "%s is %s, must be finite", path, shown);
     zo_config_format_number(rounded, as_float);
     zo_format_range(range, allowed);
     return zo_fail(ZO_ERR_CONFIG, "%s is %s, which is %s as a float; must be %s", path, shown, as_float,

@@ -49,7 +49,8 @@ typedef struct zo_memory_plan {
 /* Works out the plan for these parameters and settings on `ranks` data-parallel ranks
  * (1 for one process) without allocating, and checks it against this machine.
  * zo_engine_create runs it first and refuses with the verdict when !fits.
- * Errors: ZO_ERR_INVALID_ARGUMENT, ZO_ERR_CONFIG (what zo_engine_create would say). */
+ * Errors: ZO_ERR_INVALID_ARGUMENT (NULL config or out, ranks 0, bad params),
+ * ZO_ERR_CONFIG (what zo_engine_create would say), ZO_ERR_OUT_OF_MEMORY. */
 ZO_API zo_status zo_engine_plan(const zo_config *config, const zo_param_desc *params, size_t param_count,
                                 unsigned ranks, zo_memory_plan *out);
 
@@ -67,8 +68,9 @@ ZO_API zo_status zo_engine_create(const zo_config *config, const zo_param_desc *
  * or *engine NULL is a no-op. */
 ZO_API void zo_engine_destroy(zo_engine **engine);
 
-/* The getters below cannot fail: given a NULL engine each returns the value it
- * names (0, "" or ZO_DTYPE_F32) and leaves zo_last_error() alone. */
+/* The getters (the calls below that return a value, not a zo_status) cannot fail:
+ * given a NULL engine each returns what its comment says (0, "", NULL or
+ * ZO_DTYPE_F32) and leaves zo_last_error() alone. */
 
 /* The element type of device weights and gradients: f16 with fp16.enabled, bf16
  * with bf16.enabled, else f32. ZO_DTYPE_F32 for NULL. */
