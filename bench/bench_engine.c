@@ -226,7 +226,7 @@ int bench_engine_run(const bench_engine_options *options, bench_engine_result *r
         goto done;
     zo_adam_settings adam_settings = {.isa = ZO_CPU_ISA_AUTO, .num_threads = settings->threads};
     bench_binding_apply(&binding, 0, &adam_settings);
-    status = zo_adam_create(&adam, &adam_settings);
+    status = zo_adam_create(&adam_settings, &adam);
     if (status != ZO_OK) {
         bench_fail("zo_adam_create: %s: %s", zo_status_name(status), zo_last_error());
         goto done;

@@ -34,7 +34,7 @@ static int bench_contexts_create(const bench_plan *plan, const bench_binding *bi
         settings.num_threads = plan->threads;
         if (binding->count)
             bench_binding_apply(binding, bench_binding_of_context(binding, i), &settings);
-        BENCH_CHECK_ZO(zo_adam_create(&contexts[i], &settings));
+        BENCH_CHECK_ZO(zo_adam_create(&settings, &contexts[i]));
         for (size_t earlier = 0; earlier < k; earlier++)
             if (zo_adam_isa(contexts[earlier * binds]) == zo_adam_isa(contexts[i]))
                 return bench_fail("kernel paths %s and %s both run %s; list each path once",

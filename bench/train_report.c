@@ -226,7 +226,7 @@ int bench_train_write_json(const char *path, const bench_train_report *report)
         bench_speed_ratio(report)};
     zo_adam *adam = NULL;
     bench_machine machine;
-    if (zo_adam_create(&adam, NULL) != ZO_OK)
+    if (zo_adam_create(NULL, &adam) != ZO_OK)
         return bench_fail("zo_adam_create: %s", zo_last_error());
     bench_machine_describe(adam, &machine);
     zo_adam_destroy(&adam);

@@ -86,7 +86,7 @@ static zo_status zo_isa_from_environment(zo_cpu_isa *isa)
                    value);
 }
 
-zo_status zo_adam_create(zo_adam **out, const zo_adam_settings *settings)
+zo_status zo_adam_create(const zo_adam_settings *settings, zo_adam **out)
 {
     zo_adam_settings chosen;
     if (!out)

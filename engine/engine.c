@@ -298,6 +298,8 @@ const char *zo_engine_notice(const zo_engine *e) { return e ? e->notice : ""; }
 float zo_engine_loss_scale(const zo_engine *e) { return e ? (float)e->scaler.scale : 0.0f; }
 size_t zo_engine_rank(const zo_engine *e) { return e ? e->rank : 0; }
 size_t zo_engine_ranks(const zo_engine *e) { return e ? e->ranks : 0; }
+uint64_t zo_engine_micro_step_count(const zo_engine *e) { return e ? e->micro_steps : 0; }
+uint64_t zo_engine_step_count(const zo_engine *e) { return e ? e->steps : 0; }
 
 zo_status zo_engine_memory(const zo_engine *e, zo_memory_plan *out)
 {

@@ -57,7 +57,7 @@ zo_status zo_engine_place_update(zo_engine *e)
     zo_adam_settings adam = {.isa = ZO_CPU_ISA_AUTO, .num_threads = e->placement.threads};
     if (e->placement.bound)
         adam.cpus = e->placement.cpus, adam.cpu_count = e->placement.cpu_count;
-    return zo_adam_create(&e->adam, &adam);
+    return zo_adam_create(&adam, &e->adam);
 }
 
 /* What zo_engine_alloc_pinned_near hands to zo_topology_allocate_near. */

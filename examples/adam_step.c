@@ -28,7 +28,7 @@ int main(void)
         return 1;
 
     zo_adam *adam = NULL;
-    CHECK(zo_adam_create(&adam, NULL)); /* best ISA here, all cores */
+    CHECK(zo_adam_create(NULL, &adam)); /* best ISA here, all cores */
     zo_adam_hparams hparams;
     zo_adam_default_hparams(&hparams);
     hparams.weight_decay = 0.01f;

@@ -262,7 +262,7 @@ int main(int argc, char **argv)
     zo_adam_settings settings;
     zo_adam_default_settings(&settings);
     settings.num_threads = 1;
-    if (zo_adam_create(&adam, &settings) != ZO_OK)
+    if (zo_adam_create(&settings, &adam) != ZO_OK)
         fail("zo_adam_create", 0, zo_last_error());
     soak_counts counts = {0};
     while (counts.micro_steps < steps)

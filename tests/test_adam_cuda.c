@@ -154,7 +154,7 @@ static void run_case(const adam_case *c, uint64_t seed)
     void *d_out = out ? to_device(out, ELEMS * out_bytes) : NULL;
 
     zo_adam *cpu = NULL;
-    cr_assert(eq(int, zo_adam_create(&cpu, NULL), ZO_OK), "%s", zo_last_error());
+    cr_assert(eq(int, zo_adam_create(NULL, &cpu), ZO_OK), "%s", zo_last_error());
     zo_adam_hparams hp;
     zo_adam_default_hparams(&hp);
     hp.lr = 1e-2f, hp.adamw = c->adamw, hp.weight_decay = c->weight_decay;
@@ -234,7 +234,7 @@ Test(adam_cuda, runs_on_the_given_stream_in_order)
     cudaStream_t stream;
     CUDA_OK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
     zo_adam *cpu = NULL;
-    cr_assert(eq(int, zo_adam_create(&cpu, NULL), ZO_OK));
+    cr_assert(eq(int, zo_adam_create(NULL, &cpu), ZO_OK));
     zo_adam_hparams hp;
     zo_adam_default_hparams(&hp);
     hp.weight_decay = c.weight_decay;
@@ -271,7 +271,7 @@ Test(adam_cuda, grad_stats_match_cpu_adam_to_rounding_and_find_an_inf_anywhere)
     void *scratch = NULL;
     CUDA_OK(cudaMalloc(&scratch, ZO_ADAM_CUDA_STATS_SCRATCH_BYTES));
     zo_adam *cpu = NULL;
-    cr_assert(eq(int, zo_adam_create(&cpu, NULL), ZO_OK));
+    cr_assert(eq(int, zo_adam_create(NULL, &cpu), ZO_OK));
     for (size_t d = 0; d < 3; d++) {
         uint64_t state = 99 + d;
         size_t bytes = ELEMS * zo_dtype_size(dtypes[d]);

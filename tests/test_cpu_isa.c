@@ -10,7 +10,7 @@ Test(cpu_isa, auto_picks_the_best_path_and_reports_it)
 {
     unsetenv("ZO_CPU_ISA");
     zo_adam *ctx = NULL;
-    cr_assert(eq(int, zo_adam_create(&ctx, NULL), ZO_OK), "%s", zo_last_error());
+    cr_assert(eq(int, zo_adam_create(NULL, &ctx), ZO_OK), "%s", zo_last_error());
     cr_expect(eq(int, zo_adam_isa(ctx), zo_cpu_best_isa()));
     cr_expect(ge(int, zo_adam_num_threads(ctx), 1));
     zo_adam_destroy(&ctx);
@@ -23,7 +23,7 @@ Test(cpu_isa, environment_variable_selects_a_path)
 {
     setenv("ZO_CPU_ISA", "scalar", 1);
     zo_adam *ctx = NULL;
-    cr_assert(eq(int, zo_adam_create(&ctx, NULL), ZO_OK), "%s", zo_last_error());
+    cr_assert(eq(int, zo_adam_create(NULL, &ctx), ZO_OK), "%s", zo_last_error());
     cr_expect(eq(int, zo_adam_isa(ctx), ZO_CPU_ISA_SCALAR));
     zo_adam_destroy(&ctx);
 
@@ -31,7 +31,7 @@ Test(cpu_isa, environment_variable_selects_a_path)
     zo_adam_settings settings;
     zo_adam_default_settings(&settings);
     settings.isa = zo_cpu_best_isa();
-    cr_assert(eq(int, zo_adam_create(&ctx, &settings), ZO_OK));
+    cr_assert(eq(int, zo_adam_create(&settings, &ctx), ZO_OK));
     cr_expect(eq(int, zo_adam_isa(ctx), zo_cpu_best_isa()));
     zo_adam_destroy(&ctx);
 }
@@ -40,7 +40,7 @@ Test(cpu_isa, a_misspelled_environment_value_is_an_error_naming_it)
 {
     setenv("ZO_CPU_ISA", "avx-512", 1);
     zo_adam *ctx = NULL;
-    cr_expect(eq(int, zo_adam_create(&ctx, NULL), ZO_ERR_INVALID_ARGUMENT));
+    cr_expect(eq(int, zo_adam_create(NULL, &ctx), ZO_ERR_INVALID_ARGUMENT));
     cr_expect(eq(ptr, ctx, NULL));
     cr_expect(strstr(zo_last_error(), "ZO_CPU_ISA=\"avx-512\"") != NULL, "%s", zo_last_error());
 }
@@ -52,7 +52,7 @@ Test(cpu_isa, a_path_the_cpu_lacks_is_refused_not_run)
     for (int k = 0; k < ZO_TEST_ISA_COUNT; k++) {
         zo_adam_settings settings = {.isa = isas[k], .num_threads = 1};
         zo_adam *ctx = NULL;
-        zo_status status = zo_adam_create(&ctx, &settings);
+        zo_status status = zo_adam_create(&settings, &ctx);
         if (zo_cpu_supports(isas[k])) {
             cr_expect(eq(int, status, ZO_OK), "%s: %s", zo_cpu_isa_name(isas[k]), zo_last_error());
         } else {
@@ -70,13 +70,13 @@ Test(cpu_isa, bad_settings_are_refused)
 {
     zo_adam *ctx = NULL;
     zo_adam_settings settings = {.isa = (zo_cpu_isa)42, .num_threads = 1};
-    cr_expect(eq(int, zo_adam_create(&ctx, &settings), ZO_ERR_INVALID_ARGUMENT));
+    cr_expect(eq(int, zo_adam_create(&settings, &ctx), ZO_ERR_INVALID_ARGUMENT));
     settings = (zo_adam_settings){.isa = ZO_CPU_ISA_SCALAR, .num_threads = -3};
-    cr_expect(eq(int, zo_adam_create(&ctx, &settings), ZO_ERR_INVALID_ARGUMENT));
+    cr_expect(eq(int, zo_adam_create(&settings, &ctx), ZO_ERR_INVALID_ARGUMENT));
     cr_expect(strstr(zo_last_error(), "num_threads") != NULL, "%s", zo_last_error());
-    cr_expect(eq(int, zo_adam_create(NULL, &settings), ZO_ERR_INVALID_ARGUMENT));
+    cr_expect(eq(int, zo_adam_create(&settings, NULL), ZO_ERR_INVALID_ARGUMENT));
     settings.num_threads = 3;
-    cr_assert(eq(int, zo_adam_create(&ctx, &settings), ZO_OK));
+    cr_assert(eq(int, zo_adam_create(&settings, &ctx), ZO_OK));
     cr_expect(eq(int, zo_adam_num_threads(ctx), 3));
     zo_adam_destroy(&ctx);
 }

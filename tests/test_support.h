@@ -27,7 +27,7 @@ static inline zo_adam *zo_test_context(zo_cpu_isa isa, int threads)
     settings.isa = isa;
     settings.num_threads = threads;
     zo_adam *ctx = NULL;
-    zo_status status = zo_adam_create(&ctx, &settings);
+    zo_status status = zo_adam_create(&settings, &ctx);
     cr_assert(status == ZO_OK, "zo_adam_create(%s, %d threads): %s", zo_cpu_isa_name(isa),
               threads, zo_last_error());
     return ctx;

@@ -45,7 +45,7 @@ static void step_on(const int *cpus, int cpu_count)
     settings.num_threads = 2;
     settings.cpus = cpus, settings.cpu_count = cpu_count;
     zo_adam *ctx = NULL;
-    cr_assert(eq(int, zo_adam_create(&ctx, &settings), ZO_OK), "%s", zo_last_error());
+    cr_assert(eq(int, zo_adam_create(&settings, &ctx), ZO_OK), "%s", zo_last_error());
     float *master = calloc(N, sizeof(float)), *m = calloc(N, sizeof(float)), *v = calloc(N, sizeof(float)),
           *grad = calloc(N, sizeof(float));
     zo_adam_hparams hp;
@@ -146,14 +146,14 @@ Test(thread_pinning, a_bad_cpu_list_is_refused_by_name)
     zo_adam_default_settings(&settings);
     zo_adam *ctx = NULL;
     settings.cpus = negative, settings.cpu_count = 2;
-    cr_assert(eq(int, zo_adam_create(&ctx, &settings), ZO_ERR_INVALID_ARGUMENT));
+    cr_assert(eq(int, zo_adam_create(&settings, &ctx), ZO_ERR_INVALID_ARGUMENT));
     cr_assert(eq(str, (char *)zo_last_error(), "zo_adam_create: cpus[1] is -3, must be >= 0"));
     settings.cpus = NULL;
-    cr_assert(eq(int, zo_adam_create(&ctx, &settings), ZO_ERR_INVALID_ARGUMENT));
+    cr_assert(eq(int, zo_adam_create(&settings, &ctx), ZO_ERR_INVALID_ARGUMENT));
     cr_assert(strstr(zo_last_error(), "cpus is NULL with cpu_count 2") != NULL, "%s", zo_last_error());
     cr_assert(ctx == NULL);
     settings.cpus = negative, settings.cpu_count = 1, settings.num_threads = 0;
-    cr_assert(eq(int, zo_adam_create(&ctx, &settings), ZO_OK));
+    cr_assert(eq(int, zo_adam_create(&settings, &ctx), ZO_OK));
     cr_assert(eq(int, zo_adam_num_threads(ctx), 1), "threads default to the list's length");
     zo_adam_destroy(&ctx);
 }

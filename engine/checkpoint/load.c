@@ -153,9 +153,6 @@ static void zo_notice_read_aside(zo_engine *e, const zo_checkpoint_paths *paths)
              used ? "; " : "", paths->dir, paths->retired);
 }
 
-uint64_t zo_engine_micro_step_count(const zo_engine *e) { return e ? e->micro_steps : 0; }
-uint64_t zo_engine_step_count(const zo_engine *e) { return e ? e->steps : 0; }
-
 zo_status zo_engine_load(zo_engine *e, const char *dir)
 {
     if (!e || !dir || !dir[0])

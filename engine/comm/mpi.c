@@ -178,7 +178,7 @@ static zo_status zo_mpi_kernels(zo_mpi_comm *mpi, zo_adam **out)
         zo_adam_settings settings;
         zo_adam_default_settings(&settings);
         settings.num_threads = 1;
-        zo_status status = zo_adam_create(&mpi->kernels, &settings);
+        zo_status status = zo_adam_create(&settings, &mpi->kernels);
         if (status != ZO_OK)
             return status;
     }

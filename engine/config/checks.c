@@ -6,9 +6,8 @@
 
 #include "error.h"
 
-zo_status zo_config_check(zo_config_reader *reader)
+zo_status zo_config_check_precision(const zo_settings *settings)
 {
-    zo_settings *settings = &reader->config->settings;
     if (settings->fp16_enabled && settings->bf16_enabled)
         return zo_fail(ZO_ERR_CONFIG,
                        "fp16.enabled and bf16.enabled are both true: choose one precision");
@@ -20,6 +19,15 @@ zo_status zo_config_check(zo_config_reader *reader)
                        settings->loss_scale > FLT_MAX ? "loss_scale" : "min_loss_scale",
                        settings->loss_scale > FLT_MAX ? settings->loss_scale : settings->min_loss_scale,
                        (double)FLT_MAX);
+    return ZO_OK;
+}
+
+zo_status zo_config_check(zo_config_reader *reader)
+{
+    zo_settings *settings = &reader->config->settings;
+    zo_status status = zo_config_check_precision(settings);
+    if (status != ZO_OK)
+        return status;
 
     if (reader->optimizer_seen && reader->optimizer_type == ZO_OPTIMIZER_UNSET)
         return zo_fail(ZO_ERR_CONFIG, "optimizer.type is required: \"Adam\" or \"AdamW\"");

@@ -8,4 +8,8 @@
  * several keys (Adam's decoupled decay). ZO_ERR_CONFIG naming the keys. */
 zo_status zo_config_check(zo_config_reader *reader);
 
+/* The part of those checks that needs only the settings (one precision, a loss scale
+ * a float holds): shared with zo_config_from_settings. */
+zo_status zo_config_check_precision(const zo_settings *settings);
+
 #endif

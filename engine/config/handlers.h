@@ -8,6 +8,10 @@
 #include "reader.h"
 
 /* optimizer and scheduler (config_optimizer.c) */
+extern const zo_config_range zo_config_beta_range;            /* [0, 1)  */
+extern const zo_config_range zo_config_total_num_steps_range; /* >= 1    */
+/* The params table of a scheduler kind; NULL for ZO_SCHEDULER_NONE or a bad value. */
+const zo_config_table *zo_config_scheduler_params_keys(zo_scheduler_kind kind);
 zo_status zo_config_read_optimizer(zo_config_reader *reader, json_t *value, const char *path);
 zo_status zo_config_read_optimizer_type(zo_config_reader *reader, json_t *value, const char *path);
 zo_status zo_config_read_betas(zo_config_reader *reader, json_t *value, const char *path);
@@ -29,6 +33,8 @@ zo_status zo_config_read_offload_optimizer(zo_config_reader *reader, json_t *val
 zo_status zo_config_read_offload_device(zo_config_reader *reader, json_t *value, const char *path);
 zo_status zo_config_read_cpu_offload(zo_config_reader *reader, json_t *value, const char *path);
 
+zo_status zo_config_check_stage(long long stage, const char *path);
+
 /* the "zo" section (config_zo_section.c) */
 zo_status zo_config_read_device(zo_config_reader *reader, json_t *value, const char *path);
 zo_status zo_config_read_comm(zo_config_reader *reader, json_t *value, const char *path);
@@ -37,5 +43,12 @@ zo_status zo_config_read_trace(zo_config_reader *reader, json_t *value, const ch
 zo_status zo_config_read_moments_dtype(zo_config_reader *reader, json_t *value, const char *path);
 zo_status zo_config_read_max_pinned_bytes(zo_config_reader *reader, json_t *value,
                                           const char *path);
+
+/* What those readers check, for a zo_settings that did not come from JSON: the
+ * values with no key table range (betas, enums, strings, the stage, the scheduler's
+ * required steps). Errors name the field (zo_config_settings_label). */
+zo_status zo_config_check_optimizer_settings(const zo_settings *settings);
+zo_status zo_config_check_zero_settings(const zo_settings *settings);
+zo_status zo_config_check_zo_settings(const zo_settings *settings);
 
 #endif

@@ -10,22 +10,25 @@
 
 /* clang-format would spread each one-line macro over four lines. */
 /* clang-format off */
-#define FIELD(member) offsetof(zo_settings, member)
+#define FIELD(member) .offset = offsetof(zo_settings, member), .field = #member
 #define AT_LEAST(low) {.min = (low), .max = INFINITY}
 #define ABOVE(low) {.min = (low), .max = INFINITY, .min_open = true}
 #define BETWEEN(low, high) {.min = (low), .max = (high)}
 
-#define BOOL_KEY(key, member) {.name = key, .kind = ZO_KEY_BOOL, .offset = FIELD(member)}
+#define BOOL_KEY(key, member) {.name = key, .kind = ZO_KEY_BOOL, FIELD(member)}
 #define U64_KEY(key, member, allowed)                                                     \
-    {.name = key, .kind = ZO_KEY_U64, .offset = FIELD(member), .range = allowed}
+    {.name = key, .kind = ZO_KEY_U64, FIELD(member), .range = allowed}
 #define INT_KEY(key, member, allowed)                                                     \
-    {.name = key, .kind = ZO_KEY_INT, .offset = FIELD(member), .range = allowed}
+    {.name = key, .kind = ZO_KEY_INT, FIELD(member), .range = allowed}
 #define DOUBLE_KEY(key, member, allowed)                                                  \
-    {.name = key, .kind = ZO_KEY_DOUBLE, .offset = FIELD(member), .range = allowed}
+    {.name = key, .kind = ZO_KEY_DOUBLE, FIELD(member), .range = allowed}
 #define FLOAT_KEY(key, member, allowed)                                                   \
-    {.name = key, .kind = ZO_KEY_FLOAT, .offset = FIELD(member), .range = allowed}
+    {.name = key, .kind = ZO_KEY_FLOAT, FIELD(member), .range = allowed}
 #define SECTION_KEY(key, table) {.name = key, .kind = ZO_KEY_SECTION, .section = &table}
 #define CUSTOM_KEY(key, reader) {.name = key, .kind = ZO_KEY_CUSTOM, .read = reader}
+/* a custom reader that walks the object with one fixed table */
+#define CUSTOM_SECTION_KEY(key, reader, table)                                            \
+    {.name = key, .kind = ZO_KEY_CUSTOM, .read = reader, .section = &table}
 #define IGNORED_KEY(key) {.name = key, .kind = ZO_KEY_IGNORED}
 #define TABLE(keys, note) {keys, sizeof keys / sizeof keys[0], note}
 /* clang-format on */
@@ -128,7 +131,7 @@ const zo_config_table zo_config_offload_optimizer_keys = TABLE(offload_optimizer
  * construction (allgather_partitions) or does not need (checkpoint layout). */
 static const zo_config_key zero_keys[] = {
     CUSTOM_KEY("stage", zo_config_read_stage),
-    CUSTOM_KEY("offload_optimizer", zo_config_read_offload_optimizer),
+    CUSTOM_SECTION_KEY("offload_optimizer", zo_config_read_offload_optimizer, zo_config_offload_optimizer_keys),
     CUSTOM_KEY("cpu_offload", zo_config_read_cpu_offload),
     BOOL_KEY("overlap_comm", overlap_comm),
     BOOL_KEY("contiguous_gradients", contiguous_gradients),
@@ -194,11 +197,11 @@ static const zo_config_key root_keys[] = {
     U64_KEY("gradient_accumulation_steps", gradient_accumulation_steps, AT_LEAST(1)),
     DOUBLE_KEY("gradient_clipping", gradient_clipping, AT_LEAST(0)),
     SECTION_KEY("fp16", fp16_table),
-    CUSTOM_KEY("bf16", zo_config_read_bf16),
+    CUSTOM_SECTION_KEY("bf16", zo_config_read_bf16, zo_config_bf16_keys),
     CUSTOM_KEY("bfloat16", zo_config_read_bf16), /* DeepSpeed's old name for bf16 */
-    CUSTOM_KEY("optimizer", zo_config_read_optimizer),
+    CUSTOM_SECTION_KEY("optimizer", zo_config_read_optimizer, zo_config_optimizer_keys),
     CUSTOM_KEY("scheduler", zo_config_read_scheduler),
-    CUSTOM_KEY("zero_optimization", zo_config_read_zero),
+    CUSTOM_SECTION_KEY("zero_optimization", zo_config_read_zero, zo_config_zero_keys),
     SECTION_KEY("zo", zo_table),
     IGNORED_KEY("steps_per_print"),
     IGNORED_KEY("wall_clock_breakdown"),

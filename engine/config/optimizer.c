@@ -1,5 +1,6 @@
 /* Config readers for "optimizer" and "scheduler": their types, the betas pair, the
  * Adam flags, and scheduler params that depend on the scheduler's type. */
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -8,6 +9,9 @@
 #include "handlers.h"
 #include "keys.h"
 #include "error.h"
+
+const zo_config_range zo_config_beta_range = {.min = 0, .max = 1, .max_open = true};
+const zo_config_range zo_config_total_num_steps_range = {.min = 1, .max = INFINITY};
 
 zo_status zo_config_read_optimizer(zo_config_reader *reader, json_t *value, const char *path)
 {
@@ -43,14 +47,13 @@ zo_status zo_config_read_betas(zo_config_reader *reader, json_t *value, const ch
         return zo_fail(ZO_ERR_CONFIG, "%s must be an array of two numbers [beta1, beta2], got %s",
                        path, got);
     }
-    const zo_config_range below_one = {.min = 0, .max = 1, .max_open = true};
     float *targets[2] = {&reader->config->settings.adam.beta1,
                          &reader->config->settings.adam.beta2};
     for (size_t i = 0; i < 2; i++) {
         char element[ZO_CONFIG_PATH_BYTES];
         snprintf(element, sizeof element, "%s[%zu]", path, i);
         zo_status status =
-            zo_config_read_float(json_array_get(value, i), element, below_one, targets[i]);
+            zo_config_read_float(json_array_get(value, i), element, zo_config_beta_range, targets[i]);
         if (status != ZO_OK)
             return status;
     }
@@ -118,18 +121,23 @@ zo_status zo_config_read_scheduler_type(zo_config_reader *reader, json_t *value,
                    path, type);
 }
 
-zo_status zo_config_read_scheduler_params(zo_config_reader *reader, json_t *value, const char *path)
+const zo_config_table *zo_config_scheduler_params_keys(zo_scheduler_kind kind)
 {
-    switch (reader->config->settings.scheduler.kind) {
-    case ZO_SCHEDULER_WARMUP_LR:
-        return zo_config_read_section(reader, value, path, &zo_config_warmup_lr_keys);
-    case ZO_SCHEDULER_WARMUP_DECAY_LR:
-        return zo_config_read_section(reader, value, path, &zo_config_warmup_decay_lr_keys);
-    case ZO_SCHEDULER_WARMUP_COSINE_LR:
-        return zo_config_read_section(reader, value, path, &zo_config_warmup_cosine_lr_keys);
+    switch (kind) {
+    case ZO_SCHEDULER_WARMUP_LR: return &zo_config_warmup_lr_keys;
+    case ZO_SCHEDULER_WARMUP_DECAY_LR: return &zo_config_warmup_decay_lr_keys;
+    case ZO_SCHEDULER_WARMUP_COSINE_LR: return &zo_config_warmup_cosine_lr_keys;
     case ZO_SCHEDULER_NONE: break;
     }
-    return zo_fail(ZO_ERR_INTERNAL, "%s read before the scheduler's type", path);
+    return NULL;
+}
+
+zo_status zo_config_read_scheduler_params(zo_config_reader *reader, json_t *value, const char *path)
+{
+    const zo_config_table *params = zo_config_scheduler_params_keys(reader->config->settings.scheduler.kind);
+    if (!params)
+        return zo_fail(ZO_ERR_INTERNAL, "%s read before the scheduler's type", path);
+    return zo_config_read_section(reader, value, path, params);
 }
 
 zo_status zo_config_read_warmup_type(zo_config_reader *reader, json_t *value, const char *path)
@@ -145,10 +153,47 @@ zo_status zo_config_read_warmup_type(zo_config_reader *reader, json_t *value, co
 
 zo_status zo_config_read_total_num_steps(zo_config_reader *reader, json_t *value, const char *path)
 {
-    const zo_config_range positive = {.min = 1, .max = INFINITY};
-    zo_status status = zo_config_read_u64(value, path, positive,
+    zo_status status = zo_config_read_u64(value, path, zo_config_total_num_steps_range,
                                           &reader->config->settings.scheduler.total_num_steps);
     if (status == ZO_OK)
         reader->total_num_steps_given = true;
+    return status;
+}
+
+/* The optimizer and scheduler values a zo_settings holds that no key table ranges:
+ * what read_betas, read_scheduler_type, read_warmup_type and the check that
+ * total_num_steps is given (checks.c) refuse in JSON. */
+zo_status zo_config_check_optimizer_settings(const zo_settings *settings)
+{
+    char label[ZO_CONFIG_PATH_BYTES];
+    const float betas[2] = {settings->adam.beta1, settings->adam.beta2};
+    for (size_t i = 0; i < 2; i++) {
+        char key[32];
+        snprintf(key, sizeof key, "optimizer.params.betas[%zu]", i);
+        zo_config_settings_label(label, i == 0 ? "adam.beta1" : "adam.beta2", key);
+        zo_status status = zo_config_check_float(label, betas[i], zo_config_beta_range);
+        if (status != ZO_OK)
+            return status;
+    }
+    const zo_scheduler_settings *scheduler = &settings->scheduler;
+    if (scheduler->kind == ZO_SCHEDULER_NONE)
+        return ZO_OK;
+    if (!zo_config_scheduler_params_keys(scheduler->kind)) {
+        zo_config_settings_label(label, "scheduler.kind", "scheduler.type");
+        return zo_fail(ZO_ERR_CONFIG, "%s is %d, not a zo_scheduler_kind", label, (int)scheduler->kind);
+    }
+    if (scheduler->warmup_type != ZO_WARMUP_LOG && scheduler->warmup_type != ZO_WARMUP_LINEAR) {
+        zo_config_settings_label(label, "scheduler.warmup_type", "scheduler.params.warmup_type");
+        return zo_fail(ZO_ERR_CONFIG, "%s is %d, not a zo_warmup_type", label, (int)scheduler->warmup_type);
+    }
+    if (scheduler->kind == ZO_SCHEDULER_WARMUP_LR)
+        return ZO_OK;
+    zo_config_settings_label(label, "scheduler.total_num_steps", "scheduler.params.total_num_steps");
+    char shown[ZO_CONFIG_NUMBER_BYTES];
+    snprintf(shown, sizeof shown, "%llu", (unsigned long long)scheduler->total_num_steps);
+    zo_status status = zo_config_check_range(label, shown, (double)scheduler->total_num_steps,
+                                             zo_config_total_num_steps_range);
+    if (status == ZO_OK && scheduler->total_num_steps > LLONG_MAX)
+        status = zo_config_type_limits_error(label, shown, zo_config_total_num_steps_range, 0, LLONG_MAX);
     return status;
 }

@@ -11,7 +11,7 @@
 #include "did_you_mean.h"
 #include "error.h"
 
-enum { ZO_DESCRIBE_BYTES = 96, ZO_NUMBER_BYTES = 32, ZO_RANGE_BYTES = 96 };
+enum { ZO_DESCRIBE_BYTES = 96, ZO_NUMBER_BYTES = ZO_CONFIG_NUMBER_BYTES, ZO_RANGE_BYTES = 96 };
 
 /* 2^63: reals at or above it do not fit a long long. */
 #define ZO_TWO_POW_63 9223372036854775808.0
@@ -29,9 +29,14 @@ void zo_config_join_path(char *out, const char *parent, const char *key)
         snprintf(out, ZO_CONFIG_PATH_BYTES, "%s.%s", parent, key);
 }
 
+void zo_config_settings_label(char *out, const char *field, const char *key_path)
+{
+    snprintf(out, ZO_CONFIG_PATH_BYTES, "zo_settings.%s (config key %s)", field, key_path);
+}
+
 /* The shortest of %.15g and %.17g that reads back as the same double, so a message
  * never shows 0.99999999 as "1". */
-static void zo_format_number(double value, char *out)
+void zo_config_format_number(double value, char *out)
 {
     snprintf(out, ZO_NUMBER_BYTES, "%.15g", value);
     if (strtod(out, NULL) != value)
@@ -49,7 +54,7 @@ void zo_config_describe(const json_t *value, char *out, size_t size)
         snprintf(out, size, "integer %" JSON_INTEGER_FORMAT, json_integer_value(value));
         break;
     case JSON_REAL:
-        zo_format_number(json_real_value(value), number);
+        zo_config_format_number(json_real_value(value), number);
         snprintf(out, size, "number %s", number);
         break;
     case JSON_TRUE: snprintf(out, size, "boolean true"); break;
@@ -69,16 +74,17 @@ static zo_status zo_type_error(const char *path, const char *expected, const jso
 static void zo_format_range(zo_config_range range, char *out)
 {
     char min[ZO_NUMBER_BYTES], max[ZO_NUMBER_BYTES];
-    zo_format_number(range.min, min);
+    zo_config_format_number(range.min, min);
     if (isinf(range.max)) {
         snprintf(out, ZO_RANGE_BYTES, "%s %s", range.min_open ? ">" : ">=", min);
         return;
     }
-    zo_format_number(range.max, max);
+    zo_config_format_number(range.max, max);
     snprintf(out, ZO_RANGE_BYTES, "in %c%s, %s%c", range.min_open ? '(' : '[', min, max,
              range.max_open ? ')' : ']');
 }
 
+/* NaN is in no range: both comparisons are false. */
 static bool zo_in_range(double value, zo_config_range range)
 {
     bool above_min = range.min_open ? value > range.min : value >= range.min;
@@ -86,11 +92,46 @@ static bool zo_in_range(double value, zo_config_range range)
     return above_min && below_max;
 }
 
-static zo_status zo_range_error(const char *path, const char *shown_value, zo_config_range range)
+zo_status zo_config_check_range(const char *path, const char *shown, double value, zo_config_range range)
 {
+    if (zo_in_range(value, range))
+        return ZO_OK;
     char allowed[ZO_RANGE_BYTES];
     zo_format_range(range, allowed);
-    return zo_fail(ZO_ERR_CONFIG, "%s is %s, must be %s", path, shown_value, allowed);
+    return zo_fail(ZO_ERR_CONFIG, "%s is %s, must be %s", path, shown, allowed);
+}
+
+zo_status zo_config_type_limits_error(const char *path, const char *shown, zo_config_range range,
+                                      long long type_min, long long type_max)
+{
+    /* The table's range, narrowed to what the field's type holds. */
+    long long low = range.min > (double)type_min ? (long long)ceil(range.min) : type_min;
+    return zo_fail(ZO_ERR_CONFIG, "%s is %s, must be in [%lld, %lld]", path, shown, low, type_max);
+}
+
+zo_status zo_config_check_double(const char *path, double value, zo_config_range range)
+{
+    char shown[ZO_NUMBER_BYTES];
+    zo_config_format_number(value, shown);
+    return zo_config_check_range(path, shown, value, range);
+}
+
+/* The kernels take float: the value must stay in range once rounded (an eps of 1e-50
+ * would become 0, an lr of 1e39 infinity). */
+zo_status zo_config_check_float(const char *path, double value, zo_config_range range)
+{
+    zo_status status = zo_config_check_double(path, value, range);
+    float rounded = (float)value;
+    if (status != ZO_OK || (isfinite(rounded) && zo_in_range(rounded, range)))
+        return status;
+    char shown[ZO_NUMBER_BYTES], as_float[ZO_NUMBER_BYTES], allowed[ZO_RANGE_BYTES];
+    zo_config_format_number(value, shown);
+    if (isinf(value)) /* only a zo_settings can hold one: JSON has no infinity */
+        return zo_fail(ZO_ERR_CONFIG, "%s is %s, must be finite", path, shown);
+    zo_config_format_number(rounded, as_float);
+    zo_format_range(range, allowed);
+    return zo_fail(ZO_ERR_CONFIG, "%s is %s, which is %s as a float; must be %s", path, shown, as_float,
+                   allowed);
 }
 
 zo_status zo_config_read_bool(json_t *value, const char *path, bool *out)
@@ -123,7 +164,7 @@ zo_status zo_config_read_whole(json_t *value, const char *path, long long *out)
         return zo_type_error(path, "an integer", value);
     if (real >= ZO_TWO_POW_63 || real < -ZO_TWO_POW_63) {
         char shown[ZO_NUMBER_BYTES];
-        zo_format_number(real, shown);
+        zo_config_format_number(real, shown);
         return zo_fail(ZO_ERR_CONFIG, "%s is %s, too large for an integer", path, shown);
     }
     *out = (long long)real;
@@ -141,14 +182,11 @@ static zo_status zo_read_bounded_whole(json_t *value, const char *path, zo_confi
         return status;
     char shown[ZO_NUMBER_BYTES];
     snprintf(shown, sizeof shown, "%lld", whole);
-    if (!zo_in_range((double)whole, range))
-        return zo_range_error(path, shown, range);
-    if (whole < type_min || whole > type_max) {
-        /* The table's range, narrowed to what the field's type holds. */
-        long long low = range.min > (double)type_min ? (long long)ceil(range.min) : type_min;
-        return zo_fail(ZO_ERR_CONFIG, "%s is %s, must be in [%lld, %lld]", path, shown, low,
-                       type_max);
-    }
+    status = zo_config_check_range(path, shown, (double)whole, range);
+    if (status != ZO_OK)
+        return status;
+    if (whole < type_min || whole > type_max)
+        return zo_config_type_limits_error(path, shown, range, type_min, type_max);
     *out = whole;
     return ZO_OK;
 }
@@ -176,34 +214,21 @@ zo_status zo_config_read_double(json_t *value, const char *path, zo_config_range
     if (!json_is_number(value))
         return zo_type_error(path, "a number", value);
     double number = json_number_value(value);
-    if (!zo_in_range(number, range)) {
-        char shown[ZO_NUMBER_BYTES];
-        zo_format_number(number, shown);
-        return zo_range_error(path, shown, range);
-    }
-    *out = number;
-    return ZO_OK;
+    zo_status status = zo_config_check_double(path, number, range);
+    if (status == ZO_OK)
+        *out = number;
+    return status;
 }
 
-/* The kernels take float: the value must stay in range once rounded (an eps of 1e-50
- * would become 0, an lr of 1e39 infinity). */
 zo_status zo_config_read_float(json_t *value, const char *path, zo_config_range range, float *out)
 {
-    double number = 0.0;
-    zo_status status = zo_config_read_double(value, path, range, &number);
-    if (status != ZO_OK)
-        return status;
-    float rounded = (float)number;
-    if (!isfinite(rounded) || !zo_in_range(rounded, range)) {
-        char shown[ZO_NUMBER_BYTES], as_float[ZO_NUMBER_BYTES], allowed[ZO_RANGE_BYTES];
-        zo_format_number(number, shown);
-        zo_format_number(rounded, as_float);
-        zo_format_range(range, allowed);
-        return zo_fail(ZO_ERR_CONFIG, "%s is %s, which is %s as a float; must be %s", path, shown,
-                       as_float, allowed);
-    }
-    *out = rounded;
-    return ZO_OK;
+    if (!json_is_number(value))
+        return zo_type_error(path, "a number", value);
+    double number = json_number_value(value);
+    zo_status status = zo_config_check_float(path, number, range);
+    if (status == ZO_OK)
+        *out = (float)number;
+    return status;
 }
 
 zo_status zo_config_read_choice(json_t *value, const char *path, const char *const *choices,

@@ -13,6 +13,8 @@
 /* Room for the path of any key zo knows ("zero_optimization.offload_optimizer.
  * pin_memory"); only known names are ever joined into one. */
 enum { ZO_CONFIG_PATH_BYTES = 256 };
+/* Room for a number as messages show it (zo_config_format_number). */
+enum { ZO_CONFIG_NUMBER_BYTES = 32 };
 
 /* A parsed config: what zo_config_settings and zo_config_ignored_key hand out. */
 struct zo_config {
@@ -68,7 +70,12 @@ typedef struct zo_config_key {
     const char *name; /* ZO_KEY_IGNORED only: a name ending in '*' matches any suffix */
     zo_config_key_kind kind;
     size_t offset;
+    const char *field; /* the zo_settings member at `offset`, for messages about a
+                          zo_settings a C program filled (zo_config_from_settings) */
     zo_config_range range;
+    /* ZO_KEY_SECTION: the object's keys. ZO_KEY_CUSTOM: the keys of the object its
+     * reader walks, when that is one fixed table (NULL otherwise), so checks of a
+     * zo_settings reach every typed key the JSON reader would. */
     const zo_config_table *section;
     zo_config_read_fn read;
 } zo_config_key;
@@ -99,6 +106,10 @@ bool zo_config_is_auto(const json_t *value);
 /* "parent.key", or "key" at the top level, into out[ZO_CONFIG_PATH_BYTES]. */
 void zo_config_join_path(char *out, const char *parent, const char *key);
 
+/* "zo_settings.<field> (config key <key_path>)" into out[ZO_CONFIG_PATH_BYTES]: how
+ * errors name a value of a zo_settings a C program filled. */
+void zo_config_settings_label(char *out, const char *field, const char *key_path);
+
 /* Typed values; each error names `path`. */
 zo_status zo_config_read_bool(json_t *value, const char *path, bool *out);
 zo_status zo_config_read_string(json_t *value, const char *path, const char **out);
@@ -113,6 +124,20 @@ zo_status zo_config_read_float(json_t *value, const char *path, zo_config_range 
 /* One of `count` strings, matched exactly; *index is its position. */
 zo_status zo_config_read_choice(json_t *value, const char *path, const char *const *choices,
                                 size_t count, size_t *index);
+
+/* The checks behind the typed readers, shared with the checks of a zo_settings that
+ * did not come from JSON (settings_checks.c); each error is ZO_ERR_CONFIG naming
+ * `path`. `shown` is how the message writes the value. */
+zo_status zo_config_check_range(const char *path, const char *shown, double value, zo_config_range range);
+zo_status zo_config_check_double(const char *path, double value, zo_config_range range);
+/* In range also once rounded to float, and finite. */
+zo_status zo_config_check_float(const char *path, double value, zo_config_range range);
+/* A whole number in range that its field's type [type_min, type_max] cannot hold. */
+zo_status zo_config_type_limits_error(const char *path, const char *shown, zo_config_range range,
+                                      long long type_min, long long type_max);
+/* The shortest of %.15g and %.17g that reads back as the same double, into
+ * out[ZO_CONFIG_NUMBER_BYTES]. */
+void zo_config_format_number(double value, char *out);
 
 /* Appends "parent.key" to the config's ignored keys. */
 zo_status zo_config_record_ignored(zo_config_reader *reader, const char *parent, const char *key);

@@ -27,19 +27,32 @@ zo_status zo_config_read_zero(zo_config_reader *reader, json_t *value, const cha
     return zo_config_read_section(reader, value, path, &zo_config_zero_keys);
 }
 
-zo_status zo_config_read_stage(zo_config_reader *reader, json_t *value, const char *path)
+zo_status zo_config_check_stage(long long stage, const char *path)
 {
-    long long stage = 0;
-    zo_status status = zo_config_read_whole(value, path, &stage);
-    if (status != ZO_OK)
-        return status;
     if (stage == 3)
         return zo_fail(ZO_ERR_NOT_SUPPORTED,
                        "%s is 3: ZeRO stage 3 is not supported yet (use 0, 1 or 2)", path);
     if (stage < 0 || stage > 2)
         return zo_fail(ZO_ERR_CONFIG, "%s is %lld, must be 0, 1 or 2", path, stage);
-    reader->config->settings.stage = (int)stage;
     return ZO_OK;
+}
+
+zo_status zo_config_read_stage(zo_config_reader *reader, json_t *value, const char *path)
+{
+    long long stage = 0;
+    zo_status status = zo_config_read_whole(value, path, &stage);
+    if (status == ZO_OK)
+        status = zo_config_check_stage(stage, path);
+    if (status == ZO_OK)
+        reader->config->settings.stage = (int)stage;
+    return status;
+}
+
+zo_status zo_config_check_zero_settings(const zo_settings *settings)
+{
+    char label[ZO_CONFIG_PATH_BYTES];
+    zo_config_settings_label(label, "stage", "zero_optimization.stage");
+    return zo_config_check_stage(settings->stage, label);
 }
 
 /* An offload_optimizer object without a device offloads nothing, as in DeepSpeed. */

@@ -38,7 +38,8 @@ ZO_API const char *zo_cpu_isa_name(zo_cpu_isa isa);
 /* The best path this CPU (and its operating system) supports. */
 ZO_API zo_cpu_isa zo_cpu_best_isa(void);
 
-/* Whether this CPU can run `isa` (ZO_CPU_ISA_AUTO and SCALAR: always). */
+/* Whether this CPU can run `isa` (ZO_CPU_ISA_AUTO and SCALAR: always; false for a
+ * value that is not a zo_cpu_isa). */
 ZO_API bool zo_cpu_supports(zo_cpu_isa isa);
 
 /* How a kernel context runs: which instruction set, how many threads, on which CPUs. */
@@ -55,24 +56,26 @@ typedef struct zo_adam_settings {
 
 /* Fills `settings` with the defaults (auto ISA, OpenMP's thread count, no CPU list:
  * each worker pinned to a core of its own after the caller's, see docs/cpu_adam.md). */
-ZO_API void zo_adam_default_settings(zo_adam_settings *settings);
+ZO_API void zo_adam_default_settings(zo_adam_settings *settings); /* NULL: no-op */
 
 /* A kernel context: the chosen instruction set and thread count. Cheap to create;
  * one may be shared by threads that call it one at a time. */
 typedef struct zo_adam zo_adam;
 
-/* Creates a context in *out (owned by the caller, free with zo_adam_destroy).
- * settings may be NULL for the defaults.
+/* Creates a context from `settings` (NULL for the defaults; not kept) in *out (owned
+ * by the caller, free with zo_adam_destroy). The out-parameter comes last, as in every
+ * zo create and parse call. On failure *out is NULL.
  * Errors: ZO_ERR_INVALID_ARGUMENT (out NULL, num_threads < 0, unknown isa, a CPU list
  * that is NULL with a count, of a bad length or with a negative number, or a
  * ZO_CPU_ISA environment value that names no path), ZO_ERR_NOT_SUPPORTED (the CPU
  * lacks the requested path), ZO_ERR_OUT_OF_MEMORY. */
-ZO_API zo_status zo_adam_create(zo_adam **out, const zo_adam_settings *settings);
+ZO_API zo_status zo_adam_create(const zo_adam_settings *settings, zo_adam **out);
 
 /* Destroys *ctx and sets it to NULL; NULL or *ctx == NULL is a no-op. */
 ZO_API void zo_adam_destroy(zo_adam **ctx);
 
-/* The path the context runs (never ZO_CPU_ISA_AUTO) and its thread count. */
+/* The path the context runs (never ZO_CPU_ISA_AUTO) and its thread count; for a
+ * NULL context ZO_CPU_ISA_AUTO and 0. */
 ZO_API zo_cpu_isa zo_adam_isa(const zo_adam *ctx);
 ZO_API int zo_adam_num_threads(const zo_adam *ctx);
 
@@ -87,7 +90,7 @@ typedef struct zo_adam_hparams {
 } zo_adam_hparams;
 
 /* lr 1e-3, betas (0.9, 0.999), eps 1e-8, weight_decay 0, adamw, bias correction on. */
-ZO_API void zo_adam_default_hparams(zo_adam_hparams *hparams);
+ZO_API void zo_adam_default_hparams(zo_adam_hparams *hparams); /* NULL: no-op */
 
 /* The arrays one step reads and writes. master, exp_avg and exp_avg_sq are updated in
  * place; none of the arrays may overlap another. Pointers need only the alignment of

@@ -50,12 +50,8 @@ ZO_API zo_status zo_engine_save(zo_engine *engine, const char *dir);
  * with no step yet), ZO_ERR_OUT_OF_MEMORY, ZO_ERR_DEVICE. */
 ZO_API zo_status zo_engine_load(zo_engine *engine, const char *dir);
 
-/* Where the training is, for a resumed loop to find its place in the data: the
- * micro-steps taken (every zo_engine_step call, skipped steps included: the batches
- * consumed) and the optimizer steps taken (skipped ones excluded), as zo_engine_load
- * restores them. 0 for a NULL engine. */
-ZO_API uint64_t zo_engine_micro_step_count(const zo_engine *engine);
-ZO_API uint64_t zo_engine_step_count(const zo_engine *engine);
+/* The step counters a resumed loop reads, zo_engine_micro_step_count and
+ * zo_engine_step_count, are in zo/engine.h. */
 
 /* Merges the shards of checkpoint `dir` into one safetensors file at `out_path`: one
  * 1-D F32 tensor per parameter, named as registered, holding its master weights

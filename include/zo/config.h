@@ -109,9 +109,16 @@ typedef struct zo_settings {
     uint64_t max_pinned_bytes;    /* cap on pinned host memory; 0 = no cap          */
     double collective_timeout_seconds; /* a collective waiting longer fails with
                                      ZO_ERR_TIMEOUT; 0 = wait forever; default 600  */
+
+    /* Room for later settings without changing the struct's size (callers allocate
+     * it). Must stay zero: zo_default_settings zeroes it and zo_config_from_settings
+     * refuses other bytes, so a program that sets a later field is refused by an
+     * older library instead of having it ignored. */
+    unsigned char reserved[64];
 } zo_settings;
 
-/* Fills `settings` with the defaults a config of "{}" would give. */
+/* Fills `settings` with the defaults a config of "{}" would give (reserved zeroed).
+ * NULL is a no-op. */
 ZO_API void zo_default_settings(zo_settings *settings);
 
 /* A parsed config: its settings and the DeepSpeed keys it held that zo ignores. */
@@ -128,6 +135,19 @@ typedef struct zo_config zo_config;
  * zo does not have), ZO_ERR_INVALID_ARGUMENT (NULL), ZO_ERR_OUT_OF_MEMORY. */
 ZO_API zo_status zo_config_from_file(const char *path, zo_config **out);
 ZO_API zo_status zo_config_from_string(const char *json, zo_config **out);
+
+/* A config from settings a C program filled, no JSON involved: start from
+ * zo_default_settings, change fields, pass them here. The settings are copied into
+ * *out (owned by the caller, free with zo_config_destroy; it has no ignored keys)
+ * after the checks the JSON reader applies: each key's range, the values it maps to
+ * enums and strings, and the checks across keys. adam.adamw is taken as given (JSON
+ * derives it from optimizer.type). On failure *out is NULL and zo_last_error() names
+ * the field and its config key ("zo_settings.loss_scale_window (config key
+ * fp16.loss_scale_window) is 0, must be >= 1"). Errors: ZO_ERR_CONFIG (a value out of
+ * range, an enum value with no name, an unterminated string, non-zero reserved
+ * bytes), ZO_ERR_NOT_SUPPORTED (stage 3), ZO_ERR_INVALID_ARGUMENT (NULL),
+ * ZO_ERR_OUT_OF_MEMORY. */
+ZO_API zo_status zo_config_from_settings(const zo_settings *settings, zo_config **out);
 
 /* Destroys *config and sets it to NULL; NULL is a no-op. */
 ZO_API void zo_config_destroy(zo_config **config);

@@ -42,12 +42,16 @@ typedef struct zo_memory_plan {
     uint64_t device_free_bytes;    /* free GPU memory when known (at create), else 0      */
     bool fits;                     /* everything fits what is available and allowed       */
     char verdict[768];             /* why not, and which keys would make it fit           */
+    /* Room for later fields without changing the struct's size (the caller allocates
+     * it): zo writes zeros here today. */
+    unsigned char reserved[64];
 } zo_memory_plan;
 
 /* Works out the plan for these parameters and settings on `ranks` data-parallel ranks
  * (1 for one process) without allocating, and checks it against this machine.
  * zo_engine_create runs it first and refuses with the verdict when !fits.
- * Errors: ZO_ERR_INVALID_ARGUMENT, ZO_ERR_CONFIG (what zo_engine_create would say). */
+ * Errors: ZO_ERR_INVALID_ARGUMENT (NULL config or out, ranks 0, bad params),
+ * ZO_ERR_CONFIG (what zo_engine_create would say), ZO_ERR_OUT_OF_MEMORY. */
 ZO_API zo_status zo_engine_plan(const zo_config *config, const zo_param_desc *params, size_t param_count,
                                 unsigned ranks, zo_memory_plan *out);
 
@@ -66,18 +70,24 @@ ZO_API uint64_t zo_host_available_bytes(void);
 ZO_API zo_status zo_engine_create(const zo_config *config, const zo_param_desc *params,
                                   size_t param_count, zo_engine **out);
 
-/* Waits for the engine's queued work, frees everything, sets *engine to NULL. */
+/* Waits for the engine's queued work, frees everything, sets *engine to NULL. NULL
+ * or *engine NULL is a no-op. */
 ZO_API void zo_engine_destroy(zo_engine **engine);
 
+/* The getters (the calls below that return a value, not a zo_status) cannot fail:
+ * given a NULL engine each returns what its comment says (0, "", NULL or
+ * ZO_DTYPE_F32) and leaves zo_last_error() alone. */
+
 /* The element type of device weights and gradients: f16 with fp16.enabled, bf16
- * with bf16.enabled, else f32. */
+ * with bf16.enabled, else f32. ZO_DTYPE_F32 for NULL. */
 ZO_API zo_dtype zo_engine_dtype(const zo_engine *engine);
+/* The parameters registered and the buckets they were cut into; 0 for NULL. */
 ZO_API size_t zo_engine_param_count(const zo_engine *engine);
 ZO_API size_t zo_engine_bucket_count(const zo_engine *engine);
-/* The name of the backend in use: "host" or "cuda". */
+/* The name of the backend in use: "host" or "cuda"; "" for NULL. */
 ZO_API const char *zo_engine_device_name(const zo_engine *engine);
 /* ZeRO data parallelism: this process's rank and the number of ranks the optimizer
- * state is sharded over (zo.comm; 0 and 1 for one process). */
+ * state is sharded over (zo.comm; 0 and 1 for one process). 0 and 0 for NULL. */
 ZO_API size_t zo_engine_rank(const zo_engine *engine);
 ZO_API size_t zo_engine_ranks(const zo_engine *engine);
 /* The memory plan the engine was created with: what this rank holds (host_bytes is its
@@ -85,7 +95,8 @@ ZO_API size_t zo_engine_ranks(const zo_engine *engine);
 ZO_API zo_status zo_engine_memory(const zo_engine *engine, zo_memory_plan *out);
 
 /* What the engine decided on the user's behalf, "" if nothing: with zo.device "auto"
- * and no usable GPU, why it runs on the host backend. Owned by the engine. */
+ * and no usable GPU, why it runs on the host backend. Owned by the engine; "" for
+ * NULL. */
 ZO_API const char *zo_engine_notice(const zo_engine *engine);
 /* Where the host update runs, in words: this rank's cores, threads and NUMA nodes
  * and why (zo.threads, zo.bind), e.g. "local rank 0 of 1: 2 cores (CPUs 0-1) on NUMA
@@ -94,24 +105,33 @@ ZO_API const char *zo_engine_notice(const zo_engine *engine);
 ZO_API const char *zo_engine_placement(const zo_engine *engine);
 
 /* Where parameter `param`'s device weights are (read by the forward) and where the
- * backward must write its gradient, in zo_engine_dtype(). NULL for a bad index.
- * Owned by the engine. */
+ * backward must write its gradient, in zo_engine_dtype(). NULL for a NULL engine or
+ * a bad index (zo_last_error() is not set). Owned by the engine. */
 ZO_API void *zo_engine_weights(zo_engine *engine, size_t param);
 ZO_API void *zo_engine_grads(zo_engine *engine, size_t param);
 
 /* Copies fp32 values into parameter `param`'s master weights and its device weights
- * (rounded). Synchronous; call before training or between steps. An inf or NaN value
- * is refused (ZO_ERR_NON_FINITE, naming the parameter and element) and nothing changes. */
+ * (rounded). `values` holds the parameter's whole tensor: exactly the `elems` it was
+ * registered with (zo_param_desc), read, not kept. Synchronous; call before training
+ * or between steps. Errors: ZO_ERR_INVALID_ARGUMENT (engine or values NULL, a bad
+ * index), ZO_ERR_NON_FINITE (an inf or NaN value, naming the parameter and element;
+ * nothing changes), ZO_ERR_DEVICE; a failure of the update still running, which it
+ * waits for. */
 ZO_API zo_status zo_engine_set_master(zo_engine *engine, size_t param, const float *values);
-/* Copies parameter `param`'s fp32 master weights out (waits for a running update).
+/* Copies parameter `param`'s fp32 master weights out (waits for a running update)
+ * into `values`, room for the `elems` it was registered with (zo_param_desc).
  * With several ranks each holds a piece: a collective, every rank asks for the same
- * parameter (set_master is not: every rank passes the whole values). */
+ * parameter (set_master is not: every rank passes the whole values). Errors:
+ * ZO_ERR_INVALID_ARGUMENT (engine or values NULL, a bad index), ZO_ERR_OUT_OF_MEMORY,
+ * ZO_ERR_DEVICE or the error of a failed update; with several ranks ZO_ERR_PEER
+ * (another rank failed) and ZO_ERR_TIMEOUT, as zo_engine_step. */
 ZO_API zo_status zo_engine_get_master(zo_engine *engine, size_t param, float *values);
 
 /* Forward: returns once parameter `param`'s updated weights are on the device (stream
  * NULL), or makes the loop's `stream` (a cudaStream_t on CUDA) wait for them on the
  * device; the call itself returns once their copy is queued. Only the bucket(s)
- * holding `param` are waited for. */
+ * holding `param` are waited for. Errors: ZO_ERR_INVALID_ARGUMENT (engine NULL, a
+ * bad index, a stream on the host backend), ZO_ERR_DEVICE. */
 ZO_API zo_status zo_engine_wait_params(zo_engine *engine, size_t param, void *stream);
 
 /* Backward: parameter `param`'s gradient is written (stream NULL: the work is done,
@@ -165,7 +185,7 @@ typedef struct zo_step_info {
  * rank is gone or skipped a step): the engine is then unusable. */
 ZO_API zo_status zo_engine_step(zo_engine *engine, zo_step_info *info);
 
-/* The current loss scale (1 without fp16). */
+/* The current loss scale (1 without fp16); 0 for NULL. */
 ZO_API float zo_engine_loss_scale(const zo_engine *engine);
 
 /* With zo.trace set, waits for queued work and writes the trace so far (it is also
@@ -173,8 +193,16 @@ ZO_API float zo_engine_loss_scale(const zo_engine *engine);
  * ZO_ERR_INVALID_ARGUMENT (no trace configured). */
 ZO_API zo_status zo_engine_write_trace(zo_engine *engine);
 
-/* Waits until every queued copy and update has finished. */
+/* Waits until every queued copy and update has finished. Errors:
+ * ZO_ERR_INVALID_ARGUMENT (NULL), ZO_ERR_DEVICE, or the error of a failed update. */
 ZO_API zo_status zo_engine_synchronize(zo_engine *engine);
+
+/* Where the training is, for a resumed loop to find its place in the data: the
+ * micro-steps taken (every zo_engine_step call, skipped steps included: the batches
+ * consumed) and the optimizer steps taken (skipped ones excluded), as zo_engine_load
+ * restores them. 0 for a NULL engine. */
+ZO_API uint64_t zo_engine_micro_step_count(const zo_engine *engine);
+ZO_API uint64_t zo_engine_step_count(const zo_engine *engine);
 
 #ifdef __cplusplus
 }

@@ -282,7 +282,7 @@ zo_status zo_device_host_add_optimizer(zo_device *device)
     if (!host->kernels) {
         /* any thread count gives the same bits: cpu_adam's sums are in fixed slices */
         zo_adam_settings settings = {.isa = ZO_CPU_ISA_AUTO};
-        zo_status status = zo_adam_create(&host->kernels, &settings);
+        zo_status status = zo_adam_create(&settings, &host->kernels);
         if (status != ZO_OK)
             return status;
     }
