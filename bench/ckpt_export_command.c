@@ -1,5 +1,5 @@
 /* `zo-bench ckpt-export`: a thin front for zo_checkpoint_export. It lives in zo-bench
- * because the project's top level is fixed (DESIGN.md): no separate tools/ folder. */
+ * because the project's top level is fixed (docs/design.md): no separate tools/ folder. */
 #include "ckpt_export_command.h"
 
 #include <stdio.h>

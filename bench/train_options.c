@@ -58,7 +58,7 @@ const bench_command bench_train_cli = {
     .name = "train",
     .usage = "  zo-bench train --params N --config FILE [OPTIONS]\n"
              "                                        a real training loop (the examples' MLP)\n",
-    .heading = "train options (examples/train_mlp_*'s deep MLP through the engine; see README):",
+    .heading = "train options (examples/train_mlp_*'s deep MLP through the engine; see docs/benchmarks.md):",
     .options = bench_train_options_table,
     .notes = "  It reports samples/s, the step split (the loop's compute; D2H, host update, H2D\n"
              "  from the engine's trace), step / largest phase, and on CUDA the PCIe GB/s against\n"

@@ -80,7 +80,7 @@ typedef struct zo_device_ops {
 
     /* Frees the backend's context; every stream, event and buffer is gone by then
      * (the host backend frees buffers still live; zo_device_host_audit in
-     * device_host.h tells what was left). */
+     * device/host/backend.h tells what was left). */
     void (*destroy)(void *ctx);
 
     /* ---- Optional operations: NULL where the backend lacks them. Call them through

@@ -1,6 +1,6 @@
 /* The engine's life cycle: settings checks, layout, the ranks' agreement, the device and
  * its streams, the host state; and the accessors of the public API. The pipeline is
- * engine_step.c, the master weights' accessors engine_master.c. */
+ * step.c, the master weights' accessors master.c. */
 #include "zo/engine.h"
 
 #include <stdio.h>

@@ -1,4 +1,4 @@
-/* The engine's state, shared by engine.c (life cycle, accessors) and engine_step.c
+/* The engine's state, shared by engine.c (life cycle, accessors) and step.c
  * (the pipeline). Internal. */
 #ifndef ZO_ENGINE_INTERNAL_H
 #define ZO_ENGINE_INTERNAL_H

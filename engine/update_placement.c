@@ -1,4 +1,4 @@
-/* Where the engine's host update runs; see engine_placement.h. */
+/* Where the engine's host update runs; see update_placement.h. */
 #include "update_placement.h"
 
 #include <stdio.h>

@@ -1,5 +1,5 @@
 /* The lagging device weights of a delayed update, saved and restored
- * (checkpoint_device.h). */
+ * (device_state.h). */
 #include "device_state.h"
 
 #include <string.h>

@@ -1,4 +1,4 @@
-/* manifest.json of a checkpoint (checkpoint_manifest.h): built from the engine and
+/* manifest.json of a checkpoint (manifest.h): built from the engine and
  * written, with jansson. Reading it back is checkpoint_manifest_read.c. */
 #include "manifest.h"
 

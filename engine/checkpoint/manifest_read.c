@@ -1,4 +1,4 @@
-/* Reading a checkpoint's manifest.json (checkpoint_manifest.h): its checksum first, so
+/* Reading a checkpoint's manifest.json (manifest.h): its checksum first, so
  * that an edited or corrupted file is named as such, then every field's type and range,
  * then what the fields say about each other. Nothing in it is trusted before all passed:
  * a wrong step would give a wrong bias correction and learning rate, an infinite loss

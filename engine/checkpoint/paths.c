@@ -1,4 +1,4 @@
-/* The checkpoint's directory names and the atomic swap (checkpoint_paths.h). */
+/* The checkpoint's directory names and the atomic swap (paths.h). */
 #define _DEFAULT_SOURCE /* realpath, readlink */
 #include "paths.h"
 

@@ -3,7 +3,7 @@
  * in one atomic rename and the parent directory fsync'ed. A crash before the swap
  * leaves the old <dir> untouched; after it, the new one is complete. A save that fails
  * before the swap removes the <dir>.tmp it made. A symbolic link at <dir> means its
- * target (checkpoint_paths.h). */
+ * target (paths.h). */
 #include <stdio.h>
 #include <string.h>
 #include <time.h>

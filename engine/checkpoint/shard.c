@@ -1,4 +1,4 @@
-/* A checkpoint's shard files and the ranks' vote (checkpoint_shard.h). */
+/* A checkpoint's shard files and the ranks' vote (shard.h). */
 #include "shard.h"
 
 #include <stdio.h>

@@ -1,7 +1,7 @@
 /* The engine's view of the other ranks of a ZeRO run: collectives over host memory, as
  * a table of operations plus a context (like engine/device.h). The single-rank backend
- * (comm_single.c) is the default; the MPI backend (comm_mpi.c) spans MPI_COMM_WORLD.
- * The engine never includes mpi.h. Internal; not used by the engine yet (issue 5).
+ * (single.c) is the default; the MPI backend (mpi.c) spans MPI_COMM_WORLD.
+ * The engine never includes mpi.h. Internal.
  *
  * Every operation is collective: all ranks call it, in the same order, with the same
  * counts and dtype (a mismatch is an error MPI need not detect: it may hang). One thread

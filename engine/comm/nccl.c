@@ -1,4 +1,4 @@
-/* The NCCL communicator: the collectives of engine/comm.h on GPU memory, one rank per
+/* The NCCL communicator: the collectives of comm.h on GPU memory, one rank per
  * GPU, bootstrapped through MPI (rank 0's ncclUniqueId reaches the others over the MPI
  * communicator). Each operation runs on the communicator's own stream and waits for it,
  * so the ops table keeps its blocking meaning; the scalar all-reduces stage their values

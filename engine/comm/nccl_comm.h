@@ -1,5 +1,5 @@
-/* The NCCL communicator of engine/comm.h (comm_nccl.c), and its stand-in for builds
- * without NCCL or CUDA (comm_nccl_absent.c). Internal. */
+/* The NCCL communicator of comm.h (nccl.c), and its stand-in for builds
+ * without NCCL or CUDA (nccl_absent.c). Internal. */
 #ifndef ZO_COMM_NCCL_H
 #define ZO_COMM_NCCL_H
 

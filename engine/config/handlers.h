@@ -1,13 +1,13 @@
 /* Readers for the config keys that need more than a type and a range: the optimizer
  * and scheduler types, ZeRO's stage and offload device, names that map to enums, and
- * sections whose presence matters. The tables in config_keys.c point at them.
+ * sections whose presence matters. The tables in keys.c point at them.
  * Internal. */
 #ifndef ZO_CONFIG_HANDLERS_H
 #define ZO_CONFIG_HANDLERS_H
 
 #include "reader.h"
 
-/* optimizer and scheduler (config_optimizer.c) */
+/* optimizer and scheduler (optimizer.c) */
 extern const zo_config_range zo_config_beta_range;            /* [0, 1)  */
 extern const zo_config_range zo_config_total_num_steps_range; /* >= 1    */
 /* The params table of a scheduler kind; NULL for ZO_SCHEDULER_NONE or a bad value. */
@@ -24,7 +24,7 @@ zo_status zo_config_read_scheduler_params(zo_config_reader *reader, json_t *valu
 zo_status zo_config_read_warmup_type(zo_config_reader *reader, json_t *value, const char *path);
 zo_status zo_config_read_total_num_steps(zo_config_reader *reader, json_t *value, const char *path);
 
-/* bf16 and zero_optimization (config_zero.c) */
+/* bf16 and zero_optimization (zero.c) */
 zo_status zo_config_read_bf16(zo_config_reader *reader, json_t *value, const char *path);
 zo_status zo_config_read_zero(zo_config_reader *reader, json_t *value, const char *path);
 zo_status zo_config_read_stage(zo_config_reader *reader, json_t *value, const char *path);
@@ -35,7 +35,7 @@ zo_status zo_config_read_cpu_offload(zo_config_reader *reader, json_t *value, co
 
 zo_status zo_config_check_stage(long long stage, const char *path);
 
-/* the "zo" section (config_zo_section.c) */
+/* the "zo" section (zo_section.c) */
 zo_status zo_config_read_device(zo_config_reader *reader, json_t *value, const char *path);
 zo_status zo_config_read_comm(zo_config_reader *reader, json_t *value, const char *path);
 zo_status zo_config_read_bind(zo_config_reader *reader, json_t *value, const char *path);

@@ -1,6 +1,6 @@
 /* Every key of a config, section by section: where zo stores it and its allowed range,
  * or that it is a DeepSpeed key zo accepts and ignores. Defaults are in
- * config_defaults.c; the meaning of each key is in README.md, "Configuration". */
+ * defaults.c; the meaning of each key is in docs/configuration.md. */
 #include "keys.h"
 
 #include <math.h>

@@ -60,7 +60,7 @@ zo_status zo_config_read_betas(zo_config_reader *reader, json_t *value, const ch
     return ZO_OK;
 }
 
-/* Resolved with the type once the whole optimizer is read (config_checks.c). */
+/* Resolved with the type once the whole optimizer is read (checks.c). */
 zo_status zo_config_read_adam_w_mode(zo_config_reader *reader, json_t *value, const char *path)
 {
     return zo_config_read_bool(value, path, &reader->adam_w_mode);

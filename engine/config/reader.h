@@ -1,6 +1,6 @@
 /* Walking a JSON config against tables of the keys it may hold: typed values with
  * ranges, "auto", the DeepSpeed keys zo ignores, and errors that name the key's JSON
- * path. The tables themselves are in config_keys.c. Internal. */
+ * path. The tables themselves are in keys.c. Internal. */
 #ifndef ZO_CONFIG_READER_H
 #define ZO_CONFIG_READER_H
 
@@ -31,7 +31,7 @@ typedef enum zo_optimizer_type {
 } zo_optimizer_type;
 
 /* The config being built, plus what the walk saw that the checks across keys
- * (config_checks.c) need: some keys only mean something next to others. */
+ * (checks.c) need: some keys only mean something next to others. */
 typedef struct zo_config_reader {
     zo_config *config;
     bool optimizer_seen;

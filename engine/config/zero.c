@@ -80,7 +80,7 @@ zo_status zo_config_read_offload_device(zo_config_reader *reader, json_t *value,
 }
 
 /* The legacy boolean for offload_optimizer.device "cpu". DeepSpeed refuses it next to
- * offload_optimizer (config_checks.c). */
+ * offload_optimizer (checks.c). */
 zo_status zo_config_read_cpu_offload(zo_config_reader *reader, json_t *value, const char *path)
 {
     reader->cpu_offload_seen = true;

@@ -1,5 +1,5 @@
 /* A CUDA device's locality (the CPUs nearest its PCIe slot), from hwloc's CUDA
- * runtime helper. Built only with CUDA; topology_gpu_absent.c otherwise. */
+ * runtime helper. Built only with CUDA; gpu_absent.c otherwise. */
 #include <cuda_runtime_api.h>
 #include <hwloc/cudart.h>
 

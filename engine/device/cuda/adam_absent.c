@@ -1,4 +1,4 @@
-/* adam_cuda.h in a build without CUDA: every call refused, saying why. */
+/* adam.h in a build without CUDA: every call refused, saying why. */
 #include "adam.h"
 
 #include "error.h"

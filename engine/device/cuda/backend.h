@@ -1,5 +1,5 @@
-/* The CUDA backend of engine/device.h (device_cuda.c), and its stand-in for builds
- * without CUDA (device_cuda_absent.c), so the engine can always ask for it. Internal;
+/* The CUDA backend of engine/device.h (backend.c), and its stand-in for builds
+ * without CUDA (backend_absent.c), so the engine can always ask for it. Internal;
  * it does not include cuda_runtime.h. */
 #ifndef ZO_DEVICE_CUDA_H
 #define ZO_DEVICE_CUDA_H

@@ -1,5 +1,5 @@
 /* The host backend's table of device operations: argument checks, then the streams of
- * host_stream.c, the events of host_event.c and the buffers of host_memory.c. */
+ * stream.c, the events of event.c and the buffers of memory.c. */
 #include "backend.h"
 
 #include <stdatomic.h>
