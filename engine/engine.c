@@ -193,6 +193,10 @@ static zo_status zo_engine_build(zo_engine *e, const zo_param_desc *params, size
                        "zero_optimization.stage is 0 with %zu ranks: plain data parallelism (every rank "
                        "holding the whole optimizer state) is not implemented; use stage 1 or 2",
                        e->ranks);
+    if (settings->stage == 3)
+        return zo_fail(ZO_ERR_NOT_SUPPORTED,
+                       "zero_optimization.stage is 3: the engine does not stream parameters yet (the config "
+                       "reads stage 3's keys); use stage 1 or 2");
     char trace_path[sizeof settings->trace_file + 32];
     zo_trace_path_for_rank(settings->trace_file, e->rank, e->ranks, trace_path, sizeof trace_path);
     if ((status = zo_check_param_names(params, param_count)) ||

@@ -44,6 +44,12 @@ void zo_default_settings(zo_settings *settings)
     settings->reduce_scatter = true;
     settings->reduce_bucket_size = 500000000;
     settings->allgather_bucket_size = 500000000;
+    settings->offload_param = false;
+    settings->offload_param_pin_memory = true;
+    settings->stage3_prefetch_bucket_size = 50000000;
+    settings->stage3_max_live_parameters = 1000000000;
+    settings->stage3_param_persistence_threshold = 100000;
+    settings->stage3_model_persistence_threshold = UINT64_MAX;
 
     settings->device = ZO_DEVICE_AUTO;
     settings->comm = ZO_COMM_AUTO;

@@ -86,7 +86,7 @@ typedef struct zo_settings {
     zo_scheduler_settings scheduler;
 
     /* zero_optimization */
-    int stage;                    /* 0, 1 or 2; 3 is refused as not supported yet  */
+    int stage;                    /* 0, 1, 2 or 3                                 */
     bool offload_optimizer;       /* offload_optimizer.device "cpu" (or cpu_offload) */
     bool pin_memory;              /* offload_optimizer.pin_memory: true (DeepSpeed:
                                      false); overlap needs page-locked buffers      */
@@ -95,6 +95,19 @@ typedef struct zo_settings {
     bool reduce_scatter;
     uint64_t reduce_bucket_size;  /* elements per bucket: 5e8                      */
     uint64_t allgather_bucket_size; /* 5e8                                         */
+
+    /* ZeRO stage 3 (zero_optimization.stage 3): the 16-bit weights live in host memory
+     * (offload_param.device "cpu") and go up to a pool of device slots when the loop
+     * fetches them. Element counts, as DeepSpeed's keys are. */
+    bool offload_param;                    /* offload_param.device "cpu" (default "none") */
+    bool offload_param_pin_memory;         /* offload_param.pin_memory: true (DeepSpeed:
+                                              false); the copies up need page-locked memory */
+    uint64_t stage3_prefetch_bucket_size;  /* elements fetched ahead of the loop: 5e7     */
+    uint64_t stage3_max_live_parameters;   /* elements on the device at once: 1e9         */
+    uint64_t stage3_param_persistence_threshold; /* parameters smaller than this stay on
+                                              the device for good: 1e5                    */
+    uint64_t stage3_model_persistence_threshold; /* at most this many elements of such
+                                              parameters in all: UINT64_MAX (no limit)    */
 
     /* zo's own section, "zo" */
     zo_device_kind device;        /* "auto" (default), "host", "cuda"              */
@@ -109,6 +122,9 @@ typedef struct zo_settings {
     uint64_t max_pinned_bytes;    /* cap on pinned host memory; 0 = no cap          */
     double collective_timeout_seconds; /* a collective waiting longer fails with
                                      ZO_ERR_TIMEOUT; 0 = wait forever; default 600  */
+    uint64_t device_memory_budget; /* the host backend's device memory in bytes, enforced
+                                     (its allocations fail past it); 0 = no budget.
+                                     Lets a machine without a GPU play a small one  */
 
     /* Room for later settings without changing the struct's size (callers allocate
      * it). Must stay zero: zo_default_settings zeroes it and zo_config_from_settings
