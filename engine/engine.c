@@ -17,6 +17,7 @@
 #include "fault_injection.h"
 #include "memory_plan.h"
 #include "optimizer_state.h"
+#include "stage3.h"
 #include "zo/cuda.h"
 
 double zo_now_seconds(void)
@@ -81,8 +82,11 @@ static zo_status zo_engine_allocate(zo_engine *e)
     size_t elems = e->layout.padded_elems, shard = zo_shard_elems(&e->layout);
     size_t moment_bytes = shard * zo_dtype_size(e->settings.moments_dtype);
     zo_status status;
-    if ((status = zo_device_alloc_device(device, elems * e->dtype_bytes, &e->device_weights)) ||
-        (status = zo_device_alloc_device(device, elems * e->dtype_bytes, &e->device_grads)) ||
+    /* stage 3 keeps the weights in the pinned buffer and gives the device slots
+     * (stage3.c); stages 0-2 keep every weight and gradient on the device */
+    bool flat_on_device = e->settings.stage < 3;
+    if ((flat_on_device && (status = zo_device_alloc_device(device, elems * e->dtype_bytes, &e->device_weights))) ||
+        (flat_on_device && (status = zo_device_alloc_device(device, elems * e->dtype_bytes, &e->device_grads))) ||
         (status = zo_alloc_staging(e, elems * e->dtype_bytes, &e->pinned_grads)) ||
         (status = zo_alloc_staging(e, elems * e->dtype_bytes, &e->pinned_weights)))
         return status;
@@ -121,7 +125,7 @@ static zo_status zo_engine_allocate(zo_engine *e)
             return status;
     }
     memcpy(e->bucket_pending, e->layout.bucket_param_count, buckets * sizeof *e->bucket_pending);
-    return ZO_OK;
+    return e->settings.stage == 3 ? zo_stage3_create(e) : ZO_OK;
 }
 
 /* Refuses before allocating anything when the plan does not fit this machine; keeps
@@ -193,10 +197,6 @@ static zo_status zo_engine_build(zo_engine *e, const zo_param_desc *params, size
                        "zero_optimization.stage is 0 with %zu ranks: plain data parallelism (every rank "
                        "holding the whole optimizer state) is not implemented; use stage 1 or 2",
                        e->ranks);
-    if (settings->stage == 3)
-        return zo_fail(ZO_ERR_NOT_SUPPORTED,
-                       "zero_optimization.stage is 3: the engine does not stream parameters yet (the config "
-                       "reads stage 3's keys); use stage 1 or 2");
     char trace_path[sizeof settings->trace_file + 32];
     zo_trace_path_for_rank(settings->trace_file, e->rank, e->ranks, trace_path, sizeof trace_path);
     if ((status = zo_check_param_names(params, param_count)) ||
@@ -267,6 +267,7 @@ void zo_engine_destroy(zo_engine **engine)
             zo_device_event_destroy(device, e->grads_written[b]);
     }
     if (device->ops) {
+        zo_stage3_destroy(e); /* after every stream that reads its slots */
         zo_device_free_device(device, e->device_weights);
         zo_device_free_device(device, e->device_grads);
         if (!e->comm_broken) { /* else a collective still posted may touch them: kept */
@@ -317,6 +318,8 @@ void *zo_engine_weights(zo_engine *e, size_t param)
 {
     if (!e || param >= e->layout.param_count)
         return NULL;
+    if (e->stage3)
+        return zo_stage3_weights(e, param);
     return (char *)e->device_weights + e->layout.param_offset[param] * e->dtype_bytes;
 }
 
@@ -324,6 +327,8 @@ void *zo_engine_grads(zo_engine *e, size_t param)
 {
     if (!e || param >= e->layout.param_count)
         return NULL;
+    if (e->stage3)
+        return zo_stage3_grads(e, param);
     return (char *)e->device_grads + e->layout.param_offset[param] * e->dtype_bytes;
 }
 

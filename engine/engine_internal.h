@@ -89,6 +89,7 @@ struct zo_engine {
     /* Where the optimizer state lives and Adam runs (optimizer_state.h): chosen once at
      * creation; device_update is the "device" strategy's own state (else NULL). */
     const struct zo_optimizer_state_ops *optimizer_state;
+    struct zo_stage3 *stage3; /* zero_optimization.stage 3: stage3.c; else NULL */
     struct zo_device_update *device_update;
 
     /* this micro-step's readiness */

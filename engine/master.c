@@ -8,6 +8,7 @@
 
 #include "engine_internal.h"
 #include "error.h"
+#include "stage3.h"
 #include "optimizer_state.h"
 
 static zo_status zo_check_param(const zo_engine *e, size_t param, const void *values, const char *call)
@@ -75,9 +76,11 @@ zo_status zo_engine_set_master(zo_engine *e, size_t param, const float *values)
         return status;
     /* every rank has all the values: the device weights need no gathering */
     void *staged = (char *)e->pinned_weights + offset * e->dtype_bytes;
+    /* stage 3: the pinned weights are the home of a streamed parameter's weights */
+    void *on_device = e->stage3 ? zo_stage3_persistent_weights(e, param) : zo_engine_weights(e, param);
     if ((status = zo_adam_cast(e->adam, staged, e->dtype, values, ZO_DTYPE_F32, elems, 1.0f)) ||
-        (status = zo_device_copy_async(&e->device, zo_engine_weights(e, param), staged,
-                                            elems * e->dtype_bytes, e->h2d_stream)))
+        (on_device && (status = zo_device_copy_async(&e->device, on_device, staged, elems * e->dtype_bytes,
+                                                     e->h2d_stream))))
         return status;
     return zo_device_stream_synchronize(&e->device, e->h2d_stream);
 }
@@ -155,10 +158,12 @@ zo_status zo_engine_refresh_device_weights(zo_engine *e)
         status = status ? status : gathered;
         if (gathered != ZO_OK)
             break; /* the communicator failed: every rank's gathers fail */
-        if (status == ZO_OK)
+        if (status == ZO_OK && !e->stage3) /* stage 3: below, the persistent ones only */
             status = zo_device_copy_async(&e->device, (char *)e->device_weights + begin * e->dtype_bytes,
                                                bucket, piece * e->layout.ranks * e->dtype_bytes, e->h2d_stream);
     }
+    if (status == ZO_OK && e->stage3)
+        status = zo_stage3_refresh_persistent(e);
     zo_status synced = zo_device_stream_synchronize(&e->device, e->h2d_stream);
     return status ? status : synced;
 }

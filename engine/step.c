@@ -9,6 +9,7 @@
 #include "error.h"
 #include "lr_schedule.h"
 #include "optimizer_state.h"
+#include "stage3.h"
 
 static size_t zo_bucket_elems(const zo_engine *e, size_t bucket)
 {
@@ -193,7 +194,8 @@ static zo_status zo_start_bucket_copy(zo_engine *e, size_t bucket, bool after_lo
         status = zo_device_stream_wait_event(device, e->d2h_stream, e->grads_written[bucket]);
     if (status == ZO_OK && e->trace)
         status = zo_device_launch_host(device, e->d2h_stream, zo_mark_copy_down_begin, &e->jobs[bucket]);
-    if (status == ZO_OK && e->optimizer_state->copies_gradients_down) /* "device": they stay */
+    /* "device": the gradients stay; stage 3: each came down at its grad_ready */
+    if (status == ZO_OK && e->optimizer_state->copies_gradients_down && !e->stage3)
         status = zo_device_copy_async(device, zo_at(e->grads_landing, begin, e->dtype_bytes),
                                       zo_at(e->device_grads, begin, e->dtype_bytes),
                                       zo_bucket_elems(e, bucket) * e->dtype_bytes, e->d2h_stream);
@@ -222,6 +224,10 @@ zo_status zo_engine_grad_ready(zo_engine *e, size_t param, void *stream)
         return zo_fail(ZO_ERR_INVALID_ARGUMENT,
                        "zo_engine_grad_ready: parameter %zu (%s) is already ready in micro-step %llu",
                        param, e->layout.param_names[param], (unsigned long long)e->micro_steps + 1);
+    /* stage 3: the gradient comes down from its slot now, which frees the slot */
+    zo_status copied = e->stage3 ? zo_stage3_grad_ready(e, param, stream) : ZO_OK;
+    if (copied != ZO_OK)
+        return copied;
     size_t first = zo_param_first_bucket(&e->layout, param), last = zo_param_last_bucket(&e->layout, param);
     /* a bucket this parameter completes: its copy must follow the loop's stream */
     for (size_t b = first; stream && b <= last; b++)
@@ -241,11 +247,29 @@ zo_status zo_engine_grad_ready(zo_engine *e, size_t param, void *stream)
     return ZO_OK;
 }
 
+zo_status zo_engine_fetch(zo_engine *e, size_t param, void *stream)
+{
+    zo_status checked = zo_check_loop_call(e, param, stream, "zo_engine_fetch");
+    if (checked != ZO_OK)
+        return checked;
+    return e->stage3 ? zo_stage3_fetch(e, param, stream) : zo_engine_wait_params(e, param, stream);
+}
+
+zo_status zo_engine_release(zo_engine *e, size_t param, void *stream)
+{
+    zo_status checked = zo_check_loop_call(e, param, stream, "zo_engine_release");
+    if (checked != ZO_OK)
+        return checked;
+    return e->stage3 ? zo_stage3_release(e, param, stream) : ZO_OK; /* stages 0-2: it stays */
+}
+
 zo_status zo_engine_wait_params(zo_engine *e, size_t param, void *stream)
 {
     zo_status checked = zo_check_loop_call(e, param, stream, "zo_engine_wait_params");
     if (checked != ZO_OK)
         return checked;
+    if (e->stage3 && !zo_stage3_persistent_weights(e, param)) /* a streamed parameter */
+        return zo_stage3_fetch(e, param, stream);
     double started = zo_now_seconds();
     for (size_t b = zo_param_first_bucket(&e->layout, param); b <= zo_param_last_bucket(&e->layout, param);
          b++) {
@@ -271,7 +295,9 @@ static zo_status zo_send_bucket_up(zo_engine *e, size_t b, uint64_t generation)
     zo_status status = ZO_OK;
     if (e->trace)
         status = zo_device_launch_host(device, e->h2d_stream, zo_mark_copy_up_begin, &e->jobs[b]);
-    if (status == ZO_OK)
+    if (status == ZO_OK && e->stage3) /* the others are fetched from the pinned weights */
+        status = zo_stage3_send_bucket_up(e, b);
+    else if (status == ZO_OK)
         status = zo_device_copy_async(device, zo_at(e->device_weights, begin, e->dtype_bytes),
                                       zo_at(e->pinned_weights, begin, e->dtype_bytes),
                                       zo_bucket_elems(e, b) * e->dtype_bytes, e->h2d_stream);
@@ -545,6 +571,14 @@ zo_status zo_engine_step(zo_engine *e, zo_step_info *info)
                            .update_seconds = e->update_seconds,
                            .boundary = zo_accumulation_boundary(e),
                            .clip_coefficient = 1.0};
+    if (e->stage3) { /* before the update may write the pinned weights fetches read */
+        zo_stage3_step_figures figures;
+        zo_note_failure(&local, zo_stage3_end_micro_step(e, &figures), zo_last_error());
+        result.fetches = figures.fetches;
+        result.prefetch_hits = figures.prefetch_hits;
+        result.bytes_fetched = figures.bytes_fetched;
+        result.prefetch_order_matched = figures.order_matched;
+    }
     const void *landed = e->grads_landing; /* before the next micro-step swaps it */
     zo_start_next_micro_step(e);
     if (local.status == ZO_OK)

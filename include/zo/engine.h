@@ -127,6 +127,32 @@ ZO_API zo_status zo_engine_set_master(zo_engine *engine, size_t param, const flo
  * (another rank failed) and ZO_ERR_TIMEOUT, as zo_engine_step. */
 ZO_API zo_status zo_engine_get_master(zo_engine *engine, size_t param, float *values);
 
+/* ZeRO stage 3 (zero_optimization.stage 3, offload_param.device "cpu"): the 16-bit
+ * weights live in host memory and the device holds a parameter only between
+ * zo_engine_fetch and zo_engine_release (persistent parameters, those below
+ * stage3_param_persistence_threshold elements, stay). The rules of the pointers:
+ * - zo_engine_weights(param) is valid from its fetch until its release (or the next
+ *   zo_engine_step, which releases everything); before, it is NULL with the reason in
+ *   zo_last_error(). Fetch it for the forward and again for the backward.
+ * - zo_engine_grads(param) hands out a gradient slot for this micro-step on its first
+ *   call; write the gradient there, then zo_engine_grad_ready copies it down and frees
+ *   the slot. The slots hold stage3_max_live_parameters elements: a loop that asks for
+ *   more gradients than that before their grad_ready gets NULL and the reason.
+ * fetch copies the weights up on the engine's own stream (the loop's stream waits for
+ * the copy on the device; NULL: the call waits) into a slot of the pool bounded by
+ * stage3_max_live_parameters; a slot is reused only once the loop's stream has passed
+ * the release. After the first micro-step, each fetch also copies ahead along the
+ * order the first micro-step fetched in, up to stage3_prefetch_bucket_size elements;
+ * a micro-step that fetches in another order still works and says so in
+ * zo_step_info.prefetch_order_matched. In stages 0-2 every weight stays on the device:
+ * fetch is zo_engine_wait_params and release does nothing, so one loop runs in every
+ * stage. Errors: ZO_ERR_INVALID_ARGUMENT (NULL engine, a bad index, a stream on the
+ * host backend; release of a parameter that is not fetched), ZO_ERR_OUT_OF_MEMORY
+ * (fetch: the parameter does not fit beside those fetched and not released, naming
+ * stage3_max_live_parameters; nothing changes), ZO_ERR_DEVICE. */
+ZO_API zo_status zo_engine_fetch(zo_engine *engine, size_t param, void *stream);
+ZO_API zo_status zo_engine_release(zo_engine *engine, size_t param, void *stream);
+
 /* Forward: returns once parameter `param`'s updated weights are on the device (stream
  * NULL), or makes the loop's `stream` (a cudaStream_t on CUDA) wait for them on the
  * device; the call itself returns once their copy is queued. Only the bucket(s)
@@ -167,6 +193,14 @@ typedef struct zo_step_info {
     double stats_seconds;     /* host time of the gradient stats (and accumulation)     */
     double update_seconds;    /* host time of the previous step's update (it runs while
                                  the loop goes on, so its length is known a step later) */
+    /* zero_optimization.stage 3 (0 otherwise): this micro-step's copies of weights up to
+     * the device, how many of them were copied ahead and claimed by a fetch, their
+     * bytes, and whether the fetches followed the order recorded in the first
+     * micro-step (false: prefetch was lost for the rest of the micro-step) */
+    uint64_t fetches;
+    uint64_t prefetch_hits;
+    uint64_t bytes_fetched;
+    bool prefetch_order_matched;
 } zo_step_info;
 
 /* Ends a micro-step (call it after every backward, as with DeepSpeed): waits for this

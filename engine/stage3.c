@@ -1,0 +1,476 @@
+/* ZeRO stage 3's slots, fetches, prefetch and per-parameter gradient copies
+ * (stage3.h). The pools are first-fit over the parameters that hold a slot: few
+ * enough (a model's parameter tensors) that a scan per fetch costs nothing next to the
+ * copy it starts, and nothing is allocated while training. */
+#include "stage3.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine_internal.h"
+#include "error.h"
+#include "stage3_sizes.h"
+
+/* A weight slot: fetched and held by the loop, fetched ahead and not yet claimed, or
+ * given back (reusable once the loop's stream passes the release). */
+typedef enum { ZO_WEIGHT_NONE, ZO_WEIGHT_LIVE, ZO_WEIGHT_PREFETCHED, ZO_WEIGHT_RELEASED } zo_weight_state;
+/* A gradient slot: handed to the loop, or its copy down queued (reusable once done). */
+typedef enum { ZO_GRAD_NONE, ZO_GRAD_ASSIGNED, ZO_GRAD_COPYING } zo_grad_state;
+
+typedef struct zo_interval {
+    uint64_t begin, end;
+} zo_interval;
+
+struct zo_stage3 {
+    zo_stage3_sizes sizes;
+    bool *persistent;
+    uint64_t *persistent_offset;          /* per persistent parameter, in its buffers */
+    void *persistent_weights, *persistent_grads, *pool, *grad_pool; /* device */
+    zo_device_stream *fetch_stream;
+    unsigned char *weight_state, *grad_state;
+    bool *release_recorded;               /* released with a loop stream (else: done) */
+    uint64_t *weight_offset, *grad_offset; /* in their pool, elements                */
+    zo_device_event **fetched, **released, **grad_written, **grad_copied;
+    zo_interval *scratch;                 /* the allocator's sorted occupied ranges   */
+    size_t *order;                        /* the first micro-step's fetches           */
+    size_t order_length, position;
+    bool recording, matched;
+    zo_stage3_step_figures figures;
+};
+
+static uint64_t zo_aligned(uint64_t elems)
+{
+    return (elems + ZO_PARAM_ALIGN_ELEMS - 1) / ZO_PARAM_ALIGN_ELEMS * ZO_PARAM_ALIGN_ELEMS;
+}
+
+static void *zo_device_at(void *base, uint64_t elem, size_t elem_bytes) { return (char *)base + elem * elem_bytes; }
+
+/* What stage 3 cannot run with yet, by name. */
+static zo_status zo_stage3_check_settings(const zo_engine *e)
+{
+    const zo_settings *s = &e->settings;
+    const char *what = e->ranks > 1                    ? "more than one rank"
+                       : s->delayed_param_update       ? "zo.delayed_param_update"
+                       : !s->offload_optimizer         ? "offload_optimizer.device \"none\""
+                       : !s->offload_param             ? "offload_param.device \"none\""
+                                                       : NULL;
+    if (!what)
+        return ZO_OK;
+    return zo_fail(ZO_ERR_NOT_SUPPORTED,
+                   "zero_optimization.stage 3 with %s is not supported: stage 3 streams the 16-bit weights "
+                   "from host memory (offload_param.device \"cpu\" with the optimizer offloaded), on one rank",
+                   what);
+}
+
+static zo_status zo_alloc_events(const zo_device *device, size_t count, zo_device_event ***out)
+{
+    *out = calloc(count, sizeof **out);
+    if (!*out)
+        return zo_fail(ZO_ERR_OUT_OF_MEMORY, "zo_engine_create: out of memory for stage 3's events");
+    for (size_t i = 0; i < count; i++) {
+        zo_status status = zo_device_event_create(device, &(*out)[i]);
+        if (status != ZO_OK)
+            return status;
+    }
+    return ZO_OK;
+}
+
+static void zo_free_events(const zo_device *device, zo_device_event **events, size_t count)
+{
+    for (size_t i = 0; events && i < count; i++)
+        if (events[i])
+            zo_device_event_destroy(device, events[i]);
+    free(events);
+}
+
+zo_status zo_stage3_create(zo_engine *e)
+{
+    zo_status status = zo_stage3_check_settings(e);
+    if (status != ZO_OK)
+        return status;
+    size_t params = e->layout.param_count;
+    zo_stage3 *s = e->stage3 = calloc(1, sizeof *s);
+    if (!s)
+        return zo_fail(ZO_ERR_OUT_OF_MEMORY, "zo_engine_create: out of memory for stage 3");
+    s->persistent = calloc(params, sizeof *s->persistent);
+    s->persistent_offset = calloc(params, sizeof *s->persistent_offset);
+    s->weight_state = calloc(params, 1);
+    s->grad_state = calloc(params, 1);
+    s->release_recorded = calloc(params, sizeof *s->release_recorded);
+    s->weight_offset = calloc(params, sizeof *s->weight_offset);
+    s->grad_offset = calloc(params, sizeof *s->grad_offset);
+    s->scratch = calloc(params, sizeof *s->scratch);
+    s->order = calloc(2 * params, sizeof *s->order); /* forward and backward */
+    if (!s->persistent || !s->persistent_offset || !s->weight_state || !s->grad_state || !s->release_recorded ||
+        !s->weight_offset || !s->grad_offset || !s->scratch || !s->order)
+        return zo_fail(ZO_ERR_OUT_OF_MEMORY, "zo_engine_create: out of memory for stage 3's %zu parameters", params);
+    s->recording = s->matched = true;
+    if ((status = zo_stage3_sizes_for(&e->settings, &e->layout, s->persistent, &s->sizes)))
+        return status;
+    uint64_t next = 0;
+    for (size_t i = 0; i < params; i++)
+        if (s->persistent[i])
+            s->persistent_offset[i] = next, next += zo_aligned(e->layout.param_elems[i]);
+    const zo_device *device = &e->device;
+    size_t bytes = e->dtype_bytes;
+    /* a zero-byte allocation is refused by some backends: every buffer holds one block */
+    uint64_t persistent = s->sizes.persistent_elems ? s->sizes.persistent_elems : ZO_PARAM_ALIGN_ELEMS;
+    uint64_t pool = s->sizes.pool_elems ? s->sizes.pool_elems : ZO_PARAM_ALIGN_ELEMS;
+    if ((status = zo_device_alloc_device(device, persistent * bytes, &s->persistent_weights)) ||
+        (status = zo_device_alloc_device(device, persistent * bytes, &s->persistent_grads)) ||
+        (status = zo_device_alloc_device(device, pool * bytes, &s->pool)) ||
+        (status = zo_device_alloc_device(device, pool * bytes, &s->grad_pool)) ||
+        (status = zo_device_stream_create(device, "fetch", &s->fetch_stream)) ||
+        (status = zo_alloc_events(device, params, &s->fetched)) ||
+        (status = zo_alloc_events(device, params, &s->released)) ||
+        (status = zo_alloc_events(device, params, &s->grad_written)) ||
+        (status = zo_alloc_events(device, params, &s->grad_copied)))
+        return status;
+    return ZO_OK;
+}
+
+void zo_stage3_destroy(zo_engine *e)
+{
+    zo_stage3 *s = e->stage3;
+    if (!s)
+        return;
+    const zo_device *device = &e->device;
+    size_t params = e->layout.param_count;
+    if (s->fetch_stream)
+        zo_device_stream_destroy(device, s->fetch_stream);
+    zo_free_events(device, s->fetched, params);
+    zo_free_events(device, s->released, params);
+    zo_free_events(device, s->grad_written, params);
+    zo_free_events(device, s->grad_copied, params);
+    zo_device_free_device(device, s->persistent_weights);
+    zo_device_free_device(device, s->persistent_grads);
+    zo_device_free_device(device, s->pool);
+    zo_device_free_device(device, s->grad_pool);
+    free(s->persistent), free(s->persistent_offset), free(s->weight_state), free(s->grad_state);
+    free(s->release_recorded), free(s->weight_offset), free(s->grad_offset), free(s->scratch), free(s->order);
+    free(s);
+    e->stage3 = NULL;
+}
+
+static int zo_compare_intervals(const void *a, const void *b)
+{
+    const zo_interval *x = a, *y = b;
+    return x->begin < y->begin ? -1 : x->begin > y->begin;
+}
+
+/* First fit of `need` elements among the slots whose state is in `occupied` (a bit per
+ * state). True and *offset when it fits. */
+static bool zo_first_fit(const zo_engine *e, const unsigned char *state, const uint64_t *offsets, unsigned occupied,
+                         uint64_t capacity, uint64_t need, uint64_t *offset)
+{
+    zo_stage3 *s = e->stage3;
+    size_t used = 0;
+    for (size_t i = 0; i < e->layout.param_count; i++)
+        if (occupied & (1u << state[i]))
+            s->scratch[used++] = (zo_interval){offsets[i], offsets[i] + zo_aligned(e->layout.param_elems[i])};
+    qsort(s->scratch, used, sizeof *s->scratch, zo_compare_intervals);
+    uint64_t candidate = 0;
+    for (size_t k = 0; k < used; k++) {
+        if (s->scratch[k].begin >= candidate + need)
+            break;
+        if (s->scratch[k].end > candidate)
+            candidate = s->scratch[k].end;
+    }
+    if (candidate + need > capacity)
+        return false;
+    *offset = candidate;
+    return true;
+}
+
+/* A weight slot for `param`. Slots given back are taken over after the fetch stream
+ * waits for the loop to pass their release; unclaimed prefetches are dropped when
+ * nothing else fits (`may_evict`). */
+static zo_status zo_weight_slot(zo_engine *e, size_t param, bool may_evict, uint64_t *offset)
+{
+    zo_stage3 *s = e->stage3;
+    size_t params = e->layout.param_count;
+    uint64_t need = zo_aligned(e->layout.param_elems[param]);
+    unsigned held = 1u << ZO_WEIGHT_LIVE | 1u << ZO_WEIGHT_PREFETCHED;
+    bool fits = zo_first_fit(e, s->weight_state, s->weight_offset, held, s->sizes.pool_elems, need, offset);
+    if (!fits && may_evict) {
+        for (size_t i = 0; i < params; i++)
+            if (s->weight_state[i] == ZO_WEIGHT_PREFETCHED)
+                s->weight_state[i] = ZO_WEIGHT_NONE; /* its copy is queued before ours */
+        fits = zo_first_fit(e, s->weight_state, s->weight_offset, held, s->sizes.pool_elems, need, offset);
+    }
+    if (!fits)
+        return may_evict ? zo_fail(ZO_ERR_OUT_OF_MEMORY,
+                                   "zo_engine_fetch: parameter %zu (%s, %zu elements) does not fit beside the "
+                                   "parameters fetched and not released: zero_optimization.stage3_max_live_parameters "
+                                   "(%llu elements) bounds them; release parameters the loop is done with, or raise it",
+                                   param, e->layout.param_names[param], e->layout.param_elems[param],
+                                   (unsigned long long)e->settings.stage3_max_live_parameters)
+                         : ZO_ERR_OUT_OF_MEMORY;
+    for (size_t i = 0; i < params; i++) { /* released slots this one overlaps */
+        uint64_t begin = s->weight_offset[i], end = begin + zo_aligned(e->layout.param_elems[i]);
+        if (s->weight_state[i] != ZO_WEIGHT_RELEASED || end <= *offset || begin >= *offset + need)
+            continue;
+        if (s->release_recorded[i]) {
+            zo_status status = zo_device_stream_wait_event(&e->device, s->fetch_stream, s->released[i]);
+            if (status != ZO_OK)
+                return status;
+        }
+        s->weight_state[i] = ZO_WEIGHT_NONE;
+    }
+    return ZO_OK;
+}
+
+/* Whether every bucket of `param` holds the weights of the update forwards wait for. */
+static bool zo_weights_published(zo_engine *e, size_t param)
+{
+    pthread_mutex_lock(&e->lock);
+    bool published = true;
+    for (size_t b = zo_param_first_bucket(&e->layout, param); b <= zo_param_last_bucket(&e->layout, param); b++)
+        published = published && e->bucket_generation[b] >= e->wanted_generation;
+    pthread_mutex_unlock(&e->lock);
+    return published;
+}
+
+/* Queues `param`'s weights from the pinned buffer into its slot on the fetch stream. */
+static zo_status zo_copy_up(zo_engine *e, size_t param, uint64_t offset)
+{
+    zo_stage3 *s = e->stage3;
+    size_t bytes = e->layout.param_elems[param] * e->dtype_bytes;
+    zo_status status = zo_device_copy_async(&e->device, zo_device_at(s->pool, offset, e->dtype_bytes),
+                                            (char *)e->pinned_weights + e->layout.param_offset[param] * e->dtype_bytes,
+                                            bytes, s->fetch_stream);
+    if (status == ZO_OK)
+        status = zo_device_event_record(&e->device, s->fetched[param], s->fetch_stream);
+    if (status == ZO_OK) {
+        s->weight_offset[param] = offset;
+        s->figures.fetches++;
+        s->figures.bytes_fetched += bytes;
+    }
+    return status;
+}
+
+/* Copies ahead along the recorded order, up to stage3_prefetch_bucket_size elements,
+ * never waiting (a parameter whose update is not out yet, or that does not fit beside
+ * the live ones, ends the prefetch). */
+static void zo_prefetch(zo_engine *e)
+{
+    zo_stage3 *s = e->stage3;
+    uint64_t ahead = 0;
+    for (size_t k = s->position; k < s->order_length && ahead < e->settings.stage3_prefetch_bucket_size; k++) {
+        size_t q = s->order[k];
+        if (s->persistent[q] || s->weight_state[q] == ZO_WEIGHT_LIVE || s->weight_state[q] == ZO_WEIGHT_PREFETCHED)
+            continue;
+        uint64_t offset;
+        if (!zo_weights_published(e, q) || zo_weight_slot(e, q, false, &offset) != ZO_OK ||
+            zo_copy_up(e, q, offset) != ZO_OK)
+            return;
+        s->weight_state[q] = ZO_WEIGHT_PREFETCHED;
+        ahead += e->layout.param_elems[q];
+    }
+}
+
+/* Follows the loop's fetches against the recorded order. */
+static void zo_note_order(zo_stage3 *s, size_t param, size_t params)
+{
+    if (s->recording) {
+        if (s->order_length < 2 * params)
+            s->order[s->order_length++] = param;
+        return;
+    }
+    if (s->matched && s->position < s->order_length && s->order[s->position] == param)
+        s->position++;
+    else
+        s->matched = false;
+}
+
+zo_status zo_stage3_fetch(zo_engine *e, size_t param, void *stream)
+{
+    zo_stage3 *s = e->stage3;
+    if (s->persistent[param])
+        return zo_engine_wait_params(e, param, stream);
+    zo_note_order(s, param, e->layout.param_count);
+    zo_status status = ZO_OK;
+    if (s->weight_state[param] == ZO_WEIGHT_PREFETCHED) {
+        s->figures.prefetch_hits++;
+    } else if (s->weight_state[param] != ZO_WEIGHT_LIVE) {
+        for (size_t b = zo_param_first_bucket(&e->layout, param); b <= zo_param_last_bucket(&e->layout, param); b++)
+            zo_engine_wait_published(e, b); /* the update has written its pinned weights */
+        uint64_t offset;
+        if ((status = zo_weight_slot(e, param, true, &offset)) || (status = zo_copy_up(e, param, offset)))
+            return status;
+    }
+    s->weight_state[param] = ZO_WEIGHT_LIVE;
+    /* the loop's stream waits on the device; without one, the caller waits here */
+    status = stream ? zo_device_external_stream_wait_event(&e->device, stream, s->fetched[param])
+                    : zo_device_event_synchronize(&e->device, s->fetched[param]);
+    if (status == ZO_OK && !s->recording && s->matched)
+        zo_prefetch(e);
+    return status;
+}
+
+zo_status zo_stage3_release(zo_engine *e, size_t param, void *stream)
+{
+    zo_stage3 *s = e->stage3;
+    if (s->persistent[param])
+        return ZO_OK; /* it stays on the device */
+    if (s->weight_state[param] != ZO_WEIGHT_LIVE)
+        return zo_fail(ZO_ERR_INVALID_ARGUMENT,
+                       "zo_engine_release: parameter %zu (%s) is not fetched: release follows zo_engine_fetch", param,
+                       e->layout.param_names[param]);
+    zo_status status = stream ? zo_device_event_record_external(&e->device, s->released[param], stream) : ZO_OK;
+    if (status != ZO_OK)
+        return status;
+    s->release_recorded[param] = stream != NULL;
+    s->weight_state[param] = ZO_WEIGHT_RELEASED;
+    return ZO_OK;
+}
+
+void *zo_stage3_persistent_weights(zo_engine *e, size_t param)
+{
+    zo_stage3 *s = e->stage3;
+    return s->persistent[param] ? zo_device_at(s->persistent_weights, s->persistent_offset[param], e->dtype_bytes)
+                                : NULL;
+}
+
+void *zo_stage3_weights(zo_engine *e, size_t param)
+{
+    zo_stage3 *s = e->stage3;
+    if (s->persistent[param])
+        return zo_stage3_persistent_weights(e, param);
+    if (s->weight_state[param] == ZO_WEIGHT_LIVE)
+        return zo_device_at(s->pool, s->weight_offset[param], e->dtype_bytes);
+    zo_fail(ZO_ERR_INVALID_ARGUMENT,
+            "zo_engine_weights: parameter %zu (%s) is not fetched: with zero_optimization.stage 3 its weights are "
+            "on the device only between zo_engine_fetch and zo_engine_release",
+            param, e->layout.param_names[param]);
+    return NULL;
+}
+
+/* Gradient slots whose copy down is done are free again; with `wait`, waits for all. */
+static void zo_reclaim_gradient_slots(zo_engine *e, bool wait)
+{
+    zo_stage3 *s = e->stage3;
+    for (size_t i = 0; i < e->layout.param_count; i++) {
+        if (s->grad_state[i] != ZO_GRAD_COPYING)
+            continue;
+        bool done = false;
+        if (wait)
+            done = zo_device_event_synchronize(&e->device, s->grad_copied[i]) == ZO_OK;
+        else if (zo_device_event_query(&e->device, s->grad_copied[i], &done) != ZO_OK)
+            done = false;
+        if (done)
+            s->grad_state[i] = ZO_GRAD_NONE;
+    }
+}
+
+void *zo_stage3_grads(zo_engine *e, size_t param)
+{
+    zo_stage3 *s = e->stage3;
+    if (s->persistent[param])
+        return zo_device_at(s->persistent_grads, s->persistent_offset[param], e->dtype_bytes);
+    if (s->grad_state[param] == ZO_GRAD_ASSIGNED)
+        return zo_device_at(s->grad_pool, s->grad_offset[param], e->dtype_bytes);
+    if (s->grad_state[param] == ZO_GRAD_COPYING)
+        zo_device_event_synchronize(&e->device, s->grad_copied[param]); /* its slot is rewritten */
+    s->grad_state[param] = ZO_GRAD_NONE;
+    uint64_t need = zo_aligned(e->layout.param_elems[param]), offset;
+    unsigned held = 1u << ZO_GRAD_ASSIGNED | 1u << ZO_GRAD_COPYING;
+    zo_reclaim_gradient_slots(e, false);
+    bool fits = zo_first_fit(e, s->grad_state, s->grad_offset, held, s->sizes.grad_pool_elems, need, &offset);
+    if (!fits) {
+        zo_reclaim_gradient_slots(e, true);
+        fits = zo_first_fit(e, s->grad_state, s->grad_offset, held, s->sizes.grad_pool_elems, need, &offset);
+    }
+    if (!fits) {
+        zo_fail(ZO_ERR_OUT_OF_MEMORY,
+                "zo_engine_grads: no gradient slot for parameter %zu (%s): the slots (stage3_max_live_parameters, "
+                "%llu elements) hold gradients whose zo_engine_grad_ready has not come: call it as each gradient "
+                "is written",
+                param, e->layout.param_names[param], (unsigned long long)s->sizes.grad_pool_elems);
+        return NULL;
+    }
+    s->grad_offset[param] = offset;
+    s->grad_state[param] = ZO_GRAD_ASSIGNED;
+    return zo_device_at(s->grad_pool, offset, e->dtype_bytes);
+}
+
+zo_status zo_stage3_grad_ready(zo_engine *e, size_t param, void *stream)
+{
+    zo_stage3 *s = e->stage3;
+    const void *source;
+    if (s->persistent[param])
+        source = zo_device_at(s->persistent_grads, s->persistent_offset[param], e->dtype_bytes);
+    else if (s->grad_state[param] == ZO_GRAD_ASSIGNED)
+        source = zo_device_at(s->grad_pool, s->grad_offset[param], e->dtype_bytes);
+    else
+        return zo_fail(ZO_ERR_INVALID_ARGUMENT,
+                       "zo_engine_grad_ready: parameter %zu (%s) has no gradient slot: write its gradient where "
+                       "zo_engine_grads points first",
+                       param, e->layout.param_names[param]);
+    /* the landing slice must not be overwritten while the last update still reads it */
+    if (!e->accumulated)
+        for (size_t b = zo_param_first_bucket(&e->layout, param); b <= zo_param_last_bucket(&e->layout, param); b++)
+            zo_engine_wait_published(e, b);
+    const zo_device *device = &e->device;
+    zo_status status = ZO_OK;
+    if (stream && ((status = zo_device_event_record_external(device, s->grad_written[param], stream)) ||
+                   (status = zo_device_stream_wait_event(device, e->d2h_stream, s->grad_written[param]))))
+        return status;
+    size_t offset = e->layout.param_offset[param];
+    if ((status = zo_device_copy_async(device, (char *)e->grads_landing + offset * e->dtype_bytes, source,
+                                       e->layout.param_elems[param] * e->dtype_bytes, e->d2h_stream)) ||
+        (status = zo_device_event_record(device, s->grad_copied[param], e->d2h_stream)))
+        return status;
+    if (!s->persistent[param])
+        s->grad_state[param] = ZO_GRAD_COPYING;
+    return ZO_OK;
+}
+
+zo_status zo_stage3_send_bucket_up(zo_engine *e, size_t bucket)
+{
+    zo_stage3 *s = e->stage3;
+    size_t begin = zo_bucket_begin(&e->layout, bucket), end = zo_bucket_end(&e->layout, bucket);
+    for (size_t i = 0; i < e->layout.param_count; i++) {
+        if (!s->persistent[i])
+            continue;
+        size_t first = e->layout.param_offset[i], last = first + e->layout.param_elems[i];
+        size_t from = first > begin ? first : begin, to = last < end ? last : end;
+        if (from >= to)
+            continue;
+        zo_status status = zo_device_copy_async(
+            &e->device, zo_device_at(s->persistent_weights, s->persistent_offset[i] + (from - first), e->dtype_bytes),
+            (char *)e->pinned_weights + from * e->dtype_bytes, (to - from) * e->dtype_bytes, e->h2d_stream);
+        if (status != ZO_OK)
+            return status;
+    }
+    return ZO_OK;
+}
+
+zo_status zo_stage3_end_micro_step(zo_engine *e, zo_stage3_step_figures *figures)
+{
+    zo_stage3 *s = e->stage3;
+    zo_status status = zo_device_stream_synchronize(&e->device, s->fetch_stream);
+    for (size_t i = 0; i < e->layout.param_count; i++) {
+        if (s->weight_state[i] == ZO_WEIGHT_LIVE || s->weight_state[i] == ZO_WEIGHT_PREFETCHED)
+            s->weight_state[i] = ZO_WEIGHT_NONE; /* the backward is done with every slot */
+        s->grad_state[i] = ZO_GRAD_NONE;     /* the copies down are done (step waited) */
+    }
+    *figures = s->figures;
+    figures->order_matched = !s->recording && s->matched && s->position == s->order_length;
+    s->figures = (zo_stage3_step_figures){0};
+    if (s->order_length > 0)
+        s->recording = false;
+    s->position = 0;
+    s->matched = true;
+    return status;
+}
+
+zo_status zo_stage3_refresh_persistent(zo_engine *e)
+{
+    for (size_t b = 0; b < e->layout.bucket_count; b++) {
+        zo_status status = zo_stage3_send_bucket_up(e, b);
+        if (status != ZO_OK)
+            return status;
+    }
+    return zo_device_stream_synchronize(&e->device, e->h2d_stream);
+}
