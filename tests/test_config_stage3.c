@@ -274,3 +274,31 @@ Test(config_stage3, settings_from_the_zero3_config_pass_zo_config_from_settings)
     zo_config_destroy(&built);
     zo_config_destroy(&parsed);
 }
+
+/* bench/configs/ds_zero3_offload.json, the example docs/configuration.md points to. */
+Test(config_stage3, example_zero3_offload_config_parses_with_its_ignored_keys)
+{
+    zo_config *config = NULL;
+    zo_status status = zo_config_from_file(ZO_SOURCE_DIR "/bench/configs/ds_zero3_offload.json", &config);
+    cr_assert(eq(int, status, ZO_OK), "%s", zo_last_error());
+    const zo_settings *s = zo_config_settings(config);
+    cr_assert(eq(int, s->stage, 3));
+    cr_assert(eq(int, s->offload_optimizer, true));
+    cr_assert(eq(int, s->offload_param, true));
+    cr_assert(eq(u64, s->stage3_max_live_parameters, 1000000000));
+    static const char *const ignored[] = {
+        "steps_per_print",
+        "wall_clock_breakdown",
+        "zero_optimization.sub_group_size",
+        "zero_optimization.stage3_max_reuse_distance",
+        "zero_optimization.stage3_gather_16bit_weights_on_model_save",
+        "activation_checkpointing",
+        "tensorboard",
+    };
+    size_t count = sizeof ignored / sizeof ignored[0];
+    cr_assert(eq(sz, zo_config_ignored_count(config), count));
+    for (size_t i = 0; i < count; i++)
+        cr_assert(eq(str, (char *)zo_config_ignored_key(config, i), (char *)ignored[i]),
+                  "ignored key %zu", i);
+    zo_config_destroy(&config);
+}
