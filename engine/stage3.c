@@ -51,7 +51,9 @@ static zo_status zo_stage3_check_settings(const zo_engine *e)
     const zo_settings *s = &e->settings;
     const char *what = e->ranks > 1                    ? "more than one rank"
                        : s->delayed_param_update       ? "zo.delayed_param_update"
-                       : !s->offload_optimizer         ? "offload_optimizer.device \"none\""
+                       /* on the host backend "none" is the offloaded path anyway */
+                       : !s->offload_optimizer && zo_device_takes_external_streams(&e->device)
+                           ? "offload_optimizer.device \"none\" on a GPU"
                        : !s->offload_param             ? "offload_param.device \"none\""
                                                        : NULL;
     if (!what)
@@ -191,7 +193,11 @@ static zo_status zo_weight_slot(zo_engine *e, size_t param, bool may_evict, uint
     size_t params = e->layout.param_count;
     uint64_t need = zo_aligned(e->layout.param_elems[param]);
     unsigned held = 1u << ZO_WEIGHT_LIVE | 1u << ZO_WEIGHT_PREFETCHED;
-    bool fits = zo_first_fit(e, s->weight_state, s->weight_offset, held, s->sizes.pool_elems, need, offset);
+    /* space no released slot holds first: a parameter fetched again in this micro-step
+     * (the backward after the forward) then finds its weights still there */
+    bool fits = zo_first_fit(e, s->weight_state, s->weight_offset, held | 1u << ZO_WEIGHT_RELEASED,
+                             s->sizes.pool_elems, need, offset) ||
+                zo_first_fit(e, s->weight_state, s->weight_offset, held, s->sizes.pool_elems, need, offset);
     if (!fits && may_evict) {
         for (size_t i = 0; i < params; i++)
             if (s->weight_state[i] == ZO_WEIGHT_PREFETCHED)
@@ -258,7 +264,7 @@ static void zo_prefetch(zo_engine *e)
     uint64_t ahead = 0;
     for (size_t k = s->position; k < s->order_length && ahead < e->settings.stage3_prefetch_bucket_size; k++) {
         size_t q = s->order[k];
-        if (s->persistent[q] || s->weight_state[q] == ZO_WEIGHT_LIVE || s->weight_state[q] == ZO_WEIGHT_PREFETCHED)
+        if (s->persistent[q] || s->weight_state[q] != ZO_WEIGHT_NONE) /* there already, or still in its slot */
             continue;
         uint64_t offset;
         if (!zo_weights_published(e, q) || zo_weight_slot(e, q, false, &offset) != ZO_OK ||
@@ -292,6 +298,8 @@ zo_status zo_stage3_fetch(zo_engine *e, size_t param, void *stream)
     zo_status status = ZO_OK;
     if (s->weight_state[param] == ZO_WEIGHT_PREFETCHED) {
         s->figures.prefetch_hits++;
+    } else if (s->weight_state[param] == ZO_WEIGHT_RELEASED) {
+        s->figures.reuses++; /* released in this micro-step, its slot not taken since */
     } else if (s->weight_state[param] != ZO_WEIGHT_LIVE) {
         for (size_t b = zo_param_first_bucket(&e->layout, param); b <= zo_param_last_bucket(&e->layout, param); b++)
             zo_engine_wait_published(e, b); /* the update has written its pinned weights */
@@ -451,8 +459,13 @@ zo_status zo_stage3_end_micro_step(zo_engine *e, zo_stage3_step_figures *figures
     zo_stage3 *s = e->stage3;
     zo_status status = zo_device_stream_synchronize(&e->device, s->fetch_stream);
     for (size_t i = 0; i < e->layout.param_count; i++) {
-        if (s->weight_state[i] == ZO_WEIGHT_LIVE || s->weight_state[i] == ZO_WEIGHT_PREFETCHED)
-            s->weight_state[i] = ZO_WEIGHT_NONE; /* the backward is done with every slot */
+        /* the update rewrites the weights: no slot holds current ones after it; the
+         * loop's backward is done with every slot (its releases have passed) */
+        if (s->weight_state[i] == ZO_WEIGHT_RELEASED && s->release_recorded[i]) {
+            zo_status passed = zo_device_event_synchronize(&e->device, s->released[i]);
+            status = status ? status : passed;
+        }
+        s->weight_state[i] = ZO_WEIGHT_NONE;
         s->grad_state[i] = ZO_GRAD_NONE;     /* the copies down are done (step waited) */
     }
     *figures = s->figures;

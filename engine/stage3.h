@@ -43,7 +43,7 @@ zo_status zo_stage3_send_bucket_up(struct zo_engine *e, size_t bucket);
  * fetch copy, releases what the loop still holds and drops unclaimed prefetches, and
  * reports the micro-step's fetch figures. */
 typedef struct zo_stage3_step_figures {
-    uint64_t fetches, prefetch_hits, bytes_fetched;
+    uint64_t fetches, prefetch_hits, reuses, bytes_fetched;
     bool order_matched;
 } zo_stage3_step_figures;
 zo_status zo_stage3_end_micro_step(struct zo_engine *e, zo_stage3_step_figures *figures);

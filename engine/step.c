@@ -576,6 +576,7 @@ zo_status zo_engine_step(zo_engine *e, zo_step_info *info)
         zo_note_failure(&local, zo_stage3_end_micro_step(e, &figures), zo_last_error());
         result.fetches = figures.fetches;
         result.prefetch_hits = figures.prefetch_hits;
+        result.reuses = figures.reuses;
         result.bytes_fetched = figures.bytes_fetched;
         result.prefetch_order_matched = figures.order_matched;
     }

@@ -242,7 +242,7 @@ Test(config, records_ignored_deepspeed_keys_by_path_in_file_order)
 {
     zo_config *config = parse_ok(
         "{\"steps_per_print\": 10,"
-        " \"zero_optimization\": {\"stage\": 2, \"stage3_max_live_parameters\": 1e9,"
+        " \"zero_optimization\": {\"stage\": 2, \"stage3_max_reuse_distance\": 1e9,"
         "   \"offload_optimizer\": {\"device\": \"cpu\", \"buffer_count\": 4},"
         "   \"allgather_partitions\": true},"
         " \"fp16\": {\"enabled\": true, \"auto_cast\": false},"
@@ -253,7 +253,7 @@ Test(config, records_ignored_deepspeed_keys_by_path_in_file_order)
         " \"wall_clock_breakdown\": false}");
     static const char *const expected[] = {
         "steps_per_print",
-        "zero_optimization.stage3_max_live_parameters",
+        "zero_optimization.stage3_max_reuse_distance",
         "zero_optimization.offload_optimizer.buffer_count",
         "zero_optimization.allgather_partitions",
         "fp16.auto_cast",
@@ -447,7 +447,9 @@ static const bad_config bad_configs[] = {
     {"{\"zero_optimization\": {\"allgather_bucket_size\": 0}}", ZO_ERR_CONFIG,
      "zero_optimization.allgather_bucket_size is 0, must be >= 1", NULL},
     {"{\"zero_optimization\": {\"stage\": 4}}", ZO_ERR_CONFIG,
-     "zero_optimization.stage is 4, must be 0, 1 or 2", NULL},
+     "zero_optimization.stage is 4, must be 0, 1, 2 or 3", NULL},
+    {"{\"zero_optimization\": {\"stage\": -1}}", ZO_ERR_CONFIG,
+     "zero_optimization.stage is -1, must be 0, 1, 2 or 3", NULL},
     {"{\"scheduler\": {\"type\": \"WarmupCosineLR\", \"params\": {\"total_num_steps\": 10,"
      " \"warmup_min_ratio\": 1.5}}}",
      ZO_ERR_CONFIG, "scheduler.params.warmup_min_ratio is 1.5, must be in [0, 1]", NULL},
@@ -475,8 +477,6 @@ static const bad_config bad_configs[] = {
      ZO_ERR_CONFIG,
      "scheduler.params.warmup_type is \"cosine\", must be one of \"log\", \"linear\"", NULL},
     /* what zo does not have */
-    {"{\"zero_optimization\": {\"stage\": 3}}", ZO_ERR_NOT_SUPPORTED,
-     "ZeRO stage 3 is not supported yet", "zero_optimization.stage"},
     {"{\"zero_optimization\": {\"stage\": 2, \"offload_optimizer\": {\"device\": \"nvme\","
      " \"nvme_path\": \"/local_nvme\"}}}",
      ZO_ERR_NOT_SUPPORTED, "zero_optimization.offload_optimizer.device \"nvme\" is not supported",

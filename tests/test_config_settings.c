@@ -112,8 +112,11 @@ SPOIL(decay_without_steps, s->scheduler.kind = ZO_SCHEDULER_WARMUP_DECAY_LR)
 SPOIL(unknown_scheduler, s->scheduler.kind = (zo_scheduler_kind)7)
 SPOIL(unknown_warmup_type, s->scheduler.kind = ZO_SCHEDULER_WARMUP_LR;
       s->scheduler.warmup_type = (zo_warmup_type)5)
-SPOIL(stage_three, s->stage = 3)
+SPOIL(stage_four, s->stage = 4)
 SPOIL(negative_stage, s->stage = -1)
+SPOIL(no_live_parameters, s->stage3_max_live_parameters = 0)
+SPOIL(huge_prefetch, s->stage3_prefetch_bucket_size = UINT64_MAX)
+SPOIL(offload_param_at_stage_2, s->stage = 2; s->offload_param = true)
 SPOIL(unknown_device, s->device = (zo_device_kind)9)
 SPOIL(unknown_comm, s->comm = (zo_comm_kind)-1)
 SPOIL(unknown_bind, s->bind = (zo_bind_mode)7)
@@ -161,8 +164,13 @@ static const bad_field bad_fields[] = {
      "zo_settings.scheduler.total_num_steps (config key scheduler.params.total_num_steps) is 0, must be >= 1"},
     {"unknown scheduler", unknown_scheduler, ZO_ERR_CONFIG, "zo_settings.scheduler.kind (config key scheduler.type) is 7"},
     {"unknown warmup type", unknown_warmup_type, ZO_ERR_CONFIG, "zo_settings.scheduler.warmup_type"},
-    {"stage 3", stage_three, ZO_ERR_NOT_SUPPORTED, "zo_settings.stage (config key zero_optimization.stage) is 3"},
+    {"stage 4", stage_four, ZO_ERR_CONFIG, "zo_settings.stage (config key zero_optimization.stage) is 4, must be 0, 1, 2 or 3"},
     {"stage -1", negative_stage, ZO_ERR_CONFIG, "zo_settings.stage (config key zero_optimization.stage) is -1"},
+    {"no live parameters", no_live_parameters, ZO_ERR_CONFIG,
+     "zo_settings.stage3_max_live_parameters (config key zero_optimization.stage3_max_live_parameters) is 0, must be >= 1"},
+    {"huge prefetch", huge_prefetch, ZO_ERR_CONFIG,
+     "zo_settings.stage3_prefetch_bucket_size (config key zero_optimization.stage3_prefetch_bucket_size) is "
+     "18446744073709551615, must be in [0, 9223372036854775807]"},
     {"unknown device", unknown_device, ZO_ERR_CONFIG, "zo_settings.device (config key zo.device) is 9"},
     {"unknown comm", unknown_comm, ZO_ERR_CONFIG, "zo_settings.comm (config key zo.comm) is -1"},
     {"unknown bind", unknown_bind, ZO_ERR_CONFIG, "zo_settings.bind (config key zo.bind) is 7"},
@@ -173,6 +181,8 @@ static const bad_field bad_fields[] = {
     /* the checks across keys are the JSON reader's own, worded with its keys */
     {"two precisions", two_precisions, ZO_ERR_CONFIG, "fp16.enabled and bf16.enabled are both true"},
     {"scale over float", scale_over_float, ZO_ERR_CONFIG, "fp16.loss_scale 1e+39 overflows a float"},
+    {"offload_param at stage 2", offload_param_at_stage_2, ZO_ERR_CONFIG,
+     "zero_optimization.offload_param.device is \"cpu\" but zero_optimization.stage is 2: parameter offload needs stage 3"},
     {"reserved byte", reserved_byte, ZO_ERR_CONFIG, "zo_settings.reserved[3] is 1, must be 0"},
 };
 /* clang-format on */

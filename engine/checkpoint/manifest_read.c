@@ -138,7 +138,7 @@ static zo_status zo_manifest_from_json(zo_manifest *m, json_t *root, const char 
                        "consecutive_hysteresis", &consecutive, "iteration", &iteration,
                        "last_overflow_iteration", &last_overflow) != 0)
         return zo_fail(ZO_ERR_IO, "%s is malformed: %s", path, error.text);
-    if (ranks < 1 || padded < 0 || total < 0 || bucket < 1 || stage < 0 || stage > 2 || steps < 0 ||
+    if (ranks < 1 || padded < 0 || total < 0 || bucket < 1 || stage < 0 || stage > 3 || steps < 0 ||
         micro < 0 || window < 0 || hysteresis < 0 || hysteresis > 1 << 30 || hysteresis_left < 0 ||
         hysteresis_left > 1 << 30 || iteration < 0 || zo_dtype_from_name(dtype, &m->dtype) != 0 ||
         zo_dtype_from_name(moments_dtype, &m->moments_dtype) != 0 || !json_is_array(params) ||

@@ -1,5 +1,5 @@
 /* The checks across keys: precision modes, the optimizer's type and decay mode,
- * scheduler requirements, and the legacy offload switch. */
+ * scheduler requirements, the legacy offload switch, and parameter offload's stage. */
 #include "checks.h"
 
 #include <float.h>
@@ -22,10 +22,24 @@ zo_status zo_config_check_precision(const zo_settings *settings)
     return ZO_OK;
 }
 
+zo_status zo_config_check_offload_param(const zo_settings *settings)
+{
+    /* DeepSpeed: offload_param "is valid only with stage 3"; below it the parameters
+     * are not partitioned, so there is nothing to offload */
+    if (settings->offload_param && settings->stage != 3)
+        return zo_fail(ZO_ERR_CONFIG,
+                       "zero_optimization.offload_param.device is \"cpu\" but zero_optimization.stage "
+                       "is %d: parameter offload needs stage 3",
+                       settings->stage);
+    return ZO_OK;
+}
+
 zo_status zo_config_check(zo_config_reader *reader)
 {
     zo_settings *settings = &reader->config->settings;
     zo_status status = zo_config_check_precision(settings);
+    if (status == ZO_OK)
+        status = zo_config_check_offload_param(settings);
     if (status != ZO_OK)
         return status;
 

@@ -12,4 +12,7 @@ zo_status zo_config_check(zo_config_reader *reader);
  * a float holds): shared with zo_config_from_settings. */
 zo_status zo_config_check_precision(const zo_settings *settings);
 
+/* offload_param.device "cpu" needs stage 3. Also shared with zo_config_from_settings. */
+zo_status zo_config_check_offload_param(const zo_settings *settings);
+
 #endif

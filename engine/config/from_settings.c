@@ -74,7 +74,7 @@ static zo_status zo_check_table(const zo_settings *settings, const zo_settings *
 {
     for (size_t i = 0; i < table->count; i++) {
         const zo_config_key *key = &table->keys[i];
-        if (key->kind == ZO_KEY_IGNORED)
+        if (zo_config_key_is_ignored(key))
             continue;
         char child[ZO_CONFIG_PATH_BYTES];
         zo_config_join_path(child, path, key->name);
@@ -117,6 +117,8 @@ static zo_status zo_check_settings(const zo_settings *settings)
         status = zo_config_check_zo_settings(settings);
     if (status == ZO_OK)
         status = zo_config_check_precision(settings);
+    if (status == ZO_OK)
+        status = zo_config_check_offload_param(settings);
     if (status == ZO_OK)
         status = zo_check_reserved(settings);
     return status;

@@ -31,6 +31,8 @@ zo_status zo_config_read_stage(zo_config_reader *reader, json_t *value, const ch
 zo_status zo_config_read_offload_optimizer(zo_config_reader *reader, json_t *value,
                                            const char *path);
 zo_status zo_config_read_offload_device(zo_config_reader *reader, json_t *value, const char *path);
+zo_status zo_config_read_offload_param_device(zo_config_reader *reader, json_t *value,
+                                              const char *path);
 zo_status zo_config_read_cpu_offload(zo_config_reader *reader, json_t *value, const char *path);
 
 zo_status zo_config_check_stage(long long stage, const char *path);
@@ -43,6 +45,8 @@ zo_status zo_config_read_trace(zo_config_reader *reader, json_t *value, const ch
 zo_status zo_config_read_moments_dtype(zo_config_reader *reader, json_t *value, const char *path);
 zo_status zo_config_read_max_pinned_bytes(zo_config_reader *reader, json_t *value,
                                           const char *path);
+zo_status zo_config_read_device_memory_budget(zo_config_reader *reader, json_t *value,
+                                              const char *path);
 
 /* What those readers check, for a zo_settings that did not come from JSON: the
  * values with no key table range (betas, enums, strings, the stage, the scheduler's

@@ -30,6 +30,9 @@
 #define CUSTOM_SECTION_KEY(key, reader, table)                                            \
     {.name = key, .kind = ZO_KEY_CUSTOM, .read = reader, .section = &table}
 #define IGNORED_KEY(key) {.name = key, .kind = ZO_KEY_IGNORED}
+/* ignored, but with the type DeepSpeed checks */
+#define IGNORED_BOOL_KEY(key) {.name = key, .kind = ZO_KEY_IGNORED_BOOL}
+#define IGNORED_COUNT_KEY(key) {.name = key, .kind = ZO_KEY_IGNORED_COUNT}
 #define TABLE(keys, note) {keys, sizeof keys / sizeof keys[0], note}
 /* clang-format on */
 
@@ -126,9 +129,25 @@ static const zo_config_key offload_optimizer_keys[] = {
 };
 const zo_config_table zo_config_offload_optimizer_keys = TABLE(offload_optimizer_keys, NULL);
 
-/* zero_optimization: stages 0-2. The ignored keys are ZeRO-3's (parameter
- * partitioning and offload), ZeRO++'s and MiCS's, and knobs whose effect zo has by
- * construction (allgather_partitions) or does not need (checkpoint layout). */
+/* zero_optimization.offload_param (stage 3): zo keeps offloaded parameters in host
+ * memory. DeepSpeed uses the buffers and max_in_cpu only when it offloads parameters
+ * to NVMe, which zo does not: their types are checked and they are ignored. */
+static const zo_config_key offload_param_keys[] = {
+    CUSTOM_KEY("device", zo_config_read_offload_param_device),
+    BOOL_KEY("pin_memory", offload_param_pin_memory),
+    IGNORED_COUNT_KEY("buffer_count"),
+    IGNORED_COUNT_KEY("buffer_size"),
+    IGNORED_COUNT_KEY("max_in_cpu"),
+    IGNORED_KEY("nvme_path"),
+};
+const zo_config_table zo_config_offload_param_keys = TABLE(offload_param_keys, NULL);
+
+/* zero_optimization: stages 0-3. Stage 3's sizes take DeepSpeed's two spellings,
+ * "stage3_<name>" and "<name>" (not both: zero.c). The ignored keys are ZeRO-3 knobs
+ * zo has by construction (it releases a parameter when the loop says so, so no reuse
+ * distance; its buckets play the sub groups' role; its checkpoints always hold the fp32
+ * master, so no 16-bit gather on save), ZeRO++'s and MiCS's, and knobs whose effect zo
+ * has by construction (allgather_partitions) or does not need (checkpoint layout). */
 static const zo_config_key zero_keys[] = {
     CUSTOM_KEY("stage", zo_config_read_stage),
     CUSTOM_SECTION_KEY("offload_optimizer", zo_config_read_offload_optimizer, zo_config_offload_optimizer_keys),
@@ -138,9 +157,29 @@ static const zo_config_key zero_keys[] = {
     BOOL_KEY("reduce_scatter", reduce_scatter),
     U64_KEY("reduce_bucket_size", reduce_bucket_size, AT_LEAST(1)),
     U64_KEY("allgather_bucket_size", allgather_bucket_size, AT_LEAST(1)),
-    IGNORED_KEY("stage3_*"),
-    IGNORED_KEY("sub_group_size"),
-    IGNORED_KEY("offload_param"),
+    SECTION_KEY("offload_param", zo_config_offload_param_keys),
+    U64_KEY("stage3_prefetch_bucket_size", stage3_prefetch_bucket_size, AT_LEAST(0)),
+    U64_KEY("stage3_max_live_parameters", stage3_max_live_parameters, AT_LEAST(1)),
+    U64_KEY("stage3_param_persistence_threshold", stage3_param_persistence_threshold, AT_LEAST(0)),
+    U64_KEY("stage3_model_persistence_threshold", stage3_model_persistence_threshold, AT_LEAST(0)),
+    U64_KEY("prefetch_bucket_size", stage3_prefetch_bucket_size, AT_LEAST(0)),
+    U64_KEY("max_live_parameters", stage3_max_live_parameters, AT_LEAST(1)),
+    U64_KEY("param_persistence_threshold", stage3_param_persistence_threshold, AT_LEAST(0)),
+    U64_KEY("model_persistence_threshold", stage3_model_persistence_threshold, AT_LEAST(0)),
+    IGNORED_COUNT_KEY("stage3_max_reuse_distance"),
+    IGNORED_COUNT_KEY("max_reuse_distance"),
+    IGNORED_COUNT_KEY("sub_group_size"),
+    IGNORED_BOOL_KEY("stage3_gather_16bit_weights_on_model_save"),
+    IGNORED_BOOL_KEY("gather_16bit_weights_on_model_save"),
+    IGNORED_BOOL_KEY("stage3_gather_fp16_weights_on_model_save"),
+    IGNORED_KEY("stage3_module_granularity_threshold"),
+    IGNORED_KEY("module_granularity_threshold"),
+    IGNORED_KEY("stage3_use_all_reduce_for_fetch_params"),
+    IGNORED_KEY("use_all_reduce_for_fetch_params"),
+    IGNORED_KEY("stage3_allgather_sequential"),
+    IGNORED_KEY("allgather_sequential"),
+    IGNORED_KEY("stage3_partition_stream_chunk_size"),
+    IGNORED_KEY("partition_stream_chunk_size"),
     IGNORED_KEY("round_robin_gradients"),
     IGNORED_KEY("elastic_checkpoint"),
     IGNORED_KEY("ignore_unused_parameters"),
@@ -159,14 +198,6 @@ static const zo_config_key zero_keys[] = {
     IGNORED_KEY("cpu_offload_params"),
     IGNORED_KEY("cpu_offload_use_pin_memory"),
     IGNORED_KEY("legacy_stage1"),
-    IGNORED_KEY("prefetch_bucket_size"),
-    IGNORED_KEY("param_persistence_threshold"),
-    IGNORED_KEY("model_persistence_threshold"),
-    IGNORED_KEY("max_live_parameters"),
-    IGNORED_KEY("max_reuse_distance"),
-    IGNORED_KEY("gather_16bit_weights_on_model_save"),
-    IGNORED_KEY("module_granularity_threshold"),
-    IGNORED_KEY("use_all_reduce_for_fetch_params"),
     IGNORED_KEY("pipeline_loading_checkpoint"),
     IGNORED_KEY("override_module_apply"),
     IGNORED_KEY("log_trace_cache_warnings"),
@@ -183,6 +214,7 @@ static const zo_config_key zo_keys[] = {
     CUSTOM_KEY("trace", zo_config_read_trace),
     CUSTOM_KEY("moments_dtype", zo_config_read_moments_dtype),
     CUSTOM_KEY("max_pinned_bytes", zo_config_read_max_pinned_bytes),
+    CUSTOM_KEY("device_memory_budget", zo_config_read_device_memory_budget),
     DOUBLE_KEY("collective_timeout_seconds", collective_timeout_seconds, AT_LEAST(0)),
 };
 static const zo_config_table zo_table = TABLE(zo_keys, NULL);

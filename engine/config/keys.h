@@ -14,5 +14,6 @@ extern const zo_config_table zo_config_warmup_decay_lr_keys;
 extern const zo_config_table zo_config_warmup_cosine_lr_keys;
 extern const zo_config_table zo_config_zero_keys;
 extern const zo_config_table zo_config_offload_optimizer_keys;
+extern const zo_config_table zo_config_offload_param_keys;
 
 #endif

@@ -264,8 +264,8 @@ zo_status zo_config_record_ignored(zo_config_reader *reader, const char *parent,
         config->ignored = grown;
         config->ignored_capacity = capacity;
     }
-    /* Joined here rather than in a fixed buffer: a prefix match ("stage3_*") lets any
-     * length of name through. */
+    /* Joined here rather than in a fixed buffer: `parent` may itself be a joined path
+     * (a custom reader's). */
     size_t bytes = strlen(parent) + 1 + strlen(key) + 1;
     char *path = malloc(bytes);
     if (!path)
@@ -278,18 +278,10 @@ zo_status zo_config_record_ignored(zo_config_reader *reader, const char *parent,
     return ZO_OK;
 }
 
-static bool zo_key_matches(const zo_config_key *key, const char *name)
-{
-    size_t length = strlen(key->name);
-    if (key->kind == ZO_KEY_IGNORED && length > 0 && key->name[length - 1] == '*')
-        return strncmp(name, key->name, length - 1) == 0;
-    return strcmp(name, key->name) == 0;
-}
-
 static const zo_config_key *zo_find_key(const zo_config_table *table, const char *name)
 {
     for (size_t i = 0; i < table->count; i++)
-        if (zo_key_matches(&table->keys[i], name))
+        if (strcmp(table->keys[i].name, name) == 0)
             return &table->keys[i];
     return NULL;
 }
@@ -299,8 +291,7 @@ static zo_status zo_unknown_key(const zo_config_table *table, const char *parent
     zo_nearest_name search;
     zo_nearest_name_init(&search, name);
     for (size_t i = 0; i < table->count; i++)
-        if (!strchr(table->keys[i].name, '*'))
-            zo_nearest_name_consider(&search, table->keys[i].name);
+        zo_nearest_name_consider(&search, table->keys[i].name);
     const char *suggestion = zo_nearest_name_result(&search);
     const char *dot = parent[0] ? "." : "";
     char note[128] = "";
@@ -329,9 +320,35 @@ static zo_status zo_read_key(zo_config_reader *reader, const zo_config_key *key,
     case ZO_KEY_FLOAT: return zo_config_read_float(value, path, key->range, zo_field(reader, key));
     case ZO_KEY_SECTION: return zo_config_read_section(reader, value, path, key->section);
     case ZO_KEY_CUSTOM: return key->read(reader, value, path);
-    case ZO_KEY_IGNORED: break;
+    case ZO_KEY_IGNORED:
+    case ZO_KEY_IGNORED_BOOL:
+    case ZO_KEY_IGNORED_COUNT: break;
     }
     return zo_fail(ZO_ERR_INTERNAL, "config key %s has no reader", path);
+}
+
+bool zo_config_key_is_ignored(const zo_config_key *key)
+{
+    return key->kind == ZO_KEY_IGNORED || key->kind == ZO_KEY_IGNORED_BOOL ||
+           key->kind == ZO_KEY_IGNORED_COUNT;
+}
+
+/* An ignored key whose type DeepSpeed checks is checked too: a config DeepSpeed would
+ * refuse is not accepted here because zo does not use the value. "auto" passes. */
+static zo_status zo_check_ignored_value(const zo_config_key *key, json_t *value, const char *parent,
+                                        const char *name)
+{
+    if (key->kind == ZO_KEY_IGNORED || zo_config_is_auto(value))
+        return ZO_OK;
+    char path[ZO_CONFIG_PATH_BYTES];
+    zo_config_join_path(path, parent, name);
+    if (key->kind == ZO_KEY_IGNORED_BOOL) {
+        bool unused;
+        return zo_config_read_bool(value, path, &unused);
+    }
+    const zo_config_range non_negative = {.min = 0, .max = INFINITY};
+    uint64_t unused;
+    return zo_config_read_u64(value, path, non_negative, &unused);
 }
 
 zo_status zo_config_walk(zo_config_reader *reader, json_t *object, const char *path,
@@ -345,8 +362,10 @@ zo_status zo_config_walk(zo_config_reader *reader, json_t *object, const char *p
         if (!key)
             return zo_unknown_key(table, path, name);
         zo_status status = ZO_OK;
-        if (key->kind == ZO_KEY_IGNORED) {
-            status = zo_config_record_ignored(reader, path, name);
+        if (zo_config_key_is_ignored(key)) {
+            status = zo_check_ignored_value(key, value, path, name);
+            if (status == ZO_OK)
+                status = zo_config_record_ignored(reader, path, name);
         } else if (!zo_config_is_auto(value)) {
             char child[ZO_CONFIG_PATH_BYTES];
             zo_config_join_path(child, path, name);

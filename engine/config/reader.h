@@ -55,7 +55,9 @@ typedef enum zo_config_key_kind {
     ZO_KEY_FLOAT,   /* float at `offset`: a number in `range`, also after rounding      */
     ZO_KEY_SECTION, /* an object walked with `section`                                  */
     ZO_KEY_CUSTOM,  /* handed to `read`                                                  */
-    ZO_KEY_IGNORED  /* a DeepSpeed key zo has no use for: recorded, value not looked at */
+    ZO_KEY_IGNORED, /* a DeepSpeed key zo has no use for: recorded, value not looked at */
+    ZO_KEY_IGNORED_BOOL,  /* ignored as above, its value checked: true or false         */
+    ZO_KEY_IGNORED_COUNT  /* ignored as above, its value checked: a whole number >= 0   */
 } zo_config_key_kind;
 
 /* [min, max], either end open; max INFINITY for no upper bound. */
@@ -67,7 +69,7 @@ typedef struct zo_config_range {
 typedef struct zo_config_table zo_config_table;
 
 typedef struct zo_config_key {
-    const char *name; /* ZO_KEY_IGNORED only: a name ending in '*' matches any suffix */
+    const char *name;
     zo_config_key_kind kind;
     size_t offset;
     const char *field; /* the zo_settings member at `offset`, for messages about a
@@ -87,6 +89,9 @@ struct zo_config_table {
     const char *unknown_note; /* NULL, or said after an unknown key ("not a WarmupLR
                                  parameter") when the object's keys depend on context */
 };
+
+/* Whether `key` is one of the ignored kinds: recorded, never stored. */
+bool zo_config_key_is_ignored(const zo_config_key *key);
 
 /* Walks `object` (at JSON path `path`, "" for the top level) key by key in file
  * order: known keys are read into the config, "auto" leaves the default, ignored keys

@@ -1,6 +1,7 @@
 /* Config readers for "bf16" and "zero_optimization": the stage, where the optimizer
- * state lives, and the legacy spellings DeepSpeed still accepts. */
+ * state and (stage 3) the parameters live, and the two spellings DeepSpeed accepts. */
 #include <stdio.h>
+#include <string.h>
 
 #include "handlers.h"
 #include "keys.h"
@@ -17,6 +18,24 @@ zo_status zo_config_read_bf16(zo_config_reader *reader, json_t *value, const cha
     return zo_config_read_section(reader, value, path, &zo_config_bf16_keys);
 }
 
+/* DeepSpeed names stage 3's sizes "<name>" and accepts "stage3_<name>" as an alias;
+ * keys.c maps both to one field. Given both, one would silently win. */
+static const char *const zo_stage3_aliases[][2] = {
+    {"stage3_prefetch_bucket_size", "prefetch_bucket_size"},
+    {"stage3_max_live_parameters", "max_live_parameters"},
+    {"stage3_param_persistence_threshold", "param_persistence_threshold"},
+    {"stage3_model_persistence_threshold", "model_persistence_threshold"},
+};
+
+static zo_status zo_check_one_spelling(json_t *zero, const char *path)
+{
+    for (size_t i = 0; i < sizeof zo_stage3_aliases / sizeof zo_stage3_aliases[0]; i++)
+        if (json_object_get(zero, zo_stage3_aliases[i][0]) && json_object_get(zero, zo_stage3_aliases[i][1]))
+            return zo_fail(ZO_ERR_CONFIG, "%s: give \"%s\" or its other name \"%s\", not both", path,
+                           zo_stage3_aliases[i][0], zo_stage3_aliases[i][1]);
+    return ZO_OK;
+}
+
 /* DeepSpeed's oldest form, "zero_optimization": true, means stage 1. */
 zo_status zo_config_read_zero(zo_config_reader *reader, json_t *value, const char *path)
 {
@@ -24,16 +43,18 @@ zo_status zo_config_read_zero(zo_config_reader *reader, json_t *value, const cha
         reader->config->settings.stage = json_is_true(value) ? 1 : 0;
         return ZO_OK;
     }
-    return zo_config_read_section(reader, value, path, &zo_config_zero_keys);
+    zo_status status = zo_config_read_section(reader, value, path, &zo_config_zero_keys);
+    if (status == ZO_OK)
+        status = zo_check_one_spelling(value, path);
+    return status;
 }
 
+/* Stage 3 is a config zo reads in full; whether the engine runs it is the engine's
+ * to say (engine.c). */
 zo_status zo_config_check_stage(long long stage, const char *path)
 {
-    if (stage == 3)
-        return zo_fail(ZO_ERR_NOT_SUPPORTED,
-                       "%s is 3: ZeRO stage 3 is not supported yet (use 0, 1 or 2)", path);
-    if (stage < 0 || stage > 2)
-        return zo_fail(ZO_ERR_CONFIG, "%s is %lld, must be 0, 1 or 2", path, stage);
+    if (stage < 0 || stage > 3)
+        return zo_fail(ZO_ERR_CONFIG, "%s is %lld, must be 0, 1, 2 or 3", path, stage);
     return ZO_OK;
 }
 
@@ -63,7 +84,10 @@ zo_status zo_config_read_offload_optimizer(zo_config_reader *reader, json_t *val
     return zo_config_read_section(reader, value, path, &zo_config_offload_optimizer_keys);
 }
 
-zo_status zo_config_read_offload_device(zo_config_reader *reader, json_t *value, const char *path)
+/* "none", "cpu" or "nvme" (refused by name): *offloaded is whether it is "cpu". `what`
+ * is what would go to NVMe, for the message. */
+static zo_status zo_read_offload_target(json_t *value, const char *path, const char *what,
+                                        bool *offloaded)
 {
     static const char *const devices[] = {"none", "cpu", "nvme"};
     size_t index = 0;
@@ -72,11 +96,23 @@ zo_status zo_config_read_offload_device(zo_config_reader *reader, json_t *value,
         return status;
     if (index == 2)
         return zo_fail(ZO_ERR_NOT_SUPPORTED,
-                       "%s \"nvme\" is not supported: zo keeps the optimizer state in host "
-                       "memory (\"cpu\")",
-                       path);
-    reader->config->settings.offload_optimizer = index == 1;
+                       "%s \"nvme\" is not supported: zo keeps %s in host memory (\"cpu\")", path,
+                       what);
+    *offloaded = index == 1;
     return ZO_OK;
+}
+
+zo_status zo_config_read_offload_device(zo_config_reader *reader, json_t *value, const char *path)
+{
+    return zo_read_offload_target(value, path, "the optimizer state",
+                                  &reader->config->settings.offload_optimizer);
+}
+
+zo_status zo_config_read_offload_param_device(zo_config_reader *reader, json_t *value,
+                                              const char *path)
+{
+    return zo_read_offload_target(value, path, "offloaded parameters",
+                                  &reader->config->settings.offload_param);
 }
 
 /* The legacy boolean for offload_optimizer.device "cpu". DeepSpeed refuses it next to

@@ -1,5 +1,5 @@
 /* Config readers for zo's own section, "zo": names that map to enums, the binding, the
- * trace path and the pinned-memory cap. */
+ * trace path, and the byte counts (the pinned-memory cap, the device memory budget). */
 #include <math.h>
 #include <string.h>
 
@@ -94,9 +94,8 @@ zo_status zo_config_read_moments_dtype(zo_config_reader *reader, json_t *value, 
 }
 
 /* A byte count, or a string with a unit: "8GiB" reads better than 8589934592. */
-zo_status zo_config_read_max_pinned_bytes(zo_config_reader *reader, json_t *value, const char *path)
+static zo_status zo_read_byte_count(json_t *value, const char *path, uint64_t *target)
 {
-    uint64_t *target = &reader->config->settings.max_pinned_bytes;
     if (!json_is_string(value)) {
         const zo_config_range non_negative = {.min = 0, .max = INFINITY};
         return zo_config_read_u64(value, path, non_negative, target);
@@ -107,6 +106,17 @@ zo_status zo_config_read_max_pinned_bytes(zo_config_reader *reader, json_t *valu
                        "\"8GiB\" (units B, KiB, MiB, GiB, TiB, KB, MB, GB, TB)",
                        path, json_string_value(value));
     return ZO_OK;
+}
+
+zo_status zo_config_read_max_pinned_bytes(zo_config_reader *reader, json_t *value, const char *path)
+{
+    return zo_read_byte_count(value, path, &reader->config->settings.max_pinned_bytes);
+}
+
+zo_status zo_config_read_device_memory_budget(zo_config_reader *reader, json_t *value,
+                                              const char *path)
+{
+    return zo_read_byte_count(value, path, &reader->config->settings.device_memory_budget);
 }
 
 /* A string field must end inside its array, as zo_config_copy_string leaves it. */

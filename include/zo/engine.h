@@ -194,11 +194,13 @@ typedef struct zo_step_info {
     double update_seconds;    /* host time of the previous step's update (it runs while
                                  the loop goes on, so its length is known a step later) */
     /* zero_optimization.stage 3 (0 otherwise): this micro-step's copies of weights up to
-     * the device, how many of them were copied ahead and claimed by a fetch, their
-     * bytes, and whether the fetches followed the order recorded in the first
-     * micro-step (false: prefetch was lost for the rest of the micro-step) */
+     * the device, how many of them were copied ahead and claimed by a fetch, how many
+     * fetches found the weights still in the slot released earlier in the micro-step
+     * (no copy), the bytes copied, and whether the fetches followed the order recorded
+     * in the first micro-step (false: prefetch was lost for the rest of the micro-step) */
     uint64_t fetches;
     uint64_t prefetch_hits;
+    uint64_t reuses;
     uint64_t bytes_fetched;
     bool prefetch_order_matched;
 } zo_step_info;
