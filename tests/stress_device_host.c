@@ -1,7 +1,8 @@
 /* The host device backend under concurrent load, as a plain program: Criterion cannot
  * start under ThreadSanitizer (its arena collides with TSan's memory layout, Criterion
  * issue #274), so this is what a -Db_sanitize=thread build runs to find data races.
- * Exits non-zero, naming the check, when something is wrong. */
+ * Exits non-zero, naming the check, when something is wrong. Budget traffic included:
+ * allocations from several threads against one device-memory budget. */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>

@@ -1,6 +1,7 @@
 /* What only the host backend promises beyond the contract suite (device_contract_*.c):
  * host functions that queue work on other streams, bounds-checked copies, exact
- * out-of-memory answers, no loop streams, threads that cannot start, and the audit. */
+ * out-of-memory answers, no loop streams, threads that cannot start, the audit, and the
+ * device-memory budget with its high-water mark. */
 #include <stdio.h>
 #include <sys/resource.h>
 
