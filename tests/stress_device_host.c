@@ -240,8 +240,8 @@ static void *allocate_against_the_budget(void *arg)
         size_t free_bytes = 0, total_bytes = 0;
         uint64_t high_water = 0;
         CHECK_OK(zo_device_memory_info(&device, &free_bytes, &total_bytes));
-        CHECK(total_bytes == BUDGET_BYTES && free_bytes <= total_bytes, "free %zu of %zu", free_bytes,
-              total_bytes);
+        CHECK(total_bytes == BUDGET_BYTES && free_bytes <= total_bytes, "free %zu of %zu",
+              free_bytes, total_bytes);
         CHECK_OK(zo_device_memory_high_water(&device, &high_water));
         CHECK(high_water <= BUDGET_BYTES, "high water %llu", (unsigned long long)high_water);
         device.ops->free_device(device.ctx, held[0]);
@@ -256,7 +256,8 @@ static void callers_on_many_threads_share_one_budget(void)
     zo_device_host_reset_high_water(&device);
     pthread_t threads[BUDGET_CALLERS];
     for (unsigned t = 0; t < BUDGET_CALLERS; t++)
-        CHECK(pthread_create(&threads[t], NULL, allocate_against_the_budget, NULL) == 0, "thread %u", t);
+        CHECK(pthread_create(&threads[t], NULL, allocate_against_the_budget, NULL) == 0,
+              "thread %u", t);
     for (unsigned t = 0; t < BUDGET_CALLERS; t++)
         pthread_join(threads[t], NULL);
     CHECK(zo_device_host_in_use(&device) == 0, "%llu bytes still in use",

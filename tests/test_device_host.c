@@ -209,20 +209,25 @@ static void *device_buffer(size_t bytes) { return new_buffer(bytes, true); }
 
 static void free_device_buffer(void *buffer) { device.ops->free_device(device.ctx, buffer); }
 
-Test(host_device_budget, allocations_within_it_succeed_and_one_past_it_fails_naming_it_and_changes_nothing)
+Test(host_device_budget,
+     allocations_within_it_succeed_and_one_past_it_fails_naming_it_and_changes_nothing)
 {
     CHECK(zo_device_host_set_budget(&device, BUDGET));
     cr_expect(eq(u64, zo_device_host_budget(&device), BUDGET));
     void *first = device_buffer(768 * KIB), *second = device_buffer(128 * KIB);
     void *refused = &refused;
-    cr_expect(eq(int, device.ops->alloc_device(device.ctx, 129 * KIB, &refused), ZO_ERR_OUT_OF_MEMORY));
+    cr_expect(
+        eq(int, device.ops->alloc_device(device.ctx, 129 * KIB, &refused), ZO_ERR_OUT_OF_MEMORY));
     cr_expect(eq(ptr, refused, NULL));
     const char *message = zo_last_error();
     cr_expect(contains(message, "zo.device_memory_budget") && contains(message, "(132096 bytes)") &&
-                  contains(message, "896.00 KiB (917504 bytes) in use") && contains(message, "1.00 MiB (1048576 bytes)"),
+                  contains(message, "896.00 KiB (917504 bytes) in use") &&
+                  contains(message, "1.00 MiB (1048576 bytes)"),
               "message: %s", message);
-    cr_expect(eq(u64, zo_device_host_in_use(&device), 896 * KIB), "the refusal changed the bytes in use");
-    cr_expect(eq(u64, zo_device_host_high_water(&device), 896 * KIB), "the refusal moved the high-water mark");
+    cr_expect(eq(u64, zo_device_host_in_use(&device), 896 * KIB),
+              "the refusal changed the bytes in use");
+    cr_expect(eq(u64, zo_device_host_high_water(&device), 896 * KIB),
+              "the refusal moved the high-water mark");
     void *last = device_buffer(128 * KIB); /* exactly up to the budget is within it */
     cr_expect(eq(u64, zo_device_host_in_use(&device), BUDGET));
     cr_expect(eq(int, device.ops->alloc_device(device.ctx, 1, &refused), ZO_ERR_OUT_OF_MEMORY));
@@ -252,17 +257,18 @@ Test(host_device_budget, the_high_water_mark_is_exact_over_allocations_and_frees
     uint64_t mark = 1;
     CHECK(zo_device_memory_high_water(&device, &mark));
     cr_expect(eq(u64, mark, 0), "a new device has allocated nothing");
-    void *a = device_buffer(100), *b = device_buffer(300);   /* 400 */
-    free_device_buffer(a);                                     /* 300 */
-    void *c = device_buffer(50), *d = device_buffer(1000);    /* 1350: the peak */
-    free_device_buffer(d);                                     /* 350 */
-    void *e = device_buffer(999), *f = device_buffer(0);      /* 1349: just under */
+    void *a = device_buffer(100), *b = device_buffer(300); /* 400 */
+    free_device_buffer(a);                                 /* 300 */
+    void *c = device_buffer(50), *d = device_buffer(1000); /* 1350: the peak */
+    free_device_buffer(d);                                 /* 350 */
+    void *e = device_buffer(999), *f = device_buffer(0);   /* 1349: just under */
     cr_expect(eq(u64, zo_device_host_in_use(&device), 1349));
     cr_expect(eq(u64, zo_device_host_high_water(&device), 1350));
     CHECK(zo_device_memory_high_water(&device, &mark));
     cr_expect(eq(u64, mark, 1350), "the op and the host's getter disagree");
     zo_device_host_reset_high_water(&device);
-    cr_expect(eq(u64, zo_device_host_high_water(&device), 1349), "a reset starts from the bytes in use");
+    cr_expect(eq(u64, zo_device_host_high_water(&device), 1349),
+              "a reset starts from the bytes in use");
     free_device_buffer(b);
     free_device_buffer(c);
     free_device_buffer(e);
@@ -273,7 +279,8 @@ Test(host_device_budget, the_high_water_mark_is_exact_over_allocations_and_frees
     expect_nothing_left();
 }
 
-Test(host_device_budget, memory_info_answers_like_a_gpu_of_the_budget_and_like_the_machine_without_one)
+Test(host_device_budget,
+     memory_info_answers_like_a_gpu_of_the_budget_and_like_the_machine_without_one)
 {
     size_t free_bytes = 0, total_bytes = 0;
     CHECK(zo_device_memory_info(&device, &free_bytes, &total_bytes));
@@ -284,7 +291,8 @@ Test(host_device_budget, memory_info_answers_like_a_gpu_of_the_budget_and_like_t
     CHECK(zo_device_memory_info(&device, &free_bytes, &total_bytes));
     cr_expect(eq(sz, total_bytes, (size_t)BUDGET));
     cr_expect(eq(sz, free_bytes, (size_t)BUDGET - 100 * KIB));
-    cr_expect(eq(int, device.ops->memory_info(device.ctx, NULL, &total_bytes), ZO_ERR_INVALID_ARGUMENT));
+    cr_expect(
+        eq(int, device.ops->memory_info(device.ctx, NULL, &total_bytes), ZO_ERR_INVALID_ARGUMENT));
     free_device_buffer(buffer);
     expect_nothing_left();
 }
@@ -342,7 +350,8 @@ Test(host_device_budget, two_threads_allocating_and_freeing_never_take_it_past_t
     budget_traffic traffic[2] = {{0}};
     pthread_t threads[2];
     for (size_t t = 0; t < 2; t++)
-        cr_assert(eq(int, pthread_create(&threads[t], NULL, allocate_and_free_in_a_loop, &traffic[t]), 0));
+        cr_assert(eq(
+            int, pthread_create(&threads[t], NULL, allocate_and_free_in_a_loop, &traffic[t]), 0));
     for (size_t t = 0; t < 2; t++)
         pthread_join(threads[t], NULL);
     for (size_t t = 0; t < 2; t++) {

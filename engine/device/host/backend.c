@@ -272,7 +272,8 @@ static const zo_device_ops zo_host_ops = {ZO_HOST_SHARED_OPS};
 /* The host backend behind `device`, or NULL if it is not one. */
 static zo_host_device *zo_as_host(const zo_device *device)
 {
-    return device && (device->ops == &zo_host_ops || device->ops == &zo_host_optimizer_ops) ? device->ctx : NULL;
+    bool is_host = device && (device->ops == &zo_host_ops || device->ops == &zo_host_optimizer_ops);
+    return is_host ? device->ctx : NULL;
 }
 
 zo_status zo_device_host_create(zo_device *out)

@@ -108,10 +108,12 @@ zo_status zo_host_memory_alloc(zo_host_memory *memory, size_t bytes, zo_host_buf
     zo_host_buffer buffer = {.data = (char *)address, .block = block, .bytes = bytes, .kind = kind};
 
     pthread_mutex_lock(&memory->lock);
-    zo_status status = kind == ZO_HOST_BUFFER_DEVICE ? zo_check_device_budget(memory, bytes) : ZO_OK;
+    zo_status status =
+        kind == ZO_HOST_BUFFER_DEVICE ? zo_check_device_budget(memory, bytes) : ZO_OK;
     if (status == ZO_OK && !zo_registry_reserve(memory))
-        status = zo_fail(ZO_ERR_OUT_OF_MEMORY,
-                         "host device: cannot register a buffer of %zu bytes: out of memory", bytes);
+        status =
+            zo_fail(ZO_ERR_OUT_OF_MEMORY,
+                    "host device: cannot register a buffer of %zu bytes: out of memory", bytes);
     if (status == ZO_OK) {
         memory->buffers[memory->count++] = buffer;
         if (kind == ZO_HOST_BUFFER_DEVICE) {
