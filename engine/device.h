@@ -88,8 +88,16 @@ typedef struct zo_device_ops {
      * operation. ---- */
 
     /* Optional: the free and total bytes of the device's memory, for the memory plan
-     * (NULL: unknown, the allocations will tell). */
+     * (NULL: unknown, the allocations will tell). The host backend answers like a GPU of
+     * its budget (zo_device_host_set_budget) when it has one: total the budget, free the
+     * budget less its device buffers; without one, the machine's RAM and MemAvailable. */
     zo_status (*memory_info)(void *ctx, size_t *free_bytes, size_t *total_bytes);
+
+    /* Optional: the most device memory (alloc_device's bytes) ever allocated at once, so
+     * far: what a run needed at its peak. The host backend has it (counted from the bytes
+     * asked for; zo_device_host_reset_high_water starts it again); CUDA leaves it NULL
+     * for now (it would have to remember each buffer's size, as cudaFree does not say). */
+    zo_status (*memory_high_water)(void *ctx, uint64_t *bytes);
 
     /* Optional, all three or none: the optimizer on the device, for
      * offload_optimizer.device "none" (device_update.c). The CUDA backend has them
@@ -226,6 +234,11 @@ static inline zo_status zo_device_memory_info(const zo_device *d, size_t *free_b
 {
     return d->ops->memory_info ? d->ops->memory_info(d->ctx, free_bytes, total_bytes)
                                : zo_device_lacks(d, "memory_info");
+}
+static inline zo_status zo_device_memory_high_water(const zo_device *d, uint64_t *bytes)
+{
+    return d->ops->memory_high_water ? d->ops->memory_high_water(d->ctx, bytes)
+                                     : zo_device_lacks(d, "memory_high_water");
 }
 /* Device scratch bytes zo_device_adam_grad_stats needs (0: none, or no such operation). */
 static inline size_t zo_device_adam_stats_scratch_bytes(const zo_device *d)

@@ -1,5 +1,6 @@
 /* The device contract for memory and copies: zero-filled buffers, absurd sizes, round
- * trips, copies in their stream's order and across streams, arguments refused. */
+ * trips, copies in their stream's order and across streams, arguments refused, and the
+ * optional high-water mark where a backend has one. */
 #include "device_contract.h"
 
 DEVICE_CONTRACT_SUITE(device_memory);
@@ -184,5 +185,25 @@ Test(device_memory, null_arguments_and_overlapping_copies_are_refused)
     ops->event_destroy(device.ctx, event);
     ops->stream_destroy(device.ctx, stream);
     ops->free_pinned(device.ctx, pinned);
+    expect_nothing_left();
+}
+
+Test(device_memory, the_high_water_mark_where_there_is_one_covers_the_live_buffers_and_never_drops)
+{
+    uint64_t before = 0, during = 0, after = 0;
+    zo_status status = zo_device_memory_high_water(&device, &before);
+    if (status == ZO_ERR_NOT_SUPPORTED) { /* optional: a backend may lack it (CUDA, now) */
+        cr_expect(contains(zo_last_error(), "memory_high_water"), "message: %s", zo_last_error());
+        return;
+    }
+    CHECK(status);
+    void *a = new_buffer(4096, true), *b = new_buffer(8192, true);
+    CHECK(zo_device_memory_high_water(&device, &during));
+    cr_expect(ge(u64, during, before), "the mark dropped");
+    cr_expect(ge(u64, during, 4096 + 8192), "the mark misses the live buffers");
+    device.ops->free_device(device.ctx, a);
+    device.ops->free_device(device.ctx, b);
+    CHECK(zo_device_memory_high_water(&device, &after));
+    cr_expect(eq(u64, after, during), "freeing moved the mark");
     expect_nothing_left();
 }

@@ -1,7 +1,8 @@
 /* The host device backend under concurrent load, as a plain program: Criterion cannot
  * start under ThreadSanitizer (its arena collides with TSan's memory layout, Criterion
  * issue #274), so this is what a -Db_sanitize=thread build runs to find data races.
- * Exits non-zero, naming the check, when something is wrong. */
+ * Exits non-zero, naming the check, when something is wrong. Budget traffic included:
+ * allocations from several threads against one device-memory budget. */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -222,6 +223,49 @@ static void errors_cross_threads(void)
     device.ops->stream_destroy(device.ctx, stream);
 }
 
+/* ---- allocations against the device-memory budget from several threads ------------- */
+
+enum { BUDGET_CALLERS = 3, BUDGET_ROUNDS = 2000, BUDGET_SLICE = 64 << 10 };
+enum { BUDGET_BYTES = 4 * BUDGET_SLICE }; /* six wanted at once, four fit */
+
+static void *allocate_against_the_budget(void *arg)
+{
+    (void)arg;
+    for (size_t round = 0; round < BUDGET_ROUNDS; round++) {
+        void *held[2] = {NULL, NULL};
+        for (size_t k = 0; k < 2; k++) {
+            zo_status status = device.ops->alloc_device(device.ctx, BUDGET_SLICE, &held[k]);
+            CHECK(status == ZO_OK || status == ZO_ERR_OUT_OF_MEMORY, "%s", zo_last_error());
+        }
+        size_t free_bytes = 0, total_bytes = 0;
+        uint64_t high_water = 0;
+        CHECK_OK(zo_device_memory_info(&device, &free_bytes, &total_bytes));
+        CHECK(total_bytes == BUDGET_BYTES && free_bytes <= total_bytes, "free %zu of %zu",
+              free_bytes, total_bytes);
+        CHECK_OK(zo_device_memory_high_water(&device, &high_water));
+        CHECK(high_water <= BUDGET_BYTES, "high water %llu", (unsigned long long)high_water);
+        device.ops->free_device(device.ctx, held[0]);
+        device.ops->free_device(device.ctx, held[1]);
+    }
+    return NULL;
+}
+
+static void callers_on_many_threads_share_one_budget(void)
+{
+    CHECK_OK(zo_device_host_set_budget(&device, BUDGET_BYTES));
+    zo_device_host_reset_high_water(&device);
+    pthread_t threads[BUDGET_CALLERS];
+    for (unsigned t = 0; t < BUDGET_CALLERS; t++)
+        CHECK(pthread_create(&threads[t], NULL, allocate_against_the_budget, NULL) == 0,
+              "thread %u", t);
+    for (unsigned t = 0; t < BUDGET_CALLERS; t++)
+        pthread_join(threads[t], NULL);
+    CHECK(zo_device_host_in_use(&device) == 0, "%llu bytes still in use",
+          (unsigned long long)zo_device_host_in_use(&device));
+    CHECK(zo_device_host_high_water(&device) <= BUDGET_BYTES, "the budget was passed");
+    CHECK_OK(zo_device_host_set_budget(&device, 0));
+}
+
 int main(void)
 {
     if (zo_device_host_create(&device) != ZO_OK) {
@@ -232,6 +276,7 @@ int main(void)
     callers_on_many_threads_share_one_stream();
     ping_pong();
     errors_cross_threads();
+    callers_on_many_threads_share_one_budget();
     CHECK_OK(zo_device_host_audit(&device));
     device.ops->destroy(device.ctx);
     if (failures)

@@ -1,6 +1,7 @@
 /* What only the host backend promises beyond the contract suite (device_contract_*.c):
  * host functions that queue work on other streams, bounds-checked copies, exact
- * out-of-memory answers, no loop streams, threads that cannot start, and the audit. */
+ * out-of-memory answers, no loop streams, threads that cannot start, the audit, and the
+ * device-memory budget with its high-water mark. */
 #include <stdio.h>
 #include <sys/resource.h>
 
@@ -28,6 +29,7 @@ static void expect_nothing_left(void)
 }
 
 TestSuite(host_device, .init = open_host, .fini = close_host, .timeout = 120);
+TestSuite(host_device_budget, .init = open_host, .fini = close_host, .timeout = 120);
 
 typedef struct hand_off {
     zo_device_stream *next_stream;
@@ -197,4 +199,170 @@ Test(host_device_audit, reports_what_is_left_and_destroy_frees_the_buffers)
 
     zo_device not_host = {0};
     cr_expect(eq(int, zo_device_host_audit(&not_host), ZO_ERR_INVALID_ARGUMENT));
+}
+
+/* ---- the device-memory budget (zo.device_memory_budget) and its high-water mark ----- */
+
+enum { KIB = 1024, BUDGET = 1024 * KIB };
+
+static void *device_buffer(size_t bytes) { return new_buffer(bytes, true); }
+
+static void free_device_buffer(void *buffer) { device.ops->free_device(device.ctx, buffer); }
+
+Test(host_device_budget,
+     allocations_within_it_succeed_and_one_past_it_fails_naming_it_and_changes_nothing)
+{
+    CHECK(zo_device_host_set_budget(&device, BUDGET));
+    cr_expect(eq(u64, zo_device_host_budget(&device), BUDGET));
+    void *first = device_buffer(768 * KIB), *second = device_buffer(128 * KIB);
+    void *refused = &refused;
+    cr_expect(
+        eq(int, device.ops->alloc_device(device.ctx, 129 * KIB, &refused), ZO_ERR_OUT_OF_MEMORY));
+    cr_expect(eq(ptr, refused, NULL));
+    const char *message = zo_last_error();
+    cr_expect(contains(message, "zo.device_memory_budget") && contains(message, "(132096 bytes)") &&
+                  contains(message, "896.00 KiB (917504 bytes) in use") &&
+                  contains(message, "1.00 MiB (1048576 bytes)"),
+              "message: %s", message);
+    cr_expect(eq(u64, zo_device_host_in_use(&device), 896 * KIB),
+              "the refusal changed the bytes in use");
+    cr_expect(eq(u64, zo_device_host_high_water(&device), 896 * KIB),
+              "the refusal moved the high-water mark");
+    void *last = device_buffer(128 * KIB); /* exactly up to the budget is within it */
+    cr_expect(eq(u64, zo_device_host_in_use(&device), BUDGET));
+    cr_expect(eq(int, device.ops->alloc_device(device.ctx, 1, &refused), ZO_ERR_OUT_OF_MEMORY));
+    free_device_buffer(first);
+    free_device_buffer(second);
+    free_device_buffer(last);
+    expect_nothing_left();
+}
+
+Test(host_device_budget, freeing_makes_room_again_and_pinned_memory_is_not_counted)
+{
+    CHECK(zo_device_host_set_budget(&device, BUDGET));
+    void *pinned = new_buffer(4 * BUDGET, false); /* host memory on a GPU too */
+    cr_expect(eq(u64, zo_device_host_in_use(&device), 0));
+    void *whole = device_buffer(BUDGET), *refused = NULL;
+    cr_expect(eq(int, device.ops->alloc_device(device.ctx, KIB, &refused), ZO_ERR_OUT_OF_MEMORY));
+    free_device_buffer(whole);
+    cr_expect(eq(u64, zo_device_host_in_use(&device), 0));
+    whole = device_buffer(BUDGET);
+    free_device_buffer(whole);
+    device.ops->free_pinned(device.ctx, pinned);
+    expect_nothing_left();
+}
+
+Test(host_device_budget, the_high_water_mark_is_exact_over_allocations_and_frees)
+{
+    uint64_t mark = 1;
+    CHECK(zo_device_memory_high_water(&device, &mark));
+    cr_expect(eq(u64, mark, 0), "a new device has allocated nothing");
+    void *a = device_buffer(100), *b = device_buffer(300); /* 400 */
+    free_device_buffer(a);                                 /* 300 */
+    void *c = device_buffer(50), *d = device_buffer(1000); /* 1350: the peak */
+    free_device_buffer(d);                                 /* 350 */
+    void *e = device_buffer(999), *f = device_buffer(0);   /* 1349: just under */
+    cr_expect(eq(u64, zo_device_host_in_use(&device), 1349));
+    cr_expect(eq(u64, zo_device_host_high_water(&device), 1350));
+    CHECK(zo_device_memory_high_water(&device, &mark));
+    cr_expect(eq(u64, mark, 1350), "the op and the host's getter disagree");
+    zo_device_host_reset_high_water(&device);
+    cr_expect(eq(u64, zo_device_host_high_water(&device), 1349),
+              "a reset starts from the bytes in use");
+    free_device_buffer(b);
+    free_device_buffer(c);
+    free_device_buffer(e);
+    free_device_buffer(f);
+    cr_expect(eq(u64, zo_device_host_in_use(&device), 0));
+    cr_expect(eq(u64, zo_device_host_high_water(&device), 1349));
+    cr_expect(eq(int, device.ops->memory_high_water(device.ctx, NULL), ZO_ERR_INVALID_ARGUMENT));
+    expect_nothing_left();
+}
+
+Test(host_device_budget,
+     memory_info_answers_like_a_gpu_of_the_budget_and_like_the_machine_without_one)
+{
+    size_t free_bytes = 0, total_bytes = 0;
+    CHECK(zo_device_memory_info(&device, &free_bytes, &total_bytes));
+    cr_expect(gt(sz, total_bytes, (size_t)BUDGET), "no budget: the machine's RAM");
+    cr_expect(le(sz, free_bytes, total_bytes));
+    CHECK(zo_device_host_set_budget(&device, BUDGET));
+    void *buffer = device_buffer(100 * KIB);
+    CHECK(zo_device_memory_info(&device, &free_bytes, &total_bytes));
+    cr_expect(eq(sz, total_bytes, (size_t)BUDGET));
+    cr_expect(eq(sz, free_bytes, (size_t)BUDGET - 100 * KIB));
+    cr_expect(
+        eq(int, device.ops->memory_info(device.ctx, NULL, &total_bytes), ZO_ERR_INVALID_ARGUMENT));
+    free_device_buffer(buffer);
+    expect_nothing_left();
+}
+
+Test(host_device_budget, one_below_the_bytes_in_use_is_refused_and_zero_means_none)
+{
+    void *buffer = device_buffer(2 * BUDGET);
+    cr_expect(eq(int, zo_device_host_set_budget(&device, BUDGET), ZO_ERR_INVALID_ARGUMENT));
+    cr_expect(contains(zo_last_error(), "already in use"), "message: %s", zo_last_error());
+    cr_expect(eq(u64, zo_device_host_budget(&device), 0), "a refused budget was kept");
+    CHECK(zo_device_host_set_budget(&device, 2 * BUDGET)); /* exactly what is in use */
+    void *refused = NULL;
+    cr_expect(eq(int, device.ops->alloc_device(device.ctx, 1, &refused), ZO_ERR_OUT_OF_MEMORY));
+    CHECK(zo_device_host_set_budget(&device, 0));
+    void *more = device_buffer(4 * BUDGET); /* no budget: only the machine's RAM limits it */
+    free_device_buffer(more);
+    free_device_buffer(buffer);
+    zo_device not_host = {0};
+    cr_expect(eq(int, zo_device_host_set_budget(&not_host, BUDGET), ZO_ERR_INVALID_ARGUMENT));
+    cr_expect(eq(int, zo_device_host_set_budget(NULL, BUDGET), ZO_ERR_INVALID_ARGUMENT));
+    cr_expect(eq(u64, zo_device_host_high_water(NULL), 0));
+    cr_expect(eq(u64, zo_device_host_in_use(&not_host), 0));
+    expect_nothing_left();
+}
+
+/* Two threads, each holding two buffers at a time, against a budget of three: every
+ * allocation either fits or is refused, and the mark never passes the budget. */
+enum { SLICE = BUDGET / 3, ROUNDS_PER_THREAD = 2000 };
+
+typedef struct budget_traffic {
+    size_t granted, refused;
+    bool other_failure;
+} budget_traffic;
+
+static void *allocate_and_free_in_a_loop(void *arg)
+{
+    budget_traffic *traffic = arg;
+    for (size_t round = 0; round < ROUNDS_PER_THREAD; round++) {
+        void *held[2] = {NULL, NULL};
+        for (size_t k = 0; k < 2; k++) {
+            zo_status status = device.ops->alloc_device(device.ctx, SLICE, &held[k]);
+            traffic->granted += status == ZO_OK;
+            traffic->refused += status == ZO_ERR_OUT_OF_MEMORY;
+            traffic->other_failure |= status != ZO_OK && status != ZO_ERR_OUT_OF_MEMORY;
+        }
+        device.ops->free_device(device.ctx, held[0]);
+        device.ops->free_device(device.ctx, held[1]);
+    }
+    return NULL;
+}
+
+Test(host_device_budget, two_threads_allocating_and_freeing_never_take_it_past_the_budget)
+{
+    CHECK(zo_device_host_set_budget(&device, BUDGET));
+    budget_traffic traffic[2] = {{0}};
+    pthread_t threads[2];
+    for (size_t t = 0; t < 2; t++)
+        cr_assert(eq(
+            int, pthread_create(&threads[t], NULL, allocate_and_free_in_a_loop, &traffic[t]), 0));
+    for (size_t t = 0; t < 2; t++)
+        pthread_join(threads[t], NULL);
+    for (size_t t = 0; t < 2; t++) {
+        cr_expect(eq(int, traffic[t].other_failure, false));
+        cr_expect(eq(sz, traffic[t].granted + traffic[t].refused, 2 * ROUNDS_PER_THREAD));
+        /* the other thread holds two at most: a round's first buffer always fits */
+        cr_expect(ge(sz, traffic[t].granted, ROUNDS_PER_THREAD));
+    }
+    cr_expect(le(u64, zo_device_host_high_water(&device), BUDGET));
+    /* a second buffer is refused only while the other thread holds two */
+    cr_expect(ge(u64, zo_device_host_high_water(&device), 2 * (uint64_t)SLICE));
+    cr_expect(eq(u64, zo_device_host_in_use(&device), 0));
+    expect_nothing_left();
 }

@@ -1,5 +1,5 @@
 /* The host backend's table of device operations: argument checks, then the streams of
- * stream.c, the events of event.c and the buffers of memory.c. */
+ * stream.c, the events of event.c and the buffers of memory.c (and its budget). */
 #include "backend.h"
 
 #include <stdatomic.h>
@@ -11,6 +11,7 @@
 #include "event.h"
 #include "memory.h"
 #include "stream.h"
+#include "zo/engine.h"
 
 typedef struct zo_host_device {
     zo_host_memory memory;
@@ -187,6 +188,36 @@ static void zo_destroy(void *ctx)
     free(device);
 }
 
+/* ---- The optional memory operations: the host plays a GPU of its budget. ---- */
+
+static zo_status zo_memory_info(void *ctx, size_t *free_bytes, size_t *total_bytes)
+{
+    if (!free_bytes || !total_bytes)
+        return zo_fail(ZO_ERR_INVALID_ARGUMENT, "host device: memory_info: %s is NULL",
+                       free_bytes ? "total_bytes" : "free_bytes");
+    zo_host_memory *memory = &((zo_host_device *)ctx)->memory;
+    zo_host_device_usage usage = zo_host_memory_device_usage(memory);
+    if (usage.budget_bytes) {
+        *total_bytes = usage.budget_bytes;
+        *free_bytes = usage.budget_bytes - usage.in_use_bytes; /* never above: alloc checks */
+        return ZO_OK;
+    }
+    /* No budget: the device is the machine's RAM, what alloc_device refuses above, and
+     * as much of it is free as the kernel says is available (all of it if it cannot). */
+    uint64_t available = zo_host_available_bytes();
+    *total_bytes = memory->capacity_bytes;
+    *free_bytes = available && available < memory->capacity_bytes ? available : memory->capacity_bytes;
+    return ZO_OK;
+}
+
+static zo_status zo_memory_high_water(void *ctx, uint64_t *bytes)
+{
+    if (!bytes)
+        return zo_fail(ZO_ERR_INVALID_ARGUMENT, "host device: memory_high_water: bytes is NULL");
+    *bytes = zo_host_memory_device_usage(&((zo_host_device *)ctx)->memory).high_water_bytes;
+    return ZO_OK;
+}
+
 /* ---- The optional optimizer operations (zo_device_host_add_optimizer): cpu_adam on
  * the "device" memory, at once on the calling thread once the stream has run what was
  * queued before, which keeps the stream's order. ---- */
@@ -217,7 +248,7 @@ static zo_status zo_copy_pageable(void *ctx, void *dst, const void *src, size_t 
 }
 
 /* Every operation but the optional optimizer ones: the two tables share them. */
-#define ZO_HOST_REQUIRED_OPS                                                                                      \
+#define ZO_HOST_SHARED_OPS                                                                                        \
     .name = "host", .takes_external_streams = false, .alloc_device = zo_alloc_device,                            \
     .free_device = zo_free_device, .alloc_pinned = zo_alloc_pinned, .free_pinned = zo_free_pinned,               \
     .stream_create = zo_stream_create, .stream_destroy = zo_stream_destroy, .copy_async = zo_copy_async,         \
@@ -225,17 +256,25 @@ static zo_status zo_copy_pageable(void *ctx, void *dst, const void *src, size_t 
     .event_destroy = zo_event_destroy, .event_record = zo_event_record,                                          \
     .stream_wait_event = zo_stream_wait_event, .event_synchronize = zo_event_synchronize,                        \
     .event_query = zo_event_query, .event_record_external = zo_event_record_external,                            \
-    .external_stream_wait_event = zo_external_stream_wait_event, .destroy = zo_destroy
+    .external_stream_wait_event = zo_external_stream_wait_event, .destroy = zo_destroy,                          \
+    .memory_info = zo_memory_info, .memory_high_water = zo_memory_high_water
 
 static const zo_device_ops zo_host_optimizer_ops = {
-    ZO_HOST_REQUIRED_OPS,
+    ZO_HOST_SHARED_OPS,
     .adam_grad_stats = zo_adam_grad_stats_op,
     .adam_step = zo_adam_step_op,
     .copy_pageable = zo_copy_pageable,
 };
 
-/* optional operations NULL: the engine runs offload "none" as the offloaded path here */
-static const zo_device_ops zo_host_ops = {ZO_HOST_REQUIRED_OPS};
+/* optimizer operations NULL: the engine runs offload "none" as the offloaded path here */
+static const zo_device_ops zo_host_ops = {ZO_HOST_SHARED_OPS};
+
+/* The host backend behind `device`, or NULL if it is not one. */
+static zo_host_device *zo_as_host(const zo_device *device)
+{
+    bool is_host = device && (device->ops == &zo_host_ops || device->ops == &zo_host_optimizer_ops);
+    return is_host ? device->ctx : NULL;
+}
 
 zo_status zo_device_host_create(zo_device *out)
 {
@@ -258,9 +297,9 @@ zo_status zo_device_host_create(zo_device *out)
 
 zo_status zo_device_host_audit(const zo_device *device)
 {
-    if (!device || (device->ops != &zo_host_ops && device->ops != &zo_host_optimizer_ops))
+    zo_host_device *host = zo_as_host(device);
+    if (!host)
         return zo_fail(ZO_ERR_INVALID_ARGUMENT, "zo_device_host_audit: not a host device");
-    zo_host_device *host = device->ctx;
     size_t device_buffers = zo_host_memory_live(&host->memory, ZO_HOST_BUFFER_DEVICE);
     size_t pinned_buffers = zo_host_memory_live(&host->memory, ZO_HOST_BUFFER_PINNED);
     size_t streams = atomic_load(&host->live_streams), events = atomic_load(&host->live_events);
@@ -276,9 +315,9 @@ zo_status zo_device_host_audit(const zo_device *device)
 
 zo_status zo_device_host_add_optimizer(zo_device *device)
 {
-    if (!device || (device->ops != &zo_host_ops && device->ops != &zo_host_optimizer_ops))
+    zo_host_device *host = zo_as_host(device);
+    if (!host)
         return zo_fail(ZO_ERR_INVALID_ARGUMENT, "zo_device_host_add_optimizer: not a host device");
-    zo_host_device *host = device->ctx;
     if (!host->kernels) {
         /* any thread count gives the same bits: cpu_adam's sums are in fixed slices */
         zo_adam_settings settings = {.isa = ZO_CPU_ISA_AUTO};
@@ -288,4 +327,30 @@ zo_status zo_device_host_add_optimizer(zo_device *device)
     }
     device->ops = &zo_host_optimizer_ops;
     return ZO_OK;
+}
+
+zo_status zo_device_host_set_budget(zo_device *device, uint64_t bytes)
+{
+    zo_host_device *host = zo_as_host(device);
+    if (!host)
+        return zo_fail(ZO_ERR_INVALID_ARGUMENT, "zo_device_host_set_budget: not a host device");
+    return zo_host_memory_set_device_budget(&host->memory, bytes);
+}
+
+/* The accounting of `device`'s device buffers; all zero if it is not a host device. */
+static zo_host_device_usage zo_usage_of(const zo_device *device)
+{
+    zo_host_device *host = zo_as_host(device);
+    return host ? zo_host_memory_device_usage(&host->memory) : (zo_host_device_usage){0};
+}
+
+uint64_t zo_device_host_budget(const zo_device *device) { return zo_usage_of(device).budget_bytes; }
+uint64_t zo_device_host_in_use(const zo_device *device) { return zo_usage_of(device).in_use_bytes; }
+uint64_t zo_device_host_high_water(const zo_device *device) { return zo_usage_of(device).high_water_bytes; }
+
+void zo_device_host_reset_high_water(zo_device *device)
+{
+    zo_host_device *host = zo_as_host(device);
+    if (host)
+        zo_host_memory_reset_device_high_water(&host->memory);
 }

@@ -1,13 +1,16 @@
 /* The host backend's buffers: calloc'd, aligned by hand, and registered so that frees
- * and copies can be checked against what was handed out. */
+ * and copies can be checked against what was handed out; device buffers counted against
+ * the budget. */
 #include "memory.h"
 
+#include <inttypes.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <unistd.h>
 
 #include "error.h"
 #include "fault_injection.h"
+#include "zo/byte_size.h"
 
 enum { ZO_HOST_ALIGNMENT = 64 };
 
@@ -52,6 +55,22 @@ static bool zo_registry_reserve(zo_host_memory *memory)
     return true;
 }
 
+/* ZO_ERR_OUT_OF_MEMORY if a device buffer of `bytes` more would exceed the budget; the
+ * caller holds the lock. */
+static zo_status zo_check_device_budget(const zo_host_memory *memory, size_t bytes)
+{
+    uint64_t budget = memory->device_budget_bytes, in_use = memory->device_bytes_in_use;
+    if (budget == 0 || (in_use <= budget && bytes <= budget - in_use))
+        return ZO_OK;
+    char asked[32], used[32], limit[32];
+    return zo_fail(ZO_ERR_OUT_OF_MEMORY,
+                   "host device: cannot allocate %s (%zu bytes) of device memory: %s (%" PRIu64
+                   " bytes) in use of zo.device_memory_budget %s (%" PRIu64 " bytes)",
+                   zo_format_byte_size(bytes, asked, sizeof asked), bytes,
+                   zo_format_byte_size(in_use, used, sizeof used), in_use,
+                   zo_format_byte_size(budget, limit, sizeof limit), budget);
+}
+
 zo_status zo_host_memory_alloc(zo_host_memory *memory, size_t bytes, zo_host_buffer_kind kind,
                                void **out)
 {
@@ -69,6 +88,15 @@ zo_status zo_host_memory_alloc(zo_host_memory *memory, size_t bytes, zo_host_buf
         return zo_fail(ZO_ERR_OUT_OF_MEMORY,
                        "host device: cannot allocate %zu bytes of %s memory (fault injected: %s)",
                        bytes, zo_kind_name(kind), zo_fault_name(fault));
+    /* Checked before calloc, to refuse without touching the allocator, and again when
+     * the buffer is registered, for another thread may have taken the room meanwhile. */
+    if (kind == ZO_HOST_BUFFER_DEVICE) {
+        pthread_mutex_lock(&memory->lock);
+        zo_status status = zo_check_device_budget(memory, bytes);
+        pthread_mutex_unlock(&memory->lock);
+        if (status != ZO_OK)
+            return status;
+    }
     /* calloc rather than aligned_alloc + memset: large blocks come zeroed from mmap and
      * their pages are only touched when used. */
     void *block = calloc(1, bytes + ZO_HOST_ALIGNMENT);
@@ -80,14 +108,24 @@ zo_status zo_host_memory_alloc(zo_host_memory *memory, size_t bytes, zo_host_buf
     zo_host_buffer buffer = {.data = (char *)address, .block = block, .bytes = bytes, .kind = kind};
 
     pthread_mutex_lock(&memory->lock);
-    bool registered = zo_registry_reserve(memory);
-    if (registered)
+    zo_status status =
+        kind == ZO_HOST_BUFFER_DEVICE ? zo_check_device_budget(memory, bytes) : ZO_OK;
+    if (status == ZO_OK && !zo_registry_reserve(memory))
+        status =
+            zo_fail(ZO_ERR_OUT_OF_MEMORY,
+                    "host device: cannot register a buffer of %zu bytes: out of memory", bytes);
+    if (status == ZO_OK) {
         memory->buffers[memory->count++] = buffer;
+        if (kind == ZO_HOST_BUFFER_DEVICE) {
+            memory->device_bytes_in_use += bytes;
+            if (memory->device_bytes_in_use > memory->device_high_water_bytes)
+                memory->device_high_water_bytes = memory->device_bytes_in_use;
+        }
+    }
     pthread_mutex_unlock(&memory->lock);
-    if (!registered) {
+    if (status != ZO_OK) {
         free(block);
-        return zo_fail(ZO_ERR_OUT_OF_MEMORY,
-                       "host device: cannot register a buffer of %zu bytes: out of memory", bytes);
+        return status;
     }
     *out = buffer.data;
     return ZO_OK;
@@ -102,6 +140,8 @@ void zo_host_memory_free(zo_host_memory *memory, void *data, zo_host_buffer_kind
     for (size_t i = 0; i < memory->count; i++) {
         if (memory->buffers[i].data == data && memory->buffers[i].kind == kind) {
             block = memory->buffers[i].block;
+            if (kind == ZO_HOST_BUFFER_DEVICE)
+                memory->device_bytes_in_use -= memory->buffers[i].bytes;
             memory->buffers[i] = memory->buffers[--memory->count];
             break;
         }
@@ -154,4 +194,39 @@ size_t zo_host_memory_bad_frees(zo_host_memory *memory)
     size_t bad_frees = memory->bad_frees;
     pthread_mutex_unlock(&memory->lock);
     return bad_frees;
+}
+
+zo_status zo_host_memory_set_device_budget(zo_host_memory *memory, uint64_t bytes)
+{
+    pthread_mutex_lock(&memory->lock);
+    uint64_t in_use = memory->device_bytes_in_use;
+    bool fits = bytes == 0 || in_use <= bytes;
+    if (fits)
+        memory->device_budget_bytes = bytes;
+    pthread_mutex_unlock(&memory->lock);
+    if (fits)
+        return ZO_OK;
+    char used[32], limit[32];
+    return zo_fail(ZO_ERR_INVALID_ARGUMENT,
+                   "host device: a zo.device_memory_budget of %s (%" PRIu64 " bytes) is below the "
+                   "%s (%" PRIu64 " bytes) of device memory already in use",
+                   zo_format_byte_size(bytes, limit, sizeof limit), bytes,
+                   zo_format_byte_size(in_use, used, sizeof used), in_use);
+}
+
+zo_host_device_usage zo_host_memory_device_usage(zo_host_memory *memory)
+{
+    pthread_mutex_lock(&memory->lock);
+    zo_host_device_usage usage = {.budget_bytes = memory->device_budget_bytes,
+                                  .in_use_bytes = memory->device_bytes_in_use,
+                                  .high_water_bytes = memory->device_high_water_bytes};
+    pthread_mutex_unlock(&memory->lock);
+    return usage;
+}
+
+void zo_host_memory_reset_device_high_water(zo_host_memory *memory)
+{
+    pthread_mutex_lock(&memory->lock);
+    memory->device_high_water_bytes = memory->device_bytes_in_use;
+    pthread_mutex_unlock(&memory->lock);
 }

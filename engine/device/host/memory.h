@@ -1,6 +1,8 @@
 /* The host backend's memory: "device" and "pinned" buffers are ordinary zero-filled,
  * 64-byte-aligned host allocations, kept in a registry so that a copy past the end of
- * one, a double free or a foreign pointer is caught instead of corrupting memory.
+ * one, a double free or a foreign pointer is caught instead of corrupting memory. The
+ * device buffers' bytes are counted against an optional budget (zo.device_memory_budget),
+ * with their high-water mark, so that the host can play a GPU of that size.
  * Internal. */
 #ifndef ZO_HOST_MEMORY_H
 #define ZO_HOST_MEMORY_H
@@ -8,6 +10,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "zo/status.h"
 
@@ -31,7 +34,19 @@ typedef struct zo_host_memory {
     size_t count, capacity;
     size_t bad_frees;      /* frees of a pointer not live with that kind */
     size_t capacity_bytes; /* the machine's RAM: a request above it is refused up front */
+    /* Device buffers only (pinned memory is host memory on a GPU too), in bytes as
+     * asked for, padding not counted. */
+    uint64_t device_budget_bytes;     /* 0: no budget */
+    uint64_t device_bytes_in_use;     /* the live device buffers' bytes */
+    uint64_t device_high_water_bytes; /* the most device_bytes_in_use has been */
 } zo_host_memory;
+
+/* A snapshot of the device buffers' accounting, all read under the lock together. */
+typedef struct zo_host_device_usage {
+    uint64_t budget_bytes; /* 0: no budget */
+    uint64_t in_use_bytes;
+    uint64_t high_water_bytes;
+} zo_host_device_usage;
 
 zo_status zo_host_memory_init(zo_host_memory *memory);
 
@@ -39,7 +54,8 @@ zo_status zo_host_memory_init(zo_host_memory *memory);
 void zo_host_memory_release(zo_host_memory *memory);
 
 /* A zero-filled, 64-byte-aligned buffer of `bytes` (0 gives a unique pointer too).
- * Errors: ZO_ERR_OUT_OF_MEMORY, with the size in the message. */
+ * Errors: ZO_ERR_OUT_OF_MEMORY, with the size in the message; for a device buffer past
+ * the budget, naming zo.device_memory_budget, the bytes asked, in use and the budget. */
 zo_status zo_host_memory_alloc(zo_host_memory *memory, size_t bytes, zo_host_buffer_kind kind,
                                void **out);
 
@@ -59,5 +75,14 @@ size_t zo_host_memory_live(zo_host_memory *memory, zo_host_buffer_kind kind);
 
 /* How many bad frees were counted so far. */
 size_t zo_host_memory_bad_frees(zo_host_memory *memory);
+
+/* Sets the device budget (0: none). ZO_ERR_INVALID_ARGUMENT, the budget unchanged, if
+ * the device buffers live already hold more than `bytes`. */
+zo_status zo_host_memory_set_device_budget(zo_host_memory *memory, uint64_t bytes);
+
+zo_host_device_usage zo_host_memory_device_usage(zo_host_memory *memory);
+
+/* Starts the high-water mark again from the bytes in use now. */
+void zo_host_memory_reset_device_high_water(zo_host_memory *memory);
 
 #endif
