@@ -21,13 +21,15 @@ int bench_transformer_create(bench_transformer *model, size_t hidden, size_t blo
         size_t hidden_squares; /* elements = hidden_squares * h^2 + hiddens * h */
         size_t hiddens;
     } shapes[BENCH_PARAMS_PER_BLOCK] = {
-        {"ln1.weight", 0, 1}, {"ln1.bias", 0, 1},  {"attn.qkv", 3, 0},   {"attn.qkv_bias", 0, 3},
-        {"attn.out", 1, 0},   {"attn.out_bias", 0, 1}, {"ln2.weight", 0, 1}, {"ln2.bias", 0, 1},
-        {"mlp.up", 4, 0},     {"mlp.up_bias", 0, 4},   {"mlp.down", 4, 0},   {"mlp.down_bias", 0, 1},
+        {"ln1.weight", 0, 1},    {"ln1.bias", 0, 1}, {"attn.qkv", 3, 0},
+        {"attn.qkv_bias", 0, 3}, {"attn.out", 1, 0}, {"attn.out_bias", 0, 1},
+        {"ln2.weight", 0, 1},    {"ln2.bias", 0, 1}, {"mlp.up", 4, 0},
+        {"mlp.up_bias", 0, 4},   {"mlp.down", 4, 0}, {"mlp.down_bias", 0, 1},
     };
     *model = (bench_transformer){.hidden = hidden, .blocks = blocks};
     if (bench_block_elems(hidden) == SIZE_MAX || blocks > SIZE_MAX / bench_block_elems(hidden))
-        return bench_fail("a transformer of %zu blocks of hidden size %zu is too large to count", blocks, hidden);
+        return bench_fail("a transformer of %zu blocks of hidden size %zu is too large to count",
+                          blocks, hidden);
     model->param_count = blocks * BENCH_PARAMS_PER_BLOCK;
     if (blocks == 0)
         return 0;
@@ -59,14 +61,18 @@ void bench_transformer_free(bench_transformer *model)
 uint64_t bench_plan_host_total(const zo_memory_plan *plan)
 {
     uint64_t total = plan->host_bytes + plan->pinned_bytes;
-    return total < plan->host_bytes ? UINT64_MAX : total; /* the plan's sums saturate; so does this */
+    return total < plan->host_bytes ? UINT64_MAX
+                                    : total; /* the plan's sums saturate; so does this */
 }
 
 bench_limit bench_plan_exceeds(const zo_memory_plan *plan, const bench_machine *machine)
 {
     bool device = plan->device_bytes > machine->gpu_bytes;
     bool host = bench_plan_host_total(plan) > machine->host_bytes;
-    return device && host ? BENCH_LIMIT_BOTH : device ? BENCH_LIMIT_DEVICE : host ? BENCH_LIMIT_HOST : BENCH_LIMIT_NONE;
+    return device && host ? BENCH_LIMIT_BOTH
+           : device       ? BENCH_LIMIT_DEVICE
+           : host         ? BENCH_LIMIT_HOST
+                          : BENCH_LIMIT_NONE;
 }
 
 const char *bench_limit_name(bench_limit limit)
@@ -78,8 +84,9 @@ const char *bench_limit_name(bench_limit limit)
 int bench_largest_fitting(bench_fits_fn fits, void *context, size_t max_blocks, size_t *largest)
 {
     bool fit = false;
-    size_t good = 0, bad = 1; /* invariant: good fits (0 always does), bad does not or is past max + 1 */
-    for (;;) { /* double until a size does not fit */
+    size_t good = 0,
+           bad = 1; /* invariant: good fits (0 always does), bad does not or is past max + 1 */
+    for (;;) {      /* double until a size does not fit */
         if (bad > max_blocks) {
             bad = max_blocks + 1;
             break;

@@ -39,7 +39,12 @@ typedef struct bench_machine {
 } bench_machine;
 
 /* Which limit a plan passes. */
-typedef enum bench_limit { BENCH_LIMIT_NONE, BENCH_LIMIT_DEVICE, BENCH_LIMIT_HOST, BENCH_LIMIT_BOTH } bench_limit;
+typedef enum bench_limit {
+    BENCH_LIMIT_NONE,
+    BENCH_LIMIT_DEVICE,
+    BENCH_LIMIT_HOST,
+    BENCH_LIMIT_BOTH
+} bench_limit;
 
 /* A plan made for a GPU (device_is_host false) against a machine: device_bytes
  * against its GPU memory, pageable + pinned host bytes against its RAM. The plan's

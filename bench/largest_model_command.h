@@ -20,12 +20,12 @@ typedef struct bench_machine_list {
 int bench_parse_machines(const char *option, const char *value, void *target);
 
 typedef struct bench_largest_request {
-    zo_settings base;        /* the weights' precision and the rest; stage, moments,
-                                offload_param and device are set per row            */
-    const char *base_label;  /* where the base came from: a config path or "defaults" */
-    size_t hidden;           /* of the synthetic transformer                           */
+    zo_settings base;       /* the weights' precision and the rest; stage, moments,
+                               offload_param and device are set per row            */
+    const char *base_label; /* where the base came from: a config path or "defaults" */
+    size_t hidden;          /* of the synthetic transformer                           */
     bench_machine_list machines;
-    const char *json_path;   /* NULL: no JSON report */
+    const char *json_path; /* NULL: no JSON report */
 } bench_largest_request;
 
 /* Prints, per machine, the largest model for stage 2 and 3 with fp32 and bf16

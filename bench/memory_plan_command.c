@@ -39,7 +39,8 @@ static int bench_parse_bytes(const char *option, const char *value, void *target
 {
     uint64_t *bytes = target;
     if (!zo_parse_byte_size(value, bytes) || *bytes == 0)
-        return bench_fail("%s %s: not a byte size above 0 (e.g. 24GiB; GB = 10^9, GiB = 2^30)", option, value);
+        return bench_fail("%s %s: not a byte size above 0 (e.g. 24GiB; GB = 10^9, GiB = 2^30)",
+                          option, value);
     return 0;
 }
 
@@ -54,15 +55,17 @@ static const bench_option bench_plan_options[] = {
      .help = "data-parallel ranks sharing the optimizer state (default 1)"},
     {"--json", BENCH_OPTION_STRING, FIELD(json_path), .value_name = "OUT",
      .help = "also write the plan (or the largest models) to OUT as JSON"},
-    {"--machines", BENCH_OPTION_CALL, FIELD(machines), .parse = bench_parse_machines, .value_name = "LIST",
+    {"--machines", BENCH_OPTION_CALL, FIELD(machines), .parse = bench_parse_machines,
+     .value_name = "LIST",
      .help = "the largest model that trains with ZeRO stage 2 and with stage 3 on\n"
              "each machine GPU+HOST, e.g. 24GiB+64GiB,80GiB+512GiB (instead of\n"
              "--params; --config optional: defaults with fp16 and the optimizer\n"
              "offloaded to the CPU)"},
-    {"--gpu-memory", BENCH_OPTION_CALL, FIELD(gpu_bytes), .parse = bench_parse_bytes, .value_name = "BYTES",
+    {"--gpu-memory", BENCH_OPTION_CALL, FIELD(gpu_bytes), .parse = bench_parse_bytes,
+     .value_name = "BYTES",
      .help = "with --host-memory: one more machine for the largest-model mode"},
-    {"--host-memory", BENCH_OPTION_CALL, FIELD(host_bytes), .parse = bench_parse_bytes, .value_name = "BYTES",
-     .help = "with --gpu-memory"},
+    {"--host-memory", BENCH_OPTION_CALL, FIELD(host_bytes), .parse = bench_parse_bytes,
+     .value_name = "BYTES", .help = "with --gpu-memory"},
     {"--hidden", BENCH_OPTION_SIZE, FIELD(hidden), 64, 1 << 20, "must be between 64 and 1048576",
      .value_name = "H",
      .help = "the largest-model mode's transformer: hidden size H, blocks of\n"
@@ -72,11 +75,10 @@ static const bench_option bench_plan_options[] = {
 
 const bench_command bench_plan_cli = {
     .name = "plan",
-    .usage =
-        "  zo-bench plan --params N --config FILE [OPTIONS]\n"
-        "                                        the engine's memory plan; allocates nothing\n"
-        "  zo-bench plan --machines 24GiB+64GiB,... [--config FILE] [--hidden H]\n"
-        "                                        the largest model, ZeRO stage 2 vs 3\n",
+    .usage = "  zo-bench plan --params N --config FILE [OPTIONS]\n"
+             "                                        the engine's memory plan; allocates nothing\n"
+             "  zo-bench plan --machines 24GiB+64GiB,... [--config FILE] [--hidden H]\n"
+             "                                        the largest model, ZeRO stage 2 vs 3\n",
     .heading = "plan options (zo_engine_plan on a model of N parameters; nothing is allocated):",
     .options = bench_plan_options,
     .notes = "  It prints device, pinned and pageable host bytes per rank, the host memory\n"
@@ -102,8 +104,9 @@ static int bench_parse_memory_plan_options(int argc, char **argv, int first,
     }
     if (options->machines.count > 0) {
         if (options->params || options->layers != 1 || options->ranks != 1)
-            return bench_fail("plan: --machines (or --gpu-memory) answers for its own models: no --params, "
-                              "--layers or --ranks with it");
+            return bench_fail(
+                "plan: --machines (or --gpu-memory) answers for its own models: no --params, "
+                "--layers or --ranks with it");
         return 0;
     }
     if (options->params == 0 || !options->config_path)

@@ -31,25 +31,28 @@ uint64_t zo_host_available_bytes(void)
 
 /* Stage 3's device bytes: the persistent parameters' weights and gradients and the two
  * pools of slots; nothing else grows with the model. */
-static zo_status zo_plan_stage3_device(const zo_settings *s, const zo_partition *layout, uint64_t dtype_bytes,
-                                       zo_memory_plan *plan)
+static zo_status zo_plan_stage3_device(const zo_settings *s, const zo_partition *layout,
+                                       uint64_t dtype_bytes, zo_memory_plan *plan)
 {
     zo_stage3_sizes sizes;
     zo_status status = zo_stage3_sizes_for(s, layout, NULL, &sizes);
     if (status != ZO_OK)
         return status;
-    plan->stage3_persistent_bytes = zo_mul_saturated(zo_mul_saturated(2, sizes.persistent_elems), dtype_bytes);
+    plan->stage3_persistent_bytes =
+        zo_mul_saturated(zo_mul_saturated(2, sizes.persistent_elems), dtype_bytes);
     plan->stage3_pool_bytes = zo_mul_saturated(sizes.pool_elems, dtype_bytes);
     plan->stage3_grad_pool_bytes = zo_mul_saturated(sizes.grad_pool_elems, dtype_bytes);
-    plan->device_bytes = zo_add_saturated(plan->stage3_persistent_bytes,
-                                          zo_add_saturated(plan->stage3_pool_bytes, plan->stage3_grad_pool_bytes));
+    plan->device_bytes =
+        zo_add_saturated(plan->stage3_persistent_bytes,
+                         zo_add_saturated(plan->stage3_pool_bytes, plan->stage3_grad_pool_bytes));
     return ZO_OK;
 }
 
 /* What device_bytes is checked against: the GPU's free memory (when known) and
  * zo.device_memory_budget, the smaller; on the host backend the budget alone (the
  * backend enforces it). 0: nothing to check against. */
-static uint64_t zo_plan_device_limit(const zo_settings *s, bool device_is_host, uint64_t device_free_bytes)
+static uint64_t zo_plan_device_limit(const zo_settings *s, bool device_is_host,
+                                     uint64_t device_free_bytes)
 {
     uint64_t free_bytes = device_is_host ? 0 : device_free_bytes;
     uint64_t budget = s->device_memory_budget;
@@ -60,25 +63,27 @@ static uint64_t zo_plan_device_limit(const zo_settings *s, bool device_is_host, 
 
 /* For a plan of stage 0-2 over its device limit: ", zero_optimization.stage 3 ... would
  * need X on the device" when that would be within the limit, else "". */
-static void zo_plan_stage3_hint(const zo_settings *s, const zo_partition *layout, uint64_t dtype_bytes,
-                                uint64_t limit, char *hint, size_t hint_size)
+static void zo_plan_stage3_hint(const zo_settings *s, const zo_partition *layout,
+                                uint64_t dtype_bytes, uint64_t limit, char *hint, size_t hint_size)
 {
     hint[0] = '\0';
     zo_settings stage3 = *s;
     stage3.stage = 3;
     zo_memory_plan sized = {0};
-    if (zo_plan_stage3_device(&stage3, layout, dtype_bytes, &sized) != ZO_OK || sized.device_bytes > limit)
+    if (zo_plan_stage3_device(&stage3, layout, dtype_bytes, &sized) != ZO_OK ||
+        sized.device_bytes > limit)
         return;
     char needed[32];
     snprintf(hint, hint_size,
-             "; zero_optimization.stage 3 with offload_param.device \"cpu\"%s would need %s on the device",
+             "; zero_optimization.stage 3 with offload_param.device \"cpu\"%s would need %s on the "
+             "device",
              s->offload_optimizer ? "" : " and offload_optimizer.device \"cpu\"",
              zo_format_byte_size(sized.device_bytes, needed, sizeof needed));
 }
 
 /* The verdict of a plan whose device bytes pass `limit`, naming what set the limit. */
-static void zo_plan_device_verdict(const zo_settings *s, const zo_partition *layout, uint64_t dtype_bytes,
-                                   uint64_t limit, zo_memory_plan *plan)
+static void zo_plan_device_verdict(const zo_settings *s, const zo_partition *layout,
+                                   uint64_t dtype_bytes, uint64_t limit, zo_memory_plan *plan)
 {
     char needed[32], allowed[32], what[160], hint[256];
     if (s->stage == 3) {
@@ -87,25 +92,29 @@ static void zo_plan_device_verdict(const zo_settings *s, const zo_partition *lay
                  zo_format_byte_size(plan->stage3_persistent_bytes, persistent, sizeof persistent),
                  zo_format_byte_size(plan->stage3_pool_bytes, pool, sizeof pool),
                  zo_format_byte_size(plan->stage3_grad_pool_bytes, grad_pool, sizeof grad_pool));
-        snprintf(hint, sizeof hint, ": lower zero_optimization.stage3_max_live_parameters (the slot pools) or "
-                                    "stage3_param_persistence_threshold");
+        snprintf(hint, sizeof hint,
+                 ": lower zero_optimization.stage3_max_live_parameters (the slot pools) or "
+                 "stage3_param_persistence_threshold");
     } else {
         snprintf(what, sizeof what, "weights and gradients%s",
                  s->offload_optimizer ? "" : ", master weights and moments");
         zo_plan_stage3_hint(s, layout, dtype_bytes, limit, hint, sizeof hint);
         if (!hint[0])
-            snprintf(hint, sizeof hint, ": fewer parameters per GPU (more ranks), or bf16/fp16 instead of fp32 "
-                                        "weights (fp16.enabled or bf16.enabled)");
+            snprintf(hint, sizeof hint,
+                     ": fewer parameters per GPU (more ranks), or bf16/fp16 instead of fp32 "
+                     "weights (fp16.enabled or bf16.enabled)");
     }
     bool budget_binds = s->device_memory_budget && limit == s->device_memory_budget;
     snprintf(plan->verdict, sizeof plan->verdict, "device memory needed %s (%s) but %s %s%s%s",
              zo_format_byte_size(plan->device_bytes, needed, sizeof needed), what,
              budget_binds ? "zo.device_memory_budget allows" : "the GPU has",
-             zo_format_byte_size(limit, allowed, sizeof allowed), budget_binds ? "" : " free", hint);
+             zo_format_byte_size(limit, allowed, sizeof allowed), budget_binds ? "" : " free",
+             hint);
 }
 
-zo_status zo_plan_for_layout(const zo_settings *s, const zo_partition *layout, uint64_t accumulation,
-                             bool device_is_host, uint64_t device_free_bytes, zo_memory_plan *plan)
+zo_status zo_plan_for_layout(const zo_settings *s, const zo_partition *layout,
+                             uint64_t accumulation, bool device_is_host, uint64_t device_free_bytes,
+                             zo_memory_plan *plan)
 {
     uint64_t elems = layout->padded_elems, ranks = layout->ranks;
     uint64_t dtype_bytes = s->fp16_enabled || s->bf16_enabled ? 2 : 4;
@@ -123,7 +132,8 @@ zo_status zo_plan_for_layout(const zo_settings *s, const zo_partition *layout, u
         /* gradients down, weights up; the delayed update lands gradients in two
          * buffers by turns unless it accumulates in fp32 anyway. With stage 3 the
          * weights' staging is where the 16-bit weights live between fetches. */
-        .pinned_bytes = zo_mul_saturated(s->delayed_param_update && accumulation == 1 ? 3 : 2, flat_bytes),
+        .pinned_bytes =
+            zo_mul_saturated(s->delayed_param_update && accumulation == 1 ? 3 : 2, flat_bytes),
         .host_bytes = zo_add_saturated(optimizer_bytes, zo_mul_saturated(gradient_sum, 4)),
         .host_available_bytes = zo_host_available_bytes(),
         .pinned_limit_bytes = s->max_pinned_bytes,
@@ -151,9 +161,10 @@ zo_status zo_plan_for_layout(const zo_settings *s, const zo_partition *layout, u
                                            plan->device_is_host ? plan->device_bytes : 0);
     char needed[32], limit[32];
     if (s->stage == 3 && !s->offload_optimizer) {
-        snprintf(plan->verdict, sizeof plan->verdict,
-                 "zero_optimization.stage 3 needs offload_optimizer.device \"cpu\": the engine refuses "
-                 "\"none\" with stage 3, so this plan does not cover it");
+        snprintf(
+            plan->verdict, sizeof plan->verdict,
+            "zero_optimization.stage 3 needs offload_optimizer.device \"cpu\": the engine refuses "
+            "\"none\" with stage 3, so this plan does not cover it");
         return ZO_OK;
     }
     if (plan->device_limit_bytes && plan->device_bytes > plan->device_limit_bytes) {
@@ -162,10 +173,13 @@ zo_status zo_plan_for_layout(const zo_settings *s, const zo_partition *layout, u
     }
     if (plan->pinned_limit_bytes && plan->pinned_bytes > plan->pinned_limit_bytes) {
         snprintf(plan->verdict, sizeof plan->verdict,
-                 "pinned staging needs %s (%" PRIu64 " bytes) but zo.max_pinned_bytes allows %s (%" PRIu64
-                 " bytes): raise zo.max_pinned_bytes, or use more ranks (zero_optimization.stage >= 1 shards)",
+                 "pinned staging needs %s (%" PRIu64
+                 " bytes) but zo.max_pinned_bytes allows %s (%" PRIu64
+                 " bytes): raise zo.max_pinned_bytes, or use more ranks (zero_optimization.stage "
+                 ">= 1 shards)",
                  zo_format_byte_size(plan->pinned_bytes, needed, sizeof needed), plan->pinned_bytes,
-                 zo_format_byte_size(plan->pinned_limit_bytes, limit, sizeof limit), plan->pinned_limit_bytes);
+                 zo_format_byte_size(plan->pinned_limit_bytes, limit, sizeof limit),
+                 plan->pinned_limit_bytes);
         return ZO_OK;
     }
     if (plan->host_available_bytes && host_total > plan->host_available_bytes) {
@@ -185,11 +199,13 @@ zo_status zo_plan_for_layout(const zo_settings *s, const zo_partition *layout, u
         return ZO_OK;
     }
     plan->fits = true;
-    int length = snprintf(plan->verdict, sizeof plan->verdict, "fits: %s of %s host memory available",
-                          zo_format_byte_size(host_total, needed, sizeof needed),
-                          zo_format_byte_size(plan->host_available_bytes, limit, sizeof limit));
+    int length =
+        snprintf(plan->verdict, sizeof plan->verdict, "fits: %s of %s host memory available",
+                 zo_format_byte_size(host_total, needed, sizeof needed),
+                 zo_format_byte_size(plan->host_available_bytes, limit, sizeof limit));
     if (plan->device_limit_bytes && length > 0 && (size_t)length < sizeof plan->verdict)
-        snprintf(plan->verdict + length, sizeof plan->verdict - (size_t)length, ", %s of %s on the device",
+        snprintf(plan->verdict + length, sizeof plan->verdict - (size_t)length,
+                 ", %s of %s on the device",
                  zo_format_byte_size(plan->device_bytes, needed, sizeof needed),
                  zo_format_byte_size(plan->device_limit_bytes, limit, sizeof limit));
     return ZO_OK;
@@ -200,19 +216,23 @@ zo_status zo_engine_plan(const zo_config *config, const zo_param_desc *params, s
 {
     if (!config || !out || ranks == 0)
         return zo_fail(ZO_ERR_INVALID_ARGUMENT, "zo_engine_plan: %s",
-                       !config ? "config is NULL" : !out ? "out is NULL" : "ranks is 0");
+                       !config ? "config is NULL"
+                       : !out  ? "out is NULL"
+                               : "ranks is 0");
     const zo_settings *settings = zo_config_settings(config);
     uint64_t accumulation = 1;
     zo_partition layout;
     zo_status status = zo_resolve_accumulation(settings, ranks, &accumulation);
     if (status == ZO_OK)
-        status = zo_partition_build(params, param_count, settings->reduce_bucket_size, ranks, &layout);
+        status =
+            zo_partition_build(params, param_count, settings->reduce_bucket_size, ranks, &layout);
     if (status != ZO_OK)
         return status;
     /* where zo_engine_create would put the device buffers */
     int gpus = 0;
-    bool device_is_host = settings->device == ZO_DEVICE_HOST ||
-                          (settings->device == ZO_DEVICE_AUTO && zo_cuda_device_count(&gpus) != ZO_OK);
+    bool device_is_host =
+        settings->device == ZO_DEVICE_HOST ||
+        (settings->device == ZO_DEVICE_AUTO && zo_cuda_device_count(&gpus) != ZO_OK);
     status = zo_plan_for_layout(settings, &layout, accumulation, device_is_host, 0, out);
     zo_partition_free(&layout);
     return status;

@@ -14,7 +14,8 @@
  * sizes come from zo_stage3_sizes_for (stage3_sizes.h). Errors: ZO_ERR_CONFIG from
  * zo_stage3_sizes_for (a pool too small for the largest parameter); *plan is then
  * zeroed. A plan that does not fit is ZO_OK with plan->fits false. */
-zo_status zo_plan_for_layout(const zo_settings *settings, const zo_partition *layout, uint64_t accumulation,
-                             bool device_is_host, uint64_t device_free_bytes, zo_memory_plan *plan);
+zo_status zo_plan_for_layout(const zo_settings *settings, const zo_partition *layout,
+                             uint64_t accumulation, bool device_is_host, uint64_t device_free_bytes,
+                             zo_memory_plan *plan);
 
 #endif

@@ -33,7 +33,9 @@ static zo_status plan_blocks(const zo_settings *s, size_t blocks, zo_memory_plan
     bench_transformer model;
     cr_assert(eq(int, bench_transformer_create(&model, HIDDEN, blocks), 0));
     zo_partition layout;
-    cr_assert(eq(int, zo_partition_build(model.params, model.param_count, s->reduce_bucket_size, 1, &layout), ZO_OK));
+    cr_assert(eq(
+        int, zo_partition_build(model.params, model.param_count, s->reduce_bucket_size, 1, &layout),
+        ZO_OK));
     zo_status status = zo_plan_for_layout(s, &layout, 1, false, 0, plan);
     zo_partition_free(&layout);
     bench_transformer_free(&model);
@@ -57,10 +59,14 @@ Test(memory_plan, stage3_device_bytes_do_not_grow_with_the_model_once_the_pools_
     cr_expect(eq(u64, small.stage3_pool_bytes, pool));
     cr_expect(eq(u64, small.stage3_grad_pool_bytes, pool));
     cr_expect(eq(u64, small.device_bytes, 2 * pool));
-    cr_expect(eq(u64, large.device_bytes, small.device_bytes), "the pools are the device's whole share");
-    cr_expect(gt(u64, large.pinned_bytes, small.pinned_bytes), "the 16-bit weights live on the host");
-    cr_expect(eq(u64, large.pinned_bytes, (uint64_t)64 * bench_block_elems(HIDDEN) * 2 * 2), "weights + grads");
-    cr_expect(eq(u64, large.host_bytes, (uint64_t)64 * bench_block_elems(HIDDEN) * 12), "as stage 2");
+    cr_expect(eq(u64, large.device_bytes, small.device_bytes),
+              "the pools are the device's whole share");
+    cr_expect(gt(u64, large.pinned_bytes, small.pinned_bytes),
+              "the 16-bit weights live on the host");
+    cr_expect(eq(u64, large.pinned_bytes, (uint64_t)64 * bench_block_elems(HIDDEN) * 2 * 2),
+              "weights + grads");
+    cr_expect(eq(u64, large.host_bytes, (uint64_t)64 * bench_block_elems(HIDDEN) * 12),
+              "as stage 2");
 }
 
 Test(memory_plan, stage3_keeps_the_small_parameters_on_the_device)
@@ -70,9 +76,11 @@ Test(memory_plan, stage3_keeps_the_small_parameters_on_the_device)
     cr_assert(eq(int, plan_blocks(&s, 8, &plan), ZO_OK), "%s", zo_last_error());
     /* per block 8 small parameters of h, 3h, 4h elements: 13h, each a multiple of 64 */
     uint64_t persistent_elems = (uint64_t)8 * 13 * HIDDEN;
-    cr_expect(eq(u64, plan.stage3_persistent_bytes, persistent_elems * 2 * 2), "fp16 weights + gradients");
-    cr_expect(eq(u64, plan.device_bytes,
-                 plan.stage3_persistent_bytes + plan.stage3_pool_bytes + plan.stage3_grad_pool_bytes));
+    cr_expect(eq(u64, plan.stage3_persistent_bytes, persistent_elems * 2 * 2),
+              "fp16 weights + gradients");
+    cr_expect(
+        eq(u64, plan.device_bytes,
+           plan.stage3_persistent_bytes + plan.stage3_pool_bytes + plan.stage3_grad_pool_bytes));
 }
 
 Test(memory_plan, a_model_8x_over_the_budget_with_stage2_fits_with_stage3)
@@ -86,7 +94,9 @@ Test(memory_plan, a_model_8x_over_the_budget_with_stage2_fits_with_stage3)
     cr_expect(eq(int, plan.fits, 0));
     cr_expect(eq(u64, plan.device_limit_bytes, budget));
     cr_expect(strstr(plan.verdict, "zo.device_memory_budget allows") != NULL, "%s", plan.verdict);
-    cr_expect(strstr(plan.verdict, "zero_optimization.stage 3 with offload_param.device \"cpu\" would need") != NULL,
+    cr_expect(strstr(plan.verdict,
+                     "zero_optimization.stage 3 with offload_param.device \"cpu\" would need") !=
+                  NULL,
               "%s", plan.verdict);
     cr_assert(eq(int, plan_blocks(&s3, 32, &plan), ZO_OK));
     cr_expect(le(u64, plan.device_bytes, budget));
@@ -101,7 +111,8 @@ Test(memory_plan, a_stage3_plan_over_the_budget_names_the_pools_and_the_budget)
     zo_memory_plan plan;
     cr_assert(eq(int, plan_blocks(&s, 4, &plan), ZO_OK));
     cr_expect(eq(int, plan.fits, 0));
-    cr_expect(strstr(plan.verdict, "zo.device_memory_budget allows 1.00 MiB") != NULL, "%s", plan.verdict);
+    cr_expect(strstr(plan.verdict, "zo.device_memory_budget allows 1.00 MiB") != NULL, "%s",
+              plan.verdict);
     cr_expect(strstr(plan.verdict, "stage3_max_live_parameters") != NULL, "%s", plan.verdict);
 }
 
@@ -112,7 +123,9 @@ Test(memory_plan, the_budget_is_checked_on_the_host_backend_and_the_smaller_limi
     bench_transformer model;
     cr_assert(eq(int, bench_transformer_create(&model, HIDDEN, 2), 0));
     zo_partition layout;
-    cr_assert(eq(int, zo_partition_build(model.params, model.param_count, s.reduce_bucket_size, 1, &layout), ZO_OK));
+    cr_assert(eq(
+        int, zo_partition_build(model.params, model.param_count, s.reduce_bucket_size, 1, &layout),
+        ZO_OK));
     zo_memory_plan plan;
     cr_assert(eq(int, zo_plan_for_layout(&s, &layout, 1, true, 0, &plan), ZO_OK));
     cr_expect(eq(int, plan.fits, 0), "the host backend enforces the budget");
@@ -181,15 +194,16 @@ Test(largest_model, the_search_matches_the_plan_at_its_boundary_and_is_monotone)
             bool fits = false;
             for (size_t b = 0; b <= largest + 3; b++) {
                 plan_fits(&c, b, &fits);
-                cr_expect(eq(int, fits, b <= largest), "machine %zu stage %d: %zu blocks (largest %zu)", m, stage, b,
-                          largest);
+                cr_expect(eq(int, fits, b <= largest),
+                          "machine %zu stage %d: %zu blocks (largest %zu)", m, stage, b, largest);
             }
             if (m == 1)
                 cr_expect(eq(sz, largest, 37), "the host binds: the same for both stages");
             else if (stage == 2)
                 cr_expect(eq(sz, largest, 10), "the GPU binds at 4 bytes per parameter");
             else
-                cr_expect(gt(sz, largest, 100), "stage 3: the GPU holds only the pools (%zu)", largest);
+                cr_expect(gt(sz, largest, 100), "stage 3: the GPU holds only the pools (%zu)",
+                          largest);
         }
 }
 
