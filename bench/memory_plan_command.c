@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "bench_fail.h"
+#include "largest_model_command.h"
 #include "options.h"
 #include "param_count.h"
 #include "synthetic_model.h"
@@ -20,14 +21,28 @@
 enum { BENCH_MAX_RANKS = 1 << 20 };
 
 typedef struct bench_memory_plan_options {
-    size_t params; /* 0 until given: required */
+    size_t params; /* 0 until given: required without machines */
     size_t layers;
     int ranks;
-    const char *config_path; /* required */
+    const char *config_path; /* required without machines */
     const char *json_path;   /* NULL: no JSON report */
+    /* the largest-model mode: machines from --machines, and --gpu-memory with
+     * --host-memory as one more */
+    bench_machine_list machines;
+    uint64_t gpu_bytes, host_bytes;
+    size_t hidden;
 } bench_memory_plan_options;
 
 #define FIELD(name) offsetof(bench_memory_plan_options, name)
+
+static int bench_parse_bytes(const char *option, const char *value, void *target)
+{
+    uint64_t *bytes = target;
+    if (!zo_parse_byte_size(value, bytes) || *bytes == 0)
+        return bench_fail("%s %s: not a byte size above 0 (e.g. 24GiB; GB = 10^9, GiB = 2^30)",
+                          option, value);
+    return 0;
+}
 
 static const bench_option bench_plan_options[] = {
     {"--params", BENCH_OPTION_COUNT, FIELD(params), .value_name = "N",
@@ -39,28 +54,61 @@ static const bench_option bench_plan_options[] = {
     {"--ranks", BENCH_OPTION_INT, FIELD(ranks), 1, BENCH_MAX_RANKS, .value_name = "R",
      .help = "data-parallel ranks sharing the optimizer state (default 1)"},
     {"--json", BENCH_OPTION_STRING, FIELD(json_path), .value_name = "OUT",
-     .help = "also write the plan to OUT as JSON"},
+     .help = "also write the plan (or the largest models) to OUT as JSON"},
+    {"--machines", BENCH_OPTION_CALL, FIELD(machines), .parse = bench_parse_machines,
+     .value_name = "LIST",
+     .help = "the largest model that trains with ZeRO stage 2 and with stage 3 on\n"
+             "each machine GPU+HOST, e.g. 24GiB+64GiB,80GiB+512GiB (instead of\n"
+             "--params; --config optional: defaults with fp16 and the optimizer\n"
+             "offloaded to the CPU)"},
+    {"--gpu-memory", BENCH_OPTION_CALL, FIELD(gpu_bytes), .parse = bench_parse_bytes,
+     .value_name = "BYTES",
+     .help = "with --host-memory: one more machine for the largest-model mode"},
+    {"--host-memory", BENCH_OPTION_CALL, FIELD(host_bytes), .parse = bench_parse_bytes,
+     .value_name = "BYTES", .help = "with --gpu-memory"},
+    {"--hidden", BENCH_OPTION_SIZE, FIELD(hidden), 64, 1 << 20, "must be between 64 and 1048576",
+     .value_name = "H",
+     .help = "the largest-model mode's transformer: hidden size H, blocks of\n"
+             "12H^2 + 13H parameters (default 4096)"},
     {0},
 };
 
 const bench_command bench_plan_cli = {
     .name = "plan",
-    .usage =
-        "  zo-bench plan --params N --config FILE [OPTIONS]\n"
-        "                                        the engine's memory plan; allocates nothing\n",
+    .usage = "  zo-bench plan --params N --config FILE [OPTIONS]\n"
+             "                                        the engine's memory plan; allocates nothing\n"
+             "  zo-bench plan --machines 24GiB+64GiB,... [--config FILE] [--hidden H]\n"
+             "                                        the largest model, ZeRO stage 2 vs 3\n",
     .heading = "plan options (zo_engine_plan on a model of N parameters; nothing is allocated):",
     .options = bench_plan_options,
     .notes = "  It prints device, pinned and pageable host bytes per rank, the host memory\n"
              "  available, the pinned limit and the engine's verdict: FITS or DOES NOT FIT (exit\n"
-             "  status 0 either way).\n",
+             "  status 0 either way). With --machines, per machine and for fp32 and bf16\n"
+             "  moments, the largest transformer (whole blocks) whose plan fits the GPU and\n"
+             "  host memory with stage 2 and with stage 3, and which limit binds.\n",
 };
 
 static int bench_parse_memory_plan_options(int argc, char **argv, int first,
                                            bench_memory_plan_options *options)
 {
-    *options = (bench_memory_plan_options){.layers = 1, .ranks = 1};
+    *options = (bench_memory_plan_options){.layers = 1, .ranks = 1, .hidden = 4096};
     if (bench_parse_options(&bench_plan_cli, argc, argv, first, options) < 0)
         return -1;
+    if (!options->gpu_bytes != !options->host_bytes)
+        return bench_fail("plan needs --gpu-memory and --host-memory together");
+    if (options->gpu_bytes) {
+        if (options->machines.count == BENCH_MAX_MACHINES)
+            return bench_fail("plan: at most %d machines", BENCH_MAX_MACHINES);
+        options->machines.items[options->machines.count++] =
+            (bench_machine){.gpu_bytes = options->gpu_bytes, .host_bytes = options->host_bytes};
+    }
+    if (options->machines.count > 0) {
+        if (options->params || options->layers != 1 || options->ranks != 1)
+            return bench_fail(
+                "plan: --machines (or --gpu-memory) answers for its own models: no --params, "
+                "--layers or --ranks with it");
+        return 0;
+    }
     if (options->params == 0 || !options->config_path)
         return bench_fail("plan needs --params N and --config FILE (see zo-bench --help)");
     return 0;
@@ -158,6 +206,31 @@ static int bench_write_memory_plan_json(const bench_memory_plan_options *options
     return result;
 }
 
+/* The largest-model mode: settings from --config, or the defaults with fp16 weights and
+ * the optimizer offloaded to pinned host memory (what stage 3 needs). */
+static int bench_largest_models(const bench_memory_plan_options *options)
+{
+    bench_largest_request request = {.base_label = "defaults + fp16 + offload_optimizer cpu",
+                                     .hidden = options->hidden,
+                                     .machines = options->machines,
+                                     .json_path = options->json_path};
+    zo_config *config = NULL;
+    if (options->config_path) {
+        BENCH_CHECK_ZO(zo_config_from_file(options->config_path, &config));
+        request.base = *zo_config_settings(config);
+        request.base_label = options->config_path;
+        zo_config_destroy(&config);
+    } else {
+        zo_default_settings(&request.base);
+        request.base.fp16_enabled = true;
+        request.base.offload_optimizer = true;
+        request.base.pin_memory = true;
+    }
+    return bench_largest_model_command(&request);
+fail:
+    return BENCH_EXIT_USAGE;
+}
+
 int bench_memory_plan_command(int argc, char **argv, int first)
 {
     bench_memory_plan_options options;
@@ -167,6 +240,8 @@ int bench_memory_plan_command(int argc, char **argv, int first)
     zo_config *config = NULL;
     bench_model model = {0};
     zo_memory_plan plan;
+    if (options.machines.count > 0)
+        return bench_largest_models(&options);
     BENCH_CHECK_ZO(zo_config_from_file(options.config_path, &config));
     if (bench_model_create(&model, options.params, options.layers) < 0)
         goto fail;

@@ -137,8 +137,10 @@ static zo_status zo_engine_check_plan(zo_engine *e)
     size_t free_bytes = 0, total_bytes = 0;
     if (!device_is_host && zo_device_memory_info(&e->device, &free_bytes, &total_bytes) != ZO_OK)
         free_bytes = 0; /* unknown: the allocation itself will tell */
-    zo_plan_for_layout(&e->settings, e->layout.padded_elems, e->accumulation_steps, (unsigned)e->ranks, device_is_host,
-                       free_bytes, &plan);
+    zo_status status = zo_plan_for_layout(&e->settings, &e->layout, e->accumulation_steps, device_is_host,
+                                          free_bytes, &plan);
+    if (status != ZO_OK)
+        return status;
     if (!plan.fits)
         return zo_fail(ZO_ERR_OUT_OF_MEMORY, "zo_engine_create: %s", plan.verdict);
     e->memory = plan;

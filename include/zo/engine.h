@@ -31,7 +31,8 @@ typedef struct zo_engine zo_engine;
 typedef struct zo_memory_plan {
     uint64_t param_elems;          /* the flat space, alignment padding included          */
     uint64_t device_bytes;         /* device weights + gradients (+ fp32 master weights and
-                                      moments with offload_optimizer.device "none" on a GPU) */
+                                      moments with offload_optimizer.device "none" on a GPU;
+                                      stage 3: persistent params + slot pools)          */
     uint64_t pinned_bytes;         /* page-locked staging: gradients down, weights up
                                       (0 with offload_optimizer.pin_memory false)        */
     uint64_t host_bytes;           /* pageable: master weights, moments, accumulation,
@@ -42,16 +43,29 @@ typedef struct zo_memory_plan {
     uint64_t device_free_bytes;    /* free GPU memory when known (at create), else 0      */
     bool fits;                     /* everything fits what is available and allowed       */
     char verdict[768];             /* why not, and which keys would make it fit           */
+    /* ZeRO stage 3 (0 for stages 0-2): device_bytes is the persistent parameters'
+     * weights and gradients plus the two slot pools, whatever the model's size. Taken
+     * from the reserved room below: the struct keeps its size. */
+    uint64_t stage3_persistent_bytes; /* weights + gradients of the persistent params */
+    uint64_t stage3_pool_bytes;       /* the pool of weight slots                      */
+    uint64_t stage3_grad_pool_bytes;  /* the pool of gradient slots                    */
+    uint64_t device_limit_bytes;   /* what device_bytes was checked against: the GPU's
+                                      free memory and zo.device_memory_budget, the
+                                      smaller of those known; 0: not checked           */
     /* Room for later fields without changing the struct's size (the caller allocates
      * it): zo writes zeros here today. */
-    unsigned char reserved[64];
+    unsigned char reserved[32];
 } zo_memory_plan;
 
 /* Works out the plan for these parameters and settings on `ranks` data-parallel ranks
  * (1 for one process) without allocating, and checks it against this machine.
  * zo_engine_create runs it first and refuses with the verdict when !fits.
+ * Device bytes are checked against zo.device_memory_budget when set (and, at create
+ * on a GPU, its free memory). With zero_optimization.stage 3 the device holds only
+ * the persistent parameters and the slot pools (the stage3_* fields).
  * Errors: ZO_ERR_INVALID_ARGUMENT (NULL config or out, ranks 0, bad params),
- * ZO_ERR_CONFIG (what zo_engine_create would say), ZO_ERR_OUT_OF_MEMORY. */
+ * ZO_ERR_CONFIG (what zo_engine_create would say, e.g. a stage3_max_live_parameters
+ * that cannot hold the largest parameter), ZO_ERR_OUT_OF_MEMORY. */
 ZO_API zo_status zo_engine_plan(const zo_config *config, const zo_param_desc *params, size_t param_count,
                                 unsigned ranks, zo_memory_plan *out);
 
