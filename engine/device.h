@@ -140,6 +140,11 @@ zo_status zo_device_host_create(zo_device *out);
 zo_status zo_device_open(zo_device_kind kind, int ordinal, zo_device *out, char *notice,
                          size_t notice_bytes);
 
+/* zo.device_memory_budget: the host backend refuses device allocations past `bytes`
+ * (0: no budget); a GPU's budget is the memory plan's to check. Errors: those of
+ * zo_device_host_set_budget (more already allocated). */
+zo_status zo_device_set_memory_budget(zo_device *device, uint64_t bytes);
+
 /* Destroys the device (its ops->destroy) and sets *device to {NULL, NULL}; a device
  * never opened ({NULL, NULL}) is a no-op. */
 void zo_device_close(zo_device *device);

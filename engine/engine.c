@@ -166,7 +166,9 @@ static zo_status zo_engine_choose_device(zo_engine *e)
 static zo_status zo_engine_start_device(zo_engine *e)
 {
     zo_status status;
-    if ((status = zo_engine_choose_device(e)) || (status = zo_device_open(ZO_DEVICE_HOST, 0, &e->worker_device, NULL, 0)))
+    if ((status = zo_engine_choose_device(e)) ||
+        (status = zo_device_set_memory_budget(&e->device, e->settings.device_memory_budget)) ||
+        (status = zo_device_open(ZO_DEVICE_HOST, 0, &e->worker_device, NULL, 0)))
         return status;
     if ((status = zo_device_stream_create(&e->device, "d2h", &e->d2h_stream)) ||
         (status = zo_device_stream_create(&e->device, "h2d", &e->h2d_stream)) ||
@@ -323,6 +325,14 @@ void *zo_engine_weights(zo_engine *e, size_t param)
     if (e->stage3)
         return zo_stage3_weights(e, param);
     return (char *)e->device_weights + e->layout.param_offset[param] * e->dtype_bytes;
+}
+
+uint64_t zo_engine_device_high_water(const zo_engine *e)
+{
+    uint64_t bytes = 0;
+    if (!e || !e->device.ops || zo_device_memory_high_water(&e->device, &bytes) != ZO_OK)
+        return 0;
+    return bytes;
 }
 
 void *zo_engine_grads(zo_engine *e, size_t param)

@@ -160,11 +160,12 @@ zo_status zo_plan_for_layout(const zo_settings *s, const zo_partition *layout,
     uint64_t host_total = zo_add_saturated(zo_add_saturated(plan->host_bytes, plan->pinned_bytes),
                                            plan->device_is_host ? plan->device_bytes : 0);
     char needed[32], limit[32];
-    if (s->stage == 3 && !s->offload_optimizer) {
+    /* on the host backend "none" is the offloaded path anyway (as the engine runs it) */
+    if (s->stage == 3 && !s->offload_optimizer && !device_is_host) {
         snprintf(
             plan->verdict, sizeof plan->verdict,
-            "zero_optimization.stage 3 needs offload_optimizer.device \"cpu\": the engine refuses "
-            "\"none\" with stage 3, so this plan does not cover it");
+            "zero_optimization.stage 3 needs offload_optimizer.device \"cpu\" on a GPU: the engine "
+            "refuses \"none\" with stage 3 there, so this plan does not cover it");
         return ZO_OK;
     }
     if (plan->device_limit_bytes && plan->device_bytes > plan->device_limit_bytes) {

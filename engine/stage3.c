@@ -115,13 +115,12 @@ zo_status zo_stage3_create(zo_engine *e)
             s->persistent_offset[i] = next, next += zo_aligned(e->layout.param_elems[i]);
     const zo_device *device = &e->device;
     size_t bytes = e->dtype_bytes;
-    /* a zero-byte allocation is refused by some backends: every buffer holds one block */
-    uint64_t persistent = s->sizes.persistent_elems ? s->sizes.persistent_elems : ZO_PARAM_ALIGN_ELEMS;
-    uint64_t pool = s->sizes.pool_elems ? s->sizes.pool_elems : ZO_PARAM_ALIGN_ELEMS;
-    if ((status = zo_device_alloc_device(device, persistent * bytes, &s->persistent_weights)) ||
-        (status = zo_device_alloc_device(device, persistent * bytes, &s->persistent_grads)) ||
-        (status = zo_device_alloc_device(device, pool * bytes, &s->pool)) ||
-        (status = zo_device_alloc_device(device, pool * bytes, &s->grad_pool)) ||
+    /* exactly what the memory plan counts (stage3_sizes.h); an empty buffer is none */
+    uint64_t persistent = s->sizes.persistent_elems, pool = s->sizes.pool_elems;
+    if ((persistent && (status = zo_device_alloc_device(device, persistent * bytes, &s->persistent_weights))) ||
+        (persistent && (status = zo_device_alloc_device(device, persistent * bytes, &s->persistent_grads))) ||
+        (pool && (status = zo_device_alloc_device(device, pool * bytes, &s->pool))) ||
+        (pool && (status = zo_device_alloc_device(device, pool * bytes, &s->grad_pool))) ||
         (status = zo_device_stream_create(device, "fetch", &s->fetch_stream)) ||
         (status = zo_alloc_events(device, params, &s->fetched)) ||
         (status = zo_alloc_events(device, params, &s->released)) ||

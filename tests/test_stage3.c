@@ -259,3 +259,67 @@ Test(stage3, a_checkpoint_resumes_bit_for_bit)
     snprintf(command, sizeof command, "rm -rf %s", dir);
     cr_expect(eq(int, system(command), 0));
 }
+
+/* "RAM as VRAM" on a machine without a GPU: 17 parameters of 4096 fp16 elements (136
+ * KiB of 16-bit weights) train on a host backend whose device memory is held to 16 KiB
+ * (the two 4096-element slot pools), over 8x less than the weights, and the most
+ * device memory ever held stays within it. */
+Test(stage3, a_model_eight_times_the_device_budget_trains_within_it)
+{
+    enum { LAYERS = 17, ELEMS = 4096, BUDGET = 2 * ELEMS * 2 };
+    static zo_param_desc layers[LAYERS];
+    static char names[LAYERS][16];
+    for (size_t p = 0; p < LAYERS; p++) {
+        snprintf(names[p], sizeof names[p], "layer%zu", p);
+        layers[p] = (zo_param_desc){names[p], ELEMS};
+    }
+    char json[640];
+    snprintf(json, sizeof json,
+             "{\"fp16\": {\"enabled\": true, \"initial_scale_power\": 8}, \"optimizer\": {\"type\": \"AdamW\","
+             " \"params\": {\"lr\": 0.02}}, \"zo\": {\"device\": \"host\", \"device_memory_budget\": %d},"
+             " \"zero_optimization\": {\"stage\": 3, \"offload_param\": {\"device\": \"cpu\"},"
+             " \"stage3_max_live_parameters\": %d, \"stage3_param_persistence_threshold\": 0}}",
+             BUDGET, ELEMS);
+    zo_config *config = NULL;
+    cr_assert(eq(int, zo_config_from_string(json, &config), ZO_OK), "%s", zo_last_error());
+    zo_engine *e = NULL;
+    cr_assert(eq(int, zo_engine_create(config, layers, LAYERS, &e), ZO_OK), "%s", zo_last_error());
+    zo_config_destroy(&config);
+    cr_assert(LAYERS * ELEMS * 2 >= 8 * BUDGET, "the weights are 8x the budget");
+    static float w[ELEMS], start_distance, distance;
+    for (size_t p = 0; p < LAYERS; p++) {
+        for (size_t i = 0; i < ELEMS; i++)
+            w[i] = 1.0f;
+        cr_assert(eq(int, zo_engine_set_master(e, p, w), ZO_OK), "%s", zo_last_error());
+    }
+    for (int step = 0; step < 20; step++) {
+        float scale = zo_engine_loss_scale(e);
+        distance = 0.0f;
+        for (size_t p = 0; p < LAYERS; p++) { /* forward: the distance to a target of 0 */
+            cr_assert(eq(int, zo_engine_fetch(e, p, NULL), ZO_OK), "%s", zo_last_error());
+            const void *weights = zo_engine_weights(e, p);
+            for (size_t i = 0; i < ELEMS; i++)
+                distance += fabsf(zo_test_load(weights, ZO_DTYPE_F16, i));
+            cr_assert(eq(int, zo_engine_release(e, p, NULL), ZO_OK), "%s", zo_last_error());
+        }
+        if (step == 0)
+            start_distance = distance;
+        for (size_t p = LAYERS; p-- > 0;) { /* backward: gradient = w */
+            cr_assert(eq(int, zo_engine_fetch(e, p, NULL), ZO_OK), "%s", zo_last_error());
+            const void *weights = zo_engine_weights(e, p);
+            void *grads = zo_engine_grads(e, p);
+            cr_assert(grads != NULL, "%s", zo_last_error());
+            for (size_t i = 0; i < ELEMS; i++)
+                zo_test_store(grads, ZO_DTYPE_F16, i, zo_test_load(weights, ZO_DTYPE_F16, i) * scale);
+            cr_assert(eq(int, zo_engine_grad_ready(e, p, NULL), ZO_OK), "%s", zo_last_error());
+            cr_assert(eq(int, zo_engine_release(e, p, NULL), ZO_OK), "%s", zo_last_error());
+        }
+        zo_step_info info;
+        cr_assert(eq(int, zo_engine_step(e, &info), ZO_OK), "%s", zo_last_error());
+    }
+    uint64_t high_water = zo_engine_device_high_water(e);
+    cr_expect(high_water > 0 && high_water <= BUDGET, "high-water mark %llu bytes, budget %d",
+              (unsigned long long)high_water, BUDGET);
+    cr_expect(distance < 0.9f * start_distance, "it trained: distance %g from %g", distance, start_distance);
+    zo_engine_destroy(&e);
+}

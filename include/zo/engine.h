@@ -118,6 +118,11 @@ ZO_API const char *zo_engine_notice(const zo_engine *engine);
  * the engine; "" for NULL. */
 ZO_API const char *zo_engine_placement(const zo_engine *engine);
 
+/* The most device memory the engine held at once so far, in bytes, where the backend
+ * keeps count (the host backend does; zo.device_memory_budget bounds it there); 0
+ * where it does not, and for NULL. */
+ZO_API uint64_t zo_engine_device_high_water(const zo_engine *engine);
+
 /* Where parameter `param`'s device weights are (read by the forward) and where the
  * backward must write its gradient, in zo_engine_dtype(). NULL for a NULL engine or
  * a bad index (zo_last_error() is not set). Owned by the engine. */
