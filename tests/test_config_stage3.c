@@ -9,17 +9,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "config_test_support.h"
 #include "zo/zo.h"
-
-static zo_config *parse_ok(const char *json)
-{
-    zo_config *config = NULL;
-    zo_status status = zo_config_from_string(json, &config);
-    cr_assert(eq(int, status, ZO_OK), "%s: %s\nconfig: %s", zo_status_name(status), zo_last_error(),
-              json);
-    cr_assert(config != NULL);
-    return config;
-}
 
 /* DeepSpeed's ZeRO-3 offload example in the Hugging Face form: "auto" where the
  * Trainer fills values in, sizes written as reals (1e9), and every stage 3 value zo
@@ -94,11 +85,7 @@ Test(config_stage3, reads_every_field_of_a_zero3_offload_config)
         "steps_per_print",
         "wall_clock_breakdown",
     };
-    size_t count = sizeof ignored / sizeof ignored[0];
-    cr_assert(eq(sz, zo_config_ignored_count(config), count));
-    for (size_t i = 0; i < count; i++)
-        cr_assert(eq(str, (char *)zo_config_ignored_key(config, i), (char *)ignored[i]),
-                  "ignored key %zu", i);
+    assert_ignored_keys(config, ignored, sizeof ignored / sizeof ignored[0]);
     zo_config_destroy(&config);
 }
 
@@ -152,11 +139,6 @@ Test(config_stage3, unprefixed_names_set_the_same_fields)
         eq(str, (char *)zo_config_ignored_key(config, 0), "zero_optimization.max_reuse_distance"));
     zo_config_destroy(&config);
 }
-
-typedef struct byte_size_case {
-    const char *value;
-    uint64_t bytes;
-} byte_size_case;
 
 Test(config_stage3, device_memory_budget_takes_a_count_or_a_size_with_a_unit)
 {
@@ -305,10 +287,6 @@ Test(config_stage3, example_zero3_offload_config_parses_with_its_ignored_keys)
         "activation_checkpointing",
         "tensorboard",
     };
-    size_t count = sizeof ignored / sizeof ignored[0];
-    cr_assert(eq(sz, zo_config_ignored_count(config), count));
-    for (size_t i = 0; i < count; i++)
-        cr_assert(eq(str, (char *)zo_config_ignored_key(config, i), (char *)ignored[i]),
-                  "ignored key %zu", i);
+    assert_ignored_keys(config, ignored, sizeof ignored / sizeof ignored[0]);
     zo_config_destroy(&config);
 }
