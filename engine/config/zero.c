@@ -1,7 +1,6 @@
 /* Config readers for "bf16" and "zero_optimization": the stage, where the optimizer
  * state and (stage 3) the parameters live, and the two spellings DeepSpeed accepts. */
 #include <stdio.h>
-#include <string.h>
 
 #include "handlers.h"
 #include "keys.h"
