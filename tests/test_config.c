@@ -12,17 +12,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "config_test_support.h"
 #include "zo/zo.h"
-
-static zo_config *parse_ok(const char *json)
-{
-    zo_config *config = NULL;
-    zo_status status = zo_config_from_string(json, &config);
-    cr_assert(eq(int, status, ZO_OK), "%s: %s\nconfig: %s", zo_status_name(status), zo_last_error(),
-              json);
-    cr_assert(config != NULL);
-    return config;
-}
 
 /* Numbers are compared with what the parser must produce: the JSON text read as a
  * double, then rounded to float where the field is a float. Exact, no tolerance. */
@@ -262,12 +253,7 @@ Test(config, records_ignored_deepspeed_keys_by_path_in_file_order)
         "scheduler.params.last_batch_iteration",
         "wall_clock_breakdown",
     };
-    size_t count = sizeof expected / sizeof expected[0];
-    cr_assert(eq(sz, zo_config_ignored_count(config), count));
-    for (size_t i = 0; i < count; i++)
-        cr_assert(eq(str, (char *)zo_config_ignored_key(config, i), (char *)expected[i]),
-                  "ignored key %zu", i);
-    cr_assert(zo_config_ignored_key(config, count) == NULL);
+    assert_ignored_keys(config, expected, sizeof expected / sizeof expected[0]);
     zo_config_destroy(&config);
 }
 
@@ -313,11 +299,6 @@ Test(config, collective_timeout_takes_seconds_or_zero_for_no_limit)
         zo_config_destroy(&config);
     }
 }
-
-typedef struct byte_size_case {
-    const char *value;
-    uint64_t bytes;
-} byte_size_case;
 
 Test(config, max_pinned_bytes_takes_a_count_or_a_size_with_a_unit)
 {

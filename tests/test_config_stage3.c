@@ -9,17 +9,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "config_test_support.h"
 #include "zo/zo.h"
-
-static zo_config *parse_ok(const char *json)
-{
-    zo_config *config = NULL;
-    zo_status status = zo_config_from_string(json, &config);
-    cr_assert(eq(int, status, ZO_OK), "%s: %s\nconfig: %s", zo_status_name(status), zo_last_error(),
-              json);
-    cr_assert(config != NULL);
-    return config;
-}
 
 /* DeepSpeed's ZeRO-3 offload example in the Hugging Face form: "auto" where the
  * Trainer fills values in, sizes written as reals (1e9), and every stage 3 value zo
@@ -94,11 +85,7 @@ Test(config_stage3, reads_every_field_of_a_zero3_offload_config)
         "steps_per_print",
         "wall_clock_breakdown",
     };
-    size_t count = sizeof ignored / sizeof ignored[0];
-    cr_assert(eq(sz, zo_config_ignored_count(config), count));
-    for (size_t i = 0; i < count; i++)
-        cr_assert(eq(str, (char *)zo_config_ignored_key(config, i), (char *)ignored[i]),
-                  "ignored key %zu", i);
+    assert_ignored_keys(config, ignored, sizeof ignored / sizeof ignored[0]);
     zo_config_destroy(&config);
 }
 
@@ -107,17 +94,19 @@ Test(config_stage3, auto_stage3_values_give_the_defaults)
 {
     zo_settings defaults;
     zo_default_settings(&defaults);
-    zo_config *config = parse_ok(
-        "{\"zero_optimization\": {\"stage3_prefetch_bucket_size\": \"auto\","
-        " \"stage3_param_persistence_threshold\": \"auto\", \"stage3_max_live_parameters\": \"auto\","
-        " \"stage3_model_persistence_threshold\": \"auto\", \"offload_param\": \"auto\","
-        " \"stage3_gather_16bit_weights_on_model_save\": \"auto\"},"
-        " \"zo\": {\"device_memory_budget\": \"auto\"}}");
+    zo_config *config =
+        parse_ok("{\"zero_optimization\": {\"stage3_prefetch_bucket_size\": \"auto\","
+                 " \"stage3_param_persistence_threshold\": \"auto\", "
+                 "\"stage3_max_live_parameters\": \"auto\","
+                 " \"stage3_model_persistence_threshold\": \"auto\", \"offload_param\": \"auto\","
+                 " \"stage3_gather_16bit_weights_on_model_save\": \"auto\"},"
+                 " \"zo\": {\"device_memory_budget\": \"auto\"}}");
     cr_assert(eq(int, memcmp(zo_config_settings(config), &defaults, sizeof defaults), 0));
     zo_config_destroy(&config);
 
-    config = parse_ok("{\"zero_optimization\": {\"stage\": 3, \"offload_param\": {\"device\": \"auto\","
-                      " \"pin_memory\": \"auto\"}}}");
+    config =
+        parse_ok("{\"zero_optimization\": {\"stage\": 3, \"offload_param\": {\"device\": \"auto\","
+                 " \"pin_memory\": \"auto\"}}}");
     cr_assert(eq(int, zo_config_settings(config)->offload_param, false));
     cr_assert(eq(int, zo_config_settings(config)->offload_param_pin_memory, true));
     zo_config_destroy(&config);
@@ -135,31 +124,31 @@ Test(config_stage3, stage3_without_offload_keeps_parameters_on_the_device)
 /* DeepSpeed's field names without the stage3_ prefix are the same settings. */
 Test(config_stage3, unprefixed_names_set_the_same_fields)
 {
-    zo_config *config = parse_ok(
-        "{\"zero_optimization\": {\"stage\": 3, \"prefetch_bucket_size\": 123,"
-        " \"param_persistence_threshold\": 0, \"max_live_parameters\": 1,"
-        " \"model_persistence_threshold\": 9223372036854775807,"
-        " \"max_reuse_distance\": 5, \"gather_16bit_weights_on_model_save\": false}}");
+    zo_config *config =
+        parse_ok("{\"zero_optimization\": {\"stage\": 3, \"prefetch_bucket_size\": 123,"
+                 " \"param_persistence_threshold\": 0, \"max_live_parameters\": 1,"
+                 " \"model_persistence_threshold\": 9223372036854775807,"
+                 " \"max_reuse_distance\": 5, \"gather_16bit_weights_on_model_save\": false}}");
     const zo_settings *s = zo_config_settings(config);
     cr_assert(eq(u64, s->stage3_prefetch_bucket_size, 123));
     cr_assert(eq(u64, s->stage3_param_persistence_threshold, 0));
     cr_assert(eq(u64, s->stage3_max_live_parameters, 1));
     cr_assert(eq(u64, s->stage3_model_persistence_threshold, 9223372036854775807ull));
     cr_assert(eq(sz, zo_config_ignored_count(config), 2));
-    cr_assert(eq(str, (char *)zo_config_ignored_key(config, 0), "zero_optimization.max_reuse_distance"));
+    cr_assert(
+        eq(str, (char *)zo_config_ignored_key(config, 0), "zero_optimization.max_reuse_distance"));
     zo_config_destroy(&config);
 }
-
-typedef struct byte_size_case {
-    const char *value;
-    uint64_t bytes;
-} byte_size_case;
 
 Test(config_stage3, device_memory_budget_takes_a_count_or_a_size_with_a_unit)
 {
     static const byte_size_case cases[] = {
-        {"0", 0}, {"4096", 4096}, {"1e9", 1000000000ull}, {"\"80GB\"", 80000000000ull},
-        {"\"2GiB\"", 2ull << 30}, {"\"512MiB\"", 512ull << 20},
+        {"0", 0},
+        {"4096", 4096},
+        {"1e9", 1000000000ull},
+        {"\"80GB\"", 80000000000ull},
+        {"\"2GiB\"", 2ull << 30},
+        {"\"512MiB\"", 512ull << 20},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char json[128];
@@ -255,8 +244,8 @@ Test(config_stage3, refuses_each_bad_value_naming_its_key)
         zo_config *config = (zo_config *)bad; /* anything but NULL: a failure must clear it */
         zo_status status = zo_config_from_string(bad->json, &config);
         const char *message = zo_last_error();
-        cr_expect(eq(int, status, bad->status), "got %s (%s) for %s", zo_status_name(status), message,
-                  bad->json);
+        cr_expect(eq(int, status, bad->status), "got %s (%s) for %s", zo_status_name(status),
+                  message, bad->json);
         cr_expect(config == NULL, "*out not cleared for %s", bad->json);
         cr_expect(strstr(message, bad->expect) != NULL, "message \"%s\" lacks \"%s\"", message,
                   bad->expect);
@@ -270,7 +259,9 @@ Test(config_stage3, settings_from_the_zero3_config_pass_zo_config_from_settings)
     zo_config *built = NULL;
     zo_status status = zo_config_from_settings(zo_config_settings(parsed), &built);
     cr_assert(eq(int, status, ZO_OK), "%s", zo_last_error());
-    cr_assert(eq(int, memcmp(zo_config_settings(built), zo_config_settings(parsed), sizeof(zo_settings)), 0));
+    cr_assert(eq(int,
+                 memcmp(zo_config_settings(built), zo_config_settings(parsed), sizeof(zo_settings)),
+                 0));
     zo_config_destroy(&built);
     zo_config_destroy(&parsed);
 }
@@ -279,7 +270,8 @@ Test(config_stage3, settings_from_the_zero3_config_pass_zo_config_from_settings)
 Test(config_stage3, example_zero3_offload_config_parses_with_its_ignored_keys)
 {
     zo_config *config = NULL;
-    zo_status status = zo_config_from_file(ZO_SOURCE_DIR "/bench/configs/ds_zero3_offload.json", &config);
+    zo_status status =
+        zo_config_from_file(ZO_SOURCE_DIR "/bench/configs/ds_zero3_offload.json", &config);
     cr_assert(eq(int, status, ZO_OK), "%s", zo_last_error());
     const zo_settings *s = zo_config_settings(config);
     cr_assert(eq(int, s->stage, 3));
@@ -295,10 +287,6 @@ Test(config_stage3, example_zero3_offload_config_parses_with_its_ignored_keys)
         "activation_checkpointing",
         "tensorboard",
     };
-    size_t count = sizeof ignored / sizeof ignored[0];
-    cr_assert(eq(sz, zo_config_ignored_count(config), count));
-    for (size_t i = 0; i < count; i++)
-        cr_assert(eq(str, (char *)zo_config_ignored_key(config, i), (char *)ignored[i]),
-                  "ignored key %zu", i);
+    assert_ignored_keys(config, ignored, sizeof ignored / sizeof ignored[0]);
     zo_config_destroy(&config);
 }

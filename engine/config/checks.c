@@ -27,10 +27,11 @@ zo_status zo_config_check_offload_param(const zo_settings *settings)
     /* DeepSpeed: offload_param "is valid only with stage 3"; below it the parameters
      * are not partitioned, so there is nothing to offload */
     if (settings->offload_param && settings->stage != 3)
-        return zo_fail(ZO_ERR_CONFIG,
-                       "zero_optimization.offload_param.device is \"cpu\" but zero_optimization.stage "
-                       "is %d: parameter offload needs stage 3",
-                       settings->stage);
+        return zo_fail(
+            ZO_ERR_CONFIG,
+            "zero_optimization.offload_param.device is \"cpu\" but zero_optimization.stage "
+            "is %d: parameter offload needs stage 3",
+            settings->stage);
     return ZO_OK;
 }
 

@@ -150,7 +150,8 @@ const zo_config_table zo_config_offload_param_keys = TABLE(offload_param_keys, N
  * has by construction (allgather_partitions) or does not need (checkpoint layout). */
 static const zo_config_key zero_keys[] = {
     CUSTOM_KEY("stage", zo_config_read_stage),
-    CUSTOM_SECTION_KEY("offload_optimizer", zo_config_read_offload_optimizer, zo_config_offload_optimizer_keys),
+    CUSTOM_SECTION_KEY("offload_optimizer", zo_config_read_offload_optimizer,
+                       zo_config_offload_optimizer_keys),
     CUSTOM_KEY("cpu_offload", zo_config_read_cpu_offload),
     BOOL_KEY("overlap_comm", overlap_comm),
     BOOL_KEY("contiguous_gradients", contiguous_gradients),

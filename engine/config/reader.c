@@ -264,8 +264,8 @@ zo_status zo_config_record_ignored(zo_config_reader *reader, const char *parent,
         config->ignored = grown;
         config->ignored_capacity = capacity;
     }
-    /* Joined here rather than in a fixed buffer: `parent` may itself be a joined path
-     * (a custom reader's). */
+    /* Each path its own allocation: zo_config_ignored_key hands them out for as long
+     * as the config lives. */
     size_t bytes = strlen(parent) + 1 + strlen(key) + 1;
     char *path = malloc(bytes);
     if (!path)
@@ -333,8 +333,8 @@ bool zo_config_key_is_ignored(const zo_config_key *key)
            key->kind == ZO_KEY_IGNORED_COUNT;
 }
 
-/* An ignored key whose type DeepSpeed checks is checked too: a config DeepSpeed would
- * refuse is not accepted here because zo does not use the value. "auto" passes. */
+/* An ignored key whose type DeepSpeed checks is checked too, so a value DeepSpeed would
+ * refuse is not let through just because zo does not use it. "auto" passes. */
 static zo_status zo_check_ignored_value(const zo_config_key *key, json_t *value, const char *parent,
                                         const char *name)
 {

@@ -48,16 +48,16 @@ typedef struct zo_config_reader {
 typedef zo_status (*zo_config_read_fn)(zo_config_reader *reader, json_t *value, const char *path);
 
 typedef enum zo_config_key_kind {
-    ZO_KEY_BOOL,    /* bool at `offset` in zo_settings                                  */
-    ZO_KEY_U64,     /* uint64_t at `offset`: a whole number in `range`                  */
-    ZO_KEY_INT,     /* int at `offset`: a whole number in `range`                       */
-    ZO_KEY_DOUBLE,  /* double at `offset`: a number in `range`                          */
-    ZO_KEY_FLOAT,   /* float at `offset`: a number in `range`, also after rounding      */
-    ZO_KEY_SECTION, /* an object walked with `section`                                  */
-    ZO_KEY_CUSTOM,  /* handed to `read`                                                  */
-    ZO_KEY_IGNORED, /* a DeepSpeed key zo has no use for: recorded, value not looked at */
-    ZO_KEY_IGNORED_BOOL,  /* ignored as above, its value checked: true or false         */
-    ZO_KEY_IGNORED_COUNT  /* ignored as above, its value checked: a whole number >= 0   */
+    ZO_KEY_BOOL,         /* bool at `offset` in zo_settings                             */
+    ZO_KEY_U64,          /* uint64_t at `offset`: a whole number in `range`             */
+    ZO_KEY_INT,          /* int at `offset`: a whole number in `range`                  */
+    ZO_KEY_DOUBLE,       /* double at `offset`: a number in `range`                     */
+    ZO_KEY_FLOAT,        /* float at `offset`: a number in `range`, also after rounding */
+    ZO_KEY_SECTION,      /* an object walked with `section`                             */
+    ZO_KEY_CUSTOM,       /* handed to `read`                                            */
+    ZO_KEY_IGNORED,      /* a DeepSpeed key zo has no use for: recorded, value unread   */
+    ZO_KEY_IGNORED_BOOL, /* ignored as above, its value checked: true or false          */
+    ZO_KEY_IGNORED_COUNT /* ignored as above, its value checked: a whole number >= 0    */
 } zo_config_key_kind;
 
 /* [min, max], either end open; max INFINITY for no upper bound. */

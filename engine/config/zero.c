@@ -1,7 +1,6 @@
 /* Config readers for "bf16" and "zero_optimization": the stage, where the optimizer
  * state and (stage 3) the parameters live, and the two spellings DeepSpeed accepts. */
 #include <stdio.h>
-#include <string.h>
 
 #include "handlers.h"
 #include "keys.h"
@@ -30,9 +29,10 @@ static const char *const zo_stage3_aliases[][2] = {
 static zo_status zo_check_one_spelling(json_t *zero, const char *path)
 {
     for (size_t i = 0; i < sizeof zo_stage3_aliases / sizeof zo_stage3_aliases[0]; i++)
-        if (json_object_get(zero, zo_stage3_aliases[i][0]) && json_object_get(zero, zo_stage3_aliases[i][1]))
-            return zo_fail(ZO_ERR_CONFIG, "%s: give \"%s\" or its other name \"%s\", not both", path,
-                           zo_stage3_aliases[i][0], zo_stage3_aliases[i][1]);
+        if (json_object_get(zero, zo_stage3_aliases[i][0]) &&
+            json_object_get(zero, zo_stage3_aliases[i][1]))
+            return zo_fail(ZO_ERR_CONFIG, "%s: give \"%s\" or its other name \"%s\", not both",
+                           path, zo_stage3_aliases[i][0], zo_stage3_aliases[i][1]);
     return ZO_OK;
 }
 

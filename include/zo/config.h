@@ -147,8 +147,10 @@ typedef struct zo_config zo_config;
  * problem: the JSON path of the key ("fp16.loss_scale_window"), with "did you mean"
  * for a near miss of a known key, or the line and column of a syntax error, or the
  * file that could not be read. Errors: ZO_ERR_CONFIG, ZO_ERR_IO (file),
- * ZO_ERR_NOT_SUPPORTED (zero stage 3, NVMe offload, amsgrad, an optimizer or scheduler
- * zo does not have), ZO_ERR_INVALID_ARGUMENT (NULL), ZO_ERR_OUT_OF_MEMORY. */
+ * ZO_ERR_NOT_SUPPORTED (NVMe offload of the optimizer state or the parameters, amsgrad,
+ * an optimizer or scheduler zo does not have), ZO_ERR_INVALID_ARGUMENT (NULL),
+ * ZO_ERR_OUT_OF_MEMORY. Stage 3 is read in full; zo_engine_create is what refuses it
+ * for now. */
 ZO_API zo_status zo_config_from_file(const char *path, zo_config **out);
 ZO_API zo_status zo_config_from_string(const char *json, zo_config **out);
 
@@ -161,8 +163,7 @@ ZO_API zo_status zo_config_from_string(const char *json, zo_config **out);
  * the field and its config key ("zo_settings.loss_scale_window (config key
  * fp16.loss_scale_window) is 0, must be >= 1"). Errors: ZO_ERR_CONFIG (a value out of
  * range, an enum value with no name, an unterminated string, non-zero reserved
- * bytes), ZO_ERR_NOT_SUPPORTED (stage 3), ZO_ERR_INVALID_ARGUMENT (NULL),
- * ZO_ERR_OUT_OF_MEMORY. */
+ * bytes, checks across keys), ZO_ERR_INVALID_ARGUMENT (NULL), ZO_ERR_OUT_OF_MEMORY. */
 ZO_API zo_status zo_config_from_settings(const zo_settings *settings, zo_config **out);
 
 /* Destroys *config and sets it to NULL; NULL is a no-op. */
@@ -172,7 +173,7 @@ ZO_API void zo_config_destroy(zo_config **config);
 ZO_API const zo_settings *zo_config_settings(const zo_config *config);
 
 /* The DeepSpeed keys of the config that zo accepts but has no use for
- * ("steps_per_print", "zero_optimization.stage3_max_live_parameters", ...), by JSON
+ * ("steps_per_print", "zero_optimization.stage3_max_reuse_distance", ...), by JSON
  * path, in file order; an ignored section counts once, by its own path. The engine
  * reports them once; nothing is ignored silently. The count is 0 and the key NULL for
  * a NULL config or an index past the end; strings live as long as the config. */
