@@ -49,8 +49,7 @@ static void *zo_device_at(void *base, uint64_t elem, size_t elem_bytes) { return
 static zo_status zo_stage3_check_settings(const zo_engine *e)
 {
     const zo_settings *s = &e->settings;
-    const char *what = e->ranks > 1                    ? "more than one rank"
-                       : s->delayed_param_update       ? "zo.delayed_param_update"
+    const char *what = s->delayed_param_update         ? "zo.delayed_param_update"
                        /* on the host backend "none" is the offloaded path anyway */
                        : !s->offload_optimizer && zo_device_takes_external_streams(&e->device)
                            ? "offload_optimizer.device \"none\" on a GPU"
@@ -60,7 +59,7 @@ static zo_status zo_stage3_check_settings(const zo_engine *e)
         return ZO_OK;
     return zo_fail(ZO_ERR_NOT_SUPPORTED,
                    "zero_optimization.stage 3 with %s is not supported: stage 3 streams the 16-bit weights "
-                   "from host memory (offload_param.device \"cpu\" with the optimizer offloaded), on one rank",
+                   "from host memory (offload_param.device \"cpu\" with the optimizer offloaded)",
                    what);
 }
 
@@ -431,6 +430,22 @@ zo_status zo_stage3_grad_ready(zo_engine *e, size_t param, void *stream)
     if (!s->persistent[param])
         s->grad_state[param] = ZO_GRAD_COPYING;
     return ZO_OK;
+}
+
+void zo_stage3_clear_gaps(zo_engine *e, size_t bucket)
+{
+    size_t begin = zo_bucket_begin(&e->layout, bucket), end = zo_bucket_end(&e->layout, bucket);
+    size_t cleared_to = begin; /* parameters lie in flat order */
+    for (size_t i = 0; i <= e->layout.param_count && cleared_to < end; i++) {
+        size_t first = i < e->layout.param_count ? e->layout.param_offset[i] : end;
+        size_t last = i < e->layout.param_count ? first + e->layout.param_elems[i] : end;
+        if (last <= cleared_to)
+            continue;
+        size_t gap_end = first < end ? first : end;
+        if (gap_end > cleared_to)
+            memset((char *)e->grads_landing + cleared_to * e->dtype_bytes, 0, (gap_end - cleared_to) * e->dtype_bytes);
+        cleared_to = last;
+    }
 }
 
 zo_status zo_stage3_send_bucket_up(zo_engine *e, size_t bucket)

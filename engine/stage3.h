@@ -35,6 +35,11 @@ void *zo_stage3_grads(struct zo_engine *e, size_t param);
  * buffer on the d2h stream, after the loop's stream (NULL: done) has written it. */
 zo_status zo_stage3_grad_ready(struct zo_engine *e, size_t param, void *stream);
 
+/* Worker, before bucket b's gradient is reduced: zeroes the landing buffer between
+ * its parameters. Stages 1/2 copy the whole bucket down (the gaps come as zeros);
+ * stage 3 copies parameters only, and an in-place reduce-scatter leaves sums there. */
+void zo_stage3_clear_gaps(struct zo_engine *e, size_t bucket);
+
 /* Queues the persistent parameters' part of bucket b up from the pinned weights on the
  * h2d stream (what a stage-1/2 engine does for the whole bucket). */
 zo_status zo_stage3_send_bucket_up(struct zo_engine *e, size_t bucket);

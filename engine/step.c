@@ -70,6 +70,8 @@ static zo_status zo_host_bucket_stats(zo_engine *e, size_t bucket, zo_grad_stats
     void *grad = zo_at(e->grads_landing, begin, e->dtype_bytes);
     bool boundary = zo_accumulation_boundary(e);
     zo_status status = ZO_OK;
+    if (e->stage3) /* only its parameters came down: the gaps must sum as zeros */
+        zo_stage3_clear_gaps(e, bucket);
     if (e->accumulated) {
         float *sum = e->accumulated + zo_accumulated_offset(e, bucket);
         bool first = e->micro_steps % e->accumulation_steps == 0;

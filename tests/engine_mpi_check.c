@@ -72,9 +72,10 @@ static zo_step_info micro_step(zo_engine *e, size_t step, size_t micro, bool rev
 {
     for (size_t k = 0; k < PARAMS; k++) {
         size_t param = reverse ? PARAMS - 1 - k : k;
-        check_ok(zo_engine_wait_params(e, param, NULL), "wait_params");
+        check_ok(zo_engine_fetch(e, param, NULL), "fetch"); /* stages 1/2: wait_params */
         write_gradient(e, param, step, micro, k == 0 ? overflow : 0.0f);
         check_ok(zo_engine_grad_ready(e, param, NULL), "grad_ready");
+        check_ok(zo_engine_release(e, param, NULL), "release");
     }
     zo_step_info info;
     check_ok(zo_engine_step(e, &info), "zo_engine_step");
@@ -128,12 +129,15 @@ static void check_trajectory(const trajectory_case *c)
         "{%s, \"gradient_clipping\": 1.0, \"gradient_accumulation_steps\": %zu,"
         " \"optimizer\": {\"type\": \"AdamW\", \"params\": {\"lr\": 0.001, \"weight_decay\": 0.01}},"
         " \"zero_optimization\": {\"stage\": %d, \"reduce_bucket_size\": 1000,"
-        "   \"offload_optimizer\": {\"device\": \"cpu\"}},"
+        "   \"offload_optimizer\": {\"device\": \"cpu\"}%s},"
         " \"zo\": {\"device\": \"host\", \"comm\": \"%s\", \"delayed_param_update\": %s, \"threads\": 1}}";
-    snprintf(json, sizeof json, format, c->precision, c->accumulation, c->stage, "mpi",
+    /* stage 3: the small b1 stays on the device, the others stream */
+    const char *stage3 = c->stage == 3 ? ", \"offload_param\": {\"device\": \"cpu\"},"
+                                         " \"stage3_param_persistence_threshold\": 100" : "";
+    snprintf(json, sizeof json, format, c->precision, c->accumulation, c->stage, stage3, "mpi",
              c->delayed_update ? "true" : "false");
     zo_engine *sharded = engine_for(json, true);
-    snprintf(json, sizeof json, format, c->precision, c->accumulation * (size_t)world, c->stage, "single",
+    snprintf(json, sizeof json, format, c->precision, c->accumulation * (size_t)world, c->stage, stage3, "single",
              c->delayed_update ? "true" : "false");
     zo_engine *reference = engine_for(json, true);
     if (zo_engine_ranks(sharded) != (size_t)world || zo_engine_rank(sharded) != (size_t)my_rank)
@@ -274,6 +278,8 @@ int main(int argc, char **argv)
         {"fp16, stage 2", fp16_config, 2, 1, false, 1e-5},
         {"bf16, stage 2, delayed update", "\"bf16\": {\"enabled\": true}", 2, 1, true, 5e-5},
         {"bf16, stage 2, accumulation 3", "\"bf16\": {\"enabled\": true}", 2, 3, false, 5e-5},
+        {"fp16, stage 3", fp16_config, 3, 1, false, 1e-5},
+        {"bf16, stage 3, accumulation 2", "\"bf16\": {\"enabled\": true}", 3, 2, false, 5e-5},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         check_trajectory(&cases[i]);
