@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #ifdef __linux__
 #include <sys/prctl.h>
 #endif
@@ -17,6 +18,7 @@
 #include "median.h"
 #include "options.h"
 #include "synthetic_model.h"
+#include "timeline_svg.h"
 #include "zo/byte_size.h"
 #include "zo/zo.h"
 
@@ -74,7 +76,7 @@ static int bench_engine_create_failed(zo_status status, const bench_engine_optio
 static int bench_engine_probe_step(zo_engine *engine, size_t layers)
 {
     bench_loop_sample probe;
-    if (bench_loop_step(engine, layers, 0.0, 0.0, &probe) < 0)
+    if (bench_loop_step(engine, layers, 0.0, 0.0, &probe, NULL) < 0)
         return BENCH_FAILED;
     if (!probe.info.boundary) {
         bench_fail("the config accumulates gradients over several micro-steps; the engine "
@@ -111,8 +113,20 @@ static int bench_engine_measure_phases(zo_adam *adam, const zo_settings *setting
     return bench_measure_copies_alone(r->copy_bytes, o->repeats, &r->copies);
 }
 
-/* Warm-up steps, then the timed ones, then the medians. */
-static int bench_engine_measure_pipeline(zo_engine *engine, bench_engine_result *r)
+/* Adds a timed step's stage-3 figures to the sums. */
+static void bench_engine_add_fetches(bench_engine_result *r, const zo_step_info *info)
+{
+    r->fetches += info->fetches;
+    r->prefetch_hits += info->prefetch_hits;
+    r->reuses += info->reuses;
+    r->bytes_fetched += info->bytes_fetched;
+    r->order_matched_steps += info->prefetch_order_matched;
+}
+
+/* Warm-up steps, then the timed ones (the last with its timeline when one is asked
+ * for), then the medians. */
+static int bench_engine_measure_pipeline(zo_engine *engine, bench_engine_result *r,
+                                         bench_loop_timeline *timeline)
 {
     const bench_engine_options *o = &r->options;
     size_t steps = (size_t)o->steps;
@@ -120,38 +134,46 @@ static int bench_engine_measure_pipeline(zo_engine *engine, bench_engine_result 
     double forward = bench_forward_share * layer_seconds, backward = layer_seconds - forward;
     bench_loop_sample sample;
     for (int k = 0; k < o->warmup_steps; k++)
-        if (bench_loop_step(engine, o->layers, forward, backward, &sample) < 0)
+        if (bench_loop_step(engine, o->layers, forward, backward, &sample, NULL) < 0)
             return -1;
 
     r->step_samples = calloc(steps, sizeof *r->step_samples);
-    double *series = calloc(5 * steps, sizeof *series); /* the other per-step figures */
-    if (!r->step_samples || !series) {
+    r->stall_fractions = calloc(steps, sizeof *r->stall_fractions);
+    double *series = calloc(6 * steps, sizeof *series); /* the other per-step figures */
+    if (!r->step_samples || !r->stall_fractions || !series) {
         free(series);
         return bench_fail("cannot allocate the timing samples");
     }
-    double *wait_params = series, *grad_ready = series + steps, *info_wait = series + 2 * steps,
-           *info_stats = series + 3 * steps, *info_update = series + 4 * steps;
+    double *fetch = series, *grad_ready = series + steps, *info_wait = series + 2 * steps,
+           *info_stats = series + 3 * steps, *info_update = series + 4 * steps,
+           *compute = series + 5 * steps;
     int result = -1;
     for (size_t k = 0; k < steps; k++) {
-        if (bench_loop_step(engine, o->layers, forward, backward, &sample) < 0)
+        bench_loop_timeline *drawn = k + 1 == steps ? timeline : NULL;
+        if (bench_loop_step(engine, o->layers, forward, backward, &sample, drawn) < 0)
             goto done;
         r->step_samples[k] = sample.step_seconds;
-        wait_params[k] = sample.wait_params_seconds;
+        r->stall_fractions[k] = sample.fetch_seconds / sample.step_seconds;
+        fetch[k] = sample.fetch_seconds;
         grad_ready[k] = sample.grad_ready_seconds;
+        compute[k] = sample.compute_seconds;
         info_wait[k] = sample.info.wait_seconds;
         info_stats[k] = sample.info.stats_seconds;
         info_update[k] = sample.info.update_seconds;
         r->skipped_steps += sample.info.skipped;
         r->loss_scale = sample.info.loss_scale;
+        bench_engine_add_fetches(r, &sample.info);
     }
     zo_status status = zo_engine_synchronize(engine);
     if (status != ZO_OK) {
         bench_fail("zo_engine_synchronize: %s: %s", zo_status_name(status), zo_last_error());
         goto done;
     }
+    r->stall_fraction = bench_median(r->stall_fractions, steps);
     r->step_seconds = bench_median(r->step_samples, steps);
-    r->wait_params_seconds = bench_median(wait_params, steps);
+    r->fetch_seconds = bench_median(fetch, steps);
     r->grad_ready_seconds = bench_median(grad_ready, steps);
+    r->loop_compute_seconds = bench_median(compute, steps);
     r->info_wait_seconds = bench_median(info_wait, steps);
     r->info_stats_seconds = bench_median(info_stats, steps);
     r->info_update_seconds = bench_median(info_update, steps);
@@ -188,7 +210,20 @@ int bench_engine_run(const bench_engine_options *options, bench_engine_result *r
     zo_adam *adam = NULL;
     bench_binding binding = {0};
     bench_model model = {0};
-    if (bench_engine_config_create(options->config_path, options->trace_path, &config) < 0)
+    bench_loop_timeline timeline = {0};
+    /* the timeline reads the engine's trace: the user's, or one of its own */
+    char own_trace[] = "/tmp/zo-bench-engine-trace-XXXXXX";
+    const char *trace_path = options->trace_path;
+    if (options->timeline_svg_path && !trace_path) {
+        int fd = mkstemp(own_trace);
+        if (fd < 0) {
+            bench_fail("--timeline-svg: cannot make a temporary file for the engine's trace");
+            goto done;
+        }
+        close(fd);
+        trace_path = own_trace;
+    }
+    if (bench_engine_config_create(options->config_path, trace_path, &config) < 0)
         goto done;
     const zo_settings *settings = zo_config_settings(config);
     if (bench_model_create(&model, options->params, options->layers) < 0 ||
@@ -213,8 +248,13 @@ int bench_engine_run(const bench_engine_options *options, bench_engine_result *r
     r->rank = zo_engine_rank(engine);
     r->ranks = zo_engine_ranks(engine);
     zo_memory_plan memory;
-    if (zo_engine_memory(engine, &memory) == ZO_OK)
+    if (zo_engine_memory(engine, &memory) == ZO_OK) {
         r->host_state_bytes = memory.host_bytes;
+        r->device_bytes = memory.device_bytes;
+    }
+    r->streams_weights = bench_engine_streams_weights(engine);
+    r->device_budget = settings->device_memory_budget;
+    r->fetch_busy_seconds = -1.0;
     r->copy_bytes = options->params * zo_dtype_size(r->dtype);
     snprintf(r->placement, sizeof r->placement, "%s", zo_engine_placement(engine));
     /* the update alone runs with the engine's placement: its threads, on its CPUs */
@@ -238,18 +278,40 @@ int bench_engine_run(const bench_engine_options *options, bench_engine_result *r
     if ((outcome = bench_engine_probe_step(engine, model.layers)) != BENCH_DONE)
         goto done;
     outcome = BENCH_FAILED;
+    if (options->timeline_svg_path) {
+        /* two spans per layer and direction */
+        timeline.capacity = 4 * model.layers;
+        if (!(timeline.spans = calloc(timeline.capacity, sizeof *timeline.spans))) {
+            bench_fail("cannot allocate the timeline's spans");
+            goto done;
+        }
+    }
     if (bench_engine_measure_phases(adam, settings, r) < 0 ||
-        bench_engine_measure_pipeline(engine, r) < 0)
+        bench_engine_measure_pipeline(engine, r, options->timeline_svg_path ? &timeline : NULL) < 0)
         goto done;
+    r->device_high_water = zo_engine_device_high_water(engine);
+    if (r->copies.weights_up > 0.0) /* the bandwidth of the weights-up copy alone */
+        r->fetch_copy_seconds = (double)r->bytes_fetched / (double)options->steps /
+                                ((double)r->copy_bytes / r->copies.weights_up);
     /* written at destroy too, but only here can a failure to write be reported */
-    if (options->trace_path && (status = zo_engine_write_trace(engine)) != ZO_OK) {
-        bench_fail("zo_engine_write_trace(%s): %s: %s", options->trace_path, zo_status_name(status),
+    if (trace_path && (status = zo_engine_write_trace(engine)) != ZO_OK) {
+        bench_fail("zo_engine_write_trace(%s): %s: %s", trace_path, zo_status_name(status),
                    zo_last_error());
         goto done;
     }
+    if (options->timeline_svg_path &&
+        bench_timeline_svg_write(options->timeline_svg_path, trace_path, &timeline,
+                                 &r->fetch_busy_seconds) < 0)
+        goto done;
+    if (options->timeline_svg_path)
+        snprintf(r->timeline_note, sizeof r->timeline_note, "the last timed step drawn to %s",
+                 options->timeline_svg_path);
     outcome = BENCH_DONE;
 done:
     zo_engine_destroy(&engine);
+    if (trace_path == own_trace)
+        unlink(own_trace);
+    free(timeline.spans);
     zo_adam_destroy(&adam);
     bench_binding_release(&binding);
     bench_model_free(&model);
@@ -262,5 +324,7 @@ done:
 void bench_engine_result_release(bench_engine_result *result)
 {
     free(result->step_samples);
+    free(result->stall_fractions);
     result->step_samples = NULL;
+    result->stall_fractions = NULL;
 }

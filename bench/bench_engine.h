@@ -32,7 +32,10 @@ typedef struct bench_engine_result {
 
     /* the pipelined loop: medians of options.steps timed steps */
     double step_seconds;
-    double wait_params_seconds; /* the loop, inside zo_engine_wait_params per step */
+    double fetch_seconds;       /* the loop's stall: inside zo_engine_fetch per step */
+    double stall_fraction;      /* median of each step's fetch_seconds / step time */
+    double *stall_fractions;    /* owned: each timed step's, in order */
+    double loop_compute_seconds; /* the loop's sleeps per step, as measured */
     double grad_ready_seconds;  /* the loop, inside zo_engine_grad_ready per step */
     double info_wait_seconds;   /* zo_step_info.wait_seconds */
     double info_stats_seconds;  /* zo_step_info.stats_seconds */
@@ -40,6 +43,19 @@ typedef struct bench_engine_result {
     size_t skipped_steps;       /* of the timed ones (none is expected) */
     float loss_scale;           /* after the last step */
     double *step_samples;       /* owned: each timed step's seconds, in order */
+
+    /* ZeRO stage 3 (streams_weights false: stages 0-2, the rest 0) */
+    bool streams_weights;
+    uint64_t fetches, prefetch_hits, reuses, bytes_fetched; /* sums over the timed steps */
+    size_t order_matched_steps;     /* timed steps whose fetches followed the recorded order */
+    uint64_t device_high_water;     /* zo_engine_device_high_water after the run */
+    uint64_t device_budget;         /* zo.device_memory_budget, 0: none */
+    uint64_t device_bytes;          /* the plan's device bytes: persistent + both pools */
+    double fetch_copy_seconds;      /* per step, estimated: bytes_fetched / the weights-up
+                                       copy's bandwidth measured alone */
+    double fetch_busy_seconds;      /* per step, from the trace's fetch spans when a
+                                       timeline was drawn; < 0: not measured */
+    char timeline_note[256];        /* where the timeline went, or why not; "" if not asked */
 } bench_engine_result;
 
 /* Runs the benchmark. Returns BENCH_DONE, BENCH_REFUSED (after printing why: a bad

@@ -74,6 +74,11 @@ static const bench_option bench_engine_options_table[] = {
      .help = "timed runs of each phase alone; the median is reported (default 5)"},
     {"--trace", BENCH_OPTION_STRING, ENGINE + offsetof(bench_engine_options, trace_path),
      .value_name = "FILE", .help = "set zo.trace to FILE in the config (a Chrome/Perfetto trace)"},
+    {"--timeline-svg", BENCH_OPTION_STRING,
+     ENGINE + offsetof(bench_engine_options, timeline_svg_path), .value_name = "FILE",
+     .help = "draw the last timed step to FILE as an SVG: lanes for the loop\n"
+             "(compute, stalls in fetch), fetches, copies down, host update,\n"
+             "copies up (read from the engine's trace; --trace keeps it)"},
     {"--json", BENCH_OPTION_STRING, offsetof(bench_engine_values, json_path), .value_name = "OUT",
      .help = "also write the figures to OUT as JSON"},
     {"--ranks", BENCH_OPTION_CALL, offsetof(bench_engine_values, ranks), .parse = bench_parse_ranks,
@@ -94,8 +99,12 @@ const bench_command bench_engine_cli = {
     .notes = "  It times each phase alone (compute; the gradient and weight copies, one thread\n"
              "  each way; the host update: grad stats + Adam), then the pipelined step, and\n"
              "  reports step / max(phases) (overlap efficiency: 1.0 is perfect overlap, the goal\n"
-             "  is <= 1.15), step / sum(phases), and the medians of zo_step_info. It needs about\n"
-             "  36 bytes of memory per parameter (the engine's 20 with fp16, plus the phases').\n",
+             "  is <= 1.15), step / sum(phases), and the medians of zo_step_info. The loop's\n"
+             "  stall is its time inside zo_engine_fetch (stages 0-2: zo_engine_wait_params), per\n"
+             "  step and as a fraction of the step; with a stage-3 config also the bytes fetched,\n"
+             "  the prefetch hit rate and the device high-water mark against the budget\n"
+             "  (bench/configs/engine_stage3.json). It needs about 36 bytes of memory per\n"
+             "  parameter (the engine's 20 with fp16, plus the phases').\n",
 };
 
 /* The options to hand each run of a --ranks sweep: all but --ranks and --json (and

@@ -16,6 +16,7 @@ typedef struct bench_engine_options {
     int repeats;                 /* timed runs of each phase alone: 5                  */
     const char *config_path;     /* NULL: the built-in config (bench/configs/engine.json) */
     const char *trace_path;      /* NULL: no trace; else put into the config's zo.trace */
+    const char *timeline_svg_path; /* NULL: none; else the last timed step drawn there */
 } bench_engine_options;
 
 void bench_engine_options_default(bench_engine_options *options);

@@ -13,6 +13,9 @@
 
 /* step / max(phases) at or below this is the overlap the engine aims for */
 static const double bench_overlap_goal = 1.15;
+/* stage 3: the loop's stall waiting for fetched weights, as a fraction of the step,
+ * once prefetch follows the recorded order and the compute outlasts the copies */
+static const double bench_stall_goal = 0.10;
 
 typedef struct bench_engine_figures {
     double phase_sum, phase_max;
@@ -65,6 +68,57 @@ void report_print_engine_rank_line(const bench_engine_result *r)
     fflush(stdout);
 }
 
+/* The stall as a fraction of each step: its median and worst, and every step's. */
+static void report_print_stall(const bench_engine_result *r)
+{
+    int steps = r->options.steps;
+    double worst = 0.0;
+    for (int k = 0; k < steps; k++)
+        worst = r->stall_fractions[k] > worst ? r->stall_fractions[k] : worst;
+    printf("  stall / step: median %.1f%%, worst %.1f%%; goal <= %.0f%%: %s\n    per step:",
+           100 * r->stall_fraction, 100 * worst, 100 * bench_stall_goal,
+           worst <= bench_stall_goal ? "reached" : "NOT reached");
+    for (int k = 0; k < steps; k++)
+        printf(" %.1f%%", 100 * r->stall_fractions[k]);
+    printf("\n");
+}
+
+/* What stage 3 fetched per timed step, against the compute and the device budget. */
+static void report_print_stage3(const bench_engine_result *r)
+{
+    double steps = r->options.steps;
+    char fetched[32], high[32], budget[32], weights[32], device[32];
+    zo_format_byte_size((uint64_t)((double)r->bytes_fetched / steps), fetched, sizeof fetched);
+    zo_format_byte_size(r->device_high_water, high, sizeof high);
+    zo_format_byte_size(r->device_budget, budget, sizeof budget);
+    zo_format_byte_size(r->copy_bytes, weights, sizeof weights);
+    zo_format_byte_size(r->device_bytes, device, sizeof device);
+    double fetches = (double)r->fetches / steps;
+    printf("  ZeRO stage 3, per timed step (averages of %d):\n", r->options.steps);
+    printf("    fetched           %s in %.1f copies up; prefetch hits %.1f (%.0f%% of the copies); "
+           "reuses %.1f\n",
+           fetched, fetches, (double)r->prefetch_hits / steps,
+           r->fetches ? 100.0 * (double)r->prefetch_hits / (double)r->fetches : 0.0,
+           (double)r->reuses / steps);
+    printf("    recorded order    followed in %zu of %d steps\n", r->order_matched_steps,
+           r->options.steps);
+    printf("    copy vs compute   fetch copies %.2f ms (estimate: bytes / the weights-up copy's "
+           "bandwidth alone)",
+           1e3 * r->fetch_copy_seconds);
+    if (r->fetch_busy_seconds >= 0.0)
+        printf(", %.2f ms measured on the fetch stream in the drawn step", 1e3 * r->fetch_busy_seconds);
+    printf("; compute %.2f ms\n", 1e3 * r->loop_compute_seconds);
+    if (r->device_budget)
+        printf("    device memory     high-water %s of the %s budget (%.0f%%; plan %s); the 16-bit "
+               "weights are %s, %.1fx the budget\n",
+               high, budget, 100.0 * (double)r->device_high_water / (double)r->device_budget, device,
+               weights, (double)r->copy_bytes / (double)r->device_budget);
+    else
+        printf("    device memory     high-water %s (no zo.device_memory_budget; plan %s); the "
+               "16-bit weights are %s\n",
+               high, device, weights);
+}
+
 void report_print_engine(const bench_engine_result *r)
 {
     const bench_engine_options *o = &r->options;
@@ -114,8 +168,14 @@ void report_print_engine(const bench_engine_result *r)
                "  assumes it can, bucket by bucket); lower reduce_bucket_size or add parameters\n");
     printf("  zo_step_info medians [ms]: wait %.2f, stats %.2f, update %.2f\n",
            1e3 * r->info_wait_seconds, 1e3 * r->info_stats_seconds, 1e3 * r->info_update_seconds);
-    printf("  loop blocked per step [ms]: in wait_params %.2f, in grad_ready %.2f (medians)\n",
-           1e3 * r->wait_params_seconds, 1e3 * r->grad_ready_seconds);
+    printf("  loop per step [ms]: compute (sleeps) %.2f, stall in zo_engine_fetch %.2f, in "
+           "grad_ready %.2f (medians)\n",
+           1e3 * r->loop_compute_seconds, 1e3 * r->fetch_seconds, 1e3 * r->grad_ready_seconds);
+    report_print_stall(r);
+    if (r->streams_weights)
+        report_print_stage3(r);
+    if (r->timeline_note[0])
+        printf("  timeline: %s\n", r->timeline_note);
     printf("  skipped steps %zu of %d; loss scale %g\n", r->skipped_steps, o->steps,
            (double)r->loss_scale);
     fflush(stdout);
@@ -144,17 +204,31 @@ json_t *report_engine_json(const bench_engine_result *r)
         "grad_stats", r->update.stats, "adam_step", r->update.adam);
     json_t *step_info = json_pack("{s:f, s:f, s:f}", "wait", r->info_wait_seconds, "stats",
                                   r->info_stats_seconds, "update", r->info_update_seconds);
-    json_t *loop = json_pack("{s:f, s:f}", "wait_params", r->wait_params_seconds, "grad_ready",
-                             r->grad_ready_seconds);
+    json_t *loop = json_pack("{s:f, s:f, s:f, s:f, s:o}", "fetch", r->fetch_seconds, "grad_ready",
+                             r->grad_ready_seconds, "compute", r->loop_compute_seconds,
+                             "stall_fraction", r->stall_fraction, "stall_fraction_per_step",
+                             bench_json_reals(r->stall_fractions, (size_t)o->steps));
     json_t *samples = bench_json_reals(r->step_samples, (size_t)o->steps);
-    if (!phases || !step_info || !loop || !samples) {
+    json_t *stage3 = r->streams_weights
+        ? json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:f}", "fetches",
+                    (json_int_t)r->fetches, "prefetch_hits", (json_int_t)r->prefetch_hits, "reuses",
+                    (json_int_t)r->reuses, "bytes_fetched", (json_int_t)r->bytes_fetched,
+                    "order_matched_steps", (json_int_t)r->order_matched_steps,
+                    "device_high_water_bytes", (json_int_t)r->device_high_water,
+                    "device_memory_budget_bytes", (json_int_t)r->device_budget,
+                    "device_plan_bytes", (json_int_t)r->device_bytes,
+                    "fetch_copy_seconds_estimate", r->fetch_copy_seconds,
+                    "fetch_busy_seconds_drawn_step", r->fetch_busy_seconds)
+        : json_null();
+    if (!phases || !step_info || !loop || !samples || !stage3) {
         json_decref(phases), json_decref(step_info), json_decref(loop), json_decref(samples);
+        json_decref(stage3);
         return NULL;
     }
     /* "o" hands each sub-object's reference to the new one, even on failure */
     return json_pack(
         "{s:I, s:I, s:s, s:s, s:I, s:s, s:s?, s:s, s:i, s:f, s:b, s:i, s:i, s:i, s:o, s:f, s:f, "
-        "s:s, s:f, s:f, s:f, s:f, s:f, s:o, s:o, s:I, s:f, s:o, s:I, s:I, s:I, s:s}",
+        "s:s, s:f, s:f, s:f, s:f, s:f, s:o, s:o, s:I, s:f, s:o, s:I, s:I, s:I, s:s, s:o}",
         "params", (json_int_t)o->params, "layers", (json_int_t)o->layers, "dtype",
         zo_dtype_name(r->dtype), "device", r->device_name, "buckets", (json_int_t)r->bucket_count,
         "config", bench_engine_config_name(o->config_path), "trace", o->trace_path, "isa",
@@ -168,7 +242,8 @@ json_t *report_engine_json(const bench_engine_result *r)
         f.step_over_bound, "step_info_median_seconds", step_info, "loop_blocked_median_seconds",
         loop, "skipped_steps", (json_int_t)r->skipped_steps, "loss_scale", (double)r->loss_scale,
         "step_samples_seconds", samples, "ranks", (json_int_t)r->ranks, "rank", (json_int_t)r->rank,
-        "host_state_bytes", (json_int_t)r->host_state_bytes, "placement", r->placement);
+        "host_state_bytes", (json_int_t)r->host_state_bytes, "placement", r->placement,
+        "stage3", stage3);
 }
 
 int report_write_engine_json(const char *path, const bench_engine_result *result)

@@ -124,6 +124,18 @@ static void bench_print_run(const char *title, const bench_train_run *run)
            "overlap efficiency", run->overlap_efficiency, 1e3 * run->step_seconds,
            1e3 * run->largest_phase_seconds);
     printf("  %-34s %.4f -> %.4f\n", "loss (first -> last step)", run->first_loss, run->final_loss);
+    if (run->stage3) {
+        char high[32], budget[32];
+        zo_format_byte_size(run->device_high_water, high, sizeof high);
+        zo_format_byte_size(run->device_budget, budget, sizeof budget);
+        printf("  %-34s high-water %s of %s (zo_engine_device_high_water; 0 where the backend "
+               "does not count)\n",
+               "ZeRO stage 3: device memory", high,
+               run->device_budget ? budget : "no zo.device_memory_budget");
+        printf("  %-34s n/a (zo_step_info's fetches, hits and bytes: the examples' loop does not "
+               "hand its step info to the hook yet)\n",
+               "ZeRO stage 3: fetches");
+    }
 }
 
 static void bench_print_max(const char *label, const bench_train_max *max)

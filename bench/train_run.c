@@ -23,11 +23,13 @@ typedef struct bench_train_hook_state {
     bool trace_failed;
     bool sample_device; /* CUDA: cudaMemGetInfo after every step    */
     uint64_t device_baseline, device_peak;
+    uint64_t device_high_water; /* zo_engine_device_high_water at the last step */
 } bench_train_hook_state;
 
 static void bench_train_hook(void *user, zo_engine *engine, const mlp_log *log)
 {
     bench_train_hook_state *state = user;
+    state->device_high_water = zo_engine_device_high_water(engine);
     if (state->sample_device) {
         uint64_t used = 0, free_bytes = 0;
         char reason[256];
@@ -80,14 +82,17 @@ done:
     return text;
 }
 
-/* Bytes of a device weight or gradient under this config (it parsed once already). */
-static size_t bench_train_dtype_bytes(const char *config_text)
+/* Bytes of a device weight or gradient under this config (it parsed once already),
+ * and its stage and device budget into the run. */
+static size_t bench_train_dtype_bytes(const char *config_text, bench_train_run *out)
 {
     zo_config *config = NULL;
     size_t bytes = 4;
     if (zo_config_from_string(config_text, &config) == ZO_OK) {
         const zo_settings *settings = zo_config_settings(config);
         bytes = settings->fp16_enabled || settings->bf16_enabled ? 2 : 4;
+        out->stage3 = settings->stage == 3;
+        out->device_budget = settings->device_memory_budget;
     }
     zo_config_destroy(&config);
     return bytes;
@@ -170,7 +175,8 @@ int bench_train_run_once(const bench_train_run_spec *spec, bench_train_run *out)
         goto done;
     }
     bench_train_figures(&state, &log, &total_busy, out);
-    out->bytes_each_way = (uint64_t)out->params * bench_train_dtype_bytes(config_text);
+    out->bytes_each_way = (uint64_t)out->params * bench_train_dtype_bytes(config_text, out);
+    out->device_high_water = state.device_high_water;
     out->has_device_peak = state.sample_device;
     if (state.sample_device)
         out->device_peak_bytes = state.device_peak > state.device_baseline

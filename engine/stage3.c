@@ -17,6 +17,14 @@ typedef enum { ZO_WEIGHT_NONE, ZO_WEIGHT_LIVE, ZO_WEIGHT_PREFETCHED, ZO_WEIGHT_R
 /* A gradient slot: handed to the loop, or its copy down queued (reusable once done). */
 typedef enum { ZO_GRAD_NONE, ZO_GRAD_ASSIGNED, ZO_GRAD_COPYING } zo_grad_state;
 
+/* What the host functions the fetch stream runs for a parameter need: the wait for its
+ * update before a prefetch's copy, and (when tracing) the stamps around the copy. */
+typedef struct zo_fetch_mark {
+    struct zo_engine *engine;
+    size_t param;
+    double began;
+} zo_fetch_mark;
+
 typedef struct zo_interval {
     uint64_t begin, end;
 } zo_interval;
@@ -34,6 +42,7 @@ struct zo_stage3 {
     zo_interval *scratch;                 /* the allocator's sorted occupied ranges   */
     size_t *order;                        /* the first micro-step's fetches           */
     size_t order_length, position;
+    zo_fetch_mark *fetch_marks;           /* per parameter                            */
     bool recording, matched;
     zo_stage3_step_figures figures;
 };
@@ -108,6 +117,10 @@ zo_status zo_stage3_create(zo_engine *e)
     s->recording = s->matched = true;
     if ((status = zo_stage3_sizes_for(&e->settings, &e->layout, s->persistent, &s->sizes)))
         return status;
+    if (!(s->fetch_marks = calloc(params, sizeof *s->fetch_marks)))
+        return zo_fail(ZO_ERR_OUT_OF_MEMORY, "zo_engine_create: out of memory for stage 3's fetch marks");
+    for (size_t i = 0; i < params; i++)
+        s->fetch_marks[i] = (zo_fetch_mark){e, i, 0.0};
     uint64_t next = 0;
     for (size_t i = 0; i < params; i++)
         if (s->persistent[i])
@@ -148,6 +161,7 @@ void zo_stage3_destroy(zo_engine *e)
     zo_device_free_device(device, s->grad_pool);
     free(s->persistent), free(s->persistent_offset), free(s->weight_state), free(s->grad_state);
     free(s->release_recorded), free(s->weight_offset), free(s->grad_offset), free(s->scratch), free(s->order);
+    free(s->fetch_marks);
     free(s);
     e->stage3 = NULL;
 }
@@ -235,14 +249,32 @@ static bool zo_weights_published(zo_engine *e, size_t param)
     return published;
 }
 
+static zo_status zo_mark_fetch_begin(void *arg)
+{
+    ((zo_fetch_mark *)arg)->began = zo_now_seconds();
+    return ZO_OK;
+}
+
+static zo_status zo_mark_fetch_end(void *arg)
+{
+    const zo_fetch_mark *mark = arg;
+    zo_trace_span(mark->engine->trace, ZO_TRACK_FETCH, "fetch", mark->param, mark->began, zo_now_seconds());
+    return ZO_OK;
+}
+
 /* Queues `param`'s weights from the pinned buffer into its slot on the fetch stream. */
 static zo_status zo_copy_up(zo_engine *e, size_t param, uint64_t offset)
 {
     zo_stage3 *s = e->stage3;
     size_t bytes = e->layout.param_elems[param] * e->dtype_bytes;
-    zo_status status = zo_device_copy_async(&e->device, zo_device_at(s->pool, offset, e->dtype_bytes),
-                                            (char *)e->pinned_weights + e->layout.param_offset[param] * e->dtype_bytes,
-                                            bytes, s->fetch_stream);
+    zo_fetch_mark *mark = e->trace ? &s->fetch_marks[param] : NULL;
+    zo_status status = mark ? zo_device_launch_host(&e->device, s->fetch_stream, zo_mark_fetch_begin, mark) : ZO_OK;
+    if (status == ZO_OK)
+        status = zo_device_copy_async(&e->device, zo_device_at(s->pool, offset, e->dtype_bytes),
+                                      (char *)e->pinned_weights + e->layout.param_offset[param] * e->dtype_bytes,
+                                      bytes, s->fetch_stream);
+    if (status == ZO_OK && mark)
+        status = zo_device_launch_host(&e->device, s->fetch_stream, zo_mark_fetch_end, mark);
     if (status == ZO_OK)
         status = zo_device_event_record(&e->device, s->fetched[param], s->fetch_stream);
     if (status == ZO_OK) {
@@ -253,9 +285,25 @@ static zo_status zo_copy_up(zo_engine *e, size_t param, uint64_t offset)
     return status;
 }
 
+/* Fetch stream, before a prefetch's copy: waits until the update has written the
+ * parameter's pinned weights. The update of the last step never waits for the loop,
+ * and zo_engine_step drains the fetch stream before it starts the next one, so this
+ * wait ends, and it reads the generation the copy is for. */
+static zo_status zo_wait_until_published(void *arg)
+{
+    const zo_fetch_mark *mark = arg;
+    zo_engine *e = mark->engine;
+    for (size_t b = zo_param_first_bucket(&e->layout, mark->param); b <= zo_param_last_bucket(&e->layout, mark->param);
+         b++)
+        zo_engine_wait_published(e, b);
+    return ZO_OK;
+}
+
 /* Copies ahead along the recorded order, up to stage3_prefetch_bucket_size elements,
- * never waiting (a parameter whose update is not out yet, or that does not fit beside
- * the live ones, ends the prefetch). */
+ * never making the loop wait: a parameter whose update is not out yet is queued behind
+ * a wait for it on the fetch stream (its copy starts the moment the update publishes
+ * it, not at the loop's next fetch); one that does not fit beside the live ones ends
+ * the prefetch. */
 static void zo_prefetch(zo_engine *e)
 {
     zo_stage3 *s = e->stage3;
@@ -265,7 +313,9 @@ static void zo_prefetch(zo_engine *e)
         if (s->persistent[q] || s->weight_state[q] != ZO_WEIGHT_NONE) /* there already, or still in its slot */
             continue;
         uint64_t offset;
-        if (!zo_weights_published(e, q) || zo_weight_slot(e, q, false, &offset) != ZO_OK ||
+        if (zo_weight_slot(e, q, false, &offset) != ZO_OK ||
+            (!zo_weights_published(e, q) &&
+             zo_device_launch_host(&e->device, s->fetch_stream, zo_wait_until_published, &s->fetch_marks[q]) != ZO_OK) ||
             zo_copy_up(e, q, offset) != ZO_OK)
             return;
         s->weight_state[q] = ZO_WEIGHT_PREFETCHED;

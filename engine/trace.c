@@ -30,7 +30,7 @@ struct zo_trace {
 static const char *const zo_track_names[ZO_TRACK_COUNT] = {
     [ZO_TRACK_LOOP] = "training loop", [ZO_TRACK_D2H] = "d2h copies (gradients down)",
     [ZO_TRACK_STATS] = "host worker: grad stats", [ZO_TRACK_UPDATE] = "host worker: Adam update",
-    [ZO_TRACK_H2D] = "h2d copies (weights up)",
+    [ZO_TRACK_H2D] = "h2d copies (weights up)", [ZO_TRACK_FETCH] = "fetches (stage 3: weights up to their slots)",
 };
 
 zo_status zo_trace_open(const char *path, zo_trace **out)
@@ -79,8 +79,9 @@ static json_t *zo_span_event(const zo_trace_span_record *span, double origin)
     json_t *event = json_pack("{s:s, s:s, s:s, s:f, s:f, s:i, s:i}", "name", span->name, "cat", "zo", "ph", "X",
                               "ts", (span->begin - origin) * 1e6, "dur", (span->end - span->begin) * 1e6,
                               "pid", 1, "tid", (int)span->track + 1);
+    const char *index = span->track == ZO_TRACK_FETCH ? "param" : "bucket";
     if (event && span->bucket != (size_t)-1)
-        json_object_set_new(event, "args", json_pack("{s:I}", "bucket", (json_int_t)span->bucket));
+        json_object_set_new(event, "args", json_pack("{s:I}", index, (json_int_t)span->bucket));
     return event;
 }
 
@@ -94,9 +95,10 @@ zo_status zo_trace_write(zo_trace *trace)
     for (size_t k = 0; events && k < trace->count; k++)
         json_array_append_new(events, zo_span_event(&trace->spans[k], trace->origin));
     size_t dropped = trace->dropped;
+    double origin = trace->origin < 0.0 ? 0.0 : trace->origin;
     pthread_mutex_unlock(&trace->lock);
-    json_t *root = json_pack("{s:o, s:s, s:{s:I}}", "traceEvents", events, "displayTimeUnit", "ms", "otherData",
-                             "dropped_spans", (json_int_t)dropped);
+    json_t *root = json_pack("{s:o, s:s, s:{s:I, s:f}}", "traceEvents", events, "displayTimeUnit", "ms", "otherData",
+                             "dropped_spans", (json_int_t)dropped, "clock_origin_seconds", origin);
     if (!root)
         return zo_fail(ZO_ERR_OUT_OF_MEMORY, "zo.trace: out of memory while writing \"%s\"", trace->path);
     int failed = json_dump_file(root, trace->path, JSON_COMPACT);

@@ -14,6 +14,7 @@ typedef enum zo_trace_track {
     ZO_TRACK_STATS,       /* host worker: gradient stats and accumulation           */
     ZO_TRACK_UPDATE,      /* host worker: the Adam update                           */
     ZO_TRACK_H2D,         /* weight copies up                                       */
+    ZO_TRACK_FETCH,       /* stage 3: weights up into their slots (index: the param) */
     ZO_TRACK_COUNT
 } zo_trace_track;
 
@@ -29,7 +30,9 @@ zo_status zo_trace_open(const char *path, zo_trace **out);
 void zo_trace_span(zo_trace *trace, zo_trace_track track, const char *name, size_t bucket, double begin,
                    double end);
 
-/* Writes everything recorded so far (the file is rewritten whole each time).
+/* Writes everything recorded so far (the file is rewritten whole each time); the
+ * clock's reading at ts 0 goes into otherData.clock_origin_seconds, so a program on
+ * the same clock can line its own timings up with the spans.
  * Errors: ZO_ERR_IO, ZO_ERR_OUT_OF_MEMORY. */
 zo_status zo_trace_write(zo_trace *trace);
 
