@@ -386,12 +386,12 @@ void mlp_log_report(const mlp_log *log, const char *label)
         return;
     const zo_step_info *last = &log->last_micro_step;
     double micro_steps = (double)log->micro_steps;
-    printf("%sstage 3 per micro-step: %.1f fetches (%.1f KiB up), %.1f prefetch hits, %.1f reuses; "
+    printf("%sparameter fetches per micro-step: %.1f copies up (%.1f KiB), %.1f prefetch hits, %.1f reuses; "
            "order matched in %zu of the %zu after the first\n",
            label, (double)log->fetches / micro_steps, (double)log->bytes_fetched / 1024 / micro_steps,
            (double)log->prefetch_hits / micro_steps, (double)log->reuses / micro_steps,
            log->micro_steps - 1 - log->order_mismatches, log->micro_steps - 1);
-    printf("%sstage 3 last micro-step: %llu fetches (%.1f KiB up), %llu prefetch hits, %llu reuses, "
+    printf("%sthe last micro-step: %llu copies up (%.1f KiB), %llu prefetch hits, %llu reuses, "
            "order %s\n",
            label, (unsigned long long)last->fetches, (double)last->bytes_fetched / 1024,
            (unsigned long long)last->prefetch_hits, (unsigned long long)last->reuses,
