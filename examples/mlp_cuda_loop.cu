@@ -3,7 +3,9 @@
 // device buffers); GEMMs run on cuBLAS (cublasGemmEx, fp32 accumulate); small kernels
 // add biases, apply ReLU, and make the loss gradient. The loop hands the engine its
 // compute stream: each layer's forward waits on the device for its own bucket, and
-// each layer's gradients start copying down while the backward goes on.
+// each layer's gradients start copying down while the backward goes on. Every use of
+// a layer's weights sits between zo_engine_fetch and zo_engine_release, so the same
+// loop runs ZeRO stage 3 (the weights copied up layer by layer from host memory).
 #include <cublas_v2.h>
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
@@ -174,16 +176,45 @@ static cublasStatus_t gemm(const gpu_mlp *m, cublasOperation_t transa, cublasOpe
                         c, c_type, ldc, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
 }
 
+// Fetches layer l's weight and bias for the kernels queued next on the loop's stream
+// (ZeRO stage 3: copied up into a slot, or found still there; stages 0-2: the stream
+// waits for their bucket's update) and returns their device pointers, valid until
+// release_layer: in stage 3 the next fetch may put the layer in another slot, so they
+// are read again after every fetch, never kept.
+static bool fetch_layer(zo_engine *engine, size_t l, cudaStream_t stream, const void **weight, const void **bias)
+{
+    MLP_CHECK(zo_engine_fetch(engine, mlp_weight_param(l), stream));
+    MLP_CHECK(zo_engine_fetch(engine, mlp_bias_param(l), stream));
+    *weight = zo_engine_weights(engine, mlp_weight_param(l));
+    *bias = zo_engine_weights(engine, mlp_bias_param(l));
+    if (*weight && *bias)
+        return true;
+    fprintf(stderr, "layer %zu's weights are not on the device: %s\n", l, zo_last_error());
+fail:
+    return false;
+}
+
+// The kernels queued so far on the stream are the last to read layer l's weights: in
+// stage 3 its slots may take other parameters once the stream has passed this point.
+static bool release_layer(zo_engine *engine, size_t l, cudaStream_t stream)
+{
+    MLP_CHECK(zo_engine_release(engine, mlp_weight_param(l), stream));
+    MLP_CHECK(zo_engine_release(engine, mlp_bias_param(l), stream));
+    return true;
+fail:
+    return false;
+}
+
 template <typename T> static bool forward(gpu_mlp *m, zo_engine *engine)
 {
     size_t width = m->shape.width, batch = m->batch, count = batch * width;
     convert_inputs<T><<<blocks_for(count), 256, 0, m->stream>>>(m->inputs_f32, (T *)m->layer_input[0], count);
     for (size_t l = 0; l < m->shape.layers; l++) {
-        // this layer's weights, as soon as their bucket is on the GPU
-        MLP_CHECK(zo_engine_wait_params(engine, mlp_weight_param(l), m->stream));
-        MLP_CHECK(zo_engine_wait_params(engine, mlp_bias_param(l), m->stream));
-        const void *weight = zo_engine_weights(engine, mlp_weight_param(l));
-        const T *bias = (const T *)zo_engine_weights(engine, mlp_bias_param(l));
+        // this layer's weights, as soon as they are on the GPU
+        const void *weight = NULL, *bias_weights = NULL;
+        if (!fetch_layer(engine, l, m->stream, &weight, &bias_weights))
+            return false;
+        const T *bias = (const T *)bias_weights;
         bool last = l + 1 == m->shape.layers;
         // Y^T (width x batch) = W (out x in) X^T: W is row-major [out][in], i.e. W^T
         // column-major, hence OP_T
@@ -192,6 +223,8 @@ template <typename T> static bool forward(gpu_mlp *m, zo_engine *engine)
                           m->layer_input[l], (int)width, out, last ? CUDA_R_32F : m->type, (int)width));
         if (!last)
             bias_relu<T><<<blocks_for(count), 256, 0, m->stream>>>((T *)out, bias, batch, width);
+        if (!release_layer(engine, l, m->stream))
+            return false;
     }
     return cudaGetLastError() == cudaSuccess;
 fail:
@@ -201,33 +234,47 @@ fail:
 template <typename T> static bool backward(gpu_mlp *m, zo_engine *engine, float loss_scale, double *loss)
 {
     size_t width = m->shape.width, batch = m->batch, count = batch * width, last = m->shape.layers - 1;
-    CUDA_CHECK(cudaMemsetAsync(m->loss_sum, 0, sizeof(float), m->stream));
-    bias_loss_grad<T><<<blocks_for(count), 256, 0, m->stream>>>(
-        m->output, (const T *)zo_engine_weights(engine, mlp_bias_param(last)), m->targets, (T *)m->grad,
-        2.0f * loss_scale / (float)count, m->loss_sum, batch, width);
-    CUDA_CHECK(cudaMemcpyAsync(m->host_loss, m->loss_sum, sizeof(float), cudaMemcpyDeviceToHost, m->stream));
     for (size_t l = m->shape.layers; l-- > 0;) {
+        const void *weight = NULL, *bias = NULL;
+        if (!fetch_layer(engine, l, m->stream, &weight, &bias))
+            return false;
+        if (l == last) { // the last layer's bias completes the output the loss reads
+            CUDA_CHECK(cudaMemsetAsync(m->loss_sum, 0, sizeof(float), m->stream));
+            bias_loss_grad<T><<<blocks_for(count), 256, 0, m->stream>>>(
+                m->output, (const T *)bias, m->targets, (T *)m->grad, 2.0f * loss_scale / (float)count,
+                m->loss_sum, batch, width);
+            CUDA_CHECK(
+                cudaMemcpyAsync(m->host_loss, m->loss_sum, sizeof(float), cudaMemcpyDeviceToHost, m->stream));
+        }
         // dW^T (in x out) = X^T (in x batch) dY (batch x out), written straight into
-        // the engine's gradient buffer; db = column sums of dY
+        // the engine's gradient slots; db = column sums of dY
         void *grad_weight = zo_engine_grads(engine, mlp_weight_param(l));
         T *grad_bias = (T *)zo_engine_grads(engine, mlp_bias_param(l));
+        if (!grad_weight || !grad_bias) {
+            fprintf(stderr, "no gradient buffer for layer %zu: %s\n", l, zo_last_error());
+            return false;
+        }
         CUBLAS_CHECK(gemm(m, CUBLAS_OP_N, CUBLAS_OP_T, (int)width, (int)width, (int)batch, m->layer_input[l],
                           (int)width, m->grad, (int)width, grad_weight, m->type, (int)width));
         bias_grad<T><<<blocks_for(width), 256, 0, m->stream>>>((const T *)m->grad, grad_bias, batch, width);
         // hand them over now: their bucket copies down while the backward goes on
         MLP_CHECK(zo_engine_grad_ready(engine, mlp_weight_param(l), m->stream));
         MLP_CHECK(zo_engine_grad_ready(engine, mlp_bias_param(l), m->stream));
-        if (l == 0)
+        if (l == 0) { // nothing wants d loss / d input
+            if (!release_layer(engine, l, m->stream))
+                return false;
             break;
+        }
         // dX^T (in x batch) = W^T (in x out) dY^T (out x batch), then the ReLU mask
-        CUBLAS_CHECK(gemm(m, CUBLAS_OP_N, CUBLAS_OP_N, (int)width, (int)batch, (int)width,
-                          zo_engine_weights(engine, mlp_weight_param(l)), (int)width, m->grad, (int)width,
-                          m->grad_prev, m->type, (int)width));
+        CUBLAS_CHECK(gemm(m, CUBLAS_OP_N, CUBLAS_OP_N, (int)width, (int)batch, (int)width, weight, (int)width,
+                          m->grad, (int)width, m->grad_prev, m->type, (int)width));
         relu_backward<T><<<blocks_for(count), 256, 0, m->stream>>>((T *)m->grad_prev, (const T *)m->layer_input[l],
                                                                      count);
         void *swap = m->grad;
         m->grad = m->grad_prev;
         m->grad_prev = swap;
+        if (!release_layer(engine, l, m->stream))
+            return false;
     }
     CUDA_CHECK(cudaStreamSynchronize(m->stream)); // the loss, for the log
     *loss = *m->host_loss / (double)count;
@@ -271,6 +318,7 @@ template <typename T> static int train_on(const mlp_options *options, zo_engine 
             CUDA_CHECK(cudaEventRecord(compute_ended, model.stream));
             loss += micro_loss / (double)micro_steps;
             MLP_CHECK(zo_engine_step(engine, &info)); // decides at the accumulation's end
+            mlp_log_micro_step(log, &info);
             float milliseconds = 0.0f;
             CUDA_CHECK(cudaEventSynchronize(compute_ended));
             CUDA_CHECK(cudaEventElapsedTime(&milliseconds, compute_began, compute_ended));
@@ -283,6 +331,7 @@ template <typename T> static int train_on(const mlp_options *options, zo_engine 
     MLP_CHECK(zo_engine_synchronize(engine));
     CUDA_CHECK(cudaStreamSynchronize(model.stream));
     log->seconds = mlp_seconds() - log->started;
+    mlp_log_device(log, engine);
     result = 0;
 fail:
     if (compute_began)

@@ -1,10 +1,11 @@
 /* The host training loop of the deep MLP (mlp_model.h) with the offload engine,
- * computing on the host as a GPU would: weights are read from the engine's device buffer in its dtype (fp16 or
- * bf16) and multiplied with fp32 accumulation, as cublasGemmEx does; activations and
- * their gradients are stored in that dtype; each layer's gradients go into the
- * engine's buffer the moment the backward has them, so buckets copy down while the
- * backward goes on. mlp_cuda_loop.cu is its twin with cuBLAS. train_mlp_host and
- * zo-bench train run it. */
+ * computing on the host as a GPU would: weights are read from the engine's device
+ * buffer in its dtype (fp16 or bf16) and multiplied with fp32 accumulation, as
+ * cublasGemmEx does; activations and their gradients are stored in that dtype; each
+ * layer's gradients go into the engine's buffer the moment the backward has them, so
+ * buckets copy down while the backward goes on. Every use of a layer's weights sits
+ * between zo_engine_fetch and zo_engine_release, so the same loop runs ZeRO stage 3.
+ * mlp_cuda_loop.cu is its twin with cuBLAS. train_mlp_host and zo-bench train run it. */
 #include <math.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -119,9 +120,9 @@ typedef struct host_mlp {
     size_t batch;
     size_t checkpoint_every; /* K; 1 keeps everything */
     zo_dtype dtype;
-    float **weight;      /* [layers] fp32 copy of the device weight, [out][in]   */
-    float **weight_t;    /* [layers] the same transposed, [in][out]: forward's b */
-    float **bias;        /* [layers]                                             */
+    float *weight;       /* the fetched layer's weight widened to fp32, [out][in] */
+    float *weight_t;     /* the same transposed, [in][out]: the forward's b       */
+    float *bias;         /* its bias, [width]                                     */
     float **layer_input; /* [layers + 1] into kept or scratch below              */
     float *kept, *scratch;
     float *target;      /* [batch][width]                                       */
@@ -140,11 +141,6 @@ static bool is_kept(const host_mlp *m, size_t index)
 
 static void host_mlp_destroy(host_mlp *m)
 {
-    for (size_t layer = 0; m->weight && layer < m->shape.layers; layer++) {
-        free(m->weight[layer]);
-        free(m->weight_t[layer]);
-        free(m->bias[layer]);
-    }
     free(m->weight);
     free(m->weight_t);
     free(m->bias);
@@ -171,9 +167,9 @@ static bool host_mlp_create(host_mlp *m, mlp_shape shape, size_t batch, size_t c
     for (size_t i = 0; i <= layers; i++)
         kept_count += is_kept(m, i);
     size_t scratch_count = min_size(m->checkpoint_every - 1, layers - 1);
-    m->weight = calloc(layers, sizeof(float *));
-    m->weight_t = calloc(layers, sizeof(float *));
-    m->bias = calloc(layers, sizeof(float *));
+    m->weight = malloc(width * width * sizeof(float));
+    m->weight_t = malloc(width * width * sizeof(float));
+    m->bias = malloc(width * sizeof(float));
     m->layer_input = calloc(layers + 1, sizeof(float *));
     m->kept = malloc(kept_count * act * sizeof(float));
     m->scratch = malloc((scratch_count ? scratch_count : 1) * act * sizeof(float));
@@ -185,13 +181,6 @@ static bool host_mlp_create(host_mlp *m, mlp_shape shape, size_t batch, size_t c
     if (!m->weight || !m->weight_t || !m->bias || !m->layer_input || !m->kept || !m->scratch ||
         !m->target || !m->grad_out || !m->grad_in || !m->grad_weight || !m->grad_bias)
         goto fail;
-    for (size_t layer = 0; layer < layers; layer++) {
-        m->weight[layer] = malloc(width * width * sizeof(float));
-        m->weight_t[layer] = malloc(width * width * sizeof(float));
-        m->bias[layer] = malloc(width * sizeof(float));
-        if (!m->weight[layer] || !m->weight_t[layer] || !m->bias[layer])
-            goto fail;
-    }
     /* inside a segment, input i takes slot (i mod K) - 1: the slots of one segment
      * are distinct, and the next segment's forward reuses them */
     for (size_t i = 0, kept = 0; i <= layers; i++)
@@ -204,31 +193,48 @@ fail:
     return false;
 }
 
-/* The layer's weights as the forward and backward use them: read once per step from
- * the engine's device buffer and widened to fp32 (exact), in both layouts. */
-static void load_layer_weights(host_mlp *m, zo_engine *engine, size_t layer)
+/* Fetches the layer's weight and bias (ZeRO stage 3: copied up into a slot, or found
+ * still there; stages 0-2: waits for their bucket's update) and widens them to fp32
+ * (exact), in both layouts, as a GPU kernel reads them. The engine's pointers are read
+ * here, between the fetch and the release, and never kept: in stage 3 the next fetch
+ * may put the layer in another slot. */
+static zo_status fetch_layer(host_mlp *m, zo_engine *engine, size_t layer)
 {
     size_t width = m->shape.width;
+    ENGINE_CALL(m, zo_engine_fetch(engine, mlp_weight_param(layer), NULL));
+    ENGINE_CALL(m, zo_engine_fetch(engine, mlp_bias_param(layer), NULL));
     const void *weight = zo_engine_weights(engine, mlp_weight_param(layer));
     const void *bias = zo_engine_weights(engine, mlp_bias_param(layer));
-    float *restrict w = m->weight[layer], *restrict w_t = m->weight_t[layer];
+    if (!weight || !bias)
+        return ZO_ERR_INVALID_ARGUMENT; /* zo_last_error() says why */
+    float *restrict w = m->weight, *restrict w_t = m->weight_t;
 #pragma omp parallel for schedule(static)
     for (size_t out = 0; out < width; out++)
         for (size_t in = 0; in < width; in++)
             w[out * width + in] = w_t[in * width + out] =
                 load_as_f32(m->dtype, weight, out * width + in);
     for (size_t out = 0; out < width; out++)
-        m->bias[layer][out] = load_as_f32(m->dtype, bias, out);
+        m->bias[out] = load_as_f32(m->dtype, bias, out);
+    return ZO_OK;
+}
+
+/* The layer's weights are no longer read: in stage 3 their slots may take others. */
+static zo_status release_layer(host_mlp *m, zo_engine *engine, size_t layer)
+{
+    ENGINE_CALL(m, zo_engine_release(engine, mlp_weight_param(layer), NULL));
+    ENGINE_CALL(m, zo_engine_release(engine, mlp_bias_param(layer), NULL));
+    return ZO_OK;
 }
 
 /* output = relu(input W^T + b) (no ReLU on the last layer), stored in the dtype
- * except the last layer's, which the loss reads in fp32. */
+ * except the last layer's, which the loss reads in fp32; W and b are the fetched
+ * layer's (fetch_layer). */
 static void layer_forward(const host_mlp *m, size_t layer, const float *input, float *output)
 {
     size_t width = m->shape.width, batch = m->batch;
     bool hidden = layer + 1 < m->shape.layers;
-    gemm_f32(false, batch, width, width, input, m->weight_t[layer], output);
-    const float *restrict bias = m->bias[layer];
+    gemm_f32(false, batch, width, width, input, m->weight_t, output);
+    const float *restrict bias = m->bias;
 #pragma omp parallel for schedule(static)
     for (size_t n = 0; n < batch; n++)
         for (size_t j = 0; j < width; j++) {
@@ -239,15 +245,18 @@ static void layer_forward(const host_mlp *m, size_t layer, const float *input, f
         }
 }
 
-/* The forward: each layer first waits for its own parameters only (the engine may
- * still be updating and copying up the buckets of later layers). */
-static zo_status forward(host_mlp *m, zo_engine *engine)
+/* Layers first .. end - 1 forward, each between its fetch and its release: a layer
+ * waits for its own parameters only (the engine may still be updating and copying up
+ * later layers). The forward, and with checkpointing each recomputed segment. */
+static zo_status forward_layers(host_mlp *m, zo_engine *engine, size_t first, size_t end)
 {
-    for (size_t layer = 0; layer < m->shape.layers; layer++) {
-        ENGINE_CALL(m, zo_engine_wait_params(engine, mlp_weight_param(layer), NULL));
-        ENGINE_CALL(m, zo_engine_wait_params(engine, mlp_bias_param(layer), NULL));
-        load_layer_weights(m, engine, layer);
+    for (size_t layer = first; layer < end; layer++) {
+        zo_status status = fetch_layer(m, engine, layer);
+        if (status != ZO_OK)
+            return status;
         layer_forward(m, layer, m->layer_input[layer], m->layer_input[layer + 1]);
+        if ((status = release_layer(m, engine, layer)) != ZO_OK)
+            return status;
     }
     return ZO_OK;
 }
@@ -268,28 +277,25 @@ static double loss_and_grad(host_mlp *m, float loss_scale)
     return sum / (double)count;
 }
 
-/* With checkpointing, the inputs of layers start + 1 .. last of a segment, from the
- * kept input of its first layer (the weights are still widened from the forward). */
-static void recompute_segment(host_mlp *m, size_t start, size_t last)
-{
-    for (size_t layer = start; layer < last; layer++)
-        layer_forward(m, layer, m->layer_input[layer], m->layer_input[layer + 1]);
-}
-
 /* The backward, from the last layer. grad_out (dY) holds the gradient of loss *
  * loss_scale with respect to the current layer's output before its ReLU. For each
- * layer: dW = dY^T X and db = the sum of dY over the batch are written into the
- * engine's gradient buffer and handed over at once; then dX = dY W, masked by the
- * ReLU that produced X, is the previous layer's dY. */
+ * layer, fetched again: dW = dY^T X and db = the sum of dY over the batch are written
+ * into the engine's gradient slots and handed over at once; then dX = dY W, masked by
+ * the ReLU that produced X, is the previous layer's dY, and the layer is released. */
 static zo_status backward(host_mlp *m, zo_engine *engine)
 {
     size_t layers = m->shape.layers, width = m->shape.width, batch = m->batch;
     size_t every = m->checkpoint_every;
     for (size_t layer = layers; layer-- > 0;) {
-        /* entering a segment from its top: recompute its inputs (the last segment's
-         * are still in the scratch slots from the forward) */
-        if (every > 1 && layer % every == every - 1 && layer + 1 < layers)
-            recompute_segment(m, layer - (every - 1), layer);
+        zo_status status;
+        /* entering a segment from its top: recompute the inputs of its layers from
+         * the kept input of its first, fetching their weights once more (the last
+         * segment's are still in the scratch slots from the forward) */
+        if (every > 1 && layer % every == every - 1 && layer + 1 < layers &&
+            (status = forward_layers(m, engine, layer - (every - 1), layer)) != ZO_OK)
+            return status;
+        if ((status = fetch_layer(m, engine, layer)) != ZO_OK)
+            return status;
         const float *input = m->layer_input[layer];
 
         gemm_f32(true, width, width, batch, m->grad_out, input, m->grad_weight);
@@ -299,20 +305,26 @@ static zo_status backward(host_mlp *m, zo_engine *engine)
             for (size_t j = 0; j < width; j++)
                 m->grad_bias[j] += m->grad_out[n * width + j];
         size_t weight_param = mlp_weight_param(layer), bias_param = mlp_bias_param(layer);
-        store_as(m->dtype, zo_engine_grads(engine, weight_param), m->grad_weight, width * width);
-        store_as(m->dtype, zo_engine_grads(engine, bias_param), m->grad_bias, width);
+        void *grad_weight = zo_engine_grads(engine, weight_param);
+        void *grad_bias = zo_engine_grads(engine, bias_param);
+        if (!grad_weight || !grad_bias)
+            return ZO_ERR_INVALID_ARGUMENT; /* no gradient slot: zo_last_error() says why */
+        store_as(m->dtype, grad_weight, m->grad_weight, width * width);
+        store_as(m->dtype, grad_bias, m->grad_bias, width);
         ENGINE_CALL(m, zo_engine_grad_ready(engine, weight_param, NULL));
         ENGINE_CALL(m, zo_engine_grad_ready(engine, bias_param, NULL));
 
-        if (layer == 0)
-            break; /* nothing wants d loss / d input */
-        gemm_f32(false, batch, width, width, m->grad_out, m->weight[layer], m->grad_in);
+        if (layer == 0) /* nothing wants d loss / d input */
+            return release_layer(m, engine, layer);
+        gemm_f32(false, batch, width, width, m->grad_out, m->weight, m->grad_in);
 #pragma omp parallel for schedule(static)
         for (size_t i = 0; i < batch * width; i++)
             m->grad_in[i] = input[i] > 0.0f ? round_to(m->dtype, m->grad_in[i]) : 0.0f;
         float *swap = m->grad_out;
         m->grad_out = m->grad_in;
         m->grad_in = swap;
+        if ((status = release_layer(m, engine, layer)) != ZO_OK)
+            return status;
     }
     return ZO_OK;
 }
@@ -346,7 +358,7 @@ int mlp_train_host(const mlp_options *options, size_t checkpoint_every, mlp_log 
             mlp_task_next_batch(task, options->batch, model.layer_input[0], model.target);
             double began = mlp_seconds();
             model.engine_seconds = 0.0;
-            MLP_CHECK(forward(&model, engine));
+            MLP_CHECK(forward_layers(&model, engine, 0, model.shape.layers));
             loss += loss_and_grad(&model, loss_scale) / (double)micro_steps;
             MLP_CHECK(backward(&model, engine));
             compute_seconds += mlp_seconds() - began - model.engine_seconds;
@@ -354,6 +366,7 @@ int mlp_train_host(const mlp_options *options, size_t checkpoint_every, mlp_log 
              * skip (overflow) or clip and start the update, which overlaps the next
              * forward bucket by bucket */
             MLP_CHECK(zo_engine_step(engine, &info));
+            mlp_log_micro_step(log, &info);
         }
         log->samples += options->batch * micro_steps;
         mlp_log_step(log, options, loss, loss_scale, &info);
@@ -361,6 +374,7 @@ int mlp_train_host(const mlp_options *options, size_t checkpoint_every, mlp_log 
     }
     MLP_CHECK(zo_engine_synchronize(engine));
     log->seconds = mlp_seconds() - log->started;
+    mlp_log_device(log, engine);
     result = 0;
 fail:
     host_mlp_destroy(&model);

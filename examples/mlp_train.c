@@ -7,15 +7,46 @@
 #include <string.h>
 #include <time.h>
 
-const char mlp_default_config_format[] =
-    "{\"gradient_clipping\": 1.0,"
-    " \"fp16\": {\"enabled\": true, \"loss_scale\": 0, \"initial_scale_power\": 16},"
-    " \"optimizer\": {\"type\": \"AdamW\","
+/* What the built-in configs share: the training (fp16, AdamW, clipping) and the
+ * ZeRO-2 bucket layout, so that --compare-stage3's two runs differ in the stage only. */
+#define MLP_TRAINING_JSON                                                                          \
+    "\"gradient_clipping\": 1.0,"                                                                  \
+    " \"fp16\": {\"enabled\": true, \"loss_scale\": 0, \"initial_scale_power\": 16},"              \
+    " \"optimizer\": {\"type\": \"AdamW\","                                                        \
     "                 \"params\": {\"lr\": 1e-3, \"betas\": [0.9, 0.999], \"weight_decay\": 0.01}},"
-    " \"zero_optimization\": {\"stage\": 2, \"reduce_bucket_size\": 65536,"
-    "                         \"overlap_comm\": true, \"contiguous_gradients\": true,"
-    "                         \"offload_optimizer\": {\"device\": \"cpu\", \"pin_memory\": true}},"
+#define MLP_ZERO_JSON                                                                              \
+    "\"reduce_bucket_size\": 65536, \"overlap_comm\": true, \"contiguous_gradients\": true,"         \
+    " \"offload_optimizer\": {\"device\": \"cpu\", \"pin_memory\": true}"
+
+const char mlp_default_config_format[] =
+    "{" MLP_TRAINING_JSON " \"zero_optimization\": {\"stage\": 2, " MLP_ZERO_JSON "},"
     " \"zo\": {\"device\": \"%s\"}}";
+
+/* (backend, stage3_max_live_parameters, stage3_param_persistence_threshold,
+ * stage3_prefetch_bucket_size, ", \"device_memory_budget\": N" or "") */
+static const char stage3_config_format[] =
+    "{" MLP_TRAINING_JSON " \"zero_optimization\": {\"stage\": 3, " MLP_ZERO_JSON ","
+    " \"offload_param\": {\"device\": \"cpu\", \"pin_memory\": true},"
+    " \"stage3_max_live_parameters\": %zu, \"stage3_param_persistence_threshold\": %zu,"
+    " \"stage3_prefetch_bucket_size\": %zu},"
+    " \"zo\": {\"device\": \"%s\"%s}}";
+
+bool mlp_stage3_config(mlp_shape shape, const char *device, char *text, size_t size)
+{
+    size_t matrix = shape.width * shape.width;
+    bool on_host = strcmp(device, "host") == 0;
+    char budget[64] = "";
+    /* the host backend counts its device memory and enforces a budget; a GPU's own
+     * memory is its limit, and two live matrices let each fetch copy the next ahead */
+    if (on_host)
+        snprintf(budget, sizeof budget, ", \"device_memory_budget\": %zu",
+                 mlp_total_elems(shape) * 2 / 8);
+    /* the biases (width elements) fall below the threshold and stay; each weight
+     * matrix (width^2) streams */
+    int length = snprintf(text, size, stage3_config_format, on_host ? matrix : 2 * matrix,
+                          matrix, matrix, device, budget);
+    return length > 0 && (size_t)length < size;
+}
 
 static const char usage[] =
     "usage: %s [options]\n"
@@ -29,12 +60,19 @@ static const char usage[] =
     "                        recompute the rest in the backward\n"
     "  --compare-checkpoint  train twice, without and with --checkpoint K (default 2),\n"
     "                        and require bit-identical losses\n"
+    "  --stage3              ZeRO stage 3: the built-in config with the 16-bit weights in\n"
+    "                        host memory, fetched layer by layer; on the host backend\n"
+    "                        under a device budget of 1/8 of them (about 22 layers or\n"
+    "                        more: one weight matrix live plus the biases must fit)\n"
+    "  --compare-stage3      train twice, with the built-in config at stage 2 and at\n"
+    "                        stage 3, and require bit-identical losses\n"
     "  --print-every N       a log line every N steps (10)\n"
     "  --seed N              initialization and data (1)\n"
     "  --quiet               only the summary\n"
     "Exits 0 when the loss of the last 10 steps is below half that of the first 10\n"
-    "(with --compare-checkpoint: when the two runs' losses are identical), 2 when\n"
-    "the loss did not fall so, 3 when checkpointing changed the losses, 1 on an error.\n";
+    "(with --compare-*: when the two runs' losses are identical), 2 when the loss\n"
+    "did not fall so, 3 when checkpointing or stage 3 changed the losses, 4 when the\n"
+    "device memory's high-water mark passed its budget, 1 on an error.\n";
 
 /* A whole decimal number in [min, max]; prints why not. */
 static bool parse_count(const char *option, const char *text, size_t min, size_t max, size_t *out)
@@ -86,6 +124,10 @@ int mlp_parse_options(int argc, char **argv, mlp_options *out)
             takes_value = false;
             if (!strcmp(arg, "--compare-checkpoint"))
                 out->compare_checkpoint = true;
+            else if (!strcmp(arg, "--stage3"))
+                out->stage3 = true;
+            else if (!strcmp(arg, "--compare-stage3"))
+                out->compare_stage3 = true;
             else if (!strcmp(arg, "--quiet"))
                 out->quiet = true;
             else if (!strcmp(arg, "--help") || !strcmp(arg, "-h")) {
@@ -102,6 +144,15 @@ int mlp_parse_options(int argc, char **argv, mlp_options *out)
         }
         i += takes_value;
     }
+    const char *refused = NULL;
+    if (out->compare_checkpoint && out->compare_stage3)
+        refused = "--compare-checkpoint and --compare-stage3 are two runs each: one at a time";
+    else if ((out->stage3 || out->compare_stage3) && out->config_path)
+        refused = "--stage3 and --compare-stage3 use the built-in configs: not with --config";
+    if (refused) {
+        fprintf(stderr, "%s\n", refused);
+        return 1;
+    }
     if (out->compare_checkpoint && out->checkpoint_every == 0)
         out->checkpoint_every = 2;
     return 0;
@@ -117,7 +168,7 @@ bool mlp_engine_open(const mlp_options *options, const char *device, zo_engine *
     zo_param_desc *descs = calloc(param_count, sizeof *descs);
     char(*names)[MLP_NAME_MAX] = calloc(param_count, sizeof *names);
     float *values = malloc(shape.width * shape.width * sizeof *values);
-    char default_config[sizeof mlp_default_config_format + 16];
+    char default_config[sizeof mlp_default_config_format + 1024];
     bool opened = false;
     *out = NULL;
     if (!descs || !names || !values) {
@@ -129,7 +180,12 @@ bool mlp_engine_open(const mlp_options *options, const char *device, zo_engine *
     else if (options->config_path)
         MLP_CHECK(zo_config_from_file(options->config_path, &config));
     else {
-        snprintf(default_config, sizeof default_config, mlp_default_config_format, device);
+        if (!options->stage3)
+            snprintf(default_config, sizeof default_config, mlp_default_config_format, device);
+        else if (!mlp_stage3_config(shape, device, default_config, sizeof default_config)) {
+            fprintf(stderr, "mlp_engine_open: the stage-3 config does not fit its buffer\n");
+            goto fail;
+        }
         MLP_CHECK(zo_config_from_string(default_config, &config));
     }
     for (size_t k = 0; k < zo_config_ignored_count(config) && !options->quiet; k++)
@@ -200,6 +256,12 @@ void mlp_print_setup(const mlp_options *options, zo_engine *engine, size_t micro
     if (zo_engine_ranks(engine) > 1)
         printf("sharded over %zu ranks: this is rank %zu, drawing batches of its own\n",
                zo_engine_ranks(engine), zo_engine_rank(engine));
+    zo_memory_plan plan;
+    if (zo_engine_memory(engine, &plan) == ZO_OK && plan.stage3_pool_bytes > 0)
+        printf("ZeRO stage 3: weights in host memory; on the device %.1f KiB: persistent "
+               "parameters %.1f KiB, weight slots %.1f KiB, gradient slots %.1f KiB\n",
+               (double)plan.device_bytes / 1024, (double)plan.stage3_persistent_bytes / 1024,
+               (double)plan.stage3_pool_bytes / 1024, (double)plan.stage3_grad_pool_bytes / 1024);
 }
 
 bool mlp_log_init(mlp_log *log, size_t steps)
@@ -250,6 +312,36 @@ void mlp_log_end_step(mlp_log *log, zo_engine *engine, double compute_seconds)
         log->hook(log->hook_user, engine, log);
 }
 
+void mlp_log_micro_step(mlp_log *log, const zo_step_info *info)
+{
+    log->micro_steps++;
+    log->fetches += info->fetches;
+    log->prefetch_hits += info->prefetch_hits;
+    log->reuses += info->reuses;
+    log->bytes_fetched += info->bytes_fetched;
+    /* the first micro-step records the order the others are held to */
+    log->order_mismatches += log->micro_steps > 1 && info->fetches > 0 && !info->prefetch_order_matched;
+    log->last_micro_step = *info;
+}
+
+void mlp_log_device(mlp_log *log, zo_engine *engine)
+{
+    zo_memory_plan plan;
+    log->device_high_water = zo_engine_device_high_water(engine);
+    if (zo_engine_memory(engine, &plan) != ZO_OK)
+        return;
+    log->device_limit = plan.device_limit_bytes;
+    /* the flat space's elements, alignment padding included (none at widths that are
+     * multiples of 64) */
+    log->weight_bytes = plan.param_elems * (zo_engine_dtype(engine) == ZO_DTYPE_F32 ? 4 : 2);
+}
+
+bool mlp_log_within_limit(const mlp_log *log)
+{
+    return log->device_high_water == 0 || log->device_limit == 0 ||
+           log->device_high_water <= log->device_limit;
+}
+
 /* The mean loss of `count` steps from `first`. */
 static double mean_loss(const mlp_log *log, size_t first, size_t count)
 {
@@ -281,6 +373,29 @@ void mlp_log_report(const mlp_log *log, const char *label)
     printf("%s%zu steps (%zu skipped) in %.2f s: %.2f ms/step, %.0f samples/s\n", label, log->steps,
            log->skipped, log->seconds, 1e3 * log->seconds / (double)log->steps,
            (double)log->samples / log->seconds);
+    if (log->device_high_water > 0) {
+        printf("%sdevice memory high-water %.1f KiB (the model's 16-bit weights: %.1f KiB)", label,
+               (double)log->device_high_water / 1024, (double)log->weight_bytes / 1024);
+        if (log->device_limit > 0)
+            printf(", limit %.1f KiB (1/%.2f of the weights): %s", (double)log->device_limit / 1024,
+                   (double)log->weight_bytes / (double)log->device_limit,
+                   mlp_log_within_limit(log) ? "within" : "OVER");
+        printf("\n");
+    }
+    if (log->fetches == 0)
+        return;
+    const zo_step_info *last = &log->last_micro_step;
+    double micro_steps = (double)log->micro_steps;
+    printf("%sparameter fetches per micro-step: %.1f copies up (%.1f KiB), %.1f prefetch hits, %.1f reuses; "
+           "order matched in %zu of the %zu after the first\n",
+           label, (double)log->fetches / micro_steps, (double)log->bytes_fetched / 1024 / micro_steps,
+           (double)log->prefetch_hits / micro_steps, (double)log->reuses / micro_steps,
+           log->micro_steps - 1 - log->order_mismatches, log->micro_steps - 1);
+    printf("%sthe last micro-step: %llu copies up (%.1f KiB), %llu prefetch hits, %llu reuses, "
+           "order %s\n",
+           label, (unsigned long long)last->fetches, (double)last->bytes_fetched / 1024,
+           (unsigned long long)last->prefetch_hits, (unsigned long long)last->reuses,
+           last->prefetch_order_matched ? "matched" : "NOT matched");
 }
 
 bool mlp_logs_identical(const mlp_log *a, const mlp_log *b)

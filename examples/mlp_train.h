@@ -36,6 +36,10 @@ typedef struct mlp_options {
                                 (programs that edit a config, e.g. zo-bench train) */
     bool compare_checkpoint; /* --compare-checkpoint: without, then with --checkpoint
                                 K (default 2); passes when the losses are identical */
+    bool stage3;             /* --stage3: the built-in config in its ZeRO-3 form
+                                (mlp_stage3_config)                                 */
+    bool compare_stage3;     /* --compare-stage3: the built-in config at stage 2, then
+                                at stage 3; passes when the losses are identical    */
     bool quiet;              /* --quiet: only the summary                           */
     uint64_t seed;           /* --seed (1): initialization and data                 */
 } mlp_options;
@@ -44,6 +48,15 @@ typedef struct mlp_options {
  * gradient clipping 1.0, ZeRO-2 with the optimizer offloaded, buckets of 65536
  * elements. A printf format: %s is the program's backend ("host" or "cuda"). */
 extern const char mlp_default_config_format[];
+
+/* The config used with --stage3, for `shape` on `device` ("host", "cuda"), into
+ * text[size]: the built-in one's training (fp16, AdamW, clipping, buckets) at ZeRO
+ * stage 3 with the 16-bit weights in host memory and the biases kept on the device
+ * (persistent). On the host backend one weight matrix is live at a time and the
+ * device is held to 1/8 of the model's fp16 weights (zo.device_memory_budget: the
+ * engine refuses a model too shallow for that, naming the keys); on a GPU two are
+ * live, with no budget. false if it does not fit text. */
+bool mlp_stage3_config(mlp_shape shape, const char *device, char *text, size_t size);
 
 /* Parses the command line into *out. Returns 0 to run, 1 after printing an error,
  * 2 after printing the help (--help). */
@@ -84,6 +97,19 @@ struct mlp_log {
                                 GEMMs and kernels; CUDA: GPU time on its stream)      */
     mlp_step_hook hook;      /* NULL: none                                          */
     void *hook_user;
+    /* ZeRO stage 3 (zeros otherwise), from every micro-step's zo_step_info: copies of
+     * weights up to the device, prefetched copies a fetch claimed, fetches that found
+     * the weights still in their slot, bytes copied; micro-steps whose fetches left
+     * the first micro-step's order; and the last micro-step's own figures. */
+    size_t micro_steps;
+    uint64_t fetches, prefetch_hits, reuses, bytes_fetched;
+    size_t order_mismatches;
+    zo_step_info last_micro_step;
+    /* Read by the loops at the end (mlp_log_device): the most device memory the engine
+     * held at once (0 where the backend does not count it), what it was held to
+     * (zo_memory_plan.device_limit_bytes: zo.device_memory_budget on the host backend;
+     * 0 none), and the model's 16-bit (device dtype) weights for scale. */
+    uint64_t device_high_water, device_limit, weight_bytes;
 };
 
 /* false when out of memory. */
@@ -100,6 +126,18 @@ void mlp_log_step(mlp_log *log, const mlp_options *options, double loss, float l
  * hook. */
 void mlp_log_end_step(mlp_log *log, zo_engine *engine, double compute_seconds);
 
+/* Records one micro-step's stage-3 figures; the loops call it after every
+ * zo_engine_step. */
+void mlp_log_micro_step(mlp_log *log, const zo_step_info *info);
+
+/* Records the engine's device high-water mark and limit; the loops call it before
+ * closing the engine. */
+void mlp_log_device(mlp_log *log, zo_engine *engine);
+
+/* Whether the device high-water mark stayed within the limit (true when either is
+ * not known). */
+bool mlp_log_within_limit(const mlp_log *log);
+
 /* The mean loss of the first and of the last min(10, steps) steps. */
 double mlp_log_first_loss(const mlp_log *log);
 double mlp_log_final_loss(const mlp_log *log);
@@ -107,7 +145,8 @@ double mlp_log_final_loss(const mlp_log *log);
 /* Whether the model learned: the final loss is below half the first. */
 bool mlp_log_learned(const mlp_log *log);
 
-/* Prints "loss A -> B", skipped steps and throughput, each line after `label`. */
+/* Prints "loss A -> B", skipped steps and throughput, and the device memory and
+ * stage-3 figures where there are any, each line after `label`. */
 void mlp_log_report(const mlp_log *log, const char *label);
 
 /* Whether two runs gave bit-identical losses and gradient norms; prints the first

@@ -9,47 +9,75 @@
 #include "mlp_loops.h"
 #include "mlp_train.h"
 
+/* 4 when a run's device memory passed its budget (after saying so), else `result`. */
+static int within_limit(const mlp_log *log, int result)
+{
+    if (mlp_log_within_limit(log))
+        return result;
+    printf("the device memory's high-water mark %llu B passed its budget %llu B\n",
+           (unsigned long long)log->device_high_water, (unsigned long long)log->device_limit);
+    return 4;
+}
+
 int main(int argc, char **argv)
 {
     mlp_options options;
     int parsed = mlp_parse_options(argc, argv, &options);
     if (parsed != 0)
         return parsed == 2 ? 0 : 1;
-    mlp_log kept_all = {0}, checkpointed = {0};
+    mlp_log first = {0}, second = {0};
     int result = 1;
-    if (!mlp_log_init(&kept_all, options.steps) || !mlp_log_init(&checkpointed, options.steps)) {
+    if (!mlp_log_init(&first, options.steps) || !mlp_log_init(&second, options.steps)) {
         fprintf(stderr, "out of memory\n");
         goto done;
     }
-    if (!options.compare_checkpoint) {
-        if (mlp_train_host(&options, options.checkpoint_every, &kept_all) != 0)
+    if (!options.compare_checkpoint && !options.compare_stage3) {
+        if (mlp_train_host(&options, options.checkpoint_every, &first) != 0)
             goto done;
-        mlp_log_report(&kept_all, "");
-        result = mlp_log_learned(&kept_all) ? 0 : 2;
+        mlp_log_report(&first, "");
+        result = mlp_log_learned(&first) ? 0 : 2;
         if (result != 0)
             printf("the loss did not fall below half its first value\n");
+        result = within_limit(&first, result);
         goto done;
     }
 
-    /* recomputing a segment must give the very same activations, so the two runs
-     * must agree bit for bit, step after step (whether the model learns is the plain
-     * run's test) */
-    size_t every = options.checkpoint_every;
-    if (mlp_train_host(&options, 0, &kept_all) != 0 || mlp_train_host(&options, every, &checkpointed) != 0)
+    /* recomputing a segment must give the very same activations, and stage 3 the very
+     * same weights to every layer, so the two runs must agree bit for bit, step after
+     * step (whether the model learns is the plain run's test) */
+    mlp_options first_options = options, second_options = options;
+    size_t first_every = options.checkpoint_every, second_every = options.checkpoint_every;
+    char first_label[64], second_label[64];
+    if (options.compare_checkpoint) {
+        first_every = 0;
+        snprintf(first_label, sizeof first_label, "all activations kept: ");
+        snprintf(second_label, sizeof second_label, "checkpoint every %zu: ", second_every);
+    } else {
+        first_options.stage3 = false;
+        second_options.stage3 = true;
+        snprintf(first_label, sizeof first_label, "stage 2: ");
+        snprintf(second_label, sizeof second_label, "stage 3: ");
+    }
+    if (mlp_train_host(&first_options, first_every, &first) != 0 ||
+        mlp_train_host(&second_options, second_every, &second) != 0)
         goto done;
-    char label[64];
-    snprintf(label, sizeof label, "checkpoint every %zu: ", every);
-    mlp_log_report(&kept_all, "all activations kept: ");
-    mlp_log_report(&checkpointed, label);
-    bool identical = mlp_logs_identical(&kept_all, &checkpointed);
-    printf("checkpoint every %zu layers: %zu losses and gradient norms %s; activations kept "
-           "%.2f MiB instead of %.2f MiB\n",
-           every, checkpointed.steps, identical ? "bit-identical" : "DIFFERENT",
-           (double)checkpointed.activation_bytes / (1 << 20),
-           (double)kept_all.activation_bytes / (1 << 20));
-    result = identical ? 0 : 3;
+    mlp_log_report(&first, first_label);
+    mlp_log_report(&second, second_label);
+    bool identical = mlp_logs_identical(&first, &second);
+    if (options.compare_checkpoint)
+        printf("checkpoint every %zu layers: %zu losses and gradient norms %s; activations kept "
+               "%.2f MiB instead of %.2f MiB\n",
+               second_every, second.steps, identical ? "bit-identical" : "DIFFERENT",
+               (double)second.activation_bytes / (1 << 20),
+               (double)first.activation_bytes / (1 << 20));
+    else
+        printf("stage 3 against stage 2: %zu losses and gradient norms %s; device memory "
+               "high-water %.1f KiB instead of %.1f KiB\n",
+               second.steps, identical ? "bit-identical" : "DIFFERENT",
+               (double)second.device_high_water / 1024, (double)first.device_high_water / 1024);
+    result = within_limit(&second, within_limit(&first, identical ? 0 : 3));
 done:
-    mlp_log_free(&kept_all);
-    mlp_log_free(&checkpointed);
+    mlp_log_free(&first);
+    mlp_log_free(&second);
     return result;
 }
