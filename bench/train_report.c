@@ -132,9 +132,15 @@ static void bench_print_run(const char *title, const bench_train_run *run)
                "does not count)\n",
                "ZeRO stage 3: device memory", high,
                run->device_budget ? budget : "no zo.device_memory_budget");
-        printf("  %-34s n/a (zo_step_info's fetches, hits and bytes: the examples' loop does not "
-               "hand its step info to the hook yet)\n",
-               "ZeRO stage 3: fetches");
+        double micro = run->micro_steps ? (double)run->micro_steps : 1.0;
+        char fetched[32];
+        zo_format_byte_size((uint64_t)((double)run->bytes_fetched / micro), fetched, sizeof fetched);
+        printf("  %-34s %.1f copies up per micro-step (%s), prefetch hits %.1f (%.0f%% of the copies), "
+               "reuses %.1f; the recorded order left in %llu of %llu micro-steps\n",
+               "ZeRO stage 3: fetches", (double)run->fetches / micro, fetched, (double)run->prefetch_hits / micro,
+               run->fetches ? 100.0 * (double)run->prefetch_hits / (double)run->fetches : 0.0,
+               (double)run->reuses / micro, (unsigned long long)run->order_mismatches,
+               (unsigned long long)run->micro_steps);
     }
 }
 

@@ -177,6 +177,8 @@ int bench_train_run_once(const bench_train_run_spec *spec, bench_train_run *out)
     bench_train_figures(&state, &log, &total_busy, out);
     out->bytes_each_way = (uint64_t)out->params * bench_train_dtype_bytes(config_text, out);
     out->device_high_water = state.device_high_water;
+    out->micro_steps = log.micro_steps, out->fetches = log.fetches, out->prefetch_hits = log.prefetch_hits;
+    out->reuses = log.reuses, out->bytes_fetched = log.bytes_fetched, out->order_mismatches = log.order_mismatches;
     out->has_device_peak = state.sample_device;
     if (state.sample_device)
         out->device_peak_bytes = state.device_peak > state.device_baseline

@@ -40,11 +40,12 @@ typedef struct bench_train_run {
                                       minus before the run (context already made)       */
     char device_peak_note[256];    /* why no device peak                                 */
     /* ZeRO stage 3 (stage3 false otherwise): the engine's device high-water mark
-     * (zo_engine_device_high_water, the host backend counts it) and the budget
-     * (zo.device_memory_budget, 0: none). The fetch counters of zo_step_info need the
-     * examples' loop to hand the info to its hook; it does not yet. */
+     * (zo_engine_device_high_water, the host backend counts it), the budget
+     * (zo.device_memory_budget, 0: none), and the loop's totals of zo_step_info's
+     * fetch counters over every micro-step of the run (warm-up included). */
     bool stage3;
     uint64_t device_high_water, device_budget;
+    uint64_t micro_steps, fetches, prefetch_hits, reuses, bytes_fetched, order_mismatches;
 } bench_train_run;
 
 /* The config at config_path with zo.device, offload_optimizer.device and (unless
