@@ -40,17 +40,17 @@ struct zo_stage3 {
     uint64_t *weight_offset, *grad_offset; /* in their pool, elements                */
     zo_device_event **fetched, **released, **grad_written, **grad_copied;
     zo_interval *scratch;                 /* the allocator's sorted occupied ranges   */
+    size_t *bucket_first_param;           /* per bucket, the first parameter in it: the
+                                             per-bucket work walks only its own       */
+    size_t *copying;                      /* gradient slots copying down, in the d2h
+                                             stream's order: they finish in this order */
+    size_t copying_head, copying_tail;
     size_t *order;                        /* the first micro-step's fetches           */
     size_t order_length, position;
     zo_fetch_mark *fetch_marks;           /* per parameter                            */
     bool recording, matched;
     zo_stage3_step_figures figures;
 };
-
-static uint64_t zo_aligned(uint64_t elems)
-{
-    return (elems + ZO_PARAM_ALIGN_ELEMS - 1) / ZO_PARAM_ALIGN_ELEMS * ZO_PARAM_ALIGN_ELEMS;
-}
 
 static void *zo_device_at(void *base, uint64_t elem, size_t elem_bytes) { return (char *)base + elem * elem_bytes; }
 
@@ -111,10 +111,15 @@ zo_status zo_stage3_create(zo_engine *e)
     s->grad_offset = calloc(params, sizeof *s->grad_offset);
     s->scratch = calloc(params, sizeof *s->scratch);
     s->order = calloc(2 * params, sizeof *s->order); /* forward and backward */
+    s->bucket_first_param = calloc(e->layout.bucket_count, sizeof *s->bucket_first_param);
+    s->copying = calloc(params, sizeof *s->copying); /* one grad_ready per micro-step each */
     if (!s->persistent || !s->persistent_offset || !s->weight_state || !s->grad_state || !s->release_recorded ||
-        !s->weight_offset || !s->grad_offset || !s->scratch || !s->order)
+        !s->weight_offset || !s->grad_offset || !s->scratch || !s->order || !s->bucket_first_param || !s->copying)
         return zo_fail(ZO_ERR_OUT_OF_MEMORY, "zo_engine_create: out of memory for stage 3's %zu parameters", params);
     s->recording = s->matched = true;
+    for (size_t i = params; i-- > 0;) /* parameters lie in flat order: the lowest wins */
+        for (size_t b = zo_param_first_bucket(&e->layout, i); b <= zo_param_last_bucket(&e->layout, i); b++)
+            s->bucket_first_param[b] = i;
     if ((status = zo_stage3_sizes_for(&e->settings, &e->layout, s->persistent, &s->sizes)))
         return status;
     if (!(s->fetch_marks = calloc(params, sizeof *s->fetch_marks)))
@@ -124,7 +129,7 @@ zo_status zo_stage3_create(zo_engine *e)
     uint64_t next = 0;
     for (size_t i = 0; i < params; i++)
         if (s->persistent[i])
-            s->persistent_offset[i] = next, next += zo_aligned(e->layout.param_elems[i]);
+            s->persistent_offset[i] = next, next += zo_stage3_aligned(e->layout.param_elems[i]);
     const zo_device *device = &e->device;
     size_t bytes = e->dtype_bytes;
     /* exactly what the memory plan counts (stage3_sizes.h); an empty buffer is none */
@@ -161,6 +166,7 @@ void zo_stage3_destroy(zo_engine *e)
     zo_device_free_device(device, s->grad_pool);
     free(s->persistent), free(s->persistent_offset), free(s->weight_state), free(s->grad_state);
     free(s->release_recorded), free(s->weight_offset), free(s->grad_offset), free(s->scratch), free(s->order);
+    free(s->bucket_first_param), free(s->copying);
     free(s->fetch_marks);
     free(s);
     e->stage3 = NULL;
@@ -181,7 +187,7 @@ static bool zo_first_fit(const zo_engine *e, const unsigned char *state, const u
     size_t used = 0;
     for (size_t i = 0; i < e->layout.param_count; i++)
         if (occupied & (1u << state[i]))
-            s->scratch[used++] = (zo_interval){offsets[i], offsets[i] + zo_aligned(e->layout.param_elems[i])};
+            s->scratch[used++] = (zo_interval){offsets[i], offsets[i] + zo_stage3_aligned(e->layout.param_elems[i])};
     qsort(s->scratch, used, sizeof *s->scratch, zo_compare_intervals);
     uint64_t candidate = 0;
     for (size_t k = 0; k < used; k++) {
@@ -203,7 +209,7 @@ static zo_status zo_weight_slot(zo_engine *e, size_t param, bool may_evict, uint
 {
     zo_stage3 *s = e->stage3;
     size_t params = e->layout.param_count;
-    uint64_t need = zo_aligned(e->layout.param_elems[param]);
+    uint64_t need = zo_stage3_aligned(e->layout.param_elems[param]);
     unsigned held = 1u << ZO_WEIGHT_LIVE | 1u << ZO_WEIGHT_PREFETCHED;
     /* space no released slot holds first: a parameter fetched again in this micro-step
      * (the backward after the forward) then finds its weights still there */
@@ -225,7 +231,7 @@ static zo_status zo_weight_slot(zo_engine *e, size_t param, bool may_evict, uint
                                    (unsigned long long)e->settings.stage3_max_live_parameters)
                          : ZO_ERR_OUT_OF_MEMORY;
     for (size_t i = 0; i < params; i++) { /* released slots this one overlaps */
-        uint64_t begin = s->weight_offset[i], end = begin + zo_aligned(e->layout.param_elems[i]);
+        uint64_t begin = s->weight_offset[i], end = begin + zo_stage3_aligned(e->layout.param_elems[i]);
         if (s->weight_state[i] != ZO_WEIGHT_RELEASED || end <= *offset || begin >= *offset + need)
             continue;
         if (s->release_recorded[i]) {
@@ -236,6 +242,13 @@ static zo_status zo_weight_slot(zo_engine *e, size_t param, bool may_evict, uint
         s->weight_state[i] = ZO_WEIGHT_NONE;
     }
     return ZO_OK;
+}
+
+/* Waits until every bucket of `param` holds the weights of the update forwards wait for. */
+static void zo_wait_param_published(zo_engine *e, size_t param)
+{
+    for (size_t b = zo_param_first_bucket(&e->layout, param); b <= zo_param_last_bucket(&e->layout, param); b++)
+        zo_engine_wait_published(e, b);
 }
 
 /* Whether every bucket of `param` holds the weights of the update forwards wait for. */
@@ -292,10 +305,7 @@ static zo_status zo_copy_up(zo_engine *e, size_t param, uint64_t offset)
 static zo_status zo_wait_until_published(void *arg)
 {
     const zo_fetch_mark *mark = arg;
-    zo_engine *e = mark->engine;
-    for (size_t b = zo_param_first_bucket(&e->layout, mark->param); b <= zo_param_last_bucket(&e->layout, mark->param);
-         b++)
-        zo_engine_wait_published(e, b);
+    zo_wait_param_published(mark->engine, mark->param);
     return ZO_OK;
 }
 
@@ -349,8 +359,7 @@ zo_status zo_stage3_fetch(zo_engine *e, size_t param, void *stream)
     } else if (s->weight_state[param] == ZO_WEIGHT_RELEASED) {
         s->figures.reuses++; /* released in this micro-step, its slot not taken since */
     } else if (s->weight_state[param] != ZO_WEIGHT_LIVE) {
-        for (size_t b = zo_param_first_bucket(&e->layout, param); b <= zo_param_last_bucket(&e->layout, param); b++)
-            zo_engine_wait_published(e, b); /* the update has written its pinned weights */
+        zo_wait_param_published(e, param); /* the update has written its pinned weights */
         uint64_t offset;
         if ((status = zo_weight_slot(e, param, true, &offset)) || (status = zo_copy_up(e, param, offset)))
             return status;
@@ -402,20 +411,24 @@ void *zo_stage3_weights(zo_engine *e, size_t param)
     return NULL;
 }
 
-/* Gradient slots whose copy down is done are free again; with `wait`, waits for all. */
+/* Gradient slots whose copy down is done are free again; with `wait`, waits for all.
+ * The copies run in the d2h stream's order, so the first unfinished one ends the walk:
+ * one event query per slot freed, not one per parameter. */
 static void zo_reclaim_gradient_slots(zo_engine *e, bool wait)
 {
     zo_stage3 *s = e->stage3;
-    for (size_t i = 0; i < e->layout.param_count; i++) {
-        if (s->grad_state[i] != ZO_GRAD_COPYING)
-            continue;
-        bool done = false;
-        if (wait)
+    while (s->copying_head < s->copying_tail) {
+        size_t i = s->copying[s->copying_head];
+        bool done = s->grad_state[i] != ZO_GRAD_COPYING; /* taken back by zo_stage3_grads */
+        if (!done && wait)
             done = zo_device_event_synchronize(&e->device, s->grad_copied[i]) == ZO_OK;
-        else if (zo_device_event_query(&e->device, s->grad_copied[i], &done) != ZO_OK)
+        else if (!done && zo_device_event_query(&e->device, s->grad_copied[i], &done) != ZO_OK)
             done = false;
-        if (done)
+        if (!done)
+            return;
+        if (s->grad_state[i] == ZO_GRAD_COPYING)
             s->grad_state[i] = ZO_GRAD_NONE;
+        s->copying_head++;
     }
 }
 
@@ -429,7 +442,7 @@ void *zo_stage3_grads(zo_engine *e, size_t param)
     if (s->grad_state[param] == ZO_GRAD_COPYING)
         zo_device_event_synchronize(&e->device, s->grad_copied[param]); /* its slot is rewritten */
     s->grad_state[param] = ZO_GRAD_NONE;
-    uint64_t need = zo_aligned(e->layout.param_elems[param]), offset;
+    uint64_t need = zo_stage3_aligned(e->layout.param_elems[param]), offset;
     unsigned held = 1u << ZO_GRAD_ASSIGNED | 1u << ZO_GRAD_COPYING;
     zo_reclaim_gradient_slots(e, false);
     bool fits = zo_first_fit(e, s->grad_state, s->grad_offset, held, s->sizes.grad_pool_elems, need, &offset);
@@ -465,8 +478,7 @@ zo_status zo_stage3_grad_ready(zo_engine *e, size_t param, void *stream)
                        param, e->layout.param_names[param]);
     /* the landing slice must not be overwritten while the last update still reads it */
     if (!e->accumulated)
-        for (size_t b = zo_param_first_bucket(&e->layout, param); b <= zo_param_last_bucket(&e->layout, param); b++)
-            zo_engine_wait_published(e, b);
+        zo_wait_param_published(e, param);
     const zo_device *device = &e->device;
     zo_status status = ZO_OK;
     if (stream && ((status = zo_device_event_record_external(device, s->grad_written[param], stream)) ||
@@ -477,8 +489,10 @@ zo_status zo_stage3_grad_ready(zo_engine *e, size_t param, void *stream)
                                        e->layout.param_elems[param] * e->dtype_bytes, e->d2h_stream)) ||
         (status = zo_device_event_record(device, s->grad_copied[param], e->d2h_stream)))
         return status;
-    if (!s->persistent[param])
+    if (!s->persistent[param]) {
         s->grad_state[param] = ZO_GRAD_COPYING;
+        s->copying[s->copying_tail++] = param;
+    }
     return ZO_OK;
 }
 
@@ -486,7 +500,7 @@ void zo_stage3_clear_gaps(zo_engine *e, size_t bucket)
 {
     size_t begin = zo_bucket_begin(&e->layout, bucket), end = zo_bucket_end(&e->layout, bucket);
     size_t cleared_to = begin; /* parameters lie in flat order */
-    for (size_t i = 0; i <= e->layout.param_count && cleared_to < end; i++) {
+    for (size_t i = e->stage3->bucket_first_param[bucket]; i <= e->layout.param_count && cleared_to < end; i++) {
         size_t first = i < e->layout.param_count ? e->layout.param_offset[i] : end;
         size_t last = i < e->layout.param_count ? first + e->layout.param_elems[i] : end;
         if (last <= cleared_to)
@@ -502,7 +516,7 @@ zo_status zo_stage3_send_bucket_up(zo_engine *e, size_t bucket)
 {
     zo_stage3 *s = e->stage3;
     size_t begin = zo_bucket_begin(&e->layout, bucket), end = zo_bucket_end(&e->layout, bucket);
-    for (size_t i = 0; i < e->layout.param_count; i++) {
+    for (size_t i = s->bucket_first_param[bucket]; i < e->layout.param_count && e->layout.param_offset[i] < end; i++) {
         if (!s->persistent[i])
             continue;
         size_t first = e->layout.param_offset[i], last = first + e->layout.param_elems[i];
@@ -532,6 +546,7 @@ zo_status zo_stage3_end_micro_step(zo_engine *e, zo_stage3_step_figures *figures
         s->weight_state[i] = ZO_WEIGHT_NONE;
         s->grad_state[i] = ZO_GRAD_NONE;     /* the copies down are done (step waited) */
     }
+    s->copying_head = s->copying_tail = 0;
     *figures = s->figures;
     figures->order_matched = !s->recording && s->matched && s->position == s->order_length;
     s->figures = (zo_stage3_step_figures){0};

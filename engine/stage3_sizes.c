@@ -4,18 +4,13 @@
 #include "checked_math.h"
 #include "error.h"
 
-static uint64_t zo_aligned(uint64_t elems)
-{
-    return (elems + ZO_PARAM_ALIGN_ELEMS - 1) / ZO_PARAM_ALIGN_ELEMS * ZO_PARAM_ALIGN_ELEMS;
-}
-
 zo_status zo_stage3_sizes_for(const zo_settings *s, const zo_partition *layout, bool *persistent,
                               zo_stage3_sizes *out)
 {
     *out = (zo_stage3_sizes){0};
     size_t largest = 0;
     for (size_t i = 0; i < layout->param_count; i++) {
-        uint64_t elems = zo_aligned(layout->param_elems[i]);
+        uint64_t elems = zo_stage3_aligned(layout->param_elems[i]);
         bool stays = layout->param_elems[i] < s->stage3_param_persistence_threshold &&
                      zo_add_saturated(out->persistent_elems, elems) <= s->stage3_model_persistence_threshold;
         if (persistent)
@@ -29,7 +24,7 @@ zo_status zo_stage3_sizes_for(const zo_settings *s, const zo_partition *layout, 
             out->largest_streamed = elems, largest = i;
     }
     uint64_t live = s->stage3_max_live_parameters;
-    out->pool_elems = live < out->streamed_elems ? zo_aligned(live) : out->streamed_elems;
+    out->pool_elems = live < out->streamed_elems ? zo_stage3_aligned(live) : out->streamed_elems;
     out->grad_pool_elems = out->pool_elems;
     if (out->pool_elems < out->largest_streamed)
         return zo_fail(ZO_ERR_CONFIG,

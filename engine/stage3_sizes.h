@@ -10,6 +10,13 @@
 #include "partition.h"
 #include "zo/config.h"
 
+/* A parameter's footprint in a slot pool: its elements rounded up to whole
+ * ZO_PARAM_ALIGN_ELEMS blocks, as the flat layout places it. */
+static inline uint64_t zo_stage3_aligned(uint64_t elems)
+{
+    return (elems + ZO_PARAM_ALIGN_ELEMS - 1) / ZO_PARAM_ALIGN_ELEMS * ZO_PARAM_ALIGN_ELEMS;
+}
+
 typedef struct zo_stage3_sizes {
     uint64_t persistent_elems; /* the persistent parameters, each 64-element aligned   */
     uint64_t streamed_elems;   /* the others, each 64-element aligned                  */
