@@ -10,18 +10,8 @@
 #include <unistd.h>
 
 #include "test_support.h"
+#include "three_param_model.h"
 
-/* A three-parameter model whose sizes make parameters straddle 512-element buckets. */
-static const zo_param_desc model[] = {{"embedding", 1000}, {"bias", 37}, {"head", 2500}};
-enum { PARAMS = 3, MODEL_ELEMS = 1000 + 37 + 2500 };
-
-static size_t model_offset(size_t param)
-{
-    size_t offset = 0;
-    for (size_t i = 0; i < param; i++)
-        offset += model[i].elems;
-    return offset;
-}
 
 /* These tests play the GPU on the CPU (they write gradients through plain pointers):
  * a config that does not name a device gets "zo": {"device": "host"}, or on a machine

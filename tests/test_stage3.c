@@ -10,19 +10,8 @@
 #include <unistd.h>
 
 #include "test_support.h"
+#include "three_param_model.h"
 
-/* Three parameters over 512-element buckets; "bias" is below the persistence
- * threshold of the stage-3 configs (100), the other two stream. */
-static const zo_param_desc model[] = {{"embedding", 1000}, {"bias", 37}, {"head", 2500}};
-enum { PARAMS = 3, MODEL_ELEMS = 1000 + 37 + 2500 };
-
-static size_t model_offset(size_t param)
-{
-    size_t offset = 0;
-    for (size_t i = 0; i < param; i++)
-        offset += model[i].elems;
-    return offset;
-}
 
 /* stage 3 with the host backend; `extra` goes inside zero_optimization */
 #define STAGE3(precision, live, extra)                                                                                       \
