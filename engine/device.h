@@ -99,6 +99,11 @@ typedef struct zo_device_ops {
      * for now (it would have to remember each buffer's size, as cudaFree does not say). */
     zo_status (*memory_high_water)(void *ctx, uint64_t *bytes);
 
+    /* Optional: refuse device allocations past `bytes` from now on (0: no limit), so a
+     * machine without a GPU plays a small one (zo.device_memory_budget). NULL where the
+     * backend cannot enforce one: a GPU's budget is the memory plan's to check. */
+    zo_status (*set_memory_budget)(void *ctx, uint64_t bytes);
+
     /* Optional, all three or none: the optimizer on the device, for
      * offload_optimizer.device "none" (device_update.c). The CUDA backend has them
      * (device/cuda/adam.cu's kernels); the host backend leaves them NULL (there "none"
@@ -139,11 +144,6 @@ zo_status zo_device_host_create(zo_device *out);
  * NULL, an unknown kind), those of the backends' creators. */
 zo_status zo_device_open(zo_device_kind kind, int ordinal, zo_device *out, char *notice,
                          size_t notice_bytes);
-
-/* zo.device_memory_budget: the host backend refuses device allocations past `bytes`
- * (0: no budget); a GPU's budget is the memory plan's to check. Errors: those of
- * zo_device_host_set_budget (more already allocated). */
-zo_status zo_device_set_memory_budget(zo_device *device, uint64_t bytes);
 
 /* Destroys the device (its ops->destroy) and sets *device to {NULL, NULL}; a device
  * never opened ({NULL, NULL}) is a no-op. */
@@ -244,6 +244,12 @@ static inline zo_status zo_device_memory_high_water(const zo_device *d, uint64_t
 {
     return d->ops->memory_high_water ? d->ops->memory_high_water(d->ctx, bytes)
                                      : zo_device_lacks(d, "memory_high_water");
+}
+/* zo.device_memory_budget: enforced where the backend can; elsewhere (NULL) nothing to
+ * do here, since the memory plan checks it (and no budget, 0, asks nothing of anyone). */
+static inline zo_status zo_device_set_memory_budget(const zo_device *d, uint64_t bytes)
+{
+    return d->ops->set_memory_budget ? d->ops->set_memory_budget(d->ctx, bytes) : ZO_OK;
 }
 /* Device scratch bytes zo_device_adam_grad_stats needs (0: none, or no such operation). */
 static inline size_t zo_device_adam_stats_scratch_bytes(const zo_device *d)

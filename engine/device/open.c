@@ -5,7 +5,6 @@
 
 #include "device.h"
 #include "device/cuda/backend.h"
-#include "device/host/backend.h"
 #include "error.h"
 
 zo_status zo_device_open(zo_device_kind kind, int ordinal, zo_device *out, char *notice,
@@ -28,12 +27,6 @@ zo_status zo_device_open(zo_device_kind kind, int ordinal, zo_device *out, char 
                  used ? "; " : "", zo_last_error());
     }
     return zo_device_host_create(out);
-}
-
-zo_status zo_device_set_memory_budget(zo_device *device, uint64_t bytes)
-{
-    /* the host backend enforces it; on a GPU the memory plan checks against it */
-    return strcmp(device->ops->name, "host") == 0 ? zo_device_host_set_budget(device, bytes) : ZO_OK;
 }
 
 void zo_device_close(zo_device *device)

@@ -210,6 +210,11 @@ static zo_status zo_memory_info(void *ctx, size_t *free_bytes, size_t *total_byt
     return ZO_OK;
 }
 
+static zo_status zo_set_memory_budget_op(void *ctx, uint64_t bytes)
+{
+    return zo_host_memory_set_device_budget(&((zo_host_device *)ctx)->memory, bytes);
+}
+
 static zo_status zo_memory_high_water(void *ctx, uint64_t *bytes)
 {
     if (!bytes)
@@ -257,7 +262,8 @@ static zo_status zo_copy_pageable(void *ctx, void *dst, const void *src, size_t 
     .stream_wait_event = zo_stream_wait_event, .event_synchronize = zo_event_synchronize,                        \
     .event_query = zo_event_query, .event_record_external = zo_event_record_external,                            \
     .external_stream_wait_event = zo_external_stream_wait_event, .destroy = zo_destroy,                          \
-    .memory_info = zo_memory_info, .memory_high_water = zo_memory_high_water
+    .memory_info = zo_memory_info, .memory_high_water = zo_memory_high_water,                                     \
+    .set_memory_budget = zo_set_memory_budget_op
 
 static const zo_device_ops zo_host_optimizer_ops = {
     ZO_HOST_SHARED_OPS,
