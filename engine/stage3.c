@@ -458,12 +458,17 @@ zo_status zo_stage3_fetch(zo_engine *e, size_t param, void *stream)
         return zo_engine_wait_params(e, param, stream);
     zo_note_order(s, param, e->layout.param_count);
     zo_status status = ZO_OK;
+    /* the update first (its copy, prefetched or not, follows it): timed apart */
+    if (!zo_weights_published(e, param)) {
+        double entered = zo_now_seconds();
+        zo_wait_param_published(e, param);
+        s->figures.update_wait_seconds += zo_now_seconds() - entered;
+    }
     if (s->weight_state[param] == ZO_WEIGHT_PREFETCHED) {
         s->figures.prefetch_hits++;
     } else if (s->weight_state[param] == ZO_WEIGHT_RELEASED) {
         s->figures.reuses++; /* released in this micro-step, its slot not taken since */
-    } else if (s->weight_state[param] != ZO_WEIGHT_LIVE) {
-        zo_wait_param_published(e, param); /* the update has written its pinned weights */
+    } else if (s->weight_state[param] != ZO_WEIGHT_LIVE) { /* its pinned weights are written */
         uint64_t offset;
         if ((status = zo_weight_slot(e, param, true, &offset)) || (status = zo_copy_up(e, param, offset)))
             return status;

@@ -55,6 +55,7 @@ zo_status zo_stage3_gather_persistent(struct zo_engine *e, size_t bucket);
 typedef struct zo_stage3_step_figures {
     uint64_t fetches, prefetch_hits, reuses, bytes_fetched;
     bool order_matched;
+    double update_wait_seconds;
 } zo_stage3_step_figures;
 zo_status zo_stage3_end_micro_step(struct zo_engine *e, zo_stage3_step_figures *figures);
 

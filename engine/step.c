@@ -585,6 +585,7 @@ zo_status zo_engine_step(zo_engine *e, zo_step_info *info)
         result.reuses = figures.reuses;
         result.bytes_fetched = figures.bytes_fetched;
         result.prefetch_order_matched = figures.order_matched;
+        result.fetch_update_wait_seconds = figures.update_wait_seconds;
     }
     const void *landed = e->grads_landing; /* before the next micro-step swaps it */
     zo_start_next_micro_step(e);

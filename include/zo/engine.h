@@ -229,6 +229,11 @@ typedef struct zo_step_info {
     uint64_t reuses;
     uint64_t bytes_fetched;
     bool prefetch_order_matched;
+    /* stage 3: of the loop's time in zo_engine_fetch, the part it waited for the last
+     * update to write the parameter's weights (as stage 1/2's wait_params does; no
+     * prefetch can hide it, a forward longer than the update does); the rest of a
+     * fetch's time is its copy up. With a loop stream, what the call itself waited. */
+    double fetch_update_wait_seconds;
 } zo_step_info;
 
 /* Ends a micro-step (call it after every backward, as with DeepSpeed): waits for this
