@@ -52,9 +52,16 @@ typedef struct zo_memory_plan {
     uint64_t device_limit_bytes;   /* what device_bytes was checked against: the GPU's
                                       free memory and zo.device_memory_budget, the
                                       smaller of those known; 0: not checked           */
+    /* offload_optimizer.device "nvme" (0 otherwise): the master weights and moments live
+     * in a file of nvme_bytes under offload_optimizer.nvme_path, whose file system had
+     * nvme_free_bytes free when planned; host_bytes then counts the ring that streams
+     * them (buffer_count x the largest bucket's state), not the state. Taken from the
+     * reserved room below: the struct keeps its size. */
+    uint64_t nvme_bytes;
+    uint64_t nvme_free_bytes;
     /* Room for later fields without changing the struct's size (the caller allocates
      * it): zo writes zeros here today. */
-    unsigned char reserved[32];
+    unsigned char reserved[16];
 } zo_memory_plan;
 
 /* Works out the plan for these parameters and settings on `ranks` data-parallel ranks
