@@ -16,6 +16,7 @@
 #include "error.h"
 #include "fault_injection.h"
 #include "memory_plan.h"
+#include "nvme/files.h"
 #include "optimizer_state.h"
 #include "stage3.h"
 #include "zo/cuda.h"
@@ -141,8 +142,11 @@ static zo_status zo_engine_check_plan(zo_engine *e)
     size_t free_bytes = 0, total_bytes = 0;
     if (!device_is_host && zo_device_memory_info(&e->device, &free_bytes, &total_bytes) != ZO_OK)
         free_bytes = 0; /* unknown: the allocation itself will tell */
-    zo_status status = zo_plan_for_layout(&e->settings, &e->layout, e->accumulation_steps, device_is_host,
-                                          free_bytes, &plan);
+    uint64_t nvme_free = 0; /* "nvme": a directory that cannot be read is an I/O error, not a plan */
+    zo_status status = e->settings.nvme.enabled ? zo_nvme_free_bytes(e->settings.nvme.path, &nvme_free) : ZO_OK;
+    if (status == ZO_OK)
+        status = zo_plan_for_layout(&e->settings, &e->layout, e->accumulation_steps, device_is_host, free_bytes,
+                                    &plan);
     if (status != ZO_OK)
         return status;
     if (!plan.fits)

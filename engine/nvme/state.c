@@ -112,9 +112,13 @@ static zo_status zo_nvme_update_bucket(zo_engine *e, size_t bucket)
             io = zo_nvme_break(e, io);
         status = status ? status : io;
     }
-    if (last || u->broken) /* nothing of this update may stay in flight */
-        zo_nvme_ring_wait_all(&u->ring);
-    return status;
+    if (last || u->broken) { /* nothing of this update may stay in flight */
+        io = zo_nvme_ring_wait_all(&u->ring);
+        if (io != ZO_OK && !u->broken)
+            zo_nvme_break(e, io);
+    }
+    /* the message that says what to do (waits above may have written the bare cause) */
+    return u->broken ? zo_nvme_refusal(u) : status;
 }
 
 /* Stats as on the host; its collectives run even when the state is broken (the other
