@@ -14,3 +14,9 @@ zo_status zo_nvme_state_start(zo_engine *e)
 
 /* Never chosen in this build; defined so every build links the same symbols. */
 const zo_optimizer_state_ops zo_optimizer_state_nvme = {.name = "nvme"};
+
+zo_status zo_engine_nvme_stream(zo_engine *e, uint64_t *bytes, double *seconds)
+{
+    (void)e, (void)bytes, (void)seconds;
+    return zo_fail(ZO_ERR_NOT_SUPPORTED, "zo_engine_nvme_stream: this zo was built without liburing");
+}

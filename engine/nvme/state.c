@@ -257,3 +257,37 @@ zo_status zo_nvme_state_start(zo_engine *e)
                                      e->notice, sizeof e->notice);
     return status;
 }
+
+zo_status zo_engine_nvme_stream(zo_engine *e, uint64_t *bytes, double *seconds)
+{
+    if (!e || !bytes || !seconds)
+        return zo_fail(ZO_ERR_INVALID_ARGUMENT, "zo_engine_nvme_stream: %s is NULL",
+                       !e ? "engine" : !bytes ? "bytes" : "seconds");
+    zo_nvme_state *u = e->nvme_state;
+    if (!u)
+        return zo_fail(ZO_ERR_NOT_SUPPORTED,
+                       "zo_engine_nvme_stream: the optimizer state is not on NVMe (offload_optimizer.device "
+                       "is not \"nvme\")");
+    zo_status status = zo_engine_synchronize(e);
+    if (status == ZO_OK && u->broken)
+        status = zo_nvme_refusal(u);
+    if (status != ZO_OK)
+        return status;
+    uint64_t moved = u->ring.bytes_read + u->ring.bytes_written;
+    double started = zo_now_seconds();
+    u->next_read = 0;
+    /* the update's schedule, with the Adam of each bucket left out */
+    for (size_t b = 0; status == ZO_OK && b < e->layout.bucket_count; b++) {
+        unsigned slot = zo_slot_of(u, b);
+        if ((status = zo_nvme_start_reads(e, b)) || (status = zo_nvme_ring_wait_slot(&u->ring, slot)) ||
+            (status = zo_nvme_ring_write(&u->ring, slot, u->record_offset[b], u->records[b].bytes)))
+            break;
+        if (!e->settings.nvme.pipeline_write)
+            status = zo_nvme_ring_wait_slot(&u->ring, slot);
+    }
+    zo_status drained = zo_nvme_ring_wait_all(&u->ring);
+    status = status ? status : drained;
+    *seconds = zo_now_seconds() - started;
+    *bytes = u->ring.bytes_read + u->ring.bytes_written - moved;
+    return status ? zo_nvme_break(e, status) : ZO_OK;
+}

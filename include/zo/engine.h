@@ -115,6 +115,16 @@ ZO_API size_t zo_engine_ranks(const zo_engine *engine);
  * shard of the optimizer state). Errors: ZO_ERR_INVALID_ARGUMENT (NULL). */
 ZO_API zo_status zo_engine_memory(const zo_engine *engine, zo_memory_plan *out);
 
+/* offload_optimizer.device "nvme": streams the engine's state file once through its
+ * ring as an update does (the same file, buffers, io_uring settings, read-ahead and
+ * write-behind) but runs no Adam: every bucket's record is read and written back
+ * unchanged. The raw I/O that an update on NVMe state is measured against (zo-bench
+ * nvme). Synchronizes first; *bytes: read plus written; *seconds: wall time.
+ * Errors: ZO_ERR_INVALID_ARGUMENT (a NULL argument), ZO_ERR_NOT_SUPPORTED (the state is
+ * not on NVMe, or a build without liburing), ZO_ERR_IO (as an update's, naming the
+ * file, offset and errno; the engine then refuses steps until a checkpoint load). */
+ZO_API zo_status zo_engine_nvme_stream(zo_engine *engine, uint64_t *bytes, double *seconds);
+
 /* What the engine decided on the user's behalf, "" if nothing: with zo.device "auto"
  * and no usable GPU, why it runs on the host backend. Owned by the engine; "" for
  * NULL. */
