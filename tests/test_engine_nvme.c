@@ -29,10 +29,12 @@ typedef struct nvme_case {
     const char *offload;    /* offload_optimizer's keys besides device/nvme_path */
     const char *aio;        /* the "aio" section, "" for none                  */
     const char *root;       /* where the temporary nvme_path goes              */
+    const char *zero;       /* more zero_optimization keys, "" for none        */
+    const char *zo;         /* more "zo" keys, "" for none                     */
 } nvme_case;
 
 static const nvme_case fp16_case = {"\"fp16\": {\"enabled\": true, \"initial_scale_power\": 12}", "f32", 1, "", "",
-                                    "/tmp"};
+                                    "/tmp", "", ""};
 
 /* A fresh directory under `root` (cr_assert on failure) into out[64]. */
 static void make_dir(const char *root, char *out)
@@ -60,9 +62,9 @@ static void case_json(const nvme_case *c, const char *dir, char *out, size_t siz
     snprintf(out, size,
              "{%s, \"gradient_clipping\": 0.5, \"gradient_accumulation_steps\": %u,"
              " \"optimizer\": {\"type\": \"AdamW\", \"params\": {\"lr\": 0.01, \"weight_decay\": 0.01}},"
-             " \"zero_optimization\": {\"stage\": 2, \"reduce_bucket_size\": 512, \"offload_optimizer\": {%s}}%s%s,"
-             " \"zo\": {\"device\": \"host\", \"moments_dtype\": \"%s\"}}",
-             c->precision, c->accumulation, offload, c->aio[0] ? ", " : "", c->aio, c->moments);
+             " \"zero_optimization\": {\"stage\": %s, \"reduce_bucket_size\": 512%s, \"offload_optimizer\": {%s}}%s%s,"
+             " \"zo\": {\"device\": \"host\", \"moments_dtype\": \"%s\"%s}}",
+             c->precision, c->accumulation, c->zero[0] ? "3" : "2", c->zero, offload, c->aio[0] ? ", " : "", c->aio, c->moments, c->zo);
 }
 
 static zo_status try_engine(const nvme_case *c, const char *dir, zo_engine **out)
@@ -94,15 +96,20 @@ static void set_initial_master(zo_engine *e)
 }
 
 /* One micro-step of `e` with the gradients of micro-step `micro` (an inf at
- * OVERFLOW_STEP); returns zo_engine_step's status. */
+ * OVERFLOW_STEP), through the loop that runs in every stage: fetch before each use,
+ * release after (in stages 0-2 a wait for the weights and nothing). Returns
+ * zo_engine_step's status. */
 static zo_status micro_step(zo_engine *e, uint64_t micro, zo_step_info *info)
 {
     zo_test_rng rng = {1000 + micro};
     float scale = zo_engine_loss_scale(e);
     zo_dtype dtype = zo_engine_dtype(e);
-    for (size_t p = 0; p < PARAMS; p++)
-        cr_assert(eq(int, zo_engine_wait_params(e, p, NULL), ZO_OK), "%s", zo_last_error());
+    for (size_t p = 0; p < PARAMS; p++) {
+        cr_assert(eq(int, zo_engine_fetch(e, p, NULL), ZO_OK), "%s", zo_last_error());
+        cr_assert(eq(int, zo_engine_release(e, p, NULL), ZO_OK), "%s", zo_last_error());
+    }
     for (size_t p = PARAMS; p-- > 0;) {
+        cr_assert(eq(int, zo_engine_fetch(e, p, NULL), ZO_OK), "%s", zo_last_error());
         for (size_t i = 0; i < model[p].elems; i++) {
             float g = zo_test_uniform(&rng, -1.0f, 1.0f) * scale * 1e-3f;
             if (micro == OVERFLOW_STEP && p == 2 && i == 1234)
@@ -110,6 +117,7 @@ static zo_status micro_step(zo_engine *e, uint64_t micro, zo_step_info *info)
             zo_test_store(zo_engine_grads(e, p), dtype, i, g);
         }
         cr_assert(eq(int, zo_engine_grad_ready(e, p, NULL), ZO_OK), "%s", zo_last_error());
+        cr_assert(eq(int, zo_engine_release(e, p, NULL), ZO_OK), "%s", zo_last_error());
     }
     return zo_engine_step(e, info);
 }
@@ -132,9 +140,16 @@ static void expect_same_state(zo_engine *a, zo_engine *b, const char *what)
         cr_assert(eq(int, zo_engine_get_master(b, p, mb + model_offset(p)), ZO_OK), "%s", zo_last_error());
     }
     cr_expect(eq(int, memcmp(ma, mb, sizeof ma), 0), "%s: master weights differ", what);
-    size_t bytes = MODEL_ELEMS * (zo_engine_dtype(a) == ZO_DTYPE_F32 ? 4 : 2);
-    cr_expect(eq(int, memcmp(zo_engine_weights(a, 0), zo_engine_weights(b, 0), bytes), 0), "%s: device weights differ",
-              what);
+    /* each parameter's 16-bit weights as the loop sees them (stage 3: fetched) */
+    for (size_t p = 0; p < PARAMS; p++) {
+        size_t bytes = model[p].elems * (zo_engine_dtype(a) == ZO_DTYPE_F32 ? 4 : 2);
+        cr_assert(eq(int, zo_engine_fetch(a, p, NULL), ZO_OK), "%s", zo_last_error());
+        cr_assert(eq(int, zo_engine_fetch(b, p, NULL), ZO_OK), "%s", zo_last_error());
+        cr_expect(eq(int, memcmp(zo_engine_weights(a, p), zo_engine_weights(b, p), bytes), 0),
+                  "%s: the weights of %s differ", what, model[p].name);
+        cr_assert(eq(int, zo_engine_release(a, p, NULL), ZO_OK), "%s", zo_last_error());
+        cr_assert(eq(int, zo_engine_release(b, p, NULL), ZO_OK), "%s", zo_last_error());
+    }
 }
 
 /* Trains a "cpu" and an "nvme" engine side by side and compares every step. */
@@ -208,6 +223,20 @@ Test(engine_nvme, small_blocks_a_shallow_queue_and_single_submits_train_the_same
     c.offload = "\"buffer_count\": 3";
     c.aio = "\"aio\": {\"block_size\": 4096, \"queue_depth\": 2, \"thread_count\": 1, \"single_submit\": true,"
             " \"overlap_events\": false}";
+    expect_same_trajectory(&c);
+}
+
+Test(engine_nvme, stage3_with_parameters_in_host_memory_trains_as_device_cpu_bit_for_bit)
+{
+    nvme_case c = fp16_case;
+    c.zero = ", \"offload_param\": {\"device\": \"cpu\"}, \"stage3_param_persistence_threshold\": 100";
+    expect_same_trajectory(&c);
+}
+
+Test(engine_nvme, the_delayed_update_trains_as_device_cpu_bit_for_bit)
+{
+    nvme_case c = fp16_case;
+    c.zo = ", \"delayed_param_update\": true";
     expect_same_trajectory(&c);
 }
 
