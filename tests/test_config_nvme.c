@@ -7,6 +7,7 @@
 #include <criterion/new/assert.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "config_test_support.h"
 #include "zo/zo.h"
@@ -160,4 +161,29 @@ Test(config_nvme, settings_filled_in_c_equal_the_json_and_are_checked_the_same)
     bad.nvme.buffer_count = 0;
     cr_expect(eq(int, zo_config_from_settings(&bad, &built), ZO_ERR_CONFIG));
     cr_expect(ne(ptr, strstr(zo_last_error(), "buffer_count"), NULL), "%s", zo_last_error());
+}
+
+/* The engine takes "nvme" where zo was built with liburing, and refuses it by name
+ * where it was not (the config reads the same either way). */
+Test(config_nvme, the_engine_refuses_nvme_by_name_only_in_a_build_without_liburing)
+{
+    char dir[] = "/tmp/zo-test-config-nvme-XXXXXX", json[512];
+    cr_assert(mkdtemp(dir) != NULL);
+    snprintf(json, sizeof json,
+             "{\"fp16\": {\"enabled\": true}, \"zero_optimization\": {\"stage\": 2, \"reduce_bucket_size\": 512,"
+             " \"offload_optimizer\": {\"device\": \"nvme\", \"nvme_path\": \"%s\"}}, \"zo\": {\"device\": \"host\"}}",
+             dir);
+    zo_config *config = parse_ok(json);
+    zo_param_desc params[] = {{"w", 1000}};
+    zo_engine *engine = NULL;
+    zo_status status = zo_engine_create(config, params, 1, &engine);
+#if ZO_TEST_HAVE_LIBURING
+    cr_expect(eq(int, status, ZO_OK), "%s", zo_last_error());
+#else
+    cr_expect(eq(int, status, ZO_ERR_NOT_SUPPORTED));
+    cr_expect(ne(ptr, strstr(zo_last_error(), "built without liburing"), NULL), "%s", zo_last_error());
+#endif
+    zo_engine_destroy(&engine);
+    zo_config_destroy(&config);
+    rmdir(dir);
 }
