@@ -50,13 +50,16 @@ static const bench_option bench_nvme_options_table[] = {
 
 const bench_command bench_nvme_cli = {
     .name = "nvme",
-    .usage = "  zo-bench nvme [OPTIONS]               the step on NVMe optimizer state against raw I/O\n",
-    .heading = "nvme options (fp16, stage 2, AdamW on the host backend; offload_optimizer.device\n"
-               "\"nvme\" against \"cpu\"; the state's file is unlinked at once and gone at the end):",
+    .usage = "  zo-bench nvme [OPTIONS]               the step on NVMe optimizer state against raw "
+             "I/O\n",
+    .heading =
+        "nvme options (fp16, stage 2, AdamW on the host backend; offload_optimizer.device\n"
+        "\"nvme\" against \"cpu\"; the state's file is unlinked at once and gone at the end):",
     .options = bench_nvme_options_table,
-    .notes = "  GB/s count the state's file bytes read plus written per pass (each bucket's record:\n"
-             "  master, exp_avg, exp_avg_sq, page-aligned); the host-RAM step is shown with the\n"
-             "  same bytes for comparison. ratio: the step's rate over the raw pass's.\n",
+    .notes =
+        "  GB/s count the state's file bytes read plus written per pass (each bucket's record:\n"
+        "  master, exp_avg, exp_avg_sq, page-aligned); the host-RAM step is shown with the\n"
+        "  same bytes for comparison. ratio: the step's rate over the raw pass's.\n",
 };
 
 static int bench_parse_nvme_options(int argc, char **argv, int first, bench_nvme_options *o)
@@ -76,29 +79,36 @@ static int bench_parse_nvme_options(int argc, char **argv, int first, bench_nvme
     return o->params < o->layers ? bench_fail("nvme: --params must be at least %zu", o->layers) : 0;
 }
 
-static int bench_nvme_engine(const bench_nvme_options *o, const bench_model *model, bool nvme, zo_engine **out)
+static int bench_nvme_engine(const bench_nvme_options *o, const bench_model *model, bool nvme,
+                             zo_engine **out)
 {
     char json[2048], offload[1400];
     if (nvme)
         snprintf(offload, sizeof offload,
-                 "\"device\": \"nvme\", \"nvme_path\": \"%s\", \"buffer_count\": %d, \"fast_init\": true", o->dir,
-                 o->buffer_count);
+                 "\"device\": \"nvme\", \"nvme_path\": \"%s\", \"buffer_count\": %d, "
+                 "\"fast_init\": true",
+                 o->dir, o->buffer_count);
     else
         snprintf(offload, sizeof offload, "\"device\": \"cpu\"");
-    snprintf(json, sizeof json,
-             "{\"fp16\": {\"enabled\": true}, \"gradient_clipping\": 1.0,"
-             " \"optimizer\": {\"type\": \"AdamW\", \"params\": {\"lr\": 1e-4, \"weight_decay\": 0.01}},"
-             " \"zero_optimization\": {\"stage\": 2, \"reduce_bucket_size\": %zu, \"offload_optimizer\": {%s}},"
-             " \"aio\": {\"block_size\": %zu, \"queue_depth\": %d}, \"zo\": {\"device\": \"host\"}}",
-             o->bucket, offload, o->block_size, o->queue_depth);
+    snprintf(
+        json, sizeof json,
+        "{\"fp16\": {\"enabled\": true}, \"gradient_clipping\": 1.0,"
+        " \"optimizer\": {\"type\": \"AdamW\", \"params\": {\"lr\": 1e-4, \"weight_decay\": 0.01}},"
+        " \"zero_optimization\": {\"stage\": 2, \"reduce_bucket_size\": %zu, "
+        "\"offload_optimizer\": {%s}},"
+        " \"aio\": {\"block_size\": %zu, \"queue_depth\": %d}, \"zo\": {\"device\": \"host\"}}",
+        o->bucket, offload, o->block_size, o->queue_depth);
     zo_config *config = NULL;
     zo_status status = zo_config_from_string(json, &config);
     if (status == ZO_OK)
         status = zo_engine_create(config, model->params, model->layers, out);
     zo_config_destroy(&config);
     if (status != ZO_OK)
-        bench_fail("zo_engine_create (%s): %s: %s", nvme ? "nvme" : "cpu", zo_status_name(status), zo_last_error());
-    return status == ZO_OK ? 0 : status == ZO_ERR_NOT_SUPPORTED || status == ZO_ERR_CONFIG ? BENCH_REFUSED : -1;
+        bench_fail("zo_engine_create (%s): %s: %s", nvme ? "nvme" : "cpu", zo_status_name(status),
+                   zo_last_error());
+    return status == ZO_OK                                             ? 0
+           : status == ZO_ERR_NOT_SUPPORTED || status == ZO_ERR_CONFIG ? BENCH_REFUSED
+                                                                       : -1;
 }
 
 /* One micro-step with small gradients (a zeroed device gradient buffer is written
@@ -118,7 +128,8 @@ fail:
 
 /* The median update time of `repeats` steps: each step reports the update before it,
  * so one more step than repeats runs. */
-static int bench_nvme_update_seconds(zo_engine *e, const bench_model *model, int repeats, double *median)
+static int bench_nvme_update_seconds(zo_engine *e, const bench_model *model, int repeats,
+                                     double *median)
 {
     double samples[BENCH_NVME_MAX_REPEATS];
     zo_step_info info;
@@ -138,7 +149,8 @@ static int bench_nvme_raw_seconds(zo_engine *e, int repeats, uint64_t *bytes, do
     for (int r = 0; r < repeats; r++) {
         zo_status status = zo_engine_nvme_stream(e, bytes, &samples[r]);
         if (status != ZO_OK)
-            return bench_fail("zo_engine_nvme_stream: %s: %s", zo_status_name(status), zo_last_error());
+            return bench_fail("zo_engine_nvme_stream: %s: %s", zo_status_name(status),
+                              zo_last_error());
     }
     *median = bench_median(samples, (size_t)repeats);
     return 0;
@@ -171,15 +183,17 @@ int bench_nvme_command(int argc, char **argv, int first)
     zo_memory_plan plan;
     uint64_t raw_bytes = 0;
     double raw_s = 0, nvme_s = 0, cpu_s = 0;
-    if (zo_engine_memory(nvme, &plan) != ZO_OK || bench_nvme_raw_seconds(nvme, o.repeats, &raw_bytes, &raw_s) < 0 ||
+    if (zo_engine_memory(nvme, &plan) != ZO_OK ||
+        bench_nvme_raw_seconds(nvme, o.repeats, &raw_bytes, &raw_s) < 0 ||
         bench_nvme_update_seconds(nvme, &model, o.repeats, &nvme_s) < 0)
         goto done;
     char file[32], ring[32];
-    printf("optimizer state on NVMe: %zu parameters, buckets of %zu, %s in %s, ring %s (buffer_count %d),\n"
+    printf("optimizer state on NVMe: %zu parameters, buckets of %zu, %s in %s, ring %s "
+           "(buffer_count %d),\n"
            "aio block_size %zu, queue_depth %d; median of %d\n",
            o.params, o.bucket, zo_format_byte_size(plan.nvme_bytes, file, sizeof file), o.dir,
-           zo_format_byte_size(plan.host_bytes, ring, sizeof ring), o.buffer_count, o.block_size, o.queue_depth,
-           o.repeats);
+           zo_format_byte_size(plan.host_bytes, ring, sizeof ring), o.buffer_count, o.block_size,
+           o.queue_depth, o.repeats);
     if (zo_engine_notice(nvme)[0])
         printf("notice: %s\n", zo_engine_notice(nvme));
     zo_engine_destroy(&nvme); /* its file and ring go before the host-RAM engine's state */

@@ -33,12 +33,14 @@ static zo_engine *create_engine(const char *dir)
         snprintf(offload, sizeof offload, "\"device\": \"nvme\", \"nvme_path\": \"%s\"", dir);
     else
         snprintf(offload, sizeof offload, "\"device\": \"cpu\"");
-    snprintf(json, sizeof json,
-             "{\"fp16\": {\"enabled\": true, \"initial_scale_power\": 12}, \"gradient_clipping\": 0.5,"
-             " \"optimizer\": {\"type\": \"AdamW\", \"params\": {\"lr\": 0.01, \"weight_decay\": 0.01}},"
-             " \"zero_optimization\": {\"stage\": 2, \"reduce_bucket_size\": 512, \"offload_optimizer\": {%s}},"
-             " \"zo\": {\"device\": \"host\", \"comm\": \"mpi\"}}",
-             offload);
+    snprintf(
+        json, sizeof json,
+        "{\"fp16\": {\"enabled\": true, \"initial_scale_power\": 12}, \"gradient_clipping\": 0.5,"
+        " \"optimizer\": {\"type\": \"AdamW\", \"params\": {\"lr\": 0.01, \"weight_decay\": 0.01}},"
+        " \"zero_optimization\": {\"stage\": 2, \"reduce_bucket_size\": 512, "
+        "\"offload_optimizer\": {%s}},"
+        " \"zo\": {\"device\": \"host\", \"comm\": \"mpi\"}}",
+        offload);
     zo_config *config = NULL;
     check_ok(zo_config_from_string(json, &config), "config");
     zo_engine *engine = NULL;

@@ -23,18 +23,18 @@ enum { STEPS = 12, OVERFLOW_STEP = 5 };
 
 /* What varies between the trajectories compared. */
 typedef struct nvme_case {
-    const char *precision;  /* the fp16 or bf16 section                        */
-    const char *moments;    /* zo.moments_dtype                                */
-    unsigned accumulation;  /* gradient_accumulation_steps                     */
-    const char *offload;    /* offload_optimizer's keys besides device/nvme_path */
-    const char *aio;        /* the "aio" section, "" for none                  */
-    const char *root;       /* where the temporary nvme_path goes              */
-    const char *zero;       /* more zero_optimization keys, "" for none        */
-    const char *zo;         /* more "zo" keys, "" for none                     */
+    const char *precision; /* the fp16 or bf16 section                        */
+    const char *moments;   /* zo.moments_dtype                                */
+    unsigned accumulation; /* gradient_accumulation_steps                     */
+    const char *offload;   /* offload_optimizer's keys besides device/nvme_path */
+    const char *aio;       /* the "aio" section, "" for none                  */
+    const char *root;      /* where the temporary nvme_path goes              */
+    const char *zero;      /* more zero_optimization keys, "" for none        */
+    const char *zo;        /* more "zo" keys, "" for none                     */
 } nvme_case;
 
-static const nvme_case fp16_case = {"\"fp16\": {\"enabled\": true, \"initial_scale_power\": 12}", "f32", 1, "", "",
-                                    "/tmp", "", ""};
+static const nvme_case fp16_case = {
+    "\"fp16\": {\"enabled\": true, \"initial_scale_power\": 12}", "f32", 1, "", "", "/tmp", "", ""};
 
 /* A fresh directory under `root` (cr_assert on failure) into out[64]. */
 static void make_dir(const char *root, char *out)
@@ -59,12 +59,15 @@ static void case_json(const nvme_case *c, const char *dir, char *out, size_t siz
                  c->offload[0] ? ", " : "", c->offload);
     else
         snprintf(offload, sizeof offload, "\"device\": \"cpu\"");
-    snprintf(out, size,
-             "{%s, \"gradient_clipping\": 0.5, \"gradient_accumulation_steps\": %u,"
-             " \"optimizer\": {\"type\": \"AdamW\", \"params\": {\"lr\": 0.01, \"weight_decay\": 0.01}},"
-             " \"zero_optimization\": {\"stage\": %s, \"reduce_bucket_size\": 512%s, \"offload_optimizer\": {%s}}%s%s,"
-             " \"zo\": {\"device\": \"host\", \"moments_dtype\": \"%s\"%s}}",
-             c->precision, c->accumulation, c->zero[0] ? "3" : "2", c->zero, offload, c->aio[0] ? ", " : "", c->aio, c->moments, c->zo);
+    snprintf(
+        out, size,
+        "{%s, \"gradient_clipping\": 0.5, \"gradient_accumulation_steps\": %u,"
+        " \"optimizer\": {\"type\": \"AdamW\", \"params\": {\"lr\": 0.01, \"weight_decay\": 0.01}},"
+        " \"zero_optimization\": {\"stage\": %s, \"reduce_bucket_size\": 512%s, "
+        "\"offload_optimizer\": {%s}}%s%s,"
+        " \"zo\": {\"device\": \"host\", \"moments_dtype\": \"%s\"%s}}",
+        c->precision, c->accumulation, c->zero[0] ? "3" : "2", c->zero, offload,
+        c->aio[0] ? ", " : "", c->aio, c->moments, c->zo);
 }
 
 static zo_status try_engine(const nvme_case *c, const char *dir, zo_engine **out)
@@ -72,7 +75,8 @@ static zo_status try_engine(const nvme_case *c, const char *dir, zo_engine **out
     char json[2048];
     case_json(c, dir, json, sizeof json);
     zo_config *config = NULL;
-    cr_assert(eq(int, zo_config_from_string(json, &config), ZO_OK), "%s\n%s", zo_last_error(), json);
+    cr_assert(eq(int, zo_config_from_string(json, &config), ZO_OK), "%s\n%s", zo_last_error(),
+              json);
     zo_status status = zo_engine_create(config, model, PARAMS, out);
     zo_config_destroy(&config);
     return status;
@@ -92,7 +96,8 @@ static void set_initial_master(zo_engine *e)
     for (size_t i = 0; i < MODEL_ELEMS; i++)
         initial[i] = zo_test_uniform(&rng, -1.0f, 1.0f);
     for (size_t p = 0; p < PARAMS; p++)
-        cr_assert(eq(int, zo_engine_set_master(e, p, initial + model_offset(p)), ZO_OK), "%s", zo_last_error());
+        cr_assert(eq(int, zo_engine_set_master(e, p, initial + model_offset(p)), ZO_OK), "%s",
+                  zo_last_error());
 }
 
 /* One micro-step of `e` with the gradients of micro-step `micro` (an inf at
@@ -125,8 +130,8 @@ static zo_status micro_step(zo_engine *e, uint64_t micro, zo_step_info *info)
 static void train(zo_engine *e, uint64_t first, uint64_t last)
 {
     for (uint64_t micro = first; micro <= last; micro++)
-        cr_assert(eq(int, micro_step(e, micro, NULL), ZO_OK), "micro-step %llu: %s", (unsigned long long)micro,
-                  zo_last_error());
+        cr_assert(eq(int, micro_step(e, micro, NULL), ZO_OK), "micro-step %llu: %s",
+                  (unsigned long long)micro, zo_last_error());
 }
 
 /* Master weights and device weights of both engines are the same bits. */
@@ -136,8 +141,10 @@ static void expect_same_state(zo_engine *a, zo_engine *b, const char *what)
     cr_assert(eq(int, zo_engine_synchronize(a), ZO_OK), "%s", zo_last_error());
     cr_assert(eq(int, zo_engine_synchronize(b), ZO_OK), "%s", zo_last_error());
     for (size_t p = 0; p < PARAMS; p++) {
-        cr_assert(eq(int, zo_engine_get_master(a, p, ma + model_offset(p)), ZO_OK), "%s", zo_last_error());
-        cr_assert(eq(int, zo_engine_get_master(b, p, mb + model_offset(p)), ZO_OK), "%s", zo_last_error());
+        cr_assert(eq(int, zo_engine_get_master(a, p, ma + model_offset(p)), ZO_OK), "%s",
+                  zo_last_error());
+        cr_assert(eq(int, zo_engine_get_master(b, p, mb + model_offset(p)), ZO_OK), "%s",
+                  zo_last_error());
     }
     cr_expect(eq(int, memcmp(ma, mb, sizeof ma), 0), "%s: master weights differ", what);
     /* each parameter's 16-bit weights as the loop sees them (stage 3: fetched) */
@@ -165,10 +172,11 @@ static void expect_same_trajectory(const nvme_case *c)
         zo_step_info info[2];
         cr_assert(eq(int, micro_step(cpu, micro, &info[0]), ZO_OK), "%s", zo_last_error());
         cr_assert(eq(int, micro_step(nvme, micro, &info[1]), ZO_OK), "%s", zo_last_error());
-        cr_expect(eq(int, info[0].skipped, info[1].skipped), "micro-step %llu", (unsigned long long)micro);
+        cr_expect(eq(int, info[0].skipped, info[1].skipped), "micro-step %llu",
+                  (unsigned long long)micro);
         cr_expect(memcmp(&info[0].grad_norm, &info[1].grad_norm, sizeof(double)) == 0,
-                  "micro-step %llu: grad norm %.17g on cpu, %.17g on nvme", (unsigned long long)micro,
-                  info[0].grad_norm, info[1].grad_norm);
+                  "micro-step %llu: grad norm %.17g on cpu, %.17g on nvme",
+                  (unsigned long long)micro, info[0].grad_norm, info[1].grad_norm);
         cr_expect(eq(flt, info[0].loss_scale, info[1].loss_scale));
         cr_expect(eq(dbl, info[0].clip_coefficient, info[1].clip_coefficient));
         skipped += info[1].skipped;
@@ -213,7 +221,8 @@ Test(engine_nvme, gradient_accumulation_trains_as_device_cpu_bit_for_bit)
 Test(engine_nvme, without_pipelining_one_buffer_trains_the_same)
 {
     nvme_case c = fp16_case;
-    c.offload = "\"buffer_count\": 1, \"pipeline_read\": false, \"pipeline_write\": false, \"fast_init\": true";
+    c.offload = "\"buffer_count\": 1, \"pipeline_read\": false, \"pipeline_write\": false, "
+                "\"fast_init\": true";
     expect_same_trajectory(&c);
 }
 
@@ -221,7 +230,8 @@ Test(engine_nvme, small_blocks_a_shallow_queue_and_single_submits_train_the_same
 {
     nvme_case c = fp16_case;
     c.offload = "\"buffer_count\": 3";
-    c.aio = "\"aio\": {\"block_size\": 4096, \"queue_depth\": 2, \"thread_count\": 1, \"single_submit\": true,"
+    c.aio = "\"aio\": {\"block_size\": 4096, \"queue_depth\": 2, \"thread_count\": 1, "
+            "\"single_submit\": true,"
             " \"overlap_events\": false}";
     expect_same_trajectory(&c);
 }
@@ -229,7 +239,8 @@ Test(engine_nvme, small_blocks_a_shallow_queue_and_single_submits_train_the_same
 Test(engine_nvme, stage3_with_parameters_in_host_memory_trains_as_device_cpu_bit_for_bit)
 {
     nvme_case c = fp16_case;
-    c.zero = ", \"offload_param\": {\"device\": \"cpu\"}, \"stage3_param_persistence_threshold\": 100";
+    c.zero =
+        ", \"offload_param\": {\"device\": \"cpu\"}, \"stage3_param_persistence_threshold\": 100";
     expect_same_trajectory(&c);
 }
 
@@ -253,8 +264,8 @@ Test(engine_nvme, a_file_system_without_direct_io_gets_buffered_io_and_a_notice)
     char dir[64];
     make_dir("/dev/shm", dir);
     zo_engine *cpu = new_engine(&fp16_case, NULL), *nvme = new_engine(&fp16_case, dir);
-    cr_expect(ne(ptr, strstr(zo_engine_notice(nvme), "does not take direct I/O (O_DIRECT)"), NULL), "notice: %s",
-              zo_engine_notice(nvme));
+    cr_expect(ne(ptr, strstr(zo_engine_notice(nvme), "does not take direct I/O (O_DIRECT)"), NULL),
+              "notice: %s", zo_engine_notice(nvme));
     cr_expect(eq(str, (char *)zo_engine_notice(cpu), ""));
     set_initial_master(cpu);
     set_initial_master(nvme);
@@ -317,8 +328,8 @@ static void expect_failure_then_bit_exact_resume(zo_fault fault, const char *nam
     train(nvme, 1, 6);
     cr_assert(eq(int, zo_engine_save(nvme, ckpt), ZO_OK), "%s", zo_last_error());
     zo_fault_arm(fault, 1, 1); /* the second request of the next update */
-    cr_assert(eq(int, micro_step(nvme, 7, NULL), ZO_OK), "the update runs after the step returns: %s",
-              zo_last_error());
+    cr_assert(eq(int, micro_step(nvme, 7, NULL), ZO_OK),
+              "the update runs after the step returns: %s", zo_last_error());
     zo_status failed = micro_step(nvme, 8, NULL);
     zo_fault_disarm_all();
     cr_expect(eq(int, failed, ZO_ERR_IO), "%s", zo_last_error());
@@ -329,10 +340,12 @@ static void expect_failure_then_bit_exact_resume(zo_fault fault, const char *nam
     cr_expect(ne(ptr, strstr(error, "resume from the last checkpoint"), NULL), "%s", error);
     zo_status refused = micro_step(nvme, 8, NULL);
     cr_expect(eq(int, refused, ZO_ERR_IO), "a later step is refused");
-    cr_expect(ne(ptr, strstr(zo_last_error(), "refuses further steps"), NULL), "%s", zo_last_error());
+    cr_expect(ne(ptr, strstr(zo_last_error(), "refuses further steps"), NULL), "%s",
+              zo_last_error());
     char other[96];
     snprintf(other, sizeof other, "%s/other", dir);
-    cr_expect(eq(int, zo_engine_save(nvme, other), ZO_ERR_IO), "a partly updated state is never saved");
+    cr_expect(eq(int, zo_engine_save(nvme, other), ZO_ERR_IO),
+              "a partly updated state is never saved");
     cr_assert(eq(int, zo_engine_load(nvme, ckpt), ZO_OK), "%s", zo_last_error());
     train(nvme, 7, 10);
     expect_same_state(reference, nvme, "resumed after the failure");
@@ -374,7 +387,8 @@ Test(engine_nvme, a_state_larger_than_the_disk_is_refused_by_the_plan)
     char json[2048], dir[64];
     make_dir("/tmp", dir);
     snprintf(json, sizeof json,
-             "{\"zero_optimization\": {\"stage\": 2, \"reduce_bucket_size\": 1e9, \"offload_optimizer\": "
+             "{\"zero_optimization\": {\"stage\": 2, \"reduce_bucket_size\": 1e9, "
+             "\"offload_optimizer\": "
              "{\"device\": \"nvme\", \"nvme_path\": \"%s\"}}, \"zo\": {\"device\": \"host\"}}",
              dir);
     zo_config *config = NULL;
@@ -384,7 +398,8 @@ Test(engine_nvme, a_state_larger_than_the_disk_is_refused_by_the_plan)
     cr_assert(eq(int, zo_engine_plan(config, huge, 1, 1, &plan), ZO_OK), "%s", zo_last_error());
     cr_expect(eq(int, plan.fits, false));
     cr_expect(gt(u64, plan.nvme_bytes, plan.nvme_free_bytes));
-    cr_expect(ne(ptr, strstr(plan.verdict, "the optimizer state on NVMe needs"), NULL), "%s", plan.verdict);
+    cr_expect(ne(ptr, strstr(plan.verdict, "the optimizer state on NVMe needs"), NULL), "%s",
+              plan.verdict);
     cr_expect(ne(ptr, strstr(plan.verdict, "free"), NULL), "%s", plan.verdict);
     zo_config_destroy(&config);
     remove_dir(dir);
@@ -400,7 +415,8 @@ Test(engine_nvme, host_memory_for_the_state_is_the_ring_not_the_model)
     cr_assert(eq(int, zo_engine_memory(nvme, &on_nvme), ZO_OK));
     /* a bucket of 512 is one rank's piece: 4096-byte pages of master, exp_avg, exp_avg_sq */
     cr_expect(eq(u64, on_nvme.host_bytes, 4 * 3 * 4096), "buffer_count 4 x one bucket's record");
-    cr_expect(eq(u64, on_nvme.nvme_bytes, zo_engine_bucket_count(nvme) * 3 * 4096), "a record of 3 pages a bucket");
+    cr_expect(eq(u64, on_nvme.nvme_bytes, zo_engine_bucket_count(nvme) * 3 * 4096),
+              "a record of 3 pages a bucket");
     cr_expect(eq(u64, on_cpu.nvme_bytes, 0));
     cr_expect(eq(u64, on_cpu.host_bytes, (uint64_t)on_cpu.param_elems * 12));
     zo_engine_destroy(&cpu);
@@ -412,6 +428,8 @@ Test(engine_nvme, a_missing_directory_is_refused_by_name)
 {
     zo_engine *e = NULL;
     cr_expect(eq(int, try_engine(&fp16_case, "/tmp/zo-test-nvme-does-not-exist", &e), ZO_ERR_IO));
-    cr_expect(ne(ptr, strstr(zo_last_error(), "/tmp/zo-test-nvme-does-not-exist"), NULL), "%s", zo_last_error());
-    cr_expect(ne(ptr, strstr(zo_last_error(), "No such file or directory"), NULL), "%s", zo_last_error());
+    cr_expect(ne(ptr, strstr(zo_last_error(), "/tmp/zo-test-nvme-does-not-exist"), NULL), "%s",
+              zo_last_error());
+    cr_expect(ne(ptr, strstr(zo_last_error(), "No such file or directory"), NULL), "%s",
+              zo_last_error());
 }

@@ -33,7 +33,8 @@ typedef struct zo_nvme_sizes {
     uint64_t ring_bytes;
 } zo_nvme_sizes;
 
-zo_nvme_sizes zo_nvme_sizes_for(const zo_partition *layout, uint64_t moment_bytes, uint64_t buffer_count);
+zo_nvme_sizes zo_nvme_sizes_for(const zo_partition *layout, uint64_t moment_bytes,
+                                uint64_t buffer_count);
 
 /* Bytes an unprivileged writer may still take on the file system of `directory`
  * (statvfs: f_bavail x f_frsize). ZO_ERR_IO naming the directory when it cannot be
@@ -47,7 +48,7 @@ zo_status zo_nvme_free_bytes(const char *directory, uint64_t *out);
  * cached ones. */
 typedef struct zo_nvme_file {
     char path[1200];
-    int ring_fd;     /* O_DIRECT when `direct` */
+    int ring_fd; /* O_DIRECT when `direct` */
     int buffered_fd;
     bool direct;
     uint64_t bytes;
@@ -60,13 +61,14 @@ typedef struct zo_nvme_file {
  * behind. Appends to `notice` (of `notice_bytes`) when direct I/O is refused.
  * Errors: ZO_ERR_IO naming the file, the bytes and errno (ENOSPC: the bytes needed and
  * free). */
-zo_status zo_nvme_file_create(zo_nvme_file *file, const char *directory, size_t rank, uint64_t bytes,
-                              bool fast_init, char *notice, size_t notice_bytes);
+zo_status zo_nvme_file_create(zo_nvme_file *file, const char *directory, size_t rank,
+                              uint64_t bytes, bool fast_init, char *notice, size_t notice_bytes);
 void zo_nvme_file_close(zo_nvme_file *file);
 
 /* Synchronous buffered I/O of [offset, offset + bytes): the whole range or ZO_ERR_IO
  * naming the file, offset and errno (a short read past the end as "short read"). */
 zo_status zo_nvme_file_read(const zo_nvme_file *file, uint64_t offset, void *out, size_t bytes);
-zo_status zo_nvme_file_write(const zo_nvme_file *file, uint64_t offset, const void *in, size_t bytes);
+zo_status zo_nvme_file_write(const zo_nvme_file *file, uint64_t offset, const void *in,
+                             size_t bytes);
 
 #endif

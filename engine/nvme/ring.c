@@ -18,8 +18,9 @@ struct zo_nvme_request {
     unsigned bytes;
 };
 
-zo_status zo_nvme_ring_create(zo_nvme_ring *ring, const zo_nvme_file *file, unsigned slots, size_t slot_bytes,
-                              const zo_settings *s, char *notice, size_t notice_bytes)
+zo_status zo_nvme_ring_create(zo_nvme_ring *ring, const zo_nvme_file *file, unsigned slots,
+                              size_t slot_bytes, const zo_settings *s, char *notice,
+                              size_t notice_bytes)
 {
     *ring = (zo_nvme_ring){.file = file,
                            .slot_bytes = slot_bytes,
@@ -31,15 +32,18 @@ zo_status zo_nvme_ring_create(zo_nvme_ring *ring, const zo_nvme_file *file, unsi
     size_t bytes = slot_bytes * slots;
     void *memory = NULL;
     if (posix_memalign(&memory, ZO_NVME_ALIGNMENT, bytes ? bytes : ZO_NVME_ALIGNMENT) != 0)
-        return zo_fail(ZO_ERR_OUT_OF_MEMORY, "NVMe optimizer state: no host memory for the ring (%u buffers of %zu bytes)",
-                       slots, slot_bytes);
+        return zo_fail(
+            ZO_ERR_OUT_OF_MEMORY,
+            "NVMe optimizer state: no host memory for the ring (%u buffers of %zu bytes)", slots,
+            slot_bytes);
     ring->memory = memory;
     memset(ring->memory, 0, bytes);
     ring->locked = mlock(ring->memory, bytes) == 0;
     if (!ring->locked && notice) {
         size_t used = strlen(notice);
         snprintf(notice + used, notice_bytes - used,
-                 "%sNVMe optimizer state: the ring's %zu bytes could not be page-locked (mlock: %s; raise "
+                 "%sNVMe optimizer state: the ring's %zu bytes could not be page-locked (mlock: "
+                 "%s; raise "
                  "RLIMIT_MEMLOCK, ulimit -l): they stay pageable",
                  used ? "; " : "", bytes, strerror(errno));
     }
@@ -52,7 +56,8 @@ zo_status zo_nvme_ring_create(zo_nvme_ring *ring, const zo_nvme_file *file, unsi
         ring->free_requests[ring->free_count++] = ring->queue_depth - 1 - i;
     int error = io_uring_queue_init(ring->queue_depth, &ring->uring, 0);
     if (error < 0)
-        return zo_fail(ZO_ERR_IO, "NVMe optimizer state: io_uring_queue_init(%u) failed: %s (errno %d)",
+        return zo_fail(ZO_ERR_IO,
+                       "NVMe optimizer state: io_uring_queue_init(%u) failed: %s (errno %d)",
                        ring->queue_depth, strerror(-error), -error);
     ring->uring_ready = true;
     return ZO_OK;
@@ -67,12 +72,13 @@ static void zo_ring_note_failure(zo_nvme_ring *ring, const zo_nvme_request *r, i
     if (result < 0)
         snprintf(ring->failure_message, sizeof ring->failure_message,
                  "NVMe optimizer state: %s of %s at offset %llu (%u bytes) failed: %s (errno %d)",
-                 r->write ? "write" : "read", ring->file->path, (unsigned long long)r->offset, r->bytes,
-                 strerror(-result), -result);
+                 r->write ? "write" : "read", ring->file->path, (unsigned long long)r->offset,
+                 r->bytes, strerror(-result), -result);
     else
         snprintf(ring->failure_message, sizeof ring->failure_message,
                  "NVMe optimizer state: short %s of %s at offset %llu: %d of %u bytes (errno 0)",
-                 r->write ? "write" : "read", ring->file->path, (unsigned long long)r->offset, result, r->bytes);
+                 r->write ? "write" : "read", ring->file->path, (unsigned long long)r->offset,
+                 result, r->bytes);
 }
 
 /* One completion: its request is done (the fault points replace what the kernel said). */
@@ -118,7 +124,8 @@ static void zo_ring_reap(zo_nvme_ring *ring, bool wait)
         zo_ring_complete(ring, cqe);
 }
 
-static zo_status zo_ring_queue(zo_nvme_ring *ring, unsigned slot, bool write, uint64_t offset, size_t bytes)
+static zo_status zo_ring_queue(zo_nvme_ring *ring, unsigned slot, bool write, uint64_t offset,
+                               size_t bytes)
 {
     if (ring->failure != ZO_OK)
         return zo_fail(ring->failure, "%s", ring->failure_message);

@@ -40,8 +40,9 @@ typedef struct zo_nvme_ring {
  * "aio" settings for `file`. The buffers are page-locked (mlock) where RLIMIT_MEMLOCK
  * allows; where it does not, `notice` says so and they stay pageable.
  * Errors: ZO_ERR_OUT_OF_MEMORY, ZO_ERR_IO (io_uring_queue_init's errno). */
-zo_status zo_nvme_ring_create(zo_nvme_ring *ring, const zo_nvme_file *file, unsigned slots, size_t slot_bytes,
-                              const zo_settings *settings, char *notice, size_t notice_bytes);
+zo_status zo_nvme_ring_create(zo_nvme_ring *ring, const zo_nvme_file *file, unsigned slots,
+                              size_t slot_bytes, const zo_settings *settings, char *notice,
+                              size_t notice_bytes);
 /* Waits for the requests in flight, then frees everything. A zeroed ring is a no-op. */
 void zo_nvme_ring_destroy(zo_nvme_ring *ring);
 

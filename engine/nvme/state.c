@@ -50,7 +50,8 @@ static zo_status zo_nvme_break(zo_engine *e, zo_status status)
         snprintf(cause, sizeof cause, "%s", zo_last_error());
         u->broken = status;
         snprintf(u->broken_message, sizeof u->broken_message,
-                 "%s; the optimizer state on NVMe may be partly updated, so the engine refuses further steps: "
+                 "%s; the optimizer state on NVMe may be partly updated, so the engine refuses "
+                 "further steps: "
                  "resume from the last checkpoint (zo_engine_load)",
                  cause);
     }
@@ -84,7 +85,8 @@ static zo_host_state_piece zo_nvme_piece(const zo_nvme_state *u, size_t bucket)
 {
     unsigned char *slot = zo_nvme_ring_slot(&u->ring, zo_slot_of(u, bucket));
     const zo_nvme_record *r = &u->records[bucket];
-    return (zo_host_state_piece){(float *)(slot + r->offset[0]), slot + r->offset[1], slot + r->offset[2]};
+    return (zo_host_state_piece){(float *)(slot + r->offset[0]), slot + r->offset[1],
+                                 slot + r->offset[2]};
 }
 
 static zo_status zo_nvme_update_bucket(zo_engine *e, size_t bucket)
@@ -131,8 +133,8 @@ static zo_status zo_nvme_bucket_stats(zo_engine *e, size_t bucket, zo_grad_stats
 
 /* Calls `io` on each bucket's part of shard elements [shard_offset, + count) of tensor
  * `tensor`: the file offset, the element index into the caller's array, the count. */
-static zo_status zo_nvme_shard_io(zo_engine *e, size_t tensor, size_t shard_offset, size_t count, char *data,
-                                  bool write)
+static zo_status zo_nvme_shard_io(zo_engine *e, size_t tensor, size_t shard_offset, size_t count,
+                                  char *data, bool write)
 {
     zo_nvme_state *u = e->nvme_state;
     size_t elem_bytes = tensor == 0 ? sizeof(float) : zo_dtype_size(e->settings.moments_dtype);
@@ -144,21 +146,24 @@ static zo_status zo_nvme_shard_io(zo_engine *e, size_t tensor, size_t shard_offs
         size_t n = zo_piece_elems(&e->layout, b) - within;
         n = n < count - done ? n : count - done;
         uint64_t offset = u->record_offset[b] + u->records[b].offset[tensor] + within * elem_bytes;
-        status = write ? zo_nvme_file_write(&u->file, offset, data + done * elem_bytes, n * elem_bytes)
-                       : zo_nvme_file_read(&u->file, offset, data + done * elem_bytes, n * elem_bytes);
+        status =
+            write ? zo_nvme_file_write(&u->file, offset, data + done * elem_bytes, n * elem_bytes)
+                  : zo_nvme_file_read(&u->file, offset, data + done * elem_bytes, n * elem_bytes);
         done += n;
     }
     return status;
 }
 
-static zo_status zo_nvme_read_shard(zo_engine *e, size_t tensor, size_t shard_offset, void *out, size_t count)
+static zo_status zo_nvme_read_shard(zo_engine *e, size_t tensor, size_t shard_offset, void *out,
+                                    size_t count)
 {
     if (e->nvme_state->broken) /* never hand out (or save) a partly updated state */
         return zo_nvme_refusal(e->nvme_state);
     return zo_nvme_shard_io(e, tensor, shard_offset, count, out, false);
 }
 
-static zo_status zo_nvme_write_shard(zo_engine *e, size_t tensor, size_t shard_offset, const void *in, size_t count)
+static zo_status zo_nvme_write_shard(zo_engine *e, size_t tensor, size_t shard_offset,
+                                     const void *in, size_t count)
 {
     return zo_nvme_shard_io(e, tensor, shard_offset, count, (char *)in, true);
 }
@@ -226,7 +231,8 @@ zo_status zo_nvme_state_start(zo_engine *e)
     const zo_settings *s = &e->settings;
     if (s->moments_dtype != ZO_DTYPE_F32 && s->moments_dtype != ZO_DTYPE_BF16)
         return zo_fail(ZO_ERR_NOT_SUPPORTED,
-                       "zero_optimization.offload_optimizer.device \"nvme\" with zo.moments_dtype \"%s\" is not "
+                       "zero_optimization.offload_optimizer.device \"nvme\" with zo.moments_dtype "
+                       "\"%s\" is not "
                        "implemented: the NVMe state takes \"f32\" or \"bf16\" moments",
                        zo_dtype_name(s->moments_dtype));
     zo_nvme_state *u = calloc(1, sizeof *u);
@@ -240,7 +246,8 @@ zo_status zo_nvme_state_start(zo_engine *e)
     u->records = calloc(buckets, sizeof *u->records);
     u->record_offset = calloc(buckets, sizeof *u->record_offset);
     if (!u->records || !u->record_offset)
-        return zo_fail(ZO_ERR_OUT_OF_MEMORY, "zo_engine_create: out of memory for %zu buckets", buckets);
+        return zo_fail(ZO_ERR_OUT_OF_MEMORY, "zo_engine_create: out of memory for %zu buckets",
+                       buckets);
     uint64_t at = 0;
     for (size_t b = 0; b < buckets; b++) {
         u->records[b] = zo_nvme_record_for(zo_piece_elems(&e->layout, b), moment_bytes);
@@ -248,13 +255,14 @@ zo_status zo_nvme_state_start(zo_engine *e)
         at += u->records[b].bytes;
     }
     /* one slot for Adam, one for the write behind; the rest read ahead */
-    u->read_ahead = s->nvme.pipeline_read ? s->nvme.buffer_count - 1 - (s->nvme.pipeline_write ? 1 : 0) : 0;
+    u->read_ahead =
+        s->nvme.pipeline_read ? s->nvme.buffer_count - 1 - (s->nvme.pipeline_write ? 1 : 0) : 0;
     zo_nvme_sizes sizes = zo_nvme_sizes_for(&e->layout, moment_bytes, s->nvme.buffer_count);
-    zo_status status = zo_nvme_file_create(&u->file, s->nvme.path, e->rank, sizes.file_bytes, s->nvme.fast_init,
-                                           e->notice, sizeof e->notice);
+    zo_status status = zo_nvme_file_create(&u->file, s->nvme.path, e->rank, sizes.file_bytes,
+                                           s->nvme.fast_init, e->notice, sizeof e->notice);
     if (status == ZO_OK)
-        status = zo_nvme_ring_create(&u->ring, &u->file, (unsigned)s->nvme.buffer_count, sizes.record_bytes, s,
-                                     e->notice, sizeof e->notice);
+        status = zo_nvme_ring_create(&u->ring, &u->file, (unsigned)s->nvme.buffer_count,
+                                     sizes.record_bytes, s, e->notice, sizeof e->notice);
     return status;
 }
 
@@ -262,12 +270,15 @@ zo_status zo_engine_nvme_stream(zo_engine *e, uint64_t *bytes, double *seconds)
 {
     if (!e || !bytes || !seconds)
         return zo_fail(ZO_ERR_INVALID_ARGUMENT, "zo_engine_nvme_stream: %s is NULL",
-                       !e ? "engine" : !bytes ? "bytes" : "seconds");
+                       !e       ? "engine"
+                       : !bytes ? "bytes"
+                                : "seconds");
     zo_nvme_state *u = e->nvme_state;
     if (!u)
-        return zo_fail(ZO_ERR_NOT_SUPPORTED,
-                       "zo_engine_nvme_stream: the optimizer state is not on NVMe (offload_optimizer.device "
-                       "is not \"nvme\")");
+        return zo_fail(
+            ZO_ERR_NOT_SUPPORTED,
+            "zo_engine_nvme_stream: the optimizer state is not on NVMe (offload_optimizer.device "
+            "is not \"nvme\")");
     zo_status status = zo_engine_synchronize(e);
     if (status == ZO_OK && u->broken)
         status = zo_nvme_refusal(u);
@@ -279,7 +290,8 @@ zo_status zo_engine_nvme_stream(zo_engine *e, uint64_t *bytes, double *seconds)
     /* the update's schedule, with the Adam of each bucket left out */
     for (size_t b = 0; status == ZO_OK && b < e->layout.bucket_count; b++) {
         unsigned slot = zo_slot_of(u, b);
-        if ((status = zo_nvme_start_reads(e, b)) || (status = zo_nvme_ring_wait_slot(&u->ring, slot)) ||
+        if ((status = zo_nvme_start_reads(e, b)) ||
+            (status = zo_nvme_ring_wait_slot(&u->ring, slot)) ||
             (status = zo_nvme_ring_write(&u->ring, slot, u->record_offset[b], u->records[b].bytes)))
             break;
         if (!e->settings.nvme.pipeline_write)
