@@ -284,7 +284,8 @@ zo_status zo_engine_nvme_stream(zo_engine *e, uint64_t *bytes, double *seconds)
         status = zo_nvme_refusal(u);
     if (status != ZO_OK)
         return status;
-    uint64_t moved = u->ring.bytes_read + u->ring.bytes_written;
+    uint64_t read_before, written_before, read_after, written_after;
+    zo_nvme_ring_bytes(&u->ring, &read_before, &written_before);
     double started = zo_now_seconds();
     u->next_read = 0;
     /* the update's schedule, with the Adam of each bucket left out */
@@ -300,6 +301,7 @@ zo_status zo_engine_nvme_stream(zo_engine *e, uint64_t *bytes, double *seconds)
     zo_status drained = zo_nvme_ring_wait_all(&u->ring);
     status = status ? status : drained;
     *seconds = zo_now_seconds() - started;
-    *bytes = u->ring.bytes_read + u->ring.bytes_written - moved;
+    zo_nvme_ring_bytes(&u->ring, &read_after, &written_after);
+    *bytes = read_after - read_before + written_after - written_before;
     return status ? zo_nvme_break(e, status) : ZO_OK;
 }
