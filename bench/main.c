@@ -9,6 +9,7 @@
 #include "ckpt_time_command.h"
 #include "engine_command.h"
 #include "memory_plan_command.h"
+#include "nvme_command.h"
 #include "option_table.h"
 #include "options.h"
 #include "topo_command.h"
@@ -28,6 +29,7 @@ static const bench_entry bench_entries[] = {
     {&bench_train_cli, bench_train_command},
     {&bench_ckpt_cli, bench_ckpt_time_command},
     {&bench_ckpt_export_cli, bench_ckpt_export_command},
+    {&bench_nvme_cli, bench_nvme_command},
     {&bench_suite_cli, bench_suite_command},
 };
 enum { BENCH_ENTRY_COUNT = sizeof bench_entries / sizeof bench_entries[0] };

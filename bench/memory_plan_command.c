@@ -152,7 +152,8 @@ static void bench_print_memory_plan(const bench_memory_plan_options *options,
            "offload_optimizer %s, staging %s\n",
            options->config_path, s->stage, bench_weights_dtype_name(s),
            s->moments_dtype == ZO_DTYPE_BF16 ? "bf16" : "fp32",
-           s->offload_optimizer ? "cpu" : "not set", s->pin_memory ? "pinned" : "pageable");
+           s->nvme.enabled ? "nvme" : s->offload_optimizer ? "cpu" : "not set",
+           s->pin_memory ? "pinned" : "pageable");
     bench_print_ignored_keys(config);
     printf("\n  %-24s %llu elements (alignment padding included)\n", "flat parameter space",
            (unsigned long long)plan->param_elems);
@@ -163,8 +164,15 @@ static void bench_print_memory_plan(const bench_memory_plan_options *options,
     bench_print_bytes_line("pinned host, per rank", plan->pinned_bytes,
                            "staging: gradients down, weights up");
     bench_print_bytes_line("host pageable, per rank", plan->host_bytes,
-                           "fp32 master + moments of this rank's shard, + fp32 gradient sums "
-                           "when accumulating");
+                           s->nvme.enabled ? "the NVMe state's ring (buffer_count x a bucket's "
+                                             "state), + fp32 gradient sums when accumulating"
+                                           : "fp32 master + moments of this rank's shard, + fp32 "
+                                             "gradient sums when accumulating");
+    if (s->nvme.enabled) {
+        bench_print_bytes_line("NVMe file, per rank", plan->nvme_bytes,
+                               "fp32 master + moments of this rank's shard, under nvme_path");
+        bench_print_bytes_line("NVMe free", plan->nvme_free_bytes, "on nvme_path's file system now");
+    }
     uint64_t host_total =
         plan->host_bytes + plan->pinned_bytes + (plan->device_is_host ? plan->device_bytes : 0);
     bench_print_bytes_line("host total, per rank", host_total,

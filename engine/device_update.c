@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include "error.h"
+#include "nvme/state.h"
 #include "optimizer_state.h"
 
 struct zo_device_update {
@@ -18,6 +19,8 @@ struct zo_device_update {
 zo_status zo_optimizer_state_choose(zo_engine *e)
 {
     e->optimizer_state = &zo_optimizer_state_host;
+    if (e->settings.nvme.enabled) /* the host update, on state streamed from NVMe */
+        return zo_nvme_state_start(e);
     /* on the host backend the "device" is the host: "none" runs the offloaded path */
     if (!zo_device_takes_external_streams(&e->device) || e->settings.offload_optimizer)
         return ZO_OK;

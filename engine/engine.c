@@ -16,6 +16,7 @@
 #include "error.h"
 #include "fault_injection.h"
 #include "memory_plan.h"
+#include "nvme/files.h"
 #include "optimizer_state.h"
 #include "stage3.h"
 #include "stage3_shard.h"
@@ -91,9 +92,13 @@ static zo_status zo_engine_allocate(zo_engine *e)
         (status = zo_alloc_staging(e, elems * e->dtype_bytes, &e->pinned_grads)) ||
         (status = zo_alloc_staging(e, zo_pinned_weight_elems(e) * e->dtype_bytes, &e->pinned_weights)))
         return status;
-    e->master = zo_host_zeroed(e, shard * sizeof(float));
-    e->exp_avg = zo_host_zeroed(e, moment_bytes);
-    e->exp_avg_sq = zo_host_zeroed(e, moment_bytes);
+    /* "nvme": the state lives in files, streamed through a ring (nvme/state.c) */
+    bool host_state = !e->settings.nvme.enabled;
+    if (host_state) {
+        e->master = zo_host_zeroed(e, shard * sizeof(float));
+        e->exp_avg = zo_host_zeroed(e, moment_bytes);
+        e->exp_avg_sq = zo_host_zeroed(e, moment_bytes);
+    }
     /* With accumulation the update reads the fp32 sum (a shard of it from stage 2, which
      * reduces every micro-step); without it, the delayed update (which overlaps the next
      * backward) alternates between two landing buffers. */
@@ -114,7 +119,7 @@ static zo_status zo_engine_allocate(zo_engine *e)
     e->jobs = calloc(buckets, sizeof *e->jobs);
     e->copy_down_began = calloc(buckets, sizeof *e->copy_down_began);
     e->copy_up_began = calloc(buckets, sizeof *e->copy_up_began);
-    if (!e->jobs || !e->grads_written || !e->copy_down_began || !e->copy_up_began || !e->master || !e->exp_avg || !e->exp_avg_sq ||
+    if (!e->jobs || !e->grads_written || !e->copy_down_began || !e->copy_up_began || (host_state && (!e->master || !e->exp_avg || !e->exp_avg_sq)) ||
         (e->accumulation_steps > 1 && !e->accumulated) ||
         !e->param_ready || !e->bucket_pending || !e->bucket_stats || !e->bucket_landed || !e->bucket_generation || !e->h2d_done)
         return zo_fail(ZO_ERR_OUT_OF_MEMORY, "zo_engine_create: out of host memory for %zu parameters",
@@ -138,8 +143,11 @@ static zo_status zo_engine_check_plan(zo_engine *e)
     size_t free_bytes = 0, total_bytes = 0;
     if (!device_is_host && zo_device_memory_info(&e->device, &free_bytes, &total_bytes) != ZO_OK)
         free_bytes = 0; /* unknown: the allocation itself will tell */
-    zo_status status = zo_plan_for_layout(&e->settings, &e->layout, e->accumulation_steps, device_is_host,
-                                          free_bytes, &plan);
+    uint64_t nvme_free = 0; /* "nvme": a directory that cannot be read is an I/O error, not a plan */
+    zo_status status = e->settings.nvme.enabled ? zo_nvme_free_bytes(e->settings.nvme.path, &nvme_free) : ZO_OK;
+    if (status == ZO_OK)
+        status = zo_plan_for_layout(&e->settings, &e->layout, e->accumulation_steps, device_is_host, free_bytes,
+                                    &plan);
     if (status != ZO_OK)
         return status;
     if (!plan.fits)

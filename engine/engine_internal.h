@@ -78,7 +78,8 @@ struct zo_engine {
                                             so the next backward's gradients never
                                             overwrite those the update still reads */
     void *grads_landing;                 /* where this micro-step's gradients land  */
-    float *master;                       /* this rank's shard of the fp32 master weights */
+    float *master;                       /* this rank's shard of the fp32 master weights
+                                            (NULL with the "nvme" strategy: in its files) */
     void *exp_avg, *exp_avg_sq;          /* its shard of the moments, settings.moments_dtype */
     float *accumulated;                  /* fp32 gradient sum (accumulation > 1): the
                                             shard from stage 2, the whole flat space
@@ -91,6 +92,7 @@ struct zo_engine {
     const struct zo_optimizer_state_ops *optimizer_state;
     struct zo_stage3 *stage3; /* zero_optimization.stage 3: stage3.c; else NULL */
     struct zo_device_update *device_update;
+    struct zo_nvme_state *nvme_state; /* the "nvme" strategy's own state (else NULL) */
 
     /* this micro-step's readiness */
     bool *param_ready;

@@ -26,7 +26,9 @@ static pthread_once_t zo_fault_environment_once = PTHREAD_ONCE_INIT;
 static const char *const zo_fault_names[ZO_FAULT_COUNT] = {
     [ZO_FAULT_PINNED_ALLOC] = "pinned_alloc", [ZO_FAULT_DEVICE_ALLOC] = "device_alloc",
     [ZO_FAULT_HOST_ALLOC] = "host_alloc",     [ZO_FAULT_COPY] = "copy",
-    [ZO_FAULT_HOST_FN] = "host_fn",
+    [ZO_FAULT_HOST_FN] = "host_fn",           [ZO_FAULT_NVME_READ] = "nvme_read",
+    [ZO_FAULT_NVME_SHORT_READ] = "nvme_short_read", [ZO_FAULT_NVME_WRITE] = "nvme_write",
+    [ZO_FAULT_NVME_NO_DIRECT] = "nvme_no_direct", [ZO_FAULT_NVME_NO_SPACE] = "nvme_no_space",
 };
 
 const char *zo_fault_name(zo_fault fault)

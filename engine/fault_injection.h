@@ -19,6 +19,13 @@ typedef enum zo_fault {
     ZO_FAULT_COPY,         /* host backend: a queued copy fails when it runs ("copy")    */
     ZO_FAULT_HOST_FN,      /* host backend: a host function runs, then reports an error
                               ("host_fn"), as the engine's worker jobs can              */
+    ZO_FAULT_NVME_READ,       /* NVMe state: a ring read completes with EIO ("nvme_read")   */
+    ZO_FAULT_NVME_SHORT_READ, /* NVMe state: a ring read completes with half its bytes
+                                 ("nvme_short_read")                                       */
+    ZO_FAULT_NVME_WRITE,      /* NVMe state: a ring write completes with ENOSPC ("nvme_write") */
+    ZO_FAULT_NVME_NO_DIRECT,  /* NVMe state: the file system refuses O_DIRECT
+                                 ("nvme_no_direct"), as tmpfs before Linux 6.6 does         */
+    ZO_FAULT_NVME_NO_SPACE,   /* NVMe state: fallocate finds no space ("nvme_no_space")     */
     ZO_FAULT_COUNT
 } zo_fault;
 

@@ -70,27 +70,26 @@ zo_status zo_engine_set_master(zo_engine *e, size_t param, const float *values)
     for (size_t b = zo_param_first_bucket(&e->layout, param); b <= zo_param_last_bucket(&e->layout, param); b++) {
         size_t begin, end;
         zo_param_in_piece(e, param, b, &begin, &end);
-        memcpy(e->master + zo_shard_index(e, b, begin), values + (begin - offset), (end - begin) * sizeof(float));
+        if (end == begin)
+            continue;
+        /* the host copy, or where the strategy keeps the shard ("nvme": its file) */
+        if ((status = zo_optimizer_state_write(e, 0, zo_shard_index(e, b, begin), values + (begin - offset),
+                                               end - begin)))
+            return status;
+        /* stage 3 over several ranks: this rank's pieces of the 16-bit weights */
+        char *piece = (char *)zo_pinned_piece(e, b) + (begin - zo_piece_begin(&e->layout, b, e->rank)) * e->dtype_bytes;
+        if (zo_weights_sharded(e) &&
+            (status = zo_adam_cast(e->adam, piece, e->dtype, values + (begin - offset), ZO_DTYPE_F32, end - begin,
+                                   1.0f)))
+            return status;
     }
     /* the "device" strategy (offload "none") keeps master weights of its own there */
     if ((status = e->optimizer_state->put_master(e, offset, elems)))
         return status;
     /* every rank has all the values: the device weights need no gathering */
     void *staged = (char *)e->pinned_weights + offset * e->dtype_bytes;
-    if (zo_weights_sharded(e)) { /* this rank's pieces, and a persistent one's host copy */
-        for (size_t b = zo_param_first_bucket(&e->layout, param); b <= zo_param_last_bucket(&e->layout, param);
-             b++) {
-            size_t begin, end;
-            zo_param_in_piece(e, param, b, &begin, &end);
-            char *piece = (char *)zo_pinned_piece(e, b) +
-                          (begin - zo_piece_begin(&e->layout, b, e->rank)) * e->dtype_bytes;
-            if (end > begin &&
-                (status = zo_adam_cast(e->adam, piece, e->dtype, values + (begin - offset), ZO_DTYPE_F32,
-                                       end - begin, 1.0f)))
-                return status;
-        }
+    if (zo_weights_sharded(e)) /* a persistent parameter's whole weights: its host copy */
         staged = zo_stage3_persistent_host(e, param);
-    }
     /* stage 3: the pinned weights are the home of a streamed parameter's weights */
     void *on_device = e->stage3 ? zo_stage3_persistent_weights(e, param) : zo_engine_weights(e, param);
     if ((staged && (status = zo_adam_cast(e->adam, staged, e->dtype, values, ZO_DTYPE_F32, elems, 1.0f))) ||
@@ -106,8 +105,10 @@ static zo_status zo_gather_master_bucket(zo_engine *e, size_t bucket, float *who
 {
     size_t piece = zo_piece_elems(&e->layout, bucket);
     float *mine = whole + e->rank * piece;
-    memcpy(mine, e->master + zo_shard_offset(&e->layout, bucket), piece * sizeof(float));
-    return zo_engine_collective_done(e, zo_comm_allgather(&e->comm, mine, whole, piece * sizeof(float)));
+    zo_status status = zo_optimizer_state_read(e, 0, zo_shard_offset(&e->layout, bucket), mine, piece);
+    /* even after a failure: the other ranks gather too */
+    zo_status gathered = zo_engine_collective_done(e, zo_comm_allgather(&e->comm, mine, whole, piece * sizeof(float)));
+    return status ? status : gathered;
 }
 
 zo_status zo_engine_get_master(zo_engine *e, size_t param, float *values)
@@ -126,10 +127,8 @@ zo_status zo_engine_get_master(zo_engine *e, size_t param, float *values)
     zo_status local = e->ranks > 1 ? zo_engine_defer_failure(e, status) : ZO_OK;
     char why[512];
     snprintf(why, sizeof why, "%s", local ? zo_last_error() : "");
-    if (e->ranks == 1) { /* the shard is the whole flat space */
-        memcpy(values, e->master + offset, elems * sizeof(float));
-        return ZO_OK;
-    }
+    if (e->ranks == 1) /* the shard is the whole flat space */
+        return zo_optimizer_state_read(e, 0, offset, values, elems);
     /* room for the largest bucket this parameter overlaps (the last one may be short) */
     size_t first = zo_param_first_bucket(&e->layout, param), last = zo_param_last_bucket(&e->layout, param);
     size_t room = 0;
@@ -160,14 +159,22 @@ zo_status zo_engine_refresh_device_weights(zo_engine *e)
     zo_status status = zo_engine_synchronize(e);
     if (status == ZO_OK) /* the "device" strategy: the optimizer's state is there */
         status = e->optimizer_state->put_state(e);
+    /* "nvme": each piece's master weights come from its file into a bucket's room */
+    float *piece_room = NULL;
+    if (status == ZO_OK && !e->master && !(piece_room = malloc(e->layout.bucket_elems * sizeof(float))))
+        status = zo_fail(ZO_ERR_OUT_OF_MEMORY, "zo_engine_load: no memory for a bucket of %zu master weights",
+                         e->layout.bucket_elems);
     /* a local failure stops the work, not the gathers: the other ranks make them too */
     for (size_t b = 0; b < e->layout.bucket_count; b++) {
         size_t begin = zo_bucket_begin(&e->layout, b), piece = zo_piece_elems(&e->layout, b);
+        size_t shard = zo_shard_offset(&e->layout, b);
         char *bucket = (char *)e->pinned_weights + begin * e->dtype_bytes; /* unless sharded */
         char *mine = zo_pinned_piece(e, b);
+        if (status == ZO_OK && piece_room)
+            status = zo_optimizer_state_read(e, 0, shard, piece_room, piece);
         if (status == ZO_OK)
-            status = zo_adam_cast(e->adam, mine, e->dtype, e->master + zo_shard_offset(&e->layout, b), ZO_DTYPE_F32,
-                                  piece, 1.0f);
+            status = zo_adam_cast(e->adam, mine, e->dtype, piece_room ? piece_room : e->master + shard,
+                                  ZO_DTYPE_F32, piece, 1.0f);
         /* stage 3 over several ranks: each keeps its own pieces; the persistent
          * parameters' whole weights are gathered for the device */
         zo_status gathered =
@@ -181,6 +188,7 @@ zo_status zo_engine_refresh_device_weights(zo_engine *e)
             status = zo_device_copy_async(&e->device, (char *)e->device_weights + begin * e->dtype_bytes,
                                                bucket, piece * e->layout.ranks * e->dtype_bytes, e->h2d_stream);
     }
+    free(piece_room);
     if (status == ZO_OK && e->stage3)
         status = zo_stage3_refresh_persistent(e);
     zo_status synced = zo_device_stream_synchronize(&e->device, e->h2d_stream);

@@ -11,6 +11,7 @@
 #include "config/batch_size.h"
 #include "config/byte_size.h"
 #include "error.h"
+#include "nvme/files.h"
 #include "partition.h"
 #include "stage3_sizes.h"
 #include "zo/cuda.h"
@@ -112,6 +113,26 @@ static void zo_plan_device_verdict(const zo_settings *s, const zo_partition *lay
              hint);
 }
 
+/* "nvme": whether the state's file does not fit its file system (or the directory
+ * cannot be read); the verdict then says so, with the bytes needed and free. */
+static bool zo_plan_nvme_verdict(const zo_settings *s, zo_memory_plan *plan)
+{
+    if (zo_nvme_free_bytes(s->nvme.path, &plan->nvme_free_bytes) != ZO_OK) {
+        snprintf(plan->verdict, sizeof plan->verdict, "%s", zo_last_error());
+        return true;
+    }
+    if (plan->nvme_bytes <= plan->nvme_free_bytes)
+        return false;
+    char needed[32], free_room[32];
+    snprintf(plan->verdict, sizeof plan->verdict,
+             "the optimizer state on NVMe needs %s (%" PRIu64 " bytes) under offload_optimizer.nvme_path %.300s "
+             "but its file system has %s (%" PRIu64 " bytes) free: free some room, or choose another "
+             "nvme_path",
+             zo_format_byte_size(plan->nvme_bytes, needed, sizeof needed), plan->nvme_bytes, s->nvme.path,
+             zo_format_byte_size(plan->nvme_free_bytes, free_room, sizeof free_room), plan->nvme_free_bytes);
+    return true;
+}
+
 zo_status zo_plan_for_layout(const zo_settings *s, const zo_partition *layout,
                              uint64_t accumulation, bool device_is_host, uint64_t device_free_bytes,
                              zo_memory_plan *plan)
@@ -126,6 +147,11 @@ zo_status zo_plan_for_layout(const zo_settings *s, const zo_partition *layout,
     uint64_t gradient_sum = accumulation == 1 ? 0 : s->stage >= 2 ? shard : elems;
     uint64_t flat_bytes = zo_mul_saturated(elems, dtype_bytes); /* one 16- or 32-bit copy */
     uint64_t optimizer_bytes = zo_mul_saturated(shard, 4 + 2 * moment_bytes);
+    /* "nvme": the state is in a file; host memory holds the ring that streams it */
+    zo_nvme_sizes nvme = {0};
+    if (s->nvme.enabled)
+        nvme = zo_nvme_sizes_for(layout, moment_bytes, s->nvme.buffer_count);
+    uint64_t host_optimizer_bytes = s->nvme.enabled ? nvme.ring_bytes : optimizer_bytes;
     *plan = (zo_memory_plan){
         .param_elems = elems,
         .device_bytes = zo_mul_saturated(2, flat_bytes),
@@ -134,7 +160,8 @@ zo_status zo_plan_for_layout(const zo_settings *s, const zo_partition *layout,
          * weights' staging is where the 16-bit weights live between fetches. */
         .pinned_bytes =
             zo_mul_saturated(s->delayed_param_update && accumulation == 1 ? 3 : 2, flat_bytes),
-        .host_bytes = zo_add_saturated(optimizer_bytes, zo_mul_saturated(gradient_sum, 4)),
+        .host_bytes = zo_add_saturated(host_optimizer_bytes, zo_mul_saturated(gradient_sum, 4)),
+        .nvme_bytes = nvme.file_bytes,
         .host_available_bytes = zo_host_available_bytes(),
         .pinned_limit_bytes = s->max_pinned_bytes,
         .device_is_host = device_is_host,
@@ -179,6 +206,8 @@ zo_status zo_plan_for_layout(const zo_settings *s, const zo_partition *layout,
         zo_plan_device_verdict(s, layout, dtype_bytes, plan->device_limit_bytes, plan);
         return ZO_OK;
     }
+    if (s->nvme.enabled && zo_plan_nvme_verdict(s, plan))
+        return ZO_OK;
     if (plan->pinned_limit_bytes && plan->pinned_bytes > plan->pinned_limit_bytes) {
         snprintf(plan->verdict, sizeof plan->verdict,
                  "pinned staging needs %s (%" PRIu64

@@ -9,11 +9,12 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <string.h>
 
 #include "engine_internal.h"
 
 typedef struct zo_optimizer_state_ops {
-    const char *name; /* "host", "device" */
+    const char *name; /* "host", "device", "nvme" */
     /* Whether each bucket's gradients are copied down to the landing buffer. */
     bool copies_gradients_down;
 
@@ -33,6 +34,13 @@ typedef struct zo_optimizer_state_ops {
      * or into them before a save. */
     zo_status (*put_state)(zo_engine *e);
     zo_status (*get_state)(zo_engine *e);
+    /* Optional: NULL where the host copies (e->master, e->exp_avg, e->exp_avg_sq) hold
+     * this rank's whole shard. Otherwise (the "nvme" strategy: the shard lives in
+     * files), reads or writes `count` elements of tensor `tensor` (0 master, 1 exp_avg,
+     * 2 exp_avg_sq: a checkpoint shard's order) from element `shard_offset` of the
+     * shard, synchronously, the worker idle. Use zo_optimizer_state_read / _write. */
+    zo_status (*read_shard)(zo_engine *e, size_t tensor, size_t shard_offset, void *out, size_t count);
+    zo_status (*write_shard)(zo_engine *e, size_t tensor, size_t shard_offset, const void *in, size_t count);
     /* Waits until every update this strategy queued has run. */
     zo_status (*synchronize)(zo_engine *e);
     /* Waits for its work and frees what it holds (the engine frees the rest). */
@@ -41,8 +49,58 @@ typedef struct zo_optimizer_state_ops {
 
 extern const zo_optimizer_state_ops zo_optimizer_state_host;   /* step.c          */
 extern const zo_optimizer_state_ops zo_optimizer_state_device; /* device_update.c */
+extern const zo_optimizer_state_ops zo_optimizer_state_nvme;   /* nvme/state.c    */
 
-/* At engine creation, after the buffers: "device" for offload "none" where the device
+/* The host copy of tensor `tensor` (0 master, 1 exp_avg, 2 exp_avg_sq) and its element
+ * size. */
+static inline void *zo_optimizer_state_host_tensor(const zo_engine *e, size_t tensor, size_t *elem_bytes)
+{
+    *elem_bytes = tensor == 0 ? sizeof(float) : zo_dtype_size(e->settings.moments_dtype);
+    return tensor == 0 ? (void *)e->master : tensor == 1 ? e->exp_avg : e->exp_avg_sq;
+}
+
+/* `count` elements of tensor `tensor` of this rank's shard from element `shard_offset`,
+ * wherever the strategy keeps them (the worker idle). */
+static inline zo_status zo_optimizer_state_read(zo_engine *e, size_t tensor, size_t shard_offset, void *out,
+                                                size_t count)
+{
+    if (e->optimizer_state->read_shard)
+        return e->optimizer_state->read_shard(e, tensor, shard_offset, out, count);
+    size_t elem_bytes;
+    const char *host = zo_optimizer_state_host_tensor(e, tensor, &elem_bytes);
+    memcpy(out, host + shard_offset * elem_bytes, count * elem_bytes);
+    return ZO_OK;
+}
+
+static inline zo_status zo_optimizer_state_write(zo_engine *e, size_t tensor, size_t shard_offset, const void *in,
+                                                 size_t count)
+{
+    if (e->optimizer_state->write_shard)
+        return e->optimizer_state->write_shard(e, tensor, shard_offset, in, count);
+    size_t elem_bytes;
+    char *host = zo_optimizer_state_host_tensor(e, tensor, &elem_bytes);
+    memcpy(host + shard_offset * elem_bytes, in, count * elem_bytes);
+    return ZO_OK;
+}
+
+/* One bucket piece of the state where Adam reads and writes it. */
+typedef struct zo_host_state_piece {
+    float *master;
+    void *exp_avg, *exp_avg_sq; /* settings.moments_dtype */
+} zo_host_state_piece;
+
+/* The host strategy's pieces, shared with the "nvme" strategy, which runs the same
+ * work on the ring's buffers (step.c). Worker only. zo_host_bucket_stats: reduce,
+ * accumulate and measure bucket b's landed gradient. zo_host_update_piece: Adam on bucket
+ * b with e->plan on `state`, the weights staged, gathered and sent up (or left for the
+ * delayed update); a `prior` failure skips Adam but still gathers and publishes;
+ * *updated: Adam ran and succeeded. */
+zo_status zo_host_bucket_stats(zo_engine *e, size_t bucket, zo_grad_stats *out);
+zo_status zo_host_update_piece(zo_engine *e, size_t bucket, const zo_host_state_piece *state, zo_status prior,
+                               bool *updated);
+
+/* At engine creation, after the buffers: "nvme" for offload_optimizer.device "nvme"
+ * (zo_nvme_state_start: nvme/state.h); "device" for offload "none" where the device
  * is a GPU (zo_device_update_start, which refuses what it cannot do by name), else
  * "host" (on the host backend "none" is the offloaded path: the same work on the same
  * memory). */

@@ -64,7 +64,7 @@ static zo_status zo_reduce_bucket(zo_engine *e, size_t bucket, void *grad, zo_dt
  * piece's sum; stage 1 sums the whole bucket locally and reduces it once, at the
  * boundary. Its collectives run even after a failure here: the other ranks make them
  * too (the micro-step is then dropped on every rank, whatever the data). */
-static zo_status zo_host_bucket_stats(zo_engine *e, size_t bucket, zo_grad_stats *out)
+zo_status zo_host_bucket_stats(zo_engine *e, size_t bucket, zo_grad_stats *out)
 {
     size_t begin = zo_bucket_begin(&e->layout, bucket), elems = zo_bucket_elems(e, bucket);
     size_t piece = zo_piece_elems(&e->layout, bucket);
@@ -334,24 +334,27 @@ static zo_status zo_gather_updated_bucket(zo_engine *e, size_t b)
                                   piece * e->dtype_bytes));
 }
 
-/* The host strategy's update: bucket b with the current plan into the staging buffer,
- * and send it up at once (the delayed update sends it at the next micro-step instead). */
-static zo_status zo_host_update_bucket(zo_engine *e, size_t b)
+/* The host update of bucket b with the current plan on this rank's piece of the state
+ * at `state` (master weights and moments, wherever the strategy keeps them), into the
+ * staging buffer, sent up at once (the delayed update sends it at the next micro-step
+ * instead). A `prior` failure skips Adam but not the gather and the send-up (the other
+ * ranks gather, forwards wait); *updated says whether Adam ran and succeeded. */
+zo_status zo_host_update_piece(zo_engine *e, size_t b, const zo_host_state_piece *state, zo_status prior,
+                               bool *updated)
 {
     const zo_update_plan *plan = &e->plan;
     size_t begin = zo_bucket_begin(&e->layout, b), piece = zo_piece_elems(&e->layout, b);
-    size_t shard = zo_shard_offset(&e->layout, b), moment_bytes = zo_dtype_size(e->settings.moments_dtype);
     /* this rank's piece of the summed gradient: where zo_process_bucket left it */
     size_t grad_offset = e->accumulated ? zo_accumulated_offset(e, b) : begin;
     void *weights_out = zo_pinned_piece(e, b);
 
     /* the staging slice is free once its previous copy up has run */
-    zo_status status = zo_device_event_synchronize(&e->device, e->h2d_done[b]);
+    zo_status status = prior ? prior : zo_device_event_synchronize(&e->device, e->h2d_done[b]);
     zo_adam_buffers buffers = {
         .n = piece,
-        .master = e->master + shard,
-        .exp_avg = zo_at(e->exp_avg, shard, moment_bytes),
-        .exp_avg_sq = zo_at(e->exp_avg_sq, shard, moment_bytes),
+        .master = state->master,
+        .exp_avg = state->exp_avg,
+        .exp_avg_sq = state->exp_avg_sq,
         .moments_dtype = e->settings.moments_dtype,
         .grad = zo_at((void *)plan->grad, grad_offset, zo_dtype_size(plan->grad_dtype)),
         .grad_dtype = plan->grad_dtype,
@@ -361,6 +364,7 @@ static zo_status zo_host_update_bucket(zo_engine *e, size_t b)
     };
     if (status == ZO_OK)
         status = zo_adam_step(e->adam, &plan->hparams, plan->step, &buffers);
+    *updated = status == ZO_OK;
     if (status != ZO_OK)
         e->update_incomplete = true;
     /* even after a failure: the other ranks gather this bucket too */
@@ -371,6 +375,16 @@ static zo_status zo_host_update_bucket(zo_engine *e, size_t b)
         status = status ? status : sent;
     }
     return status;
+}
+
+/* The host strategy's update: the piece's state is in the host copies. */
+static zo_status zo_host_update_bucket(zo_engine *e, size_t b)
+{
+    size_t shard = zo_shard_offset(&e->layout, b), moment_bytes = zo_dtype_size(e->settings.moments_dtype);
+    zo_host_state_piece state = {e->master + shard, zo_at(e->exp_avg, shard, moment_bytes),
+                                 zo_at(e->exp_avg_sq, shard, moment_bytes)};
+    bool updated;
+    return zo_host_update_piece(e, b, &state, ZO_OK, &updated);
 }
 
 /* Worker: update bucket b where the optimizer state lives. */

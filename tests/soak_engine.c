@@ -7,13 +7,15 @@
  * of each round the master weights must equal cpu_adam run directly on the same
  * gradients, bit for bit, and every weight a forward waits for must be the rounded
  * master it should see.
- * Usage: soak_engine [--steps N] [--seed S] [--threads T] (Adam's threads, 0: 1 or 2 at
- * random; TSan runs take 1, as libgomp's team is invisible to it). Exits 1 at the first
- * difference. */
+ * Usage: soak_engine [--steps N] [--seed S] [--threads T] [--nvme 1] (Adam's threads, 0:
+ * 1 or 2 at random; TSan runs take 1, as libgomp's team is invisible to it; --nvme 1:
+ * the optimizer state on NVMe in a directory under /tmp, with random ring settings, so
+ * the ring's own thread runs beside the worker). Exits 1 at the first difference. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "plain_options.h"
 #include "test_values.h"
@@ -71,22 +73,48 @@ static soak_round random_round(zo_test_rng *rng, size_t threads)
     return r;
 }
 
+/* --nvme 1: the directory that holds the NVMe state ("" for host RAM). */
+static char nvme_dir[64];
+
+/* offload_optimizer's keys for the round, and any "aio" section (root_extra, "" or
+ * ", \"aio\": {...}"): host RAM, or NVMe with random ring settings. */
+static void offload_keys(zo_test_rng *rng, char *offload, char *root_extra, size_t size)
+{
+    root_extra[0] = '\0';
+    if (!nvme_dir[0]) {
+        snprintf(offload, size, "\"device\": \"cpu\"");
+        return;
+    }
+    bool read_ahead = below(rng, 2), write_behind = below(rng, 2);
+    snprintf(offload, size,
+             "\"device\": \"nvme\", \"nvme_path\": \"%s\", \"buffer_count\": %d,"
+             " \"pipeline_read\": %s, \"pipeline_write\": %s, \"fast_init\": %s",
+             nvme_dir, 1 + read_ahead + write_behind + (int)below(rng, 3), read_ahead ? "true" : "false",
+             write_behind ? "true" : "false", below(rng, 2) ? "true" : "false");
+    snprintf(root_extra, size,
+             ", \"aio\": {\"block_size\": %d, \"queue_depth\": %d, \"single_submit\": %s,"
+             " \"overlap_events\": %s}",
+             4096 << below(rng, 3), 1 + (int)below(rng, 16), below(rng, 2) ? "true" : "false",
+             below(rng, 2) ? "true" : "false");
+}
+
 static zo_engine *create_engine(const soak_round *r, zo_test_rng *rng)
 {
-    char json[1024];
+    char json[1536], offload[512], root_extra[512];
+    offload_keys(rng, offload, root_extra, sizeof offload);
     snprintf(json, sizeof json,
              "{\"%s\": {\"enabled\": true%s}, \"gradient_clipping\": 0,"
              " \"gradient_accumulation_steps\": %d,"
              " \"optimizer\": {\"type\": \"AdamW\", \"params\": {\"lr\": 0.001, \"weight_decay\": "
              "0.01}},"
-             " \"zero_optimization\": {\"stage\": 2, \"reduce_bucket_size\": %zu},"
+             " \"zero_optimization\": {\"stage\": 2, \"reduce_bucket_size\": %zu, \"offload_optimizer\": {%s}},"
              " \"zo\": {\"device\": \"host\", \"threads\": %zu, \"delayed_param_update\": %s,"
-             " \"moments_dtype\": \"%s\"}}",
+             " \"moments_dtype\": \"%s\"}%s}",
              r->dtype == ZO_DTYPE_F16 ? "fp16" : "bf16",
              r->dtype == ZO_DTYPE_F16 ? ", \"initial_scale_power\": 10, \"loss_scale_window\": 20"
                                       : "",
-             r->accumulation, 16 + below(rng, 2048), r->threads, r->delayed ? "true" : "false",
-             r->moments_dtype == ZO_DTYPE_F32 ? "f32" : "bf16");
+             r->accumulation, 16 + below(rng, 2048), offload, r->threads, r->delayed ? "true" : "false",
+             r->moments_dtype == ZO_DTYPE_F32 ? "f32" : "bf16", root_extra);
     zo_config *config = NULL;
     zo_engine *e = NULL;
     if (zo_config_from_string(json, &config) != ZO_OK ||
@@ -251,12 +279,17 @@ static void run_round(zo_test_rng *rng, unsigned long micro_steps, size_t thread
 
 int main(int argc, char **argv)
 {
-    static const char *const names[] = {"steps", "seed", "threads"};
-    unsigned long options[] = {2000, 1, 0}; /* as named */
-    if (!zo_read_plain_options(argc, argv, names, options, 3,
-                               "soak_engine [--steps N] [--seed S] [--threads T]"))
+    static const char *const names[] = {"steps", "seed", "threads", "nvme"};
+    unsigned long options[] = {2000, 1, 0, 0}; /* as named */
+    if (!zo_read_plain_options(argc, argv, names, options, 4,
+                               "soak_engine [--steps N] [--seed S] [--threads T] [--nvme 1]"))
         return 2;
     unsigned long steps = options[0], seed = options[1], threads = options[2];
+    if (options[3]) {
+        snprintf(nvme_dir, sizeof nvme_dir, "/tmp/zo-soak-nvme-XXXXXX");
+        if (!mkdtemp(nvme_dir))
+            fail("mkdtemp", 0, nvme_dir);
+    }
     zo_test_rng rng = {0x9E3779B97F4A7C15ULL ^ seed};
     zo_adam *adam = NULL;
     zo_adam_settings settings;
@@ -268,10 +301,12 @@ int main(int argc, char **argv)
     while (counts.micro_steps < steps)
         run_round(&rng, 20 + below(&rng, 100), threads, adam, &counts);
     zo_adam_destroy(&adam);
-    printf("soak_engine: seed %lu: %lu micro-steps in %lu rounds (%lu updates, %lu skipped, %lu "
+    if (nvme_dir[0])
+        rmdir(nvme_dir); /* empty: each engine's file is unlinked when it is made */
+    printf("soak_engine%s: seed %lu: %lu micro-steps in %lu rounds (%lu updates, %lu skipped, %lu "
            "inf/NaN "
            "injected): master and device weights equal to cpu_adam's throughout\n",
-           seed, counts.micro_steps, counts.rounds, counts.updates, counts.skipped,
+           nvme_dir[0] ? " (optimizer state on NVMe)" : "", seed, counts.micro_steps, counts.rounds, counts.updates, counts.skipped,
            counts.injected);
     return 0;
 }

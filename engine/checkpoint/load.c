@@ -15,7 +15,9 @@
 #include "paths.h"
 #include "shard.h"
 #include "durable_io.h"
+#include "crc32c.h"
 #include "error.h"
+#include "optimizer_state.h"
 #include "zo/checkpoint.h"
 
 static const char zo_load_call[] = "zo_engine_load";
@@ -109,13 +111,41 @@ static void zo_restore_scaler(zo_loss_scaler *scaler, const zo_loss_scaler *save
         saved->hysteresis_left < scaler->hysteresis ? saved->hysteresis_left : scaler->hysteresis;
 }
 
+/* Tensor t into where the strategy keeps the shard ("nvme": its file), a chunk at a
+ * time (pass 1 checked its CRC). */
+static zo_status zo_read_streamed(zo_engine *e, const zo_loaded_state *s, size_t tensor)
+{
+    size_t elem_bytes, shard = zo_shard_elems(&e->layout);
+    size_t chunk = shard < ((size_t)1 << 20) ? shard : (size_t)1 << 20;
+    zo_optimizer_state_host_tensor(e, tensor, &elem_bytes);
+    void *buffer = malloc(chunk ? chunk * elem_bytes : 1);
+    if (!buffer)
+        return zo_fail(ZO_ERR_OUT_OF_MEMORY, "zo_engine_load: out of memory for a chunk of %zu elements", chunk);
+    zo_status status = ZO_OK;
+    const zo_st_entry *entry = s->entries[tensor];
+    uint32_t crc = 0;
+    for (size_t at = 0; status == ZO_OK && at < shard; at += chunk) {
+        size_t count = shard - at < chunk ? shard - at : chunk;
+        status = zo_st_read_range(&s->file, entry, at * elem_bytes, count * elem_bytes, buffer);
+        crc = zo_crc32c_update(crc, buffer, count * elem_bytes);
+        if (status == ZO_OK)
+            status = zo_optimizer_state_write(e, tensor, at, buffer, count);
+    }
+    free(buffer);
+    if (status == ZO_OK && entry->has_checksum && crc != entry->checksum) /* checked again, as zo_st_read does */
+        status = zo_fail(ZO_ERR_IO, "%s: checksum mismatch in tensor %s (crc32c %08x, the file says %08x)",
+                         s->file.path, entry->name, crc, entry->checksum);
+    return status;
+}
+
 /* Pass 2: the tensors straight into the engine's state (their sizes were checked
  * against the engine's shard in pass 1), then the scalars. */
 static zo_status zo_replace_state(zo_engine *e, zo_loaded_state *s)
 {
     void *state[] = {e->master, e->exp_avg, e->exp_avg_sq};
     for (size_t t = 0; t < ZO_SHARD_DEVICE_WEIGHTS; t++) {
-        zo_status status = zo_st_read(&s->file, s->entries[t], state[t]);
+        zo_status status = e->optimizer_state->write_shard ? zo_read_streamed(e, s, t)
+                                                           : zo_st_read(&s->file, s->entries[t], state[t]);
         if (status != ZO_OK) {
             char cause[1024]; /* zo_fail writes where zo_last_error() points */
             snprintf(cause, sizeof cause, "%s", zo_last_error());

@@ -5,6 +5,7 @@
  * before the swap removes the <dir>.tmp it made. A symbolic link at <dir> means its
  * target (paths.h). */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -51,8 +52,27 @@ static zo_status zo_prepare_staging(const zo_checkpoint_paths *p)
     return status ? status : zo_io_mkdir(p->staging);
 }
 
+/* Tensor t of the shard from where the strategy keeps it ("nvme": its file), a chunk
+ * at a time, so a save needs no copy of the state in host memory. */
+static zo_status zo_append_streamed(zo_engine *e, zo_st_writer *writer, size_t tensor, size_t shard)
+{
+    size_t elem_bytes, chunk = shard < ((size_t)1 << 20) ? shard : (size_t)1 << 20;
+    zo_optimizer_state_host_tensor(e, tensor, &elem_bytes);
+    void *buffer = malloc(chunk ? chunk * elem_bytes : 1);
+    if (!buffer)
+        return zo_fail(ZO_ERR_OUT_OF_MEMORY, "zo_engine_save: out of memory for a chunk of %zu elements", chunk);
+    zo_status status = ZO_OK;
+    for (size_t at = 0; status == ZO_OK && at < shard; at += chunk) {
+        size_t count = shard - at < chunk ? shard - at : chunk;
+        if ((status = zo_optimizer_state_read(e, tensor, at, buffer, count)) == ZO_OK)
+            status = zo_st_writer_append(writer, buffer, count * elem_bytes);
+    }
+    free(buffer);
+    return status;
+}
+
 /* This rank's shard file: its tensors, in the order of zo_shard_tensor_names. */
-static zo_status zo_write_shard_tensors(const zo_engine *e, const zo_manifest *m, const char *path,
+static zo_status zo_write_shard_tensors(zo_engine *e, const zo_manifest *m, const char *path,
                                         const void *device_pieces)
 {
     size_t shard = zo_shard_elems(&e->layout), count = zo_shard_tensor_count(m);
@@ -66,10 +86,13 @@ static zo_status zo_write_shard_tensors(const zo_engine *e, const zo_manifest *m
     zo_st_writer writer;
     zo_status status = zo_st_writer_open(&writer, path, tensors, count, metadata);
     json_decref(metadata);
-    for (size_t t = 0; status == ZO_OK && t < count; t++)
-        if ((status = zo_st_writer_append(&writer, data[t],
-                                          shard * zo_dtype_size(tensors[t].dtype))) != ZO_OK)
+    for (size_t t = 0; status == ZO_OK && t < count; t++) {
+        bool streamed = t < ZO_SHARD_DEVICE_WEIGHTS && e->optimizer_state->read_shard;
+        status = streamed ? zo_append_streamed(e, &writer, t, shard)
+                          : zo_st_writer_append(&writer, data[t], shard * zo_dtype_size(tensors[t].dtype));
+        if (status != ZO_OK)
             zo_st_writer_abort(&writer);
+    }
     return status ? status : zo_st_writer_finish(&writer);
 }
 

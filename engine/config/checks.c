@@ -5,6 +5,7 @@
 #include <float.h>
 
 #include "error.h"
+#include "handlers.h"
 
 zo_status zo_config_check_precision(const zo_settings *settings)
 {
@@ -57,6 +58,8 @@ zo_status zo_config_check(zo_config_reader *reader)
                        "training steps (zo does not fill in \"auto\")",
                        kind == ZO_SCHEDULER_WARMUP_DECAY_LR ? "WarmupDecayLR" : "WarmupCosineLR");
 
+    if ((status = zo_config_check_nvme_settings(settings, false)) != ZO_OK)
+        return status;
     if (reader->cpu_offload_seen && reader->offload_optimizer_seen)
         return zo_fail(ZO_ERR_CONFIG,
                        "zero_optimization.cpu_offload (legacy) and "

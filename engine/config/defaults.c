@@ -61,4 +61,16 @@ void zo_default_settings(zo_settings *settings)
     settings->moments_dtype = ZO_DTYPE_F32;
     settings->max_pinned_bytes = 0;
     settings->collective_timeout_seconds = 600.0; /* PyTorch's default for NCCL */
+
+    settings->nvme.enabled = false;
+    settings->nvme.path[0] = '\0';
+    settings->nvme.buffer_count = 4; /* DeepSpeed's */
+    settings->nvme.pipeline_read = true;
+    settings->nvme.pipeline_write = true;
+    settings->nvme.fast_init = false;
+    settings->aio.block_size = 1048576; /* DeepSpeed's aio defaults */
+    settings->aio.queue_depth = 8;
+    settings->aio.thread_count = 1;
+    settings->aio.single_submit = false;
+    settings->aio.overlap_events = true;
 }

@@ -120,6 +120,8 @@ static zo_status zo_check_settings(const zo_settings *settings)
     if (status == ZO_OK)
         status = zo_config_check_offload_param(settings);
     if (status == ZO_OK)
+        status = zo_config_check_nvme_settings(settings, true);
+    if (status == ZO_OK)
         status = zo_check_reserved(settings);
     return status;
 }

@@ -37,6 +37,14 @@ zo_status zo_config_read_cpu_offload(zo_config_reader *reader, json_t *value, co
 
 zo_status zo_config_check_stage(long long stage, const char *path);
 
+/* the NVMe state's keys (nvme_config.c) */
+zo_status zo_config_read_nvme_path(zo_config_reader *reader, json_t *value, const char *path);
+zo_status zo_config_read_aio_thread_count(zo_config_reader *reader, json_t *value, const char *path);
+/* Across keys: "nvme" needs nvme_path, a ring that holds the buckets the pipeline keeps
+ * at once, a block size of whole pages, one aio thread. Shared with
+ * zo_config_from_settings (the fields named as zo_settings' then). */
+zo_status zo_config_check_nvme_settings(const zo_settings *settings, bool from_settings);
+
 /* the "zo" section (zo_section.c) */
 zo_status zo_config_read_device(zo_config_reader *reader, json_t *value, const char *path);
 zo_status zo_config_read_comm(zo_config_reader *reader, json_t *value, const char *path);

@@ -112,18 +112,18 @@ static const zo_config_key warmup_cosine_lr_keys[] = {
 const zo_config_table zo_config_warmup_cosine_lr_keys =
     TABLE(warmup_cosine_lr_keys, "not a WarmupCosineLR parameter");
 
-/* zero_optimization.offload_optimizer: zo offloads to host memory only; the NVMe and
- * pipelining knobs belong to DeepSpeed's NVMe path. */
+/* zero_optimization.offload_optimizer: host memory ("cpu") or NVMe files ("nvme"); the
+ * NVMe keys are read whatever the device and used with "nvme" (engine/nvme/). */
 static const zo_config_key offload_optimizer_keys[] = {
     CUSTOM_KEY("device", zo_config_read_offload_device),
     BOOL_KEY("pin_memory", pin_memory),
-    IGNORED_KEY("buffer_count"),
+    CUSTOM_KEY("nvme_path", zo_config_read_nvme_path),
+    U64_KEY("buffer_count", nvme.buffer_count, AT_LEAST(1)),
+    BOOL_KEY("pipeline_read", nvme.pipeline_read),
+    BOOL_KEY("pipeline_write", nvme.pipeline_write),
+    BOOL_KEY("fast_init", nvme.fast_init),
     IGNORED_KEY("buffer_size"),
-    IGNORED_KEY("fast_init"),
     IGNORED_KEY("pipeline"),
-    IGNORED_KEY("pipeline_read"),
-    IGNORED_KEY("pipeline_write"),
-    IGNORED_KEY("nvme_path"),
     IGNORED_KEY("nvme_path_per_local_rank"),
     IGNORED_KEY("ratio"),
 };
@@ -205,6 +205,20 @@ static const zo_config_key zero_keys[] = {
 };
 const zo_config_table zo_config_zero_keys = TABLE(zero_keys, NULL);
 
+/* DeepSpeed's "aio": how the NVMe state's requests are cut and submitted
+ * (engine/nvme/ring.c). thread_count and its other name intra_op_parallelism: io_uring
+ * gets its parallelism from the queue, so only 1 is taken (nvme_config.c). */
+static const zo_config_key aio_keys[] = {
+    U64_KEY("block_size", aio.block_size, BETWEEN(4096, 1073741824)),
+    U64_KEY("queue_depth", aio.queue_depth, BETWEEN(1, 4096)),
+    CUSTOM_KEY("thread_count", zo_config_read_aio_thread_count),
+    CUSTOM_KEY("intra_op_parallelism", zo_config_read_aio_thread_count),
+    BOOL_KEY("single_submit", aio.single_submit),
+    BOOL_KEY("overlap_events", aio.overlap_events),
+    IGNORED_KEY("use_gds"),
+};
+static const zo_config_table aio_table = TABLE(aio_keys, NULL);
+
 /* zo's own section. */
 static const zo_config_key zo_keys[] = {
     CUSTOM_KEY("device", zo_config_read_device),
@@ -236,6 +250,7 @@ static const zo_config_key root_keys[] = {
     CUSTOM_KEY("scheduler", zo_config_read_scheduler),
     CUSTOM_SECTION_KEY("zero_optimization", zo_config_read_zero, zo_config_zero_keys),
     SECTION_KEY("zo", zo_table),
+    SECTION_KEY("aio", aio_table),
     IGNORED_KEY("steps_per_print"),
     IGNORED_KEY("wall_clock_breakdown"),
     IGNORED_KEY("dump_state"),
@@ -255,7 +270,6 @@ static const zo_config_key root_keys[] = {
     IGNORED_KEY("data_efficiency"),
     IGNORED_KEY("curriculum_learning"),
     IGNORED_KEY("checkpoint"),
-    IGNORED_KEY("aio"),
     IGNORED_KEY("amp"),
     IGNORED_KEY("communication_data_type"),
     IGNORED_KEY("seq_parallel_communication_data_type"),

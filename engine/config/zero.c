@@ -84,35 +84,37 @@ zo_status zo_config_read_offload_optimizer(zo_config_reader *reader, json_t *val
     return zo_config_read_section(reader, value, path, &zo_config_offload_optimizer_keys);
 }
 
-/* "none", "cpu" or "nvme" (refused by name): *offloaded is whether it is "cpu". `what`
- * is what would go to NVMe, for the message. */
-static zo_status zo_read_offload_target(json_t *value, const char *path, const char *what,
-                                        bool *offloaded)
+/* "none", "cpu" or "nvme". Parameters go to host memory only (NVMe refused by name);
+ * the optimizer state may go to NVMe files (`nvme`: NULL for parameters). *offloaded:
+ * whether it leaves the device ("cpu" or "nvme"). */
+static zo_status zo_read_offload_target(json_t *value, const char *path, bool *offloaded, bool *nvme)
 {
     static const char *const devices[] = {"none", "cpu", "nvme"};
     size_t index = 0;
     zo_status status = zo_config_read_choice(value, path, devices, 3, &index);
     if (status != ZO_OK)
         return status;
-    if (index == 2)
+    if (index == 2 && !nvme)
         return zo_fail(ZO_ERR_NOT_SUPPORTED,
-                       "%s \"nvme\" is not supported: zo keeps %s in host memory (\"cpu\")", path,
-                       what);
-    *offloaded = index == 1;
+                       "%s \"nvme\" is not supported: zo keeps offloaded parameters in host memory "
+                       "(\"cpu\"); offload_optimizer.device \"nvme\" puts the optimizer state on NVMe",
+                       path);
+    *offloaded = index != 0;
+    if (nvme)
+        *nvme = index == 2;
     return ZO_OK;
 }
 
 zo_status zo_config_read_offload_device(zo_config_reader *reader, json_t *value, const char *path)
 {
-    return zo_read_offload_target(value, path, "the optimizer state",
-                                  &reader->config->settings.offload_optimizer);
+    zo_settings *s = &reader->config->settings;
+    return zo_read_offload_target(value, path, &s->offload_optimizer, &s->nvme.enabled);
 }
 
 zo_status zo_config_read_offload_param_device(zo_config_reader *reader, json_t *value,
                                               const char *path)
 {
-    return zo_read_offload_target(value, path, "offloaded parameters",
-                                  &reader->config->settings.offload_param);
+    return zo_read_offload_target(value, path, &reader->config->settings.offload_param, NULL);
 }
 
 /* The legacy boolean for offload_optimizer.device "cpu". DeepSpeed refuses it next to

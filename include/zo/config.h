@@ -126,6 +126,31 @@ typedef struct zo_settings {
                                      (its allocations fail past it); 0 = no budget.
                                      Lets a machine without a GPU play a small one  */
 
+    /* offload_optimizer.device "nvme" (ZeRO-Infinity's tier): the fp32 master weights and
+     * both moments live in preallocated files under nvme.path, streamed bucket by bucket
+     * through a ring of nvme.buffer_count aligned, page-locked buffers with io_uring;
+     * host memory holds the ring, not the state. offload_optimizer is true with it (the
+     * update runs on the host). Builds without liburing refuse it at engine creation. */
+    struct {
+        bool enabled;          /* offload_optimizer.device "nvme"                         */
+        char path[1024];       /* offload_optimizer.nvme_path: an existing directory       */
+        uint64_t buffer_count; /* offload_optimizer.buffer_count: buckets in the ring: 4   */
+        bool pipeline_read;    /* read bucket k+1 while Adam runs on k: true (DeepSpeed:
+                                  false; the overlap is the point)                        */
+        bool pipeline_write;   /* write bucket k-1 while Adam runs on k: true (likewise)  */
+        bool fast_init;        /* fast_init: the files are only fallocated at creation,
+                                  not written with zeros (reads of them give zeros): false */
+    } nvme;
+    /* DeepSpeed's "aio" section: how the NVMe state's I/O is submitted. */
+    struct {
+        uint64_t block_size;    /* bytes per I/O request, a multiple of 4096: 1048576     */
+        uint64_t queue_depth;   /* requests in flight (the io_uring's size): 8            */
+        int thread_count;       /* thread_count / intra_op_parallelism: 1 (io_uring's queue
+                                   is the parallelism; other values are refused)           */
+        bool single_submit;     /* submit each request on its own: false (in batches)      */
+        bool overlap_events;    /* reap completions while still submitting: true; false
+                                   waits for a batch to finish before the next             */
+    } aio;
     /* Room for later settings without changing the struct's size (callers allocate
      * it). Must stay zero: zo_default_settings zeroes it and zo_config_from_settings
      * refuses other bytes, so a program that sets a later field is refused by an
@@ -147,7 +172,7 @@ typedef struct zo_config zo_config;
  * problem: the JSON path of the key ("fp16.loss_scale_window"), with "did you mean"
  * for a near miss of a known key, or the line and column of a syntax error, or the
  * file that could not be read. Errors: ZO_ERR_CONFIG, ZO_ERR_IO (file),
- * ZO_ERR_NOT_SUPPORTED (NVMe offload of the optimizer state or the parameters, amsgrad,
+ * ZO_ERR_NOT_SUPPORTED (NVMe offload of the parameters, aio.thread_count above 1, amsgrad,
  * an optimizer or scheduler zo does not have), ZO_ERR_INVALID_ARGUMENT (NULL),
  * ZO_ERR_OUT_OF_MEMORY. Stage 3 is read in full; zo_engine_create is what refuses it
  * for now. */

@@ -52,9 +52,16 @@ typedef struct zo_memory_plan {
     uint64_t device_limit_bytes;   /* what device_bytes was checked against: the GPU's
                                       free memory and zo.device_memory_budget, the
                                       smaller of those known; 0: not checked           */
+    /* offload_optimizer.device "nvme" (0 otherwise): the master weights and moments live
+     * in a file of nvme_bytes under offload_optimizer.nvme_path, whose file system had
+     * nvme_free_bytes free when planned; host_bytes then counts the ring that streams
+     * them (buffer_count x the largest bucket's state), not the state. Taken from the
+     * reserved room below: the struct keeps its size. */
+    uint64_t nvme_bytes;
+    uint64_t nvme_free_bytes;
     /* Room for later fields without changing the struct's size (the caller allocates
      * it): zo writes zeros here today. */
-    unsigned char reserved[32];
+    unsigned char reserved[16];
 } zo_memory_plan;
 
 /* Works out the plan for these parameters and settings on `ranks` data-parallel ranks
@@ -107,6 +114,16 @@ ZO_API size_t zo_engine_ranks(const zo_engine *engine);
 /* The memory plan the engine was created with: what this rank holds (host_bytes is its
  * shard of the optimizer state). Errors: ZO_ERR_INVALID_ARGUMENT (NULL). */
 ZO_API zo_status zo_engine_memory(const zo_engine *engine, zo_memory_plan *out);
+
+/* offload_optimizer.device "nvme": streams the engine's state file once through its
+ * ring as an update does (the same file, buffers, io_uring settings, read-ahead and
+ * write-behind) but runs no Adam: every bucket's record is read and written back
+ * unchanged. The raw I/O that an update on NVMe state is measured against (zo-bench
+ * nvme). Synchronizes first; *bytes: read plus written; *seconds: wall time.
+ * Errors: ZO_ERR_INVALID_ARGUMENT (a NULL argument), ZO_ERR_NOT_SUPPORTED (the state is
+ * not on NVMe, or a build without liburing), ZO_ERR_IO (as an update's, naming the
+ * file, offset and errno; the engine then refuses steps until a checkpoint load). */
+ZO_API zo_status zo_engine_nvme_stream(zo_engine *engine, uint64_t *bytes, double *seconds);
 
 /* What the engine decided on the user's behalf, "" if nothing: with zo.device "auto"
  * and no usable GPU, why it runs on the host backend. Owned by the engine; "" for
