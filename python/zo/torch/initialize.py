@@ -1,0 +1,1 @@
+TrainingEngine = initialize = None
