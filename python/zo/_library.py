@@ -37,6 +37,13 @@ def _candidates():
 
 
 def _load():
+    # torch first, when it is installed: a libzo built with CUDA and NCCL needs libcudart
+    # and libnccl by soname, and loaded first it would bring the system's copies, which
+    # then stand in for torch's newer ones (torch fails: "undefined symbol: ncclCommResume")
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        pass
     tried = []
     for path in _candidates():
         try:

@@ -75,7 +75,8 @@ def batch(micro_step):
 
 def loss_of(model, micro_step):
     inputs, targets = batch(micro_step)
-    return F.cross_entropy(model(inputs).float().reshape(-1, VOCAB), targets.reshape(-1))
+    logits = model(inputs).float()
+    return F.cross_entropy(logits.reshape(-1, VOCAB), targets.to(logits.device).reshape(-1))
 
 
 def train_with_zo(engine, steps, first_micro_step=0):
