@@ -11,6 +11,7 @@ from zo.config import as_config
 from zo.engine import Engine
 from zo.errors import InvalidArgumentError, NotSupportedError
 from zo.torch.module_hooks import ModuleHooks
+from zo.torch.stage3_hooks import Stage3Hooks
 
 _TRAINABLE_DTYPES = (torch.float32, torch.bfloat16, torch.float16)
 
@@ -22,7 +23,10 @@ def initialize(model, config):
     (requires_grad False) and buffers stay in the module, converted like the weights to
     bf16/fp16 when the config enables them (as DeepSpeed does). Raises zo's errors naming
     what it refuses: a non-float, float64, non-contiguous or wrongly placed parameter,
-    two parameters sharing memory, ZeRO stage 3, a config zo refuses."""
+    two parameters sharing memory, a config zo refuses. With zero_optimization.stage 3
+    the weights are fetched in each module's forward pre-hook and released after it
+    (zo.torch.stage3_hooks); a parameter must then be used inside the forward of a module
+    that owns it (one that has it as an attribute, like a tied head)."""
     return TrainingEngine(model, config)
 
 
@@ -67,10 +71,7 @@ class TrainingEngine:
     def __init__(self, model, config):
         self.config = as_config(config)
         settings = self.config.settings
-        if settings["stage"] == 3:
-            raise NotSupportedError("zo.torch.initialize: zero_optimization.stage 3 is not supported by the "
-                                    "PyTorch integration yet (use stage 0-2; the low-level zo.Engine has "
-                                    "fetch/release for stage 3)")
+        self.stage3 = settings["stage"] == 3
         chosen, names = _trainable(model)
         if not chosen:
             raise InvalidArgumentError("zo.torch.initialize: the model has no trainable parameter")
@@ -80,7 +81,7 @@ class TrainingEngine:
         self.params = [param for _, param in chosen]
         self.engine = Engine(self.config, [(name, p.numel()) for name, p in chosen])
         self._move_into_engine(model, names)
-        self.hooks = ModuleHooks(model, self.params, self.engine)
+        self.hooks = (Stage3Hooks if self.stage3 else ModuleHooks)(model, self.params, self.engine)
         self.accumulation_steps = self._accumulation_steps(settings)
         self.last_step_info = None
         self._lr = None
@@ -107,9 +108,11 @@ class TrainingEngine:
         with torch.no_grad():
             for index, param in enumerate(self.params):
                 self.engine.set_master(index, param.detach().to("cpu", torch.float32).contiguous().view(-1))
+                param.grad = None
+                if self.stage3:
+                    continue  # weights live in host memory until a fetch (Stage3Hooks)
                 param.data = self.engine.weights(index).view(param.shape)
                 self._grad_views.append(self.engine.grads(index).view(param.shape))
-                param.grad = None
             # the rest of the module computes in the weights' precision, as DeepSpeed's
             # module.half() / bfloat16() makes it
             trained = {id(p) for p in self.params}
@@ -144,7 +147,7 @@ class TrainingEngine:
         if self._in_micro_step:
             raise InvalidArgumentError("zo.torch: backward called twice in one micro-step; call step() after "
                                        "every backward (accumulation is counted by step, as in DeepSpeed)")
-        with torch.no_grad():
+        with torch.no_grad():  # stage 3: no views; the hooks copy each gradient into its slot
             for param, view in zip(self.params, self._grad_views):
                 if param.grad is None or param.grad.data_ptr() != view.data_ptr():
                     param.grad = view
@@ -161,6 +164,8 @@ class TrainingEngine:
         clips, updates, moves the loss scale and the schedule. Returns the step info."""
         info = self.engine.step()
         self._in_micro_step = False
+        if self.stage3:
+            self.hooks.after_step()
         self.last_step_info = info
         if info.boundary and not info.skipped:
             self._lr, self._grad_norm = info.lr, info.grad_norm
