@@ -180,3 +180,21 @@ def test_stage3_fetch_and_release_on_the_host_backend():
             engine.grad_ready(param)
         info = engine.step()
         assert info.boundary and info.fetches >= 1
+
+
+def test_configs_and_plans_work_without_torch():
+    import os
+    import subprocess
+    import sys
+
+    script = ("import sys; sys.modules['torch'] = None\n"  # any import of torch now fails
+              "import zo\n"
+              "config = zo.Config({'zo': {'device': 'host'}})\n"
+              "assert zo.plan(config, [('a', 10)]).fits\n"
+              "print('ok', zo.__version__)\n")
+    from conftest import SOURCE_DIR
+
+    env = {**os.environ, "PYTHONPATH": os.path.join(SOURCE_DIR, "python")}
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("ok ")

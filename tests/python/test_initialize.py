@@ -283,3 +283,35 @@ def test_stage3_refuses_a_model_that_does_not_fit_its_slots():
         engine = zo.torch.initialize(TinyLM(), config(zero_optimization=tight))
         engine.backward(loss_of(engine, 0))
     assert "stage3_max_live_parameters" in caught.value.message
+
+
+def test_fp16_backward_scales_the_loss_and_zo_unscales_it():
+    model = TinyLM()
+    fp16_model = copy.deepcopy(model)
+    reference = zo.torch.initialize(model, config("fp32"))
+    engine = zo.torch.initialize(fp16_model, config("fp32", fp16={"enabled": True, "loss_scale": 256}))
+    assert engine.loss_scale == 256.0 and engine.params[0].dtype == torch.float16
+    for micro_step in range(2 * ACCUMULATION):
+        for trained in (reference, engine):
+            trained.backward(loss_of(trained, micro_step))
+            trained.step()
+        if (micro_step + 1) % ACCUMULATION == 0:
+            # the norm of the unscaled gradient: fp16 rounding apart, the fp32 run's
+            # (a missing or doubled scaling would be off by 256x)
+            assert engine.last_grad_norm == pytest.approx(reference.last_grad_norm, rel=0.05)
+
+
+def test_fp16_dynamic_loss_scale_skips_overflowing_steps_and_trains():
+    engine = zo.torch.initialize(TinyLM(), config("fp32", fp16={"enabled": True, "initial_scale_power": 24,
+                                                                "hysteresis": 1}))
+    assert engine.loss_scale == 2.0 ** 24  # fp16 gradients of this loss times 2^24 overflow
+    skipped, losses = 0, []
+    for micro_step in range(40 * ACCUMULATION):
+        loss = loss_of(engine, micro_step)
+        engine.backward(loss)
+        info = engine.step()
+        skipped += info.skipped
+        losses.append(loss.item())
+    assert skipped > 0 and engine.loss_scale < 2.0 ** 24
+    assert engine.global_steps == 40 - skipped
+    assert sum(losses[-10:]) < 0.7 * sum(losses[:10])
