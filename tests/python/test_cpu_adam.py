@@ -161,3 +161,19 @@ def test_refuses_what_it_cannot_do_by_name():
         CPUAdam([torch.nn.Parameter(torch.ones(3, dtype=torch.float64))])
     with pytest.raises(zo.InvalidArgumentError, match="not contiguous"):
         CPUAdam([torch.nn.Parameter(torch.ones(4, 4).t())])
+
+
+def test_bf16_moments_halve_the_state_and_stay_close():
+    start = torch.randn(2000)
+    compact, full = torch.nn.Parameter(start.clone()), torch.nn.Parameter(start.clone())
+    compact_optimizer = CPUAdam([compact], lr=1e-3, moments_dtype=torch.bfloat16)
+    full_optimizer = CPUAdam([full], lr=1e-3)
+    for grad in gradients(start.shape, 100, seed=9):
+        compact.grad, full.grad = grad.clone(), grad.clone()
+        compact_optimizer.step()
+        full_optimizer.step()
+    assert compact_optimizer.state[compact]["exp_avg"].dtype == torch.bfloat16
+    assert not torch.equal(compact.detach(), full.detach())
+    # each step's update (at most lr) carries the moments' bf16 rounding, 2^-8 relative,
+    # twice (m and sqrt v): the weights drift apart by at most steps * lr * 2^-7
+    assert (compact.detach() - full.detach()).abs().max().item() <= 100 * 1e-3 * 2 ** -7
