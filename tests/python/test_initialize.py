@@ -250,6 +250,19 @@ def test_bad_input_is_refused_with_zo_messages():
         zo.torch.initialize(shared, config())
 
 
+def test_a_nan_weight_is_refused_by_name_and_the_model_is_left_as_it_was():
+    model = TinyLM()
+    with torch.no_grad():
+        model.out.bias[3] = float("nan")
+    before = {name: p.detach().clone() for name, p in model.named_parameters()}
+    with pytest.raises(zo.NonFiniteError) as caught:
+        zo.torch.initialize(model, config("bf16"))
+    assert "out.bias" in caught.value.message and "element 3" in caught.value.message
+    for name, param in model.named_parameters():
+        assert param.dtype == torch.float32
+        assert torch.allclose(param.detach(), before[name], rtol=0, atol=0, equal_nan=True)
+
+
 def test_backward_twice_in_a_micro_step_is_refused():
     engine = zo.torch.initialize(TinyLM(), config())
     engine.backward(loss_of(engine, 0))

@@ -106,8 +106,10 @@ class TrainingEngine:
         dtype = self.engine.dtype
         self._grad_views = []
         with torch.no_grad():
+            # every value into the engine first: a refusal (a NaN, named by zo) leaves the model as it was
             for index, param in enumerate(self.params):
                 self.engine.set_master(index, param.detach().to("cpu", torch.float32).contiguous().view(-1))
+            for index, param in enumerate(self.params):
                 param.grad = None
                 if self.stage3:
                     continue  # weights live in host memory until a fetch (Stage3Hooks)
