@@ -77,14 +77,15 @@ class CPUAdam(torch.optim.Optimizer):
                     raise NotSupportedError("CPUAdam: sparse gradients are not supported")
                 grad = param.grad if param.grad.is_contiguous() else param.grad.contiguous()
                 state = self._state_of(param)
-                state["step"] += 1
                 master = state.get("master")
-                self.kernels.step(int(state["step"].item()), param.data if master is None else master,
+                # the count moves only once the kernel took the step (a refusal changes nothing)
+                self.kernels.step(int(state["step"].item()) + 1, param.data if master is None else master,
                                   state["exp_avg"], state["exp_avg_sq"], grad,
                                   lr=float(group["lr"]), beta1=beta1, beta2=beta2, eps=group["eps"],
                                   weight_decay=group["weight_decay"], adamw=self.adamw_mode,
                                   bias_correction=group["bias_correction"],
                                   weights_out=None if master is None else param.data)
+                state["step"] += 1
         return loss
 
     def load_state_dict(self, state_dict):
