@@ -150,7 +150,20 @@ class StepInfo(c.Structure):
         ("reuses", c.c_uint64),
         ("bytes_fetched", c.c_uint64),
         ("prefetch_order_matched", c.c_bool),
+        ("fetch_update_wait_seconds", c.c_double),
     ]
+
+
+# zo_step_info has no reserved room: a later library may append fields. The binding
+# hands the library a struct followed by this many spare bytes, so an appended field
+# lands in them instead of in Python's memory.
+SPARE_BYTES = 256
+
+
+def padded(struct_type):
+    """A zeroed `struct_type` with SPARE_BYTES after it, for the library to fill."""
+    room = (c.c_ubyte * (c.sizeof(struct_type) + SPARE_BYTES))()
+    return struct_type.from_buffer(room), room
 
 
 def as_dict(structure):

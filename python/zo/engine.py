@@ -153,7 +153,7 @@ class Engine:
     def step(self):
         """Ends a micro-step (zo_engine_step); returns the step info as a namespace
         (boundary, skipped, overflow, loss_scale, grad_norm, clip_coefficient, lr, ...)."""
-        info = _structs.StepInfo()
+        info, _room = _structs.padded(_structs.StepInfo)
         check(lib.zo_engine_step(self.handle, ctypes.byref(info)))
         return SimpleNamespace(**_structs.as_dict(info))
 
