@@ -139,8 +139,9 @@ static int bench_engine_measure_pipeline(zo_engine *engine, bench_engine_result 
 
     r->step_samples = calloc(steps, sizeof *r->step_samples);
     r->stall_fractions = calloc(steps, sizeof *r->stall_fractions);
+    r->update_wait_fractions = calloc(steps, sizeof *r->update_wait_fractions);
     double *series = calloc(6 * steps, sizeof *series); /* the other per-step figures */
-    if (!r->step_samples || !r->stall_fractions || !series) {
+    if (!r->step_samples || !r->stall_fractions || !r->update_wait_fractions || !series) {
         free(series);
         return bench_fail("cannot allocate the timing samples");
     }
@@ -154,6 +155,7 @@ static int bench_engine_measure_pipeline(zo_engine *engine, bench_engine_result 
             goto done;
         r->step_samples[k] = sample.step_seconds;
         r->stall_fractions[k] = sample.fetch_seconds / sample.step_seconds;
+        r->update_wait_fractions[k] = sample.info.fetch_update_wait_seconds / sample.step_seconds;
         fetch[k] = sample.fetch_seconds;
         grad_ready[k] = sample.grad_ready_seconds;
         compute[k] = sample.compute_seconds;
@@ -325,6 +327,7 @@ void bench_engine_result_release(bench_engine_result *result)
 {
     free(result->step_samples);
     free(result->stall_fractions);
+    free(result->update_wait_fractions);
     result->step_samples = NULL;
     result->stall_fractions = NULL;
 }

@@ -35,6 +35,10 @@ typedef struct bench_engine_result {
     double fetch_seconds;       /* the loop's stall: inside zo_engine_fetch per step */
     double stall_fraction;      /* median of each step's fetch_seconds / step time */
     double *stall_fractions;    /* owned: each timed step's, in order */
+    double *update_wait_fractions; /* owned, stage 3: each timed step's part of the stall
+                                      waiting for the last update (zo_step_info's
+                                      fetch_update_wait_seconds / step time); the rest
+                                      waited for copies up */
     double loop_compute_seconds; /* the loop's sleeps per step, as measured */
     double grad_ready_seconds;  /* the loop, inside zo_engine_grad_ready per step */
     double info_wait_seconds;   /* zo_step_info.wait_seconds */

@@ -4,9 +4,11 @@
 
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "bench_fail.h"
 #include "engine_config.h"
+#include "median.h"
 #include "param_count.h"
 #include "report.h"
 #include "zo/byte_size.h"
@@ -68,19 +70,46 @@ void report_print_engine_rank_line(const bench_engine_result *r)
     fflush(stdout);
 }
 
-/* The stall as a fraction of each step: its median and worst, and every step's. */
+static double report_worst(const double *values, int count)
+{
+    double worst = 0.0;
+    for (int k = 0; k < count; k++)
+        worst = values[k] > worst ? values[k] : worst;
+    return worst;
+}
+
+/* The stall as a fraction of each step: its median and worst, and every step's. With
+ * stage 3, split into the wait for the last update (stage 1/2's wait_params has it
+ * too) and the wait for copies up, which prefetch is there to hide: the goal's. */
 static void report_print_stall(const bench_engine_result *r)
 {
     int steps = r->options.steps;
-    double worst = 0.0;
+    double worst = report_worst(r->stall_fractions, steps);
+    if (!r->streams_weights) {
+        printf("  stall / step: median %.1f%%, worst %.1f%%\n    per step:", 100 * r->stall_fraction, 100 * worst);
+        for (int k = 0; k < steps; k++)
+            printf(" %.1f%%", 100 * r->stall_fractions[k]);
+        printf("\n");
+        return;
+    }
+    double *copies = malloc((size_t)steps * sizeof *copies);
+    if (!copies)
+        return;
     for (int k = 0; k < steps; k++)
-        worst = r->stall_fractions[k] > worst ? r->stall_fractions[k] : worst;
-    printf("  stall / step: median %.1f%%, worst %.1f%%; goal <= %.0f%%: %s\n    per step:",
-           100 * r->stall_fraction, 100 * worst, 100 * bench_stall_goal,
-           worst <= bench_stall_goal ? "reached" : "NOT reached");
+        copies[k] = r->stall_fractions[k] - r->update_wait_fractions[k];
+    double copies_worst = report_worst(copies, steps);
+    printf("  stall / step: median %.1f%%, worst %.1f%%, of which\n", 100 * r->stall_fraction, 100 * worst);
+    printf("    waiting for the last update:      median %.1f%%, worst %.1f%% (wait_params of stages 1/2 too)\n",
+           100 * bench_median(r->update_wait_fractions, (size_t)steps),
+           100 * report_worst(r->update_wait_fractions, steps));
+    printf("    waiting for copies up:            median %.1f%%, worst %.1f%%; goal <= %.0f%%: %s\n",
+           100 * bench_median(copies, (size_t)steps), 100 * copies_worst, 100 * bench_stall_goal,
+           copies_worst <= bench_stall_goal ? "reached" : "NOT reached");
+    printf("    per step (all / copies):");
     for (int k = 0; k < steps; k++)
-        printf(" %.1f%%", 100 * r->stall_fractions[k]);
+        printf(" %.1f/%.1f%%", 100 * r->stall_fractions[k], 100 * copies[k]);
     printf("\n");
+    free(copies);
 }
 
 /* What stage 3 fetched per timed step, against the compute and the device budget. */
@@ -204,10 +233,12 @@ json_t *report_engine_json(const bench_engine_result *r)
         "grad_stats", r->update.stats, "adam_step", r->update.adam);
     json_t *step_info = json_pack("{s:f, s:f, s:f}", "wait", r->info_wait_seconds, "stats",
                                   r->info_stats_seconds, "update", r->info_update_seconds);
-    json_t *loop = json_pack("{s:f, s:f, s:f, s:f, s:o}", "fetch", r->fetch_seconds, "grad_ready",
+    json_t *loop = json_pack("{s:f, s:f, s:f, s:f, s:o, s:o}", "fetch", r->fetch_seconds, "grad_ready",
                              r->grad_ready_seconds, "compute", r->loop_compute_seconds,
                              "stall_fraction", r->stall_fraction, "stall_fraction_per_step",
-                             bench_json_reals(r->stall_fractions, (size_t)o->steps));
+                             bench_json_reals(r->stall_fractions, (size_t)o->steps),
+                             "update_wait_fraction_per_step",
+                             bench_json_reals(r->update_wait_fractions, (size_t)o->steps));
     json_t *samples = bench_json_reals(r->step_samples, (size_t)o->steps);
     json_t *stage3 = r->streams_weights
         ? json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:f}", "fetches",

@@ -18,6 +18,7 @@
 #include "memory_plan.h"
 #include "optimizer_state.h"
 #include "stage3.h"
+#include "stage3_shard.h"
 #include "zo/cuda.h"
 
 double zo_now_seconds(void)
@@ -88,7 +89,7 @@ static zo_status zo_engine_allocate(zo_engine *e)
     if ((flat_on_device && (status = zo_device_alloc_device(device, elems * e->dtype_bytes, &e->device_weights))) ||
         (flat_on_device && (status = zo_device_alloc_device(device, elems * e->dtype_bytes, &e->device_grads))) ||
         (status = zo_alloc_staging(e, elems * e->dtype_bytes, &e->pinned_grads)) ||
-        (status = zo_alloc_staging(e, elems * e->dtype_bytes, &e->pinned_weights)))
+        (status = zo_alloc_staging(e, zo_pinned_weight_elems(e) * e->dtype_bytes, &e->pinned_weights)))
         return status;
     e->master = zo_host_zeroed(e, shard * sizeof(float));
     e->exp_avg = zo_host_zeroed(e, moment_bytes);

@@ -8,8 +8,9 @@
 
 #include "engine_internal.h"
 #include "error.h"
-#include "stage3.h"
 #include "optimizer_state.h"
+#include "stage3.h"
+#include "stage3_shard.h"
 
 static zo_status zo_check_param(const zo_engine *e, size_t param, const void *values, const char *call)
 {
@@ -76,9 +77,23 @@ zo_status zo_engine_set_master(zo_engine *e, size_t param, const float *values)
         return status;
     /* every rank has all the values: the device weights need no gathering */
     void *staged = (char *)e->pinned_weights + offset * e->dtype_bytes;
+    if (zo_weights_sharded(e)) { /* this rank's pieces, and a persistent one's host copy */
+        for (size_t b = zo_param_first_bucket(&e->layout, param); b <= zo_param_last_bucket(&e->layout, param);
+             b++) {
+            size_t begin, end;
+            zo_param_in_piece(e, param, b, &begin, &end);
+            char *piece = (char *)zo_pinned_piece(e, b) +
+                          (begin - zo_piece_begin(&e->layout, b, e->rank)) * e->dtype_bytes;
+            if (end > begin &&
+                (status = zo_adam_cast(e->adam, piece, e->dtype, values + (begin - offset), ZO_DTYPE_F32,
+                                       end - begin, 1.0f)))
+                return status;
+        }
+        staged = zo_stage3_persistent_host(e, param);
+    }
     /* stage 3: the pinned weights are the home of a streamed parameter's weights */
     void *on_device = e->stage3 ? zo_stage3_persistent_weights(e, param) : zo_engine_weights(e, param);
-    if ((status = zo_adam_cast(e->adam, staged, e->dtype, values, ZO_DTYPE_F32, elems, 1.0f)) ||
+    if ((staged && (status = zo_adam_cast(e->adam, staged, e->dtype, values, ZO_DTYPE_F32, elems, 1.0f))) ||
         (on_device && (status = zo_device_copy_async(&e->device, on_device, staged, elems * e->dtype_bytes,
                                                      e->h2d_stream))))
         return status;
@@ -148,13 +163,17 @@ zo_status zo_engine_refresh_device_weights(zo_engine *e)
     /* a local failure stops the work, not the gathers: the other ranks make them too */
     for (size_t b = 0; b < e->layout.bucket_count; b++) {
         size_t begin = zo_bucket_begin(&e->layout, b), piece = zo_piece_elems(&e->layout, b);
-        char *bucket = (char *)e->pinned_weights + begin * e->dtype_bytes;
-        char *mine = bucket + e->rank * piece * e->dtype_bytes;
+        char *bucket = (char *)e->pinned_weights + begin * e->dtype_bytes; /* unless sharded */
+        char *mine = zo_pinned_piece(e, b);
         if (status == ZO_OK)
             status = zo_adam_cast(e->adam, mine, e->dtype, e->master + zo_shard_offset(&e->layout, b), ZO_DTYPE_F32,
                                   piece, 1.0f);
-        zo_status gathered = zo_engine_collective_done(
-            e, zo_comm_allgather(&e->comm, mine, bucket, piece * e->dtype_bytes));
+        /* stage 3 over several ranks: each keeps its own pieces; the persistent
+         * parameters' whole weights are gathered for the device */
+        zo_status gathered =
+            zo_weights_sharded(e)
+                ? zo_stage3_gather_persistent(e, b)
+                : zo_engine_collective_done(e, zo_comm_allgather(&e->comm, mine, bucket, piece * e->dtype_bytes));
         status = status ? status : gathered;
         if (gathered != ZO_OK)
             break; /* the communicator failed: every rank's gathers fail */

@@ -147,6 +147,13 @@ zo_status zo_plan_for_layout(const zo_settings *s, const zo_partition *layout,
             *plan = (zo_memory_plan){0};
             return status;
         }
+        /* over several ranks each keeps its shard of the 16-bit weights, plus host
+         * slots the fetches gather into and the persistent parameters' whole weights
+         * (stage3_shard.h) */
+        if (ranks > 1)
+            plan->pinned_bytes = zo_add_saturated(
+                zo_add_saturated(flat_bytes, zo_mul_saturated(shard, dtype_bytes)),
+                zo_add_saturated(plan->stage3_pool_bytes, plan->stage3_persistent_bytes / 2));
     }
     /* offload "none" on a GPU (device_update.c): master weights and moments on
      * the device too; the engine still keeps its host copies (used to set and read the

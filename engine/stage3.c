@@ -9,7 +9,9 @@
 
 #include "engine_internal.h"
 #include "error.h"
+#include "stage3_shard.h"
 #include "stage3_sizes.h"
+#include "update_placement.h"
 
 /* A weight slot: fetched and held by the loop, fetched ahead and not yet claimed, or
  * given back (reusable once the loop's stream passes the release). */
@@ -49,6 +51,23 @@ struct zo_stage3 {
     size_t order_length, position;
     zo_fetch_mark *fetch_marks;           /* per parameter                            */
     bool recording, matched;
+    /* Several ranks (stage3_shard.h): the whole weights of what is fetched are gathered
+     * on the fetch stream into the host slot of the same offset as its device slot, over
+     * a communicator of their own (the worker's collectives run at the same time); the
+     * persistent parameters' whole weights live in a host copy the worker gathers after
+     * each update. The fetches run in the same order on every rank, as the calls that
+     * queue them: slots are chosen from the loop's calls alone, never from timing. */
+    zo_comm fetch_comm;
+    void *gather_pool, *persistent_host;   /* pinned host, like pool / persistent     */
+    size_t *fetch_part_bytes, *worker_part_bytes; /* per rank: allgatherv's counts    */
+    uint64_t *fetched_by_rank;            /* per rank: the parameter its gather is for */
+    bool fetch_comm_broken;               /* a gather timed out (read once drained)  */
+    zo_status gather_failure;             /* the micro-step's first failed gather: the
+                                             later ones are skipped, on every rank alike
+                                             (the check that finds a fetch differing
+                                             between ranks fails on all), so the ranks'
+                                             gathers stay paired. The fetch stream's;
+                                             cleared once it is drained */
     zo_stage3_step_figures figures;
 };
 
@@ -91,6 +110,26 @@ static void zo_free_events(const zo_device *device, zo_device_event **events, si
         if (events[i])
             zo_device_event_destroy(device, events[i]);
     free(events);
+}
+
+/* Several ranks: the fetches' communicator and the host copies gathers fill. */
+static zo_status zo_stage3_create_gathers(zo_engine *e)
+{
+    zo_stage3 *s = e->stage3;
+    zo_status status = ZO_OK;
+    uint64_t persistent = s->sizes.persistent_elems, pool = s->sizes.pool_elems;
+    s->fetch_part_bytes = calloc(e->ranks, sizeof *s->fetch_part_bytes);
+    s->worker_part_bytes = calloc(e->ranks, sizeof *s->worker_part_bytes);
+    s->fetched_by_rank = calloc(e->ranks, sizeof *s->fetched_by_rank);
+    if (!s->fetch_part_bytes || !s->worker_part_bytes || !s->fetched_by_rank)
+        return zo_fail(ZO_ERR_OUT_OF_MEMORY, "zo_engine_create: out of memory for stage 3's gathers");
+    if ((status = zo_comm_duplicate(&e->comm, &s->fetch_comm)) != ZO_OK)
+        return zo_fail(status, "zo_engine_create: zero_optimization.stage 3 over %zu ranks gathers the weights "
+                               "it fetches over a second communicator: %s", e->ranks, zo_last_error());
+    if ((persistent && (status = zo_engine_alloc_pinned_near(e, persistent * e->dtype_bytes, &s->persistent_host))) ||
+        (pool && (status = zo_engine_alloc_pinned_near(e, pool * e->dtype_bytes, &s->gather_pool))))
+        return status;
+    return ZO_OK;
 }
 
 zo_status zo_stage3_create(zo_engine *e)
@@ -144,7 +183,7 @@ zo_status zo_stage3_create(zo_engine *e)
         (status = zo_alloc_events(device, params, &s->grad_written)) ||
         (status = zo_alloc_events(device, params, &s->grad_copied)))
         return status;
-    return ZO_OK;
+    return zo_weights_sharded(e) ? zo_stage3_create_gathers(e) : ZO_OK;
 }
 
 void zo_stage3_destroy(zo_engine *e)
@@ -164,6 +203,15 @@ void zo_stage3_destroy(zo_engine *e)
     zo_device_free_device(device, s->persistent_grads);
     zo_device_free_device(device, s->pool);
     zo_device_free_device(device, s->grad_pool);
+    /* the fetch stream is drained: a gather that timed out may still be posted, and
+     * write its slot or read the pinned weights: the engine keeps those then */
+    if (s->fetch_comm_broken)
+        e->comm_broken = true;
+    else
+        zo_device_free_pinned(device, s->gather_pool);
+    zo_device_free_pinned(device, s->persistent_host);
+    zo_comm_destroy(&s->fetch_comm);
+    free(s->fetch_part_bytes), free(s->worker_part_bytes), free(s->fetched_by_rank);
     free(s->persistent), free(s->persistent_offset), free(s->weight_state), free(s->grad_state);
     free(s->release_recorded), free(s->weight_offset), free(s->grad_offset), free(s->scratch), free(s->order);
     free(s->bucket_first_param), free(s->copying);
@@ -275,23 +323,79 @@ static zo_status zo_mark_fetch_end(void *arg)
     return ZO_OK;
 }
 
-/* Queues `param`'s weights from the pinned buffer into its slot on the fetch stream. */
+/* Fetch stream: every rank's gather must be for the same parameter, else the pieces
+ * would be mixed up (a loop that fetches in another order on some rank): an 8-byte
+ * all-gather of the parameters first turns that into an error naming both. */
+static zo_status zo_check_same_fetch(zo_engine *e, size_t param)
+{
+    zo_stage3 *s = e->stage3;
+    s->fetched_by_rank[e->rank] = param;
+    zo_status status = zo_comm_allgather(&s->fetch_comm, &s->fetched_by_rank[e->rank], s->fetched_by_rank,
+                                         sizeof *s->fetched_by_rank);
+    for (size_t r = 0; status == ZO_OK && r < e->ranks; r++)
+        if (s->fetched_by_rank[r] != param)
+            status = zo_fail(ZO_ERR_INVALID_ARGUMENT,
+                             "zo_engine_fetch: rank %zu fetched parameter %zu (%s) where rank %zu fetched %llu: with "
+                             "zero_optimization.stage 3 over several ranks every rank makes the same fetch calls in "
+                             "the same order (the fetches gather the weights from every rank)",
+                             e->rank, param, e->layout.param_names[param], r,
+                             (unsigned long long)s->fetched_by_rank[r]);
+    return status;
+}
+
+/* Fetch stream, several ranks: once this rank's pieces of the parameter hold the
+ * update forwards wait for, gathers its whole weights from every rank into its host
+ * slot. The slot's last copy up ran before (the stream's order). */
+static zo_status zo_gather_fetched(void *arg)
+{
+    const zo_fetch_mark *mark = arg;
+    zo_engine *e = mark->engine;
+    zo_stage3 *s = e->stage3;
+    size_t param = mark->param, begin = e->layout.param_offset[param];
+    if (s->gather_failure != ZO_OK)
+        return zo_fail(s->gather_failure, "zo_engine_fetch: parameter %zu (%s) not gathered: an earlier gather of "
+                                          "this micro-step failed", param, e->layout.param_names[param]);
+    zo_wait_param_published(e, param);
+    zo_status status = zo_check_same_fetch(e, param);
+    if (status == ZO_OK)
+        status = zo_gather_weights(e, &s->fetch_comm, begin, begin + e->layout.param_elems[param],
+                                   zo_device_at(s->gather_pool, s->weight_offset[param], e->dtype_bytes),
+                                   s->fetch_part_bytes);
+    if (status == ZO_ERR_TIMEOUT)
+        s->fetch_comm_broken = true;
+    s->gather_failure = status;
+    return status;
+}
+
+/* Where the copy up of a parameter in slot `offset` reads its weights: the pinned
+ * weights, or with several ranks the host slot its gather fills. */
+static const void *zo_fetch_source(zo_engine *e, size_t param, uint64_t offset)
+{
+    zo_stage3 *s = e->stage3;
+    if (zo_weights_sharded(e))
+        return zo_device_at(s->gather_pool, offset, e->dtype_bytes);
+    return (char *)e->pinned_weights + e->layout.param_offset[param] * e->dtype_bytes;
+}
+
+/* Queues `param`'s weights from the pinned buffer into its slot on the fetch stream
+ * (gathered first, with several ranks). */
 static zo_status zo_copy_up(zo_engine *e, size_t param, uint64_t offset)
 {
     zo_stage3 *s = e->stage3;
     size_t bytes = e->layout.param_elems[param] * e->dtype_bytes;
     zo_fetch_mark *mark = e->trace ? &s->fetch_marks[param] : NULL;
+    s->weight_offset[param] = offset;
     zo_status status = mark ? zo_device_launch_host(&e->device, s->fetch_stream, zo_mark_fetch_begin, mark) : ZO_OK;
+    if (status == ZO_OK && zo_weights_sharded(e))
+        status = zo_device_launch_host(&e->device, s->fetch_stream, zo_gather_fetched, &s->fetch_marks[param]);
     if (status == ZO_OK)
         status = zo_device_copy_async(&e->device, zo_device_at(s->pool, offset, e->dtype_bytes),
-                                      (char *)e->pinned_weights + e->layout.param_offset[param] * e->dtype_bytes,
-                                      bytes, s->fetch_stream);
+                                      zo_fetch_source(e, param, offset), bytes, s->fetch_stream);
     if (status == ZO_OK && mark)
         status = zo_device_launch_host(&e->device, s->fetch_stream, zo_mark_fetch_end, mark);
     if (status == ZO_OK)
         status = zo_device_event_record(&e->device, s->fetched[param], s->fetch_stream);
     if (status == ZO_OK) {
-        s->weight_offset[param] = offset;
         s->figures.fetches++;
         s->figures.bytes_fetched += bytes;
     }
@@ -354,12 +458,17 @@ zo_status zo_stage3_fetch(zo_engine *e, size_t param, void *stream)
         return zo_engine_wait_params(e, param, stream);
     zo_note_order(s, param, e->layout.param_count);
     zo_status status = ZO_OK;
+    /* the update first (its copy, prefetched or not, follows it): timed apart */
+    if (!zo_weights_published(e, param)) {
+        double entered = zo_now_seconds();
+        zo_wait_param_published(e, param);
+        s->figures.update_wait_seconds += zo_now_seconds() - entered;
+    }
     if (s->weight_state[param] == ZO_WEIGHT_PREFETCHED) {
         s->figures.prefetch_hits++;
     } else if (s->weight_state[param] == ZO_WEIGHT_RELEASED) {
         s->figures.reuses++; /* released in this micro-step, its slot not taken since */
-    } else if (s->weight_state[param] != ZO_WEIGHT_LIVE) {
-        zo_wait_param_published(e, param); /* the update has written its pinned weights */
+    } else if (s->weight_state[param] != ZO_WEIGHT_LIVE) { /* its pinned weights are written */
         uint64_t offset;
         if ((status = zo_weight_slot(e, param, true, &offset)) || (status = zo_copy_up(e, param, offset)))
             return status;
@@ -395,6 +504,14 @@ void *zo_stage3_persistent_weights(zo_engine *e, size_t param)
     zo_stage3 *s = e->stage3;
     return s->persistent[param] ? zo_device_at(s->persistent_weights, s->persistent_offset[param], e->dtype_bytes)
                                 : NULL;
+}
+
+void *zo_stage3_persistent_host(zo_engine *e, size_t param)
+{
+    zo_stage3 *s = e->stage3;
+    return s->persistent[param] && s->persistent_host
+               ? zo_device_at(s->persistent_host, s->persistent_offset[param], e->dtype_bytes)
+               : NULL;
 }
 
 void *zo_stage3_weights(zo_engine *e, size_t param)
@@ -523,19 +640,49 @@ zo_status zo_stage3_send_bucket_up(zo_engine *e, size_t bucket)
         size_t from = first > begin ? first : begin, to = last < end ? last : end;
         if (from >= to)
             continue;
+        const void *source = zo_weights_sharded(e) /* gathered after the update */
+                                 ? zo_device_at(s->persistent_host, s->persistent_offset[i] + (from - first),
+                                                e->dtype_bytes)
+                                 : (char *)e->pinned_weights + from * e->dtype_bytes;
         zo_status status = zo_device_copy_async(
             &e->device, zo_device_at(s->persistent_weights, s->persistent_offset[i] + (from - first), e->dtype_bytes),
-            (char *)e->pinned_weights + from * e->dtype_bytes, (to - from) * e->dtype_bytes, e->h2d_stream);
+            source, (to - from) * e->dtype_bytes, e->h2d_stream);
         if (status != ZO_OK)
             return status;
     }
     return ZO_OK;
 }
 
+zo_status zo_stage3_gather_persistent(zo_engine *e, size_t bucket)
+{
+    zo_stage3 *s = e->stage3;
+    zo_status status = ZO_OK;
+    size_t begin = zo_bucket_begin(&e->layout, bucket), end = zo_bucket_end(&e->layout, bucket);
+    for (size_t i = s->bucket_first_param[bucket]; i < e->layout.param_count && e->layout.param_offset[i] < end; i++) {
+        if (!s->persistent[i])
+            continue;
+        size_t first = e->layout.param_offset[i], last = first + e->layout.param_elems[i];
+        size_t from = first > begin ? first : begin, to = last < end ? last : end;
+        if (from >= to)
+            continue;
+        /* a failure stops nothing: every rank makes every gather */
+        zo_status gathered = zo_engine_collective_done(
+            e, zo_gather_weights(e, &e->comm, from, to,
+                                 zo_device_at(s->persistent_host, s->persistent_offset[i] + (from - first),
+                                              e->dtype_bytes),
+                                 s->worker_part_bytes));
+        status = status ? status : gathered;
+        if (gathered == ZO_ERR_TIMEOUT)
+            break; /* the communicator is broken: every later gather fails at once */
+    }
+    return status;
+}
+
 zo_status zo_stage3_end_micro_step(zo_engine *e, zo_stage3_step_figures *figures)
 {
     zo_stage3 *s = e->stage3;
     zo_status status = zo_device_stream_synchronize(&e->device, s->fetch_stream);
+    s->gather_failure = ZO_OK;
     for (size_t i = 0; i < e->layout.param_count; i++) {
         /* the update rewrites the weights: no slot holds current ones after it; the
          * loop's backward is done with every slot (its releases have passed) */

@@ -44,12 +44,18 @@ void zo_stage3_clear_gaps(struct zo_engine *e, size_t bucket);
  * h2d stream (what a stage-1/2 engine does for the whole bucket). */
 zo_status zo_stage3_send_bucket_up(struct zo_engine *e, size_t bucket);
 
+/* Several ranks, after this rank updated its piece of bucket b: gathers the persistent
+ * parameters' parts of the bucket from every rank into their host copy, which
+ * zo_stage3_send_bucket_up sends. Collective (the worker, every bucket in order). */
+zo_status zo_stage3_gather_persistent(struct zo_engine *e, size_t bucket);
+
 /* At zo_engine_step, before the update may write the pinned weights: waits for every
  * fetch copy, releases what the loop still holds and drops unclaimed prefetches, and
  * reports the micro-step's fetch figures. */
 typedef struct zo_stage3_step_figures {
     uint64_t fetches, prefetch_hits, reuses, bytes_fetched;
     bool order_matched;
+    double update_wait_seconds;
 } zo_stage3_step_figures;
 zo_status zo_stage3_end_micro_step(struct zo_engine *e, zo_stage3_step_figures *figures);
 
@@ -58,5 +64,9 @@ zo_status zo_stage3_refresh_persistent(struct zo_engine *e);
 
 /* The device address of a persistent parameter (NULL for a streamed one). */
 void *zo_stage3_persistent_weights(struct zo_engine *e, size_t param);
+
+/* Several ranks: the host copy of a persistent parameter's whole 16-bit weights (NULL
+ * for a streamed one, or with one rank). */
+void *zo_stage3_persistent_host(struct zo_engine *e, size_t param);
 
 #endif

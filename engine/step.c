@@ -10,6 +10,7 @@
 #include "lr_schedule.h"
 #include "optimizer_state.h"
 #include "stage3.h"
+#include "stage3_shard.h"
 
 static size_t zo_bucket_elems(const zo_engine *e, size_t bucket)
 {
@@ -320,9 +321,12 @@ static zo_status zo_send_delayed_bucket_up(void *arg)
 }
 
 /* Every rank updated its piece of bucket b: gather the others' into the staging bucket
- * before it goes up (in place: nothing to do for one rank). Collective. */
+ * before it goes up (in place: nothing to do for one rank). Collective. Stage 3 over
+ * several ranks keeps its own pieces only, and gathers the persistent parameters'. */
 static zo_status zo_gather_updated_bucket(zo_engine *e, size_t b)
 {
+    if (zo_weights_sharded(e))
+        return zo_stage3_gather_persistent(e, b);
     size_t piece = zo_piece_elems(&e->layout, b);
     char *bucket = zo_at(e->pinned_weights, zo_bucket_begin(&e->layout, b), e->dtype_bytes);
     return zo_engine_collective_done(
@@ -339,7 +343,7 @@ static zo_status zo_host_update_bucket(zo_engine *e, size_t b)
     size_t shard = zo_shard_offset(&e->layout, b), moment_bytes = zo_dtype_size(e->settings.moments_dtype);
     /* this rank's piece of the summed gradient: where zo_process_bucket left it */
     size_t grad_offset = e->accumulated ? zo_accumulated_offset(e, b) : begin;
-    void *weights_out = zo_at(e->pinned_weights, zo_piece_begin(&e->layout, b, e->rank), e->dtype_bytes);
+    void *weights_out = zo_pinned_piece(e, b);
 
     /* the staging slice is free once its previous copy up has run */
     zo_status status = zo_device_event_synchronize(&e->device, e->h2d_done[b]);
@@ -581,6 +585,7 @@ zo_status zo_engine_step(zo_engine *e, zo_step_info *info)
         result.reuses = figures.reuses;
         result.bytes_fetched = figures.bytes_fetched;
         result.prefetch_order_matched = figures.order_matched;
+        result.fetch_update_wait_seconds = figures.update_wait_seconds;
     }
     const void *landed = e->grads_landing; /* before the next micro-step swaps it */
     zo_start_next_micro_step(e);

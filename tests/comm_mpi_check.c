@@ -4,6 +4,7 @@
  * A plain program, not Criterion: Criterion forks each test, which MPI does not allow.
  * `--init-first` makes the program initialize MPI itself, so zo must leave it alone. */
 #include <mpi.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -143,6 +144,64 @@ static void check_allgather(const zo_comm *comm, int rank, int size)
         }
 }
 
+/* Uneven parts, some empty: rank r sends (r * 5 + s) % 7 bytes for size index s. */
+static size_t allgatherv_part(int r, size_t s) { return ((size_t)r * 5 + sizes[s]) % 7; }
+
+static void check_allgatherv(const zo_comm *comm, int rank, int size)
+{
+    size_t *bytes = malloc((size_t)size * sizeof *bytes);
+    for (size_t s = 0; s < SIZE_COUNT; s++) {
+        size_t total = 0;
+        for (int r = 0; r < size; r++)
+            total += bytes[r] = allgatherv_part(r, s);
+        uint8_t own[8], *recv = malloc(total + 1);
+        memset(recv, 0xee, total + 1);
+        for (size_t i = 0; i < bytes[rank]; i++)
+            own[i] = (uint8_t)(rank * 29 + i * 3 + s);
+        check_ok(zo_comm_allgatherv(comm, own, recv, bytes), "allgatherv");
+        size_t at = 0;
+        for (int r = 0; r < size; r++)
+            for (size_t i = 0; i < bytes[r]; i++, at++)
+                if (recv[at] != (uint8_t)(r * 29 + i * 3 + s))
+                    failf("allgatherv case %zu: byte %zu of rank %d is %u", s, i, r, recv[at]);
+        if (recv[total] != 0xee)
+            failf("allgatherv case %zu: wrote past the %zu bytes", s, total);
+        free(recv);
+    }
+    free(bytes);
+}
+
+/* A duplicate's collectives never meet the original's: two threads run them at once,
+ * as the engine's worker and stage 3's fetch stream do. */
+typedef struct gather_thread {
+    const zo_comm *comm;
+    int rank, size;
+} gather_thread;
+
+static void *run_allgathers(void *arg)
+{
+    const gather_thread *t = arg;
+    for (int round = 0; round < 50; round++)
+        check_allgatherv(t->comm, t->rank, t->size);
+    return NULL;
+}
+
+static void check_duplicate_runs_beside(const zo_comm *comm, int rank, int size)
+{
+    zo_comm copy;
+    check_ok(zo_comm_duplicate(comm, &copy), "duplicate");
+    if (zo_comm_size(&copy) != size || zo_comm_rank(&copy) != rank)
+        failf("duplicate: rank %d of %d, expected %d of %d", zo_comm_rank(&copy), zo_comm_size(&copy), rank, size);
+    gather_thread beside = {&copy, rank, size};
+    pthread_t thread;
+    if (pthread_create(&thread, NULL, run_allgathers, &beside) != 0)
+        failf("pthread_create failed");
+    for (int round = 0; round < 50; round++)
+        check_allreduce_sum(comm, rank, size);
+    pthread_join(thread, NULL);
+    zo_comm_destroy(&copy);
+}
+
 /* A program that started MPI at MPI_THREAD_FUNNELED allows MPI calls from its main
  * thread only, which the engine's worker thread would break: zo must refuse. */
 static int check_funneled_is_refused(int *argc, char ***argv)
@@ -192,6 +251,8 @@ int main(int argc, char **argv)
     check_allreduce_or(&comm, rank, size);
     check_reduce_scatter(&comm, rank, size);
     check_allgather(&comm, rank, size);
+    check_allgatherv(&comm, rank, size);
+    check_duplicate_runs_beside(&comm, rank, size);
     check_ok(comm.ops->barrier(comm.ctx), "barrier");
     comm.ops->destroy(comm.ctx);
 

@@ -67,12 +67,19 @@ static void write_gradient(zo_engine *e, size_t param, size_t step, size_t micro
 }
 
 /* One micro-step: every gradient written and declared ready, forward order or
- * backward order, then zo_engine_step. */
-static zo_step_info micro_step(zo_engine *e, size_t step, size_t micro, bool reverse, float overflow)
+ * backward order, then zo_engine_step. `fetch_first`: every parameter is fetched in
+ * forward order first, as stage 3 over several ranks needs (its fetches gather the
+ * weights from every rank: all ranks fetch in the same order), and only the
+ * gradients come in the rank's order. */
+static zo_step_info micro_step(zo_engine *e, size_t step, size_t micro, bool reverse, float overflow,
+                               bool fetch_first)
 {
+    for (size_t k = 0; fetch_first && k < PARAMS; k++)
+        check_ok(zo_engine_fetch(e, k, NULL), "fetch");
     for (size_t k = 0; k < PARAMS; k++) {
         size_t param = reverse ? PARAMS - 1 - k : k;
-        check_ok(zo_engine_fetch(e, param, NULL), "fetch"); /* stages 1/2: wait_params */
+        if (!fetch_first)
+            check_ok(zo_engine_fetch(e, param, NULL), "fetch"); /* stages 1/2: wait_params */
         write_gradient(e, param, step, micro, k == 0 ? overflow : 0.0f);
         check_ok(zo_engine_grad_ready(e, param, NULL), "grad_ready");
         check_ok(zo_engine_release(e, param, NULL), "release");
@@ -111,6 +118,30 @@ static double master_difference(zo_engine *sharded, zo_engine *reference)
     return worst;
 }
 
+/* Stage 3 over several ranks keeps 1/N of the 16-bit weights per rank and gathers a
+ * parameter's at its fetch: what the loop gets must be the gathered master weights
+ * rounded to 16 bits, bit for bit (the update writes exactly that rounding). */
+static void check_fetched_weights(zo_engine *e, const char *name, size_t step)
+{
+    for (size_t p = 0; p < PARAMS; p++) {
+        float *master = malloc(model[p].elems * sizeof *master);
+        check_ok(zo_engine_get_master(e, p, master), "get_master");
+        check_ok(zo_engine_fetch(e, p, NULL), "fetch (check)");
+        const uint16_t *weights = zo_engine_weights(e, p);
+        if (!weights)
+            failf("%s: step %zu: no weights for fetched parameter %zu: %s", name, step, p, zo_last_error());
+        for (size_t i = 0; i < model[p].elems; i++) {
+            uint16_t expected = zo_engine_dtype(e) == ZO_DTYPE_F16 ? zo_f32_to_f16(master[i])
+                                                                    : zo_f32_to_bf16(master[i]);
+            if (weights[i] != expected)
+                failf("%s: step %zu: fetched %s[%zu] is 0x%04x, the master weight %.9g rounds to 0x%04x", name,
+                      step, model[p].name, i, weights[i], (double)master[i], expected);
+        }
+        check_ok(zo_engine_release(e, p, NULL), "release (check)");
+        free(master);
+    }
+}
+
 typedef struct trajectory_case {
     const char *name;
     const char *precision; /* a config fragment */
@@ -145,20 +176,25 @@ static void check_trajectory(const trajectory_case *c)
               zo_engine_ranks(sharded), my_rank, world);
     set_initial_weights(sharded);
     set_initial_weights(reference);
+    if (c->stage == 3) /* set_master writes each rank's pieces: gathered whole again */
+        check_fetched_weights(sharded, c->name, 0);
 
     double worst = 0.0;
     for (size_t step = 0; step < STEPS; step++) {
         for (size_t m = 0; m < c->accumulation; m++) /* this rank's micro-batches */
-            micro_step(sharded, step, m * (size_t)world + (size_t)my_rank, (my_rank + step) % 2 == 1, 0.0f);
+            micro_step(sharded, step, m * (size_t)world + (size_t)my_rank, (my_rank + step) % 2 == 1, 0.0f,
+                       c->stage == 3);
         for (size_t m = 0; m < c->accumulation; m++) /* the whole global batch, one rank */
             for (size_t r = 0; r < (size_t)world; r++)
-                micro_step(reference, step, m * (size_t)world + r, false, 0.0f);
+                micro_step(reference, step, m * (size_t)world + r, false, 0.0f, false);
         check_ok(zo_engine_synchronize(sharded), "synchronize");
         double d = master_difference(sharded, reference);
         if (!(d <= c->tolerance))
             failf("%s: step %zu: master weights differ from one rank's by %.3g (tolerance %.3g)", c->name,
                   step + 1, d, c->tolerance);
         worst = d > worst ? d : worst;
+        if (c->stage == 3)
+            check_fetched_weights(sharded, c->name, step + 1);
     }
     if (my_rank == 0)
         printf("engine_mpi_check: %d ranks: %s: %d steps, largest difference from one rank %.3g (tolerance %.3g)\n",
@@ -196,6 +232,66 @@ static void check_memory_per_rank(void)
     zo_engine_destroy(&single);
 }
 
+/* Stage 3 over several ranks: a fetch of another parameter on one rank fails the step
+ * on every rank, naming both, and the next micro-step trains. */
+static void check_fetch_differing_between_ranks(zo_engine *e)
+{
+    check_ok(zo_engine_fetch(e, my_rank == 1 ? 3 : 0, NULL), "fetch (differing between ranks)");
+    check_ok(zo_engine_release(e, my_rank == 1 ? 3 : 0, NULL), "release (differing between ranks)");
+    for (size_t p = 0; p < PARAMS; p++) {
+        check_ok(zo_engine_fetch(e, p, NULL), "fetch");
+        write_gradient(e, p, 0, 0, 0.0f);
+        check_ok(zo_engine_grad_ready(e, p, NULL), "grad_ready");
+        check_ok(zo_engine_release(e, p, NULL), "release");
+    }
+    zo_step_info info;
+    zo_status status = zo_engine_step(e, &info);
+    if (status != ZO_ERR_INVALID_ARGUMENT || !strstr(zo_last_error(), "same fetch calls"))
+        failf("stage 3: fetches differing between ranks: zo_engine_step gave %s (%s), expected "
+              "ZO_ERR_INVALID_ARGUMENT naming the rule",
+              zo_status_name(status), zo_last_error());
+    if (my_rank == 0)
+        printf("engine_mpi_check: %d ranks: stage 3 fetches differing between ranks refused: \"%s\"\n", world,
+               zo_last_error());
+    micro_step(e, 1, (size_t)my_rank, false, 0.0f, false); /* in the same order on every rank */
+}
+
+/* Stage 3: each rank keeps 1/N of the 16-bit weights in pinned memory (the gradients'
+ * landing buffer stays whole), plus the host slots fetches gather into and the
+ * persistent parameters' whole weights. */
+static void check_stage3_weights_per_rank(void)
+{
+    const char *format = "{%s, \"zero_optimization\": {\"stage\": 3, \"reduce_bucket_size\": 1000,"
+                         " \"stage3_max_live_parameters\": 6000, \"stage3_param_persistence_threshold\": 100,"
+                         " \"offload_optimizer\": {\"device\": \"cpu\"}, \"offload_param\": {\"device\": \"cpu\"}},"
+                         " \"zo\": {\"device\": \"host\", \"comm\": \"%s\"}}";
+    char json[768];
+    snprintf(json, sizeof json, format, fp16_config, "mpi");
+    zo_engine *sharded = engine_for(json, true);
+    snprintf(json, sizeof json, format, fp16_config, "single");
+    zo_engine *single = engine_for(json, true);
+    zo_memory_plan mine, whole;
+    check_ok(zo_engine_memory(sharded, &mine), "zo_engine_memory");
+    check_ok(zo_engine_memory(single, &whole), "zo_engine_memory");
+    /* one rank: gradients + weights, 2 bytes each per element */
+    double flat = (double)whole.pinned_bytes / 2.0;
+    double gathers = (double)(mine.stage3_pool_bytes + mine.stage3_persistent_bytes / 2);
+    double weights = (double)mine.pinned_bytes - flat - gathers; /* this rank's shard */
+    double padding = (double)(zo_engine_bucket_count(sharded) * 64 * 2);
+    if (mine.stage3_pool_bytes != 6016 * 2 || weights < flat / world || weights > flat / world + padding)
+        failf("stage 3: pinned bytes per rank %llu (pool %llu), one rank %llu: the weights' shard is %.0f bytes, "
+              "expected %.0f..%.0f",
+              (unsigned long long)mine.pinned_bytes, (unsigned long long)mine.stage3_pool_bytes,
+              (unsigned long long)whole.pinned_bytes, weights, flat / world, flat / world + padding);
+    if (my_rank == 0)
+        printf("engine_mpi_check: %d ranks: stage 3 pinned per rank %llu bytes (weights' shard %.0f of %.0f), one "
+               "rank %llu\n",
+               world, (unsigned long long)mine.pinned_bytes, weights, flat, (unsigned long long)whole.pinned_bytes);
+    check_fetch_differing_between_ranks(sharded);
+    zo_engine_destroy(&sharded);
+    zo_engine_destroy(&single);
+}
+
 /* An inf in one rank's gradient skips the step on every rank, leaving the weights. */
 static void check_overflow_on_one_rank(void)
 {
@@ -206,11 +302,11 @@ static void check_overflow_on_one_rank(void)
              "\"fp16\": {\"enabled\": true, \"initial_scale_power\": 8, \"hysteresis\": 1}");
     zo_engine *e = engine_for(json, true);
     set_initial_weights(e);
-    micro_step(e, 0, (size_t)my_rank, false, 0.0f);
+    micro_step(e, 0, (size_t)my_rank, false, 0.0f, false);
     float *before = malloc(model[0].elems * sizeof *before), *after = malloc(model[0].elems * sizeof *after);
     check_ok(zo_engine_get_master(e, 0, before), "get_master");
     float scale = zo_engine_loss_scale(e);
-    zo_step_info info = micro_step(e, 1, (size_t)my_rank, false, my_rank == world - 1 ? INFINITY : 0.0f);
+    zo_step_info info = micro_step(e, 1, (size_t)my_rank, false, my_rank == world - 1 ? INFINITY : 0.0f, false);
     check_ok(zo_engine_get_master(e, 0, after), "get_master");
     if (!info.skipped || !info.overflow || info.step != 1)
         failf("overflow on rank %d only: skipped %d overflow %d step %llu on this rank", world - 1, info.skipped,
@@ -284,6 +380,7 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         check_trajectory(&cases[i]);
     check_memory_per_rank();
+    check_stage3_weights_per_rank();
     check_overflow_on_one_rank();
     check_create_failing_on_one_rank();
 

@@ -88,6 +88,23 @@ Test(comm_single, allgather_copies_the_one_part)
     cr_expect(eq(int, comm.ops->allgather(comm.ctx, NULL, NULL, 0), ZO_OK), "nothing to gather");
 }
 
+Test(comm_single, allgatherv_copies_the_one_part_and_duplicate_is_a_single_rank)
+{
+    const char send[] = "stage three";
+    char recv[sizeof send + 1];
+    memset(recv, '#', sizeof recv);
+    size_t bytes[1] = {sizeof send};
+    cr_assert(eq(int, zo_comm_allgatherv(&comm, send, recv, bytes), ZO_OK), "%s", zo_last_error());
+    cr_expect(eq(str, recv, (char *)send));
+    cr_expect(eq(chr, recv[sizeof send], '#'), "nothing written past recv_bytes[0]");
+    cr_expect(eq(int, zo_comm_allgatherv(&comm, send, recv, NULL), ZO_ERR_INVALID_ARGUMENT));
+    zo_comm copy = {0};
+    cr_assert(eq(int, zo_comm_duplicate(&comm, &copy), ZO_OK), "%s", zo_last_error());
+    cr_expect(eq(int, zo_comm_size(&copy), 1));
+    cr_expect(eq(str, (char *)copy.ops->name, "single"));
+    zo_comm_destroy(&copy);
+}
+
 Test(comm_single, bad_arguments_are_refused_with_a_message)
 {
     float x[2] = {0};

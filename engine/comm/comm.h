@@ -17,7 +17,10 @@
 #include <stddef.h>
 
 #include "zo/dtype.h"
+#include "error.h"
 #include "zo/status.h"
+
+struct zo_comm;
 
 typedef struct zo_comm_ops {
     const char *name; /* "single", "mpi" */
@@ -50,6 +53,12 @@ typedef struct zo_comm_ops {
      * part already sits in its slot). Otherwise the buffers must not overlap. The MPI
      * backend refuses (ZO_ERR_NOT_SUPPORTED) send_bytes above INT_MAX. */
     zo_status (*allgather)(void *ctx, const void *send, void *recv, size_t send_bytes);
+    /* Optional (NULL: ZO_ERR_NOT_SUPPORTED). Rank r's recv_bytes[r] bytes (0 allowed),
+     * in rank order one after another, into `recv` on every rank; `send` holds this
+     * rank's recv_bytes[rank()] bytes and must not overlap `recv`. Every rank passes
+     * the same recv_bytes. The MPI backend refuses (ZO_ERR_NOT_SUPPORTED) a total above
+     * INT_MAX. */
+    zo_status (*allgatherv)(void *ctx, const void *send, void *recv, const size_t *recv_bytes);
 
     /* Returns once every rank has called it. */
     zo_status (*barrier)(void *ctx);
@@ -60,6 +69,12 @@ typedef struct zo_comm_ops {
      * hold the matching call, which cannot be taken back, so every later collective
      * fails at once (ZO_ERR_TIMEOUT, saying so). Local; call it before any collective. */
     zo_status (*set_timeout)(void *ctx, double seconds);
+
+    /* Optional (NULL: ZO_ERR_NOT_SUPPORTED). A second communicator over the same ranks
+     * whose collectives never meet this one's, so that another thread may run its
+     * collectives while this one's run (each still one thread at a time). It inherits
+     * the timeout. Collective. */
+    zo_status (*duplicate)(void *ctx, struct zo_comm *out);
 
     /* Frees the context (collective for MPI: it frees the duplicated communicator). */
     void (*destroy)(void *ctx);
@@ -88,6 +103,18 @@ static inline zo_status zo_comm_reduce_scatter_sum(const zo_comm *c, const void 
 static inline zo_status zo_comm_allgather(const zo_comm *c, const void *send, void *recv, size_t send_bytes)
 {
     return c->ops->allgather(c->ctx, send, recv, send_bytes);
+}
+static inline zo_status zo_comm_allgatherv(const zo_comm *c, const void *send, void *recv, const size_t *recv_bytes)
+{
+    if (!c->ops->allgatherv)
+        return zo_fail(ZO_ERR_NOT_SUPPORTED, "%s comm: allgatherv is not supported", c->ops->name);
+    return c->ops->allgatherv(c->ctx, send, recv, recv_bytes);
+}
+static inline zo_status zo_comm_duplicate(const zo_comm *c, struct zo_comm *out)
+{
+    if (!c->ops->duplicate)
+        return zo_fail(ZO_ERR_NOT_SUPPORTED, "%s comm: duplicate is not supported", c->ops->name);
+    return c->ops->duplicate(c->ctx, out);
 }
 static inline zo_status zo_comm_set_timeout(const zo_comm *c, double seconds)
 {

@@ -22,6 +22,9 @@ typedef struct zo_mpi_comm {
     MPI_Comm comm; /* our duplicate of MPI_COMM_WORLD */
     int rank, size;
     bool owns_mpi; /* zo initialized MPI for this communicator */
+    bool serialize; /* below MPI_THREAD_MULTIPLE: every MPI call holds zo_mpi_call_lock,
+                       since the engine's worker and stage 3's fetch stream run
+                       collectives (on two communicators) at the same time */
     double timeout_seconds; /* a collective waiting longer fails; 0 = no limit */
     /* "" while usable; after a timeout, what timed out: its requests stay posted (MPI
      * cannot cancel a collective) and may still write into the buffers below, which
@@ -34,12 +37,29 @@ typedef struct zo_mpi_comm {
      * and sums, both made on first use */
     float *scratch;
     size_t scratch_elems;
+    int *counts; /* allgatherv's byte counts and displacements, size each (made at create) */
     zo_adam *kernels;
 } zo_mpi_comm;
 
 /* Communicators alive that zo initialized MPI for: the last one finalizes it. */
 static pthread_mutex_t zo_mpi_lock = PTHREAD_MUTEX_INITIALIZER;
 static int zo_mpi_owned_comms;
+/* Held around each MPI call when MPI runs below MPI_THREAD_MULTIPLE (see `serialize`).
+ * Calls only, never a whole wait: a collective waits by polling, so another thread's
+ * collective goes on between the polls. */
+static pthread_mutex_t zo_mpi_call_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void zo_mpi_enter(const zo_mpi_comm *mpi)
+{
+    if (mpi->serialize)
+        pthread_mutex_lock(&zo_mpi_call_lock);
+}
+
+static void zo_mpi_leave(const zo_mpi_comm *mpi)
+{
+    if (mpi->serialize)
+        pthread_mutex_unlock(&zo_mpi_call_lock);
+}
 
 /* Turns an MPI error code into zo_fail's message: "MPI_Allreduce failed: <MPI's text>". */
 static zo_status zo_mpi_fail(const char *call, int code)
@@ -84,7 +104,9 @@ static zo_status zo_mpi_wait(zo_mpi_comm *mpi, MPI_Request *requests, int count,
     long sleep_ns = 1000;
     for (unsigned polls = 0;; polls++) {
         int done = 0;
+        zo_mpi_enter(mpi);
         int code = MPI_Testall(count, requests, &done, MPI_STATUSES_IGNORE);
+        zo_mpi_leave(mpi);
         if (code != MPI_SUCCESS)
             return zo_mpi_fail(call, code);
         if (done)
@@ -133,9 +155,10 @@ static zo_status zo_mpi_allreduce_sum_f64(void *ctx, double *values, size_t coun
         size_t chunk = count - done < room ? count - done : room;
         memcpy(mpi->reduced, values + done, chunk * sizeof *values);
         MPI_Request request;
-        status = zo_mpi_complete(
-            mpi, MPI_Iallreduce(MPI_IN_PLACE, mpi->reduced, (int)chunk, MPI_DOUBLE, MPI_SUM, mpi->comm, &request),
-            &request, "MPI_Allreduce");
+        zo_mpi_enter(mpi);
+        int started = MPI_Iallreduce(MPI_IN_PLACE, mpi->reduced, (int)chunk, MPI_DOUBLE, MPI_SUM, mpi->comm, &request);
+        zo_mpi_leave(mpi);
+        status = zo_mpi_complete(mpi, started, &request, "MPI_Allreduce");
         if (status == ZO_OK)
             memcpy(values + done, mpi->reduced, chunk * sizeof *values);
         done += chunk;
@@ -212,9 +235,11 @@ static zo_status zo_mpi_pairwise_reduce_scatter(zo_mpi_comm *mpi, const void *se
     for (int step = 1; status == ZO_OK && step < size; step++) {
         int to = (rank + step) % size, from = (rank - step + size) % size;
         MPI_Request requests[2];
+        zo_mpi_enter(mpi);
         int code = MPI_Irecv(incoming, (int)n, type, from, 0, mpi->comm, &requests[0]);
         if (code == MPI_SUCCESS)
             code = MPI_Isend(blocks + (size_t)to * n * elem, (int)n, type, to, 0, mpi->comm, &requests[1]);
+        zo_mpi_leave(mpi);
         status = code == MPI_SUCCESS ? zo_mpi_wait(mpi, requests, 2, "MPI_Sendrecv (reduce-scatter)")
                                      : zo_mpi_fail("MPI_Isend/MPI_Irecv (reduce-scatter)", code);
         if (status == ZO_OK)
@@ -255,18 +280,50 @@ static zo_status zo_mpi_allgather(void *ctx, const void *send, void *recv, size_
         return status;
     bool in_place = send_bytes > 0 && send == (char *)recv + (size_t)mpi->rank * send_bytes;
     MPI_Request request;
-    return zo_mpi_complete(mpi,
-                           MPI_Iallgather(in_place ? MPI_IN_PLACE : send, (int)send_bytes, MPI_BYTE, recv,
-                                          (int)send_bytes, MPI_BYTE, mpi->comm, &request),
-                           &request, "MPI_Allgather");
+    zo_mpi_enter(mpi);
+    int started = MPI_Iallgather(in_place ? MPI_IN_PLACE : send, (int)send_bytes, MPI_BYTE, recv, (int)send_bytes,
+                                 MPI_BYTE, mpi->comm, &request);
+    zo_mpi_leave(mpi);
+    return zo_mpi_complete(mpi, started, &request, "MPI_Allgather");
+}
+
+static zo_status zo_mpi_allgatherv(void *ctx, const void *send, void *recv, const size_t *recv_bytes)
+{
+    zo_mpi_comm *mpi = ctx;
+    if (!recv_bytes)
+        return zo_fail(ZO_ERR_INVALID_ARGUMENT, "mpi comm: allgatherv: recv_bytes is NULL");
+    int *counts = mpi->counts, *displacements = mpi->counts + mpi->size;
+    size_t total = 0;
+    for (int r = 0; r < mpi->size; r++) {
+        if (recv_bytes[r] > (size_t)INT_MAX - total)
+            return zo_fail(ZO_ERR_NOT_SUPPORTED, "mpi comm: allgatherv: more than INT_MAX bytes in all");
+        counts[r] = (int)recv_bytes[r], displacements[r] = (int)total;
+        total += recv_bytes[r];
+    }
+    if ((!send && recv_bytes[mpi->rank] > 0) || (!recv && total > 0))
+        return zo_fail(ZO_ERR_INVALID_ARGUMENT, "mpi comm: allgatherv: send or recv is NULL");
+    zo_status status = zo_mpi_check_usable(mpi, "MPI_Allgatherv");
+    if (status != ZO_OK)
+        return status;
+    MPI_Request request;
+    zo_mpi_enter(mpi);
+    int started = MPI_Iallgatherv(send, counts[mpi->rank], MPI_BYTE, recv, counts, displacements, MPI_BYTE,
+                                  mpi->comm, &request);
+    zo_mpi_leave(mpi);
+    return zo_mpi_complete(mpi, started, &request, "MPI_Allgatherv");
 }
 
 static zo_status zo_mpi_barrier(void *ctx)
 {
     zo_mpi_comm *mpi = ctx;
     zo_status status = zo_mpi_check_usable(mpi, "MPI_Barrier");
+    if (status != ZO_OK)
+        return status;
     MPI_Request request;
-    return status ? status : zo_mpi_complete(mpi, MPI_Ibarrier(mpi->comm, &request), &request, "MPI_Barrier");
+    zo_mpi_enter(mpi);
+    int started = MPI_Ibarrier(mpi->comm, &request);
+    zo_mpi_leave(mpi);
+    return zo_mpi_complete(mpi, started, &request, "MPI_Barrier");
 }
 
 static zo_status zo_mpi_set_timeout(void *ctx, double seconds)
@@ -301,8 +358,11 @@ static void zo_mpi_destroy(void *ctx)
     if (mpi->broken[0])
         return; /* a request still posted may write into the scratch or `reduced`: keep both */
     free(mpi->scratch);
+    free(mpi->counts);
     free(mpi);
 }
+
+static zo_status zo_mpi_duplicate(void *ctx, zo_comm *out);
 
 static const zo_comm_ops zo_mpi_ops = {
     .name = "mpi",
@@ -312,6 +372,8 @@ static const zo_comm_ops zo_mpi_ops = {
     .allreduce_or = zo_mpi_allreduce_or,
     .reduce_scatter_sum = zo_mpi_reduce_scatter_sum,
     .allgather = zo_mpi_allgather,
+    .allgatherv = zo_mpi_allgatherv,
+    .duplicate = zo_mpi_duplicate,
     .barrier = zo_mpi_barrier,
     .set_timeout = zo_mpi_set_timeout,
     .destroy = zo_mpi_destroy,
@@ -363,28 +425,36 @@ static zo_status zo_mpi_acquire(bool *owns_mpi)
     return status;
 }
 
-zo_status zo_comm_mpi_create(zo_comm *out)
+/* A communicator of zo's own over `parent`'s ranks: a duplicate of it whose errors
+ * return. `owns_mpi`: this communicator holds one of zo's claims on MPI. Collective
+ * over `parent`. On failure the claim is dropped and *out is zeroed. */
+static zo_status zo_mpi_comm_over(MPI_Comm parent, bool owns_mpi, zo_comm *out)
 {
-    if (!out)
-        return zo_fail(ZO_ERR_INVALID_ARGUMENT, "zo_comm_mpi_create: out is NULL");
     *out = (zo_comm){0};
     zo_mpi_comm *mpi = calloc(1, sizeof *mpi);
-    if (!mpi)
+    if (!mpi) {
+        zo_mpi_release(owns_mpi);
         return zo_fail(ZO_ERR_OUT_OF_MEMORY, "zo_comm_mpi_create: no memory");
+    }
     mpi->comm = MPI_COMM_NULL;
-    zo_status status = zo_mpi_acquire(&mpi->owns_mpi);
-    if (status != ZO_OK)
-        goto fail;
-
-    int code = MPI_Comm_dup(MPI_COMM_WORLD, &mpi->comm);
+    mpi->owns_mpi = owns_mpi;
+    zo_status status = ZO_OK;
+    int provided = MPI_THREAD_SINGLE;
+    int code = MPI_Comm_dup(parent, &mpi->comm);
     if (code != MPI_SUCCESS) {
         status = zo_mpi_fail("MPI_Comm_dup", code);
         goto fail;
     }
     if ((code = MPI_Comm_set_errhandler(mpi->comm, MPI_ERRORS_RETURN)) != MPI_SUCCESS ||
         (code = MPI_Comm_rank(mpi->comm, &mpi->rank)) != MPI_SUCCESS ||
-        (code = MPI_Comm_size(mpi->comm, &mpi->size)) != MPI_SUCCESS) {
-        status = zo_mpi_fail("MPI_Comm_set_errhandler/rank/size", code);
+        (code = MPI_Comm_size(mpi->comm, &mpi->size)) != MPI_SUCCESS ||
+        (code = MPI_Query_thread(&provided)) != MPI_SUCCESS) {
+        status = zo_mpi_fail("MPI_Comm_set_errhandler/rank/size/MPI_Query_thread", code);
+        goto fail;
+    }
+    mpi->serialize = provided < MPI_THREAD_MULTIPLE;
+    if (!(mpi->counts = calloc(2 * (size_t)mpi->size, sizeof *mpi->counts))) {
+        status = zo_fail(ZO_ERR_OUT_OF_MEMORY, "zo_comm_mpi_create: no memory for %d ranks", mpi->size);
         goto fail;
     }
     *out = (zo_comm){.ops = &zo_mpi_ops, .ctx = mpi};
@@ -394,6 +464,37 @@ fail:
     if (mpi->comm != MPI_COMM_NULL)
         MPI_Comm_free(&mpi->comm);
     zo_mpi_release(mpi->owns_mpi);
+    free(mpi->counts);
     free(mpi);
+    return status;
+}
+
+zo_status zo_comm_mpi_create(zo_comm *out)
+{
+    if (!out)
+        return zo_fail(ZO_ERR_INVALID_ARGUMENT, "zo_comm_mpi_create: out is NULL");
+    *out = (zo_comm){0};
+    bool owns_mpi = false;
+    zo_status status = zo_mpi_acquire(&owns_mpi);
+    return status ? status : zo_mpi_comm_over(MPI_COMM_WORLD, owns_mpi, out);
+}
+
+/* The duplicate holds a claim of its own when zo initialized MPI, so MPI lives until
+ * the last of them is destroyed, in whatever order. */
+static zo_status zo_mpi_duplicate(void *ctx, zo_comm *out)
+{
+    const zo_mpi_comm *parent = ctx;
+    if (!out)
+        return zo_fail(ZO_ERR_INVALID_ARGUMENT, "mpi comm: duplicate: out is NULL");
+    zo_status status = zo_mpi_check_usable(parent, "MPI_Comm_dup");
+    if (status != ZO_OK)
+        return status;
+    if (parent->owns_mpi) {
+        pthread_mutex_lock(&zo_mpi_lock);
+        zo_mpi_owned_comms++;
+        pthread_mutex_unlock(&zo_mpi_lock);
+    }
+    if ((status = zo_mpi_comm_over(parent->comm, parent->owns_mpi, out)) == ZO_OK)
+        ((zo_mpi_comm *)out->ctx)->timeout_seconds = parent->timeout_seconds;
     return status;
 }

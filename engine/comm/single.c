@@ -62,6 +62,19 @@ static zo_status zo_single_allgather(void *ctx, const void *send, void *recv, si
     return ZO_OK;
 }
 
+static zo_status zo_single_allgatherv(void *ctx, const void *send, void *recv, const size_t *recv_bytes)
+{
+    if (!recv_bytes)
+        return zo_fail(ZO_ERR_INVALID_ARGUMENT, "single comm: allgatherv: recv_bytes is NULL");
+    return zo_single_allgather(ctx, send, recv, recv_bytes[0]);
+}
+
+static zo_status zo_single_duplicate(void *ctx, zo_comm *out)
+{
+    (void)ctx;
+    return zo_comm_single_create(out);
+}
+
 static zo_status zo_single_barrier(void *ctx)
 {
     (void)ctx;
@@ -78,6 +91,8 @@ static const zo_comm_ops zo_single_ops = {
     .allreduce_or = zo_single_allreduce_or,
     .reduce_scatter_sum = zo_single_reduce_scatter_sum,
     .allgather = zo_single_allgather,
+    .allgatherv = zo_single_allgatherv,
+    .duplicate = zo_single_duplicate,
     .barrier = zo_single_barrier,
     .destroy = zo_single_destroy,
 };

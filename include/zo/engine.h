@@ -163,7 +163,14 @@ ZO_API zo_status zo_engine_get_master(zo_engine *engine, size_t param, float *va
  * the release. After the first micro-step, each fetch also copies ahead along the
  * order the first micro-step fetched in, up to stage3_prefetch_bucket_size elements;
  * a micro-step that fetches in another order still works and says so in
- * zo_step_info.prefetch_order_matched. In stages 0-2 every weight stays on the device:
+ * zo_step_info.prefetch_order_matched. With several ranks each keeps 1/N of the
+ * 16-bit weights in host memory and a fetch gathers the parameter's from every rank
+ * before its copy up (on the engine's stream, over a communicator of its own): every
+ * rank makes the same fetch and release calls in the same order, as data-parallel
+ * ranks running one model do (the order of grad_ready may differ). A fetch that
+ * differs between ranks is found at its gather: the next zo_engine_step fails on every
+ * rank (ZO_ERR_INVALID_ARGUMENT naming both parameters, or ZO_ERR_TIMEOUT after
+ * zo.collective_timeout_seconds when a rank fetches less). In stages 0-2 every weight stays on the device:
  * fetch is zo_engine_wait_params and release does nothing, so one loop runs in every
  * stage. Errors: ZO_ERR_INVALID_ARGUMENT (NULL engine, a bad index, a stream on the
  * host backend; release of a parameter that is not fetched), ZO_ERR_OUT_OF_MEMORY
@@ -222,6 +229,11 @@ typedef struct zo_step_info {
     uint64_t reuses;
     uint64_t bytes_fetched;
     bool prefetch_order_matched;
+    /* stage 3: of the loop's time in zo_engine_fetch, the part it waited for the last
+     * update to write the parameter's weights (as stage 1/2's wait_params does; no
+     * prefetch can hide it, a forward longer than the update does); the rest of a
+     * fetch's time is its copy up. With a loop stream, what the call itself waited. */
+    double fetch_update_wait_seconds;
 } zo_step_info;
 
 /* Ends a micro-step (call it after every backward, as with DeepSpeed): waits for this
