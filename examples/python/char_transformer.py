@@ -54,7 +54,8 @@ class CharTransformer(torch.nn.Module):
         self.norm = torch.nn.LayerNorm(dim)
         self.head = torch.nn.Linear(dim, vocab, bias=False)
         self.head.weight = self.embed.weight  # tied, as GPT-2 does
-        torch.nn.init.normal_(self.embed.weight, std=0.02)
+        for embedding in (self.embed, self.position):  # GPT-2's initialization
+            torch.nn.init.normal_(embedding.weight, std=0.02)
         self.register_buffer("positions", torch.arange(context), persistent=False)
 
     def forward(self, tokens):
