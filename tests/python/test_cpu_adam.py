@@ -173,6 +173,8 @@ def test_bf16_moments_halve_the_state_and_stay_close():
         compact_optimizer.step()
         full_optimizer.step()
     assert compact_optimizer.state[compact]["exp_avg"].dtype == torch.bfloat16
+    deepspeed_style = CPUAdam([torch.nn.Parameter(torch.ones(4))], fp32_optimizer_states=False)
+    assert deepspeed_style.moments_dtype == torch.bfloat16
     assert not torch.equal(compact.detach(), full.detach())
     # each step's update (at most lr) carries the moments' bf16 rounding, 2^-8 relative,
     # twice (m and sqrt v): the weights drift apart by at most steps * lr * 2^-7

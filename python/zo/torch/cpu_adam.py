@@ -13,13 +13,18 @@ class CPUAdam(torch.optim.Optimizer):
     DeepSpeedCPUAdam. Per-group lr, betas, eps, weight_decay, bias_correction; works with
     any torch.optim.lr_scheduler; state_dict/load_state_dict resume bit for bit.
 
+    DeepSpeedCPUAdam's keywords (bias_correction, adamw_mode, fp32_optimizer_states=False
+    for bf16 moments) are accepted.
+
     State per parameter: "step" (a float tensor, as torch's Adam keeps it), "exp_avg" and
     "exp_avg_sq" (fp32, or bf16 with moments_dtype=torch.bfloat16), and for a bf16/fp16
     parameter its fp32 "master" (initialized from the parameter's value)."""
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, *,
                  adamw_mode=True, bias_correction=True, amsgrad=False, maximize=False,
-                 moments_dtype=torch.float32, num_threads=0):
+                 moments_dtype=torch.float32, num_threads=0, fp32_optimizer_states=True):
+        if not fp32_optimizer_states:  # DeepSpeedCPUAdam's switch: zo's compact moments are bf16
+            moments_dtype = torch.bfloat16
         if amsgrad:
             raise NotSupportedError("CPUAdam: amsgrad is not implemented by zo's cpu_adam")
         if maximize:
