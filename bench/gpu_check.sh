@@ -87,5 +87,12 @@ timeout 60 ./build-gpu/bench/zo-bench train --params 64M --batch 256 --steps 5 -
     > "$results/train_stage3.txt" 2>&1
 cat "$results/train_stage3.txt" | tee -a "$results/summary.txt"
 
+# Python: the pytest suite ran above with the tests (test_cuda_backend runs on a GPU);
+# the example's transformer trained by zo.torch.initialize on the CUDA backend
+log "Python: examples/python/char_transformer.py on the GPU (bf16)"
+ZO_LIBRARY=build-gpu/libzo.so PYTHONPATH=python timeout 120 python3 examples/python/char_transformer.py \
+    --device cuda --bf16 --steps 100 > "$results/python_char_transformer.txt" 2>&1
+tail -2 "$results/python_char_transformer.txt" | tee -a "$results/summary.txt"
+
 log "done in $(( $(date +%s) - started )) s; tests exit status $tests_status"
 exit $tests_status
