@@ -8,6 +8,7 @@
 #include "engine_internal.h"
 #include "error.h"
 #include "lr_schedule.h"
+#include "moments_state.h"
 #include "optimizer_state.h"
 #include "stage3.h"
 
@@ -336,7 +337,7 @@ static zo_status zo_host_update_bucket(zo_engine *e, size_t b)
 {
     const zo_update_plan *plan = &e->plan;
     size_t begin = zo_bucket_begin(&e->layout, b), piece = zo_piece_elems(&e->layout, b);
-    size_t shard = zo_shard_offset(&e->layout, b), moment_bytes = zo_dtype_size(e->settings.moments_dtype);
+    size_t shard = zo_shard_offset(&e->layout, b);
     /* this rank's piece of the summed gradient: where zo_process_bucket left it */
     size_t grad_offset = e->accumulated ? zo_accumulated_offset(e, b) : begin;
     void *weights_out = zo_at(e->pinned_weights, zo_piece_begin(&e->layout, b, e->rank), e->dtype_bytes);
@@ -346,15 +347,13 @@ static zo_status zo_host_update_bucket(zo_engine *e, size_t b)
     zo_adam_buffers buffers = {
         .n = piece,
         .master = e->master + shard,
-        .exp_avg = zo_at(e->exp_avg, shard, moment_bytes),
-        .exp_avg_sq = zo_at(e->exp_avg_sq, shard, moment_bytes),
-        .moments_dtype = e->settings.moments_dtype,
         .grad = zo_at((void *)plan->grad, grad_offset, zo_dtype_size(plan->grad_dtype)),
         .grad_dtype = plan->grad_dtype,
         .grad_scale = plan->grad_scale,
         .weights_out = weights_out,
         .weights_out_dtype = e->dtype,
     };
+    zo_moments_point(e, shard, &buffers);
     if (status == ZO_OK)
         status = zo_adam_step(e->adam, &plan->hparams, plan->step, &buffers);
     if (status != ZO_OK)

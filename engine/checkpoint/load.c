@@ -69,7 +69,8 @@ static zo_status zo_check_shard(zo_engine *e, const char *dir, zo_loaded_state *
 {
     zo_status status = zo_shard_open(dir, &s->manifest, e->rank, &s->file, s->entries);
     for (size_t t = 0; status == ZO_OK && t < ZO_SHARD_DEVICE_WEIGHTS; t++)
-        status = zo_st_verify(&s->file, s->entries[t]);
+        if (s->entries[t]) /* the state's tensors, the 8-bit moments' scales if any */
+            status = zo_st_verify(&s->file, s->entries[t]);
     if (status != ZO_OK || !zo_restores_lag(e, s))
         return status;
     const zo_st_entry *lagging = s->entries[ZO_SHARD_DEVICE_WEIGHTS];
@@ -113,8 +114,10 @@ static void zo_restore_scaler(zo_loss_scaler *scaler, const zo_loss_scaler *save
  * against the engine's shard in pass 1), then the scalars. */
 static zo_status zo_replace_state(zo_engine *e, zo_loaded_state *s)
 {
-    void *state[] = {e->master, e->exp_avg, e->exp_avg_sq};
+    void *state[] = {e->master, e->exp_avg, e->exp_avg_sq, e->exp_avg_scale, e->exp_avg_sq_scale};
     for (size_t t = 0; t < ZO_SHARD_DEVICE_WEIGHTS; t++) {
+        if (!s->entries[t])
+            continue;
         zo_status status = zo_st_read(&s->file, s->entries[t], state[t]);
         if (status != ZO_OK) {
             char cause[1024]; /* zo_fail writes where zo_last_error() points */

@@ -55,11 +55,17 @@ static zo_status zo_prepare_staging(const zo_checkpoint_paths *p)
 static zo_status zo_write_shard_tensors(const zo_engine *e, const zo_manifest *m, const char *path,
                                         const void *device_pieces)
 {
-    size_t shard = zo_shard_elems(&e->layout), count = zo_shard_tensor_count(m);
-    const void *data[ZO_SHARD_TENSORS] = {e->master, e->exp_avg, e->exp_avg_sq, device_pieces};
+    const void *all[ZO_SHARD_TENSORS] = {e->master,        e->exp_avg,        e->exp_avg_sq,
+                                         e->exp_avg_scale, e->exp_avg_sq_scale, device_pieces};
+    const void *data[ZO_SHARD_TENSORS];
     zo_st_tensor tensors[ZO_SHARD_TENSORS];
-    for (size_t t = 0; t < count; t++)
-        tensors[t] = (zo_st_tensor){zo_shard_tensor_names[t], zo_shard_tensor_dtype(m, t), shard};
+    size_t count = 0;
+    for (size_t t = 0; t < ZO_SHARD_TENSORS; t++)
+        if (zo_shard_has_tensor(m, t)) {
+            data[count] = all[t];
+            tensors[count++] = (zo_st_tensor){zo_shard_tensor_names[t], zo_shard_tensor_dtype(m, t),
+                                              zo_shard_tensor_elems(m, t)};
+        }
     json_t *metadata = zo_shard_metadata(m, e->rank);
     if (!metadata)
         return zo_fail(ZO_ERR_OUT_OF_MEMORY, "zo_engine_save: out of memory");
@@ -68,7 +74,7 @@ static zo_status zo_write_shard_tensors(const zo_engine *e, const zo_manifest *m
     json_decref(metadata);
     for (size_t t = 0; status == ZO_OK && t < count; t++)
         if ((status = zo_st_writer_append(&writer, data[t],
-                                          shard * zo_dtype_size(tensors[t].dtype))) != ZO_OK)
+                                          tensors[t].elems * zo_dtype_size(tensors[t].dtype))) != ZO_OK)
             zo_st_writer_abort(&writer);
     return status ? status : zo_st_writer_finish(&writer);
 }
