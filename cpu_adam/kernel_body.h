@@ -130,19 +130,27 @@ ZO_ALWAYS_INLINE void zo_adam_q8_block(const zo_adam_kernel_args *args, size_t b
 {
     float new_m[ZO_Q8_BLOCK_ELEMS] __attribute__((aligned(64)));
     float new_root[ZO_Q8_BLOCK_ELEMS] __attribute__((aligned(64)));
+    /* local copies: the compiler cannot know the stores below miss *args, and would
+     * reload every coefficient and pointer from it after each one */
+    const zo_adam_coeffs coeffs = args->coeffs;
+    int8_t *exp_avg = args->exp_avg;
+    uint8_t *exp_avg_sq = args->exp_avg_sq;
+    float *master = args->master;
+    const void *grad = args->grad;
+    void *weights_out = args->weights_out;
     size_t block = begin / ZO_Q8_BLOCK_ELEMS;
     zo_vec m_scale = zo_v_set1(args->exp_avg_scale[block]);
     zo_vec root_scale = zo_v_set1(args->exp_avg_sq_scale[block]);
     zo_vec m_max = zo_v_set1(0.0f), root_max = zo_v_set1(0.0f);
     for (size_t k = 0; k < count; k += ZO_LANES) {
         size_t lanes = count - k < ZO_LANES ? count - k : ZO_LANES, i = begin + k;
-        zo_vec m = zo_q8_decode_first(zo_v_load(args->exp_avg, ZO_DTYPE_I8, i, lanes), m_scale);
-        zo_vec root = zo_q8_decode_second_root(zo_v_load(args->exp_avg_sq, ZO_DTYPE_U8, i, lanes), root_scale);
-        zo_adam_lanes r = zo_adam_math(&args->coeffs, zo_v_load(args->grad, grad_kind, i, lanes),
-                                       zo_v_load(args->master, ZO_DTYPE_F32, i, lanes), m, zo_v_mul(root, root));
-        zo_v_store(args->master, ZO_DTYPE_F32, i, lanes, r.weight);
+        zo_vec m = zo_q8_decode_first(zo_v_load(exp_avg, ZO_DTYPE_I8, i, lanes), m_scale);
+        zo_vec root = zo_q8_decode_second_root(zo_v_load(exp_avg_sq, ZO_DTYPE_U8, i, lanes), root_scale);
+        zo_adam_lanes r = zo_adam_math(&coeffs, zo_v_load(grad, grad_kind, i, lanes),
+                                       zo_v_load(master, ZO_DTYPE_F32, i, lanes), m, zo_v_mul(root, root));
+        zo_v_store(master, ZO_DTYPE_F32, i, lanes, r.weight);
         if (out_kind != ZO_KIND_NONE)
-            zo_v_store(args->weights_out, out_kind, i, lanes, r.weight);
+            zo_v_store(weights_out, out_kind, i, lanes, r.weight);
         zo_v_store(new_m, ZO_DTYPE_F32, k, lanes, r.m);
         zo_v_store(new_root, ZO_DTYPE_F32, k, lanes, r.root);
         /* lanes past `lanes` hold zeros (loads of a tail are zero-filled): no effect */
@@ -156,9 +164,9 @@ ZO_ALWAYS_INLINE void zo_adam_q8_block(const zo_adam_kernel_args *args, size_t b
     zo_vec root_factor = zo_v_set1(zo_q8_code_factor(root_block_max, ZO_Q8_SECOND_LEVELS));
     for (size_t k = 0; k < count; k += ZO_LANES) {
         size_t lanes = count - k < ZO_LANES ? count - k : ZO_LANES, i = begin + k;
-        zo_v_store(args->exp_avg, ZO_DTYPE_I8, i, lanes,
+        zo_v_store(exp_avg, ZO_DTYPE_I8, i, lanes,
                    zo_q8_encode_first(zo_v_load(new_m, ZO_DTYPE_F32, k, lanes), m_factor));
-        zo_v_store(args->exp_avg_sq, ZO_DTYPE_U8, i, lanes,
+        zo_v_store(exp_avg_sq, ZO_DTYPE_U8, i, lanes,
                    zo_q8_encode_second(zo_v_load(new_root, ZO_DTYPE_F32, k, lanes), root_factor));
     }
 }
@@ -221,9 +229,11 @@ ZO_ALWAYS_INLINE void zo_traffic_q8_block(const zo_adam_kernel_args *args, size_
     static void ZO_KERNEL_PREFIX(block##_block_##G##_Q8_##O)(const zo_adam_kernel_args *args, \
                                                              size_t begin, size_t end)   \
     {                                                                                    \
-        for (size_t i = begin; i < end; i += ZO_Q8_BLOCK_ELEMS)                          \
-            block##_q8_block(args, i, end - i < ZO_Q8_BLOCK_ELEMS ? end - i : ZO_Q8_BLOCK_ELEMS, \
-                             ZO_KIND_##G, ZO_KIND_##O);                                  \
+        size_t i = begin; /* whole blocks with a constant count: no tail tests inside */ \
+        for (; i + ZO_Q8_BLOCK_ELEMS <= end; i += ZO_Q8_BLOCK_ELEMS)                     \
+            block##_q8_block(args, i, ZO_Q8_BLOCK_ELEMS, ZO_KIND_##G, ZO_KIND_##O);      \
+        if (i < end)                                                                     \
+            block##_q8_block(args, i, end - i, ZO_KIND_##G, ZO_KIND_##O);                \
     }
 #define ZO_DEFINE_UPDATE_F32(G, O) ZO_DEFINE_RANGE(zo_adam_block, G, F32, O)
 #define ZO_DEFINE_UPDATE_BF16(G, O) ZO_DEFINE_RANGE(zo_adam_block, G, BF16, O)
