@@ -302,6 +302,7 @@ zo_adam_coeffs zo_adam_coeffs_for(const zo_adam_hparams *hp, uint64_t step, floa
         .inv_sqrt_bc2 = (float)(1.0 / sqrt(bias_correction2)),
         .l2 = l2 ? hp->weight_decay : 0.0f,
         .decay = decoupled ? (float)(-(double)hp->lr * (double)hp->weight_decay) : 0.0f,
+        .dither_seed = zo_q8_dither_seed(step),
     };
 }
 

@@ -6,7 +6,9 @@
  * The including file defines:
  *   zo_vec, ZO_LANES                       a vector of ZO_LANES floats
  *   zo_v_set1(f), zo_v_add/sub/mul/div(a, b), zo_v_sqrt(a)
- *   zo_v_abs(a), zo_v_round(a)             |a|; a rounded to an integer, half to even
+ *   zo_v_abs(a), zo_v_floor(a)             |a|; the largest integer <= a
+ *   zo_v_dither(i, seed)                   lane j: zo_q8_dither_hash(i + j, seed) (kernels.h)
+ *                                          as a float in [0, 1), exactly
  *   zo_v_min(a, b), zo_v_max(a, b)         a < b ? a : b and a > b ? a : b per lane
  *                                          (so b when a is NaN: x86's minps/maxps)
  *   zo_v_copysign(a, b)                    |a| with the sign of b
@@ -94,20 +96,26 @@ static inline float zo_q8_code_factor(float block_max, float levels)
     return block_max > 0.0f ? levels / sqrtf(block_max) : 0.0f;
 }
 
-/* Encoding: round(levels * sqrt(|x| / max)) in the square-root domain, clamped (which
- * also sends a NaN to the top code, the same in every path). */
-ZO_ALWAYS_INLINE zo_vec zo_q8_encode_first(zo_vec m, zo_vec factor)
+/* Encoding: floor(levels * sqrt(|x| / max) + offset), clamped first (which also sends
+ * a NaN to the top code, the same in every path). offset 1/2 rounds to nearest (ties
+ * up); a dither in [0, 1) rounds stochastically, unbiased in the square-root domain.
+ * The step rounds m to nearest: it moves by 10% of itself a step (beta1 = 0.9), more
+ * than a code's resolution, and a dither's noise would go straight into the update.
+ * It dithers v: with beta2 = 0.999 v moves 0.1% a step, less than half a code near a
+ * block's maximum (0.8%), so nearest rounding would freeze a decaying v (and measured
+ * on the MLP example, cost 6% of final loss against 1.4% with the dither). */
+ZO_ALWAYS_INLINE zo_vec zo_q8_encode_first(zo_vec m, zo_vec factor, zo_vec offset)
 {
     zo_vec level = zo_v_min(zo_v_mul(zo_v_sqrt(zo_v_abs(m)), factor), zo_v_set1(ZO_Q8_FIRST_LEVELS));
-    return zo_v_copysign(zo_v_round(level), m);
+    return zo_v_copysign(zo_v_floor(zo_v_add(level, offset)), m);
 }
 
 /* A positive v keeps at least code 1: code 0 would leave only eps in Adam's
  * denominator and turn a small momentum into a huge step. */
-ZO_ALWAYS_INLINE zo_vec zo_q8_encode_second(zo_vec root, zo_vec factor)
+ZO_ALWAYS_INLINE zo_vec zo_q8_encode_second(zo_vec root, zo_vec factor, zo_vec offset)
 {
     zo_vec level = zo_v_min(zo_v_mul(zo_v_sqrt(root), factor), zo_v_set1(ZO_Q8_SECOND_LEVELS));
-    return zo_v_max(zo_v_round(level), zo_v_if_positive(root, zo_v_set1(1.0f)));
+    return zo_v_max(zo_v_floor(zo_v_add(level, offset)), zo_v_if_positive(root, zo_v_set1(1.0f)));
 }
 
 /* The largest lane (NaN lanes never win: see zo_v_max), the same for any lane order. */
@@ -162,12 +170,15 @@ ZO_ALWAYS_INLINE void zo_adam_q8_block(const zo_adam_kernel_args *args, size_t b
     args->exp_avg_sq_scale[block] = root_block_max;
     zo_vec m_factor = zo_v_set1(zo_q8_code_factor(m_block_max, ZO_Q8_FIRST_LEVELS));
     zo_vec root_factor = zo_v_set1(zo_q8_code_factor(root_block_max, ZO_Q8_SECOND_LEVELS));
+    uint32_t v_seed = coeffs.dither_seed;
     for (size_t k = 0; k < count; k += ZO_LANES) {
         size_t lanes = count - k < ZO_LANES ? count - k : ZO_LANES, i = begin + k;
         zo_v_store(exp_avg, ZO_DTYPE_I8, i, lanes,
-                   zo_q8_encode_first(zo_v_load(new_m, ZO_DTYPE_F32, k, lanes), m_factor));
+                   zo_q8_encode_first(zo_v_load(new_m, ZO_DTYPE_F32, k, lanes), m_factor,
+                                      zo_v_set1(0.5f)));
         zo_v_store(exp_avg_sq, ZO_DTYPE_U8, i, lanes,
-                   zo_q8_encode_second(zo_v_load(new_root, ZO_DTYPE_F32, k, lanes), root_factor));
+                   zo_q8_encode_second(zo_v_load(new_root, ZO_DTYPE_F32, k, lanes), root_factor,
+                                       zo_v_dither(i, v_seed)));
     }
 }
 
@@ -205,9 +216,9 @@ ZO_ALWAYS_INLINE void zo_traffic_q8_block(const zo_adam_kernel_args *args, size_
         if (out_kind != ZO_KIND_NONE)
             zo_v_store(args->weights_out, out_kind, i, lanes, weight);
         zo_v_store(args->exp_avg, ZO_DTYPE_I8, i, lanes,
-                   zo_v_round(zo_v_max(zo_v_min(m, zo_v_set1(127.0f)), zo_v_set1(-127.0f))));
+                   zo_v_floor(zo_v_max(zo_v_min(m, zo_v_set1(127.0f)), zo_v_set1(-127.0f))));
         zo_v_store(args->exp_avg_sq, ZO_DTYPE_U8, i, lanes,
-                   zo_v_round(zo_v_max(zo_v_min(v, zo_v_set1(255.0f)), zo_v_set1(0.0f))));
+                   zo_v_floor(zo_v_max(zo_v_min(v, zo_v_set1(255.0f)), zo_v_set1(0.0f))));
     }
     args->exp_avg_scale[block] += 1.0f;
     args->exp_avg_sq_scale[block] += 1.0f;
@@ -305,7 +316,8 @@ static void ZO_KERNEL_PREFIX(quantize_first)(void *codes, float *scales, float *
         for (size_t k = 0; k < count; k += ZO_LANES) {
             size_t lanes = count - k < ZO_LANES ? count - k : ZO_LANES;
             zo_v_store(codes, ZO_DTYPE_I8, b + k, lanes,
-                       zo_q8_encode_first(zo_v_load(values, ZO_DTYPE_F32, b + k, lanes), factor));
+                       zo_q8_encode_first(zo_v_load(values, ZO_DTYPE_F32, b + k, lanes), factor,
+                                          zo_v_set1(0.5f)));
         }
     }
 }
@@ -324,7 +336,7 @@ static void ZO_KERNEL_PREFIX(quantize_second)(void *codes, float *scales, float 
         for (size_t k = 0; k < count; k += ZO_LANES) {
             size_t lanes = count - k < ZO_LANES ? count - k : ZO_LANES;
             zo_vec root = zo_v_sqrt(zo_v_load(values, ZO_DTYPE_F32, b + k, lanes));
-            zo_v_store(codes, ZO_DTYPE_U8, b + k, lanes, zo_q8_encode_second(root, factor));
+            zo_v_store(codes, ZO_DTYPE_U8, b + k, lanes, zo_q8_encode_second(root, factor, zo_v_set1(0.5f)));
         }
     }
 }

@@ -4,6 +4,7 @@
 #define ZO_KERNELS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "zo/adam.h"
 #include "zo/dtype.h"
@@ -19,6 +20,7 @@ typedef struct zo_adam_coeffs {
     float inv_sqrt_bc2; /* 1 / sqrt(1 - beta2^step), or 1 without bias correction  */
     float l2;           /* Adam: weight_decay, added as l2 * w to the gradient; else 0 */
     float decay;        /* AdamW: -lr * weight_decay, applied as w += decay * w; else 0 */
+    uint32_t dither_seed; /* 8-bit moments: this step's dither (zo_q8_dither_seed)     */
 } zo_adam_coeffs;
 
 typedef struct zo_adam_kernel_args {
@@ -45,6 +47,26 @@ typedef void (*zo_cast_range_fn)(void *dst, const void *src, float scale, size_t
 /* 8-bit moments of the blocks in [begin, end) (begin a multiple of ZO_Q8_BLOCK_ELEMS)
  * from fp32 values, or back: codes[i], scales[i / ZO_Q8_BLOCK_ELEMS], values[i]. */
 typedef void (*zo_q8_range_fn)(void *codes, float *scales, float *values, size_t begin, size_t end);
+
+/* The dither of the second moment's rounding (kernel_body.h), a function of the
+ * element's index in the buffers and of the step only, so that every path and thread
+ * count draws the same: a 32-bit integer hash (murmur3's finalizer) whose top 24 bits
+ * make a float in [0, 1). The kernels vectorize the same integer operations. */
+static inline uint32_t zo_q8_dither_seed(uint64_t step)
+{
+    return (uint32_t)((step * UINT64_C(0x9E3779B97F4A7C15)) >> 32);
+}
+
+static inline uint32_t zo_q8_dither_hash(uint32_t index, uint32_t seed)
+{
+    uint32_t h = index * 0x9E3779B1u ^ seed;
+    h ^= h >> 16;
+    h *= 0x85EBCA6Bu;
+    h ^= h >> 13;
+    h *= 0xC2B2AE35u;
+    h ^= h >> 16;
+    return h;
+}
 
 /* Index of each variant in the tables below. */
 enum { ZO_GRAD_KINDS = 3 };                /* by zo_dtype: f32, f16, bf16   */

@@ -19,9 +19,22 @@ static inline zo_vec zo_v_mul(zo_vec a, zo_vec b) { return _mm256_mul_ps(a, b); 
 static inline zo_vec zo_v_div(zo_vec a, zo_vec b) { return _mm256_div_ps(a, b); }
 static inline zo_vec zo_v_sqrt(zo_vec a) { return _mm256_sqrt_ps(a); }
 static inline zo_vec zo_v_abs(zo_vec a) { return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), a); }
-static inline zo_vec zo_v_round(zo_vec a)
+static inline zo_vec zo_v_floor(zo_vec a)
 {
-    return _mm256_round_ps(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    return _mm256_round_ps(a, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+}
+
+/* zo_q8_dither_hash of indices i .. i + 7, as floats in [0, 1). */
+static inline zo_vec zo_v_dither(size_t i, uint32_t seed)
+{
+    __m256i h = _mm256_add_epi32(_mm256_set1_epi32((int)(uint32_t)i), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    h = _mm256_xor_si256(_mm256_mullo_epi32(h, _mm256_set1_epi32((int)0x9E3779B1u)), _mm256_set1_epi32((int)seed));
+    h = _mm256_xor_si256(h, _mm256_srli_epi32(h, 16));
+    h = _mm256_mullo_epi32(h, _mm256_set1_epi32((int)0x85EBCA6Bu));
+    h = _mm256_xor_si256(h, _mm256_srli_epi32(h, 13));
+    h = _mm256_mullo_epi32(h, _mm256_set1_epi32((int)0xC2B2AE35u));
+    h = _mm256_xor_si256(h, _mm256_srli_epi32(h, 16));
+    return _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_srli_epi32(h, 8)), _mm256_set1_ps(0x1p-24f));
 }
 static inline zo_vec zo_v_min(zo_vec a, zo_vec b) { return _mm256_min_ps(a, b); }
 static inline zo_vec zo_v_max(zo_vec a, zo_vec b) { return _mm256_max_ps(a, b); }

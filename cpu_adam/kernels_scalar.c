@@ -17,7 +17,11 @@ static inline zo_vec zo_v_mul(zo_vec a, zo_vec b) { return a * b; }
 static inline zo_vec zo_v_div(zo_vec a, zo_vec b) { return a / b; }
 static inline zo_vec zo_v_sqrt(zo_vec a) { return sqrtf(a); }
 static inline zo_vec zo_v_abs(zo_vec a) { return fabsf(a); }
-static inline zo_vec zo_v_round(zo_vec a) { return nearbyintf(a); } /* the default mode: to even */
+static inline zo_vec zo_v_floor(zo_vec a) { return floorf(a); }
+static inline zo_vec zo_v_dither(size_t i, uint32_t seed)
+{
+    return (float)(zo_q8_dither_hash((uint32_t)i, seed) >> 8) * 0x1p-24f;
+}
 static inline zo_vec zo_v_min(zo_vec a, zo_vec b) { return a < b ? a : b; }
 static inline zo_vec zo_v_max(zo_vec a, zo_vec b) { return a > b ? a : b; }
 static inline zo_vec zo_v_copysign(zo_vec a, zo_vec b) { return copysignf(a, b); }

@@ -121,9 +121,12 @@ typedef struct zo_adam_buffers {
  *                    scale = max |m| over the block;
  *   second moment v: uint8 code c in [0, 255], sqrt(v) = scale * (c / 255)^2,
  *                    scale = max sqrt(v) over the block (Adam only uses sqrt(v)).
- * Codes round to nearest in the square-root domain (c = round(127 sqrt(|m| / scale))),
- * so resolution is finest near zero, where most moments are; a positive v never gets
- * code 0 (it would leave the momentum divided by eps alone). The step dequantizes,
+ * Codes are counted in the square-root domain (127 sqrt(|m| / scale)), so resolution
+ * is finest near zero, where most moments are; m rounds to nearest, v stochastically
+ * (with a dither hashed from the element's index and the step: a v that moves less
+ * than half a code a step, as beta2 = 0.999 makes it, must not freeze); a positive v
+ * never gets code 0 (it would leave the momentum divided by eps alone). The quantizer
+ * functions below round both to nearest. The step dequantizes,
  * runs the fp32 formula below, and requantizes each block with its new maximum in the
  * same pass, with the same bits in every path and for any thread count. */
 enum { ZO_Q8_BLOCK_ELEMS = 256 };
