@@ -380,6 +380,12 @@ static size_t window(const mlp_log *log) { return log->steps < 10 ? log->steps :
 
 double mlp_log_first_loss(const mlp_log *log) { return mean_loss(log, 0, window(log)); }
 
+double mlp_log_tail_loss(const mlp_log *log)
+{
+    size_t tail = log->steps / 10 > 10 ? log->steps / 10 : window(log);
+    return mean_loss(log, log->steps - tail, tail);
+}
+
 double mlp_log_final_loss(const mlp_log *log)
 {
     return mean_loss(log, log->steps - window(log), window(log));

@@ -150,6 +150,9 @@ bool mlp_log_within_limit(const mlp_log *log);
 /* The mean loss of the first and of the last min(10, steps) steps. */
 double mlp_log_first_loss(const mlp_log *log);
 double mlp_log_final_loss(const mlp_log *log);
+/* The mean loss of the last tenth of the steps (at least the last 10): less noisy than
+ * the last 10 alone when two runs' curves are compared. */
+double mlp_log_tail_loss(const mlp_log *log);
 /* The largest relative difference of two runs' losses over their common steps, at
  * *worst_step: how far apart the curves ever were. */
 double mlp_logs_max_relative_difference(const mlp_log *a, const mlp_log *b, size_t *worst_step);
