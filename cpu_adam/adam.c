@@ -326,7 +326,8 @@ static zo_adam_kernel_args zo_args_for(const zo_adam_buffers *b, zo_adam_coeffs 
                                  .grad = b->grad,
                                  .weights_out = b->weights_out,
                                  .exp_avg_scale = b->exp_avg_scale,
-                                 .exp_avg_sq_scale = b->exp_avg_sq_scale};
+                                 .exp_avg_sq_scale = b->exp_avg_sq_scale,
+                                 .first_index = b->first_index};
 }
 
 zo_status zo_adam_step(zo_adam *ctx, const zo_adam_hparams *hparams, uint64_t step,

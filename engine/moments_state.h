@@ -39,6 +39,7 @@ static inline void zo_moments_point(const zo_engine *e, size_t shard_offset, zo_
     b->exp_avg = (char *)e->exp_avg + shard_offset * code_bytes;
     b->exp_avg_sq = (char *)e->exp_avg_sq + shard_offset * code_bytes;
     if (dtype == ZO_DTYPE_Q8) {
+        b->first_index = shard_offset; /* one dither over the shard, however it is cut */
         b->exp_avg_scale = e->exp_avg_scale + shard_offset / ZO_Q8_BLOCK_ELEMS;
         b->exp_avg_sq_scale = e->exp_avg_sq_scale + shard_offset / ZO_Q8_BLOCK_ELEMS;
     }

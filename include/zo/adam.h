@@ -112,6 +112,11 @@ typedef struct zo_adam_buffers {
     float *exp_avg_scale;    /* ZO_DTYPE_Q8 only: the fp32 scale of each block of       */
     float *exp_avg_sq_scale; /* ZO_Q8_BLOCK_ELEMS codes from element 0, updated in place
                                 (zo_q8_block_count(n) each); ignored otherwise          */
+    uint64_t first_index;    /* ZO_DTYPE_Q8: element 0's index in the whole state, which
+                                the moments' dither is drawn from (the engine
+                                passes each bucket's offset in its shard), so that calls
+                                split at block boundaries give one call's bits; 0 for
+                                buffers that are the whole state                        */
 } zo_adam_buffers;
 
 /* 8-bit moments (moments_dtype ZO_DTYPE_Q8), blockwise as bitsandbytes' 8-bit Adam:
@@ -122,11 +127,11 @@ typedef struct zo_adam_buffers {
  *   second moment v: uint8 code c in [0, 255], sqrt(v) = scale * (c / 255)^2,
  *                    scale = max sqrt(v) over the block (Adam only uses sqrt(v)).
  * Codes are counted in the square-root domain (127 sqrt(|m| / scale)), so resolution
- * is finest near zero, where most moments are; m rounds to nearest, v stochastically
- * (with a dither hashed from the element's index and the step: a v that moves less
- * than half a code a step, as beta2 = 0.999 makes it, must not freeze); a positive v
- * never gets code 0 (it would leave the momentum divided by eps alone). The quantizer
- * functions below round both to nearest. The step dequantizes,
+ * is finest near zero, where most moments are. The step rounds stochastically, with a
+ * dither hashed from the element's index (first_index + i) and the step: a moment that
+ * moves less than half a code a step (v does, with beta2 = 0.999) must not freeze. A
+ * positive v never gets code 0 (it would leave the momentum divided by eps alone). The
+ * quantizer functions below round to nearest. The step dequantizes,
  * runs the fp32 formula below, and requantizes each block with its new maximum in the
  * same pass, with the same bits in every path and for any thread count. */
 enum { ZO_Q8_BLOCK_ELEMS = 256 };
