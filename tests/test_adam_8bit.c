@@ -450,6 +450,37 @@ ParameterizedTest(zo_cpu_isa *isa, adam_8bit, thread_count_does_not_change_a_bit
     zo_adam_destroy(&one);
 }
 
+/* The engine steps a shard bucket by bucket: calls split at block boundaries, each
+ * with its first_index, give the bits of one call over the whole (the dither is drawn
+ * from the element's index in the whole state). */
+Test(adam_8bit, calls_split_at_block_boundaries_give_one_calls_bits)
+{
+    enum { N = 5 * ZO_Q8_BLOCK_ELEMS + 77, CUT = 2 * ZO_Q8_BLOCK_ELEMS };
+    zo_adam *ctx = zo_test_context(ZO_CPU_ISA_AUTO, 2);
+    zo_adam_hparams hp;
+    zo_adam_default_hparams(&hp);
+    q8_arrays whole = q8_arrays_create(N, 9), split = q8_arrays_create(N, 9);
+    zo_test_rng rng = {12};
+    for (uint64_t step = 1; step <= 3; step++) {
+        q8_fill_grad(&whole, &rng);
+        memcpy(split.grad, whole.grad, N * sizeof(float));
+        zo_adam_buffers b = q8_buffers(&whole);
+        cr_assert(eq(int, zo_adam_step(ctx, &hp, step, &b), ZO_OK), "%s", zo_last_error());
+        zo_adam_buffers head = q8_buffers(&split), tail = head;
+        head.n = CUT;
+        tail.n = N - CUT, tail.first_index = CUT;
+        tail.master += CUT, tail.grad = split.grad + CUT, tail.weights_out = split.out + CUT;
+        tail.exp_avg = (int8_t *)split.m.codes + CUT, tail.exp_avg_sq = (uint8_t *)split.v.codes + CUT;
+        tail.exp_avg_scale += CUT / ZO_Q8_BLOCK_ELEMS, tail.exp_avg_sq_scale += CUT / ZO_Q8_BLOCK_ELEMS;
+        cr_assert(eq(int, zo_adam_step(ctx, &hp, step, &head), ZO_OK), "%s", zo_last_error());
+        cr_assert(eq(int, zo_adam_step(ctx, &hp, step, &tail), ZO_OK), "%s", zo_last_error());
+    }
+    expect_same_run(&whole, &split, "two calls");
+    q8_arrays_destroy(&whole);
+    q8_arrays_destroy(&split);
+    zo_adam_destroy(&ctx);
+}
+
 Test(adam_8bit, missing_scales_are_named)
 {
     zo_adam *ctx = zo_test_context(ZO_CPU_ISA_AUTO, 1);
