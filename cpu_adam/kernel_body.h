@@ -7,8 +7,8 @@
  *   zo_vec, ZO_LANES                       a vector of ZO_LANES floats
  *   zo_v_set1(f), zo_v_add/sub/mul/div(a, b), zo_v_sqrt(a)
  *   zo_v_abs(a), zo_v_floor(a)             |a|; the largest integer <= a
- *   zo_v_dither(i, seed)                   lane j: zo_q8_dither_hash(i + j, seed) (kernels.h)
- *                                          as a float in [0, 1), exactly
+ *   zo_v_dither(i, seed, &high, &low)      lane j: zo_q8_dither_hash(i + j, seed) (kernels.h),
+ *                                          its high and low 16 bits as floats in [0, 1)
  *   zo_v_min(a, b), zo_v_max(a, b)         a < b ? a : b and a > b ? a : b per lane
  *                                          (so b when a is NaN: x86's minps/maxps)
  *   zo_v_copysign(a, b)                    |a| with the sign of b
@@ -169,16 +169,15 @@ ZO_ALWAYS_INLINE void zo_adam_q8_block(const zo_adam_kernel_args *args, size_t b
     args->exp_avg_sq_scale[block] = root_block_max;
     zo_vec m_factor = zo_v_set1(zo_q8_code_factor(m_block_max, ZO_Q8_FIRST_LEVELS));
     zo_vec root_factor = zo_v_set1(zo_q8_code_factor(root_block_max, ZO_Q8_SECOND_LEVELS));
-    uint32_t m_seed = coeffs.dither_seed, v_seed = coeffs.dither_seed ^ 0x5bd1e995u; /* independent draws */
     size_t first_index = (size_t)args->first_index;
     for (size_t k = 0; k < count; k += ZO_LANES) {
         size_t lanes = count - k < ZO_LANES ? count - k : ZO_LANES, i = begin + k;
+        zo_vec m_dither, v_dither; /* one hash, 16 bits for each moment */
+        zo_v_dither(first_index + i, coeffs.dither_seed, &m_dither, &v_dither);
         zo_v_store(exp_avg, ZO_DTYPE_I8, i, lanes,
-                   zo_q8_encode_first(zo_v_load(new_m, ZO_DTYPE_F32, k, lanes), m_factor,
-                                      zo_v_dither(first_index + i, m_seed)));
+                   zo_q8_encode_first(zo_v_load(new_m, ZO_DTYPE_F32, k, lanes), m_factor, m_dither));
         zo_v_store(exp_avg_sq, ZO_DTYPE_U8, i, lanes,
-                   zo_q8_encode_second(zo_v_load(new_root, ZO_DTYPE_F32, k, lanes), root_factor,
-                                       zo_v_dither(first_index + i, v_seed)));
+                   zo_q8_encode_second(zo_v_load(new_root, ZO_DTYPE_F32, k, lanes), root_factor, v_dither));
     }
 }
 
