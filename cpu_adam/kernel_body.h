@@ -7,8 +7,7 @@
  *   zo_vec, ZO_LANES                       a vector of ZO_LANES floats
  *   zo_v_set1(f), zo_v_add/sub/mul/div(a, b), zo_v_sqrt(a)
  *   zo_v_abs(a), zo_v_floor(a)             |a|; the largest integer <= a
- *   zo_v_dither(i, seed, &high, &low)      lane j: zo_q8_dither_hash(i + j, seed) (kernels.h),
- *                                          its high and low 16 bits as floats in [0, 1)
+ *   zo_v_lane_index()                      lane j holds j
  *   zo_v_min(a, b), zo_v_max(a, b)         a < b ? a : b and a > b ? a : b per lane
  *                                          (so b when a is NaN: x86's minps/maxps)
  *   zo_v_copysign(a, b)                    |a| with the sign of b
@@ -117,6 +116,22 @@ ZO_ALWAYS_INLINE zo_vec zo_q8_encode_second(zo_vec root, zo_vec factor, zo_vec o
     return zo_v_max(zo_v_floor(zo_v_add(level, offset)), zo_v_if_positive(root, zo_v_set1(1.0f)));
 }
 
+/* The dither of lanes k .. k + ZO_LANES - 1 of a block whose offset is `offset`
+ * (kernels.h): frac(j * golden ratio + offset), j < 256 so j * 0.618 + offset < 160
+ * keeps 2^-16 of resolution. */
+ZO_ALWAYS_INLINE zo_vec zo_q8_dither(size_t k, zo_vec offset)
+{
+    zo_vec j = zo_v_add(zo_v_set1((float)k), zo_v_lane_index());
+    zo_vec x = zo_v_add(zo_v_mul(j, zo_v_set1(0.618033988749894848f)), offset);
+    return zo_v_sub(x, zo_v_floor(x));
+}
+
+/* A moment's dither offset for the block starting at element `index` of the state. */
+static inline float zo_q8_dither_offset(uint64_t index, uint32_t seed)
+{
+    return (float)(zo_q8_dither_hash((uint32_t)index, seed) >> 8) * 0x1p-24f;
+}
+
 /* The largest lane (NaN lanes never win: see zo_v_max), the same for any lane order. */
 ZO_ALWAYS_INLINE float zo_v_max_lane(zo_vec x)
 {
@@ -169,15 +184,17 @@ ZO_ALWAYS_INLINE void zo_adam_q8_block(const zo_adam_kernel_args *args, size_t b
     args->exp_avg_sq_scale[block] = root_block_max;
     zo_vec m_factor = zo_v_set1(zo_q8_code_factor(m_block_max, ZO_Q8_FIRST_LEVELS));
     zo_vec root_factor = zo_v_set1(zo_q8_code_factor(root_block_max, ZO_Q8_SECOND_LEVELS));
-    size_t first_index = (size_t)args->first_index;
+    uint64_t block_index = args->first_index + begin; /* in the whole state */
+    zo_vec m_offset = zo_v_set1(zo_q8_dither_offset(block_index, coeffs.dither_seed));
+    zo_vec v_offset = zo_v_set1(zo_q8_dither_offset(block_index, coeffs.dither_seed ^ 0x5bd1e995u));
     for (size_t k = 0; k < count; k += ZO_LANES) {
         size_t lanes = count - k < ZO_LANES ? count - k : ZO_LANES, i = begin + k;
-        zo_vec m_dither, v_dither; /* one hash, 16 bits for each moment */
-        zo_v_dither(first_index + i, coeffs.dither_seed, &m_dither, &v_dither);
         zo_v_store(exp_avg, ZO_DTYPE_I8, i, lanes,
-                   zo_q8_encode_first(zo_v_load(new_m, ZO_DTYPE_F32, k, lanes), m_factor, m_dither));
+                   zo_q8_encode_first(zo_v_load(new_m, ZO_DTYPE_F32, k, lanes), m_factor,
+                                      zo_q8_dither(k, m_offset)));
         zo_v_store(exp_avg_sq, ZO_DTYPE_U8, i, lanes,
-                   zo_q8_encode_second(zo_v_load(new_root, ZO_DTYPE_F32, k, lanes), root_factor, v_dither));
+                   zo_q8_encode_second(zo_v_load(new_root, ZO_DTYPE_F32, k, lanes), root_factor,
+                                       zo_q8_dither(k, v_offset)));
     }
 }
 

@@ -49,12 +49,14 @@ typedef void (*zo_cast_range_fn)(void *dst, const void *src, float scale, size_t
  * from fp32 values, or back: codes[i], scales[i / ZO_Q8_BLOCK_ELEMS], values[i]. */
 typedef void (*zo_q8_range_fn)(void *codes, float *scales, float *values, size_t begin, size_t end);
 
-/* The dither of the moments' rounding (kernel_body.h), a function of the element's
- * index in the whole state (zo_adam_buffers.first_index + its index in the buffers,
- * modulo 2^32) and of the step only, so that every path and thread count draws the
- * same: a 32-bit integer hash (murmur3's finalizer) whose high 16 bits dither m and
- * low 16 bits v, each as a float in [0, 1). The kernels vectorize the same integer
- * operations. */
+/* The dither of the moments' rounding (kernel_body.h), drawn per block: a 32-bit hash
+ * (murmur3's finalizer) of the block's first element's index in the whole state
+ * (zo_adam_buffers.first_index + its index in the buffers, modulo 2^32) and of the step
+ * gives each moment an offset u in [0, 1), and element j of the block gets
+ * frac(j * golden ratio + u): a rotated Weyl sequence, evenly spread in the block and,
+ * over the steps, uniform for each element (so the rounding stays unbiased). Scalar
+ * per block, three float operations per vector: the same bits in every path and for
+ * any thread count. */
 static inline uint32_t zo_q8_dither_seed(uint64_t step)
 {
     return (uint32_t)((step * UINT64_C(0x9E3779B97F4A7C15)) >> 32);

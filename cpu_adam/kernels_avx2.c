@@ -24,20 +24,7 @@ static inline zo_vec zo_v_floor(zo_vec a)
     return _mm256_round_ps(a, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
 }
 
-/* zo_q8_dither_hash of indices i .. i + 7: its high and low 16 bits as floats in [0, 1). */
-static inline void zo_v_dither(size_t i, uint32_t seed, zo_vec *high, zo_vec *low)
-{
-    __m256i h = _mm256_add_epi32(_mm256_set1_epi32((int)(uint32_t)i), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-    h = _mm256_xor_si256(_mm256_mullo_epi32(h, _mm256_set1_epi32((int)0x9E3779B1u)), _mm256_set1_epi32((int)seed));
-    h = _mm256_xor_si256(h, _mm256_srli_epi32(h, 16));
-    h = _mm256_mullo_epi32(h, _mm256_set1_epi32((int)0x85EBCA6Bu));
-    h = _mm256_xor_si256(h, _mm256_srli_epi32(h, 13));
-    h = _mm256_mullo_epi32(h, _mm256_set1_epi32((int)0xC2B2AE35u));
-    h = _mm256_xor_si256(h, _mm256_srli_epi32(h, 16));
-    __m256 unit = _mm256_set1_ps(0x1p-16f);
-    *high = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_srli_epi32(h, 16)), unit);
-    *low = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_and_si256(h, _mm256_set1_epi32(0xffff))), unit);
-}
+static inline zo_vec zo_v_lane_index(void) { return _mm256_setr_ps(0, 1, 2, 3, 4, 5, 6, 7); }
 static inline zo_vec zo_v_min(zo_vec a, zo_vec b) { return _mm256_min_ps(a, b); }
 static inline zo_vec zo_v_max(zo_vec a, zo_vec b) { return _mm256_max_ps(a, b); }
 static inline zo_vec zo_v_copysign(zo_vec a, zo_vec b)

@@ -28,20 +28,9 @@ static inline zo_vec zo_v_floor(zo_vec a)
     return _mm512_roundscale_ps(a, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
 }
 
-/* zo_q8_dither_hash of indices i .. i + 15: its high and low 16 bits as floats in [0, 1). */
-static inline void zo_v_dither(size_t i, uint32_t seed, zo_vec *high, zo_vec *low)
+static inline zo_vec zo_v_lane_index(void)
 {
-    __m512i h = _mm512_add_epi32(_mm512_set1_epi32((int)(uint32_t)i),
-                                 _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15));
-    h = _mm512_xor_si512(_mm512_mullo_epi32(h, _mm512_set1_epi32((int)0x9E3779B1u)), _mm512_set1_epi32((int)seed));
-    h = _mm512_xor_si512(h, _mm512_srli_epi32(h, 16));
-    h = _mm512_mullo_epi32(h, _mm512_set1_epi32((int)0x85EBCA6Bu));
-    h = _mm512_xor_si512(h, _mm512_srli_epi32(h, 13));
-    h = _mm512_mullo_epi32(h, _mm512_set1_epi32((int)0xC2B2AE35u));
-    h = _mm512_xor_si512(h, _mm512_srli_epi32(h, 16));
-    __m512 unit = _mm512_set1_ps(0x1p-16f);
-    *high = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_srli_epi32(h, 16)), unit);
-    *low = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_and_si512(h, _mm512_set1_epi32(0xffff))), unit);
+    return _mm512_setr_ps(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
 }
 
 static inline zo_vec zo_v_min(zo_vec a, zo_vec b) { return _mm512_min_ps(a, b); }

@@ -18,12 +18,7 @@ static inline zo_vec zo_v_div(zo_vec a, zo_vec b) { return a / b; }
 static inline zo_vec zo_v_sqrt(zo_vec a) { return sqrtf(a); }
 static inline zo_vec zo_v_abs(zo_vec a) { return fabsf(a); }
 static inline zo_vec zo_v_floor(zo_vec a) { return floorf(a); }
-static inline void zo_v_dither(size_t i, uint32_t seed, zo_vec *high, zo_vec *low)
-{
-    uint32_t h = zo_q8_dither_hash((uint32_t)i, seed);
-    *high = (float)(h >> 16) * 0x1p-16f;
-    *low = (float)(h & 0xffffu) * 0x1p-16f;
-}
+static inline zo_vec zo_v_lane_index(void) { return 0.0f; }
 static inline zo_vec zo_v_min(zo_vec a, zo_vec b) { return a < b ? a : b; }
 static inline zo_vec zo_v_max(zo_vec a, zo_vec b) { return a > b ? a : b; }
 static inline zo_vec zo_v_copysign(zo_vec a, zo_vec b) { return copysignf(a, b); }
