@@ -15,7 +15,8 @@
  * rounded up to whole blocks per rank, so every rank's piece of a bucket starts on a
  * block boundary of its shard: a block's scale then covers elements of one piece only,
  * which one rank owns and one thread updates. */
-static inline uint64_t zo_layout_bucket_elems(uint64_t reduce_bucket_size, zo_dtype moments_dtype, size_t ranks)
+static inline uint64_t zo_layout_bucket_elems(uint64_t reduce_bucket_size, zo_dtype moments_dtype,
+                                              size_t ranks)
 {
     if (moments_dtype != ZO_DTYPE_Q8 || reduce_bucket_size == 0 || ranks == 0)
         return reduce_bucket_size;

@@ -26,7 +26,9 @@ typedef struct quantized {
 
 static quantized quantized_create(size_t n)
 {
-    quantized q = {.n = n, .codes = calloc(n + 1, 1), .scales = calloc(zo_q8_block_count(n) + 1, sizeof(float))};
+    quantized q = {.n = n,
+                   .codes = calloc(n + 1, 1),
+                   .scales = calloc(zo_q8_block_count(n) + 1, sizeof(float))};
     cr_assert(q.codes && q.scales, "out of memory");
     return q;
 }
@@ -35,17 +37,22 @@ static void quantized_destroy(quantized *q) { free(q->codes), free(q->scales); }
 
 static void quantize(zo_adam *ctx, zo_q8_moment moment, const float *values, quantized *q)
 {
-    cr_assert(eq(int, zo_adam_quantize_moment(ctx, moment, values, q->n, q->codes, q->scales), ZO_OK), "%s",
-              zo_last_error());
+    cr_assert(
+        eq(int, zo_adam_quantize_moment(ctx, moment, values, q->n, q->codes, q->scales), ZO_OK),
+        "%s", zo_last_error());
 }
 
 static void dequantize(zo_adam *ctx, zo_q8_moment moment, const quantized *q, float *values)
 {
-    cr_assert(eq(int, zo_adam_dequantize_moment(ctx, moment, q->codes, q->scales, q->n, values), ZO_OK), "%s",
-              zo_last_error());
+    cr_assert(
+        eq(int, zo_adam_dequantize_moment(ctx, moment, q->codes, q->scales, q->n, values), ZO_OK),
+        "%s", zo_last_error());
 }
 
-static const char *moment_name(zo_q8_moment moment) { return moment == ZO_Q8_FIRST_MOMENT ? "m" : "v"; }
+static const char *moment_name(zo_q8_moment moment)
+{
+    return moment == ZO_Q8_FIRST_MOMENT ? "m" : "v";
+}
 
 /* Every code's value, quantized again, gives that code back: the map has no two codes
  * of one value and rounds each code's own value to itself. */
@@ -70,11 +77,11 @@ ParameterizedTest(zo_cpu_isa *isa, adam_8bit, every_code_survives_a_round_trip)
         quantized again = quantized_create(N);
         quantize(ctx, (zo_q8_moment)moment, values, &again);
         for (size_t b = 0; b < 2; b++)
-            cr_expect(eq(flt, again.scales[b], q.scales[b]), "%s block %zu: scale %g, was %g", moment_name(moment), b,
-                      (double)again.scales[b], (double)q.scales[b]);
+            cr_expect(eq(flt, again.scales[b], q.scales[b]), "%s block %zu: scale %g, was %g",
+                      moment_name(moment), b, (double)again.scales[b], (double)q.scales[b]);
         for (size_t i = 0; i < N; i++)
-            cr_expect(eq(u8, ((uint8_t *)again.codes)[i], ((uint8_t *)q.codes)[i]), "%s[%zu] (value %g)",
-                      moment_name(moment), i, (double)values[i]);
+            cr_expect(eq(u8, ((uint8_t *)again.codes)[i], ((uint8_t *)q.codes)[i]),
+                      "%s[%zu] (value %g)", moment_name(moment), i, (double)values[i]);
         quantized_destroy(&q);
         quantized_destroy(&again);
     }
@@ -87,7 +94,8 @@ ParameterizedTestParameters(adam_8bit, known_values_get_their_codes) { return ev
 ParameterizedTest(zo_cpu_isa *isa, adam_8bit, known_values_get_their_codes)
 {
     zo_adam *ctx = zo_test_context(*isa, 1);
-    const float m[5] = {-4.0f, 1.0f, 4.0f * 0.25f, 0.0f, 4.0f * (64.0f / 127.0f) * (64.0f / 127.0f)};
+    const float m[5] = {-4.0f, 1.0f, 4.0f * 0.25f, 0.0f,
+                        4.0f * (64.0f / 127.0f) * (64.0f / 127.0f)};
     quantized q = quantized_create(5);
     quantize(ctx, ZO_Q8_FIRST_MOMENT, m, &q);
     const int8_t *codes = q.codes;
@@ -147,7 +155,10 @@ static double rounding_bound(double x, double scale, double levels, bool stochas
     return scale / (levels * levels) * steps * (1.0 + 1e-5) + 1e-6 * fabs(x);
 }
 
-static double first_moment_bound(double x, double scale) { return rounding_bound(x, scale, 127.0, false); }
+static double first_moment_bound(double x, double scale)
+{
+    return rounding_bound(x, scale, 127.0, false);
+}
 
 /* One element 1e30 times the others: it is kept exactly, the small ones of m round to
  * zero, and no positive v is lost (code >= 1). Every value stays finite. */
@@ -165,7 +176,8 @@ Test(adam_8bit, one_huge_element_keeps_the_block_finite)
     cr_expect(eq(flt, back[77], 3e30f));
     for (size_t i = 0; i < N; i++) {
         cr_assert(isfinite(back[i]), "m[%zu] = %g", i, (double)back[i]);
-        cr_expect(le(dbl, fabs((double)back[i] - values[i]), first_moment_bound(values[i], 3e30)), "m[%zu]", i);
+        cr_expect(le(dbl, fabs((double)back[i] - values[i]), first_moment_bound(values[i], 3e30)),
+                  "m[%zu]", i);
     }
     for (size_t i = 0; i < N; i++)
         values[i] = fabsf(values[i]);
@@ -199,7 +211,8 @@ Test(adam_8bit, subnormal_blocks_round_trip)
     for (size_t i = 0; i < N; i++) {
         cr_assert(isfinite(back[i]));
         /* subnormal results carry an absolute error of up to 2^-149 on top */
-        cr_expect(le(dbl, fabs((double)back[i] - values[i]), first_moment_bound(values[i], block_max) + 0x1p-148),
+        cr_expect(le(dbl, fabs((double)back[i] - values[i]),
+                     first_moment_bound(values[i], block_max) + 0x1p-148),
                   "m[%zu] = %g came back %g", i, (double)values[i], (double)back[i]);
         cr_expect(back[i] == 0.0f || signbit(back[i]) == signbit(values[i]), "m[%zu] sign", i);
     }
@@ -231,10 +244,11 @@ ParameterizedTest(zo_cpu_isa *isa, adam_8bit, finite_input_never_gives_inf_or_na
         quantize(ctx, (zo_q8_moment)moment, values, &q);
         dequantize(ctx, (zo_q8_moment)moment, &q, back);
         for (size_t b = 0; b < zo_q8_block_count(N); b++)
-            cr_assert(isfinite(q.scales[b]), "%s: scale %zu is %g", moment_name(moment), b, (double)q.scales[b]);
+            cr_assert(isfinite(q.scales[b]), "%s: scale %zu is %g", moment_name(moment), b,
+                      (double)q.scales[b]);
         for (size_t i = 0; i < N; i++)
-            cr_assert(isfinite(back[i]), "%s[%zu]: %g came back %g", moment_name(moment), i, (double)values[i],
-                      (double)back[i]);
+            cr_assert(isfinite(back[i]), "%s[%zu]: %g came back %g", moment_name(moment), i,
+                      (double)values[i], (double)back[i]);
         quantized_destroy(&q);
     }
     zo_adam_destroy(&ctx);
@@ -251,8 +265,12 @@ typedef struct q8_arrays {
 
 static q8_arrays q8_arrays_create(size_t n, uint64_t seed)
 {
-    q8_arrays a = {.n = n, .master = calloc(n + 1, sizeof(float)), .grad = calloc(n + 1, sizeof(float)),
-                   .out = calloc(n + 1, sizeof(uint16_t)), .m = quantized_create(n), .v = quantized_create(n)};
+    q8_arrays a = {.n = n,
+                   .master = calloc(n + 1, sizeof(float)),
+                   .grad = calloc(n + 1, sizeof(float)),
+                   .out = calloc(n + 1, sizeof(uint16_t)),
+                   .m = quantized_create(n),
+                   .v = quantized_create(n)};
     cr_assert(a.master && a.grad && a.out, "out of memory");
     zo_test_rng rng = {seed};
     for (size_t i = 0; i < n; i++)
@@ -278,10 +296,18 @@ static void q8_fill_grad(q8_arrays *a, zo_test_rng *rng)
 
 static zo_adam_buffers q8_buffers(q8_arrays *a)
 {
-    return (zo_adam_buffers){.n = a->n, .master = a->master, .exp_avg = a->m.codes, .exp_avg_sq = a->v.codes,
-                             .moments_dtype = ZO_DTYPE_Q8, .grad = a->grad, .grad_dtype = ZO_DTYPE_F32,
-                             .grad_scale = 1.0f, .weights_out = a->out, .weights_out_dtype = ZO_DTYPE_BF16,
-                             .exp_avg_scale = a->m.scales, .exp_avg_sq_scale = a->v.scales};
+    return (zo_adam_buffers){.n = a->n,
+                             .master = a->master,
+                             .exp_avg = a->m.codes,
+                             .exp_avg_sq = a->v.codes,
+                             .moments_dtype = ZO_DTYPE_Q8,
+                             .grad = a->grad,
+                             .grad_dtype = ZO_DTYPE_F32,
+                             .grad_scale = 1.0f,
+                             .weights_out = a->out,
+                             .weights_out_dtype = ZO_DTYPE_BF16,
+                             .exp_avg_scale = a->m.scales,
+                             .exp_avg_sq_scale = a->v.scales};
 }
 
 /* Each step against Adam in double on the moments the step itself dequantizes: the
@@ -289,7 +315,10 @@ static zo_adam_buffers q8_buffers(q8_arrays *a)
  * update, half an ulp each: 2.4e-7 |w| at most, allowed 3e-7 |w|; the update's own
  * arithmetic, a few fp32 operations, 1e-5 of lr), and the new moments must be the
  * double ones up to the code map's bound for stochastic rounding. */
-ParameterizedTestParameters(adam_8bit, step_matches_double_adam_on_dequantized_moments) { return every_path(); }
+ParameterizedTestParameters(adam_8bit, step_matches_double_adam_on_dequantized_moments)
+{
+    return every_path();
+}
 ParameterizedTest(zo_cpu_isa *isa, adam_8bit, step_matches_double_adam_on_dequantized_moments)
 {
     enum { N = 1037, STEPS = 20 };
@@ -322,12 +351,16 @@ ParameterizedTest(zo_cpu_isa *isa, adam_8bit, step_matches_double_adam_on_dequan
             size_t block = i / ZO_Q8_BLOCK_ELEMS;
             double m_scale = a.m.scales[block], root_scale = a.v.scales[block];
             double w_err = fabs(a.master[i] - w_ref[i]) / (hp.lr * 1e-5 + 3e-7 * fabs(w_ref[i]));
-            double m_err = fabs(m_after[i] - m_ref[i]) / rounding_bound(m_ref[i], m_scale, 127.0, true);
+            double m_err =
+                fabs(m_after[i] - m_ref[i]) / rounding_bound(m_ref[i], m_scale, 127.0, true);
             /* v: the same bound on sqrt(v) with 255 levels */
             double root = sqrt(v_ref[i]);
-            double v_err = fabs(sqrt(v_after[i]) - root) / rounding_bound(root, root_scale, 255.0, true);
-            worst_w = fmax(worst_w, w_err), worst_m = fmax(worst_m, m_err), worst_v = fmax(worst_v, v_err);
-            cr_assert(eq(u16, a.out[i], zo_f32_to_bf16(a.master[i])), "out[%zu] is the rounded master", i);
+            double v_err =
+                fabs(sqrt(v_after[i]) - root) / rounding_bound(root, root_scale, 255.0, true);
+            worst_w = fmax(worst_w, w_err), worst_m = fmax(worst_m, m_err),
+            worst_v = fmax(worst_v, v_err);
+            cr_assert(eq(u16, a.out[i], zo_f32_to_bf16(a.master[i])),
+                      "out[%zu] is the rounded master", i);
         }
     }
     cr_expect(le(dbl, worst_w, 1.0), "master error %g of its allowance", worst_w);
@@ -356,7 +389,7 @@ Test(adam_8bit, a_decaying_second_moment_does_not_freeze)
         a.grad[i] = 1.0f;
     cr_assert(eq(int, zo_adam_step(ctx, &hp, 1, &b), ZO_OK), "%s", zo_last_error());
     double start_v = 1.0 - (double)hp.beta2; /* every v after step 1 */
-    for (size_t i = 0; i < N; i++) /* each block's first element keeps its v: g^2 = v */
+    for (size_t i = 0; i < N; i++)           /* each block's first element keeps its v: g^2 = v */
         a.grad[i] = i % ZO_Q8_BLOCK_ELEMS == 0 ? (float)sqrt(start_v) : 0.0f;
     for (uint64_t step = 2; step <= STEPS + 1; step++)
         cr_assert(eq(int, zo_adam_step(ctx, &hp, step, &b), ZO_OK), "%s", zo_last_error());
@@ -370,8 +403,8 @@ Test(adam_8bit, a_decaying_second_moment_does_not_freeze)
             mean_v += v[i], decaying++, largest_m = fmax(largest_m, fabs(m[i]));
     mean_v /= (double)decaying;
     double expected = start_v * pow(hp.beta2, STEPS);
-    cr_expect(epsilon_eq(dbl, mean_v / expected, 1.0, 0.03), "mean v %g, expected %g (start %g)", mean_v, expected,
-              start_v);
+    cr_expect(epsilon_eq(dbl, mean_v / expected, 1.0, 0.03), "mean v %g, expected %g (start %g)",
+              mean_v, expected, start_v);
     cr_expect(le(dbl, largest_m, 1e-6), "m should have decayed to nothing: %g", largest_m);
     q8_arrays_destroy(&a);
     zo_adam_destroy(&ctx);
@@ -398,10 +431,14 @@ static q8_arrays q8_run(zo_adam *ctx, size_t n, int steps)
 static void expect_same_run(const q8_arrays *x, const q8_arrays *y, const char *label)
 {
     size_t blocks = zo_q8_block_count(x->n);
-    cr_expect(x->n == 0 || memcmp(x->master, y->master, x->n * sizeof(float)) == 0, "%s: master differs", label);
-    cr_expect(x->n == 0 || memcmp(x->out, y->out, x->n * sizeof(uint16_t)) == 0, "%s: weights out differ", label);
-    cr_expect(x->n == 0 || memcmp(x->m.codes, y->m.codes, x->n) == 0, "%s: exp_avg codes differ", label);
-    cr_expect(x->n == 0 || memcmp(x->v.codes, y->v.codes, x->n) == 0, "%s: exp_avg_sq codes differ", label);
+    cr_expect(x->n == 0 || memcmp(x->master, y->master, x->n * sizeof(float)) == 0,
+              "%s: master differs", label);
+    cr_expect(x->n == 0 || memcmp(x->out, y->out, x->n * sizeof(uint16_t)) == 0,
+              "%s: weights out differ", label);
+    cr_expect(x->n == 0 || memcmp(x->m.codes, y->m.codes, x->n) == 0, "%s: exp_avg codes differ",
+              label);
+    cr_expect(x->n == 0 || memcmp(x->v.codes, y->v.codes, x->n) == 0, "%s: exp_avg_sq codes differ",
+              label);
     cr_expect(blocks == 0 || memcmp(x->m.scales, y->m.scales, blocks * sizeof(float)) == 0,
               "%s: exp_avg scales differ", label);
     cr_expect(blocks == 0 || memcmp(x->v.scales, y->v.scales, blocks * sizeof(float)) == 0,
@@ -470,8 +507,10 @@ Test(adam_8bit, calls_split_at_block_boundaries_give_one_calls_bits)
         head.n = CUT;
         tail.n = N - CUT, tail.first_index = CUT;
         tail.master += CUT, tail.grad = split.grad + CUT, tail.weights_out = split.out + CUT;
-        tail.exp_avg = (int8_t *)split.m.codes + CUT, tail.exp_avg_sq = (uint8_t *)split.v.codes + CUT;
-        tail.exp_avg_scale += CUT / ZO_Q8_BLOCK_ELEMS, tail.exp_avg_sq_scale += CUT / ZO_Q8_BLOCK_ELEMS;
+        tail.exp_avg = (int8_t *)split.m.codes + CUT,
+        tail.exp_avg_sq = (uint8_t *)split.v.codes + CUT;
+        tail.exp_avg_scale += CUT / ZO_Q8_BLOCK_ELEMS,
+            tail.exp_avg_sq_scale += CUT / ZO_Q8_BLOCK_ELEMS;
         cr_assert(eq(int, zo_adam_step(ctx, &hp, step, &head), ZO_OK), "%s", zo_last_error());
         cr_assert(eq(int, zo_adam_step(ctx, &hp, step, &tail), ZO_OK), "%s", zo_last_error());
     }
@@ -498,9 +537,11 @@ Test(adam_8bit, missing_scales_are_named)
     b = q8_buffers(&a);
     b.grad_dtype = ZO_DTYPE_Q8; /* codes are no gradient dtype */
     cr_expect(eq(int, zo_adam_step(ctx, &hp, 1, &b), ZO_ERR_INVALID_ARGUMENT));
-    cr_expect(eq(int, zo_adam_quantize_moment(ctx, (zo_q8_moment)2, a.master, 10, a.m.codes, a.m.scales),
+    cr_expect(eq(int,
+                 zo_adam_quantize_moment(ctx, (zo_q8_moment)2, a.master, 10, a.m.codes, a.m.scales),
                  ZO_ERR_INVALID_ARGUMENT));
-    cr_expect(eq(int, zo_adam_dequantize_moment(ctx, ZO_Q8_FIRST_MOMENT, NULL, a.m.scales, 10, a.master),
+    cr_expect(eq(int,
+                 zo_adam_dequantize_moment(ctx, ZO_Q8_FIRST_MOMENT, NULL, a.m.scales, 10, a.master),
                  ZO_ERR_INVALID_ARGUMENT));
     cr_expect(eq(sz, zo_moments_bytes(ZO_DTYPE_Q8, 1000), (size_t)(1000 + 4 * 4)));
     cr_expect(eq(sz, zo_moments_bytes(ZO_DTYPE_F16, 1000), (size_t)0), "fp16 moments do not exist");

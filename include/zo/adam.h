@@ -128,8 +128,9 @@ typedef struct zo_adam_buffers {
  *                    scale = max sqrt(v) over the block (Adam only uses sqrt(v)).
  * Codes are counted in the square-root domain (127 sqrt(|m| / scale)), so resolution
  * is finest near zero, where most moments are. The step rounds stochastically, with a
- * dither hashed from the element's index (first_index + i) and the step: a moment that
- * moves less than half a code a step (v does, with beta2 = 0.999) must not freeze. A
+ * dither drawn from the block's index in the whole state (first_index + i) and the
+ * step: a moment that moves less than half a code a step (v does, with beta2 = 0.999)
+ * must not freeze. A
  * positive v never gets code 0 (it would leave the momentum divided by eps alone). The
  * quantizer functions below round to nearest. The step dequantizes,
  * runs the fp32 formula below, and requantizes each block with its new maximum in the
