@@ -144,8 +144,9 @@ ZO_ALWAYS_INLINE float zo_v_max_lane(zo_vec x)
 }
 
 /* One block of the step with 8-bit moments, [begin, begin + count), count <= one
- * block: decode, Adam in fp32, weights out; the new moments wait in two small buffers
- * (2 KiB each, in L1) until the block's new maxima are known, then are encoded. The
+ * block: decode, Adam in fp32, weights out; the new m and sqrt(v) wait in two small
+ * buffers (1 KiB each, in L1) until the block's new maxima are known, then are
+ * encoded with a dither drawn for this block. The
  * arrays are read and written once: the same single pass as the other formats. */
 ZO_ALWAYS_INLINE void zo_adam_q8_block(const zo_adam_kernel_args *args, size_t begin, size_t count,
                                        int grad_kind, int out_kind)
