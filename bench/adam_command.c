@@ -129,7 +129,8 @@ static const bench_option bench_adam_options[] = {
      .help = "comma-separated parameter counts; suffixes K = 2^10, M = 2^20,\n"
              "G = 2^30 (default 1M,4M,16M,64M,256M)"},
     {"--modes", BENCH_OPTION_CALL, PLAN, .parse = bench_parse_modes, .value_name = "LIST",
-     .help = "comma-separated, of fp32, mixed, bf16, bf16-moments\n"
+     .help = "comma-separated, of fp32, mixed, bf16, bf16-moments,\n"
+             "8bit-moments "
              "(default fp32,mixed)"},
     {"--isas", BENCH_OPTION_CALL, PLAN, .parse = bench_parse_isas, .value_name = "LIST",
      .help = "comma-separated kernel paths, of auto, scalar, avx2, avx512,\n"
@@ -159,7 +160,8 @@ const bench_command bench_adam_cli = {
              "modes: fp32 = fp32 grads and moments, no weights out (28 bytes/param);\n"
              "  mixed = fp16 grads, fp32 moments, fp16 weights out (28); bf16 = bf16 grads,\n"
              "  fp32 moments, bf16 weights out (28); bf16-moments = bf16 grads, moments and\n"
-             "  weights out (20).\n",
+             "  weights out (20); 8bit-moments = mixed with 8-bit blockwise moments\n"
+             "  (zo.moments_dtype \"8bit\": 16 bytes/param + 1/16 of block scales).\n",
 };
 
 static const bench_option bench_suite_options[] = {

@@ -30,7 +30,7 @@ static int bench_row_init(bench_adam_row *row, const zo_adam *ctx, zo_cpu_isa sh
                           const bench_triad *triad)
 {
     bool three_pass = mode == BENCH_MODE_MIXED;
-    size_t step_bytes = params * bench_mode_bytes_moved_per_param(mode);
+    size_t step_bytes = bench_mode_bytes_moved(mode, params);
     *row = (bench_adam_row){.params = params,
                             .mode = mode,
                             .isa = zo_adam_isa(ctx),

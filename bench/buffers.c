@@ -51,5 +51,14 @@ void bench_fill(void *data, zo_dtype dtype, size_t n, float low, float high, int
             values[i] = zo_f32_to_bf16(low + span * bench_unit_noise(i));
         break;
     }
+    case ZO_DTYPE_I8:
+    case ZO_DTYPE_U8:
+    case ZO_DTYPE_Q8: { /* 8-bit codes: zero (a code's value needs its block's scale) */
+        uint8_t *codes = data;
+#pragma omp parallel for schedule(static) num_threads(threads)
+        for (size_t i = 0; i < n; i++)
+            codes[i] = 0;
+        break;
+    }
     }
 }

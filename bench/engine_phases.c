@@ -146,7 +146,10 @@ int bench_measure_update_alone(zo_adam *adam, const zo_settings *settings, zo_dt
     void *exp_avg_sq = bench_alloc(params * zo_dtype_size(moments), "exp_avg_sq (update alone)");
     void *grad = bench_alloc(params * zo_dtype_size(dtype), "gradients (update alone)");
     void *weights_out = bench_alloc(params * zo_dtype_size(dtype), "weights out (update alone)");
-    if (!master || !exp_avg || !exp_avg_sq || !grad || !weights_out ||
+    size_t blocks = moments == ZO_DTYPE_Q8 ? zo_q8_block_count(params) : 0; /* 8-bit moments' scales */
+    float *exp_avg_scale = blocks ? bench_alloc(blocks * sizeof(float), "exp_avg scales (update alone)") : NULL;
+    float *exp_avg_sq_scale = blocks ? bench_alloc(blocks * sizeof(float), "exp_avg_sq scales (update alone)") : NULL;
+    if (!master || !exp_avg || !exp_avg_sq || !grad || !weights_out || (blocks && (!exp_avg_scale || !exp_avg_sq_scale)) ||
         bench_series_create(&series, repeats) < 0)
         goto fail;
     /* first touched by the threads that will run the kernels, as in the Adam benchmark */
@@ -155,6 +158,10 @@ int bench_measure_update_alone(zo_adam *adam, const zo_settings *settings, zo_dt
     bench_fill(exp_avg_sq, moments, params, 0.0f, 0.0f, threads);
     bench_fill(grad, dtype, params, -0.01f, 0.01f, threads);
     bench_fill(weights_out, dtype, params, 0.0f, 0.0f, threads);
+    if (blocks) {
+        bench_fill(exp_avg_scale, ZO_DTYPE_F32, blocks, 0.0f, 0.0f, threads);
+        bench_fill(exp_avg_sq_scale, ZO_DTYPE_F32, blocks, 0.0f, 0.0f, threads);
+    }
 
     zo_adam_buffers buffers = {
         .n = params,
@@ -167,6 +174,8 @@ int bench_measure_update_alone(zo_adam *adam, const zo_settings *settings, zo_dt
         .grad_scale = 1.0f / 256.0f, /* any finite scale costs the same */
         .weights_out = weights_out,
         .weights_out_dtype = dtype,
+        .exp_avg_scale = exp_avg_scale,
+        .exp_avg_sq_scale = exp_avg_sq_scale,
     };
     zo_grad_stats stats;
     uint64_t step = 1;
@@ -188,6 +197,7 @@ int bench_measure_update_alone(zo_adam *adam, const zo_settings *settings, zo_dt
 fail:
     free(series.samples);
     free(master), free(exp_avg), free(exp_avg_sq), free(grad), free(weights_out);
+    free(exp_avg_scale), free(exp_avg_sq_scale);
     return result;
 }
 

@@ -151,7 +151,7 @@ static void bench_print_memory_plan(const bench_memory_plan_options *options,
     printf("config %s: ZeRO stage %d, %s weights and gradients, %s moments, "
            "offload_optimizer %s, staging %s\n",
            options->config_path, s->stage, bench_weights_dtype_name(s),
-           s->moments_dtype == ZO_DTYPE_BF16 ? "bf16" : "fp32",
+           s->moments_dtype == ZO_DTYPE_BF16 ? "bf16" : s->moments_dtype == ZO_DTYPE_Q8 ? "8-bit" : "fp32",
            s->nvme.enabled ? "nvme" : s->offload_optimizer ? "cpu" : "not set",
            s->pin_memory ? "pinned" : "pageable");
     bench_print_ignored_keys(config);

@@ -11,6 +11,8 @@ void bench_mode_arrays_free(bench_mode_arrays *arrays)
     free(arrays->master);
     free(arrays->exp_avg);
     free(arrays->exp_avg_sq);
+    free(arrays->exp_avg_scale);
+    free(arrays->exp_avg_sq_scale);
     free(arrays->grad);
     free(arrays->weights_out);
     free(arrays->grad_f32);
@@ -34,6 +36,11 @@ int bench_mode_arrays_create(bench_mode_arrays *arrays, size_t params, const ben
         !(arrays->weights_out =
               bench_alloc(params * zo_dtype_size(info->weights_out_dtype), "weights out")))
         goto fail;
+    size_t blocks = zo_q8_block_count(params);
+    if (info->moments_dtype == ZO_DTYPE_Q8 &&
+        (!(arrays->exp_avg_scale = bench_alloc(blocks * sizeof(float), "exp_avg scales")) ||
+         !(arrays->exp_avg_sq_scale = bench_alloc(blocks * sizeof(float), "exp_avg_sq scales"))))
+        goto fail;
     if (with_grad_f32 &&
         !(arrays->grad_f32 = bench_alloc(params * sizeof(float), "fp32 gradients")))
         goto fail;
@@ -44,6 +51,10 @@ int bench_mode_arrays_create(bench_mode_arrays *arrays, size_t params, const ben
     bench_fill(arrays->grad, info->grad_dtype, params, 0.5e-3f, 1.5e-3f, threads);
     if (arrays->weights_out)
         bench_fill(arrays->weights_out, info->weights_out_dtype, params, 0.0f, 0.0f, threads);
+    if (arrays->exp_avg_scale) { /* all-zero moments, as at a run's start */
+        bench_fill(arrays->exp_avg_scale, ZO_DTYPE_F32, blocks, 0.0f, 0.0f, threads);
+        bench_fill(arrays->exp_avg_sq_scale, ZO_DTYPE_F32, blocks, 0.0f, 0.0f, threads);
+    }
     if (arrays->grad_f32)
         bench_fill(arrays->grad_f32, ZO_DTYPE_F32, params, 0.5e-3f, 1.5e-3f, threads);
     return 0;
@@ -64,5 +75,7 @@ zo_adam_buffers bench_mode_arrays_fused(const bench_mode_arrays *arrays, size_t 
                              .grad_dtype = info->grad_dtype,
                              .grad_scale = 1.0f / BENCH_LOSS_SCALE,
                              .weights_out = arrays->weights_out,
-                             .weights_out_dtype = info->weights_out_dtype};
+                             .weights_out_dtype = info->weights_out_dtype,
+                             .exp_avg_scale = arrays->exp_avg_scale,
+                             .exp_avg_sq_scale = arrays->exp_avg_sq_scale};
 }

@@ -18,6 +18,7 @@
 typedef struct bench_mode_arrays {
     float *master;
     void *exp_avg, *exp_avg_sq, *grad, *weights_out;
+    float *exp_avg_scale, *exp_avg_sq_scale; /* 8-bit moments only */
     float *grad_f32;
 } bench_mode_arrays;
 

@@ -153,7 +153,23 @@ void zo_adam_destroy(zo_adam **ctx)
 zo_cpu_isa zo_adam_isa(const zo_adam *ctx) { return ctx ? ctx->isa : ZO_CPU_ISA_AUTO; }
 int zo_adam_num_threads(const zo_adam *ctx) { return ctx ? ctx->num_threads : 0; }
 
-static bool zo_dtype_is_valid(zo_dtype dtype) { return zo_dtype_size(dtype) != 0; }
+/* The dtypes kernels compute in (gradients, weights, casts): not the 8-bit codes. */
+static bool zo_dtype_is_valid(zo_dtype dtype)
+{
+    return dtype == ZO_DTYPE_F32 || dtype == ZO_DTYPE_F16 || dtype == ZO_DTYPE_BF16;
+}
+
+size_t zo_q8_block_count(size_t n) { return n / ZO_Q8_BLOCK_ELEMS + (n % ZO_Q8_BLOCK_ELEMS != 0); }
+
+size_t zo_moments_bytes(zo_dtype moments_dtype, size_t n)
+{
+    switch (moments_dtype) {
+    case ZO_DTYPE_F32: return n * sizeof(float);
+    case ZO_DTYPE_BF16: return n * sizeof(uint16_t);
+    case ZO_DTYPE_Q8: return n + zo_q8_block_count(n) * sizeof(float);
+    default: return 0;
+    }
+}
 
 static size_t zo_div_ceil(size_t a, size_t b) { return (a + b - 1) / b; }
 
@@ -165,19 +181,27 @@ static int zo_threads_for(const zo_adam *ctx, size_t n)
 }
 
 /* This thread's share of [0, n) inside a parallel region: the t-th chunk of
- * ceil(n / threads) elements rounded up to whole blocks. False if it has none. */
-static bool zo_this_thread_chunk(size_t n, size_t *begin, size_t *end)
+ * ceil(n / threads) elements rounded up to whole multiples of `granule` (a multiple of
+ * ZO_BLOCK_ELEMS). False if it has none. */
+static bool zo_this_thread_chunk(size_t n, size_t granule, size_t *begin, size_t *end)
 {
     size_t team = (size_t)omp_get_num_threads();
-    size_t chunk = zo_div_ceil(zo_div_ceil(n, team), ZO_BLOCK_ELEMS) * ZO_BLOCK_ELEMS;
+    size_t chunk = zo_div_ceil(zo_div_ceil(n, team), granule) * granule;
     *begin = (size_t)omp_get_thread_num() * chunk;
     *end = *begin + chunk < n ? *begin + chunk : n;
     return *begin < *end;
 }
 
-/* Runs kernel over [0, n) in one parallel region, a chunk per thread. */
+/* Threads split 8-bit moments at block boundaries only: a block's scale is the
+ * maximum over all its elements, so one thread must see them all. */
+static size_t zo_granule_for(zo_dtype moments_dtype)
+{
+    return moments_dtype == ZO_DTYPE_Q8 ? ZO_Q8_BLOCK_ELEMS : ZO_BLOCK_ELEMS;
+}
+
+/* Runs kernel over [0, n) in one parallel region, a chunk of whole granules per thread. */
 static void zo_run_chunked(const zo_adam *ctx, zo_adam_range_fn kernel,
-                           const zo_adam_kernel_args *args, size_t n)
+                           const zo_adam_kernel_args *args, size_t n, size_t granule)
 {
     if (n == 0)
         return;
@@ -191,7 +215,7 @@ static void zo_run_chunked(const zo_adam *ctx, zo_adam_range_fn kernel,
     {
         zo_pin_team_worker(master_cpu, &ctx->team_cpus);
         size_t begin, end;
-        if (zo_this_thread_chunk(n, &begin, &end))
+        if (zo_this_thread_chunk(n, granule, &begin, &end))
             kernel(args, begin, end);
     }
 }
@@ -225,9 +249,10 @@ zo_status zo_adam_check_buffers(const zo_adam_buffers *b)
 {
     if (!b)
         return zo_fail(ZO_ERR_INVALID_ARGUMENT, "zo_adam_step: buffers is NULL");
-    if (b->moments_dtype != ZO_DTYPE_F32 && b->moments_dtype != ZO_DTYPE_BF16)
+    if (b->moments_dtype != ZO_DTYPE_F32 && b->moments_dtype != ZO_DTYPE_BF16 &&
+        b->moments_dtype != ZO_DTYPE_Q8)
         return zo_fail(ZO_ERR_INVALID_ARGUMENT,
-                       "zo_adam_step: moments_dtype %d is not supported (f32 or bf16)",
+                       "zo_adam_step: moments_dtype %d is not supported (f32, bf16 or 8bit)",
                        (int)b->moments_dtype);
     if (!zo_dtype_is_valid(b->grad_dtype))
         return zo_fail(ZO_ERR_INVALID_ARGUMENT, "zo_adam_step: grad_dtype %d is not a zo_dtype",
@@ -246,9 +271,11 @@ zo_status zo_adam_check_buffers(const zo_adam_buffers *b)
                               : !b->exp_avg_sq ? "exp_avg_sq"
                               : !b->grad       ? "grad"
                                                : NULL;
+        if (!missing && b->moments_dtype == ZO_DTYPE_Q8)
+            missing = !b->exp_avg_scale ? "exp_avg_scale" : !b->exp_avg_sq_scale ? "exp_avg_sq_scale" : NULL;
         if (missing)
-            return zo_fail(ZO_ERR_INVALID_ARGUMENT, "zo_adam_step: %s is NULL with n = %zu",
-                           missing, b->n);
+            return zo_fail(ZO_ERR_INVALID_ARGUMENT, "zo_adam_step: %s is NULL with n = %zu%s",
+                           missing, b->n, b->moments_dtype == ZO_DTYPE_Q8 ? " (8-bit moments)" : "");
     }
     return ZO_OK;
 }
@@ -275,6 +302,7 @@ zo_adam_coeffs zo_adam_coeffs_for(const zo_adam_hparams *hp, uint64_t step, floa
         .inv_sqrt_bc2 = (float)(1.0 / sqrt(bias_correction2)),
         .l2 = l2 ? hp->weight_decay : 0.0f,
         .decay = decoupled ? (float)(-(double)hp->lr * (double)hp->weight_decay) : 0.0f,
+        .dither_seed = zo_q8_dither_seed(step),
     };
 }
 
@@ -282,7 +310,9 @@ zo_adam_coeffs zo_adam_coeffs_for(const zo_adam_hparams *hp, uint64_t step, floa
 static zo_adam_range_fn zo_variant(zo_adam_range_fn const table[ZO_GRAD_KINDS][ZO_MOMENT_KINDS][ZO_OUT_KINDS],
                                    const zo_adam_buffers *b)
 {
-    int moments = b->moments_dtype == ZO_DTYPE_BF16 ? ZO_MOMENT_BF16 : ZO_MOMENT_F32;
+    int moments = b->moments_dtype == ZO_DTYPE_BF16 ? ZO_MOMENT_BF16
+                  : b->moments_dtype == ZO_DTYPE_Q8 ? ZO_MOMENT_Q8
+                                                    : ZO_MOMENT_F32;
     int out = b->weights_out ? (int)b->weights_out_dtype + 1 : ZO_OUT_NONE;
     return table[b->grad_dtype][moments][out];
 }
@@ -294,7 +324,10 @@ static zo_adam_kernel_args zo_args_for(const zo_adam_buffers *b, zo_adam_coeffs 
                                  .exp_avg = b->exp_avg,
                                  .exp_avg_sq = b->exp_avg_sq,
                                  .grad = b->grad,
-                                 .weights_out = b->weights_out};
+                                 .weights_out = b->weights_out,
+                                 .exp_avg_scale = b->exp_avg_scale,
+                                 .exp_avg_sq_scale = b->exp_avg_sq_scale,
+                                 .first_index = b->first_index};
 }
 
 zo_status zo_adam_step(zo_adam *ctx, const zo_adam_hparams *hparams, uint64_t step,
@@ -308,7 +341,8 @@ zo_status zo_adam_step(zo_adam *ctx, const zo_adam_hparams *hparams, uint64_t st
     if (status != ZO_OK)
         return status;
     zo_adam_kernel_args args = zo_args_for(buffers, zo_adam_coeffs_for(hparams, step, buffers->grad_scale));
-    zo_run_chunked(ctx, zo_variant(ctx->kernels->update, buffers), &args, buffers->n);
+    zo_run_chunked(ctx, zo_variant(ctx->kernels->update, buffers), &args, buffers->n,
+                   zo_granule_for(buffers->moments_dtype));
     return ZO_OK;
 }
 
@@ -320,7 +354,8 @@ zo_status zo_adam_traffic_only(zo_adam *ctx, const zo_adam_buffers *buffers)
     if (status != ZO_OK)
         return status;
     zo_adam_kernel_args args = zo_args_for(buffers, (zo_adam_coeffs){.grad_scale = 1.0f});
-    zo_run_chunked(ctx, zo_variant(ctx->kernels->traffic_only, buffers), &args, buffers->n);
+    zo_run_chunked(ctx, zo_variant(ctx->kernels->traffic_only, buffers), &args, buffers->n,
+                   zo_granule_for(buffers->moments_dtype));
     return ZO_OK;
 }
 
@@ -371,7 +406,7 @@ static void zo_run_elementwise(const zo_adam *ctx, zo_cast_range_fn kernel, void
     {
         zo_pin_team_worker(master_cpu, &ctx->team_cpus);
         size_t begin, end;
-        if (zo_this_thread_chunk(n, &begin, &end))
+        if (zo_this_thread_chunk(n, ZO_BLOCK_ELEMS, &begin, &end))
             kernel(dst, src, scale, begin, end);
     }
 }
@@ -409,4 +444,42 @@ zo_status zo_adam_cast(zo_adam *ctx, void *dst, zo_dtype dst_dtype, const void *
         return ZO_OK;
     zo_run_elementwise(ctx, ctx->kernels->cast[src_dtype][dst_dtype], dst, src, scale, n);
     return ZO_OK;
+}
+
+/* Runs a quantizer kernel over [0, n) in whole blocks, a chunk per thread. */
+static zo_status zo_run_quantizer(zo_adam *ctx, const char *call, zo_q8_moment moment, zo_q8_range_fn const table[2],
+                                  void *codes, float *scales, float *values, size_t n)
+{
+    if (!ctx || ((!codes || !scales || !values) && n > 0))
+        return zo_fail(ZO_ERR_INVALID_ARGUMENT, "%s: %s is NULL", call,
+                       !ctx ? "ctx" : !codes ? "codes" : !scales ? "scales" : "values");
+    if (moment != ZO_Q8_FIRST_MOMENT && moment != ZO_Q8_SECOND_MOMENT)
+        return zo_fail(ZO_ERR_INVALID_ARGUMENT, "%s: moment %d is not a zo_q8_moment", call, (int)moment);
+    if (n == 0)
+        return ZO_OK;
+    zo_q8_range_fn kernel = table[moment];
+    int threads = zo_threads_for(ctx, n);
+    int master_cpu = zo_current_cpu();
+#pragma omp parallel num_threads(threads) if (threads > 1)
+    {
+        zo_pin_team_worker(master_cpu, &ctx->team_cpus);
+        size_t begin, end;
+        if (zo_this_thread_chunk(n, ZO_Q8_BLOCK_ELEMS, &begin, &end))
+            kernel(codes, scales, values, begin, end);
+    }
+    return ZO_OK;
+}
+
+zo_status zo_adam_quantize_moment(zo_adam *ctx, zo_q8_moment moment, const float *values, size_t n, void *codes,
+                                  float *scales)
+{
+    return zo_run_quantizer(ctx, "zo_adam_quantize_moment", moment, ctx ? ctx->kernels->quantize : NULL, codes,
+                            scales, (float *)values, n);
+}
+
+zo_status zo_adam_dequantize_moment(zo_adam *ctx, zo_q8_moment moment, const void *codes, const float *scales,
+                                    size_t n, float *values)
+{
+    return zo_run_quantizer(ctx, "zo_adam_dequantize_moment", moment, ctx ? ctx->kernels->dequantize : NULL,
+                            (void *)codes, (float *)scales, values, n);
 }

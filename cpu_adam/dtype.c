@@ -9,6 +9,9 @@ size_t zo_dtype_size(zo_dtype dtype)
     case ZO_DTYPE_F32: return 4;
     case ZO_DTYPE_F16: return 2;
     case ZO_DTYPE_BF16: return 2;
+    case ZO_DTYPE_I8:
+    case ZO_DTYPE_U8:
+    case ZO_DTYPE_Q8: return 1;
     }
     return 0;
 }
@@ -19,6 +22,9 @@ const char *zo_dtype_name(zo_dtype dtype)
     case ZO_DTYPE_F32: return "f32";
     case ZO_DTYPE_F16: return "f16";
     case ZO_DTYPE_BF16: return "bf16";
+    case ZO_DTYPE_I8: return "i8";
+    case ZO_DTYPE_U8: return "u8";
+    case ZO_DTYPE_Q8: return "8bit";
     }
     return "invalid";
 }

@@ -4,7 +4,9 @@
 #define ZO_KERNELS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
+#include "zo/adam.h"
 #include "zo/dtype.h"
 
 /* Per-step constants, computed once in double and rounded to float, so every path
@@ -18,6 +20,7 @@ typedef struct zo_adam_coeffs {
     float inv_sqrt_bc2; /* 1 / sqrt(1 - beta2^step), or 1 without bias correction  */
     float l2;           /* Adam: weight_decay, added as l2 * w to the gradient; else 0 */
     float decay;        /* AdamW: -lr * weight_decay, applied as w += decay * w; else 0 */
+    uint32_t dither_seed; /* 8-bit moments: this step's dither (zo_q8_dither_seed)     */
 } zo_adam_coeffs;
 
 typedef struct zo_adam_kernel_args {
@@ -27,6 +30,8 @@ typedef struct zo_adam_kernel_args {
     void *exp_avg_sq;
     const void *grad;
     void *weights_out;
+    float *exp_avg_scale, *exp_avg_sq_scale; /* 8-bit moments: a scale per block */
+    uint64_t first_index;                    /* 8-bit moments: element 0's, for the dither */
 } zo_adam_kernel_args;
 
 /* Updates elements [begin, end) of the arrays in args. */
@@ -40,9 +45,37 @@ typedef double (*zo_sumsq_range_fn)(const void *data, size_t begin, size_t end);
 typedef void (*zo_cast_range_fn)(void *dst, const void *src, float scale, size_t begin,
                                  size_t end);
 
+/* 8-bit moments of the blocks in [begin, end) (begin a multiple of ZO_Q8_BLOCK_ELEMS)
+ * from fp32 values, or back: codes[i], scales[i / ZO_Q8_BLOCK_ELEMS], values[i]. */
+typedef void (*zo_q8_range_fn)(void *codes, float *scales, float *values, size_t begin, size_t end);
+
+/* The dither of the moments' rounding (kernel_body.h), drawn per block: a 32-bit hash
+ * (murmur3's finalizer) of the block's first element's index in the whole state
+ * (zo_adam_buffers.first_index + its index in the buffers, modulo 2^32) and of the step
+ * gives each moment an offset u in [0, 1), and element j of the block gets
+ * frac(j * golden ratio + u): a rotated Weyl sequence, evenly spread in the block and,
+ * over the steps, uniform for each element (so the rounding stays unbiased). Scalar
+ * per block, three float operations per vector: the same bits in every path and for
+ * any thread count. */
+static inline uint32_t zo_q8_dither_seed(uint64_t step)
+{
+    return (uint32_t)((step * UINT64_C(0x9E3779B97F4A7C15)) >> 32);
+}
+
+static inline uint32_t zo_q8_dither_hash(uint32_t index, uint32_t seed)
+{
+    uint32_t h = index * 0x9E3779B1u ^ seed;
+    h ^= h >> 16;
+    h *= 0x85EBCA6Bu;
+    h ^= h >> 13;
+    h *= 0xC2B2AE35u;
+    h ^= h >> 16;
+    return h;
+}
+
 /* Index of each variant in the tables below. */
-enum { ZO_GRAD_KINDS = 3 };                /* by zo_dtype                   */
-enum { ZO_MOMENT_F32 = 0, ZO_MOMENT_BF16 = 1, ZO_MOMENT_KINDS = 2 };
+enum { ZO_GRAD_KINDS = 3 };                /* by zo_dtype: f32, f16, bf16   */
+enum { ZO_MOMENT_F32 = 0, ZO_MOMENT_BF16 = 1, ZO_MOMENT_Q8 = 2, ZO_MOMENT_KINDS = 3 };
 enum { ZO_OUT_NONE = 0, ZO_OUT_KINDS = 4 }; /* none, then 1 + zo_dtype      */
 
 typedef struct zo_adam_kernels {
@@ -54,6 +87,7 @@ typedef struct zo_adam_kernels {
     zo_sumsq_range_fn sum_squares[ZO_GRAD_KINDS];
     zo_cast_range_fn cast[ZO_GRAD_KINDS][ZO_GRAD_KINDS]; /* [src dtype][dst dtype] */
     zo_cast_range_fn accumulate[ZO_GRAD_KINDS];          /* fp32 dst += src, by src dtype */
+    zo_q8_range_fn quantize[2], dequantize[2];           /* by zo_q8_moment               */
 } zo_adam_kernels;
 
 extern const zo_adam_kernels zo_kernels_scalar;
@@ -80,7 +114,8 @@ static inline double zo_sumsq_combine_lanes(double lanes[ZO_SUMSQ_LANES])
  * tokens the kernel files paste into names and constants. */
 #define ZO_ADAM_VARIANTS_FOR(X, G, M)                                                    \
     X(G, M, NONE) X(G, M, F32) X(G, M, F16) X(G, M, BF16)
-#define ZO_ADAM_VARIANTS_FOR_GRAD(X, G) ZO_ADAM_VARIANTS_FOR(X, G, F32) ZO_ADAM_VARIANTS_FOR(X, G, BF16)
+#define ZO_ADAM_VARIANTS_FOR_GRAD(X, G)                                                  \
+    ZO_ADAM_VARIANTS_FOR(X, G, F32) ZO_ADAM_VARIANTS_FOR(X, G, BF16) ZO_ADAM_VARIANTS_FOR(X, G, Q8)
 #define ZO_ADAM_VARIANTS(X)                                                              \
     ZO_ADAM_VARIANTS_FOR_GRAD(X, F32) ZO_ADAM_VARIANTS_FOR_GRAD(X, F16)                   \
     ZO_ADAM_VARIANTS_FOR_GRAD(X, BF16)
@@ -92,6 +127,8 @@ static inline double zo_sumsq_combine_lanes(double lanes[ZO_SUMSQ_LANES])
 #define ZO_KIND_BF16 ZO_DTYPE_BF16
 #define ZO_MOMENT_INDEX_F32 ZO_MOMENT_F32
 #define ZO_MOMENT_INDEX_BF16 ZO_MOMENT_BF16
+#define ZO_MOMENT_INDEX_Q8 ZO_MOMENT_Q8
+#define ZO_KIND_Q8 ZO_DTYPE_Q8
 #define ZO_OUT_INDEX(O) (ZO_KIND_##O + 1)
 
 #define ZO_CAST_VARIANTS(X)                                                              \

@@ -32,6 +32,7 @@ zo_status zo_device_update_start(zo_engine *e)
     const char *unsupported = e->accumulation_steps > 1          ? "gradient accumulation"
                               : e->settings.delayed_param_update ? "zo.delayed_param_update"
                               : e->ranks > 1                     ? "several ranks"
+                              : e->settings.moments_dtype == ZO_DTYPE_Q8 ? "zo.moments_dtype \"8bit\""
                                                                  : NULL;
     if (unsupported)
         return zo_fail(ZO_ERR_NOT_SUPPORTED,

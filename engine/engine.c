@@ -16,6 +16,7 @@
 #include "error.h"
 #include "fault_injection.h"
 #include "memory_plan.h"
+#include "moments_state.h"
 #include "nvme/files.h"
 #include "optimizer_state.h"
 #include "stage3.h"
@@ -82,7 +83,7 @@ static zo_status zo_engine_allocate(zo_engine *e)
 {
     const zo_device *device = &e->device;
     size_t elems = e->layout.padded_elems, shard = zo_shard_elems(&e->layout);
-    size_t moment_bytes = shard * zo_dtype_size(e->settings.moments_dtype);
+    size_t moment_bytes = shard * zo_dtype_size(e->settings.moments_dtype); /* codes with 8 bits */
     zo_status status;
     /* stage 3 keeps the weights in the pinned buffer and gives the device slots
      * (stage3.c); stages 0-2 keep every weight and gradient on the device */
@@ -94,10 +95,15 @@ static zo_status zo_engine_allocate(zo_engine *e)
         return status;
     /* "nvme": the state lives in files, streamed through a ring (nvme/state.c) */
     bool host_state = !e->settings.nvme.enabled;
+    bool scaled_moments = e->settings.moments_dtype == ZO_DTYPE_Q8;
     if (host_state) {
         e->master = zo_host_zeroed(e, shard * sizeof(float));
         e->exp_avg = zo_host_zeroed(e, moment_bytes);
         e->exp_avg_sq = zo_host_zeroed(e, moment_bytes);
+    }
+    if (host_state && scaled_moments) {
+        e->exp_avg_scale = zo_host_zeroed(e, zo_q8_block_count(shard) * sizeof(float));
+        e->exp_avg_sq_scale = zo_host_zeroed(e, zo_q8_block_count(shard) * sizeof(float));
     }
     /* With accumulation the update reads the fp32 sum (a shard of it from stage 2, which
      * reduces every micro-step); without it, the delayed update (which overlaps the next
@@ -119,7 +125,9 @@ static zo_status zo_engine_allocate(zo_engine *e)
     e->jobs = calloc(buckets, sizeof *e->jobs);
     e->copy_down_began = calloc(buckets, sizeof *e->copy_down_began);
     e->copy_up_began = calloc(buckets, sizeof *e->copy_up_began);
-    if (!e->jobs || !e->grads_written || !e->copy_down_began || !e->copy_up_began || (host_state && (!e->master || !e->exp_avg || !e->exp_avg_sq)) ||
+    if (!e->jobs || !e->grads_written || !e->copy_down_began || !e->copy_up_began ||
+        (host_state && (!e->master || !e->exp_avg || !e->exp_avg_sq)) ||
+        (host_state && scaled_moments && (!e->exp_avg_scale || !e->exp_avg_sq_scale)) ||
         (e->accumulation_steps > 1 && !e->accumulated) ||
         !e->param_ready || !e->bucket_pending || !e->bucket_stats || !e->bucket_landed || !e->bucket_generation || !e->h2d_done)
         return zo_fail(ZO_ERR_OUT_OF_MEMORY, "zo_engine_create: out of host memory for %zu parameters",
@@ -214,8 +222,10 @@ static zo_status zo_engine_build(zo_engine *e, const zo_param_desc *params, size
     zo_trace_path_for_rank(settings->trace_file, e->rank, e->ranks, trace_path, sizeof trace_path);
     if ((status = zo_check_param_names(params, param_count)) ||
         (settings->trace_file[0] && (status = zo_trace_open(trace_path, &e->trace))) ||
-        (status = zo_partition_build(params, param_count, settings->reduce_bucket_size, e->ranks,
-                                     &e->layout)) ||
+        (status = zo_partition_build(params, param_count,
+                                     zo_layout_bucket_elems(settings->reduce_bucket_size, settings->moments_dtype,
+                                                            e->ranks),
+                                     e->ranks, &e->layout)) ||
         (status = zo_engine_start_device(e)) || (status = zo_engine_check_plan(e)) ||
         (status = zo_engine_allocate(e)))
         return status;
@@ -294,7 +304,7 @@ void zo_engine_destroy(zo_engine **engine)
     zo_trace_close(&e->trace); /* after the streams: every span is in */
     zo_adam_destroy(&e->adam);
     zo_topology_destroy(&e->topology);
-    free(e->master), free(e->exp_avg), free(e->exp_avg_sq);
+    free(e->master), free(e->exp_avg), free(e->exp_avg_sq), free(e->exp_avg_scale), free(e->exp_avg_sq_scale);
     if (!e->comm_broken) /* stage 1 sends from it */
         free(e->accumulated);
     free(e->param_ready), free(e->bucket_pending), free(e->bucket_stats), free(e->bucket_landed);

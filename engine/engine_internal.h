@@ -81,6 +81,8 @@ struct zo_engine {
     float *master;                       /* this rank's shard of the fp32 master weights
                                             (NULL with the "nvme" strategy: in its files) */
     void *exp_avg, *exp_avg_sq;          /* its shard of the moments, settings.moments_dtype */
+    float *exp_avg_scale, *exp_avg_sq_scale; /* 8-bit moments: their block scales
+                                                (moments_state.h), else NULL     */
     float *accumulated;                  /* fp32 gradient sum (accumulation > 1): the
                                             shard from stage 2, the whole flat space
                                             before (stage 1 reduces it at the boundary) */

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "memory_plan.h"
+#include "moments_state.h"
 
 #include "checked_math.h"
 #include "config/batch_size.h"
@@ -139,18 +140,20 @@ zo_status zo_plan_for_layout(const zo_settings *s, const zo_partition *layout,
 {
     uint64_t elems = layout->padded_elems, ranks = layout->ranks;
     uint64_t dtype_bytes = s->fp16_enabled || s->bf16_enabled ? 2 : 4;
-    uint64_t moment_bytes = zo_dtype_size(s->moments_dtype);
     /* each rank holds its 1/ranks shard of the optimizer state (ZeRO stage >= 1) and,
      * from stage 2, of the fp32 gradient sum; `elems` is already padded to split evenly.
      * Every product saturates: an absurd model needs UINT64_MAX bytes, which never fits. */
     uint64_t shard = s->stage >= 1 ? elems / ranks + (elems % ranks != 0) : elems;
     uint64_t gradient_sum = accumulation == 1 ? 0 : s->stage >= 2 ? shard : elems;
     uint64_t flat_bytes = zo_mul_saturated(elems, dtype_bytes); /* one 16- or 32-bit copy */
-    uint64_t optimizer_bytes = zo_mul_saturated(shard, 4 + 2 * moment_bytes);
-    /* "nvme": the state is in a file; host memory holds the ring that streams it */
+    /* fp32 master weights plus both moments (8-bit ones with their block scales) */
+    uint64_t optimizer_bytes = zo_add_saturated(zo_mul_saturated(shard, 4),
+                                                zo_moments_host_bytes(s->moments_dtype, shard));
+    /* "nvme": the state is in a file; host memory holds the ring that streams it (f32
+     * or bf16 moments: it refuses 8-bit ones) */
     zo_nvme_sizes nvme = {0};
     if (s->nvme.enabled)
-        nvme = zo_nvme_sizes_for(layout, moment_bytes, s->nvme.buffer_count);
+        nvme = zo_nvme_sizes_for(layout, zo_dtype_size(s->moments_dtype), s->nvme.buffer_count);
     uint64_t host_optimizer_bytes = s->nvme.enabled ? nvme.ring_bytes : optimizer_bytes;
     *plan = (zo_memory_plan){
         .param_elems = elems,
@@ -220,19 +223,23 @@ zo_status zo_plan_for_layout(const zo_settings *s, const zo_partition *layout,
         return ZO_OK;
     }
     if (plan->host_available_bytes && host_total > plan->host_available_bytes) {
-        uint64_t saving = s->moments_dtype == ZO_DTYPE_F32 ? zo_mul_saturated(shard, 4) : 0;
-        char optimizer[32], staging[32], saved[32];
+        uint64_t q8_moments = zo_moments_host_bytes(ZO_DTYPE_Q8, shard);
+        uint64_t moments = zo_moments_host_bytes(s->moments_dtype, shard);
+        uint64_t saving = moments > q8_moments ? moments - q8_moments : 0;
+        char optimizer[32], staging[32], saved[32], suggestion[96] = "";
+        if (saving > 0)
+            snprintf(suggestion, sizeof suggestion, "zo.moments_dtype \"8bit\" would save %s, ",
+                     zo_format_byte_size(saving, saved, sizeof saved));
         snprintf(plan->verdict, sizeof plan->verdict,
                  "host memory needed %s (master weights, moments and any fp32 gradient sum "
                  "%s, staging %s%s) but "
-                 "only %s is available; zo.moments_dtype \"bf16\" would save %s, more "
+                 "only %s is available; %smore "
                  "ranks with zero_optimization.stage >= 1 divide the optimizer state",
                  zo_format_byte_size(host_total, needed, sizeof needed),
                  zo_format_byte_size(plan->host_bytes, optimizer, sizeof optimizer),
                  zo_format_byte_size(plan->pinned_bytes, staging, sizeof staging),
                  plan->device_is_host ? ", host-backend device buffers" : "",
-                 zo_format_byte_size(plan->host_available_bytes, limit, sizeof limit),
-                 zo_format_byte_size(saving, saved, sizeof saved));
+                 zo_format_byte_size(plan->host_available_bytes, limit, sizeof limit), suggestion);
         return ZO_OK;
     }
     plan->fits = true;
@@ -262,7 +269,9 @@ zo_status zo_engine_plan(const zo_config *config, const zo_param_desc *params, s
     zo_status status = zo_resolve_accumulation(settings, ranks, &accumulation);
     if (status == ZO_OK)
         status =
-            zo_partition_build(params, param_count, settings->reduce_bucket_size, ranks, &layout);
+            zo_partition_build(params, param_count,
+                               zo_layout_bucket_elems(settings->reduce_bucket_size, settings->moments_dtype, ranks),
+                               ranks, &layout);
     if (status != ZO_OK)
         return status;
     /* where zo_engine_create would put the device buffers */

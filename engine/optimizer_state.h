@@ -86,7 +86,9 @@ static inline zo_status zo_optimizer_state_write(zo_engine *e, size_t tensor, si
 /* One bucket piece of the state where Adam reads and writes it. */
 typedef struct zo_host_state_piece {
     float *master;
-    void *exp_avg, *exp_avg_sq; /* settings.moments_dtype */
+    void *exp_avg, *exp_avg_sq;          /* settings.moments_dtype */
+    float *exp_avg_scale, *exp_avg_sq_scale; /* 8-bit moments: their blocks' scales */
+    uint64_t first_index;                /* 8-bit moments: the piece's index in the shard */
 } zo_host_state_piece;
 
 /* The host strategy's pieces, shared with the "nvme" strategy, which runs the same

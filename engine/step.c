@@ -8,6 +8,7 @@
 #include "engine_internal.h"
 #include "error.h"
 #include "lr_schedule.h"
+#include "moments_state.h"
 #include "optimizer_state.h"
 #include "stage3.h"
 #include "stage3_shard.h"
@@ -356,6 +357,9 @@ zo_status zo_host_update_piece(zo_engine *e, size_t b, const zo_host_state_piece
         .exp_avg = state->exp_avg,
         .exp_avg_sq = state->exp_avg_sq,
         .moments_dtype = e->settings.moments_dtype,
+        .exp_avg_scale = state->exp_avg_scale,
+        .exp_avg_sq_scale = state->exp_avg_sq_scale,
+        .first_index = state->first_index,
         .grad = zo_at((void *)plan->grad, grad_offset, zo_dtype_size(plan->grad_dtype)),
         .grad_dtype = plan->grad_dtype,
         .grad_scale = plan->grad_scale,
@@ -380,9 +384,15 @@ zo_status zo_host_update_piece(zo_engine *e, size_t b, const zo_host_state_piece
 /* The host strategy's update: the piece's state is in the host copies. */
 static zo_status zo_host_update_bucket(zo_engine *e, size_t b)
 {
-    size_t shard = zo_shard_offset(&e->layout, b), moment_bytes = zo_dtype_size(e->settings.moments_dtype);
-    zo_host_state_piece state = {e->master + shard, zo_at(e->exp_avg, shard, moment_bytes),
-                                 zo_at(e->exp_avg_sq, shard, moment_bytes)};
+    size_t shard = zo_shard_offset(&e->layout, b);
+    zo_adam_buffers moments = {0};
+    zo_moments_point(e, shard, &moments);
+    zo_host_state_piece state = {.master = e->master + shard,
+                                 .exp_avg = moments.exp_avg,
+                                 .exp_avg_sq = moments.exp_avg_sq,
+                                 .exp_avg_scale = moments.exp_avg_scale,
+                                 .exp_avg_sq_scale = moments.exp_avg_sq_scale,
+                                 .first_index = moments.first_index};
     bool updated;
     return zo_host_update_piece(e, b, &state, ZO_OK, &updated);
 }

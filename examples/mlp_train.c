@@ -22,6 +22,10 @@ const char mlp_default_config_format[] =
     "{" MLP_TRAINING_JSON " \"zero_optimization\": {\"stage\": 2, " MLP_ZERO_JSON "},"
     " \"zo\": {\"device\": \"%s\"}}";
 
+const char mlp_moments_config_format[] =
+    "{" MLP_TRAINING_JSON " \"zero_optimization\": {\"stage\": 2, " MLP_ZERO_JSON "},"
+    " \"zo\": {\"device\": \"%s\", \"moments_dtype\": \"%s\"}}";
+
 /* (backend, stage3_max_live_parameters, stage3_param_persistence_threshold,
  * stage3_prefetch_bucket_size, ", \"device_memory_budget\": N" or "") */
 static const char stage3_config_format[] =
@@ -66,13 +70,20 @@ static const char usage[] =
     "                        more: one weight matrix live plus the biases must fit)\n"
     "  --compare-stage3      train twice, with the built-in config at stage 2 and at\n"
     "                        stage 3, and require bit-identical losses\n"
+    "  --moments DTYPE       the built-in config with zo.moments_dtype DTYPE (f32, bf16\n"
+    "                        or 8bit)\n"
+    "  --compare-moments     train three times from the same seed, with f32, bf16 and\n"
+    "                        8bit moments; report the final losses and how far the\n"
+    "                        curves ever were apart; pass when 8bit ends within 2%%\n"
+    "                        of f32\n"
     "  --print-every N       a log line every N steps (10)\n"
     "  --seed N              initialization and data (1)\n"
     "  --quiet               only the summary\n"
     "Exits 0 when the loss of the last 10 steps is below half that of the first 10\n"
     "(with --compare-*: when the two runs' losses are identical), 2 when the loss\n"
     "did not fall so, 3 when checkpointing or stage 3 changed the losses, 4 when the\n"
-    "device memory's high-water mark passed its budget, 1 on an error.\n";
+    "device memory's high-water mark passed its budget, 5 when 8bit moments ended\n"
+    "more than 2%% above f32 (--compare-moments), 1 on an error.\n";
 
 /* A whole decimal number in [min, max]; prints why not. */
 static bool parse_count(const char *option, const char *text, size_t min, size_t max, size_t *out)
@@ -115,7 +126,12 @@ int mlp_parse_options(int argc, char **argv, mlp_options *out)
             ok = parse_count(arg, value, 1, (size_t)1 << 40, &out->print_every);
         else if (!strcmp(arg, "--seed"))
             ok = parse_count(arg, value, 0, SIZE_MAX, &seed), out->seed = seed;
-        else if (!strcmp(arg, "--config")) {
+        else if (!strcmp(arg, "--moments")) {
+            ok = value && (!strcmp(value, "f32") || !strcmp(value, "bf16") || !strcmp(value, "8bit"));
+            out->moments_dtype = value;
+            if (!ok)
+                fprintf(stderr, "--moments wants f32, bf16 or 8bit\n");
+        } else if (!strcmp(arg, "--config")) {
             ok = value != NULL;
             out->config_path = value;
             if (!ok)
@@ -128,6 +144,8 @@ int mlp_parse_options(int argc, char **argv, mlp_options *out)
                 out->stage3 = true;
             else if (!strcmp(arg, "--compare-stage3"))
                 out->compare_stage3 = true;
+            else if (!strcmp(arg, "--compare-moments"))
+                out->compare_moments = true;
             else if (!strcmp(arg, "--quiet"))
                 out->quiet = true;
             else if (!strcmp(arg, "--help") || !strcmp(arg, "-h")) {
@@ -149,6 +167,10 @@ int mlp_parse_options(int argc, char **argv, mlp_options *out)
         refused = "--compare-checkpoint and --compare-stage3 are two runs each: one at a time";
     else if ((out->stage3 || out->compare_stage3) && out->config_path)
         refused = "--stage3 and --compare-stage3 use the built-in configs: not with --config";
+    else if ((out->moments_dtype || out->compare_moments) && (out->config_path || out->stage3))
+        refused = "--moments and --compare-moments edit the built-in stage-2 config: not with --config or --stage3";
+    else if (out->compare_moments && (out->compare_checkpoint || out->compare_stage3))
+        refused = "--compare-moments is three runs: not with another --compare-*";
     if (refused) {
         fprintf(stderr, "%s\n", refused);
         return 1;
@@ -180,7 +202,10 @@ bool mlp_engine_open(const mlp_options *options, const char *device, zo_engine *
     else if (options->config_path)
         MLP_CHECK(zo_config_from_file(options->config_path, &config));
     else {
-        if (!options->stage3)
+        if (options->moments_dtype)
+            snprintf(default_config, sizeof default_config, mlp_moments_config_format, device,
+                     options->moments_dtype);
+        else if (!options->stage3)
             snprintf(default_config, sizeof default_config, mlp_default_config_format, device);
         else if (!mlp_stage3_config(shape, device, default_config, sizeof default_config)) {
             fprintf(stderr, "mlp_engine_open: the stage-3 config does not fit its buffer\n");
@@ -355,6 +380,12 @@ static size_t window(const mlp_log *log) { return log->steps < 10 ? log->steps :
 
 double mlp_log_first_loss(const mlp_log *log) { return mean_loss(log, 0, window(log)); }
 
+double mlp_log_tail_loss(const mlp_log *log)
+{
+    size_t tail = log->steps / 10 > 10 ? log->steps / 10 : window(log);
+    return mean_loss(log, log->steps - tail, tail);
+}
+
 double mlp_log_final_loss(const mlp_log *log)
 {
     return mean_loss(log, log->steps - window(log), window(log));
@@ -413,6 +444,18 @@ bool mlp_logs_identical(const mlp_log *a, const mlp_log *b)
         }
     }
     return true;
+}
+
+double mlp_logs_max_relative_difference(const mlp_log *a, const mlp_log *b, size_t *worst_step)
+{
+    double worst = 0.0;
+    *worst_step = 0;
+    for (size_t step = 0; step < a->steps && step < b->steps; step++) {
+        double difference = fabs(a->loss[step] - b->loss[step]) / fabs(a->loss[step]);
+        if (difference > worst)
+            worst = difference, *worst_step = step;
+    }
+    return worst;
 }
 
 double mlp_seconds(void)

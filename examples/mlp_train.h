@@ -40,6 +40,11 @@ typedef struct mlp_options {
                                 (mlp_stage3_config)                                 */
     bool compare_stage3;     /* --compare-stage3: the built-in config at stage 2, then
                                 at stage 3; passes when the losses are identical    */
+    const char *moments_dtype; /* --moments f32|bf16|8bit: the built-in config with this
+                                zo.moments_dtype; NULL: its default (f32)           */
+    bool compare_moments;    /* --compare-moments: the built-in config with f32, bf16
+                                and 8bit moments from the same seed; passes when the
+                                8bit run's final loss is within 2% of the f32 run's  */
     bool quiet;              /* --quiet: only the summary                           */
     uint64_t seed;           /* --seed (1): initialization and data                 */
 } mlp_options;
@@ -48,6 +53,10 @@ typedef struct mlp_options {
  * gradient clipping 1.0, ZeRO-2 with the optimizer offloaded, buckets of 65536
  * elements. A printf format: %s is the program's backend ("host" or "cuda"). */
 extern const char mlp_default_config_format[];
+
+/* The same with zo.moments_dtype: two %s, the backend and the moments' dtype. */
+extern const char mlp_moments_config_format[];
+
 
 /* The config used with --stage3, for `shape` on `device` ("host", "cuda"), into
  * text[size]: the built-in one's training (fp16, AdamW, clipping, buckets) at ZeRO
@@ -141,6 +150,12 @@ bool mlp_log_within_limit(const mlp_log *log);
 /* The mean loss of the first and of the last min(10, steps) steps. */
 double mlp_log_first_loss(const mlp_log *log);
 double mlp_log_final_loss(const mlp_log *log);
+/* The mean loss of the last tenth of the steps (at least the last 10): less noisy than
+ * the last 10 alone when two runs' curves are compared. */
+double mlp_log_tail_loss(const mlp_log *log);
+/* The largest relative difference of two runs' losses over their common steps, at
+ * *worst_step: how far apart the curves ever were. */
+double mlp_logs_max_relative_difference(const mlp_log *a, const mlp_log *b, size_t *worst_step);
 
 /* Whether the model learned: the final loss is below half the first. */
 bool mlp_log_learned(const mlp_log *log);

@@ -19,12 +19,52 @@ static int within_limit(const mlp_log *log, int result)
     return 4;
 }
 
+/* --compare-moments: the same training with f32, bf16 and 8-bit moments. 0 when the
+ * 8-bit run's final loss is within 2% of the f32 run's, 5 when not, 1 on an error. */
+static int compare_moments(const mlp_options *options)
+{
+    static const char *const dtypes[3] = {"f32", "bf16", "8bit"};
+    mlp_log logs[3] = {{0}};
+    int result = 1;
+    for (int k = 0; k < 3; k++) {
+        mlp_options run = *options;
+        run.moments_dtype = dtypes[k];
+        if (!mlp_log_init(&logs[k], options->steps)) {
+            fprintf(stderr, "out of memory\n");
+            goto done;
+        }
+        if (mlp_train_host(&run, options->checkpoint_every, &logs[k]) != 0)
+            goto done;
+    }
+    double reference = mlp_log_final_loss(&logs[0]), reference_tail = mlp_log_tail_loss(&logs[0]);
+    printf("moments  final loss (last 10 steps)  vs f32   last tenth of the steps  vs f32   max curve "
+           "difference vs f32 (at step)\n");
+    for (int k = 0; k < 3; k++) {
+        size_t worst_step = 0;
+        double worst = mlp_logs_max_relative_difference(&logs[0], &logs[k], &worst_step);
+        double final = mlp_log_final_loss(&logs[k]), tail = mlp_log_tail_loss(&logs[k]);
+        printf("%-8s %28.6f  %+7.2f%%  %23.6f  %+7.2f%%  %18.2f%% (%zu)\n", dtypes[k], final,
+               100.0 * (final - reference) / reference, tail, 100.0 * (tail - reference_tail) / reference_tail,
+               100.0 * worst, worst_step + 1);
+    }
+    double q8_final = mlp_log_final_loss(&logs[2]);
+    result = q8_final <= 1.02 * reference ? 0 : 5;
+    printf("8bit moments end %s 2%% of f32 (final loss, the mean of the last 10 steps)\n",
+           result == 0 ? "within" : "MORE than");
+done:
+    for (int k = 0; k < 3; k++)
+        mlp_log_free(&logs[k]);
+    return result;
+}
+
 int main(int argc, char **argv)
 {
     mlp_options options;
     int parsed = mlp_parse_options(argc, argv, &options);
     if (parsed != 0)
         return parsed == 2 ? 0 : 1;
+    if (options.compare_moments)
+        return compare_moments(&options);
     mlp_log first = {0}, second = {0};
     int result = 1;
     if (!mlp_log_init(&first, options.steps) || !mlp_log_init(&second, options.steps)) {

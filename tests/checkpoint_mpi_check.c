@@ -29,15 +29,16 @@ static void check_status(zo_status got, zo_status expected, const char *what)
 }
 
 /* Stage 2 over the world, fp16; `delayed`: with the delayed update, whose device lags
- * the master weights by a step (the checkpoint keeps both). */
-static zo_engine *create_engine_with(bool delayed)
+ * the master weights by a step (the checkpoint keeps both); `moments`: their dtype
+ * (8bit: each rank's shard holds its codes and block scales). */
+static zo_engine *create_engine_with(bool delayed, const char *moments)
 {
     char json[512];
     snprintf(json, sizeof json,
              "{\"fp16\": {\"enabled\": true}, \"zero_optimization\": {\"stage\": 2, "
              "\"reduce_bucket_size\": 512}, \"zo\": {\"device\": \"host\", \"comm\": \"mpi\", "
-             "\"delayed_param_update\": %s}}",
-             delayed ? "true" : "false");
+             "\"delayed_param_update\": %s, \"moments_dtype\": \"%s\"}}",
+             delayed ? "true" : "false", moments);
     zo_config *config = NULL;
     check_status(zo_config_from_string(json, &config), ZO_OK, "config");
     zo_engine *engine = NULL;
@@ -46,7 +47,7 @@ static zo_engine *create_engine_with(bool delayed)
     return engine;
 }
 
-static zo_engine *create_engine(void) { return create_engine_with(false); }
+static zo_engine *create_engine(void) { return create_engine_with(false, "f32"); }
 
 static float value_of(size_t param, size_t i, float seed)
 {
@@ -122,24 +123,24 @@ static void all_masters(zo_engine *e, float *out)
 
 /* Sharded resume: 3 steps, save, 3 more steps, against a fresh engine that loads the
  * save and takes the same 3 steps: the same bits on every rank. */
-static void check_resume_after_steps(const char *dir, bool delayed)
+static void check_resume_after_steps(const char *dir, bool delayed, const char *moments)
 {
     enum { ALL = 1000 + 37 + 2500 };
     static float straight[ALL], resumed[ALL];
-    zo_engine *a = create_engine_with(delayed);
+    zo_engine *a = create_engine_with(delayed, moments);
     set_all(a, 0.125f);
     train_steps(a, 0, 3);
     check_status(zo_engine_save(a, dir), ZO_OK, "zo_engine_save after 3 steps");
     train_steps(a, 3, 3);
     all_masters(a, straight);
-    zo_engine *b = create_engine_with(delayed);
+    zo_engine *b = create_engine_with(delayed, moments);
     check_status(zo_engine_load(b, dir), ZO_OK, "zo_engine_load");
     train_steps(b, 3, 3);
     all_masters(b, resumed);
     if (memcmp(straight, resumed, sizeof straight) != 0 || zo_engine_step_count(a) != zo_engine_step_count(b) ||
         zo_engine_loss_scale(a) != zo_engine_loss_scale(b))
-        failf("%s3 steps, save, load, 3 steps differ from 6 steps (steps %llu vs %llu)",
-              delayed ? "delayed update: " : "", (unsigned long long)zo_engine_step_count(a), (unsigned long long)zo_engine_step_count(b));
+        failf("%s%s moments: 3 steps, save, load, 3 steps differ from 6 steps (steps %llu vs %llu)",
+              delayed ? "delayed update: " : "", moments, (unsigned long long)zo_engine_step_count(a), (unsigned long long)zo_engine_step_count(b));
     if (memcmp(straight, resumed, sizeof straight) == 0 && zo_engine_step_count(a) != 6)
         failf("expected 6 steps taken, got %llu", (unsigned long long)zo_engine_step_count(a));
     zo_engine_destroy(&b);
@@ -184,8 +185,11 @@ int main(int argc, char **argv)
 
     char resume_dir[1100];
     snprintf(resume_dir, sizeof resume_dir, "%s/resume", argv[1]);
-    check_resume_after_steps(resume_dir, false);
-    check_resume_after_steps(resume_dir, true);
+    check_resume_after_steps(resume_dir, false, "f32");
+    check_resume_after_steps(resume_dir, true, "f32");
+    check_resume_after_steps(resume_dir, false, "8bit");
+    if (my_rank == 0) /* the master weights of 8-bit moments' shards export as ever */
+        check_status(zo_checkpoint_export(resume_dir, out), ZO_OK, "zo_checkpoint_export (8-bit moments)");
 
     /* the last rank's shard goes bad: nobody loads, nobody changes */
     MPI_Barrier(MPI_COMM_WORLD);

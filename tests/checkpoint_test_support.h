@@ -123,7 +123,9 @@ typedef struct ckpt_snapshot {
     float master[CKPT_MODEL_ELEMS];
     unsigned char exp_avg[CKPT_MAX_FLAT_ELEMS * 4], exp_avg_sq[CKPT_MAX_FLAT_ELEMS * 4];
     unsigned char device_weights[CKPT_MAX_FLAT_ELEMS * 4];
-    size_t moment_bytes, weight_bytes;
+    float exp_avg_scale[CKPT_MAX_FLAT_ELEMS / ZO_Q8_BLOCK_ELEMS + 1]; /* 8-bit moments */
+    float exp_avg_sq_scale[CKPT_MAX_FLAT_ELEMS / ZO_Q8_BLOCK_ELEMS + 1];
+    size_t moment_bytes, weight_bytes, scale_bytes;
     uint64_t steps, micro_steps;
     zo_loss_scaler scaler;
 } ckpt_snapshot;
@@ -140,6 +142,12 @@ static inline void ckpt_snapshot_of(zo_engine *e, ckpt_snapshot *s)
     cr_assert(le(sz, s->moment_bytes, sizeof s->exp_avg));
     memcpy(s->exp_avg, e->exp_avg, s->moment_bytes);
     memcpy(s->exp_avg_sq, e->exp_avg_sq, s->moment_bytes);
+    if (e->settings.moments_dtype == ZO_DTYPE_Q8) {
+        s->scale_bytes = zo_q8_block_count(zo_shard_elems(&e->layout)) * sizeof(float);
+        cr_assert(le(sz, s->scale_bytes, sizeof s->exp_avg_scale));
+        memcpy(s->exp_avg_scale, e->exp_avg_scale, s->scale_bytes);
+        memcpy(s->exp_avg_sq_scale, e->exp_avg_sq_scale, s->scale_bytes);
+    }
     memcpy(s->device_weights, zo_engine_weights(e, 0), s->weight_bytes);
     s->steps = e->steps;
     s->micro_steps = e->micro_steps;
@@ -167,6 +175,11 @@ static inline void ckpt_assert_same(const ckpt_snapshot *a, const ckpt_snapshot 
               "%s: exp_avg_sq differs", what);
     cr_assert(eq(int, memcmp(a->device_weights, b->device_weights, a->weight_bytes), 0),
               "%s: device weights differ", what);
+    cr_assert(eq(sz, a->scale_bytes, b->scale_bytes), "%s: 8-bit moments in one only", what);
+    cr_assert(eq(int, memcmp(a->exp_avg_scale, b->exp_avg_scale, a->scale_bytes), 0),
+              "%s: exp_avg scales differ", what);
+    cr_assert(eq(int, memcmp(a->exp_avg_sq_scale, b->exp_avg_sq_scale, a->scale_bytes), 0),
+              "%s: exp_avg_sq scales differ", what);
 }
 
 /* A fresh directory under /tmp for this test; ckpt_remove_scratch deletes it. */

@@ -1,7 +1,7 @@
 /* Checkpoints resume bit-exactly: N steps, save, load into a fresh engine, M steps
  * give the same bits (master weights, both moments, device weights, step count, loss
  * scaler) as N + M steps without a break; for fp16 and bf16, with and without
- * accumulation, f32 and bf16 moments. Also: saving twice replaces, a save inside an
+ * accumulation, f32, bf16 and 8-bit moments (codes and block scales). Also: saving twice replaces, a save inside an
  * accumulation is refused, and what a crash between the fallback's renames leaves is
  * found by load. */
 #include <sys/stat.h>
@@ -28,6 +28,12 @@ static const resume_case resume_cases[] = {
     {"bf16, delayed update, 2 accumulated micro-steps",
      CKPT_CONFIG_ZO("\"bf16\": {\"enabled\": true}, \"gradient_accumulation_steps\": 2,",
                     "\"delayed_param_update\": true,"),
+     2},
+    {"fp16 with 8-bit moments (an overflow after the resume)",
+     CKPT_CONFIG_ZO(CKPT_FP16, "\"moments_dtype\": \"8bit\","), 1},
+    {"bf16 with 8-bit moments, stage 1, buckets rounded to whole blocks, 2 accumulated micro-steps",
+     "{\"bf16\": {\"enabled\": true}, \"gradient_accumulation_steps\": 2, \"zero_optimization\": "
+     "{\"stage\": 1, \"reduce_bucket_size\": 700}, \"zo\": {\"device\": \"host\", \"moments_dtype\": \"8bit\"}}",
      2},
     {"fp16, stage 1",
      "{\"fp16\": {\"enabled\": true, \"initial_scale_power\": 4}, \"zero_optimization\": "

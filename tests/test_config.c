@@ -449,7 +449,9 @@ static const bad_config bad_configs[] = {
     {"{\"zo\": {\"comm\": \"nccl\"}}", ZO_ERR_CONFIG,
      "zo.comm is \"nccl\", must be one of \"auto\", \"single\", \"mpi\"", NULL},
     {"{\"zo\": {\"moments_dtype\": \"fp16\"}}", ZO_ERR_CONFIG,
-     "zo.moments_dtype is \"fp16\", must be one of \"f32\", \"bf16\"", NULL},
+     "zo.moments_dtype is \"fp16\", must be one of \"f32\", \"bf16\", \"8bit\"", NULL},
+    {"{\"zo\": {\"moments_dtype\": \"int8\"}}", ZO_ERR_CONFIG,
+     "zo.moments_dtype is \"int8\", must be one of \"f32\", \"bf16\", \"8bit\"", NULL},
     {"{\"zero_optimization\": {\"offload_optimizer\": {\"device\": \"gpu\"}}}", ZO_ERR_CONFIG,
      "zero_optimization.offload_optimizer.device is \"gpu\", must be one of \"none\", \"cpu\", "
      "\"nvme\"",
@@ -692,5 +694,14 @@ Test(config_api, null_arguments_are_refused_and_destroy_is_safe)
     config = parse_ok("{}");
     zo_config_destroy(&config);
     cr_assert(config == NULL);
+    zo_config_destroy(&config);
+}
+
+Test(config, eight_bit_moments_are_accepted)
+{
+    zo_config *config = NULL;
+    cr_assert(eq(int, zo_config_from_string("{\"zo\": {\"moments_dtype\": \"8bit\"}}", &config), ZO_OK), "%s",
+              zo_last_error());
+    cr_assert(eq(int, zo_config_settings(config)->moments_dtype, ZO_DTYPE_Q8));
     zo_config_destroy(&config);
 }

@@ -123,6 +123,7 @@ SPOIL(unknown_bind, s->bind = (zo_bind_mode)7)
 SPOIL(bad_cpu_list, s->bind = ZO_BIND_CPUS; strcpy(s->bind_cpus, "0-"))
 SPOIL(unterminated_trace, memset(s->trace_file, 'x', sizeof s->trace_file))
 SPOIL(f16_moments, s->moments_dtype = ZO_DTYPE_F16)
+SPOIL(code_moments, s->moments_dtype = ZO_DTYPE_I8)
 SPOIL(two_precisions, s->fp16_enabled = true; s->bf16_enabled = true)
 SPOIL(scale_over_float, s->loss_scale = 1e39)
 SPOIL(reserved_byte, s->reserved[3] = 1)
@@ -178,6 +179,8 @@ static const bad_field bad_fields[] = {
     {"unterminated trace", unterminated_trace, ZO_ERR_CONFIG,
      "zo_settings.trace_file (config key zo.trace) has no terminating NUL"},
     {"f16 moments", f16_moments, ZO_ERR_CONFIG, "zo_settings.moments_dtype (config key zo.moments_dtype) is 1"},
+    {"int8 moments (ZO_DTYPE_Q8 is the 8-bit format)", code_moments, ZO_ERR_CONFIG,
+     "zo_settings.moments_dtype (config key zo.moments_dtype) is 3"},
     /* the checks across keys are the JSON reader's own, worded with its keys */
     {"two precisions", two_precisions, ZO_ERR_CONFIG, "fp16.enabled and bf16.enabled are both true"},
     {"scale over float", scale_over_float, ZO_ERR_CONFIG, "fp16.loss_scale 1e+39 overflows a float"},

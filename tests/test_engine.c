@@ -174,6 +174,67 @@ Test(engine, sixty_fp16_steps_match_cpu_adam_bit_for_bit)
     cr_expect(eq(ptr, e, NULL));
 }
 
+/* Where parameter p starts in the engine's flat space: on a multiple of 64 elements
+ * (partition.h), which 8-bit moments' blocks are counted in. */
+static size_t flat_offset(size_t param)
+{
+    size_t offset = 0;
+    for (size_t i = 0; i < param; i++)
+        offset = (offset + model[i].elems + 63) / 64 * 64;
+    return offset;
+}
+
+/* 8-bit moments through the engine equal cpu_adam run directly on the engine's flat
+ * layout (block scales cover the same elements: buckets are rounded to whole blocks,
+ * 300 -> 512), to the bit; and the memory plan counts 4 + 2 bytes per parameter plus
+ * the block scales. */
+Test(engine, eight_bit_moments_match_cpu_adam_on_the_flat_layout)
+{
+    zo_engine *e = engine_from("{\"fp16\": {\"enabled\": true, \"initial_scale_power\": 10},"
+                               " \"gradient_clipping\": 0,"
+                               " \"optimizer\": {\"type\": \"AdamW\", \"params\": {\"lr\": 0.001, \"weight_decay\": 0.01}},"
+                               " \"zero_optimization\": {\"stage\": 2, \"reduce_bucket_size\": 300},"
+                               " \"zo\": {\"device\": \"host\", \"threads\": 2, \"moments_dtype\": \"8bit\"}}");
+    enum { FLAT = 3588 }; /* 1000 -> 1024, + 37 = 1061 -> 1088, + 2500 */
+    cr_assert(eq(sz, flat_offset(2) + model[2].elems, (size_t)FLAT));
+    cr_assert(eq(sz, zo_engine_bucket_count(e), (size_t)8), "buckets of 512: 300 rounded to whole blocks");
+    zo_memory_plan plan;
+    cr_assert(eq(int, zo_engine_memory(e, &plan), ZO_OK));
+    cr_expect(eq(u64, plan.host_bytes, (uint64_t)FLAT * 6 + 2 * 4 * zo_q8_block_count(FLAT)),
+              "master 4 + codes 2 bytes per parameter, plus a scale per block and moment");
+    static float w[MODEL_ELEMS], grads[MODEL_ELEMS], got[MODEL_ELEMS];
+    static float ref_w[FLAT], ref_g[FLAT], m_scale[FLAT / 256 + 1], v_scale[FLAT / 256 + 1];
+    static int8_t ref_m[FLAT];
+    static uint8_t ref_v[FLAT];
+    initial_weights(w);
+    set_all_master(e, w);
+    for (size_t p = 0; p < PARAMS; p++)
+        memcpy(ref_w + flat_offset(p), w + model_offset(p), model[p].elems * sizeof(float));
+    zo_adam *direct = zo_test_context(ZO_CPU_ISA_AUTO, 1);
+    zo_adam_hparams hp;
+    zo_adam_default_hparams(&hp);
+    hp.weight_decay = 0.01f;
+    for (uint64_t step = 1; step <= 30; step++) {
+        float scale = zo_engine_loss_scale(e);
+        forward_wait_all(e);
+        get_all_master(e, w);
+        backward(e, w, step, scale, grads);
+        cr_assert(eq(int, zo_engine_step(e, NULL), ZO_OK), "%s", zo_last_error());
+        for (size_t p = 0; p < PARAMS; p++)
+            memcpy(ref_g + flat_offset(p), grads + model_offset(p), model[p].elems * sizeof(float));
+        zo_adam_buffers b = {.n = FLAT, .master = ref_w, .exp_avg = ref_m, .exp_avg_sq = ref_v,
+                             .moments_dtype = ZO_DTYPE_Q8, .grad = ref_g, .grad_dtype = ZO_DTYPE_F32,
+                             .grad_scale = 1.0f / scale, .exp_avg_scale = m_scale, .exp_avg_sq_scale = v_scale};
+        cr_assert(eq(int, zo_adam_step(direct, &hp, step, &b), ZO_OK), "%s", zo_last_error());
+    }
+    get_all_master(e, got);
+    for (size_t p = 0; p < PARAMS; p++)
+        cr_expect(memcmp(got + model_offset(p), ref_w + flat_offset(p), model[p].elems * sizeof(float)) == 0,
+                  "%s: master weights differ from cpu_adam's on the flat layout", model[p].name);
+    zo_adam_destroy(&direct);
+    zo_engine_destroy(&e);
+}
+
 /* An inf in one gradient skips exactly that step: master weights unchanged, step count
  * and scheduler not advanced, the scale halved (hysteresis 1); then training goes on. */
 Test(engine, an_overflow_skips_that_step_and_lowers_the_scale)

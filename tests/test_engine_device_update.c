@@ -191,7 +191,7 @@ Test(engine_device_update, a_checkpoint_saves_and_restores_the_device_state)
     cr_expect(eq(int, system(command), 0));
 }
 
-Test(engine_device_update, refuses_accumulation_and_the_delayed_update_by_name)
+Test(engine_device_update, refuses_accumulation_the_delayed_update_and_8bit_moments_by_name)
 {
     struct {
         const char *json, *named;
@@ -202,6 +202,8 @@ Test(engine_device_update, refuses_accumulation_and_the_delayed_update_by_name)
         {"{\"fp16\": {\"enabled\": true}, \"zo\": {\"device\": \"host\", \"delayed_param_update\": "
          "true}}",
          "zo.delayed_param_update"},
+        {"{\"fp16\": {\"enabled\": true}, \"zo\": {\"device\": \"host\", \"moments_dtype\": \"8bit\"}}",
+         "zo.moments_dtype \"8bit\""},
     };
     for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
         zo_engine *engine = new_engine(cases[c].json);

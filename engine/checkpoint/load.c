@@ -71,7 +71,8 @@ static zo_status zo_check_shard(zo_engine *e, const char *dir, zo_loaded_state *
 {
     zo_status status = zo_shard_open(dir, &s->manifest, e->rank, &s->file, s->entries);
     for (size_t t = 0; status == ZO_OK && t < ZO_SHARD_DEVICE_WEIGHTS; t++)
-        status = zo_st_verify(&s->file, s->entries[t]);
+        if (s->entries[t]) /* the state's tensors, the 8-bit moments' scales if any */
+            status = zo_st_verify(&s->file, s->entries[t]);
     if (status != ZO_OK || !zo_restores_lag(e, s))
         return status;
     const zo_st_entry *lagging = s->entries[ZO_SHARD_DEVICE_WEIGHTS];
@@ -142,10 +143,13 @@ static zo_status zo_read_streamed(zo_engine *e, const zo_loaded_state *s, size_t
  * against the engine's shard in pass 1), then the scalars. */
 static zo_status zo_replace_state(zo_engine *e, zo_loaded_state *s)
 {
-    void *state[] = {e->master, e->exp_avg, e->exp_avg_sq};
+    void *state[] = {e->master, e->exp_avg, e->exp_avg_sq, e->exp_avg_scale, e->exp_avg_sq_scale};
     for (size_t t = 0; t < ZO_SHARD_DEVICE_WEIGHTS; t++) {
-        zo_status status = e->optimizer_state->write_shard ? zo_read_streamed(e, s, t)
-                                                           : zo_st_read(&s->file, s->entries[t], state[t]);
+        if (!s->entries[t])
+            continue;
+        /* master weights and moments where the strategy keeps them ("nvme": its file) */
+        bool streamed = t <= ZO_SHARD_EXP_AVG_SQ && e->optimizer_state->write_shard;
+        zo_status status = streamed ? zo_read_streamed(e, s, t) : zo_st_read(&s->file, s->entries[t], state[t]);
         if (status != ZO_OK) {
             char cause[1024]; /* zo_fail writes where zo_last_error() points */
             snprintf(cause, sizeof cause, "%s", zo_last_error());

@@ -14,10 +14,12 @@
 #include "error.h"
 #include "json_checksum.h"
 
-static int zo_dtype_from_name(const char *name, zo_dtype *out)
+/* The weights' dtype (f32, f16, bf16), or with `moments` the moments' (f32, bf16, 8bit:
+ * f16 is refused later, by the engine's check, as before). */
+static int zo_dtype_from_name(const char *name, zo_dtype *out, bool moments)
 {
-    static const zo_dtype all[] = {ZO_DTYPE_F32, ZO_DTYPE_F16, ZO_DTYPE_BF16};
-    for (size_t i = 0; i < 3; i++)
+    static const zo_dtype all[] = {ZO_DTYPE_F32, ZO_DTYPE_F16, ZO_DTYPE_BF16, ZO_DTYPE_Q8};
+    for (size_t i = 0; i < (moments ? 4 : 3); i++)
         if (strcmp(name, zo_dtype_name(all[i])) == 0) {
             *out = all[i];
             return 0;
@@ -140,8 +142,8 @@ static zo_status zo_manifest_from_json(zo_manifest *m, json_t *root, const char 
         return zo_fail(ZO_ERR_IO, "%s is malformed: %s", path, error.text);
     if (ranks < 1 || padded < 0 || total < 0 || bucket < 1 || stage < 0 || stage > 3 || steps < 0 ||
         micro < 0 || window < 0 || hysteresis < 0 || hysteresis > 1 << 30 || hysteresis_left < 0 ||
-        hysteresis_left > 1 << 30 || iteration < 0 || zo_dtype_from_name(dtype, &m->dtype) != 0 ||
-        zo_dtype_from_name(moments_dtype, &m->moments_dtype) != 0 || !json_is_array(params) ||
+        hysteresis_left > 1 << 30 || iteration < 0 || zo_dtype_from_name(dtype, &m->dtype, false) != 0 ||
+        zo_dtype_from_name(moments_dtype, &m->moments_dtype, true) != 0 || !json_is_array(params) ||
         json_array_size(params) == 0 || strlen(save_id) != 16 || strlen(fingerprint) != 16)
         return zo_fail(ZO_ERR_IO, "%s is malformed: a count, dtype, id or params list out of range",
                        path);

@@ -73,7 +73,7 @@ typedef struct zo_st_file {
 } zo_st_file;
 
 /* Opens and validates a file as the safetensors library does: a header length that
- * fits the file, a JSON object, known dtypes (F32, F16, BF16), shapes that match their
+ * fits the file, a JSON object, known dtypes (F32, F16, BF16, I8, U8), shapes that match their
  * byte ranges, ranges back to back from 0 without gaps or overlaps, and data that ends
  * where the file does (a truncated file is refused here); a header checksum, when the
  * file has one, must match. Errors: ZO_ERR_IO (missing,

@@ -13,15 +13,22 @@
  * member: tensor names cannot start with "__", so no tensor's checksum takes the key. */
 #define ZO_ST_HEADER_CHECKSUM_KEY ZO_ST_CHECKSUM_PREFIX "__header__"
 
+/* I8 and U8 hold the codes of 8-bit moments (zo/adam.h). */
 static inline const char *zo_st_dtype_name(zo_dtype dtype)
 {
-    return dtype == ZO_DTYPE_F16 ? "F16" : dtype == ZO_DTYPE_BF16 ? "BF16" : "F32";
+    switch (dtype) {
+    case ZO_DTYPE_F16: return "F16";
+    case ZO_DTYPE_BF16: return "BF16";
+    case ZO_DTYPE_I8: return "I8";
+    case ZO_DTYPE_U8: return "U8";
+    default: return "F32";
+    }
 }
 
-/* 0 when `name` is one of the three, else -1. */
+/* 0 when `name` is one of the five, else -1. */
 static inline int zo_st_dtype_parse(const char *name, zo_dtype *dtype)
 {
-    static const zo_dtype all[] = {ZO_DTYPE_F32, ZO_DTYPE_F16, ZO_DTYPE_BF16};
+    static const zo_dtype all[] = {ZO_DTYPE_F32, ZO_DTYPE_F16, ZO_DTYPE_BF16, ZO_DTYPE_I8, ZO_DTYPE_U8};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         if (strcmp(name, zo_st_dtype_name(all[i])) == 0) {
             *dtype = all[i];

@@ -67,7 +67,7 @@ static zo_status zo_st_parse_entry(const zo_st_file *f, const char *name, const 
     if (!(entry->name = strdup(name)))
         return zo_fail(ZO_ERR_OUT_OF_MEMORY, "safetensors: out of memory");
     if (zo_st_dtype_parse(dtype_name, &entry->dtype) != 0)
-        return zo_fail(ZO_ERR_NOT_SUPPORTED, "%s: tensor %s is %s; zo reads F32, F16 and BF16",
+        return zo_fail(ZO_ERR_NOT_SUPPORTED, "%s: tensor %s is %s; zo reads F32, F16, BF16, I8 and U8",
                        f->path, name, dtype_name);
     entry->elems = 1;
     for (size_t d = 0; d < json_array_size(shape); d++) {

@@ -75,21 +75,29 @@ static zo_status zo_append_streamed(zo_engine *e, zo_st_writer *writer, size_t t
 static zo_status zo_write_shard_tensors(zo_engine *e, const zo_manifest *m, const char *path,
                                         const void *device_pieces)
 {
-    size_t shard = zo_shard_elems(&e->layout), count = zo_shard_tensor_count(m);
-    const void *data[ZO_SHARD_TENSORS] = {e->master, e->exp_avg, e->exp_avg_sq, device_pieces};
+    const void *all[ZO_SHARD_TENSORS] = {e->master,        e->exp_avg,        e->exp_avg_sq,
+                                         e->exp_avg_scale, e->exp_avg_sq_scale, device_pieces};
+    size_t which[ZO_SHARD_TENSORS]; /* the tensors present, in the file's order */
     zo_st_tensor tensors[ZO_SHARD_TENSORS];
-    for (size_t t = 0; t < count; t++)
-        tensors[t] = (zo_st_tensor){zo_shard_tensor_names[t], zo_shard_tensor_dtype(m, t), shard};
+    size_t count = 0;
+    for (size_t t = 0; t < ZO_SHARD_TENSORS; t++)
+        if (zo_shard_has_tensor(m, t)) {
+            which[count] = t;
+            tensors[count++] = (zo_st_tensor){zo_shard_tensor_names[t], zo_shard_tensor_dtype(m, t),
+                                              zo_shard_tensor_elems(m, t)};
+        }
     json_t *metadata = zo_shard_metadata(m, e->rank);
     if (!metadata)
         return zo_fail(ZO_ERR_OUT_OF_MEMORY, "zo_engine_save: out of memory");
     zo_st_writer writer;
     zo_status status = zo_st_writer_open(&writer, path, tensors, count, metadata);
     json_decref(metadata);
-    for (size_t t = 0; status == ZO_OK && t < count; t++) {
-        bool streamed = t < ZO_SHARD_DEVICE_WEIGHTS && e->optimizer_state->read_shard;
-        status = streamed ? zo_append_streamed(e, &writer, t, shard)
-                          : zo_st_writer_append(&writer, data[t], shard * zo_dtype_size(tensors[t].dtype));
+    for (size_t k = 0; status == ZO_OK && k < count; k++) {
+        size_t t = which[k];
+        /* master weights and moments where the strategy keeps them ("nvme": its file) */
+        bool streamed = t <= ZO_SHARD_EXP_AVG_SQ && e->optimizer_state->read_shard;
+        status = streamed ? zo_append_streamed(e, &writer, t, tensors[k].elems)
+                          : zo_st_writer_append(&writer, all[t], tensors[k].elems * zo_dtype_size(tensors[k].dtype));
         if (status != ZO_OK)
             zo_st_writer_abort(&writer);
     }

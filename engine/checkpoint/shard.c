@@ -7,8 +7,8 @@
 #include "error.h"
 #include "safetensors_names.h"
 
-const char *const zo_shard_tensor_names[ZO_SHARD_TENSORS] = {"master", "exp_avg", "exp_avg_sq",
-                                                             "device_weights"};
+const char *const zo_shard_tensor_names[ZO_SHARD_TENSORS] = {
+    "master", "exp_avg", "exp_avg_sq", "exp_avg_scale", "exp_avg_sq_scale", "device_weights"};
 
 /* The metadata values, as safetensors wants them (strings), in one order for writing
  * and checking. From version 2 the micro-step count too (version 1 wrote the rest). */
@@ -81,11 +81,13 @@ zo_status zo_shard_open(const char *dir, const zo_manifest *m, size_t rank, zo_s
     zo_status status = zo_st_open(path, f);
     if (status == ZO_OK)
         status = zo_shard_check_metadata(f, m, rank);
-    uint64_t shard_elems = m->padded_elems / m->ranks;
     for (size_t t = 0; t < ZO_SHARD_TENSORS; t++)
         tensors[t] = NULL;
-    for (size_t t = 0; status == ZO_OK && t < zo_shard_tensor_count(m); t++) {
+    for (size_t t = 0; status == ZO_OK && t < ZO_SHARD_TENSORS; t++) {
+        if (!zo_shard_has_tensor(m, t))
+            continue;
         zo_dtype dtype = zo_shard_tensor_dtype(m, t);
+        uint64_t shard_elems = zo_shard_tensor_elems(m, t);
         const zo_st_entry *entry = tensors[t] = zo_st_find(f, zo_shard_tensor_names[t]);
         if (!entry)
             status = zo_fail(ZO_ERR_IO, "%s has no tensor %s", path, zo_shard_tensor_names[t]);

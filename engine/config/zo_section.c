@@ -81,13 +81,14 @@ zo_status zo_config_read_trace(zo_config_reader *reader, json_t *value, const ch
                                  sizeof reader->config->settings.trace_file);
 }
 
-static const char *const zo_moments_dtype_names[] = {"f32", "bf16"};
-static const zo_dtype zo_moments_dtypes[] = {ZO_DTYPE_F32, ZO_DTYPE_BF16};
+static const char *const zo_moments_dtype_names[] = {"f32", "bf16", "8bit"};
+static const zo_dtype zo_moments_dtypes[] = {ZO_DTYPE_F32, ZO_DTYPE_BF16, ZO_DTYPE_Q8};
 
 zo_status zo_config_read_moments_dtype(zo_config_reader *reader, json_t *value, const char *path)
 {
     size_t index = 0;
-    zo_status status = zo_config_read_choice(value, path, zo_moments_dtype_names, 2, &index);
+    zo_status status = zo_config_read_choice(value, path, zo_moments_dtype_names,
+                                             sizeof zo_moments_dtype_names / sizeof zo_moments_dtype_names[0], &index);
     if (status == ZO_OK)
         reader->config->settings.moments_dtype = zo_moments_dtypes[index];
     return status;
@@ -147,7 +148,7 @@ zo_status zo_config_check_zo_settings(const zo_settings *settings)
         dtype_named = dtype_named || settings->moments_dtype == zo_moments_dtypes[i];
     if (!dtype_named) {
         zo_config_settings_label(label, "moments_dtype", "zo.moments_dtype");
-        return zo_fail(ZO_ERR_CONFIG, "%s is %d, must be ZO_DTYPE_F32 or ZO_DTYPE_BF16", label,
+        return zo_fail(ZO_ERR_CONFIG, "%s is %d, must be ZO_DTYPE_F32, ZO_DTYPE_BF16 or ZO_DTYPE_Q8", label,
                        (int)settings->moments_dtype);
     }
     zo_status status = zo_check_string_field("trace_file", "zo.trace", settings->trace_file,

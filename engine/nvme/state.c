@@ -85,8 +85,10 @@ static zo_host_state_piece zo_nvme_piece(const zo_nvme_state *u, size_t bucket)
 {
     unsigned char *slot = zo_nvme_ring_slot(&u->ring, zo_slot_of(u, bucket));
     const zo_nvme_record *r = &u->records[bucket];
-    return (zo_host_state_piece){(float *)(slot + r->offset[0]), slot + r->offset[1],
-                                 slot + r->offset[2]};
+    /* f32 or bf16 moments: 8-bit ones (with block scales) are refused at create */
+    return (zo_host_state_piece){.master = (float *)(slot + r->offset[0]),
+                                 .exp_avg = slot + r->offset[1],
+                                 .exp_avg_sq = slot + r->offset[2]};
 }
 
 static zo_status zo_nvme_update_bucket(zo_engine *e, size_t bucket)

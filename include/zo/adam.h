@@ -100,7 +100,8 @@ typedef struct zo_adam_buffers {
     float *master;         /* fp32 master weights                                       */
     void *exp_avg;         /* first moment m, of moments_dtype                          */
     void *exp_avg_sq;      /* second moment v, of moments_dtype                         */
-    zo_dtype moments_dtype; /* ZO_DTYPE_F32, or ZO_DTYPE_BF16 to halve their memory     */
+    zo_dtype moments_dtype; /* ZO_DTYPE_F32, ZO_DTYPE_BF16 to halve their memory, or
+                              ZO_DTYPE_Q8 to quarter it (8-bit codes, see below)       */
     const void *grad;      /* the gradient, of grad_dtype (any zo_dtype)                */
     zo_dtype grad_dtype;
     float grad_scale;      /* every gradient is multiplied by this first: 1/loss_scale
@@ -108,7 +109,54 @@ typedef struct zo_adam_buffers {
     void *weights_out;     /* NULL, or where the updated weights are written as
                               weights_out_dtype (the buffer that goes to the GPU)       */
     zo_dtype weights_out_dtype;
+    float *exp_avg_scale;    /* ZO_DTYPE_Q8 only: the fp32 scale of each block of       */
+    float *exp_avg_sq_scale; /* ZO_Q8_BLOCK_ELEMS codes from element 0, updated in place
+                                (zo_q8_block_count(n) each); ignored otherwise          */
+    uint64_t first_index;    /* ZO_DTYPE_Q8: element 0's index in the whole state, which
+                                the moments' dither is drawn from (the engine
+                                passes each bucket's offset in its shard), so that calls
+                                split at block boundaries give one call's bits; 0 for
+                                buffers that are the whole state                        */
 } zo_adam_buffers;
+
+/* 8-bit moments (moments_dtype ZO_DTYPE_Q8), blockwise as bitsandbytes' 8-bit Adam:
+ * each block of ZO_Q8_BLOCK_ELEMS elements (counted from element 0 of the buffers)
+ * has one fp32 scale per moment and a non-linear code per element:
+ *   first moment m:  int8 code c in [-127, 127],  m = scale * sign(c) * (c / 127)^2,
+ *                    scale = max |m| over the block;
+ *   second moment v: uint8 code c in [0, 255], sqrt(v) = scale * (c / 255)^2,
+ *                    scale = max sqrt(v) over the block (Adam only uses sqrt(v)).
+ * Codes are counted in the square-root domain (127 sqrt(|m| / scale)), so resolution
+ * is finest near zero, where most moments are. The step rounds stochastically, with a
+ * dither drawn from the block's index in the whole state (first_index + i) and the
+ * step: a moment that moves less than half a code a step (v does, with beta2 = 0.999)
+ * must not freeze. A
+ * positive v never gets code 0 (it would leave the momentum divided by eps alone). The
+ * quantizer functions below round to nearest. The step dequantizes,
+ * runs the fp32 formula below, and requantizes each block with its new maximum in the
+ * same pass, with the same bits in every path and for any thread count. */
+enum { ZO_Q8_BLOCK_ELEMS = 256 };
+
+/* The scales of n elements' 8-bit moments: ceil(n / ZO_Q8_BLOCK_ELEMS). */
+ZO_API size_t zo_q8_block_count(size_t n);
+
+/* Host bytes of ONE moment (m or v) of n elements in moments_dtype: n * 4, n * 2, or
+ * n codes plus zo_q8_block_count(n) fp32 scales; 0 for a dtype moments cannot have. */
+ZO_API size_t zo_moments_bytes(zo_dtype moments_dtype, size_t n);
+
+/* Which moment a quantizer call is about (they have different code maps). */
+typedef enum zo_q8_moment { ZO_Q8_FIRST_MOMENT = 0, ZO_Q8_SECOND_MOMENT = 1 } zo_q8_moment;
+
+/* values[0, n) (m, or v >= 0) to codes (int8 for the first moment, uint8 for the
+ * second) and zo_q8_block_count(n) scales, as the step stores them. Finite input gives
+ * finite scales. Errors: ZO_ERR_INVALID_ARGUMENT (a NULL pointer with n > 0, unknown
+ * moment). */
+ZO_API zo_status zo_adam_quantize_moment(zo_adam *ctx, zo_q8_moment moment, const float *values, size_t n,
+                                         void *codes, float *scales);
+/* The inverse: codes and scales to fp32 values (v itself for the second moment), as
+ * the step reads them. Finite scales give finite values. Errors: as quantize. */
+ZO_API zo_status zo_adam_dequantize_moment(zo_adam *ctx, zo_q8_moment moment, const void *codes,
+                                           const float *scales, size_t n, float *values);
 
 /* One Adam/AdamW step number `step` (1 for the first step) over b->n elements:
  *   g = grad * grad_scale  (+ weight_decay * w when !adamw)

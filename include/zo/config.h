@@ -118,7 +118,7 @@ typedef struct zo_settings {
     char bind_cpus[256];          /* ZO_BIND_CPUS: the list, e.g. "0-7,16-23"        */
     bool delayed_param_update;    /* DeepSpeed's DPU: step t's update overlaps t+1 */
     char trace_file[1024];        /* "" = no trace; else a Chrome/Perfetto JSON    */
-    zo_dtype moments_dtype;       /* "f32" (default) or "bf16"                      */
+    zo_dtype moments_dtype;       /* "f32" (default), "bf16" or "8bit" (ZO_DTYPE_Q8) */
     uint64_t max_pinned_bytes;    /* cap on pinned host memory; 0 = no cap          */
     double collective_timeout_seconds; /* a collective waiting longer fails with
                                      ZO_ERR_TIMEOUT; 0 = wait forever; default 600  */
