@@ -15,6 +15,7 @@
 #include "update_placement.h"
 #include "error.h"
 #include "fault_injection.h"
+#include "host_pages.h"
 #include "memory_plan.h"
 #include "optimizer_state.h"
 #include "stage3.h"
@@ -36,11 +37,9 @@ static void *zo_host_zeroed(const zo_engine *e, size_t bytes)
 {
     if (zo_fault_hit(ZO_FAULT_HOST_ALLOC))
         return NULL;
-    void *ptr = aligned_alloc(64, (bytes + 63) / 64 * 64);
-    if (ptr) {
-        zo_topology_bind_memory(e->topology, &e->placement, ptr, bytes); /* before first touch */
-        memset(ptr, 0, bytes);
-    }
+    void *ptr = zo_host_pages_alloc(bytes);
+    if (ptr)
+        zo_engine_place_host_pages(e, ptr, bytes);
     return ptr;
 }
 
@@ -72,7 +71,25 @@ static void zo_free_staging(zo_engine *e, void *ptr)
     if (e->settings.pin_memory)
         zo_device_free_pinned(&e->device, ptr);
     else
-        free(ptr);
+        zo_host_pages_free(ptr);
+}
+
+/* The host backend hands out its device and pinned buffers untouched: they are set up
+ * here like the engine's own state (its placement, the update's threads), so that the
+ * first step does not take their page faults on one thread. A GPU's pinned memory
+ * (cudaHostAlloc) is resident already and is left alone. */
+static void zo_place_host_backend_buffers(zo_engine *e, size_t flat_bytes)
+{
+    if (!e->memory.device_is_host)
+        return;
+    void *device_buffers[] = {e->device_weights, e->device_grads};
+    void *pinned_buffers[] = {e->pinned_grads, e->pinned_weights, e->pinned_grads_spare};
+    for (size_t k = 0; k < sizeof device_buffers / sizeof device_buffers[0]; k++)
+        if (device_buffers[k])
+            zo_engine_place_host_pages(e, device_buffers[k], flat_bytes);
+    for (size_t k = 0; e->settings.pin_memory && k < sizeof pinned_buffers / sizeof pinned_buffers[0]; k++)
+        if (pinned_buffers[k])
+            zo_engine_place_host_pages(e, pinned_buffers[k], flat_bytes);
 }
 
 /* The device buffers, the staging buffers and the host state. */
@@ -116,8 +133,10 @@ static zo_status zo_engine_allocate(zo_engine *e)
     if (!e->jobs || !e->grads_written || !e->copy_down_began || !e->copy_up_began || !e->master || !e->exp_avg || !e->exp_avg_sq ||
         (e->accumulation_steps > 1 && !e->accumulated) ||
         !e->param_ready || !e->bucket_pending || !e->bucket_stats || !e->bucket_landed || !e->bucket_generation || !e->h2d_done)
-        return zo_fail(ZO_ERR_OUT_OF_MEMORY, "zo_engine_create: out of host memory for %zu parameters",
-                       elems);
+        return zo_fail(ZO_ERR_OUT_OF_MEMORY,
+                       "zo_engine_create: out of host memory for %zu parameters (%llu bytes of host state)",
+                       elems, (unsigned long long)e->memory.host_bytes);
+    zo_place_host_backend_buffers(e, elems * e->dtype_bytes);
     for (size_t b = 0; b < buckets; b++) {
         e->jobs[b] = (zo_bucket_job){.engine = e, .bucket = b};
         if ((status = zo_device_event_create(device, &e->h2d_done[b])) ||
@@ -285,9 +304,9 @@ void zo_engine_destroy(zo_engine **engine)
     zo_trace_close(&e->trace); /* after the streams: every span is in */
     zo_adam_destroy(&e->adam);
     zo_topology_destroy(&e->topology);
-    free(e->master), free(e->exp_avg), free(e->exp_avg_sq);
+    zo_host_pages_free(e->master), zo_host_pages_free(e->exp_avg), zo_host_pages_free(e->exp_avg_sq);
     if (!e->comm_broken) /* stage 1 sends from it */
-        free(e->accumulated);
+        zo_host_pages_free(e->accumulated);
     free(e->param_ready), free(e->bucket_pending), free(e->bucket_stats), free(e->bucket_landed);
     free(e->bucket_generation), free(e->h2d_done), free(e->grads_written), free(e->jobs);
     free(e->copy_down_began), free(e->copy_up_began);

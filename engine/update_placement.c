@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "error.h"
+#include "host_pages.h"
 
 /* Runs on the worker stream's thread: the update's thread 0 goes to the first CPU. */
 static zo_status zo_bind_update_thread(void *arg)
@@ -81,6 +82,15 @@ zo_status zo_engine_alloc_pinned_near(zo_engine *e, size_t bytes, void **out)
     if (status == ZO_OK) /* the range's policy too, for pages touched later */
         zo_topology_bind_memory(e->topology, &e->placement, *out, bytes);
     return status;
+}
+
+void zo_engine_place_host_pages(const zo_engine *e, void *ptr, size_t bytes)
+{
+    zo_topology_bind_memory(e->topology, &e->placement, ptr, bytes); /* before the first touch */
+    zo_team_cpus team = {0};
+    if (e->placement.bound)
+        team = (zo_team_cpus){.cpus = e->placement.cpus, .count = e->placement.cpu_count};
+    zo_host_pages_touch(ptr, bytes, zo_adam_num_threads(e->adam), &team);
 }
 
 const char *zo_engine_placement(const zo_engine *e) { return e ? e->placement.decision : ""; }
