@@ -33,7 +33,7 @@ static zo_dtype zo_device_dtype_for(const zo_settings *s)
     return s->fp16_enabled ? ZO_DTYPE_F16 : s->bf16_enabled ? ZO_DTYPE_BF16 : ZO_DTYPE_F32;
 }
 
-static void *zo_host_zeroed(const zo_engine *e, size_t bytes)
+static void *zo_host_zeroed(zo_engine *e, size_t bytes)
 {
     if (zo_fault_hit(ZO_FAULT_HOST_ALLOC))
         return NULL;

@@ -20,9 +20,10 @@ zo_status zo_engine_alloc_pinned_near(zo_engine *e, size_t bytes, void **out);
 
 /* Sets up host memory of the engine's, untouched until now (zo_host_pages_alloc, or the
  * host backend's buffers): puts its range on the placement's NUMA nodes, then faults
- * its pages in with the update's threads, pinned as the update pins them, so creation
- * runs at memory speed and the first step takes no page faults. Best effort, as
- * binding is: nothing here fails. */
-void zo_engine_place_host_pages(const zo_engine *e, void *ptr, size_t bytes);
+ * its pages in with the update's own threads (from the worker stream, pinned as the
+ * update pins them), so creation runs at memory speed and the first step takes no page
+ * faults. Call once the worker stream and e->adam exist. Best effort, as binding is:
+ * nothing here fails (if the worker cannot run it, the calling thread's team does). */
+void zo_engine_place_host_pages(zo_engine *e, void *ptr, size_t bytes);
 
 #endif
