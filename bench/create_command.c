@@ -39,6 +39,7 @@ typedef struct bench_create_options {
     const char *config_path; /* NULL: bench_create_default_config */
     int repeats;
     bool no_baseline;
+    bool warm_up;
 } bench_create_options;
 
 #define FIELD(name) offsetof(bench_create_options, name)
@@ -56,6 +57,8 @@ static const bench_option bench_create_options_table[] = {
      .help = "create/destroy and baseline pairs; medians are shown (default 1)"},
     {"--no-baseline", BENCH_OPTION_FLAG, FIELD(no_baseline),
      .help = "skip the one-thread, 4 KiB-page baseline"},
+    {"--warm-up", BENCH_OPTION_FLAG, FIELD(warm_up),
+     .help = "first touch and free the same bytes once, untimed (see below)"},
     {0},
 };
 
@@ -68,7 +71,11 @@ const bench_command bench_create_cli = {
              "  host bytes, and the device bytes when the device is the host backend. GB/s is\n"
              "  those bytes (10^9) over zo_engine_create's wall time. The baseline zero-fills\n"
              "  the same bytes with memset on one thread on 4 KiB pages (MADV_NOHUGEPAGE), as\n"
-             "  creation did before; minor page faults and user/system CPU time from getrusage.\n",
+             "  creation did before; minor page faults and user/system CPU time from getrusage.\n"
+             "  In a VM with free page reporting (virtio-balloon), memory left free for a few\n"
+             "  seconds goes back to the host, and touching it again costs the host's own page\n"
+             "  faults (seconds per GB) on either side; --warm-up touches the bytes once first\n"
+             "  so that the runs, back to back, reuse memory the host still backs.\n",
 };
 
 /* What one timed operation cost this process. */
@@ -146,6 +153,21 @@ static zo_status bench_time_engine(const zo_config *config, const bench_model *m
     return ZO_OK;
 }
 
+/* Maps, touches and unmaps `bytes` with huge pages on every CPU, untimed: afterwards the
+ * host backs that much of the VM's memory again (see the notes in the help). */
+static int bench_warm_up(uint64_t bytes)
+{
+    char *block = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (block == MAP_FAILED)
+        return bench_fail("warm-up: cannot map %llu bytes", (unsigned long long)bytes);
+    madvise(block, bytes, MADV_HUGEPAGE);
+#pragma omp parallel for schedule(static)
+    for (uint64_t at = 0; at < bytes; at += 4096)
+        block[at] = 0;
+    munmap(block, bytes);
+    return 0;
+}
+
 /* The same bytes zero-filled the old way: one thread, 4 KiB pages. */
 static int bench_time_baseline(uint64_t bytes, bench_cost *setup, bench_cost *release)
 {
@@ -190,10 +212,10 @@ static void bench_print_report(const bench_create_options *options, const zo_mem
     char params[32], total[32], device[32], pinned[32], pageable[32], thp[128];
     uint64_t bytes = bench_host_state_bytes(plan);
     bench_format_param_count(options->params, params, sizeof params);
-    printf("zo-bench create: %s parameters (%zu) in %zu layer%s, %s; %d repeat%s (medians)\n", params,
+    printf("zo-bench create: %s parameters (%zu) in %zu layer%s, %s; %d repeat%s (medians)%s\n", params,
            options->params, options->layers, options->layers == 1 ? "" : "s",
            options->config_path ? options->config_path : "fp16, stage 2, device host", options->repeats,
-           options->repeats == 1 ? "" : "s");
+           options->repeats == 1 ? "" : "s", options->warm_up ? ", after a warm-up" : "");
     printf("  transparent huge pages: %s; load average at start: %.2f on %ld CPUs\n",
            bench_thp_mode(thp, sizeof thp), load, sysconf(_SC_NPROCESSORS_ONLN));
     printf("  placement: %s\n", placement);
@@ -236,6 +258,16 @@ int bench_create_command(int argc, char **argv, int first)
     char placement[sizeof plan.verdict];
     double load[1] = {0};
     getloadavg(load, 1); /* a shared machine's other work shows in every figure */
+    if (options.warm_up) {
+        zo_memory_plan planned;
+        if (zo_engine_plan(config, model.params, model.layers, 1, &planned) != ZO_OK) {
+            bench_fail("zo_engine_plan: %s", zo_last_error());
+            outcome = BENCH_REFUSED;
+            goto done;
+        }
+        if (bench_warm_up(bench_host_state_bytes(&planned)) < 0)
+            goto done;
+    }
     for (int r = 0; r < options.repeats; r++) {
         /* alternate which goes first: the first to run after a pause may find memory the
          * host took back (a VM's free page reporting) and pay for it again */
