@@ -72,6 +72,8 @@ const bench_command bench_create_cli = {
              "  those bytes (10^9) over zo_engine_create's wall time. The baseline zero-fills\n"
              "  the same bytes with memset on one thread on 4 KiB pages (MADV_NOHUGEPAGE), as\n"
              "  creation did before; minor page faults and user/system CPU time from getrusage.\n"
+             "  The engine is also timed with ZO_HUGE_PAGES=off: the same parallel first touch\n"
+             "  on 4 KiB pages.\n"
              "  In a VM with free page reporting (virtio-balloon), memory left free for a few\n"
              "  seconds goes back to the host, and touching it again costs the host's own page\n"
              "  faults (seconds per GB) on either side; --warm-up touches the bytes once first\n"
@@ -153,6 +155,25 @@ static zo_status bench_time_engine(const zo_config *config, const bench_model *m
     return ZO_OK;
 }
 
+/* The same with ZO_HUGE_PAGES=off: the engine's parallel first touch on 4 KiB pages.
+ * The caller's own setting of ZO_HUGE_PAGES is put back. */
+static zo_status bench_time_engine_small_pages(const zo_config *config, const bench_model *model,
+                                               bench_cost *create, bench_cost *destroy)
+{
+    const char *caller = getenv("ZO_HUGE_PAGES");
+    char saved[32];
+    snprintf(saved, sizeof saved, "%s", caller ? caller : "");
+    setenv("ZO_HUGE_PAGES", "off", 1);
+    zo_memory_plan plan;
+    char placement[8];
+    zo_status status = bench_time_engine(config, model, create, destroy, &plan, placement, sizeof placement);
+    if (caller)
+        setenv("ZO_HUGE_PAGES", saved, 1);
+    else
+        unsetenv("ZO_HUGE_PAGES");
+    return status;
+}
+
 /* Maps, touches and unmaps `bytes` with huge pages on every CPU, untimed: afterwards the
  * host backs that much of the VM's memory again (see the notes in the help). */
 static int bench_warm_up(uint64_t bytes)
@@ -198,7 +219,7 @@ static const char *bench_thp_mode(char *out, size_t room)
 
 static void bench_print_cost(const char *label, const bench_cost *cost, uint64_t bytes)
 {
-    printf("  %-30s %9.3f", label, cost->seconds);
+    printf("  %-32s %9.3f", label, cost->seconds);
     if (bytes)
         printf(" %8.2f", (double)bytes / 1e9 / cost->seconds);
     else
@@ -207,7 +228,7 @@ static void bench_print_cost(const char *label, const bench_cost *cost, uint64_t
 }
 
 static void bench_print_report(const bench_create_options *options, const zo_memory_plan *plan,
-                               const char *placement, double load, const bench_cost costs[4])
+                               const char *placement, double load, const bench_cost costs[6])
 {
     char params[32], total[32], device[32], pinned[32], pageable[32], thp[128];
     uint64_t bytes = bench_host_state_bytes(plan);
@@ -224,14 +245,17 @@ static void bench_print_report(const bench_create_options *options, const zo_mem
            zo_format_byte_size(plan->device_is_host ? plan->device_bytes : 0, device, sizeof device),
            zo_format_byte_size(plan->pinned_bytes, pinned, sizeof pinned),
            zo_format_byte_size(plan->host_bytes, pageable, sizeof pageable));
-    printf("  %-30s %9s %8s %13s %9s %9s\n", "", "seconds", "GB/s", "minor faults", "user s", "system s");
+    printf("  %-32s %9s %8s %13s %9s %9s\n", "", "seconds", "GB/s", "minor faults", "user s", "system s");
     bench_print_cost("zo_engine_create", &costs[0], bytes);
     bench_print_cost("zo_engine_destroy", &costs[1], 0);
     if (options->no_baseline)
         return;
+    bench_print_cost("create, ZO_HUGE_PAGES=off", &costs[4], bytes);
+    bench_print_cost("destroy, ZO_HUGE_PAGES=off", &costs[5], 0);
     bench_print_cost("baseline: 1 thread, 4 KiB pages", &costs[2], bytes);
     bench_print_cost("baseline: munmap", &costs[3], 0);
-    printf("  create sets up host state %.2fx as fast as the baseline\n", costs[2].seconds / costs[0].seconds);
+    printf("  create sets up host state %.2fx as fast as the baseline (%.2fx with ZO_HUGE_PAGES=off)\n",
+           costs[2].seconds / costs[0].seconds, costs[2].seconds / costs[4].seconds);
 }
 
 int bench_create_command(int argc, char **argv, int first)
@@ -252,8 +276,9 @@ int bench_create_command(int argc, char **argv, int first)
         zo_config_destroy(&config);
         return BENCH_EXIT_USAGE;
     }
-    /* create, destroy, baseline set up, baseline freed; per repeat */
-    bench_cost costs[4][BENCH_CREATE_MAX_REPEATS] = {{{0}}};
+    /* create, destroy, baseline set up, baseline freed, create and destroy on 4 KiB
+     * pages; per repeat */
+    bench_cost costs[6][BENCH_CREATE_MAX_REPEATS] = {{{0}}};
     zo_memory_plan plan = {0};
     char placement[sizeof plan.verdict];
     double load[1] = {0};
@@ -276,6 +301,8 @@ int bench_create_command(int argc, char **argv, int first)
             bench_time_baseline(bench_host_state_bytes(&plan), &costs[2][r], &costs[3][r]) < 0)
             goto done;
         status = bench_time_engine(config, &model, &costs[0][r], &costs[1][r], &plan, placement, sizeof placement);
+        if (status == ZO_OK && !options.no_baseline)
+            status = bench_time_engine_small_pages(config, &model, &costs[4][r], &costs[5][r]);
         if (status != ZO_OK) { /* a plan that does not fit, a setting refused: the input's fault */
             outcome = status == ZO_ERR_DEVICE || status == ZO_ERR_INTERNAL ? BENCH_FAILED : BENCH_REFUSED;
             goto done;
@@ -284,8 +311,8 @@ int bench_create_command(int argc, char **argv, int first)
             bench_time_baseline(bench_host_state_bytes(&plan), &costs[2][r], &costs[3][r]) < 0)
             goto done;
     }
-    bench_cost medians[4];
-    for (int k = 0; k < 4; k++)
+    bench_cost medians[6];
+    for (int k = 0; k < 6; k++)
         medians[k] = bench_cost_median(costs[k], options.repeats);
     bench_print_report(&options, &plan, placement, load[0], medians);
     outcome = BENCH_DONE;

@@ -59,6 +59,12 @@ const char *zo_host_pages_thp_mode(void)
     return thp_mode;
 }
 
+bool zo_host_pages_huge_wanted(void)
+{
+    const char *text = getenv("ZO_HUGE_PAGES");
+    return !text || (strcmp(text, "off") != 0 && strcmp(text, "0") != 0);
+}
+
 static void *zo_small_alloc(size_t bytes)
 {
     if (bytes > SIZE_MAX - 2 * ZO_PAGES_HEADER_BYTES)
@@ -90,8 +96,11 @@ static void *zo_large_alloc(size_t bytes)
     if (base + map_bytes > end)
         munmap(end, (size_t)(base + map_bytes - end));
     const char *mode = zo_host_pages_thp_mode();
-    if (strcmp(mode, "never") != 0 && strcmp(mode, "unavailable") != 0)
-        madvise(data, length, MADV_HUGEPAGE); /* an optimization: refused, it costs speed only */
+    /* an optimization: refused, it costs speed only */
+    if (!zo_host_pages_huge_wanted())
+        madvise(data, length, MADV_NOHUGEPAGE); /* also where THP is "always" */
+    else if (strcmp(mode, "never") != 0 && strcmp(mode, "unavailable") != 0)
+        madvise(data, length, MADV_HUGEPAGE);
     *(zo_pages_header *)(data - ZO_PAGES_HEADER_BYTES) =
         (zo_pages_header){.magic = zo_pages_magic, .base = header_page, .mapped_bytes = page + length};
     return data;

@@ -21,7 +21,8 @@ enum { ZO_HOST_PAGES_HUGE_BYTES = 2 * 1024 * 1024 };
 /* A zero-filled buffer of `bytes` (0 gives a unique pointer too), NULL when the system
  * refuses (errno says why). Buffers of at least ZO_HOST_PAGES_HUGE_BYTES are their own
  * mapping, aligned to 2 MiB and advised onto transparent huge pages
- * (madvise(MADV_HUGEPAGE); nothing is lost when THP is off), and left untouched: they
+ * (madvise(MADV_HUGEPAGE); nothing is lost when THP is off; see ZO_HUGE_PAGES below),
+ * and left untouched: they
  * read as zeros and get their pages where and when they are first written (see
  * zo_host_pages_touch). Smaller ones come from malloc, 64-byte aligned and zeroed.
  * Free with zo_host_pages_free only. */
@@ -37,6 +38,12 @@ void zo_host_pages_free(void *data);
  * its own core after the caller's). Memory must be zero (as zo_host_pages_alloc leaves
  * it) or not yet read by anyone else: only its page tables change. */
 void zo_host_pages_touch(void *data, size_t bytes, int threads, const zo_team_cpus *team);
+
+/* False when the environment says ZO_HUGE_PAGES=off (or 0): large buffers are then
+ * advised away from huge pages (MADV_NOHUGEPAGE), for a machine where they cost more
+ * than they save (measured on a VM whose balloon hands free memory back to the host:
+ * zo-bench create). Read at each allocation. */
+bool zo_host_pages_huge_wanted(void);
 
 /* The system's transparent huge page setting: "always", "madvise", "never", or
  * "unavailable" (no /sys/kernel/mm/transparent_hugepage/enabled). Huge pages are asked

@@ -99,6 +99,27 @@ Test(host_pages, touches_with_a_cpu_list_and_more_threads_than_pages)
     zo_host_pages_free(data);
 }
 
+/* The VmFlags of the mapping that starts at data: " hg" (MADV_HUGEPAGE) or " nh"
+ * (MADV_NOHUGEPAGE) among them. */
+static bool mapping_has_flag(const void *data, const char *flag)
+{
+    FILE *smaps = fopen("/proc/self/smaps", "r");
+    cr_assert(ne(ptr, smaps, NULL));
+    char line[256], start_text[32];
+    snprintf(start_text, sizeof start_text, "%lx-", (unsigned long)(uintptr_t)data);
+    bool in_range = false, found = false, flagged = false;
+    while (fgets(line, sizeof line, smaps)) {
+        char *dash = strchr(line, '-'), *space = strchr(line, ' ');
+        if (dash && space && dash < space) /* a mapping's first line: "start-end perms ..." */
+            in_range = strncmp(line, start_text, strlen(start_text)) == 0 ? (found = true) : false;
+        if (in_range && strncmp(line, "VmFlags:", 8) == 0)
+            flagged = strstr(line, flag) != NULL;
+    }
+    fclose(smaps);
+    cr_assert(found, "no mapping starts at %p", data);
+    return flagged;
+}
+
 /* The VMA of a large buffer is eligible for huge pages unless THP is off; whether the
  * kernel finds free huge pages at fault time is its business. */
 Test(host_pages, advises_large_buffers_onto_huge_pages_when_thp_is_on)
@@ -109,21 +130,22 @@ Test(host_pages, advises_large_buffers_onto_huge_pages_when_thp_is_on)
     cr_assert(known, "mode \"%s\"", mode);
     if (strcmp(mode, "madvise") != 0)
         cr_skip_test("transparent huge pages are \"%s\", not \"madvise\"", mode);
+    unsetenv("ZO_HUGE_PAGES");
     void *data = zo_host_pages_alloc(4 * huge);
     cr_assert(ne(ptr, data, NULL));
-    FILE *smaps = fopen("/proc/self/smaps", "r");
-    cr_assert(ne(ptr, smaps, NULL));
-    char line[256], start_text[32];
-    snprintf(start_text, sizeof start_text, "%lx-", (unsigned long)(uintptr_t)data);
-    bool in_range = false, found = false, advised = false;
-    while (fgets(line, sizeof line, smaps)) {
-        if (strchr(line, '-') && strchr(line, ' ') && strchr(line, '-') < strchr(line, ' '))
-            in_range = strncmp(line, start_text, strlen(start_text)) == 0 ? (found = true) : false;
-        if (in_range && strncmp(line, "VmFlags:", 8) == 0)
-            advised = strstr(line, " hg") != NULL; /* VM_HUGEPAGE, set by MADV_HUGEPAGE */
-    }
-    fclose(smaps);
+    cr_expect(mapping_has_flag(data, " hg"), "the mapping is not advised onto huge pages");
     zo_host_pages_free(data);
-    cr_assert(found, "no mapping starts at %p", data);
-    cr_expect(advised, "the mapping is not advised onto huge pages");
+}
+
+Test(host_pages, keeps_large_buffers_off_huge_pages_when_the_environment_says_off)
+{
+    setenv("ZO_HUGE_PAGES", "off", 1);
+    cr_expect(eq(int, zo_host_pages_huge_wanted(), false));
+    void *data = zo_host_pages_alloc(4 * huge);
+    cr_assert(ne(ptr, data, NULL));
+    cr_expect(mapping_has_flag(data, " nh"), "the mapping is not advised off huge pages");
+    cr_expect(mapping_has_flag(data, " hg") == false);
+    zo_host_pages_free(data);
+    unsetenv("ZO_HUGE_PAGES");
+    cr_expect(eq(int, zo_host_pages_huge_wanted(), true));
 }
