@@ -64,7 +64,8 @@ static const bench_option bench_create_options_table[] = {
 
 const bench_command bench_create_cli = {
     .name = "create",
-    .usage = "  zo-bench create [OPTIONS]             how fast zo_engine_create sets up host state\n",
+    .usage =
+        "  zo-bench create [OPTIONS]             how fast zo_engine_create sets up host state\n",
     .heading = "create options (zo_engine_create + zo_engine_destroy against a baseline):",
     .options = bench_create_options_table,
     .notes = "  Host state set up is what the engine's memory plan counts: pageable and pinned\n"
@@ -90,7 +91,10 @@ typedef struct bench_cost_start {
     struct rusage usage;
 } bench_cost_start;
 
-static double bench_timeval_seconds(struct timeval t) { return (double)t.tv_sec + 1e-6 * (double)t.tv_usec; }
+static double bench_timeval_seconds(struct timeval t)
+{
+    return (double)t.tv_sec + 1e-6 * (double)t.tv_usec;
+}
 
 static bench_cost_start bench_cost_begin(void)
 {
@@ -107,9 +111,12 @@ static bench_cost bench_cost_end(const bench_cost_start *start)
     clock_gettime(CLOCK_MONOTONIC, &wall);
     getrusage(RUSAGE_SELF, &usage);
     return (bench_cost){
-        .seconds = (double)(wall.tv_sec - start->wall.tv_sec) + 1e-9 * (double)(wall.tv_nsec - start->wall.tv_nsec),
-        .user_seconds = bench_timeval_seconds(usage.ru_utime) - bench_timeval_seconds(start->usage.ru_utime),
-        .system_seconds = bench_timeval_seconds(usage.ru_stime) - bench_timeval_seconds(start->usage.ru_stime),
+        .seconds = (double)(wall.tv_sec - start->wall.tv_sec) +
+                   1e-9 * (double)(wall.tv_nsec - start->wall.tv_nsec),
+        .user_seconds =
+            bench_timeval_seconds(usage.ru_utime) - bench_timeval_seconds(start->usage.ru_utime),
+        .system_seconds =
+            bench_timeval_seconds(usage.ru_stime) - bench_timeval_seconds(start->usage.ru_stime),
         .minor_faults = (double)(usage.ru_minflt - start->usage.ru_minflt),
     };
 }
@@ -136,8 +143,9 @@ static uint64_t bench_host_state_bytes(const zo_memory_plan *plan)
 
 /* One create and destroy; the plan and placement of the engine it made. ZO_OK, or
  * zo_engine_create's status after printing why. */
-static zo_status bench_time_engine(const zo_config *config, const bench_model *model, bench_cost *create,
-                             bench_cost *destroy, zo_memory_plan *plan, char *placement, size_t room)
+static zo_status bench_time_engine(const zo_config *config, const bench_model *model,
+                                   bench_cost *create, bench_cost *destroy, zo_memory_plan *plan,
+                                   char *placement, size_t room)
 {
     zo_engine *engine = NULL;
     bench_cost_start start = bench_cost_begin();
@@ -166,7 +174,8 @@ static zo_status bench_time_engine_small_pages(const zo_config *config, const be
     setenv("ZO_HUGE_PAGES", "off", 1);
     zo_memory_plan plan;
     char placement[8];
-    zo_status status = bench_time_engine(config, model, create, destroy, &plan, placement, sizeof placement);
+    zo_status status =
+        bench_time_engine(config, model, create, destroy, &plan, placement, sizeof placement);
     if (caller)
         setenv("ZO_HUGE_PAGES", saved, 1);
     else
@@ -233,19 +242,23 @@ static void bench_print_report(const bench_create_options *options, const zo_mem
     char params[32], total[32], device[32], pinned[32], pageable[32], thp[128];
     uint64_t bytes = bench_host_state_bytes(plan);
     bench_format_param_count(options->params, params, sizeof params);
-    printf("zo-bench create: %s parameters (%zu) in %zu layer%s, %s; %d repeat%s (medians)%s\n", params,
-           options->params, options->layers, options->layers == 1 ? "" : "s",
-           options->config_path ? options->config_path : "fp16, stage 2, device host", options->repeats,
-           options->repeats == 1 ? "" : "s", options->warm_up ? ", after a warm-up" : "");
+    printf("zo-bench create: %s parameters (%zu) in %zu layer%s, %s; %d repeat%s (medians)%s\n",
+           params, options->params, options->layers, options->layers == 1 ? "" : "s",
+           options->config_path ? options->config_path : "fp16, stage 2, device host",
+           options->repeats, options->repeats == 1 ? "" : "s",
+           options->warm_up ? ", after a warm-up" : "");
     printf("  transparent huge pages: %s; load average at start: %.2f on %ld CPUs\n",
            bench_thp_mode(thp, sizeof thp), load, sysconf(_SC_NPROCESSORS_ONLN));
     printf("  placement: %s\n", placement);
-    printf("  host state set up: %s (%llu B): %s on the host backend's device, %s pinned, %s pageable\n",
-           zo_format_byte_size(bytes, total, sizeof total), (unsigned long long)bytes,
-           zo_format_byte_size(plan->device_is_host ? plan->device_bytes : 0, device, sizeof device),
-           zo_format_byte_size(plan->pinned_bytes, pinned, sizeof pinned),
-           zo_format_byte_size(plan->host_bytes, pageable, sizeof pageable));
-    printf("  %-32s %9s %8s %13s %9s %9s\n", "", "seconds", "GB/s", "minor faults", "user s", "system s");
+    printf(
+        "  host state set up: %s (%llu B): %s on the host backend's device, %s pinned, %s "
+        "pageable\n",
+        zo_format_byte_size(bytes, total, sizeof total), (unsigned long long)bytes,
+        zo_format_byte_size(plan->device_is_host ? plan->device_bytes : 0, device, sizeof device),
+        zo_format_byte_size(plan->pinned_bytes, pinned, sizeof pinned),
+        zo_format_byte_size(plan->host_bytes, pageable, sizeof pageable));
+    printf("  %-32s %9s %8s %13s %9s %9s\n", "", "seconds", "GB/s", "minor faults", "user s",
+           "system s");
     bench_print_cost("zo_engine_create", &costs[0], bytes);
     bench_print_cost("zo_engine_destroy", &costs[1], 0);
     if (options->no_baseline)
@@ -254,7 +267,8 @@ static void bench_print_report(const bench_create_options *options, const zo_mem
     bench_print_cost("destroy, ZO_HUGE_PAGES=off", &costs[5], 0);
     bench_print_cost("baseline: 1 thread, 4 KiB pages", &costs[2], bytes);
     bench_print_cost("baseline: munmap", &costs[3], 0);
-    printf("  create sets up host state %.2fx as fast as the baseline (%.2fx with ZO_HUGE_PAGES=off)\n",
+    printf("  create sets up host state %.2fx as fast as the baseline (%.2fx with "
+           "ZO_HUGE_PAGES=off)\n",
            costs[2].seconds / costs[0].seconds, costs[2].seconds / costs[4].seconds);
 }
 
@@ -266,8 +280,9 @@ int bench_create_command(int argc, char **argv, int first)
     zo_config *config = NULL;
     bench_model model = {0};
     int outcome = BENCH_FAILED;
-    zo_status status = options.config_path ? zo_config_from_file(options.config_path, &config)
-                                           : zo_config_from_string(bench_create_default_config, &config);
+    zo_status status = options.config_path
+                           ? zo_config_from_file(options.config_path, &config)
+                           : zo_config_from_string(bench_create_default_config, &config);
     if (status != ZO_OK) {
         bench_fail("config: %s", zo_last_error());
         return BENCH_EXIT_USAGE;
@@ -300,11 +315,13 @@ int bench_create_command(int argc, char **argv, int first)
         if (baseline_first &&
             bench_time_baseline(bench_host_state_bytes(&plan), &costs[2][r], &costs[3][r]) < 0)
             goto done;
-        status = bench_time_engine(config, &model, &costs[0][r], &costs[1][r], &plan, placement, sizeof placement);
+        status = bench_time_engine(config, &model, &costs[0][r], &costs[1][r], &plan, placement,
+                                   sizeof placement);
         if (status == ZO_OK && !options.no_baseline)
             status = bench_time_engine_small_pages(config, &model, &costs[4][r], &costs[5][r]);
         if (status != ZO_OK) { /* a plan that does not fit, a setting refused: the input's fault */
-            outcome = status == ZO_ERR_DEVICE || status == ZO_ERR_INTERNAL ? BENCH_FAILED : BENCH_REFUSED;
+            outcome =
+                status == ZO_ERR_DEVICE || status == ZO_ERR_INTERNAL ? BENCH_FAILED : BENCH_REFUSED;
             goto done;
         }
         if (!baseline_first && !options.no_baseline &&

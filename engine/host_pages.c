@@ -101,8 +101,8 @@ static void *zo_large_alloc(size_t bytes)
         madvise(data, length, MADV_NOHUGEPAGE); /* also where THP is "always" */
     else if (strcmp(mode, "never") != 0 && strcmp(mode, "unavailable") != 0)
         madvise(data, length, MADV_HUGEPAGE);
-    *(zo_pages_header *)(data - ZO_PAGES_HEADER_BYTES) =
-        (zo_pages_header){.magic = zo_pages_magic, .base = header_page, .mapped_bytes = page + length};
+    *(zo_pages_header *)(data - ZO_PAGES_HEADER_BYTES) = (zo_pages_header){
+        .magic = zo_pages_magic, .base = header_page, .mapped_bytes = page + length};
     return data;
 }
 

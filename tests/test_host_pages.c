@@ -39,9 +39,8 @@ static size_t resident_pages(const void *data, size_t bytes)
 }
 
 /* Sizes around each boundary: the 64-byte header, a page, the huge-page threshold. */
-static const size_t odd_sizes[] = {0,        1,        63,           64,           65,
-                                   4095,     4097,     (2 << 20) - 1, 2 << 20,     (2 << 20) + 1,
-                                   (5 << 20) + 13};
+static const size_t odd_sizes[] = {
+    0, 1, 63, 64, 65, 4095, 4097, (2 << 20) - 1, 2 << 20, (2 << 20) + 1, (5 << 20) + 13};
 
 Test(host_pages, gives_zeroed_aligned_usable_memory_of_odd_sizes)
 {
@@ -50,8 +49,8 @@ Test(host_pages, gives_zeroed_aligned_usable_memory_of_odd_sizes)
         unsigned char *data = zo_host_pages_alloc(bytes);
         cr_assert(ne(ptr, data, NULL), "%zu bytes", bytes);
         size_t alignment = bytes >= huge ? huge : 64;
-        cr_expect(eq(u64, (uintptr_t)data % alignment, 0), "%zu bytes at %p: not %zu-aligned", bytes,
-                  (void *)data, alignment);
+        cr_expect(eq(u64, (uintptr_t)data % alignment, 0), "%zu bytes at %p: not %zu-aligned",
+                  bytes, (void *)data, alignment);
         cr_expect(all_zero(data, bytes), "%zu bytes: not zeroed", bytes);
         memset(data, 0xa5, bytes); /* every byte is ours: ASan or a fault would say otherwise */
         cr_expect(bytes == 0 || (data[0] == 0xa5 && data[bytes - 1] == 0xa5));
