@@ -82,14 +82,12 @@ static void zo_place_host_backend_buffers(zo_engine *e, size_t flat_bytes)
 {
     if (!e->memory.device_is_host)
         return;
-    void *device_buffers[] = {e->device_weights, e->device_grads};
-    void *pinned_buffers[] = {e->pinned_grads, e->pinned_weights, e->pinned_grads_spare};
-    for (size_t k = 0; k < sizeof device_buffers / sizeof device_buffers[0]; k++)
-        if (device_buffers[k])
-            zo_engine_place_host_pages(e, device_buffers[k], flat_bytes);
-    for (size_t k = 0; e->settings.pin_memory && k < sizeof pinned_buffers / sizeof pinned_buffers[0]; k++)
-        if (pinned_buffers[k])
-            zo_engine_place_host_pages(e, pinned_buffers[k], flat_bytes);
+    bool pinned = e->settings.pin_memory; /* else the staging is zo_host_zeroed's, placed */
+    void *buffers[] = {e->device_weights, e->device_grads, pinned ? e->pinned_grads : NULL,
+                       pinned ? e->pinned_weights : NULL, pinned ? e->pinned_grads_spare : NULL};
+    for (size_t k = 0; k < sizeof buffers / sizeof buffers[0]; k++)
+        if (buffers[k])
+            zo_engine_place_host_pages(e, buffers[k], flat_bytes);
 }
 
 /* The device buffers, the staging buffers and the host state. */
@@ -134,7 +132,8 @@ static zo_status zo_engine_allocate(zo_engine *e)
         (e->accumulation_steps > 1 && !e->accumulated) ||
         !e->param_ready || !e->bucket_pending || !e->bucket_stats || !e->bucket_landed || !e->bucket_generation || !e->h2d_done)
         return zo_fail(ZO_ERR_OUT_OF_MEMORY,
-                       "zo_engine_create: out of host memory for %zu parameters (%llu bytes of host state)",
+                       "zo_engine_create: out of host memory for %zu parameters (%llu bytes of "
+                       "host state)",
                        elems, (unsigned long long)e->memory.host_bytes);
     zo_place_host_backend_buffers(e, elems * e->dtype_bytes);
     for (size_t b = 0; b < buckets; b++) {
@@ -304,7 +303,8 @@ void zo_engine_destroy(zo_engine **engine)
     zo_trace_close(&e->trace); /* after the streams: every span is in */
     zo_adam_destroy(&e->adam);
     zo_topology_destroy(&e->topology);
-    zo_host_pages_free(e->master), zo_host_pages_free(e->exp_avg), zo_host_pages_free(e->exp_avg_sq);
+    zo_host_pages_free(e->master), zo_host_pages_free(e->exp_avg);
+    zo_host_pages_free(e->exp_avg_sq);
     if (!e->comm_broken) /* stage 1 sends from it */
         zo_host_pages_free(e->accumulated);
     free(e->param_ready), free(e->bucket_pending), free(e->bucket_stats), free(e->bucket_landed);
