@@ -7,6 +7,7 @@
 #include "adam_command.h"
 #include "ckpt_export_command.h"
 #include "ckpt_time_command.h"
+#include "create_command.h"
 #include "engine_command.h"
 #include "memory_plan_command.h"
 #include "nvme_command.h"
@@ -25,6 +26,7 @@ static const bench_entry bench_entries[] = {
     {&bench_adam_cli, bench_adam_command},
     {&bench_plan_cli, bench_memory_plan_command},
     {&bench_engine_cli, bench_engine_command},
+    {&bench_create_cli, bench_create_command},
     {&bench_topo_cli, bench_topo_command},
     {&bench_train_cli, bench_train_command},
     {&bench_ckpt_cli, bench_ckpt_time_command},

@@ -15,6 +15,7 @@
 #include "update_placement.h"
 #include "error.h"
 #include "fault_injection.h"
+#include "host_pages.h"
 #include "memory_plan.h"
 #include "moments_state.h"
 #include "nvme/files.h"
@@ -35,15 +36,13 @@ static zo_dtype zo_device_dtype_for(const zo_settings *s)
     return s->fp16_enabled ? ZO_DTYPE_F16 : s->bf16_enabled ? ZO_DTYPE_BF16 : ZO_DTYPE_F32;
 }
 
-static void *zo_host_zeroed(const zo_engine *e, size_t bytes)
+static void *zo_host_zeroed(zo_engine *e, size_t bytes)
 {
     if (zo_fault_hit(ZO_FAULT_HOST_ALLOC))
         return NULL;
-    void *ptr = aligned_alloc(64, (bytes + 63) / 64 * 64);
-    if (ptr) {
-        zo_topology_bind_memory(e->topology, &e->placement, ptr, bytes); /* before first touch */
-        memset(ptr, 0, bytes);
-    }
+    void *ptr = zo_host_pages_alloc(bytes);
+    if (ptr)
+        zo_engine_place_host_pages(e, ptr, bytes);
     return ptr;
 }
 
@@ -75,7 +74,23 @@ static void zo_free_staging(zo_engine *e, void *ptr)
     if (e->settings.pin_memory)
         zo_device_free_pinned(&e->device, ptr);
     else
-        free(ptr);
+        zo_host_pages_free(ptr);
+}
+
+/* The host backend hands out its device and pinned buffers untouched: they are set up
+ * here like the engine's own state (its placement, the update's threads), so that the
+ * first step does not take their page faults on one thread. A GPU's pinned memory
+ * (cudaHostAlloc) is resident already and is left alone. */
+static void zo_place_host_backend_buffers(zo_engine *e, size_t flat_bytes)
+{
+    if (!e->memory.device_is_host)
+        return;
+    bool pinned = e->settings.pin_memory; /* else the staging is zo_host_zeroed's, placed */
+    void *buffers[] = {e->device_weights, e->device_grads, pinned ? e->pinned_grads : NULL,
+                       pinned ? e->pinned_weights : NULL, pinned ? e->pinned_grads_spare : NULL};
+    for (size_t k = 0; k < sizeof buffers / sizeof buffers[0]; k++)
+        if (buffers[k])
+            zo_engine_place_host_pages(e, buffers[k], flat_bytes);
 }
 
 /* The device buffers, the staging buffers and the host state. */
@@ -130,8 +145,11 @@ static zo_status zo_engine_allocate(zo_engine *e)
         (host_state && scaled_moments && (!e->exp_avg_scale || !e->exp_avg_sq_scale)) ||
         (e->accumulation_steps > 1 && !e->accumulated) ||
         !e->param_ready || !e->bucket_pending || !e->bucket_stats || !e->bucket_landed || !e->bucket_generation || !e->h2d_done)
-        return zo_fail(ZO_ERR_OUT_OF_MEMORY, "zo_engine_create: out of host memory for %zu parameters",
-                       elems);
+        return zo_fail(ZO_ERR_OUT_OF_MEMORY,
+                       "zo_engine_create: out of host memory for %zu parameters (%llu bytes of "
+                       "host state)",
+                       elems, (unsigned long long)e->memory.host_bytes);
+    zo_place_host_backend_buffers(e, elems * e->dtype_bytes);
     for (size_t b = 0; b < buckets; b++) {
         e->jobs[b] = (zo_bucket_job){.engine = e, .bucket = b};
         if ((status = zo_device_event_create(device, &e->h2d_done[b])) ||
@@ -304,9 +322,11 @@ void zo_engine_destroy(zo_engine **engine)
     zo_trace_close(&e->trace); /* after the streams: every span is in */
     zo_adam_destroy(&e->adam);
     zo_topology_destroy(&e->topology);
-    free(e->master), free(e->exp_avg), free(e->exp_avg_sq), free(e->exp_avg_scale), free(e->exp_avg_sq_scale);
+    zo_host_pages_free(e->master), zo_host_pages_free(e->exp_avg);
+    zo_host_pages_free(e->exp_avg_sq);
+    zo_host_pages_free(e->exp_avg_scale), zo_host_pages_free(e->exp_avg_sq_scale);
     if (!e->comm_broken) /* stage 1 sends from it */
-        free(e->accumulated);
+        zo_host_pages_free(e->accumulated);
     free(e->param_ready), free(e->bucket_pending), free(e->bucket_stats), free(e->bucket_landed);
     free(e->bucket_generation), free(e->h2d_done), free(e->grads_written), free(e->jobs);
     free(e->copy_down_began), free(e->copy_up_began);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "error.h"
+#include "host_pages.h"
 
 /* Runs on the worker stream's thread: the update's thread 0 goes to the first CPU. */
 static zo_status zo_bind_update_thread(void *arg)
@@ -81,6 +82,43 @@ zo_status zo_engine_alloc_pinned_near(zo_engine *e, size_t bytes, void **out)
     if (status == ZO_OK) /* the range's policy too, for pages touched later */
         zo_topology_bind_memory(e->topology, &e->placement, *out, bytes);
     return status;
+}
+
+/* What zo_engine_place_host_pages hands to the worker stream. */
+typedef struct zo_touch_request {
+    const zo_engine *engine;
+    void *ptr;
+    size_t bytes;
+    bool touched;
+} zo_touch_request;
+
+static void zo_touch_with_update_team(zo_touch_request *r)
+{
+    const zo_placement *placement = &r->engine->placement;
+    zo_team_cpus team = {0};
+    if (placement->bound)
+        team = (zo_team_cpus){.cpus = placement->cpus, .count = placement->cpu_count};
+    zo_host_pages_touch(r->ptr, r->bytes, zo_adam_num_threads(r->engine->adam), &team);
+    r->touched = true;
+}
+
+static zo_status zo_touch_on_worker(void *arg)
+{
+    zo_touch_with_update_team(arg);
+    return ZO_OK;
+}
+
+void zo_engine_place_host_pages(zo_engine *e, void *ptr, size_t bytes)
+{
+    zo_topology_bind_memory(e->topology, &e->placement, ptr, bytes); /* before the first touch */
+    /* On the worker stream's thread, whose OpenMP team is the update's own: the caller's
+     * team would be left pinned to the placement's CPUs, which is not ours to decide. */
+    zo_touch_request request = {.engine = e, .ptr = ptr, .bytes = bytes};
+    if (zo_device_launch_host(&e->worker_device, e->worker, zo_touch_on_worker, &request) == ZO_OK)
+        zo_device_stream_synchronize(&e->worker_device, e->worker); /* a failure is the stream's
+                                                                        to forget: best effort */
+    if (!request.touched)
+        zo_touch_with_update_team(&request);
 }
 
 const char *zo_engine_placement(const zo_engine *e) { return e ? e->placement.decision : ""; }

@@ -18,4 +18,12 @@ zo_status zo_engine_place_update(zo_engine *e);
  * pins at once (cudaHostAlloc) start there. Errors: those of alloc_pinned. */
 zo_status zo_engine_alloc_pinned_near(zo_engine *e, size_t bytes, void **out);
 
+/* Sets up host memory of the engine's, untouched until now (zo_host_pages_alloc, or the
+ * host backend's buffers): puts its range on the placement's NUMA nodes, then faults
+ * its pages in with the update's own threads (from the worker stream, pinned as the
+ * update pins them), so creation runs at memory speed and the first step takes no page
+ * faults. Call once the worker stream and e->adam exist. Best effort, as binding is:
+ * nothing here fails (if the worker cannot run it, the calling thread's team does). */
+void zo_engine_place_host_pages(zo_engine *e, void *ptr, size_t bytes);
+
 #endif

@@ -244,11 +244,11 @@ Test(fault_injection, a_refused_device_allocation_fails_creation)
 Test(fault_injection, a_refused_host_allocation_fails_creation)
 {
     cr_expect(
-        eq(int, fail_each_allocation(plain_config, ZO_FAULT_HOST_ALLOC, "out of host memory"), 3),
+        eq(int, fail_each_allocation(plain_config, ZO_FAULT_HOST_ALLOC, "bytes of host state"), 3),
         "master weights and two moments");
     cr_expect(
         eq(int,
-           fail_each_allocation(accumulating_config, ZO_FAULT_HOST_ALLOC, "out of host memory"), 4),
+           fail_each_allocation(accumulating_config, ZO_FAULT_HOST_ALLOC, "bytes of host state"), 4),
         "and the fp32 gradient sum");
 }
 

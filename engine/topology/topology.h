@@ -3,8 +3,8 @@
  *
  * Memory goes to the chosen nodes by hwloc_set_area_membind on each buffer, not by
  * first touch: the policy belongs to the address range, so it holds whoever writes a
- * page first (the engine's zero fill on the creating thread, the user's
- * zo_engine_set_master, the update's threads), and pages already touched are moved
+ * page first (the engine's first touch by the update's threads, engine/host_pages.h,
+ * the user's zo_engine_set_master), and pages already touched are moved
  * (HWLOC_MEMBIND_MIGRATE). First touch would put the state wherever the thread that
  * happened to write it first was running. Page-locked staging is allocated under the
  * thread's policy instead (zo_topology_allocate_near), since pinned pages may not

@@ -1,4 +1,5 @@
-/* The host backend's buffers: calloc'd, aligned by hand, and registered so that frees
+/* The host backend's buffers: zeroed host pages (huge pages when large, left untouched
+ * for whoever places them: the engine, host_pages.h), registered so that frees
  * and copies can be checked against what was handed out; device buffers counted against
  * the budget. */
 #include "memory.h"
@@ -10,6 +11,7 @@
 
 #include "error.h"
 #include "fault_injection.h"
+#include "host_pages.h"
 #include "zo/byte_size.h"
 
 enum { ZO_HOST_ALIGNMENT = 64 };
@@ -35,7 +37,7 @@ zo_status zo_host_memory_init(zo_host_memory *memory)
 void zo_host_memory_release(zo_host_memory *memory)
 {
     for (size_t i = 0; i < memory->count; i++)
-        free(memory->buffers[i].block);
+        zo_host_pages_free(memory->buffers[i].data);
     free(memory->buffers);
     pthread_mutex_destroy(&memory->lock);
     *memory = (zo_host_memory){0};
@@ -88,7 +90,7 @@ zo_status zo_host_memory_alloc(zo_host_memory *memory, size_t bytes, zo_host_buf
         return zo_fail(ZO_ERR_OUT_OF_MEMORY,
                        "host device: cannot allocate %zu bytes of %s memory (fault injected: %s)",
                        bytes, zo_kind_name(kind), zo_fault_name(fault));
-    /* Checked before calloc, to refuse without touching the allocator, and again when
+    /* Checked before allocating, to refuse without touching the allocator, and again when
      * the buffer is registered, for another thread may have taken the room meanwhile. */
     if (kind == ZO_HOST_BUFFER_DEVICE) {
         pthread_mutex_lock(&memory->lock);
@@ -97,15 +99,13 @@ zo_status zo_host_memory_alloc(zo_host_memory *memory, size_t bytes, zo_host_buf
         if (status != ZO_OK)
             return status;
     }
-    /* calloc rather than aligned_alloc + memset: large blocks come zeroed from mmap and
-     * their pages are only touched when used. */
-    void *block = calloc(1, bytes + ZO_HOST_ALIGNMENT);
+    /* Large buffers come zeroed from their own mapping and their pages are only
+     * touched when used (or placed by the engine). */
+    void *block = zo_host_pages_alloc(bytes);
     if (!block)
         return zo_fail(ZO_ERR_OUT_OF_MEMORY, "host device: cannot allocate %zu bytes of %s memory",
                        bytes, zo_kind_name(kind));
-    uintptr_t address =
-        ((uintptr_t)block + ZO_HOST_ALIGNMENT - 1) & ~(uintptr_t)(ZO_HOST_ALIGNMENT - 1);
-    zo_host_buffer buffer = {.data = (char *)address, .block = block, .bytes = bytes, .kind = kind};
+    zo_host_buffer buffer = {.data = block, .bytes = bytes, .kind = kind};
 
     pthread_mutex_lock(&memory->lock);
     zo_status status =
@@ -124,7 +124,7 @@ zo_status zo_host_memory_alloc(zo_host_memory *memory, size_t bytes, zo_host_buf
     }
     pthread_mutex_unlock(&memory->lock);
     if (status != ZO_OK) {
-        free(block);
+        zo_host_pages_free(block);
         return status;
     }
     *out = buffer.data;
@@ -139,7 +139,7 @@ void zo_host_memory_free(zo_host_memory *memory, void *data, zo_host_buffer_kind
     pthread_mutex_lock(&memory->lock);
     for (size_t i = 0; i < memory->count; i++) {
         if (memory->buffers[i].data == data && memory->buffers[i].kind == kind) {
-            block = memory->buffers[i].block;
+            block = memory->buffers[i].data;
             if (kind == ZO_HOST_BUFFER_DEVICE)
                 memory->device_bytes_in_use -= memory->buffers[i].bytes;
             memory->buffers[i] = memory->buffers[--memory->count];
@@ -149,7 +149,7 @@ void zo_host_memory_free(zo_host_memory *memory, void *data, zo_host_buffer_kind
     if (!block)
         memory->bad_frees++;
     pthread_mutex_unlock(&memory->lock);
-    free(block);
+    zo_host_pages_free(block);
 }
 
 zo_status zo_host_memory_check_range(zo_host_memory *memory, const void *data, size_t bytes,

@@ -1,5 +1,5 @@
 /* The host backend's memory: "device" and "pinned" buffers are ordinary zero-filled,
- * 64-byte-aligned host allocations, kept in a registry so that a copy past the end of
+ * 64-byte-aligned host allocations (2 MiB aligned on huge pages from 2 MiB up), kept in a registry so that a copy past the end of
  * one, a double free or a foreign pointer is caught instead of corrupting memory. The
  * device buffers' bytes are counted against an optional budget (zo.device_memory_budget),
  * with their high-water mark, so that the host can play a GPU of that size.
@@ -22,8 +22,7 @@ typedef enum zo_host_buffer_kind {
 } zo_host_buffer_kind;
 
 typedef struct zo_host_buffer {
-    char *data;   /* what the caller got: 64-byte aligned */
-    void *block;  /* what calloc returned, to free */
+    char *data;   /* what the caller got (zo_host_pages_alloc): 64-byte aligned */
     size_t bytes; /* as asked for; a copy past it is refused even inside the padding */
     zo_host_buffer_kind kind;
 } zo_host_buffer;
