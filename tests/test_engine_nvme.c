@@ -433,3 +433,24 @@ Test(engine_nvme, a_missing_directory_is_refused_by_name)
     cr_expect(ne(ptr, strstr(zo_last_error(), "No such file or directory"), NULL), "%s",
               zo_last_error());
 }
+
+Test(engine_nvme, eight_bit_moments_are_refused_by_name)
+{
+    char json[2048], dir[64];
+    make_dir("/tmp", dir);
+    snprintf(json, sizeof json,
+             "{\"zero_optimization\": {\"stage\": 2, \"reduce_bucket_size\": 512, \"offload_optimizer\": "
+             "{\"device\": \"nvme\", \"nvme_path\": \"%s\"}}, \"zo\": {\"device\": \"host\", \"moments_dtype\": "
+             "\"8bit\"}}",
+             dir);
+    zo_config *config = NULL;
+    cr_assert(eq(int, zo_config_from_string(json, &config), ZO_OK), "%s", zo_last_error());
+    zo_param_desc one[] = {{"w", 1000}};
+    zo_engine *e = NULL;
+    cr_expect(eq(int, zo_engine_create(config, one, 1, &e), ZO_ERR_NOT_SUPPORTED));
+    cr_expect(eq(ptr, e, NULL));
+    cr_expect(ne(ptr, strstr(zo_last_error(), "moments_dtype"), NULL), "%s", zo_last_error());
+    cr_expect(ne(ptr, strstr(zo_last_error(), "nvme"), NULL), "%s", zo_last_error());
+    zo_config_destroy(&config);
+    remove_dir(dir);
+}
