@@ -81,16 +81,25 @@ static void zo_free_staging(zo_engine *e, void *ptr)
  * here like the engine's own state (its placement, the update's threads), so that the
  * first step does not take their page faults on one thread. A GPU's pinned memory
  * (cudaHostAlloc) is resident already and is left alone. */
-static void zo_place_host_backend_buffers(zo_engine *e, size_t flat_bytes)
+static void zo_place_host_backend_buffers(zo_engine *e)
 {
     if (!e->memory.device_is_host)
         return;
     bool pinned = e->settings.pin_memory; /* else the staging is zo_host_zeroed's, placed */
-    void *buffers[] = {e->device_weights, e->device_grads, pinned ? e->pinned_grads : NULL,
-                       pinned ? e->pinned_weights : NULL, pinned ? e->pinned_grads_spare : NULL};
+    size_t flat = e->layout.padded_elems * e->dtype_bytes;
+    /* each with its own size: stage 3 over several ranks pins only this rank's shard
+     * of the weights (stage3_shard.h) */
+    struct {
+        void *data;
+        size_t bytes;
+    } buffers[] = {{e->device_weights, flat},
+                   {e->device_grads, flat},
+                   {pinned ? e->pinned_grads : NULL, flat},
+                   {pinned ? e->pinned_weights : NULL, zo_pinned_weight_elems(e) * e->dtype_bytes},
+                   {pinned ? e->pinned_grads_spare : NULL, flat}};
     for (size_t k = 0; k < sizeof buffers / sizeof buffers[0]; k++)
-        if (buffers[k])
-            zo_engine_place_host_pages(e, buffers[k], flat_bytes);
+        if (buffers[k].data)
+            zo_engine_place_host_pages(e, buffers[k].data, buffers[k].bytes);
 }
 
 /* The device buffers, the staging buffers and the host state. */
@@ -149,7 +158,7 @@ static zo_status zo_engine_allocate(zo_engine *e)
                        "zo_engine_create: out of host memory for %zu parameters (%llu bytes of "
                        "host state)",
                        elems, (unsigned long long)e->memory.host_bytes);
-    zo_place_host_backend_buffers(e, elems * e->dtype_bytes);
+    zo_place_host_backend_buffers(e);
     for (size_t b = 0; b < buckets; b++) {
         e->jobs[b] = (zo_bucket_job){.engine = e, .bucket = b};
         if ((status = zo_device_event_create(device, &e->h2d_done[b])) ||
