@@ -318,44 +318,45 @@ ZO_DEFINE_SUM_SQUARES(F16)
 ZO_DEFINE_SUM_SQUARES(BF16)
 
 /* The quantizer alone (checkpoint tools, tests): the step's encoding of fp32 moments,
- * block by block from `begin` (a block boundary), and its decoding. */
-static void ZO_KERNEL_PREFIX(quantize_first)(void *codes, float *scales, float *values, size_t begin,
-                                             size_t end)
+ * block by block from `begin` (a block boundary), and its decoding. `second`: the
+ * second moment (unsigned codes of sqrt(v)), else the first (signed codes of m); a
+ * constant where it is inlined. */
+ZO_ALWAYS_INLINE void zo_q8_quantize(void *codes, float *scales, float *values, size_t begin, size_t end,
+                                     bool second)
 {
     for (size_t b = begin; b < end; b += ZO_Q8_BLOCK_ELEMS) {
         size_t count = end - b < ZO_Q8_BLOCK_ELEMS ? end - b : ZO_Q8_BLOCK_ELEMS;
         zo_vec most = zo_v_set1(0.0f);
-        for (size_t k = 0; k < count; k += ZO_LANES)
-            most = zo_v_max(zo_v_abs(zo_v_load(values, ZO_DTYPE_F32, b + k, count - k < ZO_LANES ? count - k : ZO_LANES)), most);
+        for (size_t k = 0; k < count; k += ZO_LANES) {
+            zo_vec x = zo_v_load(values, ZO_DTYPE_F32, b + k, count - k < ZO_LANES ? count - k : ZO_LANES);
+            most = zo_v_max(second ? zo_v_sqrt(x) : zo_v_abs(x), most);
+        }
         float block_max = zo_v_max_lane(most);
         scales[b / ZO_Q8_BLOCK_ELEMS] = block_max;
-        zo_vec factor = zo_v_set1(zo_q8_code_factor(block_max, ZO_Q8_FIRST_LEVELS));
+        zo_vec factor =
+            zo_v_set1(zo_q8_code_factor(block_max, second ? ZO_Q8_SECOND_LEVELS : ZO_Q8_FIRST_LEVELS));
         for (size_t k = 0; k < count; k += ZO_LANES) {
             size_t lanes = count - k < ZO_LANES ? count - k : ZO_LANES;
-            zo_v_store(codes, ZO_DTYPE_I8, b + k, lanes,
-                       zo_q8_encode_first(zo_v_load(values, ZO_DTYPE_F32, b + k, lanes), factor,
-                                          zo_v_set1(0.5f)));
+            zo_vec x = zo_v_load(values, ZO_DTYPE_F32, b + k, lanes);
+            if (second)
+                zo_v_store(codes, ZO_DTYPE_U8, b + k, lanes,
+                           zo_q8_encode_second(zo_v_sqrt(x), factor, zo_v_set1(0.5f)));
+            else
+                zo_v_store(codes, ZO_DTYPE_I8, b + k, lanes, zo_q8_encode_first(x, factor, zo_v_set1(0.5f)));
         }
     }
+}
+
+static void ZO_KERNEL_PREFIX(quantize_first)(void *codes, float *scales, float *values, size_t begin,
+                                             size_t end)
+{
+    zo_q8_quantize(codes, scales, values, begin, end, false);
 }
 
 static void ZO_KERNEL_PREFIX(quantize_second)(void *codes, float *scales, float *values, size_t begin,
                                               size_t end)
 {
-    for (size_t b = begin; b < end; b += ZO_Q8_BLOCK_ELEMS) {
-        size_t count = end - b < ZO_Q8_BLOCK_ELEMS ? end - b : ZO_Q8_BLOCK_ELEMS;
-        zo_vec most = zo_v_set1(0.0f);
-        for (size_t k = 0; k < count; k += ZO_LANES)
-            most = zo_v_max(zo_v_sqrt(zo_v_load(values, ZO_DTYPE_F32, b + k, count - k < ZO_LANES ? count - k : ZO_LANES)), most);
-        float block_max = zo_v_max_lane(most);
-        scales[b / ZO_Q8_BLOCK_ELEMS] = block_max;
-        zo_vec factor = zo_v_set1(zo_q8_code_factor(block_max, ZO_Q8_SECOND_LEVELS));
-        for (size_t k = 0; k < count; k += ZO_LANES) {
-            size_t lanes = count - k < ZO_LANES ? count - k : ZO_LANES;
-            zo_vec root = zo_v_sqrt(zo_v_load(values, ZO_DTYPE_F32, b + k, lanes));
-            zo_v_store(codes, ZO_DTYPE_U8, b + k, lanes, zo_q8_encode_second(root, factor, zo_v_set1(0.5f)));
-        }
-    }
+    zo_q8_quantize(codes, scales, values, begin, end, true);
 }
 
 static void ZO_KERNEL_PREFIX(dequantize_first)(void *codes, float *scales, float *values, size_t begin,

@@ -76,10 +76,11 @@ zo_status zo_engine_set_master(zo_engine *e, size_t param, const float *values)
         if ((status = zo_optimizer_state_write(e, 0, zo_shard_index(e, b, begin), values + (begin - offset),
                                                end - begin)))
             return status;
+        if (!zo_weights_sharded(e))
+            continue;
         /* stage 3 over several ranks: this rank's pieces of the 16-bit weights */
         char *piece = (char *)zo_pinned_piece(e, b) + (begin - zo_piece_begin(&e->layout, b, e->rank)) * e->dtype_bytes;
-        if (zo_weights_sharded(e) &&
-            (status = zo_adam_cast(e->adam, piece, e->dtype, values + (begin - offset), ZO_DTYPE_F32, end - begin,
+        if ((status = zo_adam_cast(e->adam, piece, e->dtype, values + (begin - offset), ZO_DTYPE_F32, end - begin,
                                    1.0f)))
             return status;
     }

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "engine_internal.h"
+#include "optimizer_state.h"
 #include "zo/adam.h"
 
 /* The bucket size the layout is built with: reduce_bucket_size, and with 8-bit moments
@@ -30,13 +31,12 @@ static inline uint64_t zo_moments_host_bytes(zo_dtype moments_dtype, uint64_t el
     return 2 * (uint64_t)zo_moments_bytes(moments_dtype, (size_t)elems);
 }
 
-/* Points `b` at the moments of the shard's elements from `shard_offset` on (a block
- * boundary with 8-bit moments: zo_layout_bucket_elems sees to it). */
-static inline void zo_moments_point(const zo_engine *e, size_t shard_offset, zo_adam_buffers *b)
+/* Points `b` at the host moments of the shard's elements from `shard_offset` on (a
+ * block boundary with 8-bit moments: zo_layout_bucket_elems sees to it). */
+static inline void zo_moments_point(const zo_engine *e, size_t shard_offset, zo_host_state_piece *b)
 {
     zo_dtype dtype = e->settings.moments_dtype;
     size_t code_bytes = zo_dtype_size(dtype);
-    b->moments_dtype = dtype;
     b->exp_avg = (char *)e->exp_avg + shard_offset * code_bytes;
     b->exp_avg_sq = (char *)e->exp_avg_sq + shard_offset * code_bytes;
     if (dtype == ZO_DTYPE_Q8) {

@@ -629,24 +629,35 @@ void zo_stage3_clear_gaps(zo_engine *e, size_t bucket)
     }
 }
 
+/* The part [*from, *to) of bucket b that persistent parameter i holds, if it holds one
+ * (the walks below start at the bucket's first parameter and stop past its end). */
+static bool zo_persistent_part(const zo_engine *e, size_t i, size_t bucket, size_t *from, size_t *to)
+{
+    size_t begin = zo_bucket_begin(&e->layout, bucket), end = zo_bucket_end(&e->layout, bucket);
+    size_t first = e->layout.param_offset[i], last = first + e->layout.param_elems[i];
+    *from = first > begin ? first : begin, *to = last < end ? last : end;
+    return e->stage3->persistent[i] && *from < *to;
+}
+
+/* Where element `elem` (in the flat space) of persistent parameter i lies in `base`, a
+ * buffer laid out as the persistent parameters (device weights, or the host copy). */
+static void *zo_persistent_at(const zo_engine *e, void *base, size_t i, size_t elem)
+{
+    return zo_device_at(base, e->stage3->persistent_offset[i] + (elem - e->layout.param_offset[i]), e->dtype_bytes);
+}
+
 zo_status zo_stage3_send_bucket_up(zo_engine *e, size_t bucket)
 {
     zo_stage3 *s = e->stage3;
-    size_t begin = zo_bucket_begin(&e->layout, bucket), end = zo_bucket_end(&e->layout, bucket);
+    size_t end = zo_bucket_end(&e->layout, bucket), from, to;
     for (size_t i = s->bucket_first_param[bucket]; i < e->layout.param_count && e->layout.param_offset[i] < end; i++) {
-        if (!s->persistent[i])
-            continue;
-        size_t first = e->layout.param_offset[i], last = first + e->layout.param_elems[i];
-        size_t from = first > begin ? first : begin, to = last < end ? last : end;
-        if (from >= to)
+        if (!zo_persistent_part(e, i, bucket, &from, &to))
             continue;
         const void *source = zo_weights_sharded(e) /* gathered after the update */
-                                 ? zo_device_at(s->persistent_host, s->persistent_offset[i] + (from - first),
-                                                e->dtype_bytes)
+                                 ? zo_persistent_at(e, s->persistent_host, i, from)
                                  : (char *)e->pinned_weights + from * e->dtype_bytes;
-        zo_status status = zo_device_copy_async(
-            &e->device, zo_device_at(s->persistent_weights, s->persistent_offset[i] + (from - first), e->dtype_bytes),
-            source, (to - from) * e->dtype_bytes, e->h2d_stream);
+        zo_status status = zo_device_copy_async(&e->device, zo_persistent_at(e, s->persistent_weights, i, from),
+                                                source, (to - from) * e->dtype_bytes, e->h2d_stream);
         if (status != ZO_OK)
             return status;
     }
@@ -657,19 +668,13 @@ zo_status zo_stage3_gather_persistent(zo_engine *e, size_t bucket)
 {
     zo_stage3 *s = e->stage3;
     zo_status status = ZO_OK;
-    size_t begin = zo_bucket_begin(&e->layout, bucket), end = zo_bucket_end(&e->layout, bucket);
+    size_t end = zo_bucket_end(&e->layout, bucket), from, to;
     for (size_t i = s->bucket_first_param[bucket]; i < e->layout.param_count && e->layout.param_offset[i] < end; i++) {
-        if (!s->persistent[i])
-            continue;
-        size_t first = e->layout.param_offset[i], last = first + e->layout.param_elems[i];
-        size_t from = first > begin ? first : begin, to = last < end ? last : end;
-        if (from >= to)
+        if (!zo_persistent_part(e, i, bucket, &from, &to))
             continue;
         /* a failure stops nothing: every rank makes every gather */
         zo_status gathered = zo_engine_collective_done(
-            e, zo_gather_weights(e, &e->comm, from, to,
-                                 zo_device_at(s->persistent_host, s->persistent_offset[i] + (from - first),
-                                              e->dtype_bytes),
+            e, zo_gather_weights(e, &e->comm, from, to, zo_persistent_at(e, s->persistent_host, i, from),
                                  s->worker_part_bytes));
         status = status ? status : gathered;
         if (gathered == ZO_ERR_TIMEOUT)

@@ -385,14 +385,8 @@ zo_status zo_host_update_piece(zo_engine *e, size_t b, const zo_host_state_piece
 static zo_status zo_host_update_bucket(zo_engine *e, size_t b)
 {
     size_t shard = zo_shard_offset(&e->layout, b);
-    zo_adam_buffers moments = {0};
-    zo_moments_point(e, shard, &moments);
-    zo_host_state_piece state = {.master = e->master + shard,
-                                 .exp_avg = moments.exp_avg,
-                                 .exp_avg_sq = moments.exp_avg_sq,
-                                 .exp_avg_scale = moments.exp_avg_scale,
-                                 .exp_avg_sq_scale = moments.exp_avg_sq_scale,
-                                 .first_index = moments.first_index};
+    zo_host_state_piece state = {.master = e->master + shard};
+    zo_moments_point(e, shard, &state);
     bool updated;
     return zo_host_update_piece(e, b, &state, ZO_OK, &updated);
 }

@@ -208,20 +208,29 @@ static void check_trajectory(const trajectory_case *c)
 
 static const char fp16_config[] = "\"fp16\": {\"enabled\": true, \"initial_scale_power\": 8}";
 
+/* The same fp16 config (`format`: its precision, then its zo.comm) sharded over the
+ * world and on one rank, and their memory plans. */
+static void engines_to_compare(const char *format, zo_engine **sharded, zo_engine **single, zo_memory_plan *mine,
+                               zo_memory_plan *whole)
+{
+    char json[768];
+    snprintf(json, sizeof json, format, fp16_config, "mpi");
+    *sharded = engine_for(json, true);
+    snprintf(json, sizeof json, format, fp16_config, "single");
+    *single = engine_for(json, true);
+    check_ok(zo_engine_memory(*sharded, mine), "zo_engine_memory");
+    check_ok(zo_engine_memory(*single, whole), "zo_engine_memory");
+}
+
 /* Host memory: each rank's shard of master weights and moments is 1/N of one rank's,
  * give or take the padding to whole blocks. */
 static void check_memory_per_rank(void)
 {
     const char *format = "{%s, \"zero_optimization\": {\"stage\": 2, \"reduce_bucket_size\": 1000,"
                          " \"offload_optimizer\": {\"device\": \"cpu\"}}, \"zo\": {\"device\": \"host\", \"comm\": \"%s\"}}";
-    char json[512];
-    snprintf(json, sizeof json, format, fp16_config, "mpi");
-    zo_engine *sharded = engine_for(json, true);
-    snprintf(json, sizeof json, format, fp16_config, "single");
-    zo_engine *single = engine_for(json, true);
+    zo_engine *sharded, *single;
     zo_memory_plan mine, whole;
-    check_ok(zo_engine_memory(sharded, &mine), "zo_engine_memory");
-    check_ok(zo_engine_memory(single, &whole), "zo_engine_memory");
+    engines_to_compare(format, &sharded, &single, &mine, &whole);
     double ratio = (double)mine.host_bytes * world / (double)whole.host_bytes;
     /* padding: at most one 64-element block per rank per bucket, 12 bytes an element */
     double padding = (double)(zo_engine_bucket_count(sharded) * 64 * (size_t)world * 12) / (double)whole.host_bytes;
@@ -268,14 +277,9 @@ static void check_stage3_weights_per_rank(void)
                          " \"stage3_max_live_parameters\": 6000, \"stage3_param_persistence_threshold\": 100,"
                          " \"offload_optimizer\": {\"device\": \"cpu\"}, \"offload_param\": {\"device\": \"cpu\"}},"
                          " \"zo\": {\"device\": \"host\", \"comm\": \"%s\"}}";
-    char json[768];
-    snprintf(json, sizeof json, format, fp16_config, "mpi");
-    zo_engine *sharded = engine_for(json, true);
-    snprintf(json, sizeof json, format, fp16_config, "single");
-    zo_engine *single = engine_for(json, true);
+    zo_engine *sharded, *single;
     zo_memory_plan mine, whole;
-    check_ok(zo_engine_memory(sharded, &mine), "zo_engine_memory");
-    check_ok(zo_engine_memory(single, &whole), "zo_engine_memory");
+    engines_to_compare(format, &sharded, &single, &mine, &whole);
     /* one rank: gradients + weights, 2 bytes each per element */
     double flat = (double)whole.pinned_bytes / 2.0;
     double gathers = (double)(mine.stage3_pool_bytes + mine.stage3_persistent_bytes / 2);
