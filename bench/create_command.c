@@ -6,6 +6,7 @@
 #include "create_command.h"
 
 #include <limits.h>
+#include <omp.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -77,8 +78,9 @@ const bench_command bench_create_cli = {
              "  on 4 KiB pages.\n"
              "  In a VM with free page reporting (virtio-balloon), memory left free for a few\n"
              "  seconds goes back to the host, and touching it again costs the host's own page\n"
-             "  faults (seconds per GB) on either side; --warm-up touches the bytes once first\n"
-             "  so that the runs, back to back, reuse memory the host still backs.\n",
+             "  faults (seconds per GB) on either side; --warm-up touches the bytes, untimed,\n"
+             "  right before each timed run, so that it finds memory the host still backs\n"
+             "  (what a machine without a balloon always has).\n",
 };
 
 /* What one timed operation cost this process. */
@@ -183,17 +185,31 @@ static zo_status bench_time_engine_small_pages(const zo_config *config, const be
     return status;
 }
 
-/* Maps, touches and unmaps `bytes` with huge pages on every CPU, untimed: afterwards the
- * host backs that much of the VM's memory again (see the notes in the help). */
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23 /* Linux 5.14 */
+#endif
+
+/* Maps, touches and unmaps `bytes` with huge pages on every CPU, untimed: right
+ * afterwards, for about two seconds (the kernel's page reporting delay), the host backs
+ * that much of the VM's free memory again (see the notes in the help). */
 static int bench_warm_up(uint64_t bytes)
 {
+    if (bytes == 0)
+        return 0;
     char *block = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (block == MAP_FAILED)
         return bench_fail("warm-up: cannot map %llu bytes", (unsigned long long)bytes);
     madvise(block, bytes, MADV_HUGEPAGE);
+    /* a share per thread, each faulted in by the kernel in one call where it can */
+    uint64_t threads = (uint64_t)omp_get_max_threads();
+    uint64_t share = (bytes / threads + 4095) / 4096 * 4096;
 #pragma omp parallel for schedule(static)
-    for (uint64_t at = 0; at < bytes; at += 4096)
-        block[at] = 0;
+    for (uint64_t at = 0; at < bytes; at += share) {
+        uint64_t length = bytes - at < share ? bytes - at : share;
+        if (madvise(block + at, length, MADV_POPULATE_WRITE) != 0)
+            for (uint64_t page = at; page < at + length; page += 4096)
+                block[page] = 0;
+    }
     munmap(block, bytes);
     return 0;
 }
@@ -298,6 +314,7 @@ int bench_create_command(int argc, char **argv, int first)
     char placement[sizeof plan.verdict];
     double load[1] = {0};
     getloadavg(load, 1); /* a shared machine's other work shows in every figure */
+    uint64_t warm_up_bytes = 0; /* none unless asked for */
     if (options.warm_up) {
         zo_memory_plan planned;
         if (zo_engine_plan(config, model.params, model.layers, 1, &planned) != ZO_OK) {
@@ -305,18 +322,21 @@ int bench_create_command(int argc, char **argv, int first)
             outcome = BENCH_REFUSED;
             goto done;
         }
-        if (bench_warm_up(bench_host_state_bytes(&planned)) < 0)
-            goto done;
+        warm_up_bytes = bench_host_state_bytes(&planned);
     }
     for (int r = 0; r < options.repeats; r++) {
         /* alternate which goes first: the first to run after a pause may find memory the
          * host took back (a VM's free page reporting) and pay for it again */
         bool baseline_first = r % 2 == 1 && !options.no_baseline;
-        if (baseline_first &&
-            bench_time_baseline(bench_host_state_bytes(&plan), &costs[2][r], &costs[3][r]) < 0)
+        if (baseline_first && (bench_warm_up(warm_up_bytes) < 0 ||
+                               bench_time_baseline(bench_host_state_bytes(&plan), &costs[2][r], &costs[3][r]) < 0))
+            goto done;
+        if (bench_warm_up(warm_up_bytes) < 0)
             goto done;
         status = bench_time_engine(config, &model, &costs[0][r], &costs[1][r], &plan, placement,
                                    sizeof placement);
+        if (status == ZO_OK && !options.no_baseline && bench_warm_up(warm_up_bytes) < 0)
+            goto done;
         if (status == ZO_OK && !options.no_baseline)
             status = bench_time_engine_small_pages(config, &model, &costs[4][r], &costs[5][r]);
         if (status != ZO_OK) { /* a plan that does not fit, a setting refused: the input's fault */
@@ -325,7 +345,8 @@ int bench_create_command(int argc, char **argv, int first)
             goto done;
         }
         if (!baseline_first && !options.no_baseline &&
-            bench_time_baseline(bench_host_state_bytes(&plan), &costs[2][r], &costs[3][r]) < 0)
+            (bench_warm_up(warm_up_bytes) < 0 ||
+             bench_time_baseline(bench_host_state_bytes(&plan), &costs[2][r], &costs[3][r]) < 0))
             goto done;
     }
     bench_cost medians[6];
