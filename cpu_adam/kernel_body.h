@@ -27,109 +27,206 @@
 
 #define ZO_ALWAYS_INLINE static inline __attribute__((always_inline))
 
-/* The Adam arithmetic on one vector of elements, shared by every moment format so
- * all run the very same operations. root is sqrt(v), which 8-bit moments keep. */
-typedef struct zo_adam_lanes {
-    zo_vec weight, m, v, root;
-} zo_adam_lanes;
+/* The Adam arithmetic on a group of n vectors (n a constant <= ZO_GROUP_MAX), shared
+ * by every moment format so all run the very same operations; root is sqrt(v), which
+ * 8-bit moments keep. Each line runs over the group before the next: a vector's
+ * arithmetic is one long chain of dependent operations (some 90 cycles with the
+ * square root and the division), and written this way the compiler lays the group's
+ * chains side by side, so the core overlaps them instead of waiting on one.
+ *
+ * `newton` (8-bit moments): sqrt(v) and the division by the denominator from the
+ * float bit tricks and Newton steps of multiplies and subtracts (zo_rsqrt_newton,
+ * zo_reciprocal_newton), a few parts in 10^6 from the correctly rounded results,
+ * still the same bits in every path. The square root and the division are what the
+ * fp32 and bf16 steps spend most of their arithmetic time on (one instruction each,
+ * on the one divider unit); 8-bit moments carry errors of a few percent, which these
+ * do not change. */
+#define ZO_GROUP_MAX 4
+#define ZO_EACH(u, n) for (int u = 0; u < (n); u++)
 
-ZO_ALWAYS_INLINE zo_adam_lanes zo_adam_math(const zo_adam_coeffs *c, zo_vec grad, zo_vec weight, zo_vec m,
-                                            zo_vec v)
+typedef struct zo_adam_group {
+    zo_vec grad[ZO_GROUP_MAX], weight[ZO_GROUP_MAX], m[ZO_GROUP_MAX], v[ZO_GROUP_MAX], root[ZO_GROUP_MAX];
+} zo_adam_group;
+
+#define ZO_NEWTON_SMALLEST 0x1p-120f /* inputs are clamped into [smallest, largest]: */
+#define ZO_NEWTON_LARGEST 0x1p+120f  /* the bit tricks' first guesses need normals    */
+
+ZO_ALWAYS_INLINE zo_vec zo_newton_clamp(zo_vec x)
 {
+    return zo_v_min(zo_v_max(x, zo_v_set1(ZO_NEWTON_SMALLEST)), zo_v_set1(ZO_NEWTON_LARGEST));
+}
+
+/* y = 1/sqrt(x), x clamped into the range above: the bit trick's first guess (within
+ * 3.5%) and two Newton steps (within 5 parts in 10^6). */
+ZO_ALWAYS_INLINE void zo_rsqrt_newton(zo_vec *y, const zo_vec *x, int n)
+{
+    zo_vec half_x[ZO_GROUP_MAX];
+    ZO_EACH(u, n) half_x[u] = zo_newton_clamp(x[u]);
+    ZO_EACH(u, n) y[u] = zo_i_as_float(zo_i_sub(zo_i_set1(0x5f375a86u), zo_i_srl(zo_v_bits(half_x[u]), 1)));
+    ZO_EACH(u, n) half_x[u] = zo_v_mul(half_x[u], zo_v_set1(0.5f));
+    for (int k = 0; k < 2; k++)
+        ZO_EACH(u, n) y[u] = zo_v_mul(y[u], zo_v_sub(zo_v_set1(1.5f), zo_v_mul(half_x[u], zo_v_mul(y[u], y[u]))));
+}
+
+/* y = 1/x, x clamped likewise: the bit trick's first guess (within 12%) and three
+ * Newton steps (within a part in 10^7). */
+ZO_ALWAYS_INLINE void zo_reciprocal_newton(zo_vec *y, const zo_vec *x, int n)
+{
+    zo_vec clamped[ZO_GROUP_MAX];
+    ZO_EACH(u, n) clamped[u] = zo_newton_clamp(x[u]);
+    ZO_EACH(u, n) y[u] = zo_i_as_float(zo_i_sub(zo_i_set1(0x7ef311c3u), zo_v_bits(clamped[u])));
+    for (int k = 0; k < 3; k++)
+        ZO_EACH(u, n) y[u] = zo_v_mul(y[u], zo_v_sub(zo_v_set1(2.0f), zo_v_mul(clamped[u], y[u])));
+}
+
+ZO_ALWAYS_INLINE void zo_adam_math(const zo_adam_coeffs *c, zo_adam_group *x, int n, bool newton)
+{
+    zo_vec g[ZO_GROUP_MAX], t[ZO_GROUP_MAX];
     /* unscale (and unclip) the gradient in the same pass */
-    zo_vec g = zo_v_mul(grad, zo_v_set1(c->grad_scale));
+    ZO_EACH(u, n) g[u] = zo_v_mul(x->grad[u], zo_v_set1(c->grad_scale));
     if (c->l2 != 0.0f) /* classic Adam: weight decay as an L2 term of the gradient */
-        g = zo_v_add(g, zo_v_mul(zo_v_set1(c->l2), weight));
+        ZO_EACH(u, n) g[u] = zo_v_add(g[u], zo_v_mul(zo_v_set1(c->l2), x->weight[u]));
     /* update the first moment (momentum) and the second (uncentered variance) */
-    m = zo_v_add(zo_v_mul(zo_v_set1(c->beta1), m), zo_v_mul(zo_v_set1(c->one_minus_beta1), g));
-    v = zo_v_add(zo_v_mul(zo_v_set1(c->beta2), v),
-                 zo_v_mul(zo_v_set1(c->one_minus_beta2), zo_v_mul(g, g)));
-    /* bias-corrected denominator sqrt(v / bc2) + eps, as DeepSpeed and PyTorch do */
-    zo_vec root = zo_v_sqrt(v);
-    zo_vec denom = zo_v_add(zo_v_mul(root, zo_v_set1(c->inv_sqrt_bc2)), zo_v_set1(c->eps));
+    ZO_EACH(u, n) x->m[u] = zo_v_add(zo_v_mul(zo_v_set1(c->beta1), x->m[u]), zo_v_mul(zo_v_set1(c->one_minus_beta1), g[u]));
+    ZO_EACH(u, n) x->v[u] = zo_v_add(zo_v_mul(zo_v_set1(c->beta2), x->v[u]),
+                                     zo_v_mul(zo_v_set1(c->one_minus_beta2), zo_v_mul(g[u], g[u])));
+    /* bias-corrected denominator sqrt(v / bc2) + eps, as DeepSpeed and PyTorch do
+     * (v = 0 gives root 0 either way) */
+    if (newton) {
+        zo_rsqrt_newton(t, x->v, n);
+        ZO_EACH(u, n) x->root[u] = zo_v_mul(x->v[u], t[u]);
+    } else {
+        ZO_EACH(u, n) x->root[u] = zo_v_sqrt(x->v[u]);
+    }
+    ZO_EACH(u, n) t[u] = zo_v_add(zo_v_mul(x->root[u], zo_v_set1(c->inv_sqrt_bc2)), zo_v_set1(c->eps));
     if (c->decay != 0.0f) /* AdamW: decoupled decay of the weight itself */
-        weight = zo_v_add(weight, zo_v_mul(zo_v_set1(c->decay), weight));
-    weight = zo_v_sub(weight, zo_v_mul(zo_v_set1(c->step_size), zo_v_div(m, denom)));
-    return (zo_adam_lanes){.weight = weight, .m = m, .v = v, .root = root};
+        ZO_EACH(u, n) x->weight[u] = zo_v_add(x->weight[u], zo_v_mul(zo_v_set1(c->decay), x->weight[u]));
+    if (newton) {
+        zo_reciprocal_newton(t, t, n);
+        ZO_EACH(u, n) t[u] = zo_v_mul(x->m[u], t[u]);
+    } else {
+        ZO_EACH(u, n) t[u] = zo_v_div(x->m[u], t[u]);
+    }
+    ZO_EACH(u, n) x->weight[u] = zo_v_sub(x->weight[u], zo_v_mul(zo_v_set1(c->step_size), t[u]));
 }
 
 /* One vector of the Adam step: see zo_adam_step() in zo/adam.h for the formula. */
 ZO_ALWAYS_INLINE void zo_adam_block(const zo_adam_kernel_args *args, size_t i, size_t count,
                                     int grad_kind, int moment_kind, int out_kind)
 {
-    zo_adam_lanes r = zo_adam_math(&args->coeffs, zo_v_load(args->grad, grad_kind, i, count),
-                                   zo_v_load(args->master, ZO_DTYPE_F32, i, count),
-                                   zo_v_load(args->exp_avg, moment_kind, i, count),
-                                   zo_v_load(args->exp_avg_sq, moment_kind, i, count));
-    zo_v_store(args->master, ZO_DTYPE_F32, i, count, r.weight);
-    zo_v_store(args->exp_avg, moment_kind, i, count, r.m);
-    zo_v_store(args->exp_avg_sq, moment_kind, i, count, r.v);
+    zo_adam_group x;
+    x.grad[0] = zo_v_load(args->grad, grad_kind, i, count);
+    x.weight[0] = zo_v_load(args->master, ZO_DTYPE_F32, i, count);
+    x.m[0] = zo_v_load(args->exp_avg, moment_kind, i, count);
+    x.v[0] = zo_v_load(args->exp_avg_sq, moment_kind, i, count);
+    zo_adam_math(&args->coeffs, &x, 1, false);
+    zo_v_store(args->master, ZO_DTYPE_F32, i, count, x.weight[0]);
+    zo_v_store(args->exp_avg, moment_kind, i, count, x.m[0]);
+    zo_v_store(args->exp_avg_sq, moment_kind, i, count, x.v[0]);
     if (out_kind != ZO_KIND_NONE) /* the low-precision copy that goes to the GPU */
-        zo_v_store(args->weights_out, out_kind, i, count, r.weight);
+        zo_v_store(args->weights_out, out_kind, i, count, x.weight[0]);
 }
 
-/* The 8-bit code maps (zo/adam.h). Decoding: m = scale * t |t| with t = c / 127;
- * sqrt(v) = scale * u^2 with u = c / 255, and v = sqrt(v)^2 (finite: a scale is at
- * most the largest float's correctly rounded root, whose square is finite). */
-#define ZO_Q8_FIRST_LEVELS 127.0f
-#define ZO_Q8_SECOND_LEVELS 255.0f
+/* The 8-bit code maps (zo/adam.h): small floats read straight from a float's bits.
+ * A code's magnitude q, shifted into the exponent and mantissa fields of 1.0f, is the
+ * float F(q) = 2^e (1 + f / 2^k) (q = e 2^k + f, k mantissa bits); the moment is
+ * (F(q) - 1) * unit, unit = the block's scale / top, so that code 0 is exactly 0, the
+ * codes below 2^k are evenly spaced (like subnormals), and above that each binade has
+ * 2^k codes. Decoding is a shift, an integer add and a float subtract; encoding the
+ * reverse, rounding the kept bits with an integer dither: no square root, no
+ * division, no float rounding instruction per element. */
+#define ZO_Q8_ONE_BITS 0x3f800000u /* 1.0f */
+#define ZO_Q8_SIGN_BIT 0x80000000u
+#define ZO_Q8_FIRST_SHIFT 20 /* m: 4 exponent and 3 mantissa bits, and the sign */
+#define ZO_Q8_SECOND_SHIFT 19 /* sqrt(v): 4 exponent and 4 mantissa bits */
+#define ZO_Q8_FIRST_TOP_CODE 127
+#define ZO_Q8_SECOND_TOP_CODE 255
+#define ZO_Q8_FIRST_TOP 61439.0f  /* F(127) - 1 = 2^15 * 1.875 - 1 */
+#define ZO_Q8_SECOND_TOP 63487.0f /* F(255) - 1 = 2^15 * 1.9375 - 1 */
+/* A block's scale counts as at least this: top / scale stays finite (an all-zero or
+ * subnormal block), and unit stays a normal float. Moments below 2^-119 become 0 or
+ * the smallest code, far below any eps Adam divides by. */
+#define ZO_Q8_SMALLEST_SCALE 0x1p-100f
 
-ZO_ALWAYS_INLINE zo_vec zo_q8_decode_first(zo_vec code, zo_vec scale)
+/* The per-block constants, in scalar code (the same bits in every path): what
+ * multiplies (F(q) - 1) to decode, scale / top rounded toward zero, so that no code
+ * decodes above the block's maximum (a finite maximum gives finite moments), and what
+ * multiplies |x| to give F(q) - 1 before rounding. (The product of a float and the
+ * 16-bit top is exact in double.) */
+static inline float zo_q8_unit(float scale, float top)
 {
-    zo_vec t = zo_v_mul(code, zo_v_set1(1.0f / ZO_Q8_FIRST_LEVELS));
-    return zo_v_mul(zo_v_mul(t, zo_v_abs(t)), scale);
+    float clamped = scale > ZO_Q8_SMALLEST_SCALE ? scale : ZO_Q8_SMALLEST_SCALE;
+    float unit = clamped / top;
+    return (double)unit * top > (double)clamped ? nextafterf(unit, 0.0f) : unit;
 }
 
-ZO_ALWAYS_INLINE zo_vec zo_q8_decode_second_root(zo_vec code, zo_vec scale)
+static inline float zo_q8_code_factor(float scale, float top)
 {
-    zo_vec u = zo_v_mul(code, zo_v_set1(1.0f / ZO_Q8_SECOND_LEVELS));
-    return zo_v_mul(zo_v_mul(u, u), scale);
+    return top / (scale > ZO_Q8_SMALLEST_SCALE ? scale : ZO_Q8_SMALLEST_SCALE);
 }
 
-/* What multiplies sqrt(|x|) to give the code before rounding: levels / sqrt(block's
- * max), once per block in scalar code (sqrtf and the division are correctly rounded,
- * so every path gets these bits). Never a division per element, and finite even for a
- * subnormal maximum; 0 for an all-zero block. */
-static inline float zo_q8_code_factor(float block_max, float levels)
+/* (F(q) - 1) * unit for the code magnitudes q (>= 0) */
+ZO_ALWAYS_INLINE zo_vec zo_q8_decode_magnitude(zo_ivec q, int shift, zo_vec unit)
 {
-    return block_max > 0.0f ? levels / sqrtf(block_max) : 0.0f;
+    zo_vec f = zo_i_as_float(zo_i_add(zo_i_sll(q, shift), zo_i_set1(ZO_Q8_ONE_BITS)));
+    return zo_v_mul(zo_v_sub(f, zo_v_set1(1.0f)), unit);
 }
 
-/* Encoding: floor(levels * sqrt(|x| / max) + offset), clamped first (which also sends
- * a NaN to the top code, the same in every path). offset 1/2 rounds to nearest (ties
- * up: the quantizer functions); the step passes a dither in [0, 1): stochastic
- * rounding, unbiased in the square-root domain. Rounded to nearest, a moment that
- * changes by less than half a code a step never changes: v moves 0.1% a step (beta2 =
- * 0.999), a code near the block's maximum is 0.8%; a decaying m stops at the code
- * (about 10) where 0.9x moves it less than half a code, and pushes on forever. */
-ZO_ALWAYS_INLINE zo_vec zo_q8_encode_first(zo_vec m, zo_vec factor, zo_vec offset)
+ZO_ALWAYS_INLINE zo_vec zo_q8_decode_first(zo_ivec code, zo_vec unit)
 {
-    zo_vec level = zo_v_min(zo_v_mul(zo_v_sqrt(zo_v_abs(m)), factor), zo_v_set1(ZO_Q8_FIRST_LEVELS));
-    return zo_v_copysign(zo_v_floor(zo_v_add(level, offset)), m);
+    zo_vec magnitude = zo_q8_decode_magnitude(zo_i_abs(code), ZO_Q8_FIRST_SHIFT, unit);
+    return zo_i_as_float(zo_i_or(zo_v_bits(magnitude), zo_i_and(code, zo_i_set1(ZO_Q8_SIGN_BIT))));
+}
+
+ZO_ALWAYS_INLINE zo_vec zo_q8_decode_second_root(zo_ivec code, zo_vec unit)
+{
+    return zo_q8_decode_magnitude(code, ZO_Q8_SECOND_SHIFT, unit);
+}
+
+/* The magnitude code of |x| * factor (>= 0, or NaN): the bits of that plus 1 above
+ * 1.0f's, plus a dither below the kept bits (in [0, 2^shift); 2^(shift - 1) rounds to
+ * nearest, ties up), shifted down. Rounding up happens with the probability of the
+ * value's position between its two codes, which are linear in between: unbiased. The
+ * result is at most 2^(32 - shift); the stores clamp it to the top code (the block's
+ * maximum rounded up, a NaN), the same in every path. */
+ZO_ALWAYS_INLINE zo_ivec zo_q8_encode_magnitude(zo_vec magnitude, zo_vec factor, zo_ivec dither, int shift)
+{
+    zo_vec level = zo_v_add(zo_v_mul(magnitude, factor), zo_v_set1(1.0f));
+    zo_ivec above_one = zo_i_sub(zo_i_add(zo_v_bits(level), dither), zo_i_set1(ZO_Q8_ONE_BITS));
+    return zo_i_srl(above_one, shift);
+}
+
+ZO_ALWAYS_INLINE zo_ivec zo_q8_encode_first(zo_vec m, zo_vec factor, zo_ivec dither)
+{
+    zo_ivec q = zo_q8_encode_magnitude(zo_v_abs(m), factor, dither, ZO_Q8_FIRST_SHIFT);
+    return zo_i_sign(q, zo_v_bits(m)); /* -0.0 and +0.0 have code 0 anyway */
 }
 
 /* A positive v keeps at least code 1: code 0 would leave only eps in Adam's
- * denominator and turn a small momentum into a huge step. */
-ZO_ALWAYS_INLINE zo_vec zo_q8_encode_second(zo_vec root, zo_vec factor, zo_vec offset)
+ * denominator and turn a small momentum into a huge step. min(bits, 1) is 1 for a
+ * positive root, 0 for +0, negative for -0. */
+ZO_ALWAYS_INLINE zo_ivec zo_q8_encode_second(zo_vec root, zo_vec factor, zo_ivec dither)
 {
-    zo_vec level = zo_v_min(zo_v_mul(zo_v_sqrt(root), factor), zo_v_set1(ZO_Q8_SECOND_LEVELS));
-    return zo_v_max(zo_v_floor(zo_v_add(level, offset)), zo_v_if_positive(root, zo_v_set1(1.0f)));
+    zo_ivec q = zo_q8_encode_magnitude(root, factor, dither, ZO_Q8_SECOND_SHIFT);
+    return zo_i_max(q, zo_i_min(zo_v_bits(root), zo_i_set1(1)));
 }
 
-/* The dither of lanes k .. k + ZO_LANES - 1 of a block whose offset is `offset`
- * (kernels.h): frac(j * golden ratio + offset), j < 256 so j * 0.618 + offset < 160
- * keeps 2^-16 of resolution. */
-ZO_ALWAYS_INLINE zo_vec zo_q8_dither(size_t k, zo_vec offset)
+/* The dither of a block (kernels.h): element j gets the top bits of u + j * golden
+ * (mod 2^32), a Weyl sequence from the block's offset u; `weyl` holds the lanes'
+ * current terms and steps ZO_LANES elements on. */
+#define ZO_Q8_WEYL_STEP 0x9E3779B9u /* 2^32 / golden ratio */
+ZO_ALWAYS_INLINE zo_ivec zo_q8_weyl_start(uint32_t offset)
 {
-    zo_vec j = zo_v_add(zo_v_set1((float)k), zo_v_lane_index());
-    zo_vec x = zo_v_add(zo_v_mul(j, zo_v_set1(0.618033988749894848f)), offset);
-    return zo_v_sub(x, zo_v_floor(x));
+    uint32_t terms[ZO_LANES];
+    for (uint32_t j = 0; j < ZO_LANES; j++)
+        terms[j] = offset + j * ZO_Q8_WEYL_STEP;
+    return zo_i_load_u32(terms);
 }
 
-/* A moment's dither offset for the block starting at element `index` of the state. */
-static inline float zo_q8_dither_offset(uint64_t index, uint32_t seed)
+/* A moment's dither offset u for the block starting at element `index` of the state. */
+static inline uint32_t zo_q8_dither_offset(uint64_t index, uint32_t seed)
 {
-    return (float)(zo_q8_dither_hash((uint32_t)index, seed) >> 8) * 0x1p-24f;
+    return zo_q8_dither_hash((uint32_t)index, seed);
 }
 
 /* The largest lane (NaN lanes never win: see zo_v_max), the same for any lane order. */
@@ -143,11 +240,38 @@ ZO_ALWAYS_INLINE float zo_v_max_lane(zo_vec x)
     return best;
 }
 
+/* Vectors k, k + ZO_LANES, ... (n of them, `lanes` elements each: n is 1 unless
+ * lanes is ZO_LANES) of the block at `begin`: decode, Adam, master and weights out,
+ * the new m and sqrt(v) to the block's buffers, their maxima. */
+#define ZO_Q8_GROUP 4 /* vectors in flight at once (see zo_adam_math) */
+ZO_ALWAYS_INLINE void zo_q8_update_group(const zo_adam_coeffs *coeffs, const void *grad, float *master,
+                                         void *weights_out, const int8_t *exp_avg, const uint8_t *exp_avg_sq,
+                                         float *new_m, float *new_root, size_t begin, size_t k, size_t lanes,
+                                         int n, int grad_kind, int out_kind, zo_vec m_unit, zo_vec root_unit,
+                                         zo_vec *m_max, zo_vec *root_max)
+{
+    zo_adam_group x;
+    ZO_EACH(u, n) x.m[u] = zo_q8_decode_first(zo_i_load_codes(exp_avg, ZO_DTYPE_I8, begin + k + u * ZO_LANES, lanes), m_unit);
+    ZO_EACH(u, n) x.root[u] = zo_q8_decode_second_root(zo_i_load_codes(exp_avg_sq, ZO_DTYPE_U8, begin + k + u * ZO_LANES, lanes), root_unit);
+    ZO_EACH(u, n) x.v[u] = zo_v_mul(x.root[u], x.root[u]);
+    ZO_EACH(u, n) x.grad[u] = zo_v_load(grad, grad_kind, begin + k + u * ZO_LANES, lanes);
+    ZO_EACH(u, n) x.weight[u] = zo_v_load(master, ZO_DTYPE_F32, begin + k + u * ZO_LANES, lanes);
+    zo_adam_math(coeffs, &x, n, false);
+    ZO_EACH(u, n) zo_v_store(master, ZO_DTYPE_F32, begin + k + u * ZO_LANES, lanes, x.weight[u]);
+    if (out_kind != ZO_KIND_NONE)
+        ZO_EACH(u, n) zo_v_store(weights_out, out_kind, begin + k + u * ZO_LANES, lanes, x.weight[u]);
+    ZO_EACH(u, n) zo_v_store(new_m, ZO_DTYPE_F32, k + u * ZO_LANES, lanes, x.m[u]);
+    ZO_EACH(u, n) zo_v_store(new_root, ZO_DTYPE_F32, k + u * ZO_LANES, lanes, x.root[u]);
+    /* lanes past `lanes` hold zeros (loads of a tail are zero-filled): no effect */
+    ZO_EACH(u, n) *m_max = zo_v_max(zo_v_abs(x.m[u]), *m_max);
+    ZO_EACH(u, n) *root_max = zo_v_max(x.root[u], *root_max);
+}
+
 /* One block of the step with 8-bit moments, [begin, begin + count), count <= one
  * block: decode, Adam in fp32, weights out; the new m and sqrt(v) wait in two small
  * buffers (1 KiB each, in L1) until the block's new maxima are known, then are
- * encoded with a dither drawn for this block. The
- * arrays are read and written once: the same single pass as the other formats. */
+ * encoded with a dither drawn for this block. The arrays are read and written once:
+ * the same single pass as the other formats. */
 ZO_ALWAYS_INLINE void zo_adam_q8_block(const zo_adam_kernel_args *args, size_t begin, size_t count,
                                        int grad_kind, int out_kind)
 {
@@ -162,40 +286,51 @@ ZO_ALWAYS_INLINE void zo_adam_q8_block(const zo_adam_kernel_args *args, size_t b
     const void *grad = args->grad;
     void *weights_out = args->weights_out;
     size_t block = begin / ZO_Q8_BLOCK_ELEMS;
-    zo_vec m_scale = zo_v_set1(args->exp_avg_scale[block]);
-    zo_vec root_scale = zo_v_set1(args->exp_avg_sq_scale[block]);
+    zo_vec m_unit = zo_v_set1(zo_q8_unit(args->exp_avg_scale[block], ZO_Q8_FIRST_TOP));
+    zo_vec root_unit = zo_v_set1(zo_q8_unit(args->exp_avg_sq_scale[block], ZO_Q8_SECOND_TOP));
     zo_vec m_max = zo_v_set1(0.0f), root_max = zo_v_set1(0.0f);
-    for (size_t k = 0; k < count; k += ZO_LANES) {
-        size_t lanes = count - k < ZO_LANES ? count - k : ZO_LANES, i = begin + k;
-        zo_vec m = zo_q8_decode_first(zo_v_load(exp_avg, ZO_DTYPE_I8, i, lanes), m_scale);
-        zo_vec root = zo_q8_decode_second_root(zo_v_load(exp_avg_sq, ZO_DTYPE_U8, i, lanes), root_scale);
-        zo_adam_lanes r = zo_adam_math(&coeffs, zo_v_load(grad, grad_kind, i, lanes),
-                                       zo_v_load(master, ZO_DTYPE_F32, i, lanes), m, zo_v_mul(root, root));
-        zo_v_store(master, ZO_DTYPE_F32, i, lanes, r.weight);
-        if (out_kind != ZO_KIND_NONE)
-            zo_v_store(weights_out, out_kind, i, lanes, r.weight);
-        zo_v_store(new_m, ZO_DTYPE_F32, k, lanes, r.m);
-        zo_v_store(new_root, ZO_DTYPE_F32, k, lanes, r.root);
-        /* lanes past `lanes` hold zeros (loads of a tail are zero-filled): no effect */
-        m_max = zo_v_max(zo_v_abs(r.m), m_max);
-        root_max = zo_v_max(r.root, root_max);
-    }
+    size_t k = 0;
+    for (; k + ZO_Q8_GROUP * ZO_LANES <= count; k += ZO_Q8_GROUP * ZO_LANES)
+        zo_q8_update_group(&coeffs, grad, master, weights_out, exp_avg, exp_avg_sq, new_m, new_root, begin, k,
+                           ZO_LANES, ZO_Q8_GROUP, grad_kind, out_kind, m_unit, root_unit, &m_max, &root_max);
+    for (; k < count; k += ZO_LANES) /* the last vectors of a short block */
+        zo_q8_update_group(&coeffs, grad, master, weights_out, exp_avg, exp_avg_sq, new_m, new_root, begin, k,
+                           count - k < ZO_LANES ? count - k : ZO_LANES, 1, grad_kind, out_kind, m_unit, root_unit,
+                           &m_max, &root_max);
     float m_block_max = zo_v_max_lane(m_max), root_block_max = zo_v_max_lane(root_max);
     args->exp_avg_scale[block] = m_block_max;
     args->exp_avg_sq_scale[block] = root_block_max;
-    zo_vec m_factor = zo_v_set1(zo_q8_code_factor(m_block_max, ZO_Q8_FIRST_LEVELS));
-    zo_vec root_factor = zo_v_set1(zo_q8_code_factor(root_block_max, ZO_Q8_SECOND_LEVELS));
+    zo_vec m_factor = zo_v_set1(zo_q8_code_factor(m_block_max, ZO_Q8_FIRST_TOP));
+    zo_vec root_factor = zo_v_set1(zo_q8_code_factor(root_block_max, ZO_Q8_SECOND_TOP));
     uint64_t block_index = args->first_index + begin; /* in the whole state */
-    zo_vec m_offset = zo_v_set1(zo_q8_dither_offset(block_index, coeffs.dither_seed));
-    zo_vec v_offset = zo_v_set1(zo_q8_dither_offset(block_index, coeffs.dither_seed ^ 0x5bd1e995u));
-    for (size_t k = 0; k < count; k += ZO_LANES) {
+    zo_ivec m_weyl = zo_q8_weyl_start(zo_q8_dither_offset(block_index, coeffs.dither_seed));
+    zo_ivec root_weyl = zo_q8_weyl_start(zo_q8_dither_offset(block_index, coeffs.dither_seed ^ 0x5bd1e995u));
+    zo_ivec weyl_step = zo_i_set1(ZO_LANES * ZO_Q8_WEYL_STEP);
+    k = 0;
+    /* four vectors at a time: their codes narrow to bytes together (zo_i_store_codes4) */
+    for (; k + 4 * ZO_LANES <= count; k += 4 * ZO_LANES) {
+        zo_ivec m_codes[4], root_codes[4];
+        for (int u = 0; u < 4; u++) {
+            m_codes[u] = zo_q8_encode_first(zo_v_load(new_m, ZO_DTYPE_F32, k + u * ZO_LANES, ZO_LANES), m_factor,
+                                            zo_i_srl(m_weyl, 32 - ZO_Q8_FIRST_SHIFT));
+            root_codes[u] = zo_q8_encode_second(zo_v_load(new_root, ZO_DTYPE_F32, k + u * ZO_LANES, ZO_LANES),
+                                                root_factor, zo_i_srl(root_weyl, 32 - ZO_Q8_SECOND_SHIFT));
+            m_weyl = zo_i_add(m_weyl, weyl_step);
+            root_weyl = zo_i_add(root_weyl, weyl_step);
+        }
+        zo_i_store_codes4(exp_avg, ZO_DTYPE_I8, begin + k, m_codes);
+        zo_i_store_codes4(exp_avg_sq, ZO_DTYPE_U8, begin + k, root_codes);
+    }
+    for (; k < count; k += ZO_LANES) { /* a short block's last vectors */
         size_t lanes = count - k < ZO_LANES ? count - k : ZO_LANES, i = begin + k;
-        zo_v_store(exp_avg, ZO_DTYPE_I8, i, lanes,
-                   zo_q8_encode_first(zo_v_load(new_m, ZO_DTYPE_F32, k, lanes), m_factor,
-                                      zo_q8_dither(k, m_offset)));
-        zo_v_store(exp_avg_sq, ZO_DTYPE_U8, i, lanes,
-                   zo_q8_encode_second(zo_v_load(new_root, ZO_DTYPE_F32, k, lanes), root_factor,
-                                       zo_q8_dither(k, v_offset)));
+        zo_i_store_codes(exp_avg, ZO_DTYPE_I8, i, lanes,
+                         zo_q8_encode_first(zo_v_load(new_m, ZO_DTYPE_F32, k, lanes), m_factor,
+                                            zo_i_srl(m_weyl, 32 - ZO_Q8_FIRST_SHIFT)));
+        zo_i_store_codes(exp_avg_sq, ZO_DTYPE_U8, i, lanes,
+                         zo_q8_encode_second(zo_v_load(new_root, ZO_DTYPE_F32, k, lanes), root_factor,
+                                             zo_i_srl(root_weyl, 32 - ZO_Q8_SECOND_SHIFT)));
+        m_weyl = zo_i_add(m_weyl, weyl_step);
+        root_weyl = zo_i_add(root_weyl, weyl_step);
     }
 }
 
@@ -222,20 +357,18 @@ ZO_ALWAYS_INLINE void zo_traffic_q8_block(const zo_adam_kernel_args *args, size_
 {
     size_t block = begin / ZO_Q8_BLOCK_ELEMS;
     zo_vec m_scale = zo_v_set1(args->exp_avg_scale[block]);
-    zo_vec root_scale = zo_v_set1(args->exp_avg_sq_scale[block]);
+    zo_ivec one = zo_i_set1(1);
     for (size_t k = 0; k < count; k += ZO_LANES) {
         size_t lanes = count - k < ZO_LANES ? count - k : ZO_LANES, i = begin + k;
         zo_vec g = zo_v_load(args->grad, grad_kind, i, lanes);
-        zo_vec weight = zo_v_add(zo_v_load(args->master, ZO_DTYPE_F32, i, lanes), g);
-        zo_vec m = zo_v_add(zo_v_load(args->exp_avg, ZO_DTYPE_I8, i, lanes), m_scale);
-        zo_vec v = zo_v_add(zo_v_load(args->exp_avg_sq, ZO_DTYPE_U8, i, lanes), root_scale);
+        zo_vec weight = zo_v_add(zo_v_add(zo_v_load(args->master, ZO_DTYPE_F32, i, lanes), g), m_scale);
+        zo_ivec m = zo_i_add(zo_i_load_codes(args->exp_avg, ZO_DTYPE_I8, i, lanes), one);
+        zo_ivec v = zo_i_add(zo_i_load_codes(args->exp_avg_sq, ZO_DTYPE_U8, i, lanes), one);
         zo_v_store(args->master, ZO_DTYPE_F32, i, lanes, weight);
         if (out_kind != ZO_KIND_NONE)
             zo_v_store(args->weights_out, out_kind, i, lanes, weight);
-        zo_v_store(args->exp_avg, ZO_DTYPE_I8, i, lanes,
-                   zo_v_floor(zo_v_max(zo_v_min(m, zo_v_set1(127.0f)), zo_v_set1(-127.0f))));
-        zo_v_store(args->exp_avg_sq, ZO_DTYPE_U8, i, lanes,
-                   zo_v_floor(zo_v_max(zo_v_min(v, zo_v_set1(255.0f)), zo_v_set1(0.0f))));
+        zo_i_store_codes(args->exp_avg, ZO_DTYPE_I8, i, lanes, m);
+        zo_i_store_codes(args->exp_avg_sq, ZO_DTYPE_U8, i, lanes, v);
     }
     args->exp_avg_scale[block] += 1.0f;
     args->exp_avg_sq_scale[block] += 1.0f;
@@ -318,12 +451,13 @@ ZO_DEFINE_SUM_SQUARES(F16)
 ZO_DEFINE_SUM_SQUARES(BF16)
 
 /* The quantizer alone (checkpoint tools, tests): the step's encoding of fp32 moments,
- * block by block from `begin` (a block boundary), and its decoding. `second`: the
- * second moment (unsigned codes of sqrt(v)), else the first (signed codes of m); a
- * constant where it is inlined. */
+ * rounded to nearest (ties up), block by block from `begin` (a block boundary), and
+ * its decoding. `second`: the second moment (unsigned codes of sqrt(v)), else the
+ * first (signed codes of m); a constant where it is inlined. */
 ZO_ALWAYS_INLINE void zo_q8_quantize(void *codes, float *scales, float *values, size_t begin, size_t end,
                                      bool second)
 {
+    zo_ivec half = zo_i_set1(1u << ((second ? ZO_Q8_SECOND_SHIFT : ZO_Q8_FIRST_SHIFT) - 1));
     for (size_t b = begin; b < end; b += ZO_Q8_BLOCK_ELEMS) {
         size_t count = end - b < ZO_Q8_BLOCK_ELEMS ? end - b : ZO_Q8_BLOCK_ELEMS;
         zo_vec most = zo_v_set1(0.0f);
@@ -333,16 +467,13 @@ ZO_ALWAYS_INLINE void zo_q8_quantize(void *codes, float *scales, float *values, 
         }
         float block_max = zo_v_max_lane(most);
         scales[b / ZO_Q8_BLOCK_ELEMS] = block_max;
-        zo_vec factor =
-            zo_v_set1(zo_q8_code_factor(block_max, second ? ZO_Q8_SECOND_LEVELS : ZO_Q8_FIRST_LEVELS));
+        zo_vec factor = zo_v_set1(zo_q8_code_factor(block_max, second ? ZO_Q8_SECOND_TOP : ZO_Q8_FIRST_TOP));
         for (size_t k = 0; k < count; k += ZO_LANES) {
             size_t lanes = count - k < ZO_LANES ? count - k : ZO_LANES;
             zo_vec x = zo_v_load(values, ZO_DTYPE_F32, b + k, lanes);
-            if (second)
-                zo_v_store(codes, ZO_DTYPE_U8, b + k, lanes,
-                           zo_q8_encode_second(zo_v_sqrt(x), factor, zo_v_set1(0.5f)));
-            else
-                zo_v_store(codes, ZO_DTYPE_I8, b + k, lanes, zo_q8_encode_first(x, factor, zo_v_set1(0.5f)));
+            zo_i_store_codes(codes, second ? ZO_DTYPE_U8 : ZO_DTYPE_I8, b + k, lanes,
+                             second ? zo_q8_encode_second(zo_v_sqrt(x), factor, half)
+                                    : zo_q8_encode_first(x, factor, half));
         }
     }
 }
@@ -359,15 +490,15 @@ static void ZO_KERNEL_PREFIX(quantize_second)(void *codes, float *scales, float 
     zo_q8_quantize(codes, scales, values, begin, end, true);
 }
 
+/* a vector never straddles blocks: blocks are whole vectors in every path */
 static void ZO_KERNEL_PREFIX(dequantize_first)(void *codes, float *scales, float *values, size_t begin,
                                                size_t end)
 {
     for (size_t i = begin; i < end; i += ZO_LANES) {
         size_t lanes = end - i < ZO_LANES ? end - i : ZO_LANES;
-        /* a vector never straddles blocks: blocks are whole vectors in every path */
-        zo_vec scale = zo_v_set1(scales[i / ZO_Q8_BLOCK_ELEMS]);
+        zo_vec unit = zo_v_set1(zo_q8_unit(scales[i / ZO_Q8_BLOCK_ELEMS], ZO_Q8_FIRST_TOP));
         zo_v_store(values, ZO_DTYPE_F32, i, lanes,
-                   zo_q8_decode_first(zo_v_load(codes, ZO_DTYPE_I8, i, lanes), scale));
+                   zo_q8_decode_first(zo_i_load_codes(codes, ZO_DTYPE_I8, i, lanes), unit));
     }
 }
 
@@ -376,8 +507,8 @@ static void ZO_KERNEL_PREFIX(dequantize_second)(void *codes, float *scales, floa
 {
     for (size_t i = begin; i < end; i += ZO_LANES) {
         size_t lanes = end - i < ZO_LANES ? end - i : ZO_LANES;
-        zo_vec root = zo_q8_decode_second_root(zo_v_load(codes, ZO_DTYPE_U8, i, lanes),
-                                               zo_v_set1(scales[i / ZO_Q8_BLOCK_ELEMS]));
+        zo_vec unit = zo_v_set1(zo_q8_unit(scales[i / ZO_Q8_BLOCK_ELEMS], ZO_Q8_SECOND_TOP));
+        zo_vec root = zo_q8_decode_second_root(zo_i_load_codes(codes, ZO_DTYPE_U8, i, lanes), unit);
         zo_v_store(values, ZO_DTYPE_F32, i, lanes, zo_v_mul(root, root));
     }
 }

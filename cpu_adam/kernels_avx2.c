@@ -37,6 +37,70 @@ static inline zo_vec zo_v_if_positive(zo_vec a, zo_vec b)
     return _mm256_and_ps(_mm256_cmp_ps(a, _mm256_setzero_ps(), _CMP_GT_OQ), b);
 }
 
+typedef __m256i zo_ivec;
+static inline zo_ivec zo_i_set1(uint32_t x) { return _mm256_set1_epi32((int)x); }
+static inline zo_ivec zo_i_add(zo_ivec a, zo_ivec b) { return _mm256_add_epi32(a, b); }
+static inline zo_ivec zo_i_sub(zo_ivec a, zo_ivec b) { return _mm256_sub_epi32(a, b); }
+static inline zo_ivec zo_i_and(zo_ivec a, zo_ivec b) { return _mm256_and_si256(a, b); }
+static inline zo_ivec zo_i_or(zo_ivec a, zo_ivec b) { return _mm256_or_si256(a, b); }
+#define zo_i_srl(a, n) _mm256_srli_epi32((a), (n))
+#define zo_i_sll(a, n) _mm256_slli_epi32((a), (n))
+static inline zo_ivec zo_i_min(zo_ivec a, zo_ivec b) { return _mm256_min_epi32(a, b); }
+static inline zo_ivec zo_i_max(zo_ivec a, zo_ivec b) { return _mm256_max_epi32(a, b); }
+static inline zo_ivec zo_i_abs(zo_ivec a) { return _mm256_abs_epi32(a); }
+static inline zo_ivec zo_i_sign(zo_ivec a, zo_ivec b) { return _mm256_sign_epi32(a, b); }
+static inline zo_ivec zo_i_load_u32(const uint32_t *x) { return _mm256_loadu_si256((const __m256i *)x); }
+static inline zo_ivec zo_v_bits(zo_vec x) { return _mm256_castps_si256(x); }
+static inline zo_vec zo_i_as_float(zo_ivec bits) { return _mm256_castsi256_ps(bits); }
+
+static inline zo_ivec zo_i_load_codes(const void *codes, int kind, size_t i, size_t count)
+{
+    uint8_t staged[16] = {0};
+    const uint8_t *from = (const uint8_t *)codes + i;
+    if (count < ZO_LANES) {
+        memcpy(staged, from, count);
+        from = staged;
+    }
+    __m128i bytes = _mm_loadl_epi64((const __m128i *)from);
+    return kind == ZO_DTYPE_I8 ? _mm256_cvtepi8_epi32(bytes) : _mm256_cvtepu8_epi32(bytes);
+}
+
+/* Codes clamped into their range, [-127, 127] for ZO_DTYPE_I8 and [0, 255] for U8, by
+ * the saturating packs (and a max for -128), four whole vectors to 32 bytes at base[i].
+ * The packs work within 128-bit halves, leaving the four-byte groups in the order
+ * a0 b0 c0 d0 a1 b1 c1 d1 (x0: lanes 0-3 of x), which one permute puts back. */
+static inline __m256i zo_pack_codes(int kind, __m256i a, __m256i b, __m256i c, __m256i d)
+{
+    if (kind == ZO_DTYPE_I8) {
+        __m256i bytes = _mm256_packs_epi16(_mm256_packs_epi32(a, b), _mm256_packs_epi32(c, d));
+        return _mm256_max_epi8(bytes, _mm256_set1_epi8(-127));
+    }
+    return _mm256_packus_epi16(_mm256_packus_epi32(a, b), _mm256_packus_epi32(c, d));
+}
+
+static inline void zo_i_store_codes4(void *base, int kind, size_t i, const zo_ivec codes[4])
+{
+    __m256i bytes = zo_pack_codes(kind, codes[0], codes[1], codes[2], codes[3]);
+    bytes = _mm256_permutevar8x32_epi32(bytes, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+    _mm256_storeu_si256((__m256i *)((uint8_t *)base + i), bytes);
+}
+
+/* One vector's codes, clamped the same way, to `count` bytes at base[i]. */
+static inline void zo_i_store_codes(void *base, int kind, size_t i, size_t count, zo_ivec x)
+{
+    __m256i zero = _mm256_setzero_si256();
+    /* bytes 0-3 and 16-19 hold lanes 0-3 and 4-7 */
+    __m256i bytes = zo_pack_codes(kind, x, zero, zero, zero);
+    __m128i low = _mm_unpacklo_epi32(_mm256_castsi256_si128(bytes), _mm256_extracti128_si256(bytes, 1));
+    if (count == ZO_LANES) {
+        _mm_storel_epi64((__m128i *)((uint8_t *)base + i), low);
+    } else {
+        uint8_t staged[16];
+        _mm_storeu_si128((__m128i *)staged, low);
+        memcpy((uint8_t *)base + i, staged, count);
+    }
+}
+
 /* Eight 8-bit codes (int8 or uint8) widened to floats. */
 static inline __m256 zo_widen_codes(const void *codes, int kind)
 {

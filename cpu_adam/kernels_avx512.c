@@ -51,6 +51,47 @@ static inline __mmask16 zo_lane_mask(size_t count)
     return count >= ZO_LANES ? (__mmask16)0xffff : (__mmask16)((1u << count) - 1u);
 }
 
+typedef __m512i zo_ivec;
+static inline zo_ivec zo_i_set1(uint32_t x) { return _mm512_set1_epi32((int)x); }
+static inline zo_ivec zo_i_add(zo_ivec a, zo_ivec b) { return _mm512_add_epi32(a, b); }
+static inline zo_ivec zo_i_sub(zo_ivec a, zo_ivec b) { return _mm512_sub_epi32(a, b); }
+static inline zo_ivec zo_i_and(zo_ivec a, zo_ivec b) { return _mm512_and_si512(a, b); }
+static inline zo_ivec zo_i_or(zo_ivec a, zo_ivec b) { return _mm512_or_si512(a, b); }
+#define zo_i_srl(a, n) _mm512_srli_epi32((a), (n))
+#define zo_i_sll(a, n) _mm512_slli_epi32((a), (n))
+static inline zo_ivec zo_i_min(zo_ivec a, zo_ivec b) { return _mm512_min_epi32(a, b); }
+static inline zo_ivec zo_i_max(zo_ivec a, zo_ivec b) { return _mm512_max_epi32(a, b); }
+static inline zo_ivec zo_i_abs(zo_ivec a) { return _mm512_abs_epi32(a); }
+/* AVX2's vpsignd has no 512-bit form: a where b > 0, -a where b < 0, 0 where b == 0 */
+static inline zo_ivec zo_i_sign(zo_ivec a, zo_ivec b)
+{
+    __m512i zero = _mm512_setzero_si512();
+    __m512i kept = _mm512_maskz_mov_epi32(_mm512_cmpneq_epi32_mask(b, zero), a);
+    return _mm512_mask_sub_epi32(kept, _mm512_cmplt_epi32_mask(b, zero), zero, kept);
+}
+static inline zo_ivec zo_i_load_u32(const uint32_t *x) { return _mm512_loadu_si512(x); }
+static inline zo_ivec zo_v_bits(zo_vec x) { return _mm512_castps_si512(x); }
+static inline zo_vec zo_i_as_float(zo_ivec bits) { return _mm512_castsi512_ps(bits); }
+
+static inline zo_ivec zo_i_load_codes(const void *codes, int kind, size_t i, size_t count)
+{
+    __m128i bytes = _mm_maskz_loadu_epi8(zo_lane_mask(count), (const uint8_t *)codes + i);
+    return kind == ZO_DTYPE_I8 ? _mm512_cvtepi8_epi32(bytes) : _mm512_cvtepu8_epi32(bytes);
+}
+
+/* Codes clamped into their range: [-127, 127] for ZO_DTYPE_I8, [0, 255] for U8. */
+static inline __m128i zo_narrow_codes(int kind, zo_ivec x)
+{
+    if (kind == ZO_DTYPE_I8)
+        return _mm512_cvtsepi32_epi8(_mm512_max_epi32(x, _mm512_set1_epi32(-127)));
+    return _mm512_cvtusepi32_epi8(_mm512_max_epi32(x, _mm512_setzero_si512()));
+}
+
+static inline void zo_i_store_codes(void *codes, int kind, size_t i, size_t count, zo_ivec x)
+{
+    _mm_mask_storeu_epi8((uint8_t *)codes + i, zo_lane_mask(count), zo_narrow_codes(kind, x));
+}
+
 /* Sixteen floats to bf16 with integer arithmetic, half to even, NaN quieted. */
 static inline __m256i zo_round_to_bf16_exact(__m512 x)
 {
@@ -73,6 +114,12 @@ static inline __m256i zo_round_to_bf16(__m512 x)
 #else
     return zo_round_to_bf16_exact(x);
 #endif
+}
+
+static inline void zo_i_store_codes4(void *base, int kind, size_t i, const zo_ivec codes[4])
+{
+    for (int u = 0; u < 4; u++)
+        _mm_storeu_si128((__m128i *)((uint8_t *)base + i + (size_t)u * ZO_LANES), zo_narrow_codes(kind, codes[u]));
 }
 
 static inline zo_vec zo_v_load(const void *base, int kind, size_t i, size_t count)

@@ -2,6 +2,7 @@
  * the reference every SIMD path must match bit for bit. */
 #include <math.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "convert_scalar.h"
 #include "kernels.h"
@@ -23,6 +24,56 @@ static inline zo_vec zo_v_min(zo_vec a, zo_vec b) { return a < b ? a : b; }
 static inline zo_vec zo_v_max(zo_vec a, zo_vec b) { return a > b ? a : b; }
 static inline zo_vec zo_v_copysign(zo_vec a, zo_vec b) { return copysignf(a, b); }
 static inline zo_vec zo_v_if_positive(zo_vec a, zo_vec b) { return a > 0.0f ? b : 0.0f; }
+
+/* 32-bit integer lanes, computed unsigned so that wrapping is defined */
+typedef int32_t zo_ivec;
+static inline zo_ivec zo_i_set1(uint32_t x) { return (int32_t)x; }
+static inline zo_ivec zo_i_add(zo_ivec a, zo_ivec b) { return (int32_t)((uint32_t)a + (uint32_t)b); }
+static inline zo_ivec zo_i_sub(zo_ivec a, zo_ivec b) { return (int32_t)((uint32_t)a - (uint32_t)b); }
+static inline zo_ivec zo_i_and(zo_ivec a, zo_ivec b) { return a & b; }
+static inline zo_ivec zo_i_or(zo_ivec a, zo_ivec b) { return a | b; }
+#define zo_i_srl(a, n) ((int32_t)((uint32_t)(a) >> (n)))
+#define zo_i_sll(a, n) ((int32_t)((uint32_t)(a) << (n)))
+static inline zo_ivec zo_i_min(zo_ivec a, zo_ivec b) { return a < b ? a : b; }
+static inline zo_ivec zo_i_max(zo_ivec a, zo_ivec b) { return a > b ? a : b; }
+static inline zo_ivec zo_i_abs(zo_ivec a) { return a < 0 ? -a : a; }
+static inline zo_ivec zo_i_sign(zo_ivec a, zo_ivec b) { return b < 0 ? -a : b == 0 ? 0 : a; }
+static inline zo_ivec zo_i_load_u32(const uint32_t *x) { return (int32_t)x[0]; }
+static inline zo_ivec zo_v_bits(zo_vec x)
+{
+    int32_t bits;
+    memcpy(&bits, &x, sizeof bits);
+    return bits;
+}
+static inline zo_vec zo_i_as_float(zo_ivec bits)
+{
+    float x;
+    memcpy(&x, &bits, sizeof x);
+    return x;
+}
+static inline zo_ivec zo_i_load_codes(const void *base, int kind, size_t i, size_t count)
+{
+    (void)count;
+    return kind == ZO_DTYPE_I8 ? ((const int8_t *)base)[i] : ((const uint8_t *)base)[i];
+}
+/* A code clamped into its range: [-127, 127] for ZO_DTYPE_I8, [0, 255] for U8. */
+static inline uint8_t zo_clamp_code(zo_ivec code, int kind)
+{
+    if (kind == ZO_DTYPE_I8)
+        return (uint8_t)(int8_t)(code < -127 ? -127 : code > 127 ? 127 : code);
+    return (uint8_t)(code < 0 ? 0 : code > 255 ? 255 : code);
+}
+static inline void zo_i_store_codes(void *base, int kind, size_t i, size_t count, zo_ivec code)
+{
+    (void)count;
+    ((uint8_t *)base)[i] = zo_clamp_code(code, kind);
+}
+
+static inline void zo_i_store_codes4(void *base, int kind, size_t i, const zo_ivec codes[4])
+{
+    for (int u = 0; u < 4; u++)
+        ((uint8_t *)base)[i + (size_t)u] = zo_clamp_code(codes[u], kind);
+}
 
 static inline float zo_load_element(const void *base, int kind, size_t i)
 {

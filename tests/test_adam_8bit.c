@@ -55,7 +55,9 @@ static const char *moment_name(zo_q8_moment moment)
 }
 
 /* Every code's value, quantized again, gives that code back: the map has no two codes
- * of one value and rounds each code's own value to itself. */
+ * of one value and rounds each code's own value to itself. The top code decodes to
+ * the scale or an ulp or two below it (the unit is rounded toward zero), which then
+ * is the new scale. */
 ParameterizedTestParameters(adam_8bit, every_code_survives_a_round_trip) { return every_path(); }
 ParameterizedTest(zo_cpu_isa *isa, adam_8bit, every_code_survives_a_round_trip)
 {
@@ -77,8 +79,9 @@ ParameterizedTest(zo_cpu_isa *isa, adam_8bit, every_code_survives_a_round_trip)
         quantized again = quantized_create(N);
         quantize(ctx, (zo_q8_moment)moment, values, &again);
         for (size_t b = 0; b < 2; b++)
-            cr_expect(eq(flt, again.scales[b], q.scales[b]), "%s block %zu: scale %g, was %g",
-                      moment_name(moment), b, (double)again.scales[b], (double)q.scales[b]);
+            cr_expect(epsilon_eq(flt, again.scales[b], q.scales[b], 2.5e-7f * q.scales[b]),
+                      "%s block %zu: scale %a, was %a", moment_name(moment), b, (double)again.scales[b],
+                      (double)q.scales[b]);
         for (size_t i = 0; i < N; i++)
             cr_expect(eq(u8, ((uint8_t *)again.codes)[i], ((uint8_t *)q.codes)[i]),
                       "%s[%zu] (value %g)", moment_name(moment), i, (double)values[i]);
@@ -88,36 +91,50 @@ ParameterizedTest(zo_cpu_isa *isa, adam_8bit, every_code_survives_a_round_trip)
     zo_adam_destroy(&ctx);
 }
 
-/* Known values: the top of a block is exact, the map is square-root (m = s (c/127)^2,
- * sqrt(v) = s (c/255)^2), and a tail block shorter than a full one works. */
+/* Known values on a block whose unit (scale / top) is a power of two: the top code,
+ * the evenly spaced codes below F = 2 (like subnormals), a binade's codes, ties
+ * rounding up, and a tail block shorter than a full one. */
 ParameterizedTestParameters(adam_8bit, known_values_get_their_codes) { return every_path(); }
 ParameterizedTest(zo_cpu_isa *isa, adam_8bit, known_values_get_their_codes)
 {
     zo_adam *ctx = zo_test_context(*isa, 1);
-    const float m[5] = {-4.0f, 1.0f, 4.0f * 0.25f, 0.0f,
-                        4.0f * (64.0f / 127.0f) * (64.0f / 127.0f)};
-    quantized q = quantized_create(5);
+    const float unit = 0x1p-10f; /* m: 61439 * unit is the block's maximum */
+    const float m[6] = {-61439 * unit, 3 * unit, 0.5f * unit, 0.0f, 7.5f * unit, -0.0625f * unit};
+    quantized q = quantized_create(6);
     quantize(ctx, ZO_Q8_FIRST_MOMENT, m, &q);
     const int8_t *codes = q.codes;
-    cr_expect(eq(flt, q.scales[0], 4.0f));
-    cr_expect(eq(i8, codes[0], -127));
-    cr_expect(eq(i8, codes[1], 64)); /* 127 * sqrt(1/4) = 63.5, half to even */
+    cr_expect(eq(flt, q.scales[0], 61439 * unit));
+    cr_expect(eq(i8, codes[0], -127)); /* F = 61440 = 2^15 * 1.875 */
+    cr_expect(eq(i8, codes[1], 16));   /* F = 4 = 2^2: e = 2, f = 0 */
+    cr_expect(eq(i8, codes[2], 4));    /* F = 1.5: the fourth of eight steps below 2 */
     cr_expect(eq(i8, codes[3], 0));
-    cr_expect(eq(i8, codes[4], 64));
-    /* v: sqrt(v) / max sqrt(v) = 1/4 -> 255 * sqrt(1/4) = 127.5 -> 128 */
-    const float v[3] = {16.0f, 1.0f, 0.0f};
-    quantized qv = quantized_create(3);
+    cr_expect(eq(i8, codes[4], 25));   /* F = 8.5, halfway between 8 and 9: up */
+    cr_expect(eq(i8, codes[5], -1));   /* F = 1.0625, halfway between 1 and 1.125: up */
+    float back[6];
+    dequantize(ctx, ZO_Q8_FIRST_MOMENT, &q, back);
+    const float expected[6] = {-61439 * unit, 3 * unit, 0.5f * unit, 0.0f, 8 * unit, -0.125f * unit};
+    for (int i = 0; i < 6; i++)
+        cr_expect(eq(flt, back[i], expected[i]), "m[%d] came back %a", i, (double)back[i]);
+    /* v: codes of sqrt(v), 16 a binade; sqrt(v) = 63487 units at most */
+    const float root_unit = 0x1p-8f, top_root = 63487 * root_unit;
+    const float v[5] = {top_root * top_root, root_unit * root_unit, 0.0f, 0.25f * root_unit * root_unit,
+                        0x1p-18f * root_unit * root_unit};
+    quantized qv = quantized_create(5);
     quantize(ctx, ZO_Q8_SECOND_MOMENT, v, &qv);
     const uint8_t *vcodes = qv.codes;
-    cr_expect(eq(flt, qv.scales[0], 4.0f), "the second moment's scale is the largest sqrt(v)");
+    cr_expect(eq(flt, qv.scales[0], top_root), "the second moment's scale is the largest sqrt(v)");
     cr_expect(eq(u8, vcodes[0], 255));
-    cr_expect(eq(u8, vcodes[1], 128));
+    cr_expect(eq(u8, vcodes[1], 16)); /* sqrt(v) = 1 unit: F = 2 */
     cr_expect(eq(u8, vcodes[2], 0));
-    float back[3];
-    dequantize(ctx, ZO_Q8_SECOND_MOMENT, &qv, back);
-    cr_expect(eq(flt, back[0], 16.0f), "the block's maximum comes back exactly");
-    cr_expect(epsilon_eq(flt, back[1], 1.0f, 0.02f)); /* (128/255)^4 * 16 = 1.0146 */
-    cr_expect(eq(flt, back[2], 0.0f));
+    cr_expect(eq(u8, vcodes[3], 8));  /* sqrt(v) = 1/2 unit: F = 1.5 */
+    cr_expect(eq(u8, vcodes[4], 1), "a positive v keeps code 1 where it would round to 0");
+    float vback[5];
+    dequantize(ctx, ZO_Q8_SECOND_MOMENT, &qv, vback);
+    cr_expect(eq(flt, vback[0], v[0]), "the block's maximum comes back exactly");
+    cr_expect(eq(flt, vback[1], v[1]));
+    cr_expect(eq(flt, vback[2], 0.0f));
+    cr_expect(eq(flt, vback[3], v[3]));
+    cr_expect(eq(flt, vback[4], root_unit * root_unit / 256), "code 1: sqrt(v) = 1/16 unit");
     quantized_destroy(&q);
     quantized_destroy(&qv);
     zo_adam_destroy(&ctx);
@@ -144,23 +161,25 @@ Test(adam_8bit, zeros_stay_zeros)
     zo_adam_destroy(&ctx);
 }
 
-/* The bound of rounding in the square-root domain, s = L sqrt(x/S) to code c: to
- * nearest |s - c| <= 1/2, so |x - x'| = S / L^2 |s - c| (s + c) <= S / L^2 (s + 1/4);
- * the step's stochastic rounding |s - c| < 1, so S / L^2 (2 s + 1); plus float
- * rounding. */
-static double rounding_bound(double x, double scale, double levels, bool stochastic)
+/* The code map's spacing around x (zo/adam.h): with unit = scale / top, |x| is
+ * (F - 1) unit, and F in the binade [2^e, 2^(e + 1)) has 2^k codes (k mantissa bits:
+ * 3 for m, 4 for sqrt(v)), 2^(e - k) units apart. Rounded to nearest the error is at
+ * most half of that; the step's stochastic rounding less than all of it; plus float
+ * rounding. Scales below 2^-100 count as 2^-100. */
+static double rounding_bound(double x, double scale, double top, int mantissa_bits, bool stochastic)
 {
-    double s = levels * sqrt(fabs(x) / scale);
-    double steps = stochastic ? 2.0 * s + 1.0 : s + 0.25;
-    return scale / (levels * levels) * steps * (1.0 + 1e-5) + 1e-6 * fabs(x);
+    double unit = fmax(scale, 0x1p-100) / top;
+    double level = fabs(x) / unit + 1.0;
+    double spacing = exp2(floor(log2(level)) - mantissa_bits) * unit;
+    return (stochastic ? 1.0 : 0.5) * spacing * (1.0 + 1e-5) + 1e-6 * fabs(x);
 }
 
 static double first_moment_bound(double x, double scale)
 {
-    return rounding_bound(x, scale, 127.0, false);
+    return rounding_bound(x, scale, 61439.0, 3, false);
 }
 
-/* One element 1e30 times the others: it is kept exactly, the small ones of m round to
+/* One element 1e30 times the others: it is kept (to float rounding), the small ones of m round to
  * zero, and no positive v is lost (code >= 1). Every value stays finite. */
 Test(adam_8bit, one_huge_element_keeps_the_block_finite)
 {
@@ -173,7 +192,7 @@ Test(adam_8bit, one_huge_element_keeps_the_block_finite)
     quantized q = quantized_create(N);
     quantize(ctx, ZO_Q8_FIRST_MOMENT, values, &q);
     dequantize(ctx, ZO_Q8_FIRST_MOMENT, &q, back);
-    cr_expect(eq(flt, back[77], 3e30f));
+    cr_expect(epsilon_eq(flt, back[77], 3e30f, 3e30f * 2.5e-7f), "the maximum comes back within 2 ulps");
     for (size_t i = 0; i < N; i++) {
         cr_assert(isfinite(back[i]), "m[%zu] = %g", i, (double)back[i]);
         cr_expect(le(dbl, fabs((double)back[i] - values[i]), first_moment_bound(values[i], 3e30)),
@@ -192,31 +211,39 @@ Test(adam_8bit, one_huge_element_keeps_the_block_finite)
     zo_adam_destroy(&ctx);
 }
 
-/* Subnormal values (the block's maximum too): quantized like any others, relative to
- * their own block; the code factor is computed without dividing by a subnormal. */
+/* Subnormal values (the block's maximum too): the scale is the block's own maximum,
+ * the code factor is computed without dividing by a subnormal, and everything comes
+ * back finite: moments this small (below 2^-119) round to zero, far below any eps.
+ * Just above the 2^-100 floor a block keeps the map's full resolution. */
 Test(adam_8bit, subnormal_blocks_round_trip)
 {
     enum { N = ZO_Q8_BLOCK_ELEMS };
     zo_adam *ctx = zo_test_context(ZO_CPU_ISA_AUTO, 1);
-    float values[N], back[N];
-    for (size_t i = 0; i < N; i++)
-        values[i] = (i % 3 ? 1.0f : -1.0f) * FLT_MIN * (0.001f + 0.5f * (float)i / N);
-    float block_max = 0.0f;
-    for (size_t i = 0; i < N; i++)
-        block_max = fmaxf(block_max, fabsf(values[i]));
-    quantized q = quantized_create(N);
-    quantize(ctx, ZO_Q8_FIRST_MOMENT, values, &q);
-    cr_expect(eq(flt, q.scales[0], block_max));
-    dequantize(ctx, ZO_Q8_FIRST_MOMENT, &q, back);
-    for (size_t i = 0; i < N; i++) {
-        cr_assert(isfinite(back[i]));
-        /* subnormal results carry an absolute error of up to 2^-149 on top */
-        cr_expect(le(dbl, fabs((double)back[i] - values[i]),
-                     first_moment_bound(values[i], block_max) + 0x1p-148),
-                  "m[%zu] = %g came back %g", i, (double)values[i], (double)back[i]);
-        cr_expect(back[i] == 0.0f || signbit(back[i]) == signbit(values[i]), "m[%zu] sign", i);
+    for (int tiny = 1; tiny >= 0; tiny--) {
+        float values[N], back[N];
+        float magnitude = tiny ? FLT_MIN : 0x1p-90f;
+        for (size_t i = 0; i < N; i++)
+            values[i] = (i % 3 ? 1.0f : -1.0f) * magnitude * (0.001f + 0.5f * (float)i / N);
+        float block_max = 0.0f;
+        for (size_t i = 0; i < N; i++)
+            block_max = fmaxf(block_max, fabsf(values[i]));
+        quantized q = quantized_create(N);
+        quantize(ctx, ZO_Q8_FIRST_MOMENT, values, &q);
+        cr_expect(eq(flt, q.scales[0], block_max));
+        dequantize(ctx, ZO_Q8_FIRST_MOMENT, &q, back);
+        for (size_t i = 0; i < N; i++) {
+            cr_assert(isfinite(back[i]));
+            cr_expect(le(dbl, fabs((double)back[i] - values[i]), first_moment_bound(values[i], block_max)),
+                      "m[%zu] = %g came back %g", i, (double)values[i], (double)back[i]);
+            cr_expect(back[i] == 0.0f || signbit(back[i]) == signbit(values[i]), "m[%zu] sign", i);
+            if (tiny)
+                cr_expect(eq(flt, back[i], 0.0f), "m[%zu] = %g is below the floor", i, (double)values[i]);
+            else /* well above the smallest code: within the map's relative half step */
+                cr_expect(le(dbl, fabs((double)back[i] - values[i]), fabs(values[i]) / 16 + 1e-6 * block_max),
+                          "m[%zu] = %g came back %g", i, (double)values[i], (double)back[i]);
+        }
+        quantized_destroy(&q);
     }
-    quantized_destroy(&q);
     zo_adam_destroy(&ctx);
 }
 
@@ -352,11 +379,11 @@ ParameterizedTest(zo_cpu_isa *isa, adam_8bit, step_matches_double_adam_on_dequan
             double m_scale = a.m.scales[block], root_scale = a.v.scales[block];
             double w_err = fabs(a.master[i] - w_ref[i]) / (hp.lr * 1e-5 + 3e-7 * fabs(w_ref[i]));
             double m_err =
-                fabs(m_after[i] - m_ref[i]) / rounding_bound(m_ref[i], m_scale, 127.0, true);
-            /* v: the same bound on sqrt(v) with 255 levels */
+                fabs(m_after[i] - m_ref[i]) / rounding_bound(m_ref[i], m_scale, 61439.0, 3, true);
+            /* v: the bound on sqrt(v), 4 mantissa bits */
             double root = sqrt(v_ref[i]);
             double v_err =
-                fabs(sqrt(v_after[i]) - root) / rounding_bound(root, root_scale, 255.0, true);
+                fabs(sqrt(v_after[i]) - root) / rounding_bound(root, root_scale, 63487.0, 4, true);
             worst_w = fmax(worst_w, w_err), worst_m = fmax(worst_m, m_err),
             worst_v = fmax(worst_v, v_err);
             cr_assert(eq(u16, a.out[i], zo_f32_to_bf16(a.master[i])),
