@@ -114,8 +114,8 @@ def config(args, moments_dtype="f32"):
                                                                    "warmup_num_steps": max(1, args.steps // 10),
                                                                    "warmup_type": "linear"}},
                 "zo": zo_section}
-    if args.device != "host":
-        # the moments in host RAM, where every moments_dtype runs (the GPU Adam has no 8-bit kernel)
+    if args.compare_moments and args.device != "host":
+        # every run's moments in host RAM, where every moments_dtype runs (the GPU Adam has no 8-bit kernel)
         settings["zero_optimization"] = {"offload_optimizer": {"device": "cpu"}}
     return settings
 
