@@ -202,8 +202,8 @@ def max_curve_difference(run, reference):
 
 
 def compare_moments(args, corpus):
-    """Trains args.seeds x MOMENTS_DTYPES runs, prints a table per seed and a summary over
-    seeds, and returns the runs as {seed: {moments_dtype: TrainingRun}}."""
+    """Trains every moments_dtype for every seed in args.seeds, prints a table per seed
+    and returns the runs as {seed: {moments_dtype: TrainingRun}}."""
     tenth = max(1, args.steps // 10)
     windows = corpus.held_out_windows(args.context)
     print(f"moments_dtype comparison: {args.steps} steps x {args.accumulation} micro-steps of {args.batch} sequences "
@@ -255,6 +255,17 @@ def print_summary_and_verdict(runs):
     return 0 if within else EXIT_MOMENTS_DIFFER
 
 
+def seed_list(text):
+    """--seeds: "1,2,3" -> [1, 2, 3]; each seed once."""
+    try:
+        seeds = [int(seed) for seed in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of integers") from None
+    if len(set(seeds)) != len(seeds):
+        raise argparse.ArgumentTypeError(f"{text!r} names a seed twice")
+    return seeds
+
+
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=300, help="optimizer steps")
@@ -274,9 +285,11 @@ def parse_args(argv=None):
     parser.add_argument("--compare-moments", action="store_true",
                         help="train once per moments_dtype and compare with f32 (exit 5 when 8bit's held-out "
                              "loss is not within 2%% of f32's)")
-    parser.add_argument("--seeds", type=lambda text: [int(seed) for seed in text.split(",")], default=None,
+    parser.add_argument("--seeds", type=seed_list, default=None,
                         help="--compare-moments: comma-separated seeds (default: --seed)")
     args = parser.parse_args(argv)
+    if args.steps < 1:
+        parser.error(f"--steps {args.steps}: train at least one step")
     if args.seeds is not None and not args.compare_moments:
         parser.error("--seeds goes with --compare-moments (one run takes --seed)")
     if args.compare_moments and args.moments_dtype != "f32":

@@ -95,6 +95,14 @@ def test_compare_moments_reports_every_moments_dtype_for_every_seed(example, cor
     assert "verdict: 8bit's held-out loss is" in output.splitlines()[-1]
 
 
-def test_seeds_without_compare_moments_is_refused(example):
+@pytest.mark.parametrize("argv, complaint", [
+    (["--seeds", "1,2"], "--seeds goes with --compare-moments"),
+    (["--compare-moments", "--seeds", "1,x"], "is not a comma-separated list of integers"),
+    (["--compare-moments", "--seeds", "1,1"], "names a seed twice"),
+    (["--compare-moments", "--moments-dtype", "8bit"], "leave out --moments-dtype"),
+    (["--steps", "0"], "train at least one step"),
+])
+def test_bad_arguments_are_refused_by_name(example, capsys, argv, complaint):
     with pytest.raises(SystemExit):
-        example.parse_args(["--seeds", "1,2"])
+        example.parse_args(argv)
+    assert complaint in capsys.readouterr().err
