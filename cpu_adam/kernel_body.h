@@ -1,23 +1,33 @@
 /* The kernels written once over a small vector vocabulary; each instruction-set file
  * defines the vocabulary and includes this. Because every path runs the same sequence
  * of correctly rounded operations (no fused multiply-add: the build passes
- * -ffp-contract=off), all paths give the same bits as the scalar one.
+ * -ffp-contract=off) and the same integer operations, all paths give the same bits as
+ * the scalar one.
  *
  * The including file defines:
  *   zo_vec, ZO_LANES                       a vector of ZO_LANES floats
- *   zo_v_set1(f), zo_v_add/sub/mul/div(a, b), zo_v_sqrt(a)
- *   zo_v_abs(a), zo_v_floor(a)             |a|; the largest integer <= a
- *   zo_v_lane_index()                      lane j holds j
+ *   zo_v_set1(f), zo_v_add/sub/mul/div(a, b), zo_v_sqrt(a), zo_v_abs(a)
  *   zo_v_min(a, b), zo_v_max(a, b)         a < b ? a : b and a > b ? a : b per lane
  *                                          (so b when a is NaN: x86's minps/maxps)
- *   zo_v_copysign(a, b)                    |a| with the sign of b
- *   zo_v_if_positive(a, b)                 b where a > 0, else +0
  *   zo_v_load(base, kind, i, count)        `count` (<= ZO_LANES) elements from
  *                                          base[i] of dtype `kind`, widened to fp32
- *                                          (the 8-bit codes to their integer values)
+ *                                          (lanes past count are zero)
  *   zo_v_store(base, kind, i, count, x)    the first `count` lanes of x to base[i],
- *                                          rounded to nearest even (for the 8-bit
- *                                          codes x holds integers in their range)
+ *                                          rounded to nearest even
+ *   zo_ivec                                the same lanes as 32-bit integers (8-bit
+ *                                          moments' codes): zo_i_set1(u),
+ *                                          zo_i_add/sub/and/or(a, b) (wrapping),
+ *                                          zo_i_srl/sll(a, n) (logical, n a constant),
+ *                                          zo_i_min/max (signed), zo_i_abs(a),
+ *                                          zo_i_sign(a, b) (a where b > 0, -a where
+ *                                          b < 0, 0 where b == 0), zo_i_load_u32(p)
+ *   zo_v_bits(x), zo_i_as_float(i)         a float vector's bits, and back
+ *   zo_i_load_codes(base, kind, i, count)  8-bit codes (ZO_DTYPE_I8 sign-extended,
+ *                                          U8 zero-extended), lanes past count zero
+ *   zo_i_store_codes(base, kind, i, count, x), zo_i_store_codes4(base, kind, i, x[4])
+ *                                          codes clamped to [-127, 127] (I8) or
+ *                                          [0, 255] (U8): one vector's first count
+ *                                          lanes, or four whole vectors
  *   zo_sum_squares(data, kind, begin, end) the canonical sum of squares (kernels.h)
  *   ZO_KERNEL_PREFIX(name)                 pastes the path's prefix onto names */
 #ifndef ZO_KERNEL_BODY_H
@@ -33,14 +43,7 @@
  * arithmetic is one long chain of dependent operations (some 90 cycles with the
  * square root and the division), and written this way the compiler lays the group's
  * chains side by side, so the core overlaps them instead of waiting on one.
- *
- * `newton` (8-bit moments): sqrt(v) and the division by the denominator from the
- * float bit tricks and Newton steps of multiplies and subtracts (zo_rsqrt_newton,
- * zo_reciprocal_newton), a few parts in 10^6 from the correctly rounded results,
- * still the same bits in every path. The square root and the division are what the
- * fp32 and bf16 steps spend most of their arithmetic time on (one instruction each,
- * on the one divider unit); 8-bit moments carry errors of a few percent, which these
- * do not change. */
+ */
 #define ZO_GROUP_MAX 4
 #define ZO_EACH(u, n) for (int u = 0; u < (n); u++)
 
@@ -48,38 +51,7 @@ typedef struct zo_adam_group {
     zo_vec grad[ZO_GROUP_MAX], weight[ZO_GROUP_MAX], m[ZO_GROUP_MAX], v[ZO_GROUP_MAX], root[ZO_GROUP_MAX];
 } zo_adam_group;
 
-#define ZO_NEWTON_SMALLEST 0x1p-120f /* inputs are clamped into [smallest, largest]: */
-#define ZO_NEWTON_LARGEST 0x1p+120f  /* the bit tricks' first guesses need normals    */
-
-ZO_ALWAYS_INLINE zo_vec zo_newton_clamp(zo_vec x)
-{
-    return zo_v_min(zo_v_max(x, zo_v_set1(ZO_NEWTON_SMALLEST)), zo_v_set1(ZO_NEWTON_LARGEST));
-}
-
-/* y = 1/sqrt(x), x clamped into the range above: the bit trick's first guess (within
- * 3.5%) and two Newton steps (within 5 parts in 10^6). */
-ZO_ALWAYS_INLINE void zo_rsqrt_newton(zo_vec *y, const zo_vec *x, int n)
-{
-    zo_vec half_x[ZO_GROUP_MAX];
-    ZO_EACH(u, n) half_x[u] = zo_newton_clamp(x[u]);
-    ZO_EACH(u, n) y[u] = zo_i_as_float(zo_i_sub(zo_i_set1(0x5f375a86u), zo_i_srl(zo_v_bits(half_x[u]), 1)));
-    ZO_EACH(u, n) half_x[u] = zo_v_mul(half_x[u], zo_v_set1(0.5f));
-    for (int k = 0; k < 2; k++)
-        ZO_EACH(u, n) y[u] = zo_v_mul(y[u], zo_v_sub(zo_v_set1(1.5f), zo_v_mul(half_x[u], zo_v_mul(y[u], y[u]))));
-}
-
-/* y = 1/x, x clamped likewise: the bit trick's first guess (within 12%) and three
- * Newton steps (within a part in 10^7). */
-ZO_ALWAYS_INLINE void zo_reciprocal_newton(zo_vec *y, const zo_vec *x, int n)
-{
-    zo_vec clamped[ZO_GROUP_MAX];
-    ZO_EACH(u, n) clamped[u] = zo_newton_clamp(x[u]);
-    ZO_EACH(u, n) y[u] = zo_i_as_float(zo_i_sub(zo_i_set1(0x7ef311c3u), zo_v_bits(clamped[u])));
-    for (int k = 0; k < 3; k++)
-        ZO_EACH(u, n) y[u] = zo_v_mul(y[u], zo_v_sub(zo_v_set1(2.0f), zo_v_mul(clamped[u], y[u])));
-}
-
-ZO_ALWAYS_INLINE void zo_adam_math(const zo_adam_coeffs *c, zo_adam_group *x, int n, bool newton)
+ZO_ALWAYS_INLINE void zo_adam_math(const zo_adam_coeffs *c, zo_adam_group *x, int n)
 {
     zo_vec g[ZO_GROUP_MAX], t[ZO_GROUP_MAX];
     /* unscale (and unclip) the gradient in the same pass */
@@ -90,23 +62,12 @@ ZO_ALWAYS_INLINE void zo_adam_math(const zo_adam_coeffs *c, zo_adam_group *x, in
     ZO_EACH(u, n) x->m[u] = zo_v_add(zo_v_mul(zo_v_set1(c->beta1), x->m[u]), zo_v_mul(zo_v_set1(c->one_minus_beta1), g[u]));
     ZO_EACH(u, n) x->v[u] = zo_v_add(zo_v_mul(zo_v_set1(c->beta2), x->v[u]),
                                      zo_v_mul(zo_v_set1(c->one_minus_beta2), zo_v_mul(g[u], g[u])));
-    /* bias-corrected denominator sqrt(v / bc2) + eps, as DeepSpeed and PyTorch do
-     * (v = 0 gives root 0 either way) */
-    if (newton) {
-        zo_rsqrt_newton(t, x->v, n);
-        ZO_EACH(u, n) x->root[u] = zo_v_mul(x->v[u], t[u]);
-    } else {
-        ZO_EACH(u, n) x->root[u] = zo_v_sqrt(x->v[u]);
-    }
+    /* bias-corrected denominator sqrt(v / bc2) + eps, as DeepSpeed and PyTorch do */
+    ZO_EACH(u, n) x->root[u] = zo_v_sqrt(x->v[u]);
     ZO_EACH(u, n) t[u] = zo_v_add(zo_v_mul(x->root[u], zo_v_set1(c->inv_sqrt_bc2)), zo_v_set1(c->eps));
     if (c->decay != 0.0f) /* AdamW: decoupled decay of the weight itself */
         ZO_EACH(u, n) x->weight[u] = zo_v_add(x->weight[u], zo_v_mul(zo_v_set1(c->decay), x->weight[u]));
-    if (newton) {
-        zo_reciprocal_newton(t, t, n);
-        ZO_EACH(u, n) t[u] = zo_v_mul(x->m[u], t[u]);
-    } else {
-        ZO_EACH(u, n) t[u] = zo_v_div(x->m[u], t[u]);
-    }
+    ZO_EACH(u, n) t[u] = zo_v_div(x->m[u], t[u]);
     ZO_EACH(u, n) x->weight[u] = zo_v_sub(x->weight[u], zo_v_mul(zo_v_set1(c->step_size), t[u]));
 }
 
@@ -119,7 +80,7 @@ ZO_ALWAYS_INLINE void zo_adam_block(const zo_adam_kernel_args *args, size_t i, s
     x.weight[0] = zo_v_load(args->master, ZO_DTYPE_F32, i, count);
     x.m[0] = zo_v_load(args->exp_avg, moment_kind, i, count);
     x.v[0] = zo_v_load(args->exp_avg_sq, moment_kind, i, count);
-    zo_adam_math(&args->coeffs, &x, 1, false);
+    zo_adam_math(&args->coeffs, &x, 1);
     zo_v_store(args->master, ZO_DTYPE_F32, i, count, x.weight[0]);
     zo_v_store(args->exp_avg, moment_kind, i, count, x.m[0]);
     zo_v_store(args->exp_avg_sq, moment_kind, i, count, x.v[0]);
@@ -256,7 +217,7 @@ ZO_ALWAYS_INLINE void zo_q8_update_group(const zo_adam_coeffs *coeffs, const voi
     ZO_EACH(u, n) x.v[u] = zo_v_mul(x.root[u], x.root[u]);
     ZO_EACH(u, n) x.grad[u] = zo_v_load(grad, grad_kind, begin + k + u * ZO_LANES, lanes);
     ZO_EACH(u, n) x.weight[u] = zo_v_load(master, ZO_DTYPE_F32, begin + k + u * ZO_LANES, lanes);
-    zo_adam_math(coeffs, &x, n, false);
+    zo_adam_math(coeffs, &x, n);
     ZO_EACH(u, n) zo_v_store(master, ZO_DTYPE_F32, begin + k + u * ZO_LANES, lanes, x.weight[u]);
     if (out_kind != ZO_KIND_NONE)
         ZO_EACH(u, n) zo_v_store(weights_out, out_kind, begin + k + u * ZO_LANES, lanes, x.weight[u]);

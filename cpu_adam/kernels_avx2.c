@@ -19,23 +19,9 @@ static inline zo_vec zo_v_mul(zo_vec a, zo_vec b) { return _mm256_mul_ps(a, b); 
 static inline zo_vec zo_v_div(zo_vec a, zo_vec b) { return _mm256_div_ps(a, b); }
 static inline zo_vec zo_v_sqrt(zo_vec a) { return _mm256_sqrt_ps(a); }
 static inline zo_vec zo_v_abs(zo_vec a) { return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), a); }
-static inline zo_vec zo_v_floor(zo_vec a)
-{
-    return _mm256_round_ps(a, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
-}
 
-static inline zo_vec zo_v_lane_index(void) { return _mm256_setr_ps(0, 1, 2, 3, 4, 5, 6, 7); }
 static inline zo_vec zo_v_min(zo_vec a, zo_vec b) { return _mm256_min_ps(a, b); }
 static inline zo_vec zo_v_max(zo_vec a, zo_vec b) { return _mm256_max_ps(a, b); }
-static inline zo_vec zo_v_copysign(zo_vec a, zo_vec b)
-{
-    __m256 sign = _mm256_set1_ps(-0.0f);
-    return _mm256_or_ps(_mm256_andnot_ps(sign, a), _mm256_and_ps(sign, b));
-}
-static inline zo_vec zo_v_if_positive(zo_vec a, zo_vec b)
-{
-    return _mm256_and_ps(_mm256_cmp_ps(a, _mm256_setzero_ps(), _CMP_GT_OQ), b);
-}
 
 typedef __m256i zo_ivec;
 static inline zo_ivec zo_i_set1(uint32_t x) { return _mm256_set1_epi32((int)x); }
@@ -101,24 +87,6 @@ static inline void zo_i_store_codes(void *base, int kind, size_t i, size_t count
     }
 }
 
-/* Eight 8-bit codes (int8 or uint8) widened to floats. */
-static inline __m256 zo_widen_codes(const void *codes, int kind)
-{
-    __m128i bytes = _mm_loadl_epi64((const __m128i *)codes);
-    __m256i wide = kind == ZO_DTYPE_I8 ? _mm256_cvtepi8_epi32(bytes) : _mm256_cvtepu8_epi32(bytes);
-    return _mm256_cvtepi32_ps(wide);
-}
-
-/* Eight floats holding integers in the code's range to eight bytes (low 64 bits). */
-static inline __m128i zo_narrow_codes(__m256 x, int kind)
-{
-    __m256i wide = _mm256_cvtps_epi32(x);
-    __m128i low = _mm256_castsi256_si128(wide), high = _mm256_extracti128_si256(wide, 1);
-    if (kind == ZO_DTYPE_I8)
-        return _mm_packs_epi16(_mm_packs_epi32(low, high), _mm_setzero_si128());
-    return _mm_packus_epi16(_mm_packus_epi32(low, high), _mm_setzero_si128());
-}
-
 /* Eight floats to eight bf16, half to even; NaN is quieted like the scalar path. */
 static inline __m128i zo_round_to_bf16(__m256 x)
 {
@@ -140,13 +108,6 @@ static inline __m256 zo_widen_bf16x8(__m128i h)
 
 static inline zo_vec zo_v_load(const void *base, int kind, size_t i, size_t count)
 {
-    if (kind == ZO_DTYPE_I8 || kind == ZO_DTYPE_U8) {
-        uint8_t staged8[ZO_LANES] = {0};
-        if (count == ZO_LANES)
-            return zo_widen_codes((const uint8_t *)base + i, kind);
-        memcpy(staged8, (const uint8_t *)base + i, count);
-        return zo_widen_codes(staged8, kind);
-    }
     if (count < ZO_LANES) { /* a range's tail: stage it through a zeroed buffer */
         uint16_t staged16[ZO_LANES] = {0};
         float staged32[ZO_LANES] = {0};
@@ -169,17 +130,6 @@ static inline zo_vec zo_v_load(const void *base, int kind, size_t i, size_t coun
 
 static inline void zo_v_store(void *base, int kind, size_t i, size_t count, zo_vec x)
 {
-    if (kind == ZO_DTYPE_I8 || kind == ZO_DTYPE_U8) {
-        __m128i codes = zo_narrow_codes(x, kind);
-        if (count == ZO_LANES) {
-            _mm_storel_epi64((__m128i *)((uint8_t *)base + i), codes);
-        } else {
-            uint8_t staged[16];
-            _mm_storeu_si128((__m128i *)staged, codes);
-            memcpy((uint8_t *)base + i, staged, count);
-        }
-        return;
-    }
     if (kind == ZO_DTYPE_F32) {
         if (count == ZO_LANES) {
             _mm256_storeu_ps((float *)base + i, x);

@@ -23,28 +23,10 @@ static inline zo_vec zo_v_mul(zo_vec a, zo_vec b) { return _mm512_mul_ps(a, b); 
 static inline zo_vec zo_v_div(zo_vec a, zo_vec b) { return _mm512_div_ps(a, b); }
 static inline zo_vec zo_v_sqrt(zo_vec a) { return _mm512_sqrt_ps(a); }
 static inline zo_vec zo_v_abs(zo_vec a) { return _mm512_abs_ps(a); }
-static inline zo_vec zo_v_floor(zo_vec a)
-{
-    return _mm512_roundscale_ps(a, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
-}
 
-static inline zo_vec zo_v_lane_index(void)
-{
-    return _mm512_setr_ps(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-}
 
 static inline zo_vec zo_v_min(zo_vec a, zo_vec b) { return _mm512_min_ps(a, b); }
 static inline zo_vec zo_v_max(zo_vec a, zo_vec b) { return _mm512_max_ps(a, b); }
-static inline zo_vec zo_v_copysign(zo_vec a, zo_vec b)
-{
-    __m512i sign = _mm512_set1_epi32((int)0x80000000u);
-    return _mm512_castsi512_ps(_mm512_or_si512(_mm512_andnot_si512(sign, _mm512_castps_si512(a)),
-                                               _mm512_and_si512(sign, _mm512_castps_si512(b))));
-}
-static inline zo_vec zo_v_if_positive(zo_vec a, zo_vec b)
-{
-    return _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(a, _mm512_setzero_ps(), _CMP_GT_OQ), b);
-}
 
 static inline __mmask16 zo_lane_mask(size_t count)
 {
@@ -126,10 +108,6 @@ static inline zo_vec zo_v_load(const void *base, int kind, size_t i, size_t coun
 {
     __mmask16 mask = zo_lane_mask(count);
     switch (kind) {
-    case ZO_DTYPE_I8:
-        return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(mask, (const int8_t *)base + i)));
-    case ZO_DTYPE_U8:
-        return _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(mask, (const uint8_t *)base + i)));
     case ZO_DTYPE_F16:
         return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(mask, (const uint16_t *)base + i));
     case ZO_DTYPE_BF16: {
@@ -144,12 +122,6 @@ static inline void zo_v_store(void *base, int kind, size_t i, size_t count, zo_v
 {
     __mmask16 mask = zo_lane_mask(count);
     switch (kind) {
-    case ZO_DTYPE_I8: /* integers in range: the saturating narrowings are exact */
-        _mm_mask_storeu_epi8((int8_t *)base + i, mask, _mm512_cvtsepi32_epi8(_mm512_cvtps_epi32(x)));
-        break;
-    case ZO_DTYPE_U8:
-        _mm_mask_storeu_epi8((uint8_t *)base + i, mask, _mm512_cvtusepi32_epi8(_mm512_cvtps_epi32(x)));
-        break;
     case ZO_DTYPE_F16:
         _mm256_mask_storeu_epi16((uint16_t *)base + i, mask,
                                  _mm512_cvtps_ph(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));

@@ -18,12 +18,8 @@ static inline zo_vec zo_v_mul(zo_vec a, zo_vec b) { return a * b; }
 static inline zo_vec zo_v_div(zo_vec a, zo_vec b) { return a / b; }
 static inline zo_vec zo_v_sqrt(zo_vec a) { return sqrtf(a); }
 static inline zo_vec zo_v_abs(zo_vec a) { return fabsf(a); }
-static inline zo_vec zo_v_floor(zo_vec a) { return floorf(a); }
-static inline zo_vec zo_v_lane_index(void) { return 0.0f; }
 static inline zo_vec zo_v_min(zo_vec a, zo_vec b) { return a < b ? a : b; }
 static inline zo_vec zo_v_max(zo_vec a, zo_vec b) { return a > b ? a : b; }
-static inline zo_vec zo_v_copysign(zo_vec a, zo_vec b) { return copysignf(a, b); }
-static inline zo_vec zo_v_if_positive(zo_vec a, zo_vec b) { return a > 0.0f ? b : 0.0f; }
 
 /* 32-bit integer lanes, computed unsigned so that wrapping is defined */
 typedef int32_t zo_ivec;
@@ -80,8 +76,6 @@ static inline float zo_load_element(const void *base, int kind, size_t i)
     switch (kind) {
     case ZO_DTYPE_F16: return zo_widen_f16(((const uint16_t *)base)[i]);
     case ZO_DTYPE_BF16: return zo_widen_bf16(((const uint16_t *)base)[i]);
-    case ZO_DTYPE_I8: return (float)((const int8_t *)base)[i];
-    case ZO_DTYPE_U8: return (float)((const uint8_t *)base)[i];
     default: return ((const float *)base)[i];
     }
 }
@@ -91,8 +85,6 @@ static inline void zo_store_element(void *base, int kind, size_t i, float value)
     switch (kind) {
     case ZO_DTYPE_F16: ((uint16_t *)base)[i] = zo_round_f32_to_f16(value); break;
     case ZO_DTYPE_BF16: ((uint16_t *)base)[i] = zo_round_f32_to_bf16(value); break;
-    case ZO_DTYPE_I8: ((int8_t *)base)[i] = (int8_t)value; break; /* an integer in range */
-    case ZO_DTYPE_U8: ((uint8_t *)base)[i] = (uint8_t)value; break;
     default: ((float *)base)[i] = value; break;
     }
 }

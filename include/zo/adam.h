@@ -121,20 +121,26 @@ typedef struct zo_adam_buffers {
 
 /* 8-bit moments (moments_dtype ZO_DTYPE_Q8), blockwise as bitsandbytes' 8-bit Adam:
  * each block of ZO_Q8_BLOCK_ELEMS elements (counted from element 0 of the buffers)
- * has one fp32 scale per moment and a non-linear code per element:
- *   first moment m:  int8 code c in [-127, 127],  m = scale * sign(c) * (c / 127)^2,
- *                    scale = max |m| over the block;
- *   second moment v: uint8 code c in [0, 255], sqrt(v) = scale * (c / 255)^2,
+ * has one fp32 scale per moment and an 8-bit small-float code per element:
+ *   first moment m:  int8 code c in [-127, 127], q = |c| = 8 e + f (e < 16, f < 8),
+ *                    m = sign(c) (F(q) - 1) unit, F(q) = 2^e (1 + f / 8),
+ *                    unit = scale / 61439 (F(127) - 1), scale = max |m| over the block;
+ *   second moment v: uint8 code q in [0, 255], q = 16 e + f (f < 16),
+ *                    sqrt(v) = (2^e (1 + f / 16) - 1) unit, unit = scale / 63487,
  *                    scale = max sqrt(v) over the block (Adam only uses sqrt(v)).
- * Codes are counted in the square-root domain (127 sqrt(|m| / scale)), so resolution
- * is finest near zero, where most moments are. The step rounds stochastically, with a
- * dither drawn from the block's index in the whole state (first_index + i) and the
- * step: a moment that moves less than half a code a step (v does, with beta2 = 0.999)
- * must not freeze. A
- * positive v never gets code 0 (it would leave the momentum divided by eps alone). The
- * quantizer functions below round to nearest. The step dequantizes,
- * runs the fp32 formula below, and requantizes each block with its new maximum in the
- * same pass, with the same bits in every path and for any thread count. */
+ * (unit is rounded toward zero, so no code decodes above its block's maximum; scales
+ * below 2^-100 count as 2^-100.) F(q) is the float whose exponent and mantissa bits
+ * are q's: code 0 is exactly 0, the codes below F = 2 are evenly spaced, and every
+ * binade above has 8 (m) or 16 (sqrt(v)) codes, so the relative resolution is the
+ * same, 6-12% (m) and 3-6% (sqrt(v)), over 16 binades below the block's maximum;
+ * encoding and decoding are a few integer operations on a float's bits. The step rounds
+ * stochastically, with a dither drawn from the block's index in the whole state
+ * (first_index + i) and the step: a moment that moves less than half a code a step (v
+ * does, with beta2 = 0.999) must not freeze. A positive v never gets code 0 (it would
+ * leave the momentum divided by eps alone). The quantizer functions below round to
+ * nearest, ties up. The step dequantizes, runs the fp32 formula below, and requantizes
+ * each block with its new maximum in the same pass, with the same bits in every path
+ * and for any thread count. */
 enum { ZO_Q8_BLOCK_ELEMS = 256 };
 
 /* The scales of n elements' 8-bit moments: ceil(n / ZO_Q8_BLOCK_ELEMS). */
