@@ -275,6 +275,52 @@ Test(checkpoint_manifest, a_version_1_checkpoint_loads_with_a_notice)
     ckpt_remove_scratch(s.dir);
 }
 
+/* 8-bit moments name their code map; a checkpoint of zo's first map (none named) or of
+ * another is refused by name, and the engine loading it keeps its state. */
+#define Q8_CONFIG CKPT_CONFIG_ZO(CKPT_FP16, "\"moments_dtype\": \"8bit\",")
+static void no_moments_code(json_t *root) { json_object_del(root, ZO_MANIFEST_MOMENTS_CODE_KEY); }
+static void other_moments_code(json_t *root)
+{
+    json_object_set_new(root, ZO_MANIFEST_MOMENTS_CODE_KEY, json_string("square root"));
+}
+
+static void assert_q8_refused(const saved *s, const char *message)
+{
+    zo_engine *e = ckpt_engine(Q8_CONFIG);
+    ckpt_initialize(e);
+    ckpt_train(e, 2);
+    static ckpt_snapshot before, after;
+    ckpt_snapshot_of(e, &before);
+    zo_status status = zo_engine_load(e, s->ckpt);
+    cr_assert(eq(int, status, ZO_ERR_NOT_SUPPORTED), "got %s: %s", zo_status_name(status), zo_last_error());
+    cr_assert(strstr(zo_last_error(), message) != NULL, "the message \"%s\" lacks \"%s\"", zo_last_error(),
+              message);
+    ckpt_snapshot_of(e, &after);
+    ckpt_assert_same(&before, &after, message);
+    zo_engine_destroy(&e);
+}
+
+Test(checkpoint_manifest, eight_bit_moments_of_another_code_map_are_refused_by_name)
+{
+    saved s;
+    ckpt_scratch_dir(s.dir, sizeof s.dir);
+    snprintf(s.ckpt, sizeof s.ckpt, "%s/ckpt", s.dir);
+    snprintf(s.manifest, sizeof s.manifest, "%s/manifest.json", s.ckpt);
+    zo_engine *e = ckpt_engine(Q8_CONFIG);
+    ckpt_initialize(e);
+    ckpt_train(e, 4);
+    cr_assert(eq(int, zo_engine_save(e, s.ckpt), ZO_OK), "%s", zo_last_error());
+    zo_engine_destroy(&e);
+    e = ckpt_engine(Q8_CONFIG);
+    cr_assert(eq(int, zo_engine_load(e, s.ckpt), ZO_OK), "its own map loads: %s", zo_last_error());
+    zo_engine_destroy(&e);
+    edit_manifest_json(&s, other_moments_code, true);
+    assert_q8_refused(&s, "8-bit moments in the code map \"square root\"");
+    edit_manifest_json(&s, no_moments_code, true);
+    assert_q8_refused(&s, "written by zo's first 8-bit code map");
+    ckpt_remove_scratch(s.dir);
+}
+
 /* Names zo must store and give back as they were. */
 static char long_name[ZO_MAX_PARAM_NAME_BYTES + 1];
 static const char *const good_names[] = {

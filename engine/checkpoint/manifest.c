@@ -179,6 +179,8 @@ static zo_status zo_manifest_to_json(const zo_manifest *m, json_t **out)
                      "iteration", (json_int_t)s->iteration, "last_overflow_iteration",
                      (json_int_t)s->last_overflow_iteration),
         &error);
+    if (status == ZO_OK && m->moments_dtype == ZO_DTYPE_Q8)
+        status = zo_manifest_set(root, ZO_MANIFEST_MOMENTS_CODE_KEY, json_string(ZO_MANIFEST_MOMENTS_CODE), NULL);
     if (status == ZO_OK &&
         (status = zo_manifest_set(root, "files", json_incref(files), NULL)) == ZO_OK)
         status = zo_manifest_files_to_json(m, files);

@@ -15,6 +15,11 @@
 enum { ZO_CHECKPOINT_VERSION = 2, ZO_CHECKPOINT_OLDEST_VERSION = 1 };
 
 #define ZO_CHECKPOINT_FORMAT "zo-checkpoint"
+/* With 8-bit moments, the code map their codes and scales are in (zo/adam.h), under
+ * "moments_code". zo's first 8-bit map (square-root codes, 2026-12-01) wrote none:
+ * such a checkpoint is refused by name rather than read with the wrong map. */
+#define ZO_MANIFEST_MOMENTS_CODE_KEY "moments_code"
+#define ZO_MANIFEST_MOMENTS_CODE "small-float e4m3 (m), e4m4 (sqrt v), block 256"
 #define ZO_CHECKPOINT_MANIFEST "manifest.json"
 /* The manifest's member holding the CRC-32C of its canonical text without that member
  * (json_checksum.h): a hand edit or a flipped bit anywhere is refused. */

@@ -147,6 +147,18 @@ static zo_status zo_manifest_from_json(zo_manifest *m, json_t *root, const char 
         json_array_size(params) == 0 || strlen(save_id) != 16 || strlen(fingerprint) != 16)
         return zo_fail(ZO_ERR_IO, "%s is malformed: a count, dtype, id or params list out of range",
                        path);
+    if (m->moments_dtype == ZO_DTYPE_Q8) {
+        const char *code = json_string_value(json_object_get(root, ZO_MANIFEST_MOMENTS_CODE_KEY));
+        if (!code)
+            return zo_fail(ZO_ERR_NOT_SUPPORTED,
+                           "%s: 8-bit moments without \"%s\": written by zo's first 8-bit code map "
+                           "(square-root codes), which this zo does not read (its map: %s); resume "
+                           "it with the zo that wrote it and save with moments_dtype f32 or bf16",
+                           path, ZO_MANIFEST_MOMENTS_CODE_KEY, ZO_MANIFEST_MOMENTS_CODE);
+        if (strcmp(code, ZO_MANIFEST_MOMENTS_CODE) != 0)
+            return zo_fail(ZO_ERR_NOT_SUPPORTED, "%s: 8-bit moments in the code map \"%s\"; this zo reads \"%s\"",
+                           path, code, ZO_MANIFEST_MOMENTS_CODE);
+    }
     m->ranks = (uint64_t)ranks, m->padded_elems = (uint64_t)padded;
     m->total_elems = (uint64_t)total, m->bucket_elems = (uint64_t)bucket;
     m->stage = (int)stage, m->steps = (uint64_t)steps, m->micro_steps = (uint64_t)micro;
