@@ -385,10 +385,12 @@ int main(int argc, char **argv)
         {"bf16, stage 3, accumulation 2", "\"bf16\": {\"enabled\": true}", 3, 2, false, 5e-5, NULL},
         /* 8-bit moments: each rank's shard is whole blocks (buckets rounded to 256 per
          * rank), but the blocks group other elements than one rank's do where the
-         * buckets differ (the last, or all with 3 ranks): the code maps' rounding
-         * (about 1% of a moment) then differs: up to 2.5% of the 8e-3 the weights move */
-        {"fp16, stage 2, 8-bit moments", fp16_config, 2, 1, false, 2e-4, "8bit"},
-        {"fp32, stage 1, accumulation 2, 8-bit moments", "\"fp16\": {\"enabled\": false}", 1, 2, false, 2e-4,
+         * buckets differ (the last, or all with 3 ranks), with other scales and other
+         * dithers: the stochastic rounding of m (up to one code, 6-12% of a moment)
+         * then differs: the largest element's difference reaches 10% of the 8e-3 the
+         * weights move (allowed: 25%); a wrong shard or block would be off by all of it */
+        {"fp16, stage 2, 8-bit moments", fp16_config, 2, 1, false, 2e-3, "8bit"},
+        {"fp32, stage 1, accumulation 2, 8-bit moments", "\"fp16\": {\"enabled\": false}", 1, 2, false, 2e-3,
          "8bit"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
