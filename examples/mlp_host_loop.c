@@ -386,7 +386,8 @@ static zo_status held_out_loss(host_mlp *m, zo_engine *engine, const held_out_se
 {
     double began = mlp_seconds(), sum = 0.0;
     for (size_t b = 0; b < set->batches; b++) {
-        memcpy(m->layer_input[0], set->inputs + b * set->batch_elems, set->batch_elems * sizeof(float));
+        memcpy(m->layer_input[0], set->inputs + b * set->batch_elems,
+               set->batch_elems * sizeof(float));
         memcpy(m->target, set->targets + b * set->batch_elems, set->batch_elems * sizeof(float));
         zo_status status = forward_layers(m, engine, 0, m->shape.layers);
         if (status != ZO_OK)
@@ -412,8 +413,9 @@ int mlp_train_host(const mlp_options *options, size_t checkpoint_every, mlp_log 
     shown.checkpoint_every = checkpoint_every;
     mlp_print_setup(&shown, engine, micro_steps);
     task = mlp_task_create(options->shape.width, options->seed, zo_engine_rank(engine));
-    if (!task || !host_mlp_create(&model, options->shape, options->batch, checkpoint_every,
-                                  zo_engine_dtype(engine)) ||
+    if (!task ||
+        !host_mlp_create(&model, options->shape, options->batch, checkpoint_every,
+                         zo_engine_dtype(engine)) ||
         !held_out_create(&held_out, options)) {
         fprintf(stderr, "out of memory for the model's activations or the held-out set\n");
         goto fail;

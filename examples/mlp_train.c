@@ -562,7 +562,8 @@ double mlp_logs_max_held_out_difference(const mlp_log *a, const mlp_log *b, size
     double worst = NAN;
     *worst_step = 0;
     for (size_t k = 0; k < a->held_out_points && k < b->held_out_points; k++) {
-        double difference = fabs(a->held_out_curve[k] - b->held_out_curve[k]) / fabs(a->held_out_curve[k]);
+        double difference =
+            fabs(a->held_out_curve[k] - b->held_out_curve[k]) / fabs(a->held_out_curve[k]);
         if (isnan(worst) || difference > worst)
             worst = difference, *worst_step = a->held_out_curve_step[k];
     }

@@ -75,7 +75,8 @@ static int compare_moments_seed(const mlp_options *options, double held_out_perc
                mlp_log_final_loss(log), percent_over(mlp_log_final_loss(log), final),
                mlp_log_tail_loss(log), percent_over(mlp_log_tail_loss(log), tail), curve);
         if (options->eval_every) {
-            double held_out_worst = mlp_logs_max_held_out_difference(f32, log, &worst_held_out_step);
+            double held_out_worst =
+                mlp_logs_max_held_out_difference(f32, log, &worst_held_out_step);
             printf(" | %7.2f%% (%zu)", 100.0 * held_out_worst, worst_held_out_step);
         }
         printf("\n");
