@@ -469,9 +469,15 @@ static size_t window(const mlp_log *log) { return log->steps < 10 ? log->steps :
 
 double mlp_log_first_loss(const mlp_log *log) { return mean_loss(log, 0, window(log)); }
 
+/* The last tenth of the steps, at least the last min(10, steps). */
+static size_t tail_window(const mlp_log *log)
+{
+    return log->steps / 10 > 10 ? log->steps / 10 : window(log);
+}
+
 double mlp_log_tail_loss(const mlp_log *log)
 {
-    size_t tail = log->steps / 10 > 10 ? log->steps / 10 : window(log);
+    size_t tail = tail_window(log);
     return mean_loss(log, log->steps - tail, tail);
 }
 
@@ -557,17 +563,15 @@ double mlp_logs_max_relative_difference(const mlp_log *a, const mlp_log *b, size
     return worst;
 }
 
-double mlp_logs_max_held_out_difference(const mlp_log *a, const mlp_log *b, size_t *worst_step)
+double mlp_log_held_out_tail(const mlp_log *log, size_t *points)
 {
-    double worst = NAN;
-    *worst_step = 0;
-    for (size_t k = 0; k < a->held_out_points && k < b->held_out_points; k++) {
-        double difference =
-            fabs(a->held_out_curve[k] - b->held_out_curve[k]) / fabs(a->held_out_curve[k]);
-        if (isnan(worst) || difference > worst)
-            worst = difference, *worst_step = a->held_out_curve_step[k];
-    }
-    return worst;
+    size_t tail = tail_window(log);
+    double sum = 0.0;
+    *points = 0;
+    for (size_t k = 0; k < log->held_out_points; k++)
+        if (log->held_out_curve_step[k] > log->steps - tail)
+            sum += log->held_out_curve[k], ++*points;
+    return *points ? sum / (double)*points : NAN;
 }
 
 double mlp_seconds(void)

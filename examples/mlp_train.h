@@ -186,9 +186,11 @@ double mlp_logs_max_relative_difference(const mlp_log *a, const mlp_log *b, size
  * unless quiet, prints it. */
 void mlp_log_held_out(mlp_log *log, const mlp_options *options, size_t step, double loss);
 
-/* The largest relative difference of two runs' held-out curves (--eval-every) at their
- * common points, at *worst_step (1-based); NAN when they have none. */
-double mlp_logs_max_held_out_difference(const mlp_log *a, const mlp_log *b, size_t *worst_step);
+/* The mean of the held-out curve (--eval-every) over the last tenth of the steps (the
+ * window of mlp_log_tail_loss), its points counted in *points; NAN when it has none.
+ * Same samples every time, so no minibatch noise; averaging over the window also
+ * evens out how the weights themselves wander from step to step. */
+double mlp_log_held_out_tail(const mlp_log *log, size_t *points);
 
 /* Whether the model learned: the final loss is below half the first. */
 bool mlp_log_learned(const mlp_log *log);

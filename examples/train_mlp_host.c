@@ -27,15 +27,23 @@ static double percent_over(double value, double reference)
     return 100.0 * (value - reference) / reference;
 }
 
+/* One seed's figures against f32, in percent, for the summary: the final held-out
+ * loss and, with --eval-every, its mean over the last tenth of the steps (NAN
+ * without); [0] is f32 itself. */
+typedef struct moments_percent {
+    double held_out[3], held_out_tail[3];
+} moments_percent;
+
 /* --compare-moments for options->seed: the same training with f32, bf16 and 8-bit
  * moments, then one table. The headline is the held-out loss: the trained model's
  * mean loss on a fixed set no run trained on, the same samples for the three runs;
  * the training losses beside it come from a fresh batch per step, noisy at the level
- * compared here. Fills held_out_percent[k]: run k's held-out loss against f32's, %.
- * 0 when the 8-bit run's held-out loss is within 2% of f32's, 5 when not, 2 when
- * the f32 run's held-out loss did not fall below the untrained model's (nothing
- * learned to compare), 1 on an error. */
-static int compare_moments_seed(const mlp_options *options, double held_out_percent[3])
+ * compared here. With --eval-every, also the held-out loss's mean over the last tenth
+ * of the steps: the weights of one step still wander by a few percent. 0 when the
+ * 8-bit run's final held-out loss is within 2% of f32's, 5 when not, 2 when the f32
+ * run's held-out loss did not fall below the untrained model's (nothing learned to
+ * compare), 1 on an error. */
+static int compare_moments_seed(const mlp_options *options, moments_percent *percent)
 {
     mlp_log logs[3] = {{0}};
     int result = 1;
@@ -50,35 +58,44 @@ static int compare_moments_seed(const mlp_options *options, double held_out_perc
             goto done;
     }
     const mlp_log *f32 = &logs[0];
+    size_t tail_points = 0;
     double held_out = f32->held_out_final, untrained = f32->held_out_untrained;
+    double held_out_tail = mlp_log_held_out_tail(f32, &tail_points);
     double final = mlp_log_final_loss(f32), tail = mlp_log_tail_loss(f32);
     printf("seed %llu, %zu steps: held-out set of %zu samples drawn apart from the training "
            "data; the untrained model's loss on it %.6f\n",
            (unsigned long long)options->seed, options->steps, f32->held_out_samples, untrained);
-    printf("moments  held-out loss   vs f32 | last 10 steps   vs f32 | last tenth   vs f32 | max "
-           "curve difference (step)%s\n",
-           options->eval_every ? " | max held-out difference (after steps)" : "");
+    if (options->eval_every)
+        printf("held-out last tenth: the mean of the %zu held-out losses (every %zu steps) in "
+               "the last tenth of the steps\n",
+               tail_points, options->eval_every);
+    printf("moments  held-out loss   vs f32 |%s last 10 steps   vs f32 | last tenth   vs f32 | "
+           "max curve difference (step)\n",
+           options->eval_every ? " held-out last tenth   vs f32 |" : "");
     for (int k = 0; k < 3; k++) {
         const mlp_log *log = &logs[k];
-        held_out_percent[k] = percent_over(log->held_out_final, held_out);
-        printf("%-8s %13.6f ", moments_dtypes[k], log->held_out_final);
-        if (k == 0) {
-            printf("%8s | %13.6f %8s | %10.6f %8s |\n", "", mlp_log_final_loss(log), "",
-                   mlp_log_tail_loss(log), "");
-            continue;
+        size_t points;
+        double log_held_out_tail = mlp_log_held_out_tail(log, &points);
+        percent->held_out[k] = percent_over(log->held_out_final, held_out);
+        percent->held_out_tail[k] = percent_over(log_held_out_tail, held_out_tail);
+        char versus[4][16] = {"", "", "", ""}; /* k = 0 is f32: nothing to compare */
+        if (k > 0) {
+            snprintf(versus[0], sizeof versus[0], "%+7.2f%%", percent->held_out[k]);
+            snprintf(versus[1], sizeof versus[1], "%+7.2f%%", percent->held_out_tail[k]);
+            snprintf(versus[2], sizeof versus[2], "%+7.2f%%",
+                     percent_over(mlp_log_final_loss(log), final));
+            snprintf(versus[3], sizeof versus[3], "%+7.2f%%",
+                     percent_over(mlp_log_tail_loss(log), tail));
         }
-        size_t worst_step = 0, worst_held_out_step = 0;
+        printf("%-8s %13.6f %8s |", moments_dtypes[k], log->held_out_final, versus[0]);
+        if (options->eval_every)
+            printf(" %19.6f %8s |", log_held_out_tail, versus[1]);
+        printf(" %13.6f %8s | %10.6f %8s |", mlp_log_final_loss(log), versus[2],
+               mlp_log_tail_loss(log), versus[3]);
+        size_t worst_step = 0;
         double worst = mlp_logs_max_relative_difference(f32, log, &worst_step);
-        char curve[48];
-        snprintf(curve, sizeof curve, "%7.2f%% (%zu)", 100.0 * worst, worst_step + 1);
-        printf("%+7.2f%% | %13.6f %+7.2f%% | %10.6f %+7.2f%% | %-27s", held_out_percent[k],
-               mlp_log_final_loss(log), percent_over(mlp_log_final_loss(log), final),
-               mlp_log_tail_loss(log), percent_over(mlp_log_tail_loss(log), tail), curve);
-        if (options->eval_every) {
-            double held_out_worst =
-                mlp_logs_max_held_out_difference(f32, log, &worst_held_out_step);
-            printf(" | %7.2f%% (%zu)", 100.0 * held_out_worst, worst_held_out_step);
-        }
+        if (k > 0)
+            printf(" %7.2f%% (%zu)", 100.0 * worst, worst_step + 1);
         printf("\n");
     }
     if (!(held_out < untrained)) { /* NaN too */
@@ -91,11 +108,31 @@ static int compare_moments_seed(const mlp_options *options, double held_out_perc
     result = logs[2].held_out_final <= 1.02 * held_out ? 0 : 5;
     printf("seed %llu: 8bit moments end %s 2%% of f32 on the held-out set (%+.2f%%)\n",
            (unsigned long long)options->seed, result == 0 ? "within" : "MORE than",
-           held_out_percent[2]);
+           percent->held_out[2]);
 done:
     for (int k = 0; k < 3; k++)
         mlp_log_free(&logs[k]);
     return result;
+}
+
+/* The summary line of one measure over the seeds compared: the mean and the worst
+ * (highest) difference of bf16 and 8bit against f32. */
+static void print_over_seeds(const char *measure, const double (*percent)[3],
+                             const uint64_t *seeds, size_t count)
+{
+    printf("over %zu seeds, %s against f32:", count, measure);
+    for (int k = 1; k < 3; k++) {
+        double sum = 0.0;
+        size_t worst = 0;
+        for (size_t i = 0; i < count; i++) {
+            sum += percent[i][k];
+            if (percent[i][k] > percent[worst][k])
+                worst = i;
+        }
+        printf("%s %s mean %+.2f%%, worst %+.2f%% (seed %llu)", k > 1 ? ";" : "", moments_dtypes[k],
+               sum / (double)count, percent[worst][k], (unsigned long long)seeds[worst]);
+    }
+    printf("\n");
 }
 
 /* --compare-moments, once per seed (--seeds; --seed alone: one), and with several
@@ -105,8 +142,8 @@ done:
 static int compare_moments(const mlp_options *options)
 {
     size_t seed_count = options->seed_count ? options->seed_count : 1;
-    double sum[3] = {0}, worst[3] = {0};
-    uint64_t worst_seed[3] = {0};
+    double held_out[MLP_SEEDS_MAX][3], held_out_tail[MLP_SEEDS_MAX][3];
+    uint64_t seeds[MLP_SEEDS_MAX];
     size_t failed = 0, compared = 0; /* compared: seeds whose f32 run learned */
     int result = 0;
     for (size_t i = 0; i < seed_count; i++) {
@@ -115,8 +152,8 @@ static int compare_moments(const mlp_options *options)
             run.seed = options->seeds[i];
         if (i > 0)
             printf("\n");
-        double percent[3];
-        int seed_result = compare_moments_seed(&run, percent);
+        moments_percent percent;
+        int seed_result = compare_moments_seed(&run, &percent);
         if (seed_result == 1)
             return 1;
         if (seed_result != 0) {
@@ -125,20 +162,18 @@ static int compare_moments(const mlp_options *options)
         }
         if (seed_result == 2)
             continue;
-        for (int k = 1; k < 3; k++) {
-            sum[k] += percent[k];
-            if (compared == 0 || percent[k] > worst[k])
-                worst[k] = percent[k], worst_seed[k] = run.seed;
-        }
-        compared++;
+        for (int k = 0; k < 3; k++)
+            held_out[compared][k] = percent.held_out[k],
+            held_out_tail[compared][k] = percent.held_out_tail[k];
+        seeds[compared++] = run.seed;
     }
     if (seed_count < 2)
         return result;
+    printf("\n");
     if (compared > 0)
-        printf("\nover %zu seeds, held-out loss against f32: bf16 mean %+.2f%%, worst %+.2f%% "
-               "(seed %llu); 8bit mean %+.2f%%, worst %+.2f%% (seed %llu)\n",
-               compared, sum[1] / (double)compared, worst[1], (unsigned long long)worst_seed[1],
-               sum[2] / (double)compared, worst[2], (unsigned long long)worst_seed[2]);
+        print_over_seeds("held-out loss", (const double(*)[3])held_out, seeds, compared);
+    if (compared > 0 && options->eval_every)
+        print_over_seeds("held-out last tenth", (const double(*)[3])held_out_tail, seeds, compared);
     if (result == 0)
         printf("8bit moments end within 2%% of f32 on the held-out set on every seed\n");
     else

@@ -5,7 +5,8 @@
       runs PROGRAM --compare-moments ARGS and checks its report: for every seed a table
       with the held-out loss of f32, bf16 and 8bit moments, all finite; the f32 run's
       below the untrained model's (the model learned); each seed's verdict agrees with
-      its 8bit row; with several seeds the summary line; the exit status 0 or 5 as the
+      its 8bit row; with --eval-every the held-out loss over the last tenth of the steps
+      too, finite; with several seeds the summary lines; the exit status 0 or 5 as the
       verdicts say. Whether 8bit lands within 2% is not asserted: on a short run that
       is noise, and 5 is a valid answer.
   check_compare_moments.py same-training PROGRAM ARGS...
@@ -40,18 +41,26 @@ def check_compare(program, args):
                          r"the untrained model's loss on it " + FLOAT + "$", output, re.M)
     if not headers:
         fail("no per-seed held-out header", output)
+    every = "--eval-every" in args
     any_failed = False
     for seed, samples, untrained in headers:
         untrained = float(untrained)
         block = output.split(f"seed {seed}, ", 1)[1]
+        table = re.search(r"^moments  held-out loss .*$", block, re.M)
+        if not table:
+            fail(f"seed {seed}: no table header", output)
+        if every != ("| held-out last tenth" in table.group(0)):
+            fail(f"seed {seed}: the held-out last tenth is {'missing' if every else 'there'}",
+                 output)
         held_out = {}
         for dtype in ("f32", "bf16", "8bit"):
-            row = re.search(rf"^{dtype} +{FLOAT}", block, re.M)
+            row = re.search(rf"^{dtype} +{FLOAT} +(?:[-+][0-9.]+%)? *\| +{FLOAT}", block, re.M)
             if not row:
                 fail(f"seed {seed}: no {dtype} row", output)
             held_out[dtype] = float(row.group(1))
-            if not math.isfinite(held_out[dtype]) or held_out[dtype] <= 0:
-                fail(f"seed {seed}: {dtype} held-out loss {held_out[dtype]} is not a loss", output)
+            for value in (float(row.group(1)), float(row.group(2))):
+                if not math.isfinite(value) or value <= 0:
+                    fail(f"seed {seed}: {dtype}'s row has {value}, not a loss", output)
         if int(samples) == 0 or not math.isfinite(untrained):
             fail(f"seed {seed}: held-out set of {samples} samples, untrained loss {untrained}", output)
         if not held_out["f32"] < untrained:
@@ -75,6 +84,9 @@ def check_compare(program, args):
                             r"[-+][0-9.]+%, worst [-+][0-9.]+% \(seed \d+\)$", output, re.M)
         if not summary:
             fail(f"no summary line over the {len(headers)} seeds", output)
+        if every and not re.search(rf"^over {len(headers)} seeds, held-out last tenth against f32: "
+                                   r"bf16 mean .*; 8bit mean ", output, re.M):
+            fail(f"no summary line of the held-out last tenth", output)
     print(output)
     print(f"held-out report checked: {len(headers)} seed(s), exit status {status}")
 
