@@ -240,6 +240,8 @@ int mlp_parse_options(int argc, char **argv, mlp_options *out)
         refused = "--seeds runs --compare-moments once per seed: for one run use --seed";
     else if (out->seed_count && seed_given)
         refused = "--seed and --seeds: one or the other";
+    else if (out->eval_every > out->steps)
+        refused = "--eval-every N wants N <= --steps: no step would be evaluated";
     else if (out->eval_every && (out->stage3 || out->compare_stage3))
         refused = "--eval-every is not supported at ZeRO stage 3: the evaluation's fetches would "
                   "enter the fetch order the engine records and prefetches along";
