@@ -261,20 +261,30 @@ static zo_status forward_layers(host_mlp *m, zo_engine *engine, size_t first, si
     return ZO_OK;
 }
 
-/* Mean squared error over batch x width, and the gradient the backward starts from:
+/* Mean squared error of the output against the target over batch x width: the
+ * training's loss and the held-out set's. */
+static double mean_squared_error(const host_mlp *m)
+{
+    size_t count = m->batch * m->shape.width;
+    const float *output = m->layer_input[m->shape.layers];
+    double sum = 0.0;
+    for (size_t i = 0; i < count; i++) {
+        float error = output[i] - m->target[i];
+        sum += (double)error * error;
+    }
+    return sum / (double)count;
+}
+
+/* The mean squared error, and the gradient the backward starts from:
  * d(loss * loss_scale) / d output, stored in the dtype. */
 static double loss_and_grad(host_mlp *m, float loss_scale)
 {
     size_t count = m->batch * m->shape.width;
     const float *output = m->layer_input[m->shape.layers];
     float grad_factor = 2.0f * loss_scale / (float)count;
-    double sum = 0.0;
-    for (size_t i = 0; i < count; i++) {
-        float error = output[i] - m->target[i];
-        sum += (double)error * error;
-        m->grad_out[i] = round_to(m->dtype, grad_factor * error);
-    }
-    return sum / (double)count;
+    for (size_t i = 0; i < count; i++)
+        m->grad_out[i] = round_to(m->dtype, grad_factor * (output[i] - m->target[i]));
+    return mean_squared_error(m);
 }
 
 /* The backward, from the last layer. grad_out (dY) holds the gradient of loss *
@@ -329,12 +339,73 @@ static zo_status backward(host_mlp *m, zo_engine *engine)
     return ZO_OK;
 }
 
+/* ----------------------------------------------------------------------------------
+ * The held-out set: batches drawn once, before training, from a data stream no rank
+ * trains on (MLP_HELD_OUT_STREAM: the same teacher, other inputs), so that every
+ * evaluation of a run, and every run of the same seed, measures the very same
+ * samples. The training's fresh batch per step makes its own loss a noisy measure of
+ * the model; this one is not. */
+typedef struct held_out_set {
+    size_t batches, batch_elems; /* batch_elems = batch x width */
+    float *inputs, *targets;     /* [batches][batch][width]     */
+} held_out_set;
+
+static void held_out_destroy(held_out_set *set)
+{
+    free(set->inputs);
+    free(set->targets);
+    *set = (held_out_set){0};
+}
+
+/* false when out of memory; an empty set when options->eval_batches is 0. */
+static bool held_out_create(held_out_set *set, const mlp_options *options)
+{
+    *set = (held_out_set){.batches = options->eval_batches,
+                          .batch_elems = options->batch * options->shape.width};
+    if (set->batches == 0)
+        return true;
+    mlp_task *task = mlp_task_create(options->shape.width, options->seed, MLP_HELD_OUT_STREAM);
+    set->inputs = malloc(set->batches * set->batch_elems * sizeof(float));
+    set->targets = malloc(set->batches * set->batch_elems * sizeof(float));
+    bool made = task && set->inputs && set->targets;
+    for (size_t b = 0; made && b < set->batches; b++)
+        mlp_task_next_batch(task, options->batch, set->inputs + b * set->batch_elems,
+                            set->targets + b * set->batch_elems);
+    mlp_task_destroy(&task);
+    if (!made)
+        held_out_destroy(set);
+    return made;
+}
+
+/* The model's mean loss over the held-out set into *loss: the training's forward
+ * (each layer between its fetch and release) on each batch, no backward. It borrows
+ * the training's activation buffers, which the next micro-step's forward refills, so
+ * the training is not changed. Adds its time to log->eval_seconds. */
+static zo_status held_out_loss(host_mlp *m, zo_engine *engine, const held_out_set *set,
+                               mlp_log *log, double *loss)
+{
+    double began = mlp_seconds(), sum = 0.0;
+    for (size_t b = 0; b < set->batches; b++) {
+        memcpy(m->layer_input[0], set->inputs + b * set->batch_elems,
+               set->batch_elems * sizeof(float));
+        memcpy(m->target, set->targets + b * set->batch_elems, set->batch_elems * sizeof(float));
+        zo_status status = forward_layers(m, engine, 0, m->shape.layers);
+        if (status != ZO_OK)
+            return status;
+        sum += mean_squared_error(m);
+    }
+    *loss = sum / (double)set->batches;
+    log->eval_seconds += mlp_seconds() - began;
+    return ZO_OK;
+}
+
 int mlp_train_host(const mlp_options *options, size_t checkpoint_every, mlp_log *log)
 {
     int result = 1;
     zo_engine *engine = NULL;
     mlp_task *task = NULL;
     host_mlp model = {0};
+    held_out_set held_out = {0};
     size_t micro_steps = 1;
     if (!mlp_engine_open(options, "host", &engine, &micro_steps))
         goto fail;
@@ -342,12 +413,22 @@ int mlp_train_host(const mlp_options *options, size_t checkpoint_every, mlp_log 
     shown.checkpoint_every = checkpoint_every;
     mlp_print_setup(&shown, engine, micro_steps);
     task = mlp_task_create(options->shape.width, options->seed, zo_engine_rank(engine));
-    if (!task || !host_mlp_create(&model, options->shape, options->batch, checkpoint_every,
-                                  zo_engine_dtype(engine))) {
-        fprintf(stderr, "out of memory for the model's activations\n");
+    if (!task ||
+        !host_mlp_create(&model, options->shape, options->batch, checkpoint_every,
+                         zo_engine_dtype(engine)) ||
+        !held_out_create(&held_out, options)) {
+        fprintf(stderr, "out of memory for the model's activations or the held-out set\n");
         goto fail;
     }
     log->activation_bytes = model.activation_bytes;
+    log->held_out_samples = held_out.batches * options->batch;
+    /* at stage 3 the first micro-step's fetches are recorded as the order to prefetch
+     * along: an evaluation before it would enter that order */
+    zo_memory_plan plan;
+    MLP_CHECK(zo_engine_memory(engine, &plan));
+    if (held_out.batches && plan.stage3_pool_bytes == 0)
+        MLP_CHECK(held_out_loss(&model, engine, &held_out, log, &log->held_out_untrained));
+    double eval_seconds_before = log->eval_seconds; /* not in the training loop's time */
 
     log->started = mlp_seconds();
     for (size_t step = 0; step < options->steps; step++) {
@@ -371,12 +452,20 @@ int mlp_train_host(const mlp_options *options, size_t checkpoint_every, mlp_log 
         log->samples += options->batch * micro_steps;
         mlp_log_step(log, options, loss, loss_scale, &info);
         mlp_log_end_step(log, engine, compute_seconds);
+        if (held_out.batches && options->eval_every && (step + 1) % options->eval_every == 0) {
+            double held_out_now;
+            MLP_CHECK(held_out_loss(&model, engine, &held_out, log, &held_out_now));
+            mlp_log_held_out(log, options, step + 1, held_out_now);
+        }
     }
     MLP_CHECK(zo_engine_synchronize(engine));
-    log->seconds = mlp_seconds() - log->started;
+    log->seconds = mlp_seconds() - log->started - (log->eval_seconds - eval_seconds_before);
     mlp_log_device(log, engine);
+    if (held_out.batches)
+        MLP_CHECK(held_out_loss(&model, engine, &held_out, log, &log->held_out_final));
     result = 0;
 fail:
+    held_out_destroy(&held_out);
     host_mlp_destroy(&model);
     mlp_task_destroy(&task);
     zo_engine_destroy(&engine);

@@ -54,6 +54,10 @@ typedef struct mlp_task mlp_task;
  * every stream, different samples (data-parallel ranks each draw their own; stream 0
  * is what one process draws). */
 mlp_task *mlp_task_create(size_t width, uint64_t seed, uint64_t data_stream);
+
+/* The data stream of the held-out evaluation set: the same teacher, inputs that no
+ * training rank draws (ranks draw streams 0 .. ranks - 1). */
+#define MLP_HELD_OUT_STREAM ((uint64_t)1 << 32)
 /* Frees *task and sets it to NULL; NULL is a no-op. */
 void mlp_task_destroy(mlp_task **task);
 

@@ -73,17 +73,26 @@ static const char usage[] =
     "  --moments DTYPE       the built-in config with zo.moments_dtype DTYPE (f32, bf16\n"
     "                        or 8bit)\n"
     "  --compare-moments     train three times from the same seed, with f32, bf16 and\n"
-    "                        8bit moments; report the final losses and how far the\n"
-    "                        curves ever were apart; pass when 8bit ends within 2%%\n"
-    "                        of f32\n"
+    "                        8bit moments; report the held-out and the training\n"
+    "                        losses and how far the curves ever were apart; pass\n"
+    "                        when 8bit's held-out loss is within 2%% of f32's\n"
+    "  --seeds A-B|A,B,...   --compare-moments once per seed, then a summary; pass\n"
+    "                        when every seed passes\n"
+    "  --eval-batches K      the held-out set: K batches of --batch samples drawn apart\n"
+    "                        from the training data (same teacher, same for every run\n"
+    "                        of a seed); the model's mean loss on it is reported\n"
+    "                        before and after training (at stage 3 after only) (16)\n"
+    "  --eval-every N        the held-out loss every N steps too (off)\n"
     "  --print-every N       a log line every N steps (10)\n"
     "  --seed N              initialization and data (1)\n"
     "  --quiet               only the summary\n"
     "Exits 0 when the loss of the last 10 steps is below half that of the first 10\n"
     "(with --compare-*: when the two runs' losses are identical), 2 when the loss\n"
-    "did not fall so, 3 when checkpointing or stage 3 changed the losses, 4 when the\n"
+    "did not fall so (--compare-moments: the f32 run's held-out loss not below the\n"
+    "untrained model's), 3 when checkpointing or stage 3 changed the losses, 4 when the\n"
     "device memory's high-water mark passed its budget, 5 when 8bit moments ended\n"
-    "more than 2%% above f32 (--compare-moments), 1 on an error.\n";
+    "more than 2%% above f32 on the held-out set (--compare-moments: on any seed),\n"
+    "1 on an error.\n";
 
 /* A whole decimal number in [min, max]; prints why not. */
 static bool parse_count(const char *option, const char *text, size_t min, size_t max, size_t *out)
@@ -101,13 +110,61 @@ static bool parse_count(const char *option, const char *text, size_t min, size_t
     return true;
 }
 
+/* A seed, the whole of text[0, length); false if it is not one. */
+static bool parse_seed(const char *text, size_t length, uint64_t *out)
+{
+    char number[32], *end = NULL;
+    if (length == 0 || length >= sizeof number || text[0] < '0' || text[0] > '9')
+        return false;
+    memcpy(number, text, length);
+    number[length] = '\0';
+    errno = 0;
+    unsigned long long value = strtoull(number, &end, 10);
+    *out = value;
+    return *end == '\0' && errno == 0;
+}
+
+/* --seeds: "A-B" (A <= B) or "A,B,..."; prints why not. */
+static bool parse_seeds(const char *text, mlp_options *out)
+{
+    const char *dash = text ? strchr(text, '-') : NULL;
+    out->seed_count = 0;
+    if (text && dash) {
+        uint64_t first, last;
+        bool ok = parse_seed(text, (size_t)(dash - text), &first) &&
+                  parse_seed(dash + 1, strlen(dash + 1), &last) && first <= last &&
+                  last - first < MLP_SEEDS_MAX;
+        for (uint64_t seed = first; ok && seed <= last; seed++)
+            out->seeds[out->seed_count++] = seed;
+        if (ok)
+            return true;
+    } else if (text) {
+        bool ok = true;
+        for (const char *item = text; ok; item = strchr(item, ',') + 1) {
+            const char *comma = strchr(item, ',');
+            size_t length = comma ? (size_t)(comma - item) : strlen(item);
+            ok = out->seed_count < MLP_SEEDS_MAX &&
+                 parse_seed(item, length, &out->seeds[out->seed_count++]);
+            if (!comma)
+                break;
+        }
+        if (ok)
+            return true;
+    }
+    fprintf(stderr, "--seeds wants A-B (A <= B) or a comma list, at most %d seeds, got \"%s\"\n",
+            MLP_SEEDS_MAX, text ? text : "");
+    return false;
+}
+
 int mlp_parse_options(int argc, char **argv, mlp_options *out)
 {
     *out = (mlp_options){.shape = {.layers = 8, .width = 256},
                          .batch = 64,
                          .steps = 200,
                          .print_every = 10,
+                         .eval_batches = 16,
                          .seed = 1};
+    bool seed_given = false;
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i], *value = i + 1 < argc ? argv[i + 1] : NULL;
         size_t seed = 0;
@@ -125,7 +182,15 @@ int mlp_parse_options(int argc, char **argv, mlp_options *out)
         else if (!strcmp(arg, "--print-every"))
             ok = parse_count(arg, value, 1, (size_t)1 << 40, &out->print_every);
         else if (!strcmp(arg, "--seed"))
-            ok = parse_count(arg, value, 0, SIZE_MAX, &seed), out->seed = seed;
+            ok = parse_count(arg, value, 0, SIZE_MAX, &seed), out->seed = seed, seed_given = true;
+        else if (!strcmp(arg, "--seeds"))
+            ok = parse_seeds(value, out);
+        else if (!strcmp(arg, "--eval-batches"))
+            ok = parse_count(arg, value, 1, 1 << 16, &out->eval_batches),
+            out->eval_options_given = true;
+        else if (!strcmp(arg, "--eval-every"))
+            ok = parse_count(arg, value, 1, (size_t)1 << 40, &out->eval_every),
+            out->eval_options_given = true;
         else if (!strcmp(arg, "--moments")) {
             ok = value && (!strcmp(value, "f32") || !strcmp(value, "bf16") || !strcmp(value, "8bit"));
             out->moments_dtype = value;
@@ -171,6 +236,15 @@ int mlp_parse_options(int argc, char **argv, mlp_options *out)
         refused = "--moments and --compare-moments edit the built-in stage-2 config: not with --config or --stage3";
     else if (out->compare_moments && (out->compare_checkpoint || out->compare_stage3))
         refused = "--compare-moments is three runs: not with another --compare-*";
+    else if (out->seed_count && !out->compare_moments)
+        refused = "--seeds runs --compare-moments once per seed: for one run use --seed";
+    else if (out->seed_count && seed_given)
+        refused = "--seed and --seeds: one or the other";
+    else if (out->eval_every > out->steps)
+        refused = "--eval-every N wants N <= --steps: no step would be evaluated";
+    else if (out->eval_every && (out->stage3 || out->compare_stage3))
+        refused = "--eval-every is not supported at ZeRO stage 3: the evaluation's fetches would "
+                  "enter the fetch order the engine records and prefetches along";
     if (refused) {
         fprintf(stderr, "%s\n", refused);
         return 1;
@@ -291,11 +365,15 @@ void mlp_print_setup(const mlp_options *options, zo_engine *engine, size_t micro
 
 bool mlp_log_init(mlp_log *log, size_t steps)
 {
-    *log = (mlp_log){.capacity = steps};
+    *log = (mlp_log){.capacity = steps, .held_out_untrained = NAN, .held_out_final = NAN};
     log->loss = calloc(steps, sizeof *log->loss);
     log->grad_norm = calloc(steps, sizeof *log->grad_norm);
     log->compute_seconds = calloc(steps, sizeof *log->compute_seconds);
-    if (!log->loss || !log->grad_norm || !log->compute_seconds) {
+    /* at most one held-out point per step (--eval-every 1) */
+    log->held_out_curve = calloc(steps, sizeof *log->held_out_curve);
+    log->held_out_curve_step = calloc(steps, sizeof *log->held_out_curve_step);
+    if (!log->loss || !log->grad_norm || !log->compute_seconds || !log->held_out_curve ||
+        !log->held_out_curve_step) {
         mlp_log_free(log);
         return false;
     }
@@ -307,6 +385,8 @@ void mlp_log_free(mlp_log *log)
     free(log->loss);
     free(log->grad_norm);
     free(log->compute_seconds);
+    free(log->held_out_curve);
+    free(log->held_out_curve_step);
     *log = (mlp_log){0};
 }
 
@@ -361,6 +441,17 @@ void mlp_log_device(mlp_log *log, zo_engine *engine)
     log->weight_bytes = plan.param_elems * (zo_engine_dtype(engine) == ZO_DTYPE_F32 ? 4 : 2);
 }
 
+void mlp_log_held_out(mlp_log *log, const mlp_options *options, size_t step, double loss)
+{
+    if (log->held_out_points >= log->capacity)
+        return;
+    log->held_out_curve[log->held_out_points] = loss;
+    log->held_out_curve_step[log->held_out_points++] = step;
+    if (!options->quiet)
+        printf("after %5zu steps  held-out loss %.6f (%zu samples)\n", step, loss,
+               log->held_out_samples);
+}
+
 bool mlp_log_within_limit(const mlp_log *log)
 {
     return log->device_high_water == 0 || log->device_limit == 0 ||
@@ -380,9 +471,15 @@ static size_t window(const mlp_log *log) { return log->steps < 10 ? log->steps :
 
 double mlp_log_first_loss(const mlp_log *log) { return mean_loss(log, 0, window(log)); }
 
+/* The last tenth of the steps, at least the last min(10, steps). */
+static size_t tail_window(const mlp_log *log)
+{
+    return log->steps / 10 > 10 ? log->steps / 10 : window(log);
+}
+
 double mlp_log_tail_loss(const mlp_log *log)
 {
-    size_t tail = log->steps / 10 > 10 ? log->steps / 10 : window(log);
+    size_t tail = tail_window(log);
     return mean_loss(log, log->steps - tail, tail);
 }
 
@@ -404,6 +501,16 @@ void mlp_log_report(const mlp_log *log, const char *label)
     printf("%s%zu steps (%zu skipped) in %.2f s: %.2f ms/step, %.0f samples/s\n", label, log->steps,
            log->skipped, log->seconds, 1e3 * log->seconds / (double)log->steps,
            (double)log->samples / log->seconds);
+    if (!isnan(log->held_out_final)) {
+        printf("%sheld-out loss ", label);
+        if (!isnan(log->held_out_untrained))
+            printf("%.6f -> ", log->held_out_untrained);
+        printf("%.6f (%zu samples drawn apart from the training data", log->held_out_final,
+               log->held_out_samples);
+        if (!isnan(log->held_out_untrained))
+            printf(": %.3fx", log->held_out_final / log->held_out_untrained);
+        printf(")\n");
+    }
     if (log->device_high_water > 0) {
         printf("%sdevice memory high-water %.1f KiB (the model's 16-bit weights: %.1f KiB)", label,
                (double)log->device_high_water / 1024, (double)log->weight_bytes / 1024);
@@ -456,6 +563,17 @@ double mlp_logs_max_relative_difference(const mlp_log *a, const mlp_log *b, size
             worst = difference, *worst_step = step;
     }
     return worst;
+}
+
+double mlp_log_held_out_tail(const mlp_log *log, size_t *points)
+{
+    size_t tail = tail_window(log);
+    double sum = 0.0;
+    *points = 0;
+    for (size_t k = 0; k < log->held_out_points; k++)
+        if (log->held_out_curve_step[k] > log->steps - tail)
+            sum += log->held_out_curve[k], ++*points;
+    return *points ? sum / (double)*points : NAN;
 }
 
 double mlp_seconds(void)

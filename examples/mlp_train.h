@@ -25,6 +25,9 @@
         }                                                                                          \
     } while (0)
 
+/* --seeds: at most this many seeds in one --compare-moments command. */
+enum { MLP_SEEDS_MAX = 64 };
+
 typedef struct mlp_options {
     mlp_shape shape;         /* --layers (8), --width (256)                         */
     size_t batch;            /* --batch (64): samples per micro-step                */
@@ -44,9 +47,20 @@ typedef struct mlp_options {
                                 zo.moments_dtype; NULL: its default (f32)           */
     bool compare_moments;    /* --compare-moments: the built-in config with f32, bf16
                                 and 8bit moments from the same seed; passes when the
-                                8bit run's final loss is within 2% of the f32 run's  */
+                                8bit run's held-out loss is within 2% of the f32 run's */
+    size_t eval_batches;     /* --eval-batches (16): the held-out set, batches of
+                                --batch samples drawn apart from the training data;
+                                the model's mean loss on it is measured before and
+                                after training (host loop). 0: none (zero-initialized
+                                options, e.g. zo-bench train)                        */
+    size_t eval_every;       /* --eval-every N: the held-out loss every N steps too;
+                                0: only before and after training                   */
+    bool eval_options_given; /* --eval-batches or --eval-every was on the command line */
     bool quiet;              /* --quiet: only the summary                           */
     uint64_t seed;           /* --seed (1): initialization and data                 */
+    uint64_t seeds[MLP_SEEDS_MAX]; /* --seeds A-B or A,B,...: --compare-moments once
+                                per seed; seed_count 0: --seed alone               */
+    size_t seed_count;
 } mlp_options;
 
 /* The config used without --config: fp16 with dynamic loss scaling, AdamW lr 1e-3,
@@ -119,6 +133,17 @@ struct mlp_log {
      * (zo_memory_plan.device_limit_bytes: zo.device_memory_budget on the host backend;
      * 0 none), and the model's 16-bit (device dtype) weights for scale. */
     uint64_t device_high_water, device_limit, weight_bytes;
+    /* The held-out set (mlp_options.eval_batches; host loop): the model's mean loss on
+     * it before the first step (not at ZeRO stage 3, whose first micro-step records
+     * the fetch order) and after the last; NAN where not measured. With eval_every,
+     * held_out_curve[k] is the loss after step held_out_curve_step[k] (1-based).
+     * eval_seconds: time spent evaluating, left out of `seconds`. */
+    double held_out_untrained, held_out_final;
+    size_t held_out_samples;
+    double *held_out_curve;
+    size_t *held_out_curve_step;
+    size_t held_out_points;
+    double eval_seconds;
 };
 
 /* false when out of memory. */
@@ -156,6 +181,16 @@ double mlp_log_tail_loss(const mlp_log *log);
 /* The largest relative difference of two runs' losses over their common steps, at
  * *worst_step: how far apart the curves ever were. */
 double mlp_logs_max_relative_difference(const mlp_log *a, const mlp_log *b, size_t *worst_step);
+
+/* Records the held-out loss after step `step` (1-based) of an --eval-every run and,
+ * unless quiet, prints it. */
+void mlp_log_held_out(mlp_log *log, const mlp_options *options, size_t step, double loss);
+
+/* The mean of the held-out curve (--eval-every) over the last tenth of the steps (the
+ * window of mlp_log_tail_loss), its points counted in *points; NAN when it has none.
+ * Same samples every time, so no minibatch noise; averaging over the window also
+ * evens out how the weights themselves wander from step to step. */
+double mlp_log_held_out_tail(const mlp_log *log, size_t *points);
 
 /* Whether the model learned: the final loss is below half the first. */
 bool mlp_log_learned(const mlp_log *log);

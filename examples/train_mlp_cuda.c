@@ -18,6 +18,11 @@ int main(int argc, char **argv)
         fprintf(stderr, "activation checkpointing is in train_mlp_host only so far\n");
         return 1;
     }
+    if (options.eval_options_given || options.compare_moments) {
+        fprintf(stderr, "the held-out evaluation (--eval-batches, --eval-every) and "
+                        "--compare-moments are in train_mlp_host only so far\n");
+        return 1;
+    }
     mlp_log log = {0};
     int result = 1;
     if (!mlp_log_init(&log, options.steps)) {
