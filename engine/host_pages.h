@@ -1,5 +1,5 @@
 /* Large zeroed host buffers set up at memory speed: mapped on transparent huge pages
- * and first-touched in parallel by a team of threads, instead of one thread taking a
+ * and faulted in in parallel by a team of threads, instead of one thread taking a
  * page fault per 4 KiB (1.57 million faults, 5 s of system time, for the 6 GB of a
  * 512M-parameter engine's master weights and moments). Internal.
  *
@@ -31,9 +31,10 @@ void *zo_host_pages_alloc(size_t bytes);
 /* Frees what zo_host_pages_alloc returned; NULL is a no-op. */
 void zo_host_pages_free(void *data);
 
-/* Faults in every page of [data, data + bytes) by writing a zero to it, with `threads`
- * OpenMP threads (0: OpenMP's default) each taking one contiguous share, whole huge
- * pages where the range allows, in thread order. Workers are pinned as the update's
+/* Faults in every page of [data, data + bytes) for writing, with `threads` OpenMP
+ * threads (0: OpenMP's default) each taking one contiguous share, whole huge pages
+ * where the range allows, in thread order: one madvise(MADV_POPULATE_WRITE) per share,
+ * or a zero written to each page where the kernel lacks it. Workers are pinned as the update's
  * are (team: its CPU list, thread i on cpus[i % count]; NULL or an empty list: each on
  * its own core after the caller's). Memory must be zero (as zo_host_pages_alloc leaves
  * it) or not yet read by anyone else: only its page tables change. */
