@@ -40,10 +40,10 @@
 /* The Adam arithmetic on a group of n vectors (n a constant <= ZO_GROUP_MAX), shared
  * by every moment format so all run the very same operations; root is sqrt(v), which
  * 8-bit moments keep. Each line runs over the group before the next: a vector's
- * arithmetic is one long chain of dependent operations (some 90 cycles with the
- * square root and the division), and written this way the compiler lays the group's
- * chains side by side, so the core overlaps them instead of waiting on one.
- */
+ * arithmetic is one long chain of dependent operations (the square root and the
+ * division among them), and written this way the compiler lays the group's chains side
+ * by side, so the core overlaps them instead of waiting on one (the 8-bit step, four
+ * at a time: 10% faster than one; docs/benchmarks.md). */
 #define ZO_GROUP_MAX 4
 #define ZO_EACH(u, n) for (int u = 0; u < (n); u++)
 
@@ -100,8 +100,6 @@ ZO_ALWAYS_INLINE void zo_adam_block(const zo_adam_kernel_args *args, size_t i, s
 #define ZO_Q8_SIGN_BIT 0x80000000u
 #define ZO_Q8_FIRST_SHIFT 20 /* m: 4 exponent and 3 mantissa bits, and the sign */
 #define ZO_Q8_SECOND_SHIFT 19 /* sqrt(v): 4 exponent and 4 mantissa bits */
-#define ZO_Q8_FIRST_TOP_CODE 127
-#define ZO_Q8_SECOND_TOP_CODE 255
 #define ZO_Q8_FIRST_TOP 61439.0f  /* F(127) - 1 = 2^15 * 1.875 - 1 */
 #define ZO_Q8_SECOND_TOP 63487.0f /* F(255) - 1 = 2^15 * 1.9375 - 1 */
 /* A block's scale counts as at least this: top / scale stays finite (an all-zero or
