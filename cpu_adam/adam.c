@@ -199,25 +199,35 @@ static size_t zo_granule_for(zo_dtype moments_dtype)
     return moments_dtype == ZO_DTYPE_Q8 ? ZO_Q8_BLOCK_ELEMS : ZO_BLOCK_ELEMS;
 }
 
-/* Runs kernel over [0, n) in one parallel region, a chunk of whole granules per thread. */
+/* Runs `call` (a kernel call over [begin, end)) on [0, n), n > 0: on the calling thread
+ * alone when one thread is worth waking (no parallel region, no CPU lookup: small
+ * steps are latency-bound), else one parallel region, a chunk of whole granules per
+ * thread, workers pinned as the update's team. The one scaffold of every chunked
+ * kernel below (a macro: the kernels have different signatures). */
+#define ZO_RUN_IN_CHUNKS(ctx, n, granule, call)                                         \
+    do {                                                                              \
+        int threads_ = zo_threads_for((ctx), (n));                                    \
+        if (threads_ == 1) {                                                          \
+            size_t begin = 0, end = (n);                                              \
+            call;                                                                     \
+            break;                                                                    \
+        }                                                                             \
+        int master_cpu_ = zo_current_cpu();                                           \
+        _Pragma("omp parallel num_threads(threads_)")                                  \
+        {                                                                             \
+            zo_pin_team_worker(master_cpu_, &(ctx)->team_cpus);                       \
+            size_t begin, end;                                                        \
+            if (zo_this_thread_chunk((n), (granule), &begin, &end))                   \
+                call;                                                                 \
+        }                                                                             \
+    } while (0)
+
+/* Runs kernel over [0, n), a chunk of whole granules per thread. */
 static void zo_run_chunked(const zo_adam *ctx, zo_adam_range_fn kernel,
                            const zo_adam_kernel_args *args, size_t n, size_t granule)
 {
-    if (n == 0)
-        return;
-    int threads = zo_threads_for(ctx, n);
-    if (threads == 1) {
-        kernel(args, 0, n);
-        return;
-    }
-    int master_cpu = zo_current_cpu();
-#pragma omp parallel num_threads(threads)
-    {
-        zo_pin_team_worker(master_cpu, &ctx->team_cpus);
-        size_t begin, end;
-        if (zo_this_thread_chunk(n, granule, &begin, &end))
-            kernel(args, begin, end);
-    }
+    if (n > 0)
+        ZO_RUN_IN_CHUNKS(ctx, n, granule, kernel(args, begin, end));
 }
 
 zo_status zo_adam_check_hparams(const zo_adam_hparams *hp, uint64_t step)
@@ -396,19 +406,12 @@ zo_status zo_adam_grad_stats(zo_adam *ctx, const void *grad, zo_dtype dtype, siz
     return ZO_OK;
 }
 
-/* Runs an elementwise (dst, src) kernel over [0, n) in one parallel region. */
+/* Runs an elementwise (dst, src) kernel over [0, n). */
 static void zo_run_elementwise(const zo_adam *ctx, zo_cast_range_fn kernel, void *dst, const void *src,
                                float scale, size_t n)
 {
-    int threads = zo_threads_for(ctx, n);
-    int master_cpu = zo_current_cpu();
-#pragma omp parallel num_threads(threads) if (threads > 1)
-    {
-        zo_pin_team_worker(master_cpu, &ctx->team_cpus);
-        size_t begin, end;
-        if (zo_this_thread_chunk(n, ZO_BLOCK_ELEMS, &begin, &end))
-            kernel(dst, src, scale, begin, end);
-    }
+    if (n > 0)
+        ZO_RUN_IN_CHUNKS(ctx, n, ZO_BLOCK_ELEMS, kernel(dst, src, scale, begin, end));
 }
 
 zo_status zo_adam_accumulate(zo_adam *ctx, float *acc, const void *grad, zo_dtype grad_dtype, size_t n)
@@ -419,8 +422,7 @@ zo_status zo_adam_accumulate(zo_adam *ctx, float *acc, const void *grad, zo_dtyp
     if (!zo_dtype_is_valid(grad_dtype))
         return zo_fail(ZO_ERR_INVALID_ARGUMENT, "zo_adam_accumulate: grad_dtype %d is not a zo_dtype",
                        (int)grad_dtype);
-    if (n > 0)
-        zo_run_elementwise(ctx, ctx->kernels->accumulate[grad_dtype], acc, grad, 1.0f, n);
+    zo_run_elementwise(ctx, ctx->kernels->accumulate[grad_dtype], acc, grad, 1.0f, n);
     return ZO_OK;
 }
 
@@ -440,13 +442,11 @@ zo_status zo_adam_cast(zo_adam *ctx, void *dst, zo_dtype dst_dtype, const void *
     if (!isfinite(scale))
         return zo_fail(ZO_ERR_INVALID_ARGUMENT, "zo_adam_cast: scale is %g, must be finite",
                        (double)scale);
-    if (n == 0)
-        return ZO_OK;
     zo_run_elementwise(ctx, ctx->kernels->cast[src_dtype][dst_dtype], dst, src, scale, n);
     return ZO_OK;
 }
 
-/* Runs a quantizer kernel over [0, n) in whole blocks, a chunk per thread. */
+/* Runs a quantizer kernel over [0, n) in whole blocks. */
 static zo_status zo_run_quantizer(zo_adam *ctx, const char *call, zo_q8_moment moment, zo_q8_range_fn const table[2],
                                   void *codes, float *scales, float *values, size_t n)
 {
@@ -455,18 +455,9 @@ static zo_status zo_run_quantizer(zo_adam *ctx, const char *call, zo_q8_moment m
                        !ctx ? "ctx" : !codes ? "codes" : !scales ? "scales" : "values");
     if (moment != ZO_Q8_FIRST_MOMENT && moment != ZO_Q8_SECOND_MOMENT)
         return zo_fail(ZO_ERR_INVALID_ARGUMENT, "%s: moment %d is not a zo_q8_moment", call, (int)moment);
-    if (n == 0)
-        return ZO_OK;
     zo_q8_range_fn kernel = table[moment];
-    int threads = zo_threads_for(ctx, n);
-    int master_cpu = zo_current_cpu();
-#pragma omp parallel num_threads(threads) if (threads > 1)
-    {
-        zo_pin_team_worker(master_cpu, &ctx->team_cpus);
-        size_t begin, end;
-        if (zo_this_thread_chunk(n, ZO_Q8_BLOCK_ELEMS, &begin, &end))
-            kernel(codes, scales, values, begin, end);
-    }
+    if (n > 0)
+        ZO_RUN_IN_CHUNKS(ctx, n, ZO_Q8_BLOCK_ELEMS, kernel(codes, scales, values, begin, end));
     return ZO_OK;
 }
 
