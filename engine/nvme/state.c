@@ -110,8 +110,6 @@ static zo_status zo_nvme_update_bucket(zo_engine *e, size_t bucket)
         io = zo_nvme_ring_write(&u->ring, slot, u->record_offset[bucket], u->records[bucket].bytes);
         if (io == ZO_OK && !e->settings.nvme.pipeline_write)
             io = zo_nvme_ring_wait_slot(&u->ring, slot);
-        if (io == ZO_OK && last)
-            io = zo_nvme_ring_wait_all(&u->ring);
         if (io != ZO_OK && !u->broken)
             io = zo_nvme_break(e, io);
         status = status ? status : io;
