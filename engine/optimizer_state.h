@@ -51,11 +51,18 @@ extern const zo_optimizer_state_ops zo_optimizer_state_host;   /* step.c        
 extern const zo_optimizer_state_ops zo_optimizer_state_device; /* device_update.c */
 extern const zo_optimizer_state_ops zo_optimizer_state_nvme;   /* nvme/state.c    */
 
+/* The element size of tensor `tensor` (0 master: f32; 1 exp_avg, 2 exp_avg_sq:
+ * moments_dtype), wherever the strategy keeps it. */
+static inline size_t zo_optimizer_state_elem_bytes(const zo_engine *e, size_t tensor)
+{
+    return tensor == 0 ? sizeof(float) : zo_dtype_size(e->settings.moments_dtype);
+}
+
 /* The host copy of tensor `tensor` (0 master, 1 exp_avg, 2 exp_avg_sq) and its element
  * size. */
 static inline void *zo_optimizer_state_host_tensor(const zo_engine *e, size_t tensor, size_t *elem_bytes)
 {
-    *elem_bytes = tensor == 0 ? sizeof(float) : zo_dtype_size(e->settings.moments_dtype);
+    *elem_bytes = zo_optimizer_state_elem_bytes(e, tensor);
     return tensor == 0 ? (void *)e->master : tensor == 1 ? e->exp_avg : e->exp_avg_sq;
 }
 

@@ -120,6 +120,15 @@ Test(config_nvme, refuses_each_bad_value_naming_its_key)
     }
 }
 
+/* zo_config_from_settings refuses `bad` with `status`, its message naming `named`. */
+static void expect_settings_refused(const zo_settings *bad, zo_status status, const char *named)
+{
+    zo_config *built = NULL;
+    cr_expect(eq(int, zo_config_from_settings(bad, &built), status), "%s", named);
+    cr_expect(ne(ptr, strstr(zo_last_error(), named), NULL), "%s", zo_last_error());
+    zo_config_destroy(&built);
+}
+
 Test(config_nvme, settings_filled_in_c_equal_the_json_and_are_checked_the_same)
 {
     zo_config *parsed = parse_ok(nvme_config);
@@ -146,39 +155,25 @@ Test(config_nvme, settings_filled_in_c_equal_the_json_and_are_checked_the_same)
 
     zo_settings bad = s;
     bad.offload_optimizer = false;
-    cr_expect(eq(int, zo_config_from_settings(&bad, &built), ZO_ERR_CONFIG));
-    cr_expect(
-        ne(ptr,
-           strstr(zo_last_error(),
-                  "zo_settings.nvme.enabled is true but zo_settings.offload_optimizer is false"),
-           NULL),
-        "%s", zo_last_error());
+    expect_settings_refused(&bad, ZO_ERR_CONFIG,
+                            "zo_settings.nvme.enabled is true but zo_settings.offload_optimizer "
+                            "is false");
     bad = s;
     bad.aio.thread_count = 3;
-    cr_expect(eq(int, zo_config_from_settings(&bad, &built), ZO_ERR_NOT_SUPPORTED));
-    cr_expect(ne(ptr,
-                 strstr(zo_last_error(),
-                        "zo_settings.aio.thread_count (config key aio.thread_count) is 3"),
-                 NULL),
-              "%s", zo_last_error());
+    expect_settings_refused(&bad, ZO_ERR_NOT_SUPPORTED,
+                            "zo_settings.aio.thread_count (config key aio.thread_count) is 3");
     bad = s;
     bad.aio.block_size = 4097;
-    cr_expect(eq(int, zo_config_from_settings(&bad, &built), ZO_ERR_CONFIG));
-    cr_expect(ne(ptr, strstr(zo_last_error(), "zo_settings.aio.block_size"), NULL), "%s",
-              zo_last_error());
+    expect_settings_refused(&bad, ZO_ERR_CONFIG, "zo_settings.aio.block_size");
     bad = s;
     bad.nvme.path[0] = '\0';
-    cr_expect(eq(int, zo_config_from_settings(&bad, &built), ZO_ERR_CONFIG));
-    cr_expect(ne(ptr, strstr(zo_last_error(), "zo_settings.nvme.path"), NULL), "%s",
-              zo_last_error());
+    expect_settings_refused(&bad, ZO_ERR_CONFIG, "zo_settings.nvme.path");
     bad = s;
     memset(bad.nvme.path, 'x', sizeof bad.nvme.path);
-    cr_expect(eq(int, zo_config_from_settings(&bad, &built), ZO_ERR_CONFIG));
-    cr_expect(ne(ptr, strstr(zo_last_error(), "no terminating NUL"), NULL), "%s", zo_last_error());
+    expect_settings_refused(&bad, ZO_ERR_CONFIG, "no terminating NUL");
     bad = s;
     bad.nvme.buffer_count = 0;
-    cr_expect(eq(int, zo_config_from_settings(&bad, &built), ZO_ERR_CONFIG));
-    cr_expect(ne(ptr, strstr(zo_last_error(), "buffer_count"), NULL), "%s", zo_last_error());
+    expect_settings_refused(&bad, ZO_ERR_CONFIG, "buffer_count");
 }
 
 /* The engine takes "nvme" where zo was built with liburing, and refuses it by name

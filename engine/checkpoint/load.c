@@ -116,9 +116,9 @@ static void zo_restore_scaler(zo_loss_scaler *scaler, const zo_loss_scaler *save
  * time (pass 1 checked its CRC). */
 static zo_status zo_read_streamed(zo_engine *e, const zo_loaded_state *s, size_t tensor)
 {
-    size_t elem_bytes, shard = zo_shard_elems(&e->layout);
+    size_t elem_bytes = zo_optimizer_state_elem_bytes(e, tensor);
+    size_t shard = zo_shard_elems(&e->layout);
     size_t chunk = shard < ((size_t)1 << 20) ? shard : (size_t)1 << 20;
-    zo_optimizer_state_host_tensor(e, tensor, &elem_bytes);
     void *buffer = malloc(chunk ? chunk * elem_bytes : 1);
     if (!buffer)
         return zo_fail(ZO_ERR_OUT_OF_MEMORY, "zo_engine_load: out of memory for a chunk of %zu elements", chunk);

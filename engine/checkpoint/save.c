@@ -56,8 +56,8 @@ static zo_status zo_prepare_staging(const zo_checkpoint_paths *p)
  * at a time, so a save needs no copy of the state in host memory. */
 static zo_status zo_append_streamed(zo_engine *e, zo_st_writer *writer, size_t tensor, size_t shard)
 {
-    size_t elem_bytes, chunk = shard < ((size_t)1 << 20) ? shard : (size_t)1 << 20;
-    zo_optimizer_state_host_tensor(e, tensor, &elem_bytes);
+    size_t elem_bytes = zo_optimizer_state_elem_bytes(e, tensor);
+    size_t chunk = shard < ((size_t)1 << 20) ? shard : (size_t)1 << 20;
     void *buffer = malloc(chunk ? chunk * elem_bytes : 1);
     if (!buffer)
         return zo_fail(ZO_ERR_OUT_OF_MEMORY, "zo_engine_save: out of memory for a chunk of %zu elements", chunk);

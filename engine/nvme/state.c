@@ -110,8 +110,6 @@ static zo_status zo_nvme_update_bucket(zo_engine *e, size_t bucket)
         io = zo_nvme_ring_write(&u->ring, slot, u->record_offset[bucket], u->records[bucket].bytes);
         if (io == ZO_OK && !e->settings.nvme.pipeline_write)
             io = zo_nvme_ring_wait_slot(&u->ring, slot);
-        if (io == ZO_OK && last)
-            io = zo_nvme_ring_wait_all(&u->ring);
         if (io != ZO_OK && !u->broken)
             io = zo_nvme_break(e, io);
         status = status ? status : io;
@@ -139,7 +137,7 @@ static zo_status zo_nvme_shard_io(zo_engine *e, size_t tensor, size_t shard_offs
                                   char *data, bool write)
 {
     zo_nvme_state *u = e->nvme_state;
-    size_t elem_bytes = tensor == 0 ? sizeof(float) : zo_dtype_size(e->settings.moments_dtype);
+    size_t elem_bytes = zo_optimizer_state_elem_bytes(e, tensor);
     size_t piece_of_full_bucket = e->layout.bucket_elems / e->ranks;
     zo_status status = ZO_OK;
     for (size_t done = 0; status == ZO_OK && done < count;) {
