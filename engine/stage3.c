@@ -343,9 +343,10 @@ static zo_status zo_check_same_fetch(zo_engine *e, size_t param)
     return status;
 }
 
-/* Fetch stream, several ranks: once this rank's pieces of the parameter hold the
- * update forwards wait for, gathers its whole weights from every rank into its host
- * slot. The slot's last copy up ran before (the stream's order). */
+/* Fetch stream, several ranks: gathers the parameter's whole weights from every rank
+ * into its host slot. This rank's pieces already hold the update forwards wait for:
+ * a fetch waits for it before queueing the gather, a prefetch queues a wait for it
+ * ahead (zo_prefetch). The slot's last copy up ran before (the stream's order). */
 static zo_status zo_gather_fetched(void *arg)
 {
     const zo_fetch_mark *mark = arg;
@@ -355,7 +356,6 @@ static zo_status zo_gather_fetched(void *arg)
     if (s->gather_failure != ZO_OK)
         return zo_fail(s->gather_failure, "zo_engine_fetch: parameter %zu (%s) not gathered: an earlier gather of "
                                           "this micro-step failed", param, e->layout.param_names[param]);
-    zo_wait_param_published(e, param);
     zo_status status = zo_check_same_fetch(e, param);
     if (status == ZO_OK)
         status = zo_gather_weights(e, &s->fetch_comm, begin, begin + e->layout.param_elems[param],
