@@ -8,6 +8,8 @@ can never be read by the backward. Each gradient is copied into the engine's gra
 slot by its post-accumulate-grad hook, handed over (grad_ready) and the parameter released."""
 import torch
 
+from zo.torch.module_hooks import own_indices
+
 
 class Stage3Hooks:
     def __init__(self, module, params, engine):
@@ -20,7 +22,7 @@ class Stage3Hooks:
         self.address_of = {}  # weights address of a fetched parameter -> its index
         self.handles = []
         for submodule in module.modules():
-            own = [self.index_of[id(p)] for p in submodule._parameters.values() if p is not None and id(p) in self.index_of]
+            own = own_indices(submodule, self.index_of)
             if own:
                 self.handles.append(submodule.register_forward_pre_hook(self._fetcher(own)))
                 self.handles.append(submodule.register_forward_hook(self._releaser(own), always_call=True))
