@@ -32,6 +32,9 @@ class Stage3Hooks:
                                                          always_call=True))
         for index, param in enumerate(params):
             self.handles.append(param.register_post_accumulate_grad_hook(self._grad_hook(index)))
+        # made once: a release (every module's forward, every gradient) allocates nothing;
+        # one each, so that no two parameters share even an empty storage
+        self.nothing = [torch.empty(0, dtype=engine.dtype, device=engine.device) for _ in params]
         for index in range(len(params)):
             self._point_at_nothing(index)
 
@@ -39,8 +42,7 @@ class Stage3Hooks:
     def _point_at_nothing(self, index):
         """A released parameter holds no memory: a use outside its module's forward fails
         loudly (an empty tensor) instead of reading a slot the engine gave to another."""
-        param = self.params[index]
-        param.data = torch.empty(0, dtype=self.engine.dtype, device=self.engine.device)
+        self.params[index].data = self.nothing[index]
 
     def fetch(self, index):
         if self.fetched[index]:
