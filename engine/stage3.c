@@ -204,14 +204,19 @@ void zo_stage3_destroy(zo_engine *e)
     zo_device_free_device(device, s->pool);
     zo_device_free_device(device, s->grad_pool);
     /* the fetch stream is drained: a gather that timed out may still be posted, and
-     * write its slot or read the pinned weights: the engine keeps those then */
-    if (s->fetch_comm_broken)
+     * write its slot or the ranks' parameter check, or read the pinned weights: the
+     * engine keeps those then. Likewise a persistent gather of the worker's that timed
+     * out (e->comm_broken) may still write the persistent parameters' host copy. */
+    if (!e->comm_broken)
+        zo_device_free_pinned(device, s->persistent_host);
+    if (s->fetch_comm_broken) {
         e->comm_broken = true;
-    else
+    } else {
         zo_device_free_pinned(device, s->gather_pool);
-    zo_device_free_pinned(device, s->persistent_host);
+        free(s->fetched_by_rank);
+    }
     zo_comm_destroy(&s->fetch_comm);
-    free(s->fetch_part_bytes), free(s->worker_part_bytes), free(s->fetched_by_rank);
+    free(s->fetch_part_bytes), free(s->worker_part_bytes);
     free(s->persistent), free(s->persistent_offset), free(s->weight_state), free(s->grad_state);
     free(s->release_recorded), free(s->weight_offset), free(s->grad_offset), free(s->scratch), free(s->order);
     free(s->bucket_first_param), free(s->copying);
