@@ -204,14 +204,19 @@ void zo_stage3_destroy(zo_engine *e)
     zo_device_free_device(device, s->pool);
     zo_device_free_device(device, s->grad_pool);
     /* the fetch stream is drained: a gather that timed out may still be posted, and
-     * write its slot or read the pinned weights: the engine keeps those then */
-    if (s->fetch_comm_broken)
+     * write its slot or the ranks' parameter check, or read the pinned weights: the
+     * engine keeps those then. Likewise a persistent gather of the worker's that timed
+     * out (e->comm_broken) may still write the persistent parameters' host copy. */
+    if (!e->comm_broken)
+        zo_device_free_pinned(device, s->persistent_host);
+    if (s->fetch_comm_broken) {
         e->comm_broken = true;
-    else
+    } else {
         zo_device_free_pinned(device, s->gather_pool);
-    zo_device_free_pinned(device, s->persistent_host);
+        free(s->fetched_by_rank);
+    }
     zo_comm_destroy(&s->fetch_comm);
-    free(s->fetch_part_bytes), free(s->worker_part_bytes), free(s->fetched_by_rank);
+    free(s->fetch_part_bytes), free(s->worker_part_bytes);
     free(s->persistent), free(s->persistent_offset), free(s->weight_state), free(s->grad_state);
     free(s->release_recorded), free(s->weight_offset), free(s->grad_offset), free(s->scratch), free(s->order);
     free(s->bucket_first_param), free(s->copying);
@@ -343,9 +348,10 @@ static zo_status zo_check_same_fetch(zo_engine *e, size_t param)
     return status;
 }
 
-/* Fetch stream, several ranks: once this rank's pieces of the parameter hold the
- * update forwards wait for, gathers its whole weights from every rank into its host
- * slot. The slot's last copy up ran before (the stream's order). */
+/* Fetch stream, several ranks: gathers the parameter's whole weights from every rank
+ * into its host slot. This rank's pieces already hold the update forwards wait for:
+ * a fetch waits for it before queueing the gather, a prefetch queues a wait for it
+ * ahead (zo_prefetch). The slot's last copy up ran before (the stream's order). */
 static zo_status zo_gather_fetched(void *arg)
 {
     const zo_fetch_mark *mark = arg;
@@ -355,7 +361,6 @@ static zo_status zo_gather_fetched(void *arg)
     if (s->gather_failure != ZO_OK)
         return zo_fail(s->gather_failure, "zo_engine_fetch: parameter %zu (%s) not gathered: an earlier gather of "
                                           "this micro-step failed", param, e->layout.param_names[param]);
-    zo_wait_param_published(e, param);
     zo_status status = zo_check_same_fetch(e, param);
     if (status == ZO_OK)
         status = zo_gather_weights(e, &s->fetch_comm, begin, begin + e->layout.param_elems[param],

@@ -40,7 +40,7 @@ def _trainable(model):
     return chosen, names
 
 
-def _check(model, chosen, names):
+def _check(chosen, names):
     for name, param in chosen:
         also = names[id(param)]
         label = name if len(also) == 1 else f"{name} (tied: {', '.join(also)})"
@@ -75,12 +75,12 @@ class TrainingEngine:
         chosen, names = _trainable(model)
         if not chosen:
             raise InvalidArgumentError("zo.torch.initialize: the model has no trainable parameter")
-        _check(model, chosen, names)
+        _check(chosen, names)
         self.module = model
         self.param_names = [name for name, _ in chosen]
         self.params = [param for _, param in chosen]
         self.engine = Engine(self.config, [(name, p.numel()) for name, p in chosen])
-        self._move_into_engine(model, names)
+        self._move_into_engine(model)
         self.hooks = (Stage3Hooks if self.stage3 else ModuleHooks)(model, self.params, self.engine)
         self.accumulation_steps = self._accumulation_steps(settings)
         self.last_step_info = None
@@ -95,7 +95,7 @@ class TrainingEngine:
         micro, train = settings["train_micro_batch_size_per_gpu"], settings["train_batch_size"]
         return max(1, train // micro) if micro and train else 1
 
-    def _move_into_engine(self, model, names):
+    def _move_into_engine(self, model):
         device = self.engine.device
         if device.type == "cpu":
             for what, tensors in (("parameter", model.named_parameters()), ("buffer", model.named_buffers())):
@@ -119,7 +119,7 @@ class TrainingEngine:
             # module.half() / bfloat16() makes it
             trained = {id(p) for p in self.params}
             for submodule in model.modules():
-                for key, param in submodule._parameters.items():
+                for param in submodule._parameters.values():
                     if param is not None and id(param) not in trained and param.is_floating_point():
                         param.data = param.data.to(device=device, dtype=dtype)
                 for key, buffer in submodule._buffers.items():

@@ -3,6 +3,12 @@ module's own parameters (zo_engine_wait_params), and per-parameter post-accumula
 hooks hand each gradient over (zo_engine_grad_ready) as soon as autograd has finished it."""
 
 
+def own_indices(module, index_of):
+    """The engine indices of `module`'s own parameters (not its children's) that the
+    engine trains; `index_of` maps id(param) to its index."""
+    return [index_of[id(p)] for p in module._parameters.values() if p is not None and id(p) in index_of]
+
+
 class ModuleHooks:
     """Installs the hooks on `module` for `params` (the engine's parameters, in engine
     order) and removes them on remove(). `engine` is a zo.Engine."""
@@ -19,10 +25,10 @@ class ModuleHooks:
         self.waited = set()
         self.orphans = []
         for submodule in module.modules():
-            own = [self.index_of[id(p)] for p in submodule._parameters.values() if p is not None and id(p) in self.index_of]
+            own = own_indices(submodule, self.index_of)
             if own and submodule is not module:
                 self.handles.append(submodule.register_forward_pre_hook(self._waiter(own)))
-        self.root_own = [self.index_of[id(p)] for p in module._parameters.values() if p is not None and id(p) in self.index_of]
+        self.root_own = own_indices(module, self.index_of)
         self.handles.append(module.register_forward_pre_hook(self._root_pre_hook))
         self.handles.append(module.register_forward_hook(self._root_post_hook))
         for index, param in enumerate(params):

@@ -8,6 +8,8 @@ can never be read by the backward. Each gradient is copied into the engine's gra
 slot by its post-accumulate-grad hook, handed over (grad_ready) and the parameter released."""
 import torch
 
+from zo.torch.module_hooks import own_indices
+
 
 class Stage3Hooks:
     def __init__(self, module, params, engine):
@@ -20,7 +22,7 @@ class Stage3Hooks:
         self.address_of = {}  # weights address of a fetched parameter -> its index
         self.handles = []
         for submodule in module.modules():
-            own = [self.index_of[id(p)] for p in submodule._parameters.values() if p is not None and id(p) in self.index_of]
+            own = own_indices(submodule, self.index_of)
             if own:
                 self.handles.append(submodule.register_forward_pre_hook(self._fetcher(own)))
                 self.handles.append(submodule.register_forward_hook(self._releaser(own), always_call=True))
@@ -30,6 +32,9 @@ class Stage3Hooks:
                                                          always_call=True))
         for index, param in enumerate(params):
             self.handles.append(param.register_post_accumulate_grad_hook(self._grad_hook(index)))
+        # made once: a release (every module's forward, every gradient) allocates nothing;
+        # one each, so that no two parameters share even an empty storage
+        self.nothing = [torch.empty(0, dtype=engine.dtype, device=engine.device) for _ in params]
         for index in range(len(params)):
             self._point_at_nothing(index)
 
@@ -37,8 +42,7 @@ class Stage3Hooks:
     def _point_at_nothing(self, index):
         """A released parameter holds no memory: a use outside its module's forward fails
         loudly (an empty tensor) instead of reading a slot the engine gave to another."""
-        param = self.params[index]
-        param.data = torch.empty(0, dtype=self.engine.dtype, device=self.engine.device)
+        self.params[index].data = self.nothing[index]
 
     def fetch(self, index):
         if self.fetched[index]:
