@@ -312,6 +312,10 @@ zo_adam_coeffs zo_adam_coeffs_for(const zo_adam_hparams *hp, uint64_t step, floa
         .inv_sqrt_bc2 = (float)(1.0 / sqrt(bias_correction2)),
         .l2 = l2 ? hp->weight_decay : 0.0f,
         .decay = decoupled ? (float)(-(double)hp->lr * (double)hp->weight_decay) : 0.0f,
+        .sqrt_beta2 = sqrt((double)hp->beta2),
+        .sqrt_one_minus_beta2 = (float)sqrt(1.0 - (double)hp->beta2),
+        .first_grad_factor = (float)((1.0 - (double)hp->beta1) * (double)grad_scale),
+        .second_grad_factor = (float)(sqrt(1.0 - (double)hp->beta2) * (double)grad_scale),
         .dither_seed = zo_q8_dither_seed(step),
     };
 }

@@ -26,10 +26,10 @@ bool zo_cpu_supports(zo_cpu_isa isa)
         return true;
     if (!__get_cpuid(1, &eax, &ebx, &ecx, &edx))
         return false;
-    bool f16c = ecx & bit_F16C;
+    bool f16c = ecx & bit_F16C, fma = ecx & bit_FMA;
     if (!__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx))
         return false;
-    bool avx2 = f16c && (ebx & bit_AVX2) && zo_os_saves_state(0x6);   /* XMM, YMM */
+    bool avx2 = f16c && fma && (ebx & bit_AVX2) && zo_os_saves_state(0x6);   /* XMM, YMM */
     bool avx512 = avx2 && (ebx & bit_AVX512F) && (ebx & bit_AVX512BW) && (ebx & bit_AVX512VL) &&
                   zo_os_saves_state(0xe6); /* plus opmask and both ZMM halves */
     switch (isa) {

@@ -20,6 +20,11 @@ typedef struct zo_adam_coeffs {
     float inv_sqrt_bc2; /* 1 / sqrt(1 - beta2^step), or 1 without bias correction  */
     float l2;           /* Adam: weight_decay, added as l2 * w to the gradient; else 0 */
     float decay;        /* AdamW: -lr * weight_decay, applied as w += decay * w; else 0 */
+    /* 8-bit moments (kernel_body.h's zo_q8_update_group) */
+    double sqrt_beta2;
+    float sqrt_one_minus_beta2;
+    float first_grad_factor;  /* (1 - beta1) * grad_scale                              */
+    float second_grad_factor; /* sqrt(1 - beta2) * grad_scale                          */
     uint32_t dither_seed; /* 8-bit moments: this step's dither (zo_q8_dither_seed)     */
 } zo_adam_coeffs;
 

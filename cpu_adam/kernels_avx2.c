@@ -1,5 +1,6 @@
-/* The AVX2 + F16C path: eight lanes; fp16 through F16C, bf16 through integer
- * round-to-nearest-even. Compiled with -mavx2 -mf16c; run only after cpuid says so. */
+/* The AVX2 + FMA + F16C path: eight lanes; fp16 through F16C, bf16 through integer
+ * round-to-nearest-even. Compiled with -mavx2 -mfma -mf16c; run only after cpuid says
+ * so. */
 #include <immintrin.h>
 #include <math.h>
 #include <stdint.h>
@@ -18,6 +19,7 @@ static inline zo_vec zo_v_sub(zo_vec a, zo_vec b) { return _mm256_sub_ps(a, b); 
 static inline zo_vec zo_v_mul(zo_vec a, zo_vec b) { return _mm256_mul_ps(a, b); }
 static inline zo_vec zo_v_div(zo_vec a, zo_vec b) { return _mm256_div_ps(a, b); }
 static inline zo_vec zo_v_sqrt(zo_vec a) { return _mm256_sqrt_ps(a); }
+static inline zo_vec zo_v_fma(zo_vec a, zo_vec b, zo_vec c) { return _mm256_fmadd_ps(a, b, c); }
 static inline zo_vec zo_v_abs(zo_vec a) { return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), a); }
 
 static inline zo_vec zo_v_min(zo_vec a, zo_vec b) { return _mm256_min_ps(a, b); }

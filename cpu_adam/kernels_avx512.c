@@ -22,8 +22,8 @@ static inline zo_vec zo_v_sub(zo_vec a, zo_vec b) { return _mm512_sub_ps(a, b); 
 static inline zo_vec zo_v_mul(zo_vec a, zo_vec b) { return _mm512_mul_ps(a, b); }
 static inline zo_vec zo_v_div(zo_vec a, zo_vec b) { return _mm512_div_ps(a, b); }
 static inline zo_vec zo_v_sqrt(zo_vec a) { return _mm512_sqrt_ps(a); }
+static inline zo_vec zo_v_fma(zo_vec a, zo_vec b, zo_vec c) { return _mm512_fmadd_ps(a, b, c); }
 static inline zo_vec zo_v_abs(zo_vec a) { return _mm512_abs_ps(a); }
-
 
 static inline zo_vec zo_v_min(zo_vec a, zo_vec b) { return _mm512_min_ps(a, b); }
 static inline zo_vec zo_v_max(zo_vec a, zo_vec b) { return _mm512_max_ps(a, b); }

@@ -17,6 +17,8 @@ static inline zo_vec zo_v_sub(zo_vec a, zo_vec b) { return a - b; }
 static inline zo_vec zo_v_mul(zo_vec a, zo_vec b) { return a * b; }
 static inline zo_vec zo_v_div(zo_vec a, zo_vec b) { return a / b; }
 static inline zo_vec zo_v_sqrt(zo_vec a) { return sqrtf(a); }
+/* one rounding, as the SIMD paths' fused multiply-add (libm's fmaf where the CPU has none) */
+static inline zo_vec zo_v_fma(zo_vec a, zo_vec b, zo_vec c) { return fmaf(a, b, c); }
 static inline zo_vec zo_v_abs(zo_vec a) { return fabsf(a); }
 static inline zo_vec zo_v_min(zo_vec a, zo_vec b) { return a < b ? a : b; }
 static inline zo_vec zo_v_max(zo_vec a, zo_vec b) { return a > b ? a : b; }
