@@ -7,8 +7,12 @@
  * The including file defines:
  *   zo_vec, ZO_LANES                       a vector of ZO_LANES floats
  *   zo_v_set1(f), zo_v_add/sub/mul/div(a, b), zo_v_sqrt(a), zo_v_abs(a)
+ *   zo_v_fma(a, b, c)                      a * b + c rounded once
  *   zo_v_min(a, b), zo_v_max(a, b)         a < b ? a : b and a > b ? a : b per lane
  *                                          (so b when a is NaN: x86's minps/maxps)
+ *   zo_v_max_across(x)                     the largest lane, in any order: for lanes
+ *                                          that are neither NaN nor -0.0 (maxima kept
+ *                                          as zo_v_max(x, most) from +0.0 never are)
  *   zo_v_load(base, kind, i, count)        `count` (<= ZO_LANES) elements from
  *                                          base[i] of dtype `kind`, widened to fp32
  *                                          (lanes past count are zero)
@@ -147,57 +151,63 @@ ZO_ALWAYS_INLINE zo_vec zo_q8_decode_second_root(zo_ivec code, float unit)
  * 1.0f's, plus a dither below the kept bits (in [0, 2^shift); 2^(shift - 1) rounds to
  * nearest, ties up), shifted down. Rounding up happens with the probability of the
  * value's position between its two codes, which are linear in between: unbiased. The
+ * caller passes the dither less 1.0f's bits (`offset`, one subtract it shares). The
  * result is at most 2^(32 - shift); the stores clamp it to the top code (the block's
  * maximum rounded up, a NaN), the same in every path. */
-ZO_ALWAYS_INLINE zo_ivec zo_q8_encode_magnitude(zo_vec magnitude, zo_vec factor, zo_ivec dither, int shift)
+ZO_ALWAYS_INLINE zo_ivec zo_q8_encode_magnitude(zo_vec magnitude, zo_vec factor, zo_ivec offset, int shift)
 {
     zo_vec level = zo_v_fma(magnitude, factor, zo_v_set1(1.0f));
-    zo_ivec above_one = zo_i_sub(zo_i_add(zo_v_bits(level), dither), zo_i_set1(ZO_Q8_ONE_BITS));
-    return zo_i_srl(above_one, shift);
+    return zo_i_srl(zo_i_add(zo_v_bits(level), offset), shift);
 }
 
-ZO_ALWAYS_INLINE zo_ivec zo_q8_encode_first(zo_vec m, zo_vec factor, zo_ivec dither)
+/* The encoding offset of a dither, or of rounding to nearest (ties up) */
+ZO_ALWAYS_INLINE zo_ivec zo_q8_offset(zo_ivec dither) { return zo_i_sub(dither, zo_i_set1(ZO_Q8_ONE_BITS)); }
+#define ZO_Q8_NEAREST_OFFSET(shift) zo_i_set1((1u << ((shift) - 1)) - ZO_Q8_ONE_BITS)
+
+ZO_ALWAYS_INLINE zo_ivec zo_q8_encode_first(zo_vec m, zo_vec factor, zo_ivec offset)
 {
-    zo_ivec q = zo_q8_encode_magnitude(zo_v_abs(m), factor, dither, ZO_Q8_FIRST_SHIFT);
+    zo_ivec q = zo_q8_encode_magnitude(zo_v_abs(m), factor, offset, ZO_Q8_FIRST_SHIFT);
     return zo_i_sign(q, zo_v_bits(m)); /* -0.0 and +0.0 have code 0 anyway */
 }
 
 /* A positive v keeps at least code 1: code 0 would leave only eps in Adam's
  * denominator and turn a small momentum into a huge step. min(bits, 1) is 1 for a
  * positive root, 0 for +0, negative for -0. */
-ZO_ALWAYS_INLINE zo_ivec zo_q8_encode_second(zo_vec root, zo_vec factor, zo_ivec dither)
+ZO_ALWAYS_INLINE zo_ivec zo_q8_encode_second(zo_vec root, zo_vec factor, zo_ivec offset)
 {
-    zo_ivec q = zo_q8_encode_magnitude(root, factor, dither, ZO_Q8_SECOND_SHIFT);
+    zo_ivec q = zo_q8_encode_magnitude(root, factor, offset, ZO_Q8_SECOND_SHIFT);
     return zo_i_max(q, zo_i_min(zo_v_bits(root), zo_i_set1(1)));
 }
 
-/* The dither of a block (kernels.h): element j gets the top bits of u + j * golden
- * (mod 2^32), a Weyl sequence from the block's offset u; `weyl` holds the lanes'
- * current terms and steps ZO_LANES elements on. */
+/* The dither of a block (kernels.h): element j's term is u + j * golden (mod 2^32), a
+ * Weyl sequence from the block's offset u; `weyl` holds the lanes' current terms and
+ * steps ZO_LANES elements on. m's dither is a term's top 20 bits and sqrt(v)'s its
+ * low 19 bits (a Weyl sequence modulo 2^19 of its own), so one sequence serves both
+ * and their roundings stay independent. */
 #define ZO_Q8_WEYL_STEP 0x9E3779B9u /* 2^32 / golden ratio */
+static const uint32_t zo_q8_weyl_lanes[16] = {
+    0u * ZO_Q8_WEYL_STEP,  1u * ZO_Q8_WEYL_STEP,  2u * ZO_Q8_WEYL_STEP,  3u * ZO_Q8_WEYL_STEP,
+    4u * ZO_Q8_WEYL_STEP,  5u * ZO_Q8_WEYL_STEP,  6u * ZO_Q8_WEYL_STEP,  7u * ZO_Q8_WEYL_STEP,
+    8u * ZO_Q8_WEYL_STEP,  9u * ZO_Q8_WEYL_STEP,  10u * ZO_Q8_WEYL_STEP, 11u * ZO_Q8_WEYL_STEP,
+    12u * ZO_Q8_WEYL_STEP, 13u * ZO_Q8_WEYL_STEP, 14u * ZO_Q8_WEYL_STEP, 15u * ZO_Q8_WEYL_STEP,
+};
+_Static_assert(ZO_LANES <= 16, "zo_q8_weyl_lanes covers the widest path");
 ZO_ALWAYS_INLINE zo_ivec zo_q8_weyl_start(uint32_t offset)
 {
-    uint32_t terms[ZO_LANES];
-    for (uint32_t j = 0; j < ZO_LANES; j++)
-        terms[j] = offset + j * ZO_Q8_WEYL_STEP;
-    return zo_i_load_u32(terms);
+    return zo_i_add(zo_i_set1(offset), zo_i_load_u32(zo_q8_weyl_lanes));
+}
+
+ZO_ALWAYS_INLINE zo_ivec zo_q8_first_offset(zo_ivec weyl) { return zo_q8_offset(zo_i_srl(weyl, 32 - ZO_Q8_FIRST_SHIFT)); }
+
+ZO_ALWAYS_INLINE zo_ivec zo_q8_second_offset(zo_ivec weyl)
+{
+    return zo_q8_offset(zo_i_and(weyl, zo_i_set1((1u << ZO_Q8_SECOND_SHIFT) - 1)));
 }
 
 /* A moment's dither offset u for the block starting at element `index` of the state. */
 static inline uint32_t zo_q8_dither_offset(uint64_t index, uint32_t seed)
 {
     return zo_q8_dither_hash((uint32_t)index, seed);
-}
-
-/* The largest lane (NaN lanes never win: see zo_v_max), the same for any lane order. */
-ZO_ALWAYS_INLINE float zo_v_max_lane(zo_vec x)
-{
-    float lanes[ZO_LANES];
-    zo_v_store(lanes, ZO_DTYPE_F32, 0, ZO_LANES, x);
-    float best = 0.0f;
-    for (int j = 0; j < ZO_LANES; j++)
-        best = lanes[j] > best ? lanes[j] : best;
-    return best;
 }
 
 /* What a block's update reads, copied to locals: the compiler cannot know that the
@@ -225,7 +235,7 @@ typedef struct zo_q8_block_step {
  * (sqrt(1 - beta2) g)^2, w = (1 + decay) w - step_size m / (sqrt(v) / sqrt(bc2) + eps);
  * 25 vector operations fewer than the plain form for four vectors (docs/cpu_adam.md).
  * `l2` is a constant: classic Adam's L2 term makes the gradient a value of its own. */
-#define ZO_Q8_GROUP 4 /* vectors in flight at once (see zo_adam_math) */
+#define ZO_Q8_GROUP 2 /* vectors in flight at once (see zo_adam_math) */
 ZO_ALWAYS_INLINE void zo_q8_update_group(const zo_q8_block_step *s, float *new_m, float *new_root, size_t begin,
                                          size_t k, size_t lanes, int n, int grad_kind, int out_kind, bool l2,
                                          zo_vec *m_max, zo_vec *root_max)
@@ -273,45 +283,26 @@ ZO_ALWAYS_INLINE void zo_q8_update_block(const zo_q8_block_step *s, float *new_m
  * block: decode, Adam in fp32, weights out; the new m and sqrt(v) wait in two small
  * buffers (1 KiB each, in L1) until the block's new maxima are known, then are
  * encoded with a dither drawn for this block. The arrays are read and written once:
- * the same single pass as the other formats. */
-ZO_ALWAYS_INLINE void zo_adam_q8_block(const zo_adam_kernel_args *args, size_t begin, size_t count,
-                                       int grad_kind, int out_kind)
+ * the same single pass as the other formats. `step` holds the call's constants; the
+ * block's own go in here. */
+ZO_ALWAYS_INLINE void zo_adam_q8_block(const zo_adam_kernel_args *args, zo_q8_block_step *step, size_t begin,
+                                       size_t count, int grad_kind, int out_kind, bool l2)
 {
     float new_m[ZO_Q8_BLOCK_ELEMS] __attribute__((aligned(64)));
     float new_root[ZO_Q8_BLOCK_ELEMS] __attribute__((aligned(64)));
     const zo_adam_coeffs *c = &args->coeffs;
     size_t block = begin / ZO_Q8_BLOCK_ELEMS;
-    bool l2 = c->l2 != 0.0f;
-    const zo_q8_block_step step = {
-        .grad = args->grad,
-        .master = args->master,
-        .weights_out = args->weights_out,
-        .exp_avg = args->exp_avg,
-        .exp_avg_sq = args->exp_avg_sq,
-        .first_keep = (float)((double)c->beta1 * zo_q8_unit(args->exp_avg_scale[block], ZO_Q8_FIRST_TOP)),
-        .second_keep = (float)(c->sqrt_beta2 * zo_q8_unit(args->exp_avg_sq_scale[block], ZO_Q8_SECOND_TOP)),
-        .first_grad = l2 ? c->one_minus_beta1 : c->first_grad_factor,
-        .second_grad = l2 ? c->sqrt_one_minus_beta2 : c->second_grad_factor,
-        .grad_scale = c->grad_scale,
-        .l2 = c->l2,
-        .inv_sqrt_bc2 = c->inv_sqrt_bc2,
-        .eps = c->eps,
-        .minus_step_size = -c->step_size,
-        .decay = c->decay,
-    };
+    step->first_keep = (float)((double)c->beta1 * zo_q8_unit(args->exp_avg_scale[block], ZO_Q8_FIRST_TOP));
+    step->second_keep = (float)(c->sqrt_beta2 * zo_q8_unit(args->exp_avg_sq_scale[block], ZO_Q8_SECOND_TOP));
     zo_vec m_max = zo_v_set1(0.0f), root_max = zo_v_set1(0.0f);
-    if (l2) /* two copies of the loop, neither testing it */
-        zo_q8_update_block(&step, new_m, new_root, begin, count, grad_kind, out_kind, true, &m_max, &root_max);
-    else
-        zo_q8_update_block(&step, new_m, new_root, begin, count, grad_kind, out_kind, false, &m_max, &root_max);
-    float m_block_max = zo_v_max_lane(m_max), root_block_max = zo_v_max_lane(root_max);
+    zo_q8_update_block(step, new_m, new_root, begin, count, grad_kind, out_kind, l2, &m_max, &root_max);
+    float m_block_max = zo_v_max_across(m_max), root_block_max = zo_v_max_across(root_max);
     args->exp_avg_scale[block] = m_block_max;
     args->exp_avg_sq_scale[block] = root_block_max;
     zo_vec m_factor = zo_v_set1(zo_q8_code_factor(m_block_max, ZO_Q8_FIRST_TOP));
     zo_vec root_factor = zo_v_set1(zo_q8_code_factor(root_block_max, ZO_Q8_SECOND_TOP));
     uint64_t block_index = args->first_index + begin; /* in the whole state */
-    zo_ivec m_weyl = zo_q8_weyl_start(zo_q8_dither_offset(block_index, c->dither_seed));
-    zo_ivec root_weyl = zo_q8_weyl_start(zo_q8_dither_offset(block_index, c->dither_seed ^ 0x5bd1e995u));
+    zo_ivec weyl = zo_q8_weyl_start(zo_q8_dither_offset(block_index, c->dither_seed));
     zo_ivec weyl_step = zo_i_set1(ZO_LANES * ZO_Q8_WEYL_STEP);
     int8_t *exp_avg = args->exp_avg;
     uint8_t *exp_avg_sq = args->exp_avg_sq;
@@ -321,11 +312,10 @@ ZO_ALWAYS_INLINE void zo_adam_q8_block(const zo_adam_kernel_args *args, size_t b
         zo_ivec m_codes[4], root_codes[4];
         for (int u = 0; u < 4; u++) {
             m_codes[u] = zo_q8_encode_first(zo_v_load(new_m, ZO_DTYPE_F32, k + u * ZO_LANES, ZO_LANES), m_factor,
-                                            zo_i_srl(m_weyl, 32 - ZO_Q8_FIRST_SHIFT));
+                                            zo_q8_first_offset(weyl));
             root_codes[u] = zo_q8_encode_second(zo_v_load(new_root, ZO_DTYPE_F32, k + u * ZO_LANES, ZO_LANES),
-                                                root_factor, zo_i_srl(root_weyl, 32 - ZO_Q8_SECOND_SHIFT));
-            m_weyl = zo_i_add(m_weyl, weyl_step);
-            root_weyl = zo_i_add(root_weyl, weyl_step);
+                                                root_factor, zo_q8_second_offset(weyl));
+            weyl = zo_i_add(weyl, weyl_step);
         }
         zo_i_store_codes4(exp_avg, ZO_DTYPE_I8, begin + k, m_codes);
         zo_i_store_codes4(exp_avg_sq, ZO_DTYPE_U8, begin + k, root_codes);
@@ -334,13 +324,41 @@ ZO_ALWAYS_INLINE void zo_adam_q8_block(const zo_adam_kernel_args *args, size_t b
         size_t lanes = count - k < ZO_LANES ? count - k : ZO_LANES, i = begin + k;
         zo_i_store_codes(exp_avg, ZO_DTYPE_I8, i, lanes,
                          zo_q8_encode_first(zo_v_load(new_m, ZO_DTYPE_F32, k, lanes), m_factor,
-                                            zo_i_srl(m_weyl, 32 - ZO_Q8_FIRST_SHIFT)));
+                                            zo_q8_first_offset(weyl)));
         zo_i_store_codes(exp_avg_sq, ZO_DTYPE_U8, i, lanes,
                          zo_q8_encode_second(zo_v_load(new_root, ZO_DTYPE_F32, k, lanes), root_factor,
-                                             zo_i_srl(root_weyl, 32 - ZO_Q8_SECOND_SHIFT)));
-        m_weyl = zo_i_add(m_weyl, weyl_step);
-        root_weyl = zo_i_add(root_weyl, weyl_step);
+                                             zo_q8_second_offset(weyl)));
+        weyl = zo_i_add(weyl, weyl_step);
     }
+}
+
+/* The 8-bit step over whole blocks [begin, end) (begin a block boundary: adam.c's
+ * chunks are whole blocks, so a block is never split between threads), the call's
+ * constants set up once. */
+ZO_ALWAYS_INLINE void zo_adam_q8_range(const zo_adam_kernel_args *args, size_t begin, size_t end, int grad_kind,
+                                       int out_kind, bool l2)
+{
+    const zo_adam_coeffs *c = &args->coeffs;
+    zo_q8_block_step step = {
+        .grad = args->grad,
+        .master = args->master,
+        .weights_out = args->weights_out,
+        .exp_avg = args->exp_avg,
+        .exp_avg_sq = args->exp_avg_sq,
+        .first_grad = l2 ? c->one_minus_beta1 : c->first_grad_factor,
+        .second_grad = l2 ? c->sqrt_one_minus_beta2 : c->second_grad_factor,
+        .grad_scale = c->grad_scale,
+        .l2 = c->l2,
+        .inv_sqrt_bc2 = c->inv_sqrt_bc2,
+        .eps = c->eps,
+        .minus_step_size = -c->step_size,
+        .decay = c->decay,
+    };
+    size_t i = begin; /* whole blocks with a constant count: no tail tests inside */
+    for (; i + ZO_Q8_BLOCK_ELEMS <= end; i += ZO_Q8_BLOCK_ELEMS)
+        zo_adam_q8_block(args, &step, i, ZO_Q8_BLOCK_ELEMS, grad_kind, out_kind, l2);
+    if (i < end)
+        zo_adam_q8_block(args, &step, i, end - i, grad_kind, out_kind, l2);
 }
 
 /* The same loads and stores as zo_adam_block with one add per array: what the memory
@@ -405,9 +423,19 @@ ZO_ALWAYS_INLINE void zo_traffic_q8_block(const zo_adam_kernel_args *args, size_
         if (i < end)                                                                     \
             block##_q8_block(args, i, end - i, ZO_KIND_##G, ZO_KIND_##O);                \
     }
+/* Classic Adam's L2 term gets a copy of the loop of its own: neither tests it. */
+#define ZO_DEFINE_ADAM_Q8_RANGE(G, O)                                                    \
+    static void ZO_KERNEL_PREFIX(zo_adam_block_##G##_Q8_##O)(const zo_adam_kernel_args *args, \
+                                                             size_t begin, size_t end)   \
+    {                                                                                    \
+        if (args->coeffs.l2 != 0.0f)                                                     \
+            zo_adam_q8_range(args, begin, end, ZO_KIND_##G, ZO_KIND_##O, true);          \
+        else                                                                             \
+            zo_adam_q8_range(args, begin, end, ZO_KIND_##G, ZO_KIND_##O, false);         \
+    }
 #define ZO_DEFINE_UPDATE_F32(G, O) ZO_DEFINE_RANGE(zo_adam_block, G, F32, O)
 #define ZO_DEFINE_UPDATE_BF16(G, O) ZO_DEFINE_RANGE(zo_adam_block, G, BF16, O)
-#define ZO_DEFINE_UPDATE_Q8(G, O) ZO_DEFINE_Q8_RANGE(zo_adam, G, O)
+#define ZO_DEFINE_UPDATE_Q8(G, O) ZO_DEFINE_ADAM_Q8_RANGE(G, O)
 #define ZO_DEFINE_TRAFFIC_F32(G, O) ZO_DEFINE_RANGE(zo_traffic_block, G, F32, O)
 #define ZO_DEFINE_TRAFFIC_BF16(G, O) ZO_DEFINE_RANGE(zo_traffic_block, G, BF16, O)
 #define ZO_DEFINE_TRAFFIC_Q8(G, O) ZO_DEFINE_Q8_RANGE(zo_traffic, G, O)
@@ -466,7 +494,7 @@ ZO_DEFINE_SUM_SQUARES(BF16)
 ZO_ALWAYS_INLINE void zo_q8_quantize(void *codes, float *scales, float *values, size_t begin, size_t end,
                                      bool second)
 {
-    zo_ivec half = zo_i_set1(1u << ((second ? ZO_Q8_SECOND_SHIFT : ZO_Q8_FIRST_SHIFT) - 1));
+    zo_ivec nearest = ZO_Q8_NEAREST_OFFSET(second ? ZO_Q8_SECOND_SHIFT : ZO_Q8_FIRST_SHIFT);
     for (size_t b = begin; b < end; b += ZO_Q8_BLOCK_ELEMS) {
         size_t count = end - b < ZO_Q8_BLOCK_ELEMS ? end - b : ZO_Q8_BLOCK_ELEMS;
         zo_vec most = zo_v_set1(0.0f);
@@ -474,15 +502,15 @@ ZO_ALWAYS_INLINE void zo_q8_quantize(void *codes, float *scales, float *values, 
             zo_vec x = zo_v_load(values, ZO_DTYPE_F32, b + k, count - k < ZO_LANES ? count - k : ZO_LANES);
             most = zo_v_max(second ? zo_v_sqrt(x) : zo_v_abs(x), most);
         }
-        float block_max = zo_v_max_lane(most);
+        float block_max = zo_v_max_across(most);
         scales[b / ZO_Q8_BLOCK_ELEMS] = block_max;
         zo_vec factor = zo_v_set1(zo_q8_code_factor(block_max, second ? ZO_Q8_SECOND_TOP : ZO_Q8_FIRST_TOP));
         for (size_t k = 0; k < count; k += ZO_LANES) {
             size_t lanes = count - k < ZO_LANES ? count - k : ZO_LANES;
             zo_vec x = zo_v_load(values, ZO_DTYPE_F32, b + k, lanes);
             zo_i_store_codes(codes, second ? ZO_DTYPE_U8 : ZO_DTYPE_I8, b + k, lanes,
-                             second ? zo_q8_encode_second(zo_v_sqrt(x), factor, half)
-                                    : zo_q8_encode_first(x, factor, half));
+                             second ? zo_q8_encode_second(zo_v_sqrt(x), factor, nearest)
+                                    : zo_q8_encode_first(x, factor, nearest));
         }
     }
 }

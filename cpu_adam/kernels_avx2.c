@@ -24,6 +24,12 @@ static inline zo_vec zo_v_abs(zo_vec a) { return _mm256_andnot_ps(_mm256_set1_ps
 
 static inline zo_vec zo_v_min(zo_vec a, zo_vec b) { return _mm256_min_ps(a, b); }
 static inline zo_vec zo_v_max(zo_vec a, zo_vec b) { return _mm256_max_ps(a, b); }
+static inline float zo_v_max_across(zo_vec x)
+{
+    __m128 half = _mm_max_ps(_mm256_castps256_ps128(x), _mm256_extractf128_ps(x, 1));
+    __m128 quarter = _mm_max_ps(half, _mm_movehl_ps(half, half));
+    return _mm_cvtss_f32(_mm_max_ss(quarter, _mm_movehdup_ps(quarter)));
+}
 
 typedef __m256i zo_ivec;
 static inline zo_ivec zo_i_set1(uint32_t x) { return _mm256_set1_epi32((int)x); }

@@ -27,6 +27,7 @@ static inline zo_vec zo_v_abs(zo_vec a) { return _mm512_abs_ps(a); }
 
 static inline zo_vec zo_v_min(zo_vec a, zo_vec b) { return _mm512_min_ps(a, b); }
 static inline zo_vec zo_v_max(zo_vec a, zo_vec b) { return _mm512_max_ps(a, b); }
+static inline float zo_v_max_across(zo_vec x) { return _mm512_reduce_max_ps(x); }
 
 static inline __mmask16 zo_lane_mask(size_t count)
 {

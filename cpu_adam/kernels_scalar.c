@@ -22,6 +22,7 @@ static inline zo_vec zo_v_fma(zo_vec a, zo_vec b, zo_vec c) { return fmaf(a, b, 
 static inline zo_vec zo_v_abs(zo_vec a) { return fabsf(a); }
 static inline zo_vec zo_v_min(zo_vec a, zo_vec b) { return a < b ? a : b; }
 static inline zo_vec zo_v_max(zo_vec a, zo_vec b) { return a > b ? a : b; }
+static inline float zo_v_max_across(zo_vec x) { return x; }
 
 /* 32-bit integer lanes, computed unsigned so that wrapping is defined */
 typedef int32_t zo_ivec;
