@@ -41,55 +41,32 @@
 
 #define ZO_ALWAYS_INLINE static inline __attribute__((always_inline))
 
-/* The Adam arithmetic on a group of n vectors (n a constant <= ZO_GROUP_MAX), shared
- * by every moment format so all run the very same operations; root is sqrt(v), which
- * 8-bit moments keep. Each line runs over the group before the next: a vector's
- * arithmetic is one long chain of dependent operations (the square root and the
- * division among them), and written this way the compiler lays the group's chains side
- * by side, so the core overlaps them instead of waiting on one (the 8-bit step, four
- * at a time: 10% faster than one; docs/benchmarks.md). */
-#define ZO_GROUP_MAX 4
-#define ZO_EACH(u, n) for (int u = 0; u < (n); u++)
-
-typedef struct zo_adam_group {
-    zo_vec grad[ZO_GROUP_MAX], weight[ZO_GROUP_MAX], m[ZO_GROUP_MAX], v[ZO_GROUP_MAX], root[ZO_GROUP_MAX];
-} zo_adam_group;
-
-ZO_ALWAYS_INLINE void zo_adam_math(const zo_adam_coeffs *c, zo_adam_group *x, int n)
-{
-    zo_vec g[ZO_GROUP_MAX], t[ZO_GROUP_MAX];
-    /* unscale (and unclip) the gradient in the same pass */
-    ZO_EACH(u, n) g[u] = zo_v_mul(x->grad[u], zo_v_set1(c->grad_scale));
-    if (c->l2 != 0.0f) /* classic Adam: weight decay as an L2 term of the gradient */
-        ZO_EACH(u, n) g[u] = zo_v_add(g[u], zo_v_mul(zo_v_set1(c->l2), x->weight[u]));
-    /* update the first moment (momentum) and the second (uncentered variance) */
-    ZO_EACH(u, n) x->m[u] = zo_v_add(zo_v_mul(zo_v_set1(c->beta1), x->m[u]), zo_v_mul(zo_v_set1(c->one_minus_beta1), g[u]));
-    ZO_EACH(u, n) x->v[u] = zo_v_add(zo_v_mul(zo_v_set1(c->beta2), x->v[u]),
-                                     zo_v_mul(zo_v_set1(c->one_minus_beta2), zo_v_mul(g[u], g[u])));
-    /* bias-corrected denominator sqrt(v / bc2) + eps, as DeepSpeed and PyTorch do */
-    ZO_EACH(u, n) x->root[u] = zo_v_sqrt(x->v[u]);
-    ZO_EACH(u, n) t[u] = zo_v_add(zo_v_mul(x->root[u], zo_v_set1(c->inv_sqrt_bc2)), zo_v_set1(c->eps));
-    if (c->decay != 0.0f) /* AdamW: decoupled decay of the weight itself */
-        ZO_EACH(u, n) x->weight[u] = zo_v_add(x->weight[u], zo_v_mul(zo_v_set1(c->decay), x->weight[u]));
-    ZO_EACH(u, n) t[u] = zo_v_div(x->m[u], t[u]);
-    ZO_EACH(u, n) x->weight[u] = zo_v_sub(x->weight[u], zo_v_mul(zo_v_set1(c->step_size), t[u]));
-}
-
-/* One vector of the Adam step: see zo_adam_step() in zo/adam.h for the formula. */
+/* One vector of the Adam step with fp32 or bf16 moments: see zo_adam_step() in
+ * zo/adam.h for the formula. */
 ZO_ALWAYS_INLINE void zo_adam_block(const zo_adam_kernel_args *args, size_t i, size_t count,
                                     int grad_kind, int moment_kind, int out_kind)
 {
-    zo_adam_group x;
-    x.grad[0] = zo_v_load(args->grad, grad_kind, i, count);
-    x.weight[0] = zo_v_load(args->master, ZO_DTYPE_F32, i, count);
-    x.m[0] = zo_v_load(args->exp_avg, moment_kind, i, count);
-    x.v[0] = zo_v_load(args->exp_avg_sq, moment_kind, i, count);
-    zo_adam_math(&args->coeffs, &x, 1);
-    zo_v_store(args->master, ZO_DTYPE_F32, i, count, x.weight[0]);
-    zo_v_store(args->exp_avg, moment_kind, i, count, x.m[0]);
-    zo_v_store(args->exp_avg_sq, moment_kind, i, count, x.v[0]);
+    const zo_adam_coeffs *c = &args->coeffs;
+    zo_vec weight = zo_v_load(args->master, ZO_DTYPE_F32, i, count);
+    zo_vec m = zo_v_load(args->exp_avg, moment_kind, i, count);
+    zo_vec v = zo_v_load(args->exp_avg_sq, moment_kind, i, count);
+    /* unscale (and unclip) the gradient in the same pass */
+    zo_vec g = zo_v_mul(zo_v_load(args->grad, grad_kind, i, count), zo_v_set1(c->grad_scale));
+    if (c->l2 != 0.0f) /* classic Adam: weight decay as an L2 term of the gradient */
+        g = zo_v_add(g, zo_v_mul(zo_v_set1(c->l2), weight));
+    /* update the first moment (momentum) and the second (uncentered variance) */
+    m = zo_v_add(zo_v_mul(zo_v_set1(c->beta1), m), zo_v_mul(zo_v_set1(c->one_minus_beta1), g));
+    v = zo_v_add(zo_v_mul(zo_v_set1(c->beta2), v), zo_v_mul(zo_v_set1(c->one_minus_beta2), zo_v_mul(g, g)));
+    /* bias-corrected denominator sqrt(v / bc2) + eps, as DeepSpeed and PyTorch do */
+    zo_vec t = zo_v_add(zo_v_mul(zo_v_sqrt(v), zo_v_set1(c->inv_sqrt_bc2)), zo_v_set1(c->eps));
+    if (c->decay != 0.0f) /* AdamW: decoupled decay of the weight itself */
+        weight = zo_v_add(weight, zo_v_mul(zo_v_set1(c->decay), weight));
+    weight = zo_v_sub(weight, zo_v_mul(zo_v_set1(c->step_size), zo_v_div(m, t)));
+    zo_v_store(args->master, ZO_DTYPE_F32, i, count, weight);
+    zo_v_store(args->exp_avg, moment_kind, i, count, m);
+    zo_v_store(args->exp_avg_sq, moment_kind, i, count, v);
     if (out_kind != ZO_KIND_NONE) /* the low-precision copy that goes to the GPU */
-        zo_v_store(args->weights_out, out_kind, i, count, x.weight[0]);
+        zo_v_store(args->weights_out, out_kind, i, count, weight);
 }
 
 /* The 8-bit code maps (zo/adam.h): small floats read straight from a float's bits.
@@ -227,20 +204,27 @@ typedef struct zo_q8_block_step {
     float grad_scale, l2, inv_sqrt_bc2, eps, minus_step_size, decay;
 } zo_q8_block_step;
 
+/* Each line of a group's arithmetic runs over the group before the next: a vector's
+ * arithmetic is one long chain of dependent operations (the square root and the
+ * division among them), and written this way the compiler lays the group's chains
+ * side by side, so the core overlaps them instead of waiting on one. */
+#define ZO_EACH(u, n) for (int u = 0; u < (n); u++)
+
 /* Vectors k, k + ZO_LANES, ... (n of them, `lanes` elements each: n is 1 unless
  * lanes is ZO_LANES) of the block at `begin`: decode, Adam, master and weights out,
  * the new m and sqrt(v) to the block's buffers, their maxima. The arithmetic is
- * zo_adam_math's rearranged around the codes, with fused multiply-adds (one rounding
+ * zo_adam_block's rearranged around the codes, with fused multiply-adds (one rounding
  * in every path): m = beta1 m + (1 - beta1) g, v = (sqrt(beta2) sqrt(v))^2 +
  * (sqrt(1 - beta2) g)^2, w = (1 + decay) w - step_size m / (sqrt(v) / sqrt(bc2) + eps);
- * 25 vector operations fewer than the plain form for four vectors (docs/cpu_adam.md).
+ * 11 floating-point operations a vector where decoding and zo_adam_block's took 21
+ * (docs/cpu_adam.md).
  * `l2` is a constant: classic Adam's L2 term makes the gradient a value of its own. */
-#define ZO_Q8_GROUP 2 /* vectors in flight at once (see zo_adam_math) */
+#define ZO_Q8_GROUP 2 /* vectors in flight at once; four spill (docs/benchmarks.md) */
 ZO_ALWAYS_INLINE void zo_q8_update_group(const zo_q8_block_step *s, float *new_m, float *new_root, size_t begin,
                                          size_t k, size_t lanes, int n, int grad_kind, int out_kind, bool l2,
                                          zo_vec *m_max, zo_vec *root_max)
 {
-    zo_vec m[ZO_GROUP_MAX], root[ZO_GROUP_MAX], g[ZO_GROUP_MAX], w[ZO_GROUP_MAX];
+    zo_vec m[ZO_Q8_GROUP], root[ZO_Q8_GROUP], g[ZO_Q8_GROUP], w[ZO_Q8_GROUP];
     ZO_EACH(u, n) m[u] = zo_q8_decode_first(zo_i_load_codes(s->exp_avg, ZO_DTYPE_I8, begin + k + u * ZO_LANES, lanes), s->first_keep);
     ZO_EACH(u, n) root[u] = zo_q8_decode_second_root(zo_i_load_codes(s->exp_avg_sq, ZO_DTYPE_U8, begin + k + u * ZO_LANES, lanes), s->second_keep);
     ZO_EACH(u, n) g[u] = zo_v_load(s->grad, grad_kind, begin + k + u * ZO_LANES, lanes);
