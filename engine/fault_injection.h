@@ -26,6 +26,8 @@ typedef enum zo_fault {
     ZO_FAULT_NVME_NO_DIRECT,  /* NVMe state: the file system refuses O_DIRECT
                                  ("nvme_no_direct"), as tmpfs before Linux 6.6 does         */
     ZO_FAULT_NVME_NO_SPACE,   /* NVMe state: fallocate finds no space ("nvme_no_space")     */
+    ZO_FAULT_NVME_RING,       /* NVMe state: the io_uring's wait for completions fails with
+                                 EBADR, as a broken ring's would ("nvme_ring")             */
     ZO_FAULT_COUNT
 } zo_fault;
 

@@ -369,6 +369,46 @@ Test(engine_nvme, an_enospc_on_write_names_the_file_and_resumes_from_the_checkpo
     expect_failure_then_bit_exact_resume(ZO_FAULT_NVME_WRITE, "No space left on device");
 }
 
+/* The io_uring itself failing (its wait for completions, not one request): the waits
+ * return the error at once instead of waiting on completions never reported, the
+ * engine refuses steps, saves and loads (a broken ring is not revived by a load), its
+ * destroy returns, and a new engine on the same directory resumes from the checkpoint
+ * bit-exact. Without the broken state this test hangs (its timeout fails it). */
+Test(engine_nvme, a_broken_io_uring_fails_without_hanging_and_a_new_engine_resumes, .timeout = 120)
+{
+    char dir[64], ckpt[80];
+    make_dir("/tmp", dir);
+    snprintf(ckpt, sizeof ckpt, "%s/ckpt", dir);
+    zo_engine *reference = new_engine(&fp16_case, NULL), *nvme = new_engine(&fp16_case, dir);
+    set_initial_master(reference);
+    set_initial_master(nvme);
+    train(reference, 1, 10);
+    train(nvme, 1, 6);
+    cr_assert(eq(int, zo_engine_save(nvme, ckpt), ZO_OK), "%s", zo_last_error());
+    zo_fault_arm(ZO_FAULT_NVME_RING, 0, ZO_FAULT_FOREVER); /* every wait of the ring, from its next */
+    cr_assert(eq(int, micro_step(nvme, 7, NULL), ZO_OK),
+              "the update runs after the step returns: %s", zo_last_error());
+    zo_status failed = micro_step(nvme, 8, NULL);
+    zo_fault_disarm_all();
+    cr_expect(eq(int, failed, ZO_ERR_IO), "%s", zo_last_error());
+    const char *error = zo_last_error();
+    cr_expect(ne(ptr, strstr(error, "io_uring"), NULL), "names the io_uring: %s", error);
+    cr_expect(ne(ptr, strstr(error, dir), NULL), "names the file: %s", error);
+    cr_expect(ne(ptr, strstr(error, "errno 53"), NULL), "says why (EBADR): %s", error);
+    cr_expect(eq(int, micro_step(nvme, 8, NULL), ZO_ERR_IO), "a later step is refused");
+    cr_expect(eq(int, zo_engine_load(nvme, ckpt), ZO_ERR_IO), "a load cannot revive the ring");
+    cr_expect(ne(ptr, strstr(zo_last_error(), "io_uring"), NULL), "%s", zo_last_error());
+    zo_engine_destroy(&nvme); /* returns: nothing waits on the lost completions */
+    cr_expect(eq(ptr, nvme, NULL));
+    zo_engine *again = new_engine(&fp16_case, dir);
+    cr_assert(eq(int, zo_engine_load(again, ckpt), ZO_OK), "%s", zo_last_error());
+    train(again, 7, 10);
+    expect_same_state(reference, again, "a new engine resumed after the broken ring");
+    zo_engine_destroy(&reference);
+    zo_engine_destroy(&again);
+    remove_dir(dir);
+}
+
 Test(engine_nvme, no_space_at_creation_is_refused_with_the_bytes_needed_and_free)
 {
     char dir[64];

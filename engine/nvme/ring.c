@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "error.h"
 #include "fault_injection.h"
@@ -90,12 +91,81 @@ static bool zo_ring_fill(zo_nvme_ring *ring)
     return any;
 }
 
+/* Takes in the completions the io_uring holds; how many. Under the lock. */
+static unsigned zo_ring_reap(zo_nvme_ring *ring)
+{
+    struct io_uring_cqe *cqe = NULL;
+    unsigned reaped = 0;
+    while (io_uring_peek_cqe(&ring->uring, &cqe) == 0) {
+        unsigned index = (unsigned)io_uring_cqe_get_data64(cqe);
+        int result = cqe->res;
+        io_uring_cqe_seen(&ring->uring, cqe);
+        zo_ring_complete(ring, index, result);
+        reaped++;
+    }
+    if (reaped)
+        pthread_cond_broadcast(&ring->completed);
+    return reaped;
+}
+
+/* The io_uring failed (`error`, a negative errno, from its wait): the ring is broken.
+ * Requests not yet submitted are dropped; those in flight stay counted (the kernel may
+ * still complete them into the slots) but nobody waits on them any more. Under the lock. */
+static void zo_ring_break(zo_nvme_ring *ring, int error)
+{
+    ring->broken = true;
+    ring->failure = ZO_ERR_IO;
+    snprintf(ring->failure_message, sizeof ring->failure_message,
+             "NVMe optimizer state: the io_uring of %.1000s failed (%s: %s, errno %d), %u requests "
+             "in flight; the state can no longer be moved: destroy the engine, create it again",
+             ring->file->path, "io_uring_submit_and_wait", strerror(-error), -error, ring->in_flight);
+    while (ring->pending_count > 0) {
+        ring->slot_in_flight[ring->pending[ring->pending_first].slot]--;
+        ring->pending_first = (ring->pending_first + 1) % ring->pending_capacity;
+        ring->pending_count--;
+    }
+    pthread_cond_broadcast(&ring->completed);
+}
+
+/* How long a shortage (EAGAIN, EBUSY: the kernel short of memory, or the completion
+ * queue full) may last, retried every millisecond, before the ring counts as broken. */
+enum { ZO_RING_SHORTAGE_RETRIES = 5000 };
+
+/* Waits for completions (submitting what fill queued first); 0, or a negative errno.
+ * Without the lock: the io_uring is this thread's alone. */
+static int zo_ring_wait(zo_nvme_ring *ring)
+{
+    if (zo_fault_hit(ZO_FAULT_NVME_RING))
+        return -EBADR; /* as the kernel says when it lost completions */
+    int submitted = io_uring_submit_and_wait(&ring->uring, 1);
+    return submitted < 0 ? submitted : 0;
+}
+
+/* A broken ring's last duty: reap what the kernel still completes, so that its slots
+ * can be freed, until destroy asks it to stop (then for 2 seconds at most). */
+static void zo_ring_drain_broken(zo_nvme_ring *ring)
+{
+    unsigned quiet_tries = 0;
+    while (ring->in_flight > 0 && !(ring->stopping && quiet_tries >= 20)) {
+        pthread_mutex_unlock(&ring->lock);
+        struct io_uring_cqe *cqe = NULL;
+        struct __kernel_timespec wait = {.tv_sec = 0, .tv_nsec = 100 * 1000 * 1000};
+        io_uring_wait_cqe_timeout(&ring->uring, &cqe, &wait);
+        pthread_mutex_lock(&ring->lock);
+        quiet_tries = zo_ring_reap(ring) ? 0 : quiet_tries + 1;
+    }
+    while (!ring->stopping)
+        pthread_cond_wait(&ring->queued, &ring->lock);
+}
+
 /* The ring's thread: submit what is queued, take in completions, wake the waiters. */
 static void *zo_ring_thread(void *arg)
 {
     zo_nvme_ring *ring = arg;
+    unsigned shortages = 0;
     pthread_mutex_lock(&ring->lock);
     for (;;) {
+        /* a failed submit leaves its entries queued: the wait below submits them again */
         if (zo_ring_fill(ring))
             io_uring_submit(&ring->uring); /* submit takes no lock: the SQ is this thread's */
         if (ring->in_flight == 0) {
@@ -105,18 +175,20 @@ static void *zo_ring_thread(void *arg)
             continue;
         }
         pthread_mutex_unlock(&ring->lock);
-        struct io_uring_cqe *cqe = NULL;
-        int error = io_uring_wait_cqe(&ring->uring, &cqe);
+        int error = zo_ring_wait(ring);
+        if (error == -EAGAIN || error == -EBUSY)
+            usleep(1000);
         pthread_mutex_lock(&ring->lock);
-        if (error != 0)
-            continue; /* EINTR: wait again */
-        do {
-            unsigned index = (unsigned)io_uring_cqe_get_data64(cqe);
-            int result = cqe->res;
-            io_uring_cqe_seen(&ring->uring, cqe);
-            zo_ring_complete(ring, index, result);
-        } while (io_uring_peek_cqe(&ring->uring, &cqe) == 0);
-        pthread_cond_broadcast(&ring->completed);
+        unsigned reaped = zo_ring_reap(ring);
+        if (error == 0 || error == -EINTR || reaped) {
+            shortages = 0;
+            continue;
+        }
+        if ((error == -EAGAIN || error == -EBUSY) && ++shortages < ZO_RING_SHORTAGE_RETRIES)
+            continue;
+        zo_ring_break(ring, error);
+        zo_ring_drain_broken(ring);
+        break;
     }
     pthread_mutex_unlock(&ring->lock);
     return NULL;
@@ -213,7 +285,7 @@ zo_status zo_nvme_ring_write(zo_nvme_ring *ring, unsigned slot, uint64_t offset,
 bool zo_nvme_ring_slot_busy(zo_nvme_ring *ring, unsigned slot)
 {
     pthread_mutex_lock(&ring->lock);
-    bool busy = ring->slot_in_flight[slot] > 0;
+    bool busy = ring->slot_in_flight[slot] > 0 && !ring->broken;
     pthread_mutex_unlock(&ring->lock);
     return busy;
 }
@@ -221,7 +293,7 @@ bool zo_nvme_ring_slot_busy(zo_nvme_ring *ring, unsigned slot)
 zo_status zo_nvme_ring_wait_slot(zo_nvme_ring *ring, unsigned slot)
 {
     pthread_mutex_lock(&ring->lock);
-    while (ring->slot_in_flight[slot] > 0)
+    while (ring->slot_in_flight[slot] > 0 && !ring->broken)
         pthread_cond_wait(&ring->completed, &ring->lock);
     zo_status status = zo_ring_failure(ring);
     pthread_mutex_unlock(&ring->lock);
@@ -233,7 +305,7 @@ zo_status zo_nvme_ring_wait_all(zo_nvme_ring *ring)
     if (!ring->thread_started)
         return ZO_OK;
     pthread_mutex_lock(&ring->lock);
-    while (ring->in_flight > 0 || ring->pending_count > 0)
+    while ((ring->in_flight > 0 || ring->pending_count > 0) && !ring->broken)
         pthread_cond_wait(&ring->completed, &ring->lock);
     zo_status status = zo_ring_failure(ring);
     pthread_mutex_unlock(&ring->lock);
@@ -248,12 +320,18 @@ void zo_nvme_ring_bytes(zo_nvme_ring *ring, uint64_t *read, uint64_t *written)
     pthread_mutex_unlock(&ring->lock);
 }
 
-void zo_nvme_ring_clear_failure(zo_nvme_ring *ring)
+zo_status zo_nvme_ring_clear_failure(zo_nvme_ring *ring)
 {
     pthread_mutex_lock(&ring->lock);
-    ring->failure = ZO_OK;
-    ring->failure_message[0] = '\0';
+    zo_status status = ZO_OK;
+    if (ring->broken) {
+        status = zo_ring_failure(ring);
+    } else {
+        ring->failure = ZO_OK;
+        ring->failure_message[0] = '\0';
+    }
     pthread_mutex_unlock(&ring->lock);
+    return status;
 }
 
 void zo_nvme_ring_destroy(zo_nvme_ring *ring)
@@ -270,9 +348,12 @@ void zo_nvme_ring_destroy(zo_nvme_ring *ring)
     }
     if (ring->uring_ready)
         io_uring_queue_exit(&ring->uring);
-    if (ring->memory && ring->locked)
-        munlock(ring->memory, ring->slot_bytes * ring->slot_count);
-    free(ring->memory);
+    if (ring->in_flight == 0) {
+        if (ring->memory && ring->locked)
+            munlock(ring->memory, ring->slot_bytes * ring->slot_count);
+        free(ring->memory);
+    } /* else a broken ring whose requests never completed: the kernel may still write
+         into the slots, so they are left allocated (a leak, not a corruption) */
     free(ring->slot_in_flight), free(ring->pending), free(ring->requests), free(ring->free_requests);
     pthread_mutex_destroy(&ring->lock);
     pthread_cond_destroy(&ring->queued);

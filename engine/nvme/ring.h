@@ -5,7 +5,11 @@
  * submits queued requests as earlier ones complete: the caller (the engine's worker)
  * only queues and waits, so a deep read-ahead keeps the disk busy while the worker runs
  * Adam, whatever the queue depth. The first failed request is kept, with the file,
- * offset and errno, and every later call returns it. Internal; needs liburing. */
+ * offset and errno, and every later call returns it. If the io_uring itself fails
+ * (its wait for completions returns an error other than an interruption or a
+ * passing shortage), the ring is broken for good: waiters return that error at once
+ * instead of waiting on completions that will never be reported, and nothing more is
+ * queued. Internal; needs liburing. */
 #ifndef ZO_NVME_RING_H
 #define ZO_NVME_RING_H
 
@@ -42,6 +46,7 @@ typedef struct zo_nvme_ring {
     uint64_t block_size;
     bool single_submit, overlap_events;
     zo_status failure; /* ZO_OK, or the first failed request's */
+    bool broken;       /* the io_uring failed: nothing completes any more  */
     char failure_message[1400];
     uint64_t bytes_read, bytes_written; /* completed */
 } zo_nvme_ring;
@@ -54,7 +59,8 @@ zo_status zo_nvme_ring_create(zo_nvme_ring *ring, const zo_nvme_file *file, unsi
                               size_t slot_bytes, const zo_settings *settings, char *notice,
                               size_t notice_bytes);
 /* Waits for the requests queued, stops the thread, frees everything. A zeroed ring is
- * a no-op. */
+ * a no-op. A broken ring's buffers are freed only if its requests in flight could be
+ * reaped after all (a few seconds at most): the kernel may still write into them. */
 void zo_nvme_ring_destroy(zo_nvme_ring *ring);
 
 static inline void *zo_nvme_ring_slot(const zo_nvme_ring *ring, unsigned slot)
@@ -78,8 +84,8 @@ zo_status zo_nvme_ring_wait_all(zo_nvme_ring *ring);
 /* Completed bytes read and written so far. */
 void zo_nvme_ring_bytes(zo_nvme_ring *ring, uint64_t *read, uint64_t *written);
 
-/* Forgets a failure once the state behind it was replaced (a checkpoint load); the
- * ring must be idle. */
-void zo_nvme_ring_clear_failure(zo_nvme_ring *ring);
+/* Forgets a failed request once the state behind it was replaced (a checkpoint load);
+ * the ring must be idle. A broken ring stays broken: its failure is returned. */
+zo_status zo_nvme_ring_clear_failure(zo_nvme_ring *ring);
 
 #endif

@@ -182,8 +182,7 @@ static zo_status zo_nvme_put_state(zo_engine *e)
     zo_nvme_state *u = e->nvme_state;
     u->broken = ZO_OK;
     u->broken_message[0] = '\0';
-    zo_nvme_ring_clear_failure(&u->ring);
-    return ZO_OK;
+    return zo_nvme_ring_clear_failure(&u->ring);
 }
 
 /* Before a save: the file must hold a whole state. */
