@@ -313,25 +313,50 @@ Test(engine_nvme, a_run_moves_from_nvme_to_cpu_by_checkpoint)
     expect_bit_exact_resume(true, false);
 }
 
+/* The runs a failure test starts from: a "cpu" engine trained through step 10 (what
+ * the NVMe run must equal in the end) and an NVMe engine in a new directory `dir`
+ * through step 6, saved to `ckpt` (dir/ckpt). */
+typedef struct failure_runs {
+    char dir[64], ckpt[80];
+    zo_engine *reference, *nvme;
+} failure_runs;
+
+static void start_failure_runs(failure_runs *r)
+{
+    make_dir("/tmp", r->dir);
+    snprintf(r->ckpt, sizeof r->ckpt, "%s/ckpt", r->dir);
+    r->reference = new_engine(&fp16_case, NULL);
+    r->nvme = new_engine(&fp16_case, r->dir);
+    set_initial_master(r->reference);
+    set_initial_master(r->nvme);
+    train(r->reference, 1, 10);
+    train(r->nvme, 1, 6);
+    cr_assert(eq(int, zo_engine_save(r->nvme, r->ckpt), ZO_OK), "%s", zo_last_error());
+}
+
+/* Steps 7 and 8 with `fault` armed (zo_fault_arm's after_calls and failures) from
+ * step 7: the update runs after step 7 returns, so step 8 reports it; its status. */
+static zo_status step_with_fault(zo_engine *nvme, zo_fault fault, uint64_t after_calls, int64_t failures)
+{
+    zo_fault_arm(fault, after_calls, failures);
+    cr_assert(eq(int, micro_step(nvme, 7, NULL), ZO_OK),
+              "the update runs after the step returns: %s", zo_last_error());
+    zo_status failed = micro_step(nvme, 8, NULL);
+    zo_fault_disarm_all();
+    return failed;
+}
+
 /* An injected I/O failure during step 7's update: the next step fails naming the file,
  * the offset and errno; later steps and saves are refused; a load of the checkpoint
  * of step 6 resumes, and steps 7-10 then equal a "cpu" engine that never failed. */
 static void expect_failure_then_bit_exact_resume(zo_fault fault, const char *named)
 {
-    char dir[64], ckpt[80];
-    make_dir("/tmp", dir);
-    snprintf(ckpt, sizeof ckpt, "%s/ckpt", dir);
-    zo_engine *reference = new_engine(&fp16_case, NULL), *nvme = new_engine(&fp16_case, dir);
-    set_initial_master(reference);
-    set_initial_master(nvme);
-    train(reference, 1, 10);
-    train(nvme, 1, 6);
-    cr_assert(eq(int, zo_engine_save(nvme, ckpt), ZO_OK), "%s", zo_last_error());
-    zo_fault_arm(fault, 1, 1); /* the second request of the next update */
-    cr_assert(eq(int, micro_step(nvme, 7, NULL), ZO_OK),
-              "the update runs after the step returns: %s", zo_last_error());
-    zo_status failed = micro_step(nvme, 8, NULL);
-    zo_fault_disarm_all();
+    failure_runs runs;
+    start_failure_runs(&runs);
+    char *dir = runs.dir, *ckpt = runs.ckpt;
+    zo_engine *reference = runs.reference, *nvme = runs.nvme;
+    /* the second request of the next update */
+    zo_status failed = step_with_fault(nvme, fault, 1, 1);
     cr_expect(eq(int, failed, ZO_ERR_IO), "%s", zo_last_error());
     const char *error = zo_last_error();
     cr_expect(ne(ptr, strstr(error, dir), NULL), "names the file: %s", error);
@@ -376,20 +401,12 @@ Test(engine_nvme, an_enospc_on_write_names_the_file_and_resumes_from_the_checkpo
  * bit-exact. Without the broken state this test hangs (its timeout fails it). */
 Test(engine_nvme, a_broken_io_uring_fails_without_hanging_and_a_new_engine_resumes, .timeout = 120)
 {
-    char dir[64], ckpt[80];
-    make_dir("/tmp", dir);
-    snprintf(ckpt, sizeof ckpt, "%s/ckpt", dir);
-    zo_engine *reference = new_engine(&fp16_case, NULL), *nvme = new_engine(&fp16_case, dir);
-    set_initial_master(reference);
-    set_initial_master(nvme);
-    train(reference, 1, 10);
-    train(nvme, 1, 6);
-    cr_assert(eq(int, zo_engine_save(nvme, ckpt), ZO_OK), "%s", zo_last_error());
-    zo_fault_arm(ZO_FAULT_NVME_RING, 0, ZO_FAULT_FOREVER); /* every wait of the ring, from its next */
-    cr_assert(eq(int, micro_step(nvme, 7, NULL), ZO_OK),
-              "the update runs after the step returns: %s", zo_last_error());
-    zo_status failed = micro_step(nvme, 8, NULL);
-    zo_fault_disarm_all();
+    failure_runs runs;
+    start_failure_runs(&runs);
+    char *dir = runs.dir, *ckpt = runs.ckpt;
+    zo_engine *reference = runs.reference, *nvme = runs.nvme;
+    /* every wait of the ring, from its next */
+    zo_status failed = step_with_fault(nvme, ZO_FAULT_NVME_RING, 0, ZO_FAULT_FOREVER);
     cr_expect(eq(int, failed, ZO_ERR_IO), "%s", zo_last_error());
     const char *error = zo_last_error();
     cr_expect(ne(ptr, strstr(error, "io_uring"), NULL), "names the io_uring: %s", error);
