@@ -181,7 +181,7 @@ ZO_ALWAYS_INLINE zo_ivec zo_q8_second_offset(zo_ivec weyl)
     return zo_q8_offset(zo_i_and(weyl, zo_i_set1((1u << ZO_Q8_SECOND_SHIFT) - 1)));
 }
 
-/* A moment's dither offset u for the block starting at element `index` of the state. */
+/* The dither offset u of the block starting at element `index` of the state. */
 static inline uint32_t zo_q8_dither_offset(uint64_t index, uint32_t seed)
 {
     return zo_q8_dither_hash((uint32_t)index, seed);

@@ -57,11 +57,11 @@ typedef void (*zo_q8_range_fn)(void *codes, float *scales, float *values, size_t
 /* The dither of the moments' rounding (kernel_body.h), drawn per block: a 32-bit hash
  * (murmur3's finalizer) of the block's first element's index in the whole state
  * (zo_adam_buffers.first_index + its index in the buffers, modulo 2^32) and of the step
- * gives each moment an offset u, and element j of the block gets the top bits of
- * u + j * 2^32 / golden ratio (modulo 2^32): a rotated Weyl sequence, evenly spread in
- * the block and, over the steps, uniform for each element (so the rounding stays
- * unbiased). A hash per block and an integer add per vector: the same bits in every
- * path and for any thread count. */
+ * gives the block an offset u, and element j of the block the term u + j * 2^32 /
+ * golden ratio (modulo 2^32): a rotated Weyl sequence, evenly spread in the block and,
+ * over the steps, uniform for each element (so the rounding stays unbiased); m takes
+ * a term's top bits, sqrt(v) its low bits. A hash per block and an integer add per
+ * vector: the same bits in every path and for any thread count. */
 static inline uint32_t zo_q8_dither_seed(uint64_t step)
 {
     return (uint32_t)((step * UINT64_C(0x9E3779B97F4A7C15)) >> 32);
