@@ -150,7 +150,9 @@ static void zo_ring_drain_broken(zo_nvme_ring *ring)
         pthread_mutex_unlock(&ring->lock);
         struct io_uring_cqe *cqe = NULL;
         struct __kernel_timespec wait = {.tv_sec = 0, .tv_nsec = 100 * 1000 * 1000};
-        io_uring_wait_cqe_timeout(&ring->uring, &cqe, &wait);
+        int error = io_uring_wait_cqe_timeout(&ring->uring, &cqe, &wait);
+        if (error < 0 && error != -ETIME && error != -EINTR)
+            usleep(100 * 1000); /* the ring fails at once: no faster than its timeout */
         pthread_mutex_lock(&ring->lock);
         quiet_tries = zo_ring_reap(ring) ? 0 : quiet_tries + 1;
     }
