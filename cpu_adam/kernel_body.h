@@ -195,13 +195,10 @@ typedef struct zo_q8_block_step {
     void *weights_out;
     const int8_t *exp_avg;
     const uint8_t *exp_avg_sq;
+    zo_adam_coeffs c;
     /* the betas folded into the block's decoding: codes decode to beta1 * m and to
      * sqrt(beta2) * sqrt(v), one fused multiply-add each */
     float first_keep, second_keep;
-    /* what multiplies the gradient: (1 - beta1) for m, sqrt(1 - beta2) for v, times the
-     * gradient's scale (applied on its own first when Adam adds an L2 term) */
-    float first_grad, second_grad;
-    float grad_scale, l2, inv_sqrt_bc2, eps, minus_step_size, decay;
 } zo_q8_block_step;
 
 /* Each line of a group's arithmetic runs over the group before the next: a vector's
@@ -229,15 +226,19 @@ ZO_ALWAYS_INLINE void zo_q8_update_group(const zo_q8_block_step *s, float *new_m
     ZO_EACH(u, n) root[u] = zo_q8_decode_second_root(zo_i_load_codes(s->exp_avg_sq, ZO_DTYPE_U8, begin + k + u * ZO_LANES, lanes), s->second_keep);
     ZO_EACH(u, n) g[u] = zo_v_load(s->grad, grad_kind, begin + k + u * ZO_LANES, lanes);
     ZO_EACH(u, n) w[u] = zo_v_load(s->master, ZO_DTYPE_F32, begin + k + u * ZO_LANES, lanes);
+    /* what multiplies the gradient: (1 - beta1) for m, sqrt(1 - beta2) for v, with the
+     * gradient's scale folded in, unless it is applied first for the L2 term */
+    float first_grad = l2 ? s->c.one_minus_beta1 : s->c.first_grad_factor;
+    float second_grad = l2 ? s->c.sqrt_one_minus_beta2 : s->c.second_grad_factor;
     if (l2) /* unscale, then add the L2 term: the gradient Adam sees */
-        ZO_EACH(u, n) g[u] = zo_v_fma(zo_v_set1(s->l2), w[u], zo_v_mul(g[u], zo_v_set1(s->grad_scale)));
-    ZO_EACH(u, n) m[u] = zo_v_fma(g[u], zo_v_set1(s->first_grad), m[u]);
-    ZO_EACH(u, n) g[u] = zo_v_mul(g[u], zo_v_set1(s->second_grad));
+        ZO_EACH(u, n) g[u] = zo_v_fma(zo_v_set1(s->c.l2), w[u], zo_v_mul(g[u], zo_v_set1(s->c.grad_scale)));
+    ZO_EACH(u, n) m[u] = zo_v_fma(g[u], zo_v_set1(first_grad), m[u]);
+    ZO_EACH(u, n) g[u] = zo_v_mul(g[u], zo_v_set1(second_grad));
     ZO_EACH(u, n) root[u] = zo_v_sqrt(zo_v_fma(root[u], root[u], zo_v_mul(g[u], g[u])));
     /* bias-corrected denominator sqrt(v / bc2) + eps, as DeepSpeed and PyTorch do */
-    ZO_EACH(u, n) g[u] = zo_v_div(m[u], zo_v_fma(root[u], zo_v_set1(s->inv_sqrt_bc2), zo_v_set1(s->eps)));
-    ZO_EACH(u, n) w[u] = zo_v_fma(zo_v_set1(s->decay), w[u], w[u]); /* AdamW's decay; 0: w itself */
-    ZO_EACH(u, n) w[u] = zo_v_fma(zo_v_set1(s->minus_step_size), g[u], w[u]);
+    ZO_EACH(u, n) g[u] = zo_v_div(m[u], zo_v_fma(root[u], zo_v_set1(s->c.inv_sqrt_bc2), zo_v_set1(s->c.eps)));
+    ZO_EACH(u, n) w[u] = zo_v_fma(zo_v_set1(s->c.decay), w[u], w[u]); /* AdamW's decay; 0: w itself */
+    ZO_EACH(u, n) w[u] = zo_v_fma(zo_v_set1(-s->c.step_size), g[u], w[u]);
     ZO_EACH(u, n) zo_v_store(s->master, ZO_DTYPE_F32, begin + k + u * ZO_LANES, lanes, w[u]);
     if (out_kind != ZO_KIND_NONE)
         ZO_EACH(u, n) zo_v_store(s->weights_out, out_kind, begin + k + u * ZO_LANES, lanes, w[u]);
@@ -274,7 +275,7 @@ ZO_ALWAYS_INLINE void zo_adam_q8_block(const zo_adam_kernel_args *args, zo_q8_bl
 {
     float new_m[ZO_Q8_BLOCK_ELEMS] __attribute__((aligned(64)));
     float new_root[ZO_Q8_BLOCK_ELEMS] __attribute__((aligned(64)));
-    const zo_adam_coeffs *c = &args->coeffs;
+    const zo_adam_coeffs *c = &step->c;
     size_t block = begin / ZO_Q8_BLOCK_ELEMS;
     step->first_keep = (float)((double)c->beta1 * zo_q8_unit(args->exp_avg_scale[block], ZO_Q8_FIRST_TOP));
     step->second_keep = (float)(c->sqrt_beta2 * zo_q8_unit(args->exp_avg_sq_scale[block], ZO_Q8_SECOND_TOP));
@@ -322,21 +323,13 @@ ZO_ALWAYS_INLINE void zo_adam_q8_block(const zo_adam_kernel_args *args, zo_q8_bl
 ZO_ALWAYS_INLINE void zo_adam_q8_range(const zo_adam_kernel_args *args, size_t begin, size_t end, int grad_kind,
                                        int out_kind, bool l2)
 {
-    const zo_adam_coeffs *c = &args->coeffs;
     zo_q8_block_step step = {
         .grad = args->grad,
         .master = args->master,
         .weights_out = args->weights_out,
         .exp_avg = args->exp_avg,
         .exp_avg_sq = args->exp_avg_sq,
-        .first_grad = l2 ? c->one_minus_beta1 : c->first_grad_factor,
-        .second_grad = l2 ? c->sqrt_one_minus_beta2 : c->second_grad_factor,
-        .grad_scale = c->grad_scale,
-        .l2 = c->l2,
-        .inv_sqrt_bc2 = c->inv_sqrt_bc2,
-        .eps = c->eps,
-        .minus_step_size = -c->step_size,
-        .decay = c->decay,
+        .c = args->coeffs,
     };
     size_t i = begin; /* whole blocks with a constant count: no tail tests inside */
     for (; i + ZO_Q8_BLOCK_ELEMS <= end; i += ZO_Q8_BLOCK_ELEMS)
@@ -395,20 +388,19 @@ ZO_ALWAYS_INLINE void zo_traffic_q8_block(const zo_adam_kernel_args *args, size_
         if (i < end)                                                                     \
             block(args, i, end - i, ZO_KIND_##G, ZO_KIND_##M, ZO_KIND_##O);              \
     }
-/* 8-bit moments go block by block: `begin` is a block boundary (adam.c's chunks are
- * whole blocks), so a block is never split between threads. */
-#define ZO_DEFINE_Q8_RANGE(block, G, O)                                                  \
-    static void ZO_KERNEL_PREFIX(block##_block_##G##_Q8_##O)(const zo_adam_kernel_args *args, \
-                                                             size_t begin, size_t end)   \
+/* 8-bit moments go block by block (see zo_adam_q8_range), the traffic kernel too. */
+#define ZO_DEFINE_TRAFFIC_Q8(G, O)                                                       \
+    static void ZO_KERNEL_PREFIX(zo_traffic_block_##G##_Q8_##O)(const zo_adam_kernel_args *args, \
+                                                                size_t begin, size_t end) \
     {                                                                                    \
         size_t i = begin; /* whole blocks with a constant count: no tail tests inside */ \
         for (; i + ZO_Q8_BLOCK_ELEMS <= end; i += ZO_Q8_BLOCK_ELEMS)                     \
-            block##_q8_block(args, i, ZO_Q8_BLOCK_ELEMS, ZO_KIND_##G, ZO_KIND_##O);      \
+            zo_traffic_q8_block(args, i, ZO_Q8_BLOCK_ELEMS, ZO_KIND_##G, ZO_KIND_##O);   \
         if (i < end)                                                                     \
-            block##_q8_block(args, i, end - i, ZO_KIND_##G, ZO_KIND_##O);                \
+            zo_traffic_q8_block(args, i, end - i, ZO_KIND_##G, ZO_KIND_##O);             \
     }
 /* Classic Adam's L2 term gets a copy of the loop of its own: neither tests it. */
-#define ZO_DEFINE_ADAM_Q8_RANGE(G, O)                                                    \
+#define ZO_DEFINE_UPDATE_Q8(G, O)                                                        \
     static void ZO_KERNEL_PREFIX(zo_adam_block_##G##_Q8_##O)(const zo_adam_kernel_args *args, \
                                                              size_t begin, size_t end)   \
     {                                                                                    \
@@ -419,10 +411,8 @@ ZO_ALWAYS_INLINE void zo_traffic_q8_block(const zo_adam_kernel_args *args, size_
     }
 #define ZO_DEFINE_UPDATE_F32(G, O) ZO_DEFINE_RANGE(zo_adam_block, G, F32, O)
 #define ZO_DEFINE_UPDATE_BF16(G, O) ZO_DEFINE_RANGE(zo_adam_block, G, BF16, O)
-#define ZO_DEFINE_UPDATE_Q8(G, O) ZO_DEFINE_ADAM_Q8_RANGE(G, O)
 #define ZO_DEFINE_TRAFFIC_F32(G, O) ZO_DEFINE_RANGE(zo_traffic_block, G, F32, O)
 #define ZO_DEFINE_TRAFFIC_BF16(G, O) ZO_DEFINE_RANGE(zo_traffic_block, G, BF16, O)
-#define ZO_DEFINE_TRAFFIC_Q8(G, O) ZO_DEFINE_Q8_RANGE(zo_traffic, G, O)
 #define ZO_DEFINE_UPDATE(G, M, O) ZO_DEFINE_UPDATE_##M(G, O)
 #define ZO_DEFINE_TRAFFIC(G, M, O) ZO_DEFINE_TRAFFIC_##M(G, O)
 ZO_ADAM_VARIANTS(ZO_DEFINE_UPDATE)
