@@ -58,12 +58,12 @@ static inline size_t zo_optimizer_state_elem_bytes(const zo_engine *e, size_t te
     return tensor == 0 ? sizeof(float) : zo_dtype_size(e->settings.moments_dtype);
 }
 
-/* The host copy of tensor `tensor` (0 master, 1 exp_avg, 2 exp_avg_sq) and its element
- * size. */
-static inline void *zo_optimizer_state_host_tensor(const zo_engine *e, size_t tensor, size_t *elem_bytes)
+/* Element `shard_offset` of the host copy of tensor `tensor` (0 master, 1 exp_avg,
+ * 2 exp_avg_sq). */
+static inline char *zo_optimizer_state_host_at(const zo_engine *e, size_t tensor, size_t shard_offset)
 {
-    *elem_bytes = zo_optimizer_state_elem_bytes(e, tensor);
-    return tensor == 0 ? (void *)e->master : tensor == 1 ? e->exp_avg : e->exp_avg_sq;
+    char *host = tensor == 0 ? (char *)e->master : tensor == 1 ? (char *)e->exp_avg : (char *)e->exp_avg_sq;
+    return host + shard_offset * zo_optimizer_state_elem_bytes(e, tensor);
 }
 
 /* `count` elements of tensor `tensor` of this rank's shard from element `shard_offset`,
@@ -73,9 +73,7 @@ static inline zo_status zo_optimizer_state_read(zo_engine *e, size_t tensor, siz
 {
     if (e->optimizer_state->read_shard)
         return e->optimizer_state->read_shard(e, tensor, shard_offset, out, count);
-    size_t elem_bytes;
-    const char *host = zo_optimizer_state_host_tensor(e, tensor, &elem_bytes);
-    memcpy(out, host + shard_offset * elem_bytes, count * elem_bytes);
+    memcpy(out, zo_optimizer_state_host_at(e, tensor, shard_offset), count * zo_optimizer_state_elem_bytes(e, tensor));
     return ZO_OK;
 }
 
@@ -84,9 +82,7 @@ static inline zo_status zo_optimizer_state_write(zo_engine *e, size_t tensor, si
 {
     if (e->optimizer_state->write_shard)
         return e->optimizer_state->write_shard(e, tensor, shard_offset, in, count);
-    size_t elem_bytes;
-    char *host = zo_optimizer_state_host_tensor(e, tensor, &elem_bytes);
-    memcpy(host + shard_offset * elem_bytes, in, count * elem_bytes);
+    memcpy(zo_optimizer_state_host_at(e, tensor, shard_offset), in, count * zo_optimizer_state_elem_bytes(e, tensor));
     return ZO_OK;
 }
 

@@ -116,9 +116,10 @@ static void zo_ring_break(zo_nvme_ring *ring, int error)
     ring->broken = true;
     ring->failure = ZO_ERR_IO;
     snprintf(ring->failure_message, sizeof ring->failure_message,
-             "NVMe optimizer state: the io_uring of %.1000s failed (%s: %s, errno %d), %u requests "
-             "in flight; the state can no longer be moved: destroy the engine, create it again",
-             ring->file->path, "io_uring_submit_and_wait", strerror(-error), -error, ring->in_flight);
+             "NVMe optimizer state: the io_uring of %.1000s failed (io_uring_submit_and_wait: %s, errno "
+             "%d), %u requests in flight; the state can no longer be moved: destroy the engine, create "
+             "it again",
+             ring->file->path, strerror(-error), -error, ring->in_flight);
     while (ring->pending_count > 0) {
         ring->slot_in_flight[ring->pending[ring->pending_first].slot]--;
         ring->pending_first = (ring->pending_first + 1) % ring->pending_capacity;
