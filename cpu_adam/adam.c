@@ -222,12 +222,21 @@ static size_t zo_granule_for(zo_dtype moments_dtype)
         }                                                                             \
     } while (0)
 
+/* One thread's range of a kernel; its stores past the caches are fenced before the
+ * team joins. */
+static void zo_run_range(zo_adam_range_fn kernel, const zo_adam_kernel_args *args, size_t begin, size_t end)
+{
+    kernel(args, begin, end);
+    if (args->stream_weights_out)
+        zo_stream_fence();
+}
+
 /* Runs kernel over [0, n), a chunk of whole granules per thread. */
 static void zo_run_chunked(const zo_adam *ctx, zo_adam_range_fn kernel,
                            const zo_adam_kernel_args *args, size_t n, size_t granule)
 {
     if (n > 0)
-        ZO_RUN_IN_CHUNKS(ctx, n, granule, kernel(args, begin, end));
+        ZO_RUN_IN_CHUNKS(ctx, n, granule, zo_run_range(kernel, args, begin, end));
 }
 
 zo_status zo_adam_check_hparams(const zo_adam_hparams *hp, uint64_t step)
@@ -331,8 +340,15 @@ static zo_adam_range_fn zo_variant(zo_adam_range_fn const table[ZO_GRAD_KINDS][Z
     return table[b->grad_dtype][moments][out];
 }
 
+/* Weights out of at least this many bytes are written past the caches (kernels.h):
+ * more than any core's L2 and half a typical L3, so they would be evicted before the
+ * device or an allgather reads them; a normal store would first read every line in,
+ * 2 of the 8-bit step's 18 bytes per parameter (docs/cpu_adam.md#streaming-stores). */
+#define ZO_STREAM_OUT_MIN_BYTES ((size_t)16 << 20)
+
 static zo_adam_kernel_args zo_args_for(const zo_adam_buffers *b, zo_adam_coeffs coeffs)
 {
+    bool stream = b->weights_out && b->n * zo_dtype_size(b->weights_out_dtype) >= ZO_STREAM_OUT_MIN_BYTES;
     return (zo_adam_kernel_args){.coeffs = coeffs,
                                  .master = b->master,
                                  .exp_avg = b->exp_avg,
@@ -341,7 +357,8 @@ static zo_adam_kernel_args zo_args_for(const zo_adam_buffers *b, zo_adam_coeffs 
                                  .weights_out = b->weights_out,
                                  .exp_avg_scale = b->exp_avg_scale,
                                  .exp_avg_sq_scale = b->exp_avg_sq_scale,
-                                 .first_index = b->first_index};
+                                 .first_index = b->first_index,
+                                 .stream_weights_out = stream};
 }
 
 zo_status zo_adam_step(zo_adam *ctx, const zo_adam_hparams *hparams, uint64_t step,

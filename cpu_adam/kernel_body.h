@@ -18,6 +18,8 @@
  *                                          (lanes past count are zero)
  *   zo_v_store(base, kind, i, count, x)    the first `count` lanes of x to base[i],
  *                                          rounded to nearest even
+ *   zo_v_stream(base, kind, i, count, x)   the same store, past the caches where the
+ *                                          path can (the caller fences: kernels.h)
  *   zo_ivec                                the same lanes as 32-bit integers (8-bit
  *                                          moments' codes): zo_i_set1(u),
  *                                          zo_i_add/sub/and/or(a, b) (wrapping),
@@ -40,6 +42,16 @@
 #include <math.h>
 
 #define ZO_ALWAYS_INLINE static inline __attribute__((always_inline))
+
+/* The low-precision copy of the weights that goes to the GPU: past the caches when
+ * adam.c says so (kernels.h), otherwise a plain store. */
+ZO_ALWAYS_INLINE void zo_store_weights_out(void *out, bool stream, int kind, size_t i, size_t count, zo_vec w)
+{
+    if (stream)
+        zo_v_stream(out, kind, i, count, w);
+    else
+        zo_v_store(out, kind, i, count, w);
+}
 
 /* One vector of the Adam step with fp32 or bf16 moments: see zo_adam_step() in
  * zo/adam.h for the formula. */
@@ -65,8 +77,8 @@ ZO_ALWAYS_INLINE void zo_adam_block(const zo_adam_kernel_args *args, size_t i, s
     zo_v_store(args->master, ZO_DTYPE_F32, i, count, weight);
     zo_v_store(args->exp_avg, moment_kind, i, count, m);
     zo_v_store(args->exp_avg_sq, moment_kind, i, count, v);
-    if (out_kind != ZO_KIND_NONE) /* the low-precision copy that goes to the GPU */
-        zo_v_store(args->weights_out, out_kind, i, count, weight);
+    if (out_kind != ZO_KIND_NONE)
+        zo_store_weights_out(args->weights_out, args->stream_weights_out, out_kind, i, count, weight);
 }
 
 /* The 8-bit code maps (zo/adam.h): small floats read straight from a float's bits.
@@ -193,6 +205,7 @@ typedef struct zo_q8_block_step {
     const void *grad;
     float *master;
     void *weights_out;
+    bool stream_weights_out;
     const int8_t *exp_avg;
     const uint8_t *exp_avg_sq;
     zo_adam_coeffs c;
@@ -241,7 +254,7 @@ ZO_ALWAYS_INLINE void zo_q8_update_group(const zo_q8_block_step *s, float *new_m
     ZO_EACH(u, n) w[u] = zo_v_fma(zo_v_set1(-s->c.step_size), g[u], w[u]);
     ZO_EACH(u, n) zo_v_store(s->master, ZO_DTYPE_F32, begin + k + u * ZO_LANES, lanes, w[u]);
     if (out_kind != ZO_KIND_NONE)
-        ZO_EACH(u, n) zo_v_store(s->weights_out, out_kind, begin + k + u * ZO_LANES, lanes, w[u]);
+        ZO_EACH(u, n) zo_store_weights_out(s->weights_out, s->stream_weights_out, out_kind, begin + k + u * ZO_LANES, lanes, w[u]);
     ZO_EACH(u, n) zo_v_store(new_m, ZO_DTYPE_F32, k + u * ZO_LANES, lanes, m[u]);
     ZO_EACH(u, n) zo_v_store(new_root, ZO_DTYPE_F32, k + u * ZO_LANES, lanes, root[u]);
     /* lanes past `lanes` hold zeros (loads of a tail are zero-filled): no effect */
@@ -327,6 +340,7 @@ ZO_ALWAYS_INLINE void zo_adam_q8_range(const zo_adam_kernel_args *args, size_t b
         .grad = args->grad,
         .master = args->master,
         .weights_out = args->weights_out,
+        .stream_weights_out = args->stream_weights_out,
         .exp_avg = args->exp_avg,
         .exp_avg_sq = args->exp_avg_sq,
         .c = args->coeffs,
@@ -351,7 +365,7 @@ ZO_ALWAYS_INLINE void zo_traffic_block(const zo_adam_kernel_args *args, size_t i
     zo_v_store(args->exp_avg, moment_kind, i, count, m);
     zo_v_store(args->exp_avg_sq, moment_kind, i, count, v);
     if (out_kind != ZO_KIND_NONE)
-        zo_v_store(args->weights_out, out_kind, i, count, weight);
+        zo_store_weights_out(args->weights_out, args->stream_weights_out, out_kind, i, count, weight);
 }
 
 /* The same for 8-bit moments: each block's two scales and its codes read and written
@@ -370,7 +384,7 @@ ZO_ALWAYS_INLINE void zo_traffic_q8_block(const zo_adam_kernel_args *args, size_
         zo_ivec v = zo_i_add(zo_i_load_codes(args->exp_avg_sq, ZO_DTYPE_U8, i, lanes), one);
         zo_v_store(args->master, ZO_DTYPE_F32, i, lanes, weight);
         if (out_kind != ZO_KIND_NONE)
-            zo_v_store(args->weights_out, out_kind, i, lanes, weight);
+            zo_store_weights_out(args->weights_out, args->stream_weights_out, out_kind, i, lanes, weight);
         zo_i_store_codes(args->exp_avg, ZO_DTYPE_I8, i, lanes, m);
         zo_i_store_codes(args->exp_avg_sq, ZO_DTYPE_U8, i, lanes, v);
     }

@@ -3,8 +3,12 @@
 #ifndef ZO_KERNELS_H
 #define ZO_KERNELS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#if defined(__x86_64__) || defined(__i386__)
+#include <xmmintrin.h> /* _mm_sfence */
+#endif
 
 #include "zo/adam.h"
 #include "zo/dtype.h"
@@ -37,7 +41,22 @@ typedef struct zo_adam_kernel_args {
     void *weights_out;
     float *exp_avg_scale, *exp_avg_sq_scale; /* 8-bit moments: a scale per block */
     uint64_t first_index;                    /* 8-bit moments: element 0's, for the dither */
+    /* weights_out is written past the caches (zo_v_stream): adam.c's choice for
+     * outputs too big to still be in cache when the device or an allgather reads
+     * them; a normal store would also read each line in before writing it */
+    bool stream_weights_out;
 } zo_adam_kernel_args;
+
+static inline bool zo_is_aligned(const void *p, size_t alignment) { return ((uintptr_t)p & (alignment - 1)) == 0; }
+
+/* Orders a thread's stores past the caches before what it does next (the team's join):
+ * such stores are weakly ordered on x86. The other paths have none. */
+static inline void zo_stream_fence(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    _mm_sfence();
+#endif
+}
 
 /* Updates elements [begin, end) of the arrays in args. */
 typedef void (*zo_adam_range_fn)(const zo_adam_kernel_args *args, size_t begin, size_t end);

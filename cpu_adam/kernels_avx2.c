@@ -136,6 +136,12 @@ static inline zo_vec zo_v_load(const void *base, int kind, size_t i, size_t coun
     }
 }
 
+static inline __m128i zo_narrow_to_16_bits(int kind, zo_vec x)
+{
+    return kind == ZO_DTYPE_F16 ? _mm256_cvtps_ph(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
+                                : zo_round_to_bf16(x);
+}
+
 static inline void zo_v_store(void *base, int kind, size_t i, size_t count, zo_vec x)
 {
     if (kind == ZO_DTYPE_F32) {
@@ -148,8 +154,7 @@ static inline void zo_v_store(void *base, int kind, size_t i, size_t count, zo_v
         }
         return;
     }
-    __m128i h = kind == ZO_DTYPE_F16 ? _mm256_cvtps_ph(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
-                                     : zo_round_to_bf16(x);
+    __m128i h = zo_narrow_to_16_bits(kind, x);
     if (count == ZO_LANES) {
         _mm_storeu_si128((__m128i *)((uint16_t *)base + i), h);
     } else {
@@ -157,6 +162,18 @@ static inline void zo_v_store(void *base, int kind, size_t i, size_t count, zo_v
         _mm_storeu_si128((__m128i *)staged, h);
         memcpy((uint16_t *)base + i, staged, count * sizeof(uint16_t));
     }
+}
+
+/* zo_v_store past the caches (non-temporal): a whole vector at an address aligned to
+ * its size; anything else is stored as usual. */
+static inline void zo_v_stream(void *base, int kind, size_t i, size_t count, zo_vec x)
+{
+    if (count == ZO_LANES && kind == ZO_DTYPE_F32 && zo_is_aligned((float *)base + i, 32))
+        _mm256_stream_ps((float *)base + i, x);
+    else if (count == ZO_LANES && kind != ZO_DTYPE_F32 && zo_is_aligned((uint16_t *)base + i, 16))
+        _mm_stream_si128((__m128i *)((uint16_t *)base + i), zo_narrow_to_16_bits(kind, x));
+    else
+        zo_v_store(base, kind, i, count, x);
 }
 
 /* Squares of eight floats, widened to double, added into two four-lane accumulators. */

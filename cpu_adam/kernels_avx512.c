@@ -132,6 +132,21 @@ static inline void zo_v_store(void *base, int kind, size_t i, size_t count, zo_v
     }
 }
 
+/* zo_v_store past the caches (non-temporal): a whole vector at an address aligned to
+ * its size; anything else is stored as usual. */
+static inline void zo_v_stream(void *base, int kind, size_t i, size_t count, zo_vec x)
+{
+    if (count == ZO_LANES && kind == ZO_DTYPE_F32 && zo_is_aligned((float *)base + i, 64))
+        _mm512_stream_ps((float *)base + i, x);
+    else if (count == ZO_LANES && kind == ZO_DTYPE_F16 && zo_is_aligned((uint16_t *)base + i, 32))
+        _mm256_stream_si256((__m256i *)((uint16_t *)base + i),
+                            _mm512_cvtps_ph(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+    else if (count == ZO_LANES && kind == ZO_DTYPE_BF16 && zo_is_aligned((uint16_t *)base + i, 32))
+        _mm256_stream_si256((__m256i *)((uint16_t *)base + i), zo_round_to_bf16(x));
+    else
+        zo_v_store(base, kind, i, count, x);
+}
+
 static inline double zo_sum_squares(const void *data, int kind, size_t begin, size_t end)
 {
     /* low holds the canonical lanes 0..7, high 8..15; masked-off lanes load zero */

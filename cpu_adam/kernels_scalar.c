@@ -104,6 +104,12 @@ static inline void zo_v_store(void *base, int kind, size_t i, size_t count, zo_v
     zo_store_element(base, kind, i, x);
 }
 
+/* The reference path has no stores past the caches: the same store. */
+static inline void zo_v_stream(void *base, int kind, size_t i, size_t count, zo_vec x)
+{
+    zo_v_store(base, kind, i, count, x);
+}
+
 static inline double zo_sum_squares(const void *data, int kind, size_t begin, size_t end)
 {
     double lanes[ZO_SUMSQ_LANES] = {0};

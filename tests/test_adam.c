@@ -50,6 +50,7 @@ typedef struct arrays {
     combo types;
     float *master;
     void *m, *v, *grad, *out;
+    size_t out_offset; /* in elements, from 64-byte alignment */
 } arrays;
 
 enum { OFF_MASTER = 1, OFF_M = 3, OFF_V = 0, OFF_GRAD = 5, OFF_OUT = 2 };
@@ -58,15 +59,15 @@ enum { OFF_MASTER = 1, OFF_M = 3, OFF_V = 0, OFF_GRAD = 5, OFF_OUT = 2 };
  * fp16 gradient would be; a power of two, so the reference sees the same values. */
 #define GRAD_LOSS_SCALE 128.0f
 
-static arrays arrays_create(size_t n, combo types, uint64_t seed)
+static arrays arrays_create_out_at(size_t n, combo types, uint64_t seed, size_t out_offset)
 {
-    arrays a = {.n = n, .types = types};
+    arrays a = {.n = n, .types = types, .out_offset = out_offset};
     size_t msize = zo_dtype_size(types.moments);
     a.master = zo_test_alloc(n, sizeof(float), OFF_MASTER);
     a.m = zo_test_alloc(n, msize, OFF_M);
     a.v = zo_test_alloc(n, msize, OFF_V);
     a.grad = zo_test_alloc(n, zo_dtype_size(types.grad), OFF_GRAD);
-    a.out = types.out >= 0 ? zo_test_alloc(n, zo_dtype_size((zo_dtype)types.out), OFF_OUT) : NULL;
+    a.out = types.out >= 0 ? zo_test_alloc(n, zo_dtype_size((zo_dtype)types.out), out_offset) : NULL;
     zo_test_rng rng = {seed};
     for (size_t i = 0; i < n; i++) {
         /* weights away from zero so relative errors mean something */
@@ -84,8 +85,10 @@ static void arrays_destroy(arrays *a)
     zo_test_free(a->v, OFF_V, msize);
     zo_test_free(a->grad, OFF_GRAD, zo_dtype_size(a->types.grad));
     if (a->out)
-        zo_test_free(a->out, OFF_OUT, zo_dtype_size((zo_dtype)a->types.out));
+        zo_test_free(a->out, a->out_offset, zo_dtype_size((zo_dtype)a->types.out));
 }
+
+static arrays arrays_create(size_t n, combo types, uint64_t seed) { return arrays_create_out_at(n, types, seed, OFF_OUT); }
 
 /* New gradients for a step: random sign, magnitude in [0.01, 1), loss-scaled. */
 static void arrays_fill_grad(arrays *a, zo_test_rng *rng)
@@ -254,11 +257,13 @@ ParameterizedTest(path_and_mode *p, adam, matches_double_reference_over_many_ste
     zo_adam_destroy(&ctx);
 }
 
-/* Runs `steps` steps on fresh arrays from the same seed and returns them. */
-static arrays run_steps(zo_adam *ctx, size_t n, combo types, hp_mode mode, uint64_t first_step, int steps)
+/* Runs `steps` steps on fresh arrays from the same seed, the weights out `out_offset`
+ * elements from alignment, and returns them. */
+static arrays run_steps_out_at(zo_adam *ctx, size_t n, combo types, hp_mode mode, uint64_t first_step, int steps,
+                               size_t out_offset)
 {
     zo_adam_hparams hp = hparams_for(mode);
-    arrays a = arrays_create(n, types, 1234);
+    arrays a = arrays_create_out_at(n, types, 1234, out_offset);
     zo_test_rng rng = {99};
     zo_adam_buffers b = buffers_of(&a);
     for (int s = 0; s < steps; s++) {
@@ -266,6 +271,11 @@ static arrays run_steps(zo_adam *ctx, size_t n, combo types, hp_mode mode, uint6
         cr_assert(eq(int, zo_adam_step(ctx, &hp, first_step + (uint64_t)s, &b), ZO_OK), "%s", zo_last_error());
     }
     return a;
+}
+
+static arrays run_steps(zo_adam *ctx, size_t n, combo types, hp_mode mode, uint64_t first_step, int steps)
+{
+    return run_steps_out_at(ctx, n, types, mode, first_step, steps, OFF_OUT);
 }
 
 static bool same_bits(const void *x, const void *y, size_t bytes) { return bytes == 0 || memcmp(x, y, bytes) == 0; }
@@ -307,6 +317,39 @@ ParameterizedTest(zo_cpu_isa *isa, adam, every_path_gives_the_scalar_bits)
                 arrays_destroy(&x);
                 arrays_destroy(&y);
             }
+    zo_adam_destroy(&simd);
+    zo_adam_destroy(&scalar);
+}
+
+ParameterizedTestParameters(adam, big_steps_stream_weights_out_with_the_same_bits)
+{
+    static zo_cpu_isa isas[] = {ZO_CPU_ISA_AVX2, ZO_CPU_ISA_AVX512, ZO_CPU_ISA_AVX512_BF16};
+    return cr_make_param_array(zo_cpu_isa, isas, 3);
+}
+
+/* Weights out of 16 MiB or more are written past the caches (adam.c): when aligned to
+ * the vector, with the stores of the normal path otherwise; both give the scalar bits.
+ * 16-bit outputs of 8M elements and a fp32 one of 4M, plus a tail. */
+ParameterizedTest(zo_cpu_isa *isa, adam, big_steps_stream_weights_out_with_the_same_bits)
+{
+    static const combo combos[] = {{ZO_DTYPE_F16, ZO_DTYPE_F32, ZO_DTYPE_F16},
+                                   {ZO_DTYPE_BF16, ZO_DTYPE_BF16, ZO_DTYPE_BF16},
+                                   {ZO_DTYPE_F32, ZO_DTYPE_F32, ZO_DTYPE_F32}};
+    static const size_t out_offsets[] = {0, 1}; /* aligned (streamed), and not */
+    zo_adam *simd = zo_test_context(*isa, 2);
+    zo_adam *scalar = zo_test_context(ZO_CPU_ISA_SCALAR, 1);
+    for (size_t c = 0; c < sizeof combos / sizeof combos[0]; c++)
+        for (size_t o = 0; o < 2; o++) {
+            size_t n = ((size_t)16 << 20) / zo_dtype_size((zo_dtype)combos[c].out) + 37;
+            char label[160];
+            describe(label, sizeof label, *isa, ADAMW_DECAY, combos[c]);
+            snprintf(label + strlen(label), sizeof label - strlen(label), " n=%zu out offset %zu", n, out_offsets[o]);
+            arrays x = run_steps_out_at(simd, n, combos[c], ADAMW_DECAY, 1, 2, out_offsets[o]);
+            arrays y = run_steps_out_at(scalar, n, combos[c], ADAMW_DECAY, 1, 2, out_offsets[o]);
+            expect_identical(&x, &y, label);
+            arrays_destroy(&x);
+            arrays_destroy(&y);
+        }
     zo_adam_destroy(&simd);
     zo_adam_destroy(&scalar);
 }
