@@ -29,7 +29,7 @@ static const char *const zo_fault_names[ZO_FAULT_COUNT] = {
     [ZO_FAULT_HOST_FN] = "host_fn",           [ZO_FAULT_NVME_READ] = "nvme_read",
     [ZO_FAULT_NVME_SHORT_READ] = "nvme_short_read", [ZO_FAULT_NVME_WRITE] = "nvme_write",
     [ZO_FAULT_NVME_NO_DIRECT] = "nvme_no_direct", [ZO_FAULT_NVME_NO_SPACE] = "nvme_no_space",
-    [ZO_FAULT_NVME_RING] = "nvme_ring",
+    [ZO_FAULT_NVME_RING] = "nvme_ring",       [ZO_FAULT_NVME_REGISTER] = "nvme_register",
 };
 
 const char *zo_fault_name(zo_fault fault)

@@ -28,6 +28,8 @@ typedef enum zo_fault {
     ZO_FAULT_NVME_NO_SPACE,   /* NVMe state: fallocate finds no space ("nvme_no_space")     */
     ZO_FAULT_NVME_RING,       /* NVMe state: the io_uring's wait for completions fails with
                                  EBADR, as a broken ring's would ("nvme_ring")             */
+    ZO_FAULT_NVME_REGISTER,   /* NVMe state: the io_uring refuses to register the ring's
+                                 buffers with ENOMEM, as RLIMIT_MEMLOCK can ("nvme_register") */
     ZO_FAULT_COUNT
 } zo_fault;
 

@@ -277,6 +277,26 @@ Test(engine_nvme, a_file_system_without_direct_io_gets_buffered_io_and_a_notice)
     remove_dir(dir);
 }
 
+/* Where the io_uring refuses the ring's buffers (RLIMIT_MEMLOCK), requests name them
+ * as unregistered buffers: the same training, and a notice saying why. */
+Test(engine_nvme, buffers_the_io_uring_refuses_to_register_train_the_same_with_a_notice)
+{
+    zo_fault_arm(ZO_FAULT_NVME_REGISTER, 0, 1);
+    char dir[64];
+    make_dir("/tmp", dir);
+    zo_engine *cpu = new_engine(&fp16_case, NULL), *nvme = new_engine(&fp16_case, dir);
+    cr_expect(ne(ptr, strstr(zo_engine_notice(nvme), "could not be registered with the io_uring"), NULL),
+              "notice: %s", zo_engine_notice(nvme));
+    set_initial_master(cpu);
+    set_initial_master(nvme);
+    train(cpu, 1, 6);
+    train(nvme, 1, 6);
+    expect_same_state(cpu, nvme, "unregistered buffers");
+    zo_engine_destroy(&cpu);
+    zo_engine_destroy(&nvme);
+    remove_dir(dir);
+}
+
 /* 5 steps, save, 5 more, against an engine that loads the save and takes the same 5:
  * `first` saves, `second` loads (each "cpu" or "nvme"). */
 static void expect_bit_exact_resume(bool first_nvme, bool second_nvme)

@@ -4,6 +4,7 @@
 #include "ring.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,9 +61,28 @@ static void zo_ring_complete(zo_nvme_ring *ring, unsigned index, int result)
     ring->free_requests[ring->free_count++] = index;
 }
 
-/* Moves queued requests into the io_uring while requests are free; whether any went.
- * Under the lock. Without overlap_events a new batch starts only once the last one has
- * completed. */
+/* The submission of request r: its slot and the file by their registered index where
+ * zo_ring_register could register them. */
+static void zo_ring_prepare(const zo_nvme_ring *ring, struct io_uring_sqe *sqe, const zo_nvme_request *r)
+{
+    unsigned char *buffer = (unsigned char *)zo_nvme_ring_slot(ring, r->slot) + r->within;
+    int fd = ring->fixed_file ? 0 : ring->file->ring_fd;
+    if (ring->fixed_buffers && r->write)
+        io_uring_prep_write_fixed(sqe, fd, buffer, r->bytes, r->offset, (int)r->slot);
+    else if (ring->fixed_buffers)
+        io_uring_prep_read_fixed(sqe, fd, buffer, r->bytes, r->offset, (int)r->slot);
+    else if (r->write)
+        io_uring_prep_write(sqe, fd, buffer, r->bytes, r->offset);
+    else
+        io_uring_prep_read(sqe, fd, buffer, r->bytes, r->offset);
+    if (ring->fixed_file)
+        io_uring_sqe_set_flags(sqe, IOSQE_FIXED_FILE);
+}
+
+/* Moves queued requests into the io_uring while requests are free (one, with
+ * single_submit: each is submitted alone); whether any went. Under the lock; the
+ * caller submits them. Without overlap_events a new batch starts only once the last
+ * one has completed. */
 static bool zo_ring_fill(zo_nvme_ring *ring)
 {
     if (!ring->overlap_events && ring->in_flight > 0)
@@ -77,16 +97,12 @@ static bool zo_ring_fill(zo_nvme_ring *ring)
         ring->pending_count--;
         unsigned index = ring->free_requests[--ring->free_count];
         ring->requests[index] = *r;
-        unsigned char *buffer = (unsigned char *)zo_nvme_ring_slot(ring, r->slot) + r->within;
-        if (r->write)
-            io_uring_prep_write(sqe, ring->file->ring_fd, buffer, r->bytes, r->offset);
-        else
-            io_uring_prep_read(sqe, ring->file->ring_fd, buffer, r->bytes, r->offset);
+        zo_ring_prepare(ring, sqe, r);
         io_uring_sqe_set_data64(sqe, index);
         ring->in_flight++;
         any = true;
         if (ring->single_submit)
-            io_uring_submit(&ring->uring);
+            break;
     }
     return any;
 }
@@ -168,9 +184,16 @@ static void *zo_ring_thread(void *arg)
     unsigned shortages = 0;
     pthread_mutex_lock(&ring->lock);
     for (;;) {
-        /* a failed submit leaves its entries queued: the wait below submits them again */
-        if (zo_ring_fill(ring))
-            io_uring_submit(&ring->uring); /* submit takes no lock: the SQ is this thread's */
+        /* Submitted without the lock (the io_uring is this thread's alone): the kernel
+         * may do the I/O's setup in the call, and the workers queue and wait meanwhile.
+         * A failed submit leaves its entries queued: the wait below submits them again. */
+        bool submit_more = true;
+        while (submit_more && zo_ring_fill(ring)) {
+            pthread_mutex_unlock(&ring->lock);
+            io_uring_submit(&ring->uring);
+            pthread_mutex_lock(&ring->lock);
+            submit_more = ring->single_submit; /* one request a submit: the next one */
+        }
         if (ring->in_flight == 0) {
             if (ring->stopping && ring->pending_count == 0)
                 break;
@@ -197,6 +220,50 @@ static void *zo_ring_thread(void *arg)
     return NULL;
 }
 
+/* Appends a sentence to the engine's notice (of notice_bytes; NULL: none wanted). */
+static void zo_ring_notice(char *notice, size_t notice_bytes, const char *format, ...)
+    __attribute__((format(printf, 3, 4)));
+static void zo_ring_notice(char *notice, size_t notice_bytes, const char *format, ...)
+{
+    if (!notice)
+        return;
+    size_t used = strlen(notice);
+    if (used > 0 && used + 2 < notice_bytes)
+        used += (size_t)snprintf(notice + used, notice_bytes - used, "; ");
+    va_list args;
+    va_start(args, format);
+    vsnprintf(notice + used, notice_bytes - used, format, args);
+    va_end(args);
+}
+
+/* Registers the slots (one buffer each, index = slot) and the file with the io_uring:
+ * the kernel then pins the slots' pages and takes the file once, here, instead of at
+ * every request. The pinned pages count against RLIMIT_MEMLOCK, and a buffer cannot
+ * pass 1 GiB: where the kernel refuses, requests name their buffer and file as usual
+ * (slower, not wrong) and the notice says why. */
+static void zo_ring_register(zo_nvme_ring *ring, char *notice, size_t notice_bytes)
+{
+    struct iovec *slots = calloc(ring->slot_count, sizeof *slots);
+    int error = slots ? 0 : -ENOMEM;
+    for (unsigned i = 0; slots && i < ring->slot_count; i++)
+        slots[i] = (struct iovec){.iov_base = zo_nvme_ring_slot(ring, i), .iov_len = ring->slot_bytes};
+    if (error == 0 && zo_fault_hit(ZO_FAULT_NVME_REGISTER))
+        error = -ENOMEM;
+    if (error == 0)
+        error = io_uring_register_buffers(&ring->uring, slots, ring->slot_count);
+    free(slots);
+    ring->fixed_buffers = error == 0;
+    if (!ring->fixed_buffers)
+        zo_ring_notice(notice, notice_bytes,
+                       "NVMe optimizer state: the ring's %u buffers of %zu bytes could not be registered "
+                       "with the io_uring (io_uring_register_buffers: %s; raise RLIMIT_MEMLOCK, ulimit -l; "
+                       "a buffer, one bucket's record, must stay under 1 GiB: reduce_bucket_size): the "
+                       "kernel pins their pages at each request instead",
+                       ring->slot_count, ring->slot_bytes, strerror(-error));
+    int fd = ring->file->ring_fd;
+    ring->fixed_file = io_uring_register_files(&ring->uring, &fd, 1) == 0;
+}
+
 zo_status zo_nvme_ring_create(zo_nvme_ring *ring, const zo_nvme_file *file, unsigned slots,
                               size_t slot_bytes, const zo_settings *s, char *notice,
                               size_t notice_bytes)
@@ -220,13 +287,11 @@ zo_status zo_nvme_ring_create(zo_nvme_ring *ring, const zo_nvme_file *file, unsi
     ring->memory = memory;
     memset(ring->memory, 0, bytes);
     ring->locked = mlock(ring->memory, bytes) == 0;
-    if (!ring->locked && notice) {
-        size_t used = strlen(notice);
-        snprintf(notice + used, notice_bytes - used,
-                 "%sNVMe optimizer state: the ring's %zu bytes could not be page-locked (mlock: "
-                 "%s; raise RLIMIT_MEMLOCK, ulimit -l): they stay pageable",
-                 used ? "; " : "", bytes, strerror(errno));
-    }
+    if (!ring->locked)
+        zo_ring_notice(notice, notice_bytes,
+                       "NVMe optimizer state: the ring's %zu bytes could not be page-locked (mlock: %s; "
+                       "raise RLIMIT_MEMLOCK, ulimit -l): they stay pageable",
+                       bytes, strerror(errno));
     /* each slot holds at most one read or write of its record at a time */
     size_t blocks_per_slot = (slot_bytes + ring->block_size - 1) / ring->block_size;
     ring->pending_capacity = blocks_per_slot * slots + 1;
@@ -244,6 +309,7 @@ zo_status zo_nvme_ring_create(zo_nvme_ring *ring, const zo_nvme_file *file, unsi
                        "NVMe optimizer state: io_uring_queue_init(%u) failed: %s (errno %d)",
                        ring->queue_depth, strerror(-error), -error);
     ring->uring_ready = true;
+    zo_ring_register(ring, notice, notice_bytes);
     if ((error = pthread_create(&ring->thread, NULL, zo_ring_thread, ring)) != 0)
         return zo_fail(ZO_ERR_OUT_OF_MEMORY, "NVMe optimizer state: cannot start the ring's thread: %s",
                        strerror(error));

@@ -45,6 +45,8 @@ typedef struct zo_nvme_ring {
     unsigned queue_depth, in_flight;
     uint64_t block_size;
     bool single_submit, overlap_events;
+    bool fixed_buffers, fixed_file; /* the slots (buffer index = slot) and the file are
+                                       registered with the io_uring                     */
     zo_status failure; /* ZO_OK, or the first failed request's */
     bool broken;       /* the io_uring failed: nothing completes any more  */
     char failure_message[1400];
@@ -53,8 +55,10 @@ typedef struct zo_nvme_ring {
 
 /* Sets up `slots` buffers of `slot_bytes` (a multiple of 4096), an io_uring with the
  * "aio" settings for `file`, and the ring's thread. The buffers are page-locked (mlock)
- * where RLIMIT_MEMLOCK allows; where it does not, `notice` says so and they stay
- * pageable. Errors: ZO_ERR_OUT_OF_MEMORY, ZO_ERR_IO (io_uring_queue_init's errno). */
+ * and registered with the io_uring, with the file, where RLIMIT_MEMLOCK allows; where
+ * it does not, `notice` says so, they stay pageable and each request names its buffer
+ * (the kernel pins its pages for each). Errors: ZO_ERR_OUT_OF_MEMORY, ZO_ERR_IO
+ * (io_uring_queue_init's errno). */
 zo_status zo_nvme_ring_create(zo_nvme_ring *ring, const zo_nvme_file *file, unsigned slots,
                               size_t slot_bytes, const zo_settings *settings, char *notice,
                               size_t notice_bytes);
