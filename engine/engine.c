@@ -182,7 +182,7 @@ static zo_status zo_engine_check_plan(zo_engine *e)
     zo_status status = e->settings.nvme.enabled ? zo_nvme_free_bytes(e->settings.nvme.path, &nvme_free) : ZO_OK;
     if (status == ZO_OK)
         status = zo_plan_for_layout(&e->settings, &e->layout, e->accumulation_steps, device_is_host, free_bytes,
-                                    &plan);
+                                    &nvme_free, &plan);
     if (status != ZO_OK)
         return status;
     if (!plan.fits)

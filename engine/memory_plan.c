@@ -32,16 +32,18 @@ uint64_t zo_host_available_bytes(void)
 }
 
 /* Stage 3's device bytes: the persistent parameters' weights and gradients and the two
- * pools of slots; nothing else grows with the model. */
+ * pools of slots; nothing else grows with the model. *persistent_weight_bytes: the
+ * persistent parameters' weights alone (their host copy over several ranks). */
 static zo_status zo_plan_stage3_device(const zo_settings *s, const zo_partition *layout,
-                                       uint64_t dtype_bytes, zo_memory_plan *plan)
+                                       uint64_t dtype_bytes, zo_memory_plan *plan,
+                                       uint64_t *persistent_weight_bytes)
 {
     zo_stage3_sizes sizes;
     zo_status status = zo_stage3_sizes_for(s, layout, NULL, &sizes);
     if (status != ZO_OK)
         return status;
-    plan->stage3_persistent_bytes =
-        zo_mul_saturated(zo_mul_saturated(2, sizes.persistent_elems), dtype_bytes);
+    *persistent_weight_bytes = zo_mul_saturated(sizes.persistent_elems, dtype_bytes);
+    plan->stage3_persistent_bytes = zo_mul_saturated(2, *persistent_weight_bytes); /* + gradients */
     plan->stage3_pool_bytes = zo_mul_saturated(sizes.pool_elems, dtype_bytes);
     plan->stage3_grad_pool_bytes = zo_mul_saturated(sizes.grad_pool_elems, dtype_bytes);
     plan->device_bytes =
@@ -72,7 +74,8 @@ static void zo_plan_stage3_hint(const zo_settings *s, const zo_partition *layout
     zo_settings stage3 = *s;
     stage3.stage = 3;
     zo_memory_plan sized = {0};
-    if (zo_plan_stage3_device(&stage3, layout, dtype_bytes, &sized) != ZO_OK ||
+    uint64_t persistent_weight_bytes = 0;
+    if (zo_plan_stage3_device(&stage3, layout, dtype_bytes, &sized, &persistent_weight_bytes) != ZO_OK ||
         sized.device_bytes > limit)
         return;
     char needed[32];
@@ -115,10 +118,13 @@ static void zo_plan_device_verdict(const zo_settings *s, const zo_partition *lay
 }
 
 /* "nvme": whether the state's file does not fit its file system (or the directory
- * cannot be read); the verdict then says so, with the bytes needed and free. */
-static bool zo_plan_nvme_verdict(const zo_settings *s, zo_memory_plan *plan)
+ * cannot be read); the verdict then says so, with the bytes needed and free. The free
+ * bytes are the caller's (`known_free`) or looked up here. */
+static bool zo_plan_nvme_verdict(const zo_settings *s, const uint64_t *known_free, zo_memory_plan *plan)
 {
-    if (zo_nvme_free_bytes(s->nvme.path, &plan->nvme_free_bytes) != ZO_OK) {
+    if (known_free) {
+        plan->nvme_free_bytes = *known_free;
+    } else if (zo_nvme_free_bytes(s->nvme.path, &plan->nvme_free_bytes) != ZO_OK) {
         snprintf(plan->verdict, sizeof plan->verdict, "%s", zo_last_error());
         return true;
     }
@@ -136,7 +142,7 @@ static bool zo_plan_nvme_verdict(const zo_settings *s, zo_memory_plan *plan)
 
 zo_status zo_plan_for_layout(const zo_settings *s, const zo_partition *layout,
                              uint64_t accumulation, bool device_is_host, uint64_t device_free_bytes,
-                             zo_memory_plan *plan)
+                             const uint64_t *nvme_free_bytes, zo_memory_plan *plan)
 {
     uint64_t elems = layout->padded_elems, ranks = layout->ranks;
     uint64_t dtype_bytes = s->fp16_enabled || s->bf16_enabled ? 2 : 4;
@@ -172,7 +178,8 @@ zo_status zo_plan_for_layout(const zo_settings *s, const zo_partition *layout,
         .device_limit_bytes = zo_plan_device_limit(s, device_is_host, device_free_bytes),
     };
     if (s->stage == 3) {
-        zo_status status = zo_plan_stage3_device(s, layout, dtype_bytes, plan);
+        uint64_t persistent_weight_bytes = 0;
+        zo_status status = zo_plan_stage3_device(s, layout, dtype_bytes, plan, &persistent_weight_bytes);
         if (status != ZO_OK) {
             *plan = (zo_memory_plan){0};
             return status;
@@ -183,7 +190,7 @@ zo_status zo_plan_for_layout(const zo_settings *s, const zo_partition *layout,
         if (ranks > 1)
             plan->pinned_bytes = zo_add_saturated(
                 zo_add_saturated(flat_bytes, zo_mul_saturated(shard, dtype_bytes)),
-                zo_add_saturated(plan->stage3_pool_bytes, plan->stage3_persistent_bytes / 2));
+                zo_add_saturated(plan->stage3_pool_bytes, persistent_weight_bytes));
     }
     /* offload "none" on a GPU (device_update.c): master weights and moments on
      * the device too; the engine still keeps its host copies (used to set and read the
@@ -209,7 +216,7 @@ zo_status zo_plan_for_layout(const zo_settings *s, const zo_partition *layout,
         zo_plan_device_verdict(s, layout, dtype_bytes, plan->device_limit_bytes, plan);
         return ZO_OK;
     }
-    if (s->nvme.enabled && zo_plan_nvme_verdict(s, plan))
+    if (s->nvme.enabled && zo_plan_nvme_verdict(s, nvme_free_bytes, plan))
         return ZO_OK;
     if (plan->pinned_limit_bytes && plan->pinned_bytes > plan->pinned_limit_bytes) {
         snprintf(plan->verdict, sizeof plan->verdict,
@@ -279,7 +286,7 @@ zo_status zo_engine_plan(const zo_config *config, const zo_param_desc *params, s
     bool device_is_host =
         settings->device == ZO_DEVICE_HOST ||
         (settings->device == ZO_DEVICE_AUTO && zo_cuda_device_count(&gpus) != ZO_OK);
-    status = zo_plan_for_layout(settings, &layout, accumulation, device_is_host, 0, out);
+    status = zo_plan_for_layout(settings, &layout, accumulation, device_is_host, 0, NULL, out);
     zo_partition_free(&layout);
     return status;
 }

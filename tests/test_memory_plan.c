@@ -36,7 +36,7 @@ static zo_status plan_blocks(const zo_settings *s, size_t blocks, zo_memory_plan
     cr_assert(eq(
         int, zo_partition_build(model.params, model.param_count, s->reduce_bucket_size, 1, &layout),
         ZO_OK));
-    zo_status status = zo_plan_for_layout(s, &layout, 1, false, 0, plan);
+    zo_status status = zo_plan_for_layout(s, &layout, 1, false, 0, NULL, plan);
     zo_partition_free(&layout);
     bench_transformer_free(&model);
     return status;
@@ -127,10 +127,10 @@ Test(memory_plan, the_budget_is_checked_on_the_host_backend_and_the_smaller_limi
         int, zo_partition_build(model.params, model.param_count, s.reduce_bucket_size, 1, &layout),
         ZO_OK));
     zo_memory_plan plan;
-    cr_assert(eq(int, zo_plan_for_layout(&s, &layout, 1, true, 0, &plan), ZO_OK));
+    cr_assert(eq(int, zo_plan_for_layout(&s, &layout, 1, true, 0, NULL, &plan), ZO_OK));
     cr_expect(eq(int, plan.fits, 0), "the host backend enforces the budget");
     cr_expect(eq(u64, plan.device_limit_bytes, 1 << 20));
-    cr_assert(eq(int, zo_plan_for_layout(&s, &layout, 1, false, 1 << 19, &plan), ZO_OK));
+    cr_assert(eq(int, zo_plan_for_layout(&s, &layout, 1, false, 1 << 19, NULL, &plan), ZO_OK));
     cr_expect(eq(u64, plan.device_limit_bytes, 1 << 19), "min(free, budget)");
     cr_expect(strstr(plan.verdict, "the GPU has 512.00 KiB free") != NULL, "%s", plan.verdict);
     zo_partition_free(&layout);
