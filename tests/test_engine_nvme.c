@@ -258,43 +258,38 @@ Test(engine_nvme, tmpfs_trains_the_same)
     expect_same_trajectory(&c);
 }
 
-Test(engine_nvme, a_file_system_without_direct_io_gets_buffered_io_and_a_notice)
+/* With `fault` injected once at create, a state under `root` trains as "cpu" bit for
+ * bit, and the engine's notice says `notice`. */
+static void expect_fallback_with_notice(zo_fault fault, const char *root, const char *notice, const char *label)
 {
-    zo_fault_arm(ZO_FAULT_NVME_NO_DIRECT, 0, 1);
+    zo_fault_arm(fault, 0, 1);
     char dir[64];
-    make_dir("/dev/shm", dir);
+    make_dir(root, dir);
     zo_engine *cpu = new_engine(&fp16_case, NULL), *nvme = new_engine(&fp16_case, dir);
-    cr_expect(ne(ptr, strstr(zo_engine_notice(nvme), "does not take direct I/O (O_DIRECT)"), NULL),
-              "notice: %s", zo_engine_notice(nvme));
+    cr_expect(ne(ptr, strstr(zo_engine_notice(nvme), notice), NULL), "notice: %s", zo_engine_notice(nvme));
     cr_expect(eq(str, (char *)zo_engine_notice(cpu), ""));
     set_initial_master(cpu);
     set_initial_master(nvme);
     train(cpu, 1, 6);
     train(nvme, 1, 6);
-    expect_same_state(cpu, nvme, "buffered I/O");
+    expect_same_state(cpu, nvme, label);
     zo_engine_destroy(&cpu);
     zo_engine_destroy(&nvme);
     remove_dir(dir);
+}
+
+Test(engine_nvme, a_file_system_without_direct_io_gets_buffered_io_and_a_notice)
+{
+    expect_fallback_with_notice(ZO_FAULT_NVME_NO_DIRECT, "/dev/shm", "does not take direct I/O (O_DIRECT)",
+                                "buffered I/O");
 }
 
 /* Where the io_uring refuses the ring's buffers (RLIMIT_MEMLOCK), requests name them
  * as unregistered buffers: the same training, and a notice saying why. */
 Test(engine_nvme, buffers_the_io_uring_refuses_to_register_train_the_same_with_a_notice)
 {
-    zo_fault_arm(ZO_FAULT_NVME_REGISTER, 0, 1);
-    char dir[64];
-    make_dir("/tmp", dir);
-    zo_engine *cpu = new_engine(&fp16_case, NULL), *nvme = new_engine(&fp16_case, dir);
-    cr_expect(ne(ptr, strstr(zo_engine_notice(nvme), "could not be registered with the io_uring"), NULL),
-              "notice: %s", zo_engine_notice(nvme));
-    set_initial_master(cpu);
-    set_initial_master(nvme);
-    train(cpu, 1, 6);
-    train(nvme, 1, 6);
-    expect_same_state(cpu, nvme, "unregistered buffers");
-    zo_engine_destroy(&cpu);
-    zo_engine_destroy(&nvme);
-    remove_dir(dir);
+    expect_fallback_with_notice(ZO_FAULT_NVME_REGISTER, "/tmp", "could not be registered with the io_uring",
+                                "unregistered buffers");
 }
 
 /* 5 steps, save, 5 more, against an engine that loads the save and takes the same 5:
