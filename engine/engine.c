@@ -125,7 +125,7 @@ static zo_status zo_engine_allocate(zo_engine *e)
         e->exp_avg = zo_host_zeroed(e, moment_bytes);
         e->exp_avg_sq = zo_host_zeroed(e, moment_bytes);
     }
-    if (host_state && scaled_moments) {
+    if (scaled_moments) { /* in host memory with every strategy (8 bytes a block of 256) */
         e->exp_avg_scale = zo_host_zeroed(e, zo_q8_block_count(shard) * sizeof(float));
         e->exp_avg_sq_scale = zo_host_zeroed(e, zo_q8_block_count(shard) * sizeof(float));
     }
@@ -151,7 +151,7 @@ static zo_status zo_engine_allocate(zo_engine *e)
     e->copy_up_began = calloc(buckets, sizeof *e->copy_up_began);
     if (!e->jobs || !e->grads_written || !e->copy_down_began || !e->copy_up_began ||
         (host_state && (!e->master || !e->exp_avg || !e->exp_avg_sq)) ||
-        (host_state && scaled_moments && (!e->exp_avg_scale || !e->exp_avg_sq_scale)) ||
+        (scaled_moments && (!e->exp_avg_scale || !e->exp_avg_sq_scale)) ||
         (e->accumulation_steps > 1 && !e->accumulated) ||
         !e->param_ready || !e->bucket_pending || !e->bucket_stats || !e->bucket_landed || !e->bucket_generation || !e->h2d_done)
         return zo_fail(ZO_ERR_OUT_OF_MEMORY,

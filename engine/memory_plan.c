@@ -155,12 +155,14 @@ zo_status zo_plan_for_layout(const zo_settings *s, const zo_partition *layout,
     /* fp32 master weights plus both moments (8-bit ones with their block scales) */
     uint64_t optimizer_bytes = zo_add_saturated(zo_mul_saturated(shard, 4),
                                                 zo_moments_host_bytes(s->moments_dtype, shard));
-    /* "nvme": the state is in a file; host memory holds the ring that streams it (f32
-     * or bf16 moments: it refuses 8-bit ones) */
+    /* "nvme": the state is in a file; host memory holds the ring that streams it, and
+     * 8-bit moments' block scales */
     zo_nvme_sizes nvme = {0};
     if (s->nvme.enabled)
         nvme = zo_nvme_sizes_for(layout, zo_dtype_size(s->moments_dtype), s->nvme.buffer_count);
-    uint64_t host_optimizer_bytes = s->nvme.enabled ? nvme.ring_bytes : optimizer_bytes;
+    uint64_t host_optimizer_bytes =
+        s->nvme.enabled ? zo_add_saturated(nvme.ring_bytes, zo_moment_scales_host_bytes(s->moments_dtype, shard))
+                        : optimizer_bytes;
     *plan = (zo_memory_plan){
         .param_elems = elems,
         .device_bytes = zo_mul_saturated(2, flat_bytes),

@@ -31,19 +31,33 @@ static inline uint64_t zo_moments_host_bytes(zo_dtype moments_dtype, uint64_t el
     return 2 * (uint64_t)zo_moments_bytes(moments_dtype, (size_t)elems);
 }
 
-/* Points `b` at the host moments of the shard's elements from `shard_offset` on (a
- * block boundary with 8-bit moments: zo_layout_bucket_elems sees to it). */
+/* Host bytes of both moments' block scales alone (8-bit moments; else 0): what stays in
+ * host memory when the codes live elsewhere (the "nvme" strategy). */
+static inline uint64_t zo_moment_scales_host_bytes(zo_dtype moments_dtype, uint64_t elems)
+{
+    return zo_moments_host_bytes(moments_dtype, elems) - 2 * elems * zo_dtype_size(moments_dtype);
+}
+
+/* Points `b` at the block scales of the shard's elements from `shard_offset` on (a
+ * block boundary: zo_layout_bucket_elems sees to it), with 8-bit moments. The scales
+ * are in host memory with every strategy. */
+static inline void zo_moment_scales_point(const zo_engine *e, size_t shard_offset, zo_host_state_piece *b)
+{
+    if (e->settings.moments_dtype != ZO_DTYPE_Q8)
+        return;
+    b->first_index = shard_offset; /* one dither over the shard, however it is cut */
+    b->exp_avg_scale = e->exp_avg_scale + shard_offset / ZO_Q8_BLOCK_ELEMS;
+    b->exp_avg_sq_scale = e->exp_avg_sq_scale + shard_offset / ZO_Q8_BLOCK_ELEMS;
+}
+
+/* Points `b` at the host moments of the shard's elements from `shard_offset` on, and
+ * their scales with 8-bit moments. */
 static inline void zo_moments_point(const zo_engine *e, size_t shard_offset, zo_host_state_piece *b)
 {
-    zo_dtype dtype = e->settings.moments_dtype;
-    size_t code_bytes = zo_dtype_size(dtype);
+    size_t code_bytes = zo_dtype_size(e->settings.moments_dtype);
     b->exp_avg = (char *)e->exp_avg + shard_offset * code_bytes;
     b->exp_avg_sq = (char *)e->exp_avg_sq + shard_offset * code_bytes;
-    if (dtype == ZO_DTYPE_Q8) {
-        b->first_index = shard_offset; /* one dither over the shard, however it is cut */
-        b->exp_avg_scale = e->exp_avg_scale + shard_offset / ZO_Q8_BLOCK_ELEMS;
-        b->exp_avg_sq_scale = e->exp_avg_sq_scale + shard_offset / ZO_Q8_BLOCK_ELEMS;
-    }
+    zo_moment_scales_point(e, shard_offset, b);
 }
 
 #endif

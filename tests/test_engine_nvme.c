@@ -211,6 +211,23 @@ Test(engine_nvme, bf16_with_bf16_moments_trains_as_device_cpu_bit_for_bit)
     expect_same_trajectory(&c);
 }
 
+/* 8-bit moments: the codes in the file, the block scales in host memory */
+static const nvme_case eight_bit_case = {
+    "\"fp16\": {\"enabled\": true, \"initial_scale_power\": 12}", "8bit", 1, "", "", "/tmp", "", ""};
+
+Test(engine_nvme, eight_bit_moments_train_as_device_cpu_bit_for_bit)
+{
+    expect_same_trajectory(&eight_bit_case);
+}
+
+Test(engine_nvme, eight_bit_moments_with_stage3_and_accumulation_train_as_device_cpu_bit_for_bit)
+{
+    nvme_case c = eight_bit_case;
+    c.accumulation = 2;
+    c.zero = ", \"offload_param\": {\"device\": \"cpu\"}, \"stage3_param_persistence_threshold\": 100";
+    expect_same_trajectory(&c);
+}
+
 Test(engine_nvme, gradient_accumulation_trains_as_device_cpu_bit_for_bit)
 {
     nvme_case c = fp16_case;
@@ -294,13 +311,13 @@ Test(engine_nvme, buffers_the_io_uring_refuses_to_register_train_the_same_with_a
 
 /* 5 steps, save, 5 more, against an engine that loads the save and takes the same 5:
  * `first` saves, `second` loads (each "cpu" or "nvme"). */
-static void expect_bit_exact_resume(bool first_nvme, bool second_nvme)
+static void expect_case_resumes_bit_exactly(const nvme_case *c, bool first_nvme, bool second_nvme)
 {
     char dir[64], ckpt[80];
     make_dir("/tmp", dir);
     snprintf(ckpt, sizeof ckpt, "%s/ckpt", dir);
-    zo_engine *straight = new_engine(&fp16_case, first_nvme ? dir : NULL);
-    zo_engine *resumed = new_engine(&fp16_case, second_nvme ? dir : NULL);
+    zo_engine *straight = new_engine(c, first_nvme ? dir : NULL);
+    zo_engine *resumed = new_engine(c, second_nvme ? dir : NULL);
     set_initial_master(straight);
     train(straight, 1, 6); /* the overflow included: the loss scaler's state goes too */
     cr_assert(eq(int, zo_engine_save(straight, ckpt), ZO_OK), "%s", zo_last_error());
@@ -311,6 +328,11 @@ static void expect_bit_exact_resume(bool first_nvme, bool second_nvme)
     zo_engine_destroy(&straight);
     zo_engine_destroy(&resumed);
     remove_dir(dir);
+}
+
+static void expect_bit_exact_resume(bool first_nvme, bool second_nvme)
+{
+    expect_case_resumes_bit_exactly(&fp16_case, first_nvme, second_nvme);
 }
 
 Test(engine_nvme, a_checkpoint_of_nvme_state_resumes_bit_for_bit)
@@ -326,6 +348,13 @@ Test(engine_nvme, a_run_moves_from_cpu_to_nvme_by_checkpoint)
 Test(engine_nvme, a_run_moves_from_nvme_to_cpu_by_checkpoint)
 {
     expect_bit_exact_resume(true, false);
+}
+
+Test(engine_nvme, eight_bit_moments_resume_bit_for_bit_on_nvme_and_across_cpu)
+{
+    expect_case_resumes_bit_exactly(&eight_bit_case, true, true);
+    expect_case_resumes_bit_exactly(&eight_bit_case, false, true);
+    expect_case_resumes_bit_exactly(&eight_bit_case, true, false);
 }
 
 /* The runs a failure test starts from: a "cpu" engine trained through step 10 (what
@@ -506,23 +535,20 @@ Test(engine_nvme, a_missing_directory_is_refused_by_name)
               zo_last_error());
 }
 
-Test(engine_nvme, eight_bit_moments_are_refused_by_name)
+/* 8-bit moments: the ring holds records of master and codes; the block scales stay in
+ * host memory and the plan counts them. */
+Test(engine_nvme, eight_bit_moments_keep_their_scales_in_host_memory)
 {
-    char json[2048], dir[64];
+    char dir[64];
     make_dir("/tmp", dir);
-    snprintf(json, sizeof json,
-             "{\"zero_optimization\": {\"stage\": 2, \"reduce_bucket_size\": 512, \"offload_optimizer\": "
-             "{\"device\": \"nvme\", \"nvme_path\": \"%s\"}}, \"zo\": {\"device\": \"host\", \"moments_dtype\": "
-             "\"8bit\"}}",
-             dir);
-    zo_config *config = NULL;
-    cr_assert(eq(int, zo_config_from_string(json, &config), ZO_OK), "%s", zo_last_error());
-    zo_param_desc one[] = {{"w", 1000}};
-    zo_engine *e = NULL;
-    cr_expect(eq(int, zo_engine_create(config, one, 1, &e), ZO_ERR_NOT_SUPPORTED));
-    cr_expect(eq(ptr, e, NULL));
-    cr_expect(ne(ptr, strstr(zo_last_error(), "moments_dtype"), NULL), "%s", zo_last_error());
-    cr_expect(ne(ptr, strstr(zo_last_error(), "nvme"), NULL), "%s", zo_last_error());
-    zo_config_destroy(&config);
+    zo_engine *nvme = new_engine(&eight_bit_case, dir);
+    zo_memory_plan plan;
+    cr_assert(eq(int, zo_engine_memory(nvme, &plan), ZO_OK));
+    /* a bucket of 512: one page of master, one of each moment's codes */
+    uint64_t scales = 2 * zo_q8_block_count((size_t)plan.param_elems) * sizeof(float);
+    cr_expect(eq(u64, plan.host_bytes, 4 * 3 * 4096 + scales), "buffer_count 4 x a record, + %llu bytes of scales",
+              (unsigned long long)scales);
+    cr_expect(eq(u64, plan.nvme_bytes, zo_engine_bucket_count(nvme) * 3 * 4096), "a record of 3 pages a bucket");
+    zo_engine_destroy(&nvme);
     remove_dir(dir);
 }

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "error.h"
+#include "moments_state.h"
 #include "nvme/files.h"
 #include "nvme/ring.h"
 #include "optimizer_state.h"
@@ -80,15 +81,18 @@ static zo_status zo_nvme_start_reads(zo_engine *e, size_t bucket)
     return status;
 }
 
-/* The state of bucket b's piece in its slot. */
-static zo_host_state_piece zo_nvme_piece(const zo_nvme_state *u, size_t bucket)
+/* The state of bucket b's piece: master and moments (8-bit codes) in its slot, the
+ * 8-bit moments' block scales in host memory. */
+static zo_host_state_piece zo_nvme_piece(const zo_engine *e, size_t bucket)
 {
+    const zo_nvme_state *u = e->nvme_state;
     unsigned char *slot = zo_nvme_ring_slot(&u->ring, zo_slot_of(u, bucket));
     const zo_nvme_record *r = &u->records[bucket];
-    /* f32 or bf16 moments: 8-bit ones (with block scales) are refused at create */
-    return (zo_host_state_piece){.master = (float *)(slot + r->offset[0]),
+    zo_host_state_piece piece = {.master = (float *)(slot + r->offset[0]),
                                  .exp_avg = slot + r->offset[1],
                                  .exp_avg_sq = slot + r->offset[2]};
+    zo_moment_scales_point(e, zo_shard_offset(&e->layout, bucket), &piece);
+    return piece;
 }
 
 static zo_status zo_nvme_update_bucket(zo_engine *e, size_t bucket)
@@ -102,7 +106,7 @@ static zo_status zo_nvme_update_bucket(zo_engine *e, size_t bucket)
         io = zo_nvme_ring_wait_slot(&u->ring, zo_slot_of(u, bucket));
     if (io != ZO_OK && !u->broken)
         io = zo_nvme_break(e, io);
-    zo_host_state_piece piece = zo_nvme_piece(u, bucket);
+    zo_host_state_piece piece = zo_nvme_piece(e, bucket);
     /* a failed read still gathers and publishes the bucket: other ranks and forwards wait */
     zo_status status = zo_host_update_piece(e, bucket, &piece, io, &updated);
     if (updated) {
@@ -228,12 +232,6 @@ const zo_optimizer_state_ops zo_optimizer_state_nvme = {
 zo_status zo_nvme_state_start(zo_engine *e)
 {
     const zo_settings *s = &e->settings;
-    if (s->moments_dtype != ZO_DTYPE_F32 && s->moments_dtype != ZO_DTYPE_BF16)
-        return zo_fail(ZO_ERR_NOT_SUPPORTED,
-                       "zero_optimization.offload_optimizer.device \"nvme\" with zo.moments_dtype "
-                       "\"%s\" is not "
-                       "implemented: the NVMe state takes \"f32\" or \"bf16\" moments",
-                       zo_dtype_name(s->moments_dtype));
     zo_nvme_state *u = calloc(1, sizeof *u);
     if (!u)
         return zo_fail(ZO_ERR_OUT_OF_MEMORY, "zo_engine_create: out of memory");
@@ -241,6 +239,7 @@ zo_status zo_nvme_state_start(zo_engine *e)
     /* from here on the strategy's destroy frees what was made, even after a failure */
     e->nvme_state = u;
     e->optimizer_state = &zo_optimizer_state_nvme;
+    /* 8-bit moments: a byte a code in the file, the block scales in host memory */
     size_t buckets = e->layout.bucket_count, moment_bytes = zo_dtype_size(s->moments_dtype);
     u->records = calloc(buckets, sizeof *u->records);
     u->record_offset = calloc(buckets, sizeof *u->record_offset);
