@@ -26,6 +26,7 @@ typedef struct bench_nvme_options {
     int repeats, buffer_count, queue_depth;
     size_t block_size;
     const char *dir;
+    const char *moments; /* zo.moments_dtype */
 } bench_nvme_options;
 
 #define FIELD(name) offsetof(bench_nvme_options, name)
@@ -45,6 +46,8 @@ static const bench_option bench_nvme_options_table[] = {
      .help = "aio.queue_depth (default 8)"},
     {"--repeats", BENCH_OPTION_INT, FIELD(repeats), 1, BENCH_NVME_MAX_REPEATS, .value_name = "R",
      .help = "raw passes and steps timed; medians reported (default 5)"},
+    {"--moments", BENCH_OPTION_STRING, FIELD(moments), .value_name = "DTYPE",
+     .help = "zo.moments_dtype of both engines: f32, bf16 or 8bit (default f32)"},
     {0},
 };
 
@@ -58,8 +61,9 @@ const bench_command bench_nvme_cli = {
     .options = bench_nvme_options_table,
     .notes =
         "  GB/s count the state's file bytes read plus written per pass (each bucket's record:\n"
-        "  master, exp_avg, exp_avg_sq, page-aligned); the host-RAM step is shown with the\n"
-        "  same bytes for comparison. ratio: the step's rate over the raw pass's.\n",
+        "  master, exp_avg, exp_avg_sq, page-aligned: 12 bytes a parameter with f32 moments,\n"
+        "  8 with bf16, 6 with 8bit); the host-RAM step is shown with the same bytes for\n"
+        "  comparison. ratio: the step's rate over the raw pass's.\n",
 };
 
 static int bench_parse_nvme_options(int argc, char **argv, int first, bench_nvme_options *o)
@@ -71,9 +75,12 @@ static int bench_parse_nvme_options(int argc, char **argv, int first, bench_nvme
                               .buffer_count = 4,
                               .queue_depth = 8,
                               .block_size = 1 << 20,
-                              .dir = "/tmp"};
+                              .dir = "/tmp",
+                              .moments = "f32"};
     if (bench_parse_options(&bench_nvme_cli, argc, argv, first, o) < 0)
         return -1;
+    if (strcmp(o->moments, "f32") != 0 && strcmp(o->moments, "bf16") != 0 && strcmp(o->moments, "8bit") != 0)
+        return bench_fail("nvme: --moments %s is not one of f32, bf16, 8bit", o->moments);
     if (o->block_size % 4096 != 0)
         return bench_fail("nvme: --block-size %zu is not a multiple of 4096", o->block_size);
     return o->params < o->layers ? bench_fail("nvme: --params must be at least %zu", o->layers) : 0;
@@ -96,8 +103,9 @@ static int bench_nvme_engine(const bench_nvme_options *o, const bench_model *mod
         " \"optimizer\": {\"type\": \"AdamW\", \"params\": {\"lr\": 1e-4, \"weight_decay\": 0.01}},"
         " \"zero_optimization\": {\"stage\": 2, \"reduce_bucket_size\": %zu, "
         "\"offload_optimizer\": {%s}},"
-        " \"aio\": {\"block_size\": %zu, \"queue_depth\": %d}, \"zo\": {\"device\": \"host\"}}",
-        o->bucket, offload, o->block_size, o->queue_depth);
+        " \"aio\": {\"block_size\": %zu, \"queue_depth\": %d},"
+        " \"zo\": {\"device\": \"host\", \"moments_dtype\": \"%s\"}}",
+        o->bucket, offload, o->block_size, o->queue_depth, o->moments);
     zo_config *config = NULL;
     zo_status status = zo_config_from_string(json, &config);
     if (status == ZO_OK)
@@ -188,12 +196,12 @@ int bench_nvme_command(int argc, char **argv, int first)
         bench_nvme_update_seconds(nvme, &model, o.repeats, &nvme_s) < 0)
         goto done;
     char file[32], ring[32];
-    printf("optimizer state on NVMe: %zu parameters, buckets of %zu, %s in %s, ring %s "
-           "(buffer_count %d),\n"
-           "aio block_size %zu, queue_depth %d; median of %d\n",
+    printf("optimizer state on NVMe: %zu parameters, buckets of %zu, %s in %s, host %s "
+           "(the ring: buffer_count %d; 8bit: + block scales),\n"
+           "aio block_size %zu, queue_depth %d, moments %s; median of %d\n",
            o.params, o.bucket, zo_format_byte_size(plan.nvme_bytes, file, sizeof file), o.dir,
            zo_format_byte_size(plan.host_bytes, ring, sizeof ring), o.buffer_count, o.block_size,
-           o.queue_depth, o.repeats);
+           o.queue_depth, o.moments, o.repeats);
     if (zo_engine_notice(nvme)[0])
         printf("notice: %s\n", zo_engine_notice(nvme));
     zo_engine_destroy(&nvme); /* its file and ring go before the host-RAM engine's state */

@@ -3,7 +3,9 @@
  * directory (<DIR>/nvme-rank<r>); an "nvme" engine trains the same steps as a "cpu"
  * one (fp16, clipping, an overflow) and ends with the same master and device weights,
  * bit for bit; then it saves at step 6, a fresh "nvme" engine loads that and takes
- * steps 7-10 to the same bits as the one that went straight on. A plain program:
+ * steps 7-10 to the same bits as the one that went straight on. An optional second
+ * argument is zo.moments_dtype (default f32; 8bit: the codes in the files, each rank's
+ * block scales in its host memory). A plain program:
  * Criterion forks, MPI does not allow it. The engines are used one after another, each
  * synchronized before the other runs. */
 #include <math.h>
@@ -25,6 +27,8 @@ enum { PARAMS = 3, MODEL_ELEMS = 1000 + 37 + 2500, OVERFLOW_STEP = 5 };
 
 static size_t offset_of(size_t param) { return param == 0 ? 0 : param == 1 ? 1000 : 1037; }
 
+static const char *moments_dtype = "f32";
+
 /* `dir` NULL: device "cpu"; else "nvme" with its state under `dir`. */
 static zo_engine *create_engine(const char *dir)
 {
@@ -39,8 +43,8 @@ static zo_engine *create_engine(const char *dir)
         " \"optimizer\": {\"type\": \"AdamW\", \"params\": {\"lr\": 0.01, \"weight_decay\": 0.01}},"
         " \"zero_optimization\": {\"stage\": 2, \"reduce_bucket_size\": 512, "
         "\"offload_optimizer\": {%s}},"
-        " \"zo\": {\"device\": \"host\", \"comm\": \"mpi\"}}",
-        offload);
+        " \"zo\": {\"device\": \"host\", \"comm\": \"mpi\", \"moments_dtype\": \"%s\"}}",
+        offload, moments_dtype);
     zo_config *config = NULL;
     check_ok(zo_config_from_string(json, &config), "config");
     zo_engine *engine = NULL;
@@ -101,15 +105,17 @@ static void expect_same(zo_engine *a, zo_engine *b, const char *what)
 
 int main(int argc, char **argv)
 {
-    if (argc != 2) {
-        fprintf(stderr, "usage: engine_nvme_mpi_check DIR (under mpirun)\n");
+    if (argc != 2 && argc != 3) {
+        fprintf(stderr, "usage: engine_nvme_mpi_check DIR [f32|bf16|8bit] (under mpirun)\n");
         return 2;
     }
+    if (argc == 3)
+        moments_dtype = argv[2];
     zo_engine *cpu = create_engine(NULL); /* zo starts MPI; it stays up while an engine lives */
     MPI_Comm_rank(MPI_COMM_WORLD, &my_rank);
     char dir[1024], ckpt[1100];
-    snprintf(dir, sizeof dir, "%s/nvme-rank%d", argv[1], my_rank);
-    snprintf(ckpt, sizeof ckpt, "%s/nvme-ckpt", argv[1]);
+    snprintf(dir, sizeof dir, "%s/nvme-%s-rank%d", argv[1], moments_dtype, my_rank);
+    snprintf(ckpt, sizeof ckpt, "%s/nvme-%s-ckpt", argv[1], moments_dtype);
     mkdir(dir, 0700); /* a directory per rank; may be left from an earlier run */
 
     set_initial(cpu);
@@ -137,6 +143,7 @@ int main(int argc, char **argv)
     zo_engine_destroy(&nvme);
     zo_engine_destroy(&cpu);
     if (my_rank == 0)
-        printf("%s: nvme trains as cpu and resumes bit for bit on every rank\n", check_name);
+        printf("%s: nvme trains as cpu and resumes bit for bit on every rank (%s moments)\n", check_name,
+               moments_dtype);
     return 0;
 }
