@@ -234,17 +234,19 @@ zo_status zo_plan_for_layout(const zo_settings *s, const zo_partition *layout,
     if (plan->host_available_bytes && host_total > plan->host_available_bytes) {
         uint64_t q8_moments = zo_moments_host_bytes(ZO_DTYPE_Q8, shard);
         uint64_t moments = zo_moments_host_bytes(s->moments_dtype, shard);
-        uint64_t saving = moments > q8_moments ? moments - q8_moments : 0;
+        /* the moments in host memory (not with "nvme": there the ring is) */
+        uint64_t saving = moments > q8_moments && !s->nvme.enabled ? moments - q8_moments : 0;
         char optimizer[32], staging[32], saved[32], suggestion[96] = "";
         if (saving > 0)
             snprintf(suggestion, sizeof suggestion, "zo.moments_dtype \"8bit\" would save %s, ",
                      zo_format_byte_size(saving, saved, sizeof saved));
         snprintf(plan->verdict, sizeof plan->verdict,
-                 "host memory needed %s (master weights, moments and any fp32 gradient sum "
+                 "host memory needed %s (%s and any fp32 gradient sum "
                  "%s, staging %s%s) but "
                  "only %s is available; %smore "
                  "ranks with zero_optimization.stage >= 1 divide the optimizer state",
                  zo_format_byte_size(host_total, needed, sizeof needed),
+                 s->nvme.enabled ? "the NVMe state's ring, block scales" : "master weights, moments",
                  zo_format_byte_size(plan->host_bytes, optimizer, sizeof optimizer),
                  zo_format_byte_size(plan->pinned_bytes, staging, sizeof staging),
                  plan->device_is_host ? ", host-backend device buffers" : "",
