@@ -82,10 +82,10 @@ static void zo_ring_prepare(const zo_nvme_ring *ring, struct io_uring_sqe *sqe, 
 /* Moves queued requests into the io_uring while requests are free (one, with
  * single_submit: each is submitted alone); whether any went. Under the lock; the
  * caller submits them. Without overlap_events a new batch starts only once the last
- * one has completed. */
-static bool zo_ring_fill(zo_nvme_ring *ring)
+ * one has completed (`within_batch`: this call continues the batch being submitted). */
+static bool zo_ring_fill(zo_nvme_ring *ring, bool within_batch)
 {
-    if (!ring->overlap_events && ring->in_flight > 0)
+    if (!within_batch && !ring->overlap_events && ring->in_flight > 0)
         return false;
     bool any = false;
     while (ring->pending_count > 0 && ring->free_count > 0) {
@@ -187,12 +187,12 @@ static void *zo_ring_thread(void *arg)
         /* Submitted without the lock (the io_uring is this thread's alone): the kernel
          * may do the I/O's setup in the call, and the workers queue and wait meanwhile.
          * A failed submit leaves its entries queued: the wait below submits them again. */
-        bool submit_more = true;
-        while (submit_more && zo_ring_fill(ring)) {
+        for (bool within_batch = false; zo_ring_fill(ring, within_batch); within_batch = true) {
             pthread_mutex_unlock(&ring->lock);
             io_uring_submit(&ring->uring);
             pthread_mutex_lock(&ring->lock);
-            submit_more = ring->single_submit; /* one request a submit: the next one */
+            if (!ring->single_submit) /* the whole batch went at once */
+                break;
         }
         if (ring->in_flight == 0) {
             if (ring->stopping && ring->pending_count == 0)
