@@ -32,8 +32,9 @@ uint64_t zo_host_available_bytes(void)
 }
 
 /* Stage 3's device bytes: the persistent parameters' weights and gradients and the two
- * pools of slots; nothing else grows with the model. *persistent_weight_bytes: the
- * persistent parameters' weights alone (their host copy over several ranks). */
+ * pools of slots; nothing else grows with the model. *persistent_weight_bytes (when
+ * not NULL): the persistent parameters' weights alone (their host copy over several
+ * ranks). */
 static zo_status zo_plan_stage3_device(const zo_settings *s, const zo_partition *layout,
                                        uint64_t dtype_bytes, zo_memory_plan *plan,
                                        uint64_t *persistent_weight_bytes)
@@ -42,8 +43,10 @@ static zo_status zo_plan_stage3_device(const zo_settings *s, const zo_partition 
     zo_status status = zo_stage3_sizes_for(s, layout, NULL, &sizes);
     if (status != ZO_OK)
         return status;
-    *persistent_weight_bytes = zo_mul_saturated(sizes.persistent_elems, dtype_bytes);
-    plan->stage3_persistent_bytes = zo_mul_saturated(2, *persistent_weight_bytes); /* + gradients */
+    uint64_t weights = zo_mul_saturated(sizes.persistent_elems, dtype_bytes);
+    if (persistent_weight_bytes)
+        *persistent_weight_bytes = weights;
+    plan->stage3_persistent_bytes = zo_mul_saturated(2, weights); /* + gradients */
     plan->stage3_pool_bytes = zo_mul_saturated(sizes.pool_elems, dtype_bytes);
     plan->stage3_grad_pool_bytes = zo_mul_saturated(sizes.grad_pool_elems, dtype_bytes);
     plan->device_bytes =
@@ -74,8 +77,7 @@ static void zo_plan_stage3_hint(const zo_settings *s, const zo_partition *layout
     zo_settings stage3 = *s;
     stage3.stage = 3;
     zo_memory_plan sized = {0};
-    uint64_t persistent_weight_bytes = 0;
-    if (zo_plan_stage3_device(&stage3, layout, dtype_bytes, &sized, &persistent_weight_bytes) != ZO_OK ||
+    if (zo_plan_stage3_device(&stage3, layout, dtype_bytes, &sized, NULL) != ZO_OK ||
         sized.device_bytes > limit)
         return;
     char needed[32];
