@@ -1,11 +1,9 @@
 /* zo_device_open: the one place that knows which backends exist and picks one for
  * zo.device, so the engine includes no backend's header. */
-#include <stdio.h>
-#include <string.h>
-
 #include "device.h"
 #include "device/cuda/backend.h"
 #include "error.h"
+#include "notice.h"
 
 zo_status zo_device_open(zo_device_kind kind, int ordinal, zo_device *out, char *notice,
                          size_t notice_bytes)
@@ -21,11 +19,7 @@ zo_status zo_device_open(zo_device_kind kind, int ordinal, zo_device *out, char 
     if (status == ZO_OK || kind == ZO_DEVICE_CUDA)
         return status;
     /* "auto": the host backend, saying why (after what the notice says already) */
-    if (notice && notice_bytes > 0) {
-        size_t used = strnlen(notice, notice_bytes - 1);
-        snprintf(notice + used, notice_bytes - used, "%szo.device \"auto\": %s; using the host backend",
-                 used ? "; " : "", zo_last_error());
-    }
+    zo_notice_append(notice, notice_bytes, "zo.device \"auto\": %s; using the host backend", zo_last_error());
     return zo_device_host_create(out);
 }
 

@@ -16,6 +16,7 @@
 #include "config/byte_size.h"
 #include "error.h"
 #include "fault_injection.h"
+#include "notice.h"
 
 static uint64_t zo_round_up_aligned(uint64_t bytes)
 {
@@ -120,14 +121,11 @@ zo_status zo_nvme_file_create(zo_nvme_file *file, const char *directory, size_t 
     if (error)
         return zo_fail(ZO_ERR_IO, "NVMe optimizer state: cannot open %s again: %s (errno %d)",
                        file->path, strerror(error), error);
-    if (!file->direct && notice) {
-        size_t used = strlen(notice);
-        snprintf(notice + used, notice_bytes - used,
-                 "%soffload_optimizer.nvme_path %s: the file system does not take direct I/O "
-                 "(O_DIRECT); "
-                 "the optimizer state goes through the page cache (buffered I/O)",
-                 used ? "; " : "", directory);
-    }
+    if (!file->direct)
+        zo_notice_append(notice, notice_bytes,
+                         "offload_optimizer.nvme_path %s: the file system does not take direct I/O (O_DIRECT); "
+                         "the optimizer state goes through the page cache (buffered I/O)",
+                         directory);
     error = zo_fault_hit(ZO_FAULT_NVME_NO_SPACE) ? ENOSPC
                                                  : posix_fallocate(file->ring_fd, 0, (off_t)bytes);
     if (error)

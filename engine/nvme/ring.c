@@ -4,7 +4,6 @@
 #include "ring.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +12,7 @@
 
 #include "error.h"
 #include "fault_injection.h"
+#include "notice.h"
 
 struct zo_nvme_request {
     unsigned slot;
@@ -220,22 +220,6 @@ static void *zo_ring_thread(void *arg)
     return NULL;
 }
 
-/* Appends a sentence to the engine's notice (of notice_bytes; NULL: none wanted). */
-static void zo_ring_notice(char *notice, size_t notice_bytes, const char *format, ...)
-    __attribute__((format(printf, 3, 4)));
-static void zo_ring_notice(char *notice, size_t notice_bytes, const char *format, ...)
-{
-    if (!notice)
-        return;
-    size_t used = strlen(notice);
-    if (used > 0 && used + 2 < notice_bytes)
-        used += (size_t)snprintf(notice + used, notice_bytes - used, "; ");
-    va_list args;
-    va_start(args, format);
-    vsnprintf(notice + used, notice_bytes - used, format, args);
-    va_end(args);
-}
-
 /* Registers the slots (one buffer each, index = slot) and the file with the io_uring:
  * the kernel then pins the slots' pages and takes the file once, here, instead of at
  * every request. The pinned pages count against RLIMIT_MEMLOCK, and a buffer cannot
@@ -254,7 +238,7 @@ static void zo_ring_register(zo_nvme_ring *ring, char *notice, size_t notice_byt
     free(slots);
     ring->fixed_buffers = error == 0;
     if (!ring->fixed_buffers)
-        zo_ring_notice(notice, notice_bytes,
+        zo_notice_append(notice, notice_bytes,
                        "NVMe optimizer state: the ring's %u buffers of %zu bytes could not be registered "
                        "with the io_uring (io_uring_register_buffers: %s; raise RLIMIT_MEMLOCK, ulimit -l; "
                        "a buffer, one bucket's record, must stay under 1 GiB: reduce_bucket_size): the "
@@ -288,7 +272,7 @@ zo_status zo_nvme_ring_create(zo_nvme_ring *ring, const zo_nvme_file *file, unsi
     memset(ring->memory, 0, bytes);
     ring->locked = mlock(ring->memory, bytes) == 0;
     if (!ring->locked)
-        zo_ring_notice(notice, notice_bytes,
+        zo_notice_append(notice, notice_bytes,
                        "NVMe optimizer state: the ring's %zu bytes could not be page-locked (mlock: %s; "
                        "raise RLIMIT_MEMLOCK, ulimit -l): they stay pageable",
                        bytes, strerror(errno));
