@@ -343,12 +343,16 @@ static zo_adam_range_fn zo_variant(zo_adam_range_fn const table[ZO_GRAD_KINDS][Z
 /* Weights out of at least this many bytes are written past the caches (kernels.h):
  * more than any core's L2 and half a typical L3, so they would be evicted before the
  * device or an allgather reads them; a normal store would first read every line in,
- * 2 of the 8-bit step's 18 bytes per parameter (docs/cpu_adam.md#streaming-stores). */
+ * 2 of the 8-bit step's 18 bytes per parameter (docs/cpu_adam.md#streaming-stores).
+ * Only an output aligned to 64 bytes is (kernels.h: then every vector is aligned). */
 #define ZO_STREAM_OUT_MIN_BYTES ((size_t)16 << 20)
+enum { ZO_STREAM_OUT_ALIGNMENT = 64 };
+_Static_assert(ZO_BLOCK_ELEMS % 16 == 0, "ranges start at whole vectors of the widest path");
 
 static zo_adam_kernel_args zo_args_for(const zo_adam_buffers *b, zo_adam_coeffs coeffs)
 {
-    bool stream = b->weights_out && b->n * zo_dtype_size(b->weights_out_dtype) >= ZO_STREAM_OUT_MIN_BYTES;
+    bool stream = b->weights_out && (uintptr_t)b->weights_out % ZO_STREAM_OUT_ALIGNMENT == 0 &&
+                  b->n * zo_dtype_size(b->weights_out_dtype) >= ZO_STREAM_OUT_MIN_BYTES;
     return (zo_adam_kernel_args){.coeffs = coeffs,
                                  .master = b->master,
                                  .exp_avg = b->exp_avg,

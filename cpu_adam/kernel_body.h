@@ -19,7 +19,9 @@
  *   zo_v_store(base, kind, i, count, x)    the first `count` lanes of x to base[i],
  *                                          rounded to nearest even
  *   zo_v_stream(base, kind, i, count, x)   the same store, past the caches where the
- *                                          path can (the caller fences: kernels.h)
+ *                                          path can; a whole vector must be aligned
+ *                                          to its size, and the caller fences
+ *                                          (kernels.h: stream_weights_out)
  *   zo_ivec                                the same lanes as 32-bit integers (8-bit
  *                                          moments' codes): zo_i_set1(u),
  *                                          zo_i_add/sub/and/or(a, b) (wrapping),

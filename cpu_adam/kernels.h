@@ -43,11 +43,12 @@ typedef struct zo_adam_kernel_args {
     uint64_t first_index;                    /* 8-bit moments: element 0's, for the dither */
     /* weights_out is written past the caches (zo_v_stream): adam.c's choice for
      * outputs too big to still be in cache when the device or an allgather reads
-     * them; a normal store would also read each line in before writing it */
+     * them (a normal store would also read each line in before writing it), made only
+     * for an output aligned to 64 bytes: ranges start at multiples of 64 elements, so
+     * every whole vector a kernel stores there is aligned to its size, as the
+     * non-temporal stores require */
     bool stream_weights_out;
 } zo_adam_kernel_args;
-
-static inline bool zo_is_aligned(const void *p, size_t alignment) { return ((uintptr_t)p & (alignment - 1)) == 0; }
 
 /* Orders a thread's stores past the caches before what it does next (the team's join):
  * such stores are weakly ordered on x86. The other paths have none. */

@@ -164,16 +164,16 @@ static inline void zo_v_store(void *base, int kind, size_t i, size_t count, zo_v
     }
 }
 
-/* zo_v_store past the caches (non-temporal): a whole vector at an address aligned to
- * its size; anything else is stored as usual. */
+/* zo_v_store past the caches (non-temporal) for a whole vector, which is aligned to its
+ * size (kernels.h: stream_weights_out); a range's tail is stored as usual. */
 static inline void zo_v_stream(void *base, int kind, size_t i, size_t count, zo_vec x)
 {
-    if (count == ZO_LANES && kind == ZO_DTYPE_F32 && zo_is_aligned((float *)base + i, 32))
-        _mm256_stream_ps((float *)base + i, x);
-    else if (count == ZO_LANES && kind != ZO_DTYPE_F32 && zo_is_aligned((uint16_t *)base + i, 16))
-        _mm_stream_si128((__m128i *)((uint16_t *)base + i), zo_narrow_to_16_bits(kind, x));
-    else
+    if (count < ZO_LANES)
         zo_v_store(base, kind, i, count, x);
+    else if (kind == ZO_DTYPE_F32)
+        _mm256_stream_ps((float *)base + i, x);
+    else
+        _mm_stream_si128((__m128i *)((uint16_t *)base + i), zo_narrow_to_16_bits(kind, x));
 }
 
 /* Squares of eight floats, widened to double, added into two four-lane accumulators. */

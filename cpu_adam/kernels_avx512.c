@@ -132,19 +132,19 @@ static inline void zo_v_store(void *base, int kind, size_t i, size_t count, zo_v
     }
 }
 
-/* zo_v_store past the caches (non-temporal): a whole vector at an address aligned to
- * its size; anything else is stored as usual. */
+/* zo_v_store past the caches (non-temporal) for a whole vector, which is aligned to its
+ * size (kernels.h: stream_weights_out); a range's tail is stored as usual. */
 static inline void zo_v_stream(void *base, int kind, size_t i, size_t count, zo_vec x)
 {
-    if (count == ZO_LANES && kind == ZO_DTYPE_F32 && zo_is_aligned((float *)base + i, 64))
+    if (count < ZO_LANES)
+        zo_v_store(base, kind, i, count, x);
+    else if (kind == ZO_DTYPE_F32)
         _mm512_stream_ps((float *)base + i, x);
-    else if (count == ZO_LANES && kind == ZO_DTYPE_F16 && zo_is_aligned((uint16_t *)base + i, 32))
+    else if (kind == ZO_DTYPE_F16)
         _mm256_stream_si256((__m256i *)((uint16_t *)base + i),
                             _mm512_cvtps_ph(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
-    else if (count == ZO_LANES && kind == ZO_DTYPE_BF16 && zo_is_aligned((uint16_t *)base + i, 32))
-        _mm256_stream_si256((__m256i *)((uint16_t *)base + i), zo_round_to_bf16(x));
     else
-        zo_v_store(base, kind, i, count, x);
+        _mm256_stream_si256((__m256i *)((uint16_t *)base + i), zo_round_to_bf16(x));
 }
 
 static inline double zo_sum_squares(const void *data, int kind, size_t begin, size_t end)
