@@ -370,23 +370,42 @@ ZO_ALWAYS_INLINE void zo_traffic_block(const zo_adam_kernel_args *args, size_t i
         zo_store_weights_out(args->weights_out, args->stream_weights_out, out_kind, i, count, weight);
 }
 
+/* One vector of the 8-bit traffic kernel at i: master and weights out as the step
+ * writes them, the codes plus one (clamped by their stores) returned. */
+ZO_ALWAYS_INLINE void zo_traffic_q8_vector(const zo_adam_kernel_args *args, size_t i, size_t lanes, int grad_kind,
+                                           int out_kind, zo_vec m_scale, zo_ivec *m, zo_ivec *v)
+{
+    zo_ivec one = zo_i_set1(1);
+    zo_vec g = zo_v_load(args->grad, grad_kind, i, lanes);
+    zo_vec weight = zo_v_add(zo_v_add(zo_v_load(args->master, ZO_DTYPE_F32, i, lanes), g), m_scale);
+    *m = zo_i_add(zo_i_load_codes(args->exp_avg, ZO_DTYPE_I8, i, lanes), one);
+    *v = zo_i_add(zo_i_load_codes(args->exp_avg_sq, ZO_DTYPE_U8, i, lanes), one);
+    zo_v_store(args->master, ZO_DTYPE_F32, i, lanes, weight);
+    if (out_kind != ZO_KIND_NONE)
+        zo_store_weights_out(args->weights_out, args->stream_weights_out, out_kind, i, lanes, weight);
+}
+
 /* The same for 8-bit moments: each block's two scales and its codes read and written
- * once, the codes kept in range by a clamp. */
+ * once, the codes stored four vectors at a time as the step stores them (a limit the
+ * step could beat by storing more cleverly would not be one). */
 ZO_ALWAYS_INLINE void zo_traffic_q8_block(const zo_adam_kernel_args *args, size_t begin, size_t count,
                                           int grad_kind, int out_kind)
 {
     size_t block = begin / ZO_Q8_BLOCK_ELEMS;
     zo_vec m_scale = zo_v_set1(args->exp_avg_scale[block]);
-    zo_ivec one = zo_i_set1(1);
-    for (size_t k = 0; k < count; k += ZO_LANES) {
+    size_t k = 0;
+    for (; k + 4 * ZO_LANES <= count; k += 4 * ZO_LANES) {
+        zo_ivec m[4], v[4];
+        for (int u = 0; u < 4; u++)
+            zo_traffic_q8_vector(args, begin + k + u * ZO_LANES, ZO_LANES, grad_kind, out_kind, m_scale, &m[u],
+                                 &v[u]);
+        zo_i_store_codes4(args->exp_avg, ZO_DTYPE_I8, begin + k, m);
+        zo_i_store_codes4(args->exp_avg_sq, ZO_DTYPE_U8, begin + k, v);
+    }
+    for (; k < count; k += ZO_LANES) { /* a short block's last vectors */
         size_t lanes = count - k < ZO_LANES ? count - k : ZO_LANES, i = begin + k;
-        zo_vec g = zo_v_load(args->grad, grad_kind, i, lanes);
-        zo_vec weight = zo_v_add(zo_v_add(zo_v_load(args->master, ZO_DTYPE_F32, i, lanes), g), m_scale);
-        zo_ivec m = zo_i_add(zo_i_load_codes(args->exp_avg, ZO_DTYPE_I8, i, lanes), one);
-        zo_ivec v = zo_i_add(zo_i_load_codes(args->exp_avg_sq, ZO_DTYPE_U8, i, lanes), one);
-        zo_v_store(args->master, ZO_DTYPE_F32, i, lanes, weight);
-        if (out_kind != ZO_KIND_NONE)
-            zo_store_weights_out(args->weights_out, args->stream_weights_out, out_kind, i, lanes, weight);
+        zo_ivec m, v;
+        zo_traffic_q8_vector(args, i, lanes, grad_kind, out_kind, m_scale, &m, &v);
         zo_i_store_codes(args->exp_avg, ZO_DTYPE_I8, i, lanes, m);
         zo_i_store_codes(args->exp_avg_sq, ZO_DTYPE_U8, i, lanes, v);
     }

@@ -496,6 +496,50 @@ ParameterizedTest(zo_cpu_isa *isa, adam_8bit, every_path_gives_the_scalar_bits)
     zo_adam_destroy(&scalar);
 }
 
+/* zo-bench's traffic kernel (the step's memory limit) must move every byte the step
+ * does, whatever way it groups its stores: each master element gets its gradient and
+ * its block's m scale added, the weights out its copy, each code one more (clamped),
+ * each scale one more. Lengths around the vector, the four-vector group and the block. */
+ParameterizedTestParameters(adam_8bit, the_traffic_kernel_moves_every_byte_of_the_step) { return every_path(); }
+ParameterizedTest(zo_cpu_isa *isa, adam_8bit, the_traffic_kernel_moves_every_byte_of_the_step)
+{
+    static const size_t lengths[] = {1, 15, 16, 63, 64, 65, 255, 256, 257, 1037};
+    zo_adam *ctx = zo_test_context(*isa, 2);
+    for (size_t l = 0; l < sizeof lengths / sizeof lengths[0]; l++) {
+        size_t n = lengths[l], blocks = zo_q8_block_count(n);
+        q8_arrays a = q8_arrays_create(n, 1);
+        for (size_t i = 0; i < n; i++) { /* small multiples of 1/4: every sum below is exact */
+            a.master[i] = 0.25f * (float)(i % 64);
+            a.grad[i] = 1.0f;
+            ((int8_t *)a.m.codes)[i] = (int8_t)((int)(i % 255) - 127);
+            ((uint8_t *)a.v.codes)[i] = (uint8_t)(i % 256);
+        }
+        for (size_t b = 0; b < blocks; b++)
+            a.m.scales[b] = 0.5f + (float)b, a.v.scales[b] = 2.0f * (float)b;
+        zo_adam_buffers buffers = q8_buffers(&a);
+        cr_assert(eq(int, zo_adam_traffic_only(ctx, &buffers), ZO_OK), "%s", zo_last_error());
+        size_t wrong = 0, first_wrong = n;
+        for (size_t i = 0; i < n; i++) {
+            size_t b = i / ZO_Q8_BLOCK_ELEMS;
+            float master = 0.25f * (float)(i % 64) + 1.0f + 0.5f + (float)b;
+            int m = (int)(i % 255) - 127 + 1, v = (int)(i % 256) + 1;
+            bool right = a.master[i] == master && a.out[i] == zo_f32_to_bf16(master) &&
+                         ((int8_t *)a.m.codes)[i] == (m > 127 ? 127 : m) &&
+                         ((uint8_t *)a.v.codes)[i] == (v > 255 ? 255 : v);
+            if (!right && wrong++ == 0)
+                first_wrong = i;
+        }
+        cr_expect(eq(sz, wrong, 0), "%s n=%zu: %zu elements not moved as the step moves them, the first %zu",
+                  zo_cpu_isa_name(*isa), n, wrong, first_wrong);
+        for (size_t b = 0; b < blocks; b++)
+            cr_expect(a.m.scales[b] == 1.5f + (float)b && a.v.scales[b] == 2.0f * (float)b + 1.0f,
+                      "%s n=%zu: block %zu's scales %g, %g", zo_cpu_isa_name(*isa), n, b, a.m.scales[b],
+                      a.v.scales[b]);
+        q8_arrays_destroy(&a);
+    }
+    zo_adam_destroy(&ctx);
+}
+
 ParameterizedTestParameters(adam_8bit, big_steps_stream_weights_out_with_the_same_bits)
 {
     static zo_cpu_isa isas[] = {ZO_CPU_ISA_AVX2, ZO_CPU_ISA_AVX512, ZO_CPU_ISA_AVX512_BF16};
