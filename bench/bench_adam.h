@@ -33,6 +33,14 @@ typedef struct bench_adam_row {
     int threads;
     int repeats;
     zo_cpu_isa shared_isa; /* the path that ran traffic and three-pass for this row */
+    /* the modes of a size run side by side in one repeat loop, as many as fit in memory
+     * at once: rows with the same mode_group (0, 1, ...) were timed together */
+    int mode_group;
+    /* the first mode of the group (on the same context), and how many times faster
+     * this row's step ran: the median over repeats of the ratio within a repeat (1 for
+     * the first mode itself; NaN if it could not be worked out) */
+    bench_mode first_mode;
+    double speed_vs_first_mode;
     bool measured[BENCH_KERNEL_COUNT];
     size_t bytes[BENCH_KERNEL_COUNT]; /* moved by one call (triad: STREAM's count) */
     double median_seconds[BENCH_KERNEL_COUNT];
@@ -47,13 +55,13 @@ int bench_adam_check_memory(const bench_plan *plan, size_t params);
 /* Measures every mode of `plan` at `params` parameters. contexts[0 .. context_count)
  * are the kernel paths (and placements, see bind_variants.h) to compare (borrowed,
  * not destroyed); each times its own step, the calling thread moved for its placement
- * first, in the same repeat loop and on the same
- * buffers, while the traffic, triad and three-pass kernels run once per repeat on
- * contexts[0]. Fills rows[m * context_count + i] for mode m and context i, each with
- * the shared kernels' samples copied in so it reads on its own (release each with
- * bench_adam_row_release). Each mode's buffers are freed before the next mode's are
- * allocated. 0 on success; -1 after printing why not (allocation, memory check, a zo
- * error), rows released. */
+ * first, in the same repeat loop and on the same buffers, while the traffic, triad and
+ * three-pass kernels run once per repeat on contexts[0]. The modes take turns in that
+ * loop too, as many at once as fit in nine tenths of the available memory (the rest
+ * in later groups, one after another: see mode_group). Fills rows[m * context_count +
+ * i] for mode m and context i, each with the shared kernels' samples copied in so it
+ * reads on its own (release each with bench_adam_row_release). 0 on success; -1 after
+ * printing why not (allocation, memory check, a zo error), rows released. */
 int bench_adam_measure_size(zo_adam *const *contexts, size_t context_count,
                             bench_binding *binding, const bench_plan *plan, size_t params,
                             bench_adam_row *rows);

@@ -3,6 +3,7 @@
 #include "report.h"
 
 #include <jansson.h>
+#include <math.h>
 #include <stdio.h>
 
 #include "bench_fail.h"
@@ -70,6 +71,9 @@ void report_print_adam_header(int repeats, size_t isa_count, zo_cpu_isa shared_i
         "                counted (32 move with the write-allocate read, so step/triad can pass 1)",
         "  3-pass:       unscale fp32 grads + fp32 Adam + fp16 copy (42 bytes/param), mixed only;",
         "                speedup = 3-pass time / step time",
+        "  vs first:     how many times faster the step ran than the first mode's on the same",
+        "                path: the modes take turns in each repeat, and this is the median of",
+        "                the two steps' ratio within a repeat (\"-\": not timed side by side)",
     };
     printf("\nAdam step, median of %d repeats (GB = 1e9 bytes)\n", repeats);
     for (size_t k = 0; k < sizeof legend / sizeof legend[0]; k++)
@@ -83,9 +87,9 @@ void report_print_adam_header(int repeats, size_t isa_count, zo_cpu_isa shared_i
         printf("  bind:         where the step's threads ran (placements above); each repeat\n"
                "                times the placements in turn on the same buffers, so the\n"
                "                memory is the same for all: this compares thread placement\n");
-    printf("\n%8s  %-12s  %-10s%s  %7s  %12s  %9s  %9s  %12s  %12s  %10s  %10s  %12s  %7s\n",
+    printf("\n%8s  %-12s  %-10s%s  %7s  %12s  %9s  %9s  %12s  %12s  %10s  %10s  %12s  %7s  %8s\n",
            "params", "mode", "isa", bind_column ? "  bind  " : "", "threads", "step [us]", "Mparam/s", "step GB/s", "traffic GB/s",
-           "step/traffic", "triad GB/s", "step/triad", "3-pass [us]", "speedup");
+           "step/traffic", "triad GB/s", "step/triad", "3-pass [us]", "speedup", "vs first");
     fflush(stdout);
 }
 
@@ -102,9 +106,23 @@ void report_print_adam_row(const bench_adam_row *row)
            1e6 * f.step_seconds, 1e-6 * f.params_per_second, f.step_gb_per_s, f.traffic_gb_per_s,
            f.step_over_traffic, f.triad_gb_per_s, f.step_over_triad);
     if (row->measured[BENCH_KERNEL_THREE_PASS])
-        printf("  %12.1f  %7.2f\n", 1e6 * f.three_pass_seconds, f.fused_speedup);
+        printf("  %12.1f  %7.2f", 1e6 * f.three_pass_seconds, f.fused_speedup);
     else
-        printf("  %12s  %7s\n", "-", "-");
+        printf("  %12s  %7s", "-", "-");
+    if (row->mode_group == 0)
+        printf("  %7.2fx\n", row->speed_vs_first_mode);
+    else
+        printf("  %8s\n", "-");
+    fflush(stdout);
+}
+
+void report_print_mode_groups(const bench_adam_row *rows, size_t row_count)
+{
+    for (size_t k = 0; k < row_count; k++)
+        if (rows[k].mode_group > 0 && (k == 0 || rows[k - 1].mode_group != rows[k].mode_group))
+            printf("  (from %s on, modes ran after the ones above: the memory available could not\n"
+                   "   hold them all at once, so compare their steps with the machine's noise in mind)\n",
+                   bench_mode_info_of(rows[k].mode)->name);
     fflush(stdout);
 }
 
@@ -207,6 +225,11 @@ static json_t *bench_json_row(const bench_adam_row *row)
     /* only where the step ran on another path than the kernels it is compared with */
     if (ok && row->shared_isa != row->isa)
         ok = bench_json_set(o, "shared_kernels_isa", json_string(zo_cpu_isa_name(row->shared_isa)));
+    /* NaN has no JSON form: null */
+    ok = ok && bench_json_set(o, "mode_group", json_integer(row->mode_group)) &&
+         bench_json_set(o, "first_mode_of_group", json_string(bench_mode_info_of(row->first_mode)->name)) &&
+         bench_json_set(o, "speed_vs_first_mode",
+                        isnan(row->speed_vs_first_mode) ? json_null() : json_real(row->speed_vs_first_mode));
     if (ok && row->measured[BENCH_KERNEL_THREE_PASS])
         ok = bench_json_set(o, "three_pass_seconds", json_real(f.three_pass_seconds)) &&
              bench_json_set(o, "three_pass_gb_per_s", json_real(f.three_pass_gb_per_s)) &&

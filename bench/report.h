@@ -21,6 +21,10 @@ void report_print_adam_header(int repeats, size_t isa_count, zo_cpu_isa shared_i
                               bool bind_column);
 void report_print_adam_row(const bench_adam_row *row);
 
+/* After a size's rows: a note for each group of modes that ran after the others
+ * (bench_adam_row.mode_group), whose steps were not timed side by side. */
+void report_print_mode_groups(const bench_adam_row *rows, size_t row_count);
+
 void report_print_call_overhead(const bench_call_overhead *overhead);
 
 /* The machine as a new JSON object, or NULL when it cannot be built. */

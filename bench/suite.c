@@ -80,6 +80,7 @@ int bench_suite_run(const bench_plan *plan, const char *json_path)
             goto fail;
         for (size_t k = 0; k < rows_per_size; k++)
             report_print_adam_row(&rows[row_count++]);
+        report_print_mode_groups(&rows[row_count - rows_per_size], rows_per_size);
     }
 
     bench_call_overhead overhead;
