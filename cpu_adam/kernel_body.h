@@ -28,7 +28,8 @@
  *                                          zo_i_srl/sll(a, n) (logical, n a constant),
  *                                          zo_i_min/max (signed), zo_i_abs(a),
  *                                          zo_i_sign(a, b) (a where b > 0, -a where
- *                                          b < 0, 0 where b == 0), zo_i_load_u32(p)
+ *                                          b < 0; a must be 0 where b == 0, where
+ *                                          the result is 0), zo_i_load_u32(p)
  *   zo_v_bits(x), zo_i_as_float(i)         a float vector's bits, and back
  *   zo_i_load_codes(base, kind, i, count)  8-bit codes (ZO_DTYPE_I8 sign-extended,
  *                                          U8 zero-extended), lanes past count zero
@@ -158,7 +159,9 @@ ZO_ALWAYS_INLINE zo_ivec zo_q8_offset(zo_ivec dither) { return zo_i_sub(dither, 
 ZO_ALWAYS_INLINE zo_ivec zo_q8_encode_first(zo_vec m, zo_vec factor, zo_ivec offset)
 {
     zo_ivec q = zo_q8_encode_magnitude(zo_v_abs(m), factor, offset, ZO_Q8_FIRST_SHIFT);
-    return zo_i_sign(q, zo_v_bits(m)); /* -0.0 and +0.0 have code 0 anyway */
+    /* +0.0 has q = 0 (|m| * factor + 1 is exactly 1.0, the dither below the kept bits),
+     * as zo_i_sign asks; -0.0's bits are negative, and -0 is 0 */
+    return zo_i_sign(q, zo_v_bits(m));
 }
 
 /* A positive v keeps at least code 1: code 0 would leave only eps in Adam's

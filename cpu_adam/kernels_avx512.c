@@ -45,12 +45,12 @@ static inline zo_ivec zo_i_or(zo_ivec a, zo_ivec b) { return _mm512_or_si512(a, 
 static inline zo_ivec zo_i_min(zo_ivec a, zo_ivec b) { return _mm512_min_epi32(a, b); }
 static inline zo_ivec zo_i_max(zo_ivec a, zo_ivec b) { return _mm512_max_epi32(a, b); }
 static inline zo_ivec zo_i_abs(zo_ivec a) { return _mm512_abs_epi32(a); }
-/* AVX2's vpsignd has no 512-bit form: a where b > 0, -a where b < 0, 0 where b == 0 */
+/* AVX2's vpsignd has no 512-bit form: -a where b < 0, a elsewhere (kernel_body.h: a is
+ * 0 where b is, so this is vpsignd's result), one compare and one masked subtract */
 static inline zo_ivec zo_i_sign(zo_ivec a, zo_ivec b)
 {
     __m512i zero = _mm512_setzero_si512();
-    __m512i kept = _mm512_maskz_mov_epi32(_mm512_cmpneq_epi32_mask(b, zero), a);
-    return _mm512_mask_sub_epi32(kept, _mm512_cmplt_epi32_mask(b, zero), zero, kept);
+    return _mm512_mask_sub_epi32(a, _mm512_cmplt_epi32_mask(b, zero), zero, a);
 }
 static inline zo_ivec zo_i_load_u32(const uint32_t *x) { return _mm512_loadu_si512(x); }
 static inline zo_ivec zo_v_bits(zo_vec x) { return _mm512_castps_si512(x); }
