@@ -282,6 +282,66 @@ ZO_ALWAYS_INLINE void zo_q8_update_block(const zo_q8_block_step *s, float *new_m
                            out_kind, l2, m_max, root_max);
 }
 
+/* What encoding a block needs once its update is done: the factors from its new maxima
+ * and the dither's Weyl terms of its first vector. */
+typedef struct zo_q8_encoding {
+    zo_vec m_factor, root_factor;
+    zo_ivec weyl;
+} zo_q8_encoding;
+
+/* Before a block's update: its decoding constants, from its scales (the betas folded
+ * in). */
+ZO_ALWAYS_INLINE void zo_q8_block_start(const zo_adam_kernel_args *args, zo_q8_block_step *step, size_t begin)
+{
+    const zo_adam_coeffs *c = &step->c;
+    size_t block = begin / ZO_Q8_BLOCK_ELEMS;
+    step->first_keep = (float)((double)c->beta1 * zo_q8_unit(args->exp_avg_scale[block], ZO_Q8_FIRST_TOP));
+    step->second_keep = (float)(c->sqrt_beta2 * zo_q8_unit(args->exp_avg_sq_scale[block], ZO_Q8_SECOND_TOP));
+}
+
+/* After a block's update (zo_q8_update_block or its groups): its new maxima become its
+ * scales; returns what encoding its buffers needs. */
+ZO_ALWAYS_INLINE zo_q8_encoding zo_q8_block_finish(const zo_adam_kernel_args *args, const zo_q8_block_step *step,
+                                                   size_t begin, zo_vec m_max, zo_vec root_max)
+{
+    size_t block = begin / ZO_Q8_BLOCK_ELEMS;
+    float m_block_max = zo_v_max_across(m_max), root_block_max = zo_v_max_across(root_max);
+    args->exp_avg_scale[block] = m_block_max;
+    args->exp_avg_sq_scale[block] = root_block_max;
+    uint64_t block_index = args->first_index + begin; /* in the whole state */
+    return (zo_q8_encoding){
+        .m_factor = zo_v_set1(zo_q8_code_factor(m_block_max, ZO_Q8_FIRST_TOP)),
+        .root_factor = zo_v_set1(zo_q8_code_factor(root_block_max, ZO_Q8_SECOND_TOP)),
+        .weyl = zo_q8_weyl_start(zo_q8_dither_offset(block_index, step->c.dither_seed)),
+    };
+}
+
+/* Encodes `n` whole vectors of a block from element k of its buffers, its codes at
+ * begin + k, stepping the encoding's Weyl terms on; four at a time where n is 4 (their
+ * codes narrow to bytes together, zo_i_store_codes4). */
+ZO_ALWAYS_INLINE void zo_q8_encode_vectors(zo_q8_encoding *e, const float *new_m, const float *new_root,
+                                           int8_t *exp_avg, uint8_t *exp_avg_sq, size_t begin, size_t k, int n)
+{
+    zo_ivec weyl_step = zo_i_set1(ZO_LANES * ZO_Q8_WEYL_STEP);
+    zo_ivec m_codes[4], root_codes[4];
+    for (int u = 0; u < n; u++) {
+        m_codes[u] = zo_q8_encode_first(zo_v_load(new_m, ZO_DTYPE_F32, k + u * ZO_LANES, ZO_LANES), e->m_factor,
+                                        zo_q8_first_offset(e->weyl));
+        root_codes[u] = zo_q8_encode_second(zo_v_load(new_root, ZO_DTYPE_F32, k + u * ZO_LANES, ZO_LANES),
+                                            e->root_factor, zo_q8_second_offset(e->weyl));
+        e->weyl = zo_i_add(e->weyl, weyl_step);
+    }
+    if (n == 4) {
+        zo_i_store_codes4(exp_avg, ZO_DTYPE_I8, begin + k, m_codes);
+        zo_i_store_codes4(exp_avg_sq, ZO_DTYPE_U8, begin + k, root_codes);
+    } else {
+        for (int u = 0; u < n; u++) {
+            zo_i_store_codes(exp_avg, ZO_DTYPE_I8, begin + k + u * ZO_LANES, ZO_LANES, m_codes[u]);
+            zo_i_store_codes(exp_avg_sq, ZO_DTYPE_U8, begin + k + u * ZO_LANES, ZO_LANES, root_codes[u]);
+        }
+    }
+}
+
 /* One block of the step with 8-bit moments, [begin, begin + count), count <= one
  * block: decode, Adam in fp32, weights out; the new m and sqrt(v) wait in two small
  * buffers (1 KiB each, in L1) until the block's new maxima are known, then are
@@ -293,46 +353,69 @@ ZO_ALWAYS_INLINE void zo_adam_q8_block(const zo_adam_kernel_args *args, zo_q8_bl
 {
     float new_m[ZO_Q8_BLOCK_ELEMS] __attribute__((aligned(64)));
     float new_root[ZO_Q8_BLOCK_ELEMS] __attribute__((aligned(64)));
-    const zo_adam_coeffs *c = &step->c;
-    size_t block = begin / ZO_Q8_BLOCK_ELEMS;
-    step->first_keep = (float)((double)c->beta1 * zo_q8_unit(args->exp_avg_scale[block], ZO_Q8_FIRST_TOP));
-    step->second_keep = (float)(c->sqrt_beta2 * zo_q8_unit(args->exp_avg_sq_scale[block], ZO_Q8_SECOND_TOP));
+    zo_q8_block_start(args, step, begin);
     zo_vec m_max = zo_v_set1(0.0f), root_max = zo_v_set1(0.0f);
     zo_q8_update_block(step, new_m, new_root, begin, count, grad_kind, out_kind, l2, &m_max, &root_max);
-    float m_block_max = zo_v_max_across(m_max), root_block_max = zo_v_max_across(root_max);
-    args->exp_avg_scale[block] = m_block_max;
-    args->exp_avg_sq_scale[block] = root_block_max;
-    zo_vec m_factor = zo_v_set1(zo_q8_code_factor(m_block_max, ZO_Q8_FIRST_TOP));
-    zo_vec root_factor = zo_v_set1(zo_q8_code_factor(root_block_max, ZO_Q8_SECOND_TOP));
-    uint64_t block_index = args->first_index + begin; /* in the whole state */
-    zo_ivec weyl = zo_q8_weyl_start(zo_q8_dither_offset(block_index, c->dither_seed));
-    zo_ivec weyl_step = zo_i_set1(ZO_LANES * ZO_Q8_WEYL_STEP);
+    zo_q8_encoding e = zo_q8_block_finish(args, step, begin, m_max, root_max);
     int8_t *exp_avg = args->exp_avg;
     uint8_t *exp_avg_sq = args->exp_avg_sq;
     size_t k = 0;
-    /* four vectors at a time: their codes narrow to bytes together (zo_i_store_codes4) */
-    for (; k + 4 * ZO_LANES <= count; k += 4 * ZO_LANES) {
-        zo_ivec m_codes[4], root_codes[4];
-        for (int u = 0; u < 4; u++) {
-            m_codes[u] = zo_q8_encode_first(zo_v_load(new_m, ZO_DTYPE_F32, k + u * ZO_LANES, ZO_LANES), m_factor,
-                                            zo_q8_first_offset(weyl));
-            root_codes[u] = zo_q8_encode_second(zo_v_load(new_root, ZO_DTYPE_F32, k + u * ZO_LANES, ZO_LANES),
-                                                root_factor, zo_q8_second_offset(weyl));
-            weyl = zo_i_add(weyl, weyl_step);
-        }
-        zo_i_store_codes4(exp_avg, ZO_DTYPE_I8, begin + k, m_codes);
-        zo_i_store_codes4(exp_avg_sq, ZO_DTYPE_U8, begin + k, root_codes);
-    }
+    for (; k + 4 * ZO_LANES <= count; k += 4 * ZO_LANES)
+        zo_q8_encode_vectors(&e, new_m, new_root, exp_avg, exp_avg_sq, begin, k, 4);
+    zo_ivec weyl_step = zo_i_set1(ZO_LANES * ZO_Q8_WEYL_STEP);
     for (; k < count; k += ZO_LANES) { /* a short block's last vectors */
         size_t lanes = count - k < ZO_LANES ? count - k : ZO_LANES, i = begin + k;
         zo_i_store_codes(exp_avg, ZO_DTYPE_I8, i, lanes,
-                         zo_q8_encode_first(zo_v_load(new_m, ZO_DTYPE_F32, k, lanes), m_factor,
-                                            zo_q8_first_offset(weyl)));
+                         zo_q8_encode_first(zo_v_load(new_m, ZO_DTYPE_F32, k, lanes), e.m_factor,
+                                            zo_q8_first_offset(e.weyl)));
         zo_i_store_codes(exp_avg_sq, ZO_DTYPE_U8, i, lanes,
-                         zo_q8_encode_second(zo_v_load(new_root, ZO_DTYPE_F32, k, lanes), root_factor,
-                                             zo_q8_second_offset(weyl)));
-        weyl = zo_i_add(weyl, weyl_step);
+                         zo_q8_encode_second(zo_v_load(new_root, ZO_DTYPE_F32, k, lanes), e.root_factor,
+                                             zo_q8_second_offset(e.weyl)));
+        e.weyl = zo_i_add(e.weyl, weyl_step);
     }
+}
+
+/* Whole blocks [begin, end) with each block's update interleaved with the previous
+ * block's encoding, ZO_Q8_GROUP vectors of each a turn: the update waits on its square
+ * roots and divisions, the encoding on integer and shuffle units, and side by side the
+ * core runs both at once. The same operations on the same values as block by block,
+ * so the same bits. Returns where the whole blocks end (begin when there is none).
+ * For paths with 32 vector registers (ZO_Q8_INTERLEAVE_BLOCKS, docs/cpu_adam.md): with
+ * AVX2's 16 the two halves spill, and it ran 13% slower than block by block. */
+ZO_ALWAYS_INLINE size_t zo_adam_q8_blocks_interleaved(const zo_adam_kernel_args *args, zo_q8_block_step *step,
+                                                      size_t begin, size_t end, int grad_kind, int out_kind,
+                                                      bool l2)
+{
+    float buffers[2][2][ZO_Q8_BLOCK_ELEMS] __attribute__((aligned(64)));
+    if (end - begin < ZO_Q8_BLOCK_ELEMS)
+        return begin;
+    int8_t *exp_avg = args->exp_avg;
+    uint8_t *exp_avg_sq = args->exp_avg_sq;
+    /* the first block's update alone */
+    zo_vec m_max = zo_v_set1(0.0f), root_max = zo_v_set1(0.0f);
+    zo_q8_block_start(args, step, begin);
+    zo_q8_update_block(step, buffers[0][0], buffers[0][1], begin, ZO_Q8_BLOCK_ELEMS, grad_kind, out_kind, l2,
+                       &m_max, &root_max);
+    zo_q8_encoding e = zo_q8_block_finish(args, step, begin, m_max, root_max);
+    size_t previous = begin, i = begin + ZO_Q8_BLOCK_ELEMS;
+    int current = 1;
+    for (; i + ZO_Q8_BLOCK_ELEMS <= end; i += ZO_Q8_BLOCK_ELEMS, current ^= 1) {
+        float *new_m = buffers[current][0], *new_root = buffers[current][1];
+        const float *old_m = buffers[current ^ 1][0], *old_root = buffers[current ^ 1][1];
+        m_max = zo_v_set1(0.0f), root_max = zo_v_set1(0.0f);
+        zo_q8_block_start(args, step, i);
+        for (size_t k = 0; k < ZO_Q8_BLOCK_ELEMS; k += ZO_Q8_GROUP * ZO_LANES) {
+            zo_q8_update_group(step, new_m, new_root, i, k, ZO_LANES, ZO_Q8_GROUP, grad_kind, out_kind, l2, &m_max,
+                               &root_max);
+            zo_q8_encode_vectors(&e, old_m, old_root, exp_avg, exp_avg_sq, previous, k, ZO_Q8_GROUP);
+        }
+        e = zo_q8_block_finish(args, step, i, m_max, root_max);
+        previous = i;
+    }
+    const float *old_m = buffers[current ^ 1][0], *old_root = buffers[current ^ 1][1];
+    for (size_t k = 0; k < ZO_Q8_BLOCK_ELEMS; k += 4 * ZO_LANES)
+        zo_q8_encode_vectors(&e, old_m, old_root, exp_avg, exp_avg_sq, previous, k, 4);
+    return i;
 }
 
 /* The 8-bit step over whole blocks [begin, end) (begin a block boundary: adam.c's
@@ -351,6 +434,9 @@ ZO_ALWAYS_INLINE void zo_adam_q8_range(const zo_adam_kernel_args *args, size_t b
         .c = args->coeffs,
     };
     size_t i = begin; /* whole blocks with a constant count: no tail tests inside */
+#ifdef ZO_Q8_INTERLEAVE_BLOCKS
+    i = zo_adam_q8_blocks_interleaved(args, &step, begin, end, grad_kind, out_kind, l2);
+#endif
     for (; i + ZO_Q8_BLOCK_ELEMS <= end; i += ZO_Q8_BLOCK_ELEMS)
         zo_adam_q8_block(args, &step, i, ZO_Q8_BLOCK_ELEMS, grad_kind, out_kind, l2);
     if (i < end)

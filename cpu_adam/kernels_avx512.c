@@ -164,6 +164,9 @@ static inline double zo_sum_squares(const void *data, int kind, size_t begin, si
     return zo_sumsq_combine_lanes(lanes);
 }
 
+/* 32 registers hold a block's update and the previous block's encoding at once: 8-bit
+ * moments run the two interleaved (kernel_body.h, zo_adam_q8_blocks_interleaved) */
+#define ZO_Q8_INTERLEAVE_BLOCKS
 #include "kernel_body.h"
 
 #ifdef ZO_NATIVE_BF16
