@@ -1,7 +1,8 @@
 /* The Adam benchmark: buffers per mode, one warm-up call of each kernel, then the
  * kernels interleaved in one loop so that a slow spell of the machine (a neighbour,
  * frequency scaling) hits every kernel alike and their ratios stay meaningful; the
- * same holds between kernel paths, whose steps take turns in that loop. */
+ * same holds between kernel paths, whose steps take turns in that loop, and between
+ * the modes of a size, as many as fit in memory at once. */
 #include "bench_adam.h"
 
 #include <stdint.h>
@@ -69,7 +70,6 @@ static void bench_rows_finish(bench_adam_row *rows, size_t row_count)
 /* One mode's part of a size's measurement: its buffers, its rows (one per context),
  * and the step counters its calls go on with. */
 typedef struct bench_mode_run {
-    bench_mode mode;
     bool three_pass;
     bench_mode_arrays arrays;
     zo_adam_buffers fused;
@@ -102,7 +102,7 @@ static int bench_mode_run_start(bench_mode_run *run, const bench_size_loop *loop
                                 bench_adam_row *rows)
 {
     zo_adam *shared = loop->contexts[0];
-    *run = (bench_mode_run){.mode = mode, .three_pass = mode == BENCH_MODE_MIXED, .rows = rows, .step = 1};
+    *run = (bench_mode_run){.three_pass = mode == BENCH_MODE_MIXED, .rows = rows, .step = 1};
     for (; run->rows_started < loop->context_count; run->rows_started++)
         if (bench_row_init(&rows[run->rows_started], loop->contexts[run->rows_started], zo_adam_isa(shared),
                            loop->plan, loop->params, mode, loop->triad) < 0) {
