@@ -210,7 +210,7 @@ static inline uint32_t zo_q8_dither_offset(uint64_t index, uint32_t seed)
  * step's arithmetic waiting on memory: at 256M parameters on a Zen 5 VM (AVX-512),
  * five rounds side by side with the build before, the step took 57-90 ms against
  * 63-108 (docs/benchmarks.md). Once a block costs 2-3 instructions per 16 elements;
- * asking group by group cost 10-15% more time cache-resident. Four blocks (16 KiB of
+ * asking group by group cost 8-17% more time cache-resident. Four blocks (16 KiB of
  * the step's streams) is well past the memory's latency at a core's share of its
  * bandwidth, and what comes in stays in L1 until used. */
 #define ZO_Q8_PREFETCH_AHEAD (4 * ZO_Q8_BLOCK_ELEMS)
