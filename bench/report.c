@@ -109,9 +109,9 @@ void report_print_adam_row(const bench_adam_row *row)
         printf("  %12.1f  %7.2f", 1e6 * f.three_pass_seconds, f.fused_speedup);
     else
         printf("  %12s  %7s", "-", "-");
-    if (row->mode_group == 0)
+    if (row->mode_group == 0 && !isnan(row->speed_vs_first_mode))
         printf("  %7.2fx\n", row->speed_vs_first_mode);
-    else
+    else /* not timed side by side, or no ratio (out of memory for it) */
         printf("  %8s\n", "-");
     fflush(stdout);
 }
