@@ -362,21 +362,26 @@ ZO_ALWAYS_INLINE zo_q8_encoding zo_q8_block_finish(const zo_adam_kernel_args *ar
     };
 }
 
+/* The codes of one vector of a block's buffers at element k (`lanes` of them), the
+ * encoding's Weyl terms stepped on. */
+ZO_ALWAYS_INLINE void zo_q8_encode_vector(zo_q8_encoding *e, const float *new_m, const float *new_root, size_t k,
+                                          size_t lanes, zo_ivec *m_code, zo_ivec *root_code)
+{
+    *m_code = zo_q8_encode_first(zo_v_load(new_m, ZO_DTYPE_F32, k, lanes), e->m_factor, zo_q8_first_offset(e->weyl));
+    *root_code = zo_q8_encode_second(zo_v_load(new_root, ZO_DTYPE_F32, k, lanes), e->root_factor,
+                                     zo_q8_second_offset(e->weyl));
+    e->weyl = zo_i_add(e->weyl, zo_i_set1(ZO_LANES * ZO_Q8_WEYL_STEP));
+}
+
 /* Encodes `n` whole vectors of a block from element k of its buffers, its codes at
- * begin + k, stepping the encoding's Weyl terms on; four at a time where n is 4 (their
- * codes narrow to bytes together, zo_i_store_codes4). */
+ * begin + k; four at a time where n is 4 (their codes narrow to bytes together,
+ * zo_i_store_codes4). */
 ZO_ALWAYS_INLINE void zo_q8_encode_vectors(zo_q8_encoding *e, const float *new_m, const float *new_root,
                                            int8_t *exp_avg, uint8_t *exp_avg_sq, size_t begin, size_t k, int n)
 {
-    zo_ivec weyl_step = zo_i_set1(ZO_LANES * ZO_Q8_WEYL_STEP);
     zo_ivec m_codes[4], root_codes[4];
-    for (int u = 0; u < n; u++) {
-        m_codes[u] = zo_q8_encode_first(zo_v_load(new_m, ZO_DTYPE_F32, k + u * ZO_LANES, ZO_LANES), e->m_factor,
-                                        zo_q8_first_offset(e->weyl));
-        root_codes[u] = zo_q8_encode_second(zo_v_load(new_root, ZO_DTYPE_F32, k + u * ZO_LANES, ZO_LANES),
-                                            e->root_factor, zo_q8_second_offset(e->weyl));
-        e->weyl = zo_i_add(e->weyl, weyl_step);
-    }
+    for (int u = 0; u < n; u++)
+        zo_q8_encode_vector(e, new_m, new_root, k + u * ZO_LANES, ZO_LANES, &m_codes[u], &root_codes[u]);
     if (n == 4) {
         zo_i_store_codes4(exp_avg, ZO_DTYPE_I8, begin + k, m_codes);
         zo_i_store_codes4(exp_avg_sq, ZO_DTYPE_U8, begin + k, root_codes);
@@ -408,16 +413,12 @@ ZO_ALWAYS_INLINE void zo_adam_q8_block(const zo_adam_kernel_args *args, zo_q8_bl
     size_t k = 0;
     for (; k + 4 * ZO_LANES <= count; k += 4 * ZO_LANES)
         zo_q8_encode_vectors(&e, new_m, new_root, exp_avg, exp_avg_sq, begin, k, 4);
-    zo_ivec weyl_step = zo_i_set1(ZO_LANES * ZO_Q8_WEYL_STEP);
     for (; k < count; k += ZO_LANES) { /* a short block's last vectors */
-        size_t lanes = count - k < ZO_LANES ? count - k : ZO_LANES, i = begin + k;
-        zo_i_store_codes(exp_avg, ZO_DTYPE_I8, i, lanes,
-                         zo_q8_encode_first(zo_v_load(new_m, ZO_DTYPE_F32, k, lanes), e.m_factor,
-                                            zo_q8_first_offset(e.weyl)));
-        zo_i_store_codes(exp_avg_sq, ZO_DTYPE_U8, i, lanes,
-                         zo_q8_encode_second(zo_v_load(new_root, ZO_DTYPE_F32, k, lanes), e.root_factor,
-                                             zo_q8_second_offset(e.weyl)));
-        e.weyl = zo_i_add(e.weyl, weyl_step);
+        size_t lanes = count - k < ZO_LANES ? count - k : ZO_LANES;
+        zo_ivec m_code, root_code;
+        zo_q8_encode_vector(&e, new_m, new_root, k, lanes, &m_code, &root_code);
+        zo_i_store_codes(exp_avg, ZO_DTYPE_I8, begin + k, lanes, m_code);
+        zo_i_store_codes(exp_avg_sq, ZO_DTYPE_U8, begin + k, lanes, root_code);
     }
 }
 

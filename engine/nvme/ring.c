@@ -239,11 +239,11 @@ static void zo_ring_register(zo_nvme_ring *ring, char *notice, size_t notice_byt
     ring->fixed_buffers = error == 0;
     if (!ring->fixed_buffers)
         zo_notice_append(notice, notice_bytes,
-                       "NVMe optimizer state: the ring's %u buffers of %zu bytes could not be registered "
-                       "with the io_uring (io_uring_register_buffers: %s; raise RLIMIT_MEMLOCK, ulimit -l; "
-                       "a buffer, one bucket's record, must stay under 1 GiB: reduce_bucket_size): the "
-                       "kernel pins their pages at each request instead",
-                       ring->slot_count, ring->slot_bytes, strerror(-error));
+                         "NVMe optimizer state: the ring's %u buffers of %zu bytes could not be registered "
+                         "with the io_uring (io_uring_register_buffers: %s; raise RLIMIT_MEMLOCK, ulimit -l; "
+                         "a buffer, one bucket's record, must stay under 1 GiB: reduce_bucket_size): the "
+                         "kernel pins their pages at each request instead",
+                         ring->slot_count, ring->slot_bytes, strerror(-error));
     int fd = ring->file->ring_fd;
     ring->fixed_file = io_uring_register_files(&ring->uring, &fd, 1) == 0;
 }
@@ -273,9 +273,9 @@ zo_status zo_nvme_ring_create(zo_nvme_ring *ring, const zo_nvme_file *file, unsi
     ring->locked = mlock(ring->memory, bytes) == 0;
     if (!ring->locked)
         zo_notice_append(notice, notice_bytes,
-                       "NVMe optimizer state: the ring's %zu bytes could not be page-locked (mlock: %s; "
-                       "raise RLIMIT_MEMLOCK, ulimit -l): they stay pageable",
-                       bytes, strerror(errno));
+                         "NVMe optimizer state: the ring's %zu bytes could not be page-locked (mlock: %s; "
+                         "raise RLIMIT_MEMLOCK, ulimit -l): they stay pageable",
+                         bytes, strerror(errno));
     /* each slot holds at most one read or write of its record at a time */
     size_t blocks_per_slot = (slot_bytes + ring->block_size - 1) / ring->block_size;
     ring->pending_capacity = blocks_per_slot * slots + 1;
